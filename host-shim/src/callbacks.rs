@@ -1,0 +1,311 @@
+//! The hub's callback table (spec/wrapper-abi.md §6): names, indices per
+//! generation, argument formats, and calling one callback for a script's
+//! `vh.*` call with the ownership rules of §2.7 / §6.3.
+
+use std::ffi::{CStr, c_char, c_int, c_void};
+
+use vh_proto::v1::{CallResult, HubCall, Value, value::Kind};
+
+use crate::generation::Generation;
+use crate::targs::{self, Arg, Targs};
+
+/// Entries in the table python_pi passes to `w_Begin` (`W_MAX_CALLBACKS`).
+pub const MAX_CALLBACKS: usize = 100;
+
+/// A callback entry: `w_Targs *(*)(int id, w_Targs *args)` (spec §2.1).
+pub type Callback = unsafe extern "C" fn(c_int, *mut Targs) -> *mut Targs;
+
+/// Callback names in generation A's order with the argument format the
+/// plugin unpacks (spec §6.1, §6.3). Generation B inserts `GetIPCity` at 22.
+/// `IsRobotNickBad` is sent as the plugin unpacks it (`s`), not as A's
+/// wrapper did (`ss`, which made it always fail; spec §7.2).
+pub const A_NAMES: [(&str, &str); 56] = [
+    ("SendToOpChat", "ss"),
+    ("SendToActive", "sl"),
+    ("SendToPassive", "sl"),
+    ("SendToActiveClass", "slll"),
+    ("SendToPassiveClass", "slll"),
+    ("SendDataToUser", "ssl"),
+    ("SendDataToAll", "slll"),
+    ("SendPMToAll", "ssll"),
+    ("CloseConnection", "sll"),
+    ("GetMyINFO", "s"),
+    ("SetMyINFO", "ssssss"),
+    ("GetUserClass", "s"),
+    ("GetUserHost", "s"),
+    ("GetUserIP", "s"),
+    ("SetUserIP", "ss"),
+    ("SetMyINFOFlag", "sl"),
+    ("UnsetMyINFOFlag", "sl"),
+    ("GetUserHubURL", "s"),
+    ("GetUserExtJSON", "s"),
+    ("GetUserCC", "s"),
+    ("GetIPCC", "s"),
+    ("GetIPCN", "s"),
+    ("GetIPASN", "ss"),
+    ("GetGeoIP", "ss"),
+    ("GetNickList", ""),
+    ("GetOpList", ""),
+    ("GetBotList", ""),
+    ("AddRegUser", "slss"),
+    ("DelRegUser", "s"),
+    ("SetRegClass", "sl"),
+    ("Ban", "sssll"),
+    ("KickUser", "ssssss"),
+    ("DelNickTempBan", "s"),
+    ("DelIPTempBan", "s"),
+    ("ParseCommand", "ssl"),
+    ("ScriptCommand", "ssl"),
+    ("SetConfig", "sss"),
+    ("GetConfig", "sss"),
+    ("IsRobotNickBad", "s"),
+    ("AddRobot", "slssss"),
+    ("DelRobot", "s"),
+    ("SQL", "sl"),
+    ("SQLQuery", "-"),
+    ("SQLFetch", "-"),
+    ("SQLFree", "-"),
+    ("GetServFreq", ""),
+    ("GetUsersCount", ""),
+    ("GetTotalShareSize", ""),
+    ("UserRestrictions", "sssss"),
+    ("Topic", "s"),
+    ("mc", "ss"),
+    ("usermc", "sss"),
+    ("classmc", "slls"),
+    ("pm", "ssss"),
+    ("name_and_version", "ss"),
+    ("StopHub", "ll"),
+];
+
+/// Index of generation A's `GetIPASN`, where B inserted `GetIPCity`.
+const B_INSERT_AT: usize = 22;
+
+/// The table index and argument format of `name` in `generation`.
+pub fn lookup(generation: Generation, name: &str) -> Option<(usize, &'static str)> {
+    if generation == Generation::B && name == "GetIPCity" {
+        return Some((B_INSERT_AT, "ss"));
+    }
+    let a = A_NAMES.iter().position(|(n, _)| *n == name)?;
+    let format = A_NAMES[a].1;
+    let index = match generation {
+        Generation::B if a >= B_INSERT_AT => a + 1,
+        _ => a,
+    };
+    Some((index, format))
+}
+
+/// A copy of the plugin's table (spec §3.2: the shim copies the entries).
+pub struct Table {
+    entries: [Option<Callback>; MAX_CALLBACKS],
+    generation: Generation,
+}
+
+impl Table {
+    /// Copies the 100 entries of `raw`.
+    ///
+    /// # Safety
+    /// Each non-NULL entry is a callback of the [`Callback`] type.
+    pub unsafe fn copy(raw: &[*const c_void; MAX_CALLBACKS], generation: Generation) -> Table {
+        let mut entries = [None; MAX_CALLBACKS];
+        for (e, p) in entries.iter_mut().zip(raw) {
+            if !p.is_null() {
+                // SAFETY: per the contract, a non-NULL entry is a Callback.
+                *e = Some(unsafe { std::mem::transmute::<*const c_void, Callback>(*p) });
+            }
+        }
+        Table {
+            entries,
+            generation,
+        }
+    }
+
+    /// The generation this table belongs to.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// Runs one `vh.*` call on the hub thread: builds the argument struct,
+    /// calls the callback with the script's real id (spec §6.2), copies the
+    /// result out and releases it as §6.3 says.
+    ///
+    /// Must only run on the hub thread while the hub is inside a shim
+    /// function (DESIGN.md "host-shim").
+    pub fn call(&self, call: &HubCall) -> CallResult {
+        let fail = |error: String| CallResult {
+            script_id: call.script_id,
+            call_id: call.call_id,
+            ok: false,
+            values: Vec::new(),
+            error,
+        };
+        let Some((index, format)) = lookup(self.generation, &call.callback) else {
+            return fail(format!("no hub callback named {:?}", call.callback));
+        };
+        let Some(cb) = self.entries[index] else {
+            return fail(format!(
+                "the hub has no {} callback (python_pi {})",
+                call.callback,
+                self.generation.as_str()
+            ));
+        };
+        let args: Vec<Arg<'_>> = call.args.iter().map(Arg::from_wire).collect();
+        let got: String = args.iter().map(|a| a.format_char() as char).collect();
+        if got != format {
+            return fail(format!(
+                "{} takes arguments {format:?}, got {got:?}",
+                call.callback
+            ));
+        }
+        let packed = targs::build(&args);
+        if packed.is_null() {
+            return fail("out of memory".into());
+        }
+        // SAFETY: a callback from the plugin's table, called on the hub
+        // thread with a struct it may read and must not free (§2.7).
+        let res = unsafe { cb(call.script_id, packed) };
+        // SAFETY: `packed` came from calloc in targs::build.
+        unsafe { libc::free(packed.cast()) };
+        if res.is_null() {
+            return fail(String::new());
+        }
+        // SAFETY: a result struct built by the plugin through our w_pack.
+        match unsafe { take_result(&call.callback, self.generation, res) } {
+            Ok(values) => CallResult {
+                script_id: call.script_id,
+                call_id: call.call_id,
+                ok: true,
+                values,
+                error: String::new(),
+            },
+            Err(e) => fail(e),
+        }
+    }
+}
+
+fn s_value(bytes: &[u8]) -> Value {
+    Value {
+        kind: Some(Kind::S(bytes.to_vec())),
+    }
+}
+
+/// Copies a callback result into wire values and releases it: the struct,
+/// every owned string (all of them, except A's GetGeoIP key literals), the
+/// SQL matrix and the GeoIP vector (spec §2.7, §6.3, §12).
+///
+/// # Safety
+/// `res` is a live result struct from the plugin.
+unsafe fn take_result(
+    name: &str,
+    generation: Generation,
+    res: *mut Targs,
+) -> Result<Vec<Value>, String> {
+    // SAFETY: per the contract.
+    let Some((format, elems)) = (unsafe { targs::view(res) }) else {
+        unsafe { libc::free(res.cast()) };
+        return Err("callback result without a format".into());
+    };
+    let format = format.to_vec();
+    let mut values = Vec::with_capacity(format.len());
+    let mut error = None;
+    for (i, (&c, e)) in format.iter().zip(elems).enumerate() {
+        // SAFETY: union members read as the format character says; strings
+        // are malloc'ed by the plugin and ours to free (§6.3).
+        unsafe {
+            match c {
+                b'l' | b'd' | b's' | b'D' => {
+                    let v = targs::to_wire(&format[i..=i], std::slice::from_ref(e))
+                        .expect("l, d, s and D always convert");
+                    values.extend(v);
+                    let literal_key = name == "GetGeoIP" && generation == Generation::A && i < 8;
+                    if matches!(c, b's' | b'D') && !e.value.s.is_null() && !literal_key {
+                        libc::free(e.value.s.cast());
+                    }
+                }
+                b'p' if name == "SQL" => {
+                    let mut cells = Vec::new();
+                    take_sql_matrix(&values, e.value.p, &mut cells);
+                    values.extend(cells);
+                }
+                b'p' if name == "GetGeoIP" => {
+                    let mut sink: Vec<Vec<u8>> = Vec::new();
+                    vh_shim_geo_take(e.value.p, push_string, (&mut sink as *mut Vec<Vec<u8>>).cast());
+                    values.extend(sink.iter().map(|s| s_value(s)));
+                }
+                other => {
+                    error = Some(format!("{name} returned an element of type '{}'", other as char));
+                }
+            }
+        }
+    }
+    // SAFETY: the block itself; strings were handled above.
+    unsafe { libc::free(res.cast()) };
+    error.map_or(Ok(values), Err)
+}
+
+/// Appends the `rows * cols` cells of SQL's `char**` matrix (row-major,
+/// each cell and the array owned by us; spec §6.3 SQL) and frees them.
+///
+/// # Safety
+/// `matrix` is NULL or holds `rows * cols` malloc'ed strings.
+unsafe fn take_sql_matrix(head: &[Value], matrix: *mut c_void, out: &mut Vec<Value>) {
+    let dim = |i: usize| match head.get(i).and_then(|v| v.kind.as_ref()) {
+        Some(Kind::L(n)) => usize::try_from(*n).unwrap_or(0),
+        _ => 0,
+    };
+    if matrix.is_null() {
+        return;
+    }
+    let cells = matrix.cast::<*mut c_char>();
+    for i in 0..dim(1) * dim(2) {
+        // SAFETY: per the contract.
+        unsafe {
+            let cell = *cells.add(i);
+            if cell.is_null() {
+                out.push(Value {
+                    kind: Some(Kind::NullS(true)),
+                });
+            } else {
+                out.push(s_value(CStr::from_ptr(cell).to_bytes()));
+                libc::free(cell.cast());
+            }
+        }
+    }
+    // SAFETY: the array itself is owned by us.
+    unsafe { libc::free(matrix) };
+}
+
+unsafe extern "C" {
+    fn vh_shim_geo_take(
+        vec: *mut c_void,
+        sink: unsafe extern "C" fn(*mut c_void, *const c_char, usize),
+        ctx: *mut c_void,
+    );
+}
+
+/// Sink for `vh_shim_geo_take`: appends one string to a `Vec<Vec<u8>>`.
+unsafe extern "C" fn push_string(ctx: *mut c_void, bytes: *const c_char, len: usize) {
+    // SAFETY: ctx is the &mut Vec passed by take_result; bytes has len bytes.
+    unsafe {
+        let sink = &mut *ctx.cast::<Vec<Vec<u8>>>();
+        sink.push(std::slice::from_raw_parts(bytes.cast::<u8>(), len).to_vec());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_shift_from_22_in_generation_b() {
+        assert_eq!(lookup(Generation::A, "GetIPASN"), Some((22, "ss")));
+        assert_eq!(lookup(Generation::B, "GetIPASN"), Some((23, "ss")));
+        assert_eq!(lookup(Generation::B, "GetIPCity"), Some((22, "ss")));
+        assert_eq!(lookup(Generation::A, "GetIPCity"), None);
+        assert_eq!(lookup(Generation::A, "SQL").unwrap().0, 41);
+        assert_eq!(lookup(Generation::B, "SQL").unwrap().0, 42);
+        assert_eq!(lookup(Generation::A, "StopHub").unwrap().0, 55);
+        assert_eq!(lookup(Generation::B, "StopHub").unwrap().0, 56);
+        assert_eq!(lookup(Generation::A, "mc"), Some((50, "ss")));
+    }
+}

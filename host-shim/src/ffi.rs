@@ -1,0 +1,249 @@
+//! The C ABI python_pi resolves with `dlsym` (spec/wrapper-abi.md §1.2) or
+//! links against (§1.3, generation B). Each function is a thin wrapper: it
+//! catches panics (a panic crossing `extern "C"` would abort the hub) and
+//! returns the spec's failure value, then calls safe code in [`crate::hub`].
+//!
+//! Thread: python_pi calls every one of these on the hub's main thread
+//! (§9.1); hub callbacks run only there, only inside these functions.
+
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+use std::sync::OnceLock;
+
+use vh_proto::hooks::HOOKS;
+
+use crate::callbacks::{A_NAMES, Callback};
+use crate::generation::Generation;
+use crate::hub;
+use crate::log;
+use crate::targs::{self, Targs};
+
+/// Runs `f`, turning a panic into `fallback` (rustls-ffi's pattern).
+fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+/// `int w_Begin(w_Tcallback *callbacks)`, both generations (spec §3.2):
+/// copies the 100-entry table, detects the generation (§6.4, logged),
+/// starts the IPC thread that connects to the runner.
+///
+/// # Safety
+/// `callbacks` points to 100 entries (NULL or callbacks), as the plugin's
+/// `calloc`ed table does; hub thread.
+///
+/// Returns 1, or 0 (plugin stays offline) for a NULL or unrecognised table
+/// or a panic.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn w_Begin(callbacks: *const *const c_void) -> c_int {
+    if callbacks.is_null() {
+        return 0;
+    }
+    // SAFETY: per the contract.
+    guard(0, || c_int::from(unsafe { hub::begin(callbacks) }))
+}
+
+/// `int w_End(void)`, both generations (spec §3.3): stops what is left,
+/// stops the IPC thread, frees all state so that `w_Begin` may follow.
+///
+/// Returns 1 (the plugin ignores it); 0 on panic.
+#[unsafe(no_mangle)]
+pub extern "C" fn w_End() -> c_int {
+    guard(0, || {
+        hub::end();
+        1
+    })
+}
+
+/// `int w_ReserveID(void)`, both generations (spec §3.4): the id the next
+/// `w_Load` should use. Reserves nothing; ids are never reused.
+///
+/// Returns 0 before `w_Begin` or on panic.
+#[unsafe(no_mangle)]
+pub extern "C" fn w_ReserveID() -> c_int {
+    guard(0, || hub::current().map_or(0, |s| s.reserve_id()))
+}
+
+/// `int w_Load(w_Targs *args)`, both generations (spec §3.5): `args` is
+/// `"lssssls"` (id, path, botname, opchatname, config_dir, start_time,
+/// config_name). Starts the script in its own worker through the runner
+/// and waits (bounded by `VH_LOAD_DEADLINE_MS`) for its hook table.
+///
+/// # Safety
+/// `args` is NULL or from `w_pack`; borrowed (the plugin frees it after the
+/// call, the shim keeps copies). Hub thread.
+///
+/// Returns the script id, or -1 (logged: runner unreachable, load error
+/// with its traceback, deadline) or on panic.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn w_Load(args: *mut Targs) -> c_int {
+    // SAFETY: per the contract.
+    guard(-1, || hub::current().map_or(-1, |s| unsafe { s.load(args) }))
+}
+
+/// `int w_Unload(int id)`, both generations (spec §3.6): the worker calls
+/// the script's `UnLoad()` (A behaviour) and exits; waits up to
+/// `VH_UNLOAD_DEADLINE_MS`.
+///
+/// Returns 1, or -1 for an unknown id or on panic (the plugin ignores it).
+#[unsafe(no_mangle)]
+pub extern "C" fn w_Unload(id: c_int) -> c_int {
+    guard(-1, || hub::current().map_or(-1, |s| s.unload(id)))
+}
+
+/// `int w_HasHook(int id, int hook)`, both generations (spec §3.7): from
+/// the hook table the worker reported at load; no IPC. Also the hub entry
+/// at which queued `vh.*` calls run.
+///
+/// Returns 1 or 0 (unknown id or hook, or panic).
+#[unsafe(no_mangle)]
+pub extern "C" fn w_HasHook(id: c_int, hook: c_int) -> c_int {
+    guard(0, || hub::current().map_or(0, |s| c_int::from(s.has_hook(id, hook))))
+}
+
+/// `w_Targs *w_CallHook(int id, int hook, w_Targs *params)`, both
+/// generations (spec §4, §5): sends the hook to the script's worker and
+/// waits up to `VH_HOOK_DEADLINE_MS`, running the script's `vh.*` calls on
+/// this thread meanwhile (§9.2).
+///
+/// # Safety
+/// `params` is NULL or from `w_pack` with the hook's format (§4.1),
+/// borrowed. Hub thread.
+///
+/// Returns NULL ("no opinion") on any failure, deadline, dead worker or
+/// panic; else a result ("l", "sl", "ss" for chat, "sssss" for MyINFO) in
+/// one `malloc` block that the plugin's `free()` (A) or `w_free_args` (B)
+/// releases entirely.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn w_CallHook(id: c_int, hook: c_int, params: *mut Targs) -> *mut Targs {
+    guard(ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        hub::current().map_or(ptr::null_mut(), |s| unsafe { s.call_hook(id, hook, params) })
+    })
+}
+
+/// `w_Targs *w_CallFunction(int id, const char *func_name, w_Targs
+/// *params)`, generation B only (spec §3.9). Must exist for the B plugin to
+/// start; the plugin itself never calls it. Calling a script function by
+/// name over IPC is not built yet (issue 4): returns NULL, B's failure
+/// value, with a log line.
+///
+/// # Safety
+/// Pointers NULL or valid; hub thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn w_CallFunction(
+    id: c_int,
+    func_name: *const c_char,
+    _params: *mut Targs,
+) -> *mut Targs {
+    guard(ptr::null_mut(), || {
+        let name = if func_name.is_null() {
+            "(null)".into()
+        } else {
+            // SAFETY: a NUL-terminated string per the contract.
+            unsafe { std::ffi::CStr::from_ptr(func_name) }.to_string_lossy()
+        };
+        crate::shim_log!(1, "CallFunction {name} for script #{id}: not supported yet");
+        ptr::null_mut()
+    })
+}
+
+fn hook_names() -> &'static [CString] {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        HOOKS
+            .iter()
+            .map(|h| CString::new(h.name).unwrap_or_default())
+            .collect()
+    })
+}
+
+/// `const char *w_HookName(int hook)`, both generations (spec §3.10): the
+/// hook's Python name for 0..40, NULL otherwise. Static strings.
+#[unsafe(no_mangle)]
+pub extern "C" fn w_HookName(hook: c_int) -> *const c_char {
+    guard(ptr::null(), || {
+        usize::try_from(hook)
+            .ok()
+            .and_then(|i| hook_names().get(i))
+            .map_or(ptr::null(), |n| n.as_ptr())
+    })
+}
+
+/// `const char *w_CallName(int cb)` (spec §3.10): the callback's name in
+/// the detected generation's numbering (A before `w_Begin`), NULL outside.
+/// Not used by the plugin. Static strings.
+#[unsafe(no_mangle)]
+pub extern "C" fn w_CallName(cb: c_int) -> *const c_char {
+    static A: OnceLock<Vec<CString>> = OnceLock::new();
+    static B: OnceLock<Vec<CString>> = OnceLock::new();
+    guard(ptr::null(), || {
+        let generation = hub::current().map_or(Generation::A, |s| s.generation());
+        let names = match generation {
+            Generation::A => A.get_or_init(|| A_NAMES.iter().map(|(n, _)| CString::new(*n).unwrap_or_default()).collect()),
+            Generation::B => B.get_or_init(|| {
+                let mut v: Vec<CString> = A_NAMES.iter().map(|(n, _)| CString::new(*n).unwrap_or_default()).collect();
+                v.insert(22, c"GetIPCity".to_owned());
+                v
+            }),
+        };
+        usize::try_from(cb)
+            .ok()
+            .and_then(|i| names.get(i))
+            .map_or(ptr::null(), |n| n.as_ptr())
+    })
+}
+
+/// `void *w_GetHook(int hook)` (spec §3.10): would return a Python object;
+/// out of process there is none, so NULL always (as B's stub).
+#[unsafe(no_mangle)]
+pub extern "C" fn w_GetHook(_hook: c_int) -> *mut c_void {
+    ptr::null_mut()
+}
+
+/// `void w_LogLevel(int level)`, both generations (spec §3.10, §10.3): the
+/// level for the shim's own log lines.
+#[unsafe(no_mangle)]
+pub extern "C" fn w_LogLevel(level: c_int) {
+    log::set_level(level);
+}
+
+/// `const char *w_packprint(w_Targs *a)`, both generations (spec §2.5):
+/// text for log lines, `"(null)"` for NULL.
+///
+/// # Safety
+/// `a` is NULL or a valid struct. The string lives in a per-thread buffer
+/// until the next call on the same thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn w_packprint(a: *mut Targs) -> *const c_char {
+    // SAFETY: per the contract.
+    guard(c"(null)".as_ptr(), || unsafe { targs::packprint(a) })
+}
+
+/// `void w_free_args(w_Targs *a)`, generation B (spec §2.6), linked
+/// directly by the B plugin to release hook results: frees the struct and
+/// every string, list and format it points to outside its own block.
+///
+/// # Safety
+/// `a` is NULL or a `malloc`ed struct (from the shim, or with `malloc`ed
+/// strings); not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn w_free_args(a: *mut Targs) {
+    // SAFETY: per the contract.
+    guard((), || unsafe { targs::free_args(a) });
+}
+
+/// `int w_RegisterFunction(int script_id, const char *name, w_Tcallback
+/// cb)`, generation B (spec §3.10). Dynamic functions are not built yet
+/// (issue 4): returns 0, B's failure value.
+#[unsafe(no_mangle)]
+pub extern "C" fn w_RegisterFunction(_id: c_int, _name: *const c_char, _cb: Option<Callback>) -> c_int {
+    0
+}
+
+/// `int w_UnregisterFunction(int script_id, const char *name)`, generation
+/// B (spec §3.10). Returns 0 (nothing registered; see `w_RegisterFunction`).
+#[unsafe(no_mangle)]
+pub extern "C" fn w_UnregisterFunction(_id: c_int, _name: *const c_char) -> c_int {
+    0
+}

@@ -1,0 +1,521 @@
+//! The shim's state between `w_Begin` and `w_End`, and everything the hub
+//! thread does inside a shim function: loading scripts, calling hooks, and
+//! running scripts' `vh.*` calls while it waits (DESIGN.md "host-shim",
+//! spec/wrapper-abi.md §9.2 re-entrancy).
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use vh_proto::hooks::{self, ResultMode};
+use vh_proto::v1::{
+    HookCall, Hello, HubCall, LoadScript, RunnerMessage, UnloadScript, Value, runner_message::Kind as In,
+    shim_message::Kind as Out,
+};
+
+use crate::callbacks::{MAX_CALLBACKS, Table};
+use crate::config::{CONNECT_WAIT_MS, Settings};
+use crate::generation::{self, Generation};
+use crate::ipc::{Event, Ipc};
+use crate::shim_log;
+use crate::targs::{self, Arg, Targs};
+
+/// One loaded script, as the shim knows it.
+pub struct Script {
+    /// File name with `.py`, as generation A's `vh.name` (spec §7.3).
+    pub name: String,
+    /// Bit i set if the script defined hook i at load (spec §3.7).
+    hooks: u64,
+    /// False once its worker is gone: hooks then allow at once.
+    up: AtomicBool,
+    /// True while in a timeout incident (logged once until it recovers).
+    timed_out: AtomicBool,
+}
+
+/// What a wait on the hub thread is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaited {
+    Load(i32),
+    Unload(i32),
+    Hook { script: i32, call: u64 },
+}
+
+impl Awaited {
+    fn script(self) -> i32 {
+        match self {
+            Awaited::Load(s) | Awaited::Unload(s) | Awaited::Hook { script: s, .. } => s,
+        }
+    }
+
+    /// True if `msg` answers this wait (or says its worker is gone).
+    fn answered_by(self, msg: &RunnerMessage) -> bool {
+        match (&msg.kind, self) {
+            (Some(In::Down(d)), w) => d.script_id == w.script(),
+            (Some(In::Loaded(l)), Awaited::Load(s)) => l.script_id == s,
+            (Some(In::Unloaded(u)), Awaited::Unload(s)) => u.script_id == s,
+            (Some(In::HookResult(r)), Awaited::Hook { call, .. }) => r.call_id == call,
+            _ => false,
+        }
+    }
+}
+
+/// How a wait ended.
+enum Outcome {
+    Reply(RunnerMessage),
+    TimedOut,
+    Disconnected(String),
+}
+
+/// Waits in progress (innermost last) and replies that arrived for an outer
+/// one while an inner one was being served.
+#[derive(Default)]
+struct Waits {
+    stack: Vec<Awaited>,
+    stash: Vec<RunnerMessage>,
+}
+
+/// Everything between `w_Begin` and `w_End`.
+pub struct Shim {
+    table: Table,
+    ipc: Arc<Ipc>,
+    settings: Settings,
+    scripts: RwLock<HashMap<i32, Arc<Script>>>,
+    next_id: AtomicI32,
+    next_call: AtomicU64,
+    waits: Mutex<Waits>,
+    hub_encoding: Mutex<Option<String>>,
+}
+
+static CURRENT: RwLock<Option<Arc<Shim>>> = RwLock::new(None);
+
+/// The shim of the current `w_Begin`, if any.
+pub fn current() -> Option<Arc<Shim>> {
+    CURRENT.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// `w_Begin`: copies the table, detects the generation, starts the IPC
+/// thread. Returns false (plugin stays offline) only for an unusable table.
+///
+/// # Safety
+/// `raw` points to the plugin's 100 callback entries.
+pub unsafe fn begin(raw: *const *const c_void) -> bool {
+    end(); // a second w_Begin without w_End: start afresh
+    let settings = Settings::from_env();
+    // SAFETY: per the contract, 100 readable entries.
+    let raw: &[*const c_void; MAX_CALLBACKS] = unsafe { &*raw.cast() };
+    let (generation, method) = match generation::detect(raw, settings.table_override.as_deref()) {
+        Ok(found) => found,
+        Err(e) => {
+            shim_log!(0, "w_Begin: {e}");
+            return false;
+        }
+    };
+    shim_log!(
+        0,
+        "python_pi generation {} detected ({method:?}); runner socket {}",
+        generation.as_str(),
+        settings.socket.display()
+    );
+    let hello = Hello {
+        shim_version: env!("CARGO_PKG_VERSION").into(),
+        generation: generation.as_str().into(),
+        hub_pid: std::process::id(),
+    };
+    let ipc = match Ipc::start(settings.socket.clone(), hello) {
+        Ok(ipc) => ipc,
+        Err(e) => {
+            shim_log!(0, "w_Begin: cannot start the IPC thread: {e}");
+            return false;
+        }
+    };
+    let shim = Shim {
+        // SAFETY: entries of the plugin's table are callbacks (spec §6.1).
+        table: unsafe { Table::copy(raw, generation) },
+        ipc,
+        settings,
+        scripts: RwLock::new(HashMap::new()),
+        next_id: AtomicI32::new(0),
+        next_call: AtomicU64::new(1),
+        waits: Mutex::new(Waits::default()),
+        hub_encoding: Mutex::new(None),
+    };
+    *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
+    true
+}
+
+/// `w_End`: asks the runner to stop what is left, stops the IPC thread and
+/// drops all state, so that a later `w_Begin` starts clean (spec §3.3).
+pub fn end() {
+    let Some(shim) = CURRENT.write().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
+    let ids: Vec<i32> = shim.scripts.read().unwrap_or_else(|e| e.into_inner()).keys().copied().collect();
+    for id in ids {
+        shim.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+    }
+    shim.ipc.stop();
+}
+
+fn hook_bit(hook: usize) -> u64 {
+    1u64 << hook
+}
+
+impl Shim {
+    /// The detected plugin generation.
+    pub fn generation(&self) -> Generation {
+        self.table.generation()
+    }
+
+    /// `w_ReserveID`: the next id; ids are never reused (spec §3.4, B).
+    pub fn reserve_id(&self) -> i32 {
+        self.next_id.load(Ordering::Relaxed)
+    }
+
+    /// `w_HasHook` (spec §3.7) from the table the worker sent at load; also
+    /// runs `vh.*` calls queued since the hub's last entry.
+    pub fn has_hook(&self, id: i32, hook: i32) -> bool {
+        self.pump();
+        let Ok(hook) = usize::try_from(hook) else {
+            return false;
+        };
+        if hook >= hooks::HOOKS.len() {
+            return false;
+        }
+        let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
+        scripts.get(&id).is_some_and(|s| s.hooks & hook_bit(hook) != 0)
+    }
+
+    /// Runs every queued `vh.*` call (and notes every worker that went down)
+    /// without blocking.
+    pub fn pump(&self) {
+        while let Ok(ev) = self.ipc.events().try_recv() {
+            self.handle(ev, None);
+        }
+    }
+
+    /// The hub's encoding as a Python codec name: `VH_HUB_ENCODING`, else
+    /// the hub config `hub_encoding` (spec §8), else CP1252, the hub default.
+    fn hub_encoding(&self, config_name: &[u8]) -> String {
+        let mut cached = self.hub_encoding.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = cached.as_ref() {
+            return e.clone();
+        }
+        let from_hub = || {
+            let call = HubCall {
+                script_id: -1,
+                call_id: 0,
+                callback: "GetConfig".into(),
+                args: [config_name, b"hub_encoding".as_slice()]
+                    .iter()
+                    .map(|s| Value {
+                        kind: Some(vh_proto::v1::value::Kind::S(s.to_vec())),
+                    })
+                    .chain(std::iter::once(Value {
+                        kind: Some(vh_proto::v1::value::Kind::NullS(true)),
+                    }))
+                    .collect(),
+            };
+            let res = self.table.call(&call);
+            match res.values.first().and_then(|v| v.kind.as_ref()) {
+                Some(vh_proto::v1::value::Kind::S(s)) if res.ok && !s.is_empty() => {
+                    Some(String::from_utf8_lossy(s).into_owned())
+                }
+                _ => None,
+            }
+        };
+        let enc = self
+            .settings
+            .hub_encoding
+            .clone()
+            .or_else(from_hub)
+            .unwrap_or_else(|| "CP1252".into())
+            .to_ascii_lowercase();
+        *cached = Some(enc.clone());
+        enc
+    }
+
+    /// `w_Load` (spec §3.5): starts the script in a worker and waits for its
+    /// hook table, running its top-level `vh.*` calls meanwhile. Returns the
+    /// id, or -1 with one log line saying why.
+    ///
+    /// # Safety
+    /// `args` is NULL or a struct from `w_pack`.
+    pub unsafe fn load(&self, args: *const Targs) -> i32 {
+        // SAFETY: per the contract.
+        let Some((format, elems)) = (unsafe { targs::view(args) }) else {
+            shim_log!(0, "w_Load: no arguments");
+            return -1;
+        };
+        // SAFETY: as above; strings are valid C strings or NULL.
+        let values = match (format == b"lssssls").then(|| unsafe { targs::to_wire(format, elems) }) {
+            Some(Ok(v)) => v,
+            _ => {
+                shim_log!(0, "w_Load: expected arguments \"lssssls\", got {:?}", String::from_utf8_lossy(format));
+                return -1;
+            }
+        };
+        let long = |i: usize| match values[i].kind {
+            Some(vh_proto::v1::value::Kind::L(l)) => l,
+            _ => -1,
+        };
+        let bytes = |i: usize| match &values[i].kind {
+            Some(vh_proto::v1::value::Kind::S(s)) => s.clone(),
+            _ => Vec::new(),
+        };
+        let Ok(id) = i32::try_from(long(0)) else {
+            return -1;
+        };
+        if id < 0 {
+            return -1;
+        }
+        // Never reuse an id, even of a failed load (spec §3.4, §12).
+        self.next_id.fetch_max(id.saturating_add(1), Ordering::Relaxed);
+        let path = bytes(1);
+        let shown = String::from_utf8_lossy(&path).into_owned();
+        if let Err(reason) = self.ipc.ensure_connected(Duration::from_millis(CONNECT_WAIT_MS)) {
+            shim_log!(
+                0,
+                "cannot load script #{id} {shown}: vh-runner is not reachable at {} ({reason}); start it with `vh-runner serve`",
+                self.settings.socket.display()
+            );
+            return -1;
+        }
+        let load = LoadScript {
+            script_id: id,
+            path: path.clone(),
+            botname: bytes(2),
+            opchatname: bytes(3),
+            config_dir: bytes(4),
+            start_time: long(5),
+            config_name: bytes(6),
+            hub_encoding: self.hub_encoding(&bytes(6)),
+            generation: self.generation().as_str().into(),
+        };
+        if !self.ipc.send(Out::Load(load)) {
+            shim_log!(0, "cannot load script #{id} {shown}: the runner link dropped");
+            return -1;
+        }
+        let deadline = Instant::now() + self.settings.load_deadline;
+        let loaded = match self.wait(Awaited::Load(id), deadline) {
+            Outcome::Reply(RunnerMessage {
+                kind: Some(In::Loaded(l)),
+            }) => l,
+            Outcome::Reply(RunnerMessage {
+                kind: Some(In::Down(d)),
+            }) => {
+                shim_log!(0, "script #{id} {shown} failed to load: {}", d.reason);
+                return -1;
+            }
+            Outcome::TimedOut => {
+                shim_log!(
+                    0,
+                    "script #{id} {shown} failed to load: not ready within {} ms",
+                    self.settings.load_deadline.as_millis()
+                );
+                self.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+                return -1;
+            }
+            Outcome::Disconnected(reason) => {
+                shim_log!(0, "script #{id} {shown} failed to load: {reason}");
+                return -1;
+            }
+            Outcome::Reply(_) => return -1,
+        };
+        if !loaded.ok {
+            shim_log!(0, "script #{id} {shown} failed to load:");
+            for line in loaded.error.lines() {
+                shim_log!(0, "  {line}");
+            }
+            return -1;
+        }
+        let hooks = loaded
+            .hooks
+            .iter()
+            .filter(|&&h| (h as usize) < hooks::HOOKS.len())
+            .fold(0u64, |acc, &h| acc | hook_bit(h as usize));
+        let name = shown.rsplit('/').next().unwrap_or(&shown).to_string();
+        shim_log!(1, "script #{id} {shown} loaded in worker pid {}", loaded.pid);
+        let script = Script {
+            name,
+            hooks,
+            up: AtomicBool::new(true),
+            timed_out: AtomicBool::new(false),
+        };
+        self.scripts.write().unwrap_or_else(|e| e.into_inner()).insert(id, Arc::new(script));
+        id
+    }
+
+    /// `w_Unload` (spec §3.6): the worker runs the script's `UnLoad()` and
+    /// exits. Returns 1, or -1 for an unknown id.
+    pub fn unload(&self, id: i32) -> i32 {
+        let removed = self.scripts.write().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        let Some(script) = removed else {
+            shim_log!(0, "Unload error: No script with id: {id}");
+            return -1;
+        };
+        if script.up.load(Ordering::Acquire) && self.ipc.send(Out::Unload(UnloadScript { script_id: id })) {
+            let deadline = Instant::now() + self.settings.unload_deadline;
+            if let Outcome::TimedOut = self.wait(Awaited::Unload(id), deadline) {
+                shim_log!(1, "script #{id} {}: UnLoad() did not finish in time; the runner stops its worker", script.name);
+            }
+        }
+        1
+    }
+
+    /// `w_CallHook` (spec §5): sends the hook and waits up to the hook
+    /// deadline, running the script's `vh.*` calls meanwhile. NULL ("no
+    /// opinion", which lets the hub go on) on any failure, logged once per
+    /// incident.
+    ///
+    /// # Safety
+    /// `params` is NULL or a struct from `w_pack`.
+    pub unsafe fn call_hook(&self, id: i32, hook: i32, params: *const Targs) -> *mut Targs {
+        self.pump();
+        let Some(spec) = hooks::hook(i64::from(hook)) else {
+            return std::ptr::null_mut();
+        };
+        let script = self.scripts.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
+        let Some(script) = script else {
+            shim_log!(2, "CallHook error: No script with id: {id}");
+            return std::ptr::null_mut();
+        };
+        if !script.up.load(Ordering::Acquire) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: per the contract.
+        let Some((format, elems)) = (unsafe { targs::view(params) }) else {
+            return std::ptr::null_mut();
+        };
+        if format != spec.format.as_bytes() {
+            shim_log!(1, "CallHook {}: unexpected parameters {:?}", spec.name, String::from_utf8_lossy(format));
+            return std::ptr::null_mut();
+        }
+        // SAFETY: strings of a hook struct are valid C strings or NULL.
+        let Ok(args) = (unsafe { targs::to_wire(format, elems) }) else {
+            return std::ptr::null_mut();
+        };
+        let call = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let sent = self.ipc.send(Out::Hook(HookCall {
+            script_id: id,
+            call_id: call,
+            hook: hook as u32,
+            args,
+        }));
+        if !sent {
+            return std::ptr::null_mut();
+        }
+        let deadline = Instant::now() + self.settings.hook_deadline;
+        match self.wait(Awaited::Hook { script: id, call }, deadline) {
+            Outcome::Reply(RunnerMessage {
+                kind: Some(In::HookResult(r)),
+            }) => {
+                if script.timed_out.swap(false, Ordering::AcqRel) {
+                    shim_log!(0, "script #{id} {} answers hooks again", script.name);
+                }
+                if r.no_opinion {
+                    return std::ptr::null_mut();
+                }
+                result_struct(spec.mode, &r.values).unwrap_or_else(|| {
+                    shim_log!(1, "[{id}:{}] CallHook {}: unexpected return value", script.name, spec.name);
+                    std::ptr::null_mut()
+                })
+            }
+            Outcome::Reply(_) | Outcome::Disconnected(_) => std::ptr::null_mut(),
+            Outcome::TimedOut => {
+                if !script.timed_out.swap(true, Ordering::AcqRel) {
+                    shim_log!(
+                        0,
+                        "script #{id} {}: {} took longer than {} ms; the hub goes on (logged once until it answers again)",
+                        script.name,
+                        spec.name,
+                        self.settings.hook_deadline.as_millis()
+                    );
+                }
+                std::ptr::null_mut()
+            }
+        }
+    }
+
+    /// Waits for `what` until `deadline`, serving `vh.*` calls of any script
+    /// on this (the hub's) thread meanwhile, including calls that re-enter
+    /// the shim with nested hooks (spec §9.2).
+    fn wait(&self, what: Awaited, deadline: Instant) -> Outcome {
+        let disconnects = self.ipc.disconnects();
+        self.waits.lock().unwrap_or_else(|e| e.into_inner()).stack.push(what);
+        let outcome = loop {
+            {
+                let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(i) = waits.stash.iter().position(|m| what.answered_by(m)) {
+                    break Outcome::Reply(waits.stash.swap_remove(i));
+                }
+            }
+            if self.ipc.disconnects() != disconnects {
+                break Outcome::Disconnected("the runner link dropped".into());
+            }
+            match self.ipc.events().recv_deadline(deadline) {
+                Ok(ev) => {
+                    if let Some(o) = self.handle(ev, Some(what)) {
+                        break o;
+                    }
+                }
+                Err(_) => break Outcome::TimedOut,
+            }
+        };
+        let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = waits.stack.iter().rposition(|w| *w == what) {
+            waits.stack.remove(i);
+        }
+        outcome
+    }
+
+    /// Acts on one event. Returns the outcome if it ends the wait `current`.
+    fn handle(&self, ev: Event, current: Option<Awaited>) -> Option<Outcome> {
+        let msg = match ev {
+            Event::Msg(m) => m,
+            Event::Disconnected(reason) => {
+                for s in self.scripts.read().unwrap_or_else(|e| e.into_inner()).values() {
+                    s.up.store(false, Ordering::Release);
+                }
+                return current.map(|_| Outcome::Disconnected(reason));
+            }
+        };
+        if let Some(In::HubCall(call)) = &msg.kind {
+            let result = self.table.call(call);
+            self.ipc.send(Out::CallResult(result));
+            return None;
+        }
+        if let Some(In::Down(d)) = &msg.kind {
+            let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(s) = scripts.get(&d.script_id) {
+                s.up.store(false, Ordering::Release);
+                shim_log!(0, "script #{} {} stopped: {}", d.script_id, s.name, d.reason);
+            }
+        }
+        if current.is_some_and(|w| w.answered_by(&msg)) {
+            return Some(Outcome::Reply(msg));
+        }
+        let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+        if waits.stack.iter().any(|w| w.answered_by(&msg)) {
+            waits.stash.push(msg);
+        }
+        // Anything else is a late answer to a wait that already gave up.
+        None
+    }
+}
+
+/// Builds the hook result the plugin understands (spec §4.2, §4.4) from the
+/// worker's values, or `None` if their format is not one it reads for this
+/// hook's mode.
+fn result_struct(mode: ResultMode, values: &[Value]) -> Option<*mut Targs> {
+    let args: Vec<Arg<'_>> = values.iter().map(Arg::from_wire).collect();
+    let format: String = args.iter().map(|a| a.format_char() as char).collect();
+    let allowed = match format.as_str() {
+        "l" | "sl" => true,
+        "ss" => mode == ResultMode::Chat,
+        "sssss" => mode == ResultMode::MyInfo,
+        _ => false,
+    };
+    allowed.then(|| targs::build(&args))
+}

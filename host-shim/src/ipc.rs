@@ -1,0 +1,250 @@
+//! The shim's background IPC thread: one tokio runtime holding the gRPC
+//! stream to the runner (DESIGN.md "The hot path"). The hub thread never
+//! touches the network: it queues outgoing messages on an unbounded channel
+//! and reads incoming ones from a crossbeam channel, with a deadline.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+use tokio::sync::{Notify, mpsc};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::transport::{Endpoint, Uri};
+use vh_proto::v1::{Hello, RunnerMessage, ShimMessage, runner_client::RunnerClient, shim_message};
+
+use crate::shim_log;
+
+/// What the IPC thread hands to the hub thread.
+#[derive(Debug)]
+pub enum Event {
+    /// A message from the runner.
+    Msg(RunnerMessage),
+    /// The stream ended; every worker of this hub is gone with it.
+    Disconnected(String),
+}
+
+/// State of the link to the runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// An attempt is under way.
+    Connecting,
+    /// The stream is open.
+    Connected,
+    /// The last attempt failed or the stream ended, with the reason.
+    Down(String),
+}
+
+/// Handle to the IPC thread, shared by the hub thread's entry points.
+pub struct Ipc {
+    out: Mutex<Option<mpsc::UnboundedSender<ShimMessage>>>,
+    events: crossbeam_channel::Receiver<Event>,
+    link: Mutex<(Link, u64)>,
+    link_changed: Condvar,
+    wake: Notify,
+    stop: AtomicBool,
+    disconnects: AtomicU64,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Longest pause between two connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl Ipc {
+    /// Starts the IPC thread, which connects to `socket` at once and again
+    /// with backoff whenever the link drops.
+    ///
+    /// # Errors
+    /// If the thread cannot be spawned.
+    pub fn start(socket: PathBuf, hello: Hello) -> std::io::Result<Arc<Ipc>> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let ipc = Arc::new(Ipc {
+            out: Mutex::new(None),
+            events: rx,
+            link: Mutex::new((Link::Connecting, 0)),
+            link_changed: Condvar::new(),
+            wake: Notify::new(),
+            stop: AtomicBool::new(false),
+            disconnects: AtomicU64::new(0),
+            thread: Mutex::new(None),
+        });
+        let me = Arc::clone(&ipc);
+        let handle = std::thread::Builder::new()
+            .name("vh-shim-ipc".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        me.set_link(Link::Down(format!("cannot start the IPC runtime: {e}")));
+                        return;
+                    }
+                };
+                rt.block_on(me.run(socket, hello, tx));
+            })?;
+        *ipc.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(ipc)
+    }
+
+    /// Incoming events, for the hub thread.
+    pub fn events(&self) -> &crossbeam_channel::Receiver<Event> {
+        &self.events
+    }
+
+    /// How many times the stream has ended so far.
+    pub fn disconnects(&self) -> u64 {
+        self.disconnects.load(Ordering::Acquire)
+    }
+
+    /// Queues `msg` for the runner. False if there is no open stream.
+    pub fn send(&self, msg: shim_message::Kind) -> bool {
+        let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        match out.as_ref() {
+            Some(tx) => tx.send(ShimMessage { kind: Some(msg) }).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Waits until the link is up, asking for a fresh attempt if it is
+    /// down. Returns the reason if it is still down after `wait`.
+    pub fn ensure_connected(&self, wait: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + wait;
+        let mut guard = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        if let Link::Down(_) = guard.0 {
+            // Ask for an attempt now and wait for its outcome, not the old one.
+            let seen = guard.1;
+            self.wake.notify_one();
+            while guard.1 == seen || guard.0 == Link::Connecting {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                guard = self.link_changed.wait_timeout(guard, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+        }
+        while guard.0 == Link::Connecting {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            guard = self.link_changed.wait_timeout(guard, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        match &guard.0 {
+            Link::Connected => Ok(()),
+            Link::Down(reason) => Err(reason.clone()),
+            Link::Connecting => Err("still connecting".into()),
+        }
+    }
+
+    /// Stops the thread and waits for it (bounded by the runtime's own
+    /// shutdown: every await in it is interruptible by `wake`).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.out.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.wake.notify_one();
+        if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+
+    fn set_link(&self, link: Link) {
+        let mut guard = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0 = link;
+        guard.1 += 1;
+        self.link_changed.notify_all();
+    }
+
+    async fn run(self: Arc<Self>, socket: PathBuf, hello: Hello, events: crossbeam_channel::Sender<Event>) {
+        let mut backoff = Duration::from_millis(100);
+        let mut logged_down = false;
+        while !self.stop.load(Ordering::Acquire) {
+            self.set_link(Link::Connecting);
+            let reason = match self.session(&socket, &hello, &events).await {
+                Ok(reason) => {
+                    backoff = Duration::from_millis(100);
+                    logged_down = false;
+                    self.disconnects.fetch_add(1, Ordering::AcqRel);
+                    let _ = events.send(Event::Disconnected(reason.clone()));
+                    shim_log!(0, "lost the runner at {}: {reason}", socket.display());
+                    reason
+                }
+                Err(reason) => {
+                    if !logged_down {
+                        shim_log!(1, "cannot reach the runner at {}: {reason}", socket.display());
+                        logged_down = true;
+                    }
+                    reason
+                }
+            };
+            self.set_link(Link::Down(reason));
+            if self.stop.load(Ordering::Acquire) {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = self.wake.notified() => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One connected period. `Err` if it never connected; `Ok(reason)` when
+    /// an established stream ends.
+    async fn session(
+        &self,
+        socket: &PathBuf,
+        hello: &Hello,
+        events: &crossbeam_channel::Sender<Event>,
+    ) -> Result<String, String> {
+        let path = socket.clone();
+        let connector = tower::service_fn(move |_: Uri| {
+            let path = path.clone();
+            async move { UnixStream::connect(path).await.map(TokioIo::new) }
+        });
+        // The URI is required by the HTTP/2 layer but never resolved.
+        let endpoint = Endpoint::from_static("http://vh-runner.localhost")
+            .connect_timeout(Duration::from_secs(2));
+        let channel = endpoint
+            .connect_with_connector(connector)
+            .await
+            .map_err(|e| format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()))?;
+        let mut client = RunnerClient::new(channel);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(ShimMessage {
+            kind: Some(shim_message::Kind::Hello(hello.clone())),
+        });
+        let response = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.attach(UnboundedReceiverStream::new(rx)),
+        )
+        .await
+        .map_err(|_| "the runner did not answer within 5 s".to_string())?
+        .map_err(|s| format!("the runner refused the stream: {}", s.message()))?;
+        let mut inbound = response.into_inner();
+        *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        self.set_link(Link::Connected);
+        shim_log!(1, "connected to the runner at {}", socket.display());
+        let reason = loop {
+            tokio::select! {
+                msg = inbound.message() => match msg {
+                    Ok(Some(m)) => {
+                        if events.send(Event::Msg(m)).is_err() {
+                            break "the shim is shutting down".to_string();
+                        }
+                    }
+                    Ok(None) => break "the runner closed the stream".to_string(),
+                    Err(status) => break format!("stream error: {}", status.message()),
+                },
+                () = self.wake.notified() => {
+                    if self.stop.load(Ordering::Acquire) {
+                        break "the shim is shutting down".to_string();
+                    }
+                }
+            }
+        };
+        self.out.lock().unwrap_or_else(|e| e.into_inner()).take();
+        Ok(reason)
+    }
+}

@@ -1,0 +1,459 @@
+//! `w_Targs`: the argument lists that cross the C ABI (spec/wrapper-abi.md
+//! §2), their allocation and ownership rules (§2.7), and conversion to and
+//! from wire [`Value`]s.
+//!
+//! Every struct the shim hands out is **one** `calloc` block: header,
+//! elements, then the format string and (for structs the shim fills itself)
+//! copies of the strings. The plugin's `free()` (generation A) therefore
+//! releases everything, and so does `w_free_args` (generation B), which
+//! frees only pointers that lie outside the block (§2.6, §2.7 "Pick one
+//! convention": this is ours).
+
+use std::cell::RefCell;
+use std::ffi::{CStr, c_char, c_long, c_void};
+use std::ptr;
+
+use vh_proto::v1::{Value, value::Kind};
+
+use crate::shim_log;
+
+/// One 16-byte element (spec §2.1): the format character, then the value.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Element {
+    /// The element's format character (`l`, `s`, `d`, `p`, `L`, `D`, `O`).
+    pub kind: c_char,
+    /// The value, read by `kind`.
+    pub value: ElemValue,
+}
+
+/// The element's value union (spec §2.1).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union ElemValue {
+    /// `l`.
+    pub l: c_long,
+    /// `s`, `D`: borrowed or owned as §2.7 says.
+    pub s: *mut c_char,
+    /// `d`.
+    pub d: f64,
+    /// `p`, `L`, `O`.
+    pub p: *mut c_void,
+}
+
+/// The header: format pointer, then a flexible array of [`Element`]s.
+#[repr(C)]
+pub struct Targs {
+    /// NUL-terminated, one character per element.
+    pub format: *const c_char,
+    args: [Element; 0],
+}
+
+const HEADER: usize = size_of::<Targs>();
+const ELEM: usize = size_of::<Element>();
+const _: () = assert!(HEADER == 8 && ELEM == 16, "spec §2.1 layout (LP64)");
+
+/// A value to put into a struct the shim builds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Arg<'a> {
+    /// `l`.
+    Long(i64),
+    /// `s`; `None` is a NULL pointer.
+    Str(Option<&'a [u8]>),
+    /// `d`.
+    Double(f64),
+    /// `D`: a JSON document.
+    Json(&'a [u8]),
+}
+
+impl<'a> Arg<'a> {
+    /// The wire value as an argument (strings borrowed from it).
+    pub fn from_wire(v: &'a Value) -> Arg<'a> {
+        match &v.kind {
+            Some(Kind::L(l)) => Arg::Long(*l),
+            Some(Kind::S(s)) => Arg::Str(Some(s)),
+            Some(Kind::D(d)) => Arg::Double(*d),
+            Some(Kind::Json(j)) => Arg::Json(j),
+            Some(Kind::NullS(_)) | None => Arg::Str(None),
+        }
+    }
+
+    /// The format character of this argument.
+    pub fn format_char(&self) -> u8 {
+        match self {
+            Arg::Long(_) => b'l',
+            Arg::Str(_) => b's',
+            Arg::Double(_) => b'd',
+            Arg::Json(_) => b'D',
+        }
+    }
+}
+
+/// Bytes up to the first NUL: C strings cannot carry more (spec §8).
+fn c_bytes(s: &[u8]) -> &[u8] {
+    s.iter().position(|&b| b == 0).map_or(s, |n| &s[..n])
+}
+
+/// Builds one self-contained block holding `args`, their format and copies
+/// of their strings. Released with `free()` or `w_free_args`.
+///
+/// Returns NULL only if `calloc` fails.
+pub fn build(args: &[Arg<'_>]) -> *mut Targs {
+    let strings: usize = args
+        .iter()
+        .map(|a| match a {
+            Arg::Str(Some(s)) | Arg::Json(s) => c_bytes(s).len() + 1,
+            _ => 0,
+        })
+        .sum();
+    let n = args.len();
+    let size = HEADER + ELEM * n + (n + 1) + strings;
+    // SAFETY: calloc of a non-zero size; the block is written only within it.
+    unsafe {
+        let block = libc::calloc(1, size).cast::<u8>();
+        if block.is_null() {
+            return ptr::null_mut();
+        }
+        let elems = block.add(HEADER).cast::<Element>();
+        let mut tail = block.add(HEADER + ELEM * n);
+        let format = tail;
+        for a in args {
+            *tail = a.format_char();
+            tail = tail.add(1);
+        }
+        tail = tail.add(1); // NUL from calloc
+        for (i, a) in args.iter().enumerate() {
+            let value = match a {
+                Arg::Long(l) => ElemValue { l: *l as c_long },
+                Arg::Double(d) => ElemValue { d: *d },
+                Arg::Str(None) => ElemValue { s: ptr::null_mut() },
+                Arg::Str(Some(s)) | Arg::Json(s) => {
+                    let s = c_bytes(s);
+                    ptr::copy_nonoverlapping(s.as_ptr(), tail, s.len());
+                    let p = tail.cast::<c_char>();
+                    tail = tail.add(s.len() + 1);
+                    ElemValue { s: p }
+                }
+            };
+            elems.add(i).write(Element {
+                kind: a.format_char() as c_char,
+                value,
+            });
+        }
+        let t = block.cast::<Targs>();
+        (*t).format = format.cast::<c_char>();
+        t
+    }
+}
+
+/// The format and elements of `a`, or `None` for NULL / NULL format.
+///
+/// # Safety
+/// `a` is NULL or a valid struct whose format has one character per element.
+pub unsafe fn view<'a>(a: *const Targs) -> Option<(&'a [u8], &'a [Element])> {
+    if a.is_null() {
+        return None;
+    }
+    // SAFETY: per the caller's contract.
+    unsafe {
+        let format = (*a).format;
+        if format.is_null() {
+            return None;
+        }
+        let format = CStr::from_ptr(format).to_bytes();
+        let elems = std::slice::from_raw_parts(
+            a.cast::<u8>().add(HEADER).cast::<Element>(),
+            format.len(),
+        );
+        Some((format, elems))
+    }
+}
+
+/// Copies the elements of `a` into wire values (hook arguments, callback
+/// results). Only `l`, `s`, `d` and `D` can be copied.
+///
+/// # Errors
+/// The first format character that is not one of those.
+///
+/// # Safety
+/// As [`view`]; string elements are NULL or valid C strings.
+pub unsafe fn to_wire(format: &[u8], elems: &[Element]) -> Result<Vec<Value>, char> {
+    format
+        .iter()
+        .zip(elems)
+        .map(|(&c, e)| {
+            // SAFETY: the union member read matches the format character.
+            let kind = unsafe {
+                match c {
+                    b'l' => Kind::L(e.value.l as i64),
+                    b'd' => Kind::D(e.value.d),
+                    b's' if e.value.s.is_null() => Kind::NullS(true),
+                    b's' => Kind::S(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
+                    b'D' if e.value.s.is_null() => Kind::NullS(true),
+                    b'D' => Kind::Json(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
+                    other => return Err(other as char),
+                }
+            };
+            Ok(Value { kind: Some(kind) })
+        })
+        .collect()
+}
+
+/// Builds the `w_pack` result from elements the C side read from varargs.
+///
+/// # Safety
+/// `format` is a valid C string of `n` characters all in "lsdpLDO" and
+/// `elems` points to `n` elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vh_shim_pack(
+    format: *const c_char,
+    elems: *const Element,
+    n: usize,
+) -> *mut Targs {
+    std::panic::catch_unwind(|| {
+        let size = HEADER + ELEM * n + n + 1;
+        // SAFETY: per the contract; writes stay inside the new block.
+        unsafe {
+            let block = libc::calloc(1, size).cast::<u8>();
+            if block.is_null() {
+                return ptr::null_mut();
+            }
+            ptr::copy_nonoverlapping(elems, block.add(HEADER).cast::<Element>(), n);
+            let fmt = block.add(HEADER + ELEM * n);
+            ptr::copy_nonoverlapping(format.cast::<u8>(), fmt, n);
+            let t = block.cast::<Targs>();
+            (*t).format = fmt.cast::<c_char>();
+            t
+        }
+    })
+    .unwrap_or(ptr::null_mut())
+}
+
+/// Logs a `w_pack` call with an unknown format character (spec §2.2).
+///
+/// # Safety
+/// `format` is a valid C string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vh_shim_pack_rejected(format: *const c_char) {
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: per the contract.
+        let f = unsafe { CStr::from_ptr(format) }.to_bytes();
+        if let Some(&bad) = f.iter().find(|c| !b"lsdpLDO".contains(c)) {
+            shim_log!(
+                1,
+                "pack: format string supports 'lsdpLDO' and not '{}'",
+                bad as char
+            );
+        }
+    });
+}
+
+/// The checks of `w_unpack` (spec §2.4): A's exact format match, plus B's
+/// `|` (required|optional) for the B plugin's `GetConfig` ("ss|s"). Fills
+/// `out[j]` for each non-`|` character j (type = requested character,
+/// value zero for an absent optional) and returns how many; -1 on mismatch,
+/// with nothing for the C side to write.
+///
+/// # Safety
+/// `a` is a struct from `w_pack`/the shim; `format` a valid C string of at
+/// most `cap` characters; `out` has room for `cap` elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vh_shim_unpack(
+    a: *const Targs,
+    format: *const c_char,
+    out: *mut Element,
+    cap: usize,
+) -> c_long {
+    std::panic::catch_unwind(|| {
+        // SAFETY: per the contract.
+        let (stored, elems) = match unsafe { view(a) } {
+            Some(v) => v,
+            None => return -1,
+        };
+        let want = unsafe { CStr::from_ptr(format) }.to_bytes();
+        let Some(plan) = unpack_plan(stored, want) else {
+            shim_log!(
+                1,
+                "unpack: format strings don't match: '{}' vs. '{}'",
+                String::from_utf8_lossy(stored),
+                String::from_utf8_lossy(want)
+            );
+            return -1;
+        };
+        if plan.len() > cap {
+            return -1;
+        }
+        for (j, (c, present)) in plan.iter().enumerate() {
+            let value = if *present {
+                elems[j].value
+            } else {
+                ElemValue { p: ptr::null_mut() }
+            };
+            // SAFETY: j < plan.len() <= cap.
+            unsafe {
+                out.add(j).write(Element {
+                    kind: *c as c_char,
+                    value,
+                })
+            };
+        }
+        plan.len() as c_long
+    })
+    .unwrap_or(-1)
+}
+
+/// For each requested element: its character and whether it is stored.
+/// `None` if `stored` does not satisfy `want` (spec §2.4).
+fn unpack_plan(stored: &[u8], want: &[u8]) -> Option<Vec<(u8, bool)>> {
+    let bar = want.iter().position(|&c| c == b'|');
+    let chars: Vec<u8> = want.iter().copied().filter(|&c| c != b'|').collect();
+    if want.iter().filter(|&&c| c == b'|').count() > 1 {
+        return None;
+    }
+    let required = bar.unwrap_or(chars.len());
+    if stored.len() < required || stored.len() > chars.len() {
+        return None;
+    }
+    if bar.is_none() && stored != chars.as_slice() {
+        return None;
+    }
+    if stored.iter().zip(&chars).any(|(s, w)| s != w) {
+        return None;
+    }
+    Some(
+        chars
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, i < stored.len()))
+            .collect(),
+    )
+}
+
+thread_local! {
+    static PACKPRINT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Text of `a` for log lines, A's style: `ss ( s:<nick>, s:<text> )`
+/// (spec §2.5), each item cut at 399 bytes. The buffer is per thread and
+/// rewritten by the next call on that thread (never grows without bound,
+/// unlike A's).
+///
+/// # Safety
+/// As [`view`].
+pub unsafe fn packprint(a: *const Targs) -> *const c_char {
+    PACKPRINT.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        // SAFETY: per the contract.
+        match unsafe { view(a) } {
+            None => buf.extend_from_slice(b"(null)"),
+            Some((format, elems)) => {
+                buf.extend_from_slice(format);
+                buf.extend_from_slice(b" ( ");
+                for (i, (&c, e)) in format.iter().zip(elems).enumerate() {
+                    if i > 0 {
+                        buf.extend_from_slice(b", ");
+                    }
+                    // SAFETY: the union member read matches the character.
+                    let item = unsafe {
+                        match c {
+                            b'l' => format!("l:<{}>", e.value.l).into_bytes(),
+                            b'd' => format!("d:<{}>", e.value.d).into_bytes(),
+                            b's' | b'D' if e.value.s.is_null() => b"s:<(null)>".to_vec(),
+                            b's' | b'D' => {
+                                let mut v = b"s:<".to_vec();
+                                v.extend_from_slice(CStr::from_ptr(e.value.s).to_bytes());
+                                v.push(b'>');
+                                v
+                            }
+                            _ => format!("p:<{:p}>", e.value.p).into_bytes(),
+                        }
+                    };
+                    buf.extend_from_slice(&item[..item.len().min(399)]);
+                }
+                buf.extend_from_slice(b" )");
+            }
+        }
+        buf.retain(|&b| b != 0);
+        buf.push(0);
+        buf.as_ptr().cast::<c_char>()
+    })
+}
+
+/// `w_free_args` (spec §2.6): frees every `s`/`D` string, `L` array and the
+/// format that lie outside the struct's own block, then the block.
+///
+/// # Safety
+/// `a` is NULL or a `malloc`ed struct whose outside pointers are `malloc`ed.
+pub unsafe fn free_args(a: *mut Targs) {
+    if a.is_null() {
+        return;
+    }
+    // SAFETY: `a` is a live malloc block per the contract.
+    unsafe {
+        let lo = a as usize;
+        let hi = lo + libc::malloc_usable_size(a.cast());
+        let outside = |p: *const c_void| !p.is_null() && ((p as usize) < lo || (p as usize) >= hi);
+        if let Some((format, elems)) = view(a) {
+            let room = (hi - lo).saturating_sub(HEADER) / ELEM;
+            let inside_fmt = !outside((*a).format.cast());
+            let n = if inside_fmt { format.len().min(room) } else { format.len() };
+            for (&c, e) in format.iter().zip(&elems[..n]) {
+                match c {
+                    b's' | b'D' if outside(e.value.s.cast()) => libc::free(e.value.s.cast()),
+                    b'L' if outside(e.value.p) => {
+                        let list = e.value.p.cast::<*mut c_char>();
+                        let mut i = 0;
+                        while !(*list.add(i)).is_null() {
+                            libc::free((*list.add(i)).cast());
+                            i += 1;
+                        }
+                        libc::free(list.cast());
+                    }
+                    _ => {}
+                }
+            }
+            if !inside_fmt {
+                libc::free((*a).format as *mut c_void);
+            }
+        }
+        libc::free(a.cast());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_is_one_block_with_copies() {
+        let nick = b"\xcf\xee\xeb\xfc\xe7".to_vec();
+        let t = build(&[Arg::Str(Some(&nick)), Arg::Long(-2), Arg::Str(None), Arg::Double(1.5)]);
+        // SAFETY: fresh struct from build.
+        unsafe {
+            let (format, elems) = view(t).unwrap();
+            assert_eq!(format, b"slsd");
+            let w = to_wire(format, elems).unwrap();
+            assert_eq!(w[0].kind, Some(Kind::S(nick.clone())));
+            assert_eq!(w[1].kind, Some(Kind::L(-2)));
+            assert_eq!(w[2].kind, Some(Kind::NullS(true)));
+            assert_eq!(w[3].kind, Some(Kind::D(1.5)));
+            free_args(t);
+        }
+    }
+
+    #[test]
+    fn unpack_plan_follows_a_strictness_and_b_optional_tail() {
+        assert!(unpack_plan(b"ss", b"ss").is_some());
+        assert!(unpack_plan(b"ss", b"sl").is_none());
+        assert!(unpack_plan(b"ss", b"sss").is_none());
+        assert_eq!(
+            unpack_plan(b"ss", b"ss|s").unwrap(),
+            vec![(b's', true), (b's', true), (b's', false)]
+        );
+        assert!(unpack_plan(b"sss", b"ss|s").is_some());
+        assert!(unpack_plan(b"s", b"ss|s").is_none());
+        assert!(unpack_plan(b"ssss", b"ss|s").is_none());
+        assert!(unpack_plan(b"", b"").is_some());
+    }
+}

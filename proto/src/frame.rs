@@ -1,0 +1,108 @@
+//! Framing of the runner <-> worker link: a 4-byte little-endian length,
+//! then that many bytes of one prost message (`ToWorker` or `FromWorker`).
+//!
+//! The runner reads and writes frames with tokio-util's
+//! `LengthDelimitedCodec` configured by [`MAX_FRAME_LEN`] and
+//! little-endian 4-byte lengths; the worker core uses the blocking helpers
+//! here.
+
+use std::io::{self, Read, Write};
+
+use prost::Message;
+
+/// Largest frame either side accepts, in bytes (16 MiB). A hub message is at
+/// most a few MiB; anything larger is a broken or hostile peer.
+pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+
+/// Writes `msg` as one frame.
+///
+/// # Errors
+/// Any error of the underlying writer; `InvalidInput` if the encoded
+/// message exceeds [`MAX_FRAME_LEN`].
+pub fn write_frame<W: Write, M: Message>(w: &mut W, msg: &M) -> io::Result<()> {
+    let len = msg.encoded_len();
+    if len > MAX_FRAME_LEN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit"),
+        ));
+    }
+    let mut buf = Vec::with_capacity(4 + len);
+    buf.extend_from_slice(&(len as u32).to_le_bytes());
+    msg.encode(&mut buf)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    w.write_all(&buf)?;
+    w.flush()
+}
+
+/// Reads one frame and decodes it.
+///
+/// Returns `Ok(None)` when the peer closed the link cleanly between frames.
+///
+/// # Errors
+/// `UnexpectedEof` for a frame cut short, `InvalidData` for a length over
+/// [`MAX_FRAME_LEN`] or bytes that do not decode as `M`.
+pub fn read_frame<R: Read, M: Message + Default>(r: &mut R) -> io::Result<Option<M>> {
+    let mut len_buf = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut len_buf[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u32::from_le_bytes(len_buf) as usize;
+    if len > MAX_FRAME_LEN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame length {len} exceeds the {MAX_FRAME_LEN}-byte limit"),
+        ));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    M::decode(body.as_slice())
+        .map(Some)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v1::{HookCall, Value, value};
+
+    #[test]
+    fn round_trips_and_reports_clean_close() {
+        let msg = HookCall {
+            script_id: 7,
+            call_id: 42,
+            hook: 3,
+            args: vec![Value {
+                kind: Some(value::Kind::S(b"\xcf\xf0\xe8".to_vec())),
+            }],
+        };
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &msg).unwrap();
+        write_frame(&mut buf, &msg).unwrap();
+        let mut r = buf.as_slice();
+        assert_eq!(read_frame::<_, HookCall>(&mut r).unwrap(), Some(msg.clone()));
+        assert_eq!(read_frame::<_, HookCall>(&mut r).unwrap(), Some(msg));
+        assert_eq!(read_frame::<_, HookCall>(&mut r).unwrap(), None);
+    }
+
+    #[test]
+    fn rejects_truncated_and_oversized_frames() {
+        let mut r: &[u8] = &[5, 0, 0, 0, 1, 2];
+        let err = read_frame::<_, HookCall>(&mut r).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        let huge = ((MAX_FRAME_LEN + 1) as u32).to_le_bytes();
+        let mut r: &[u8] = &huge;
+        let err = read_frame::<_, HookCall>(&mut r).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut r: &[u8] = &[1, 0];
+        let err = read_frame::<_, HookCall>(&mut r).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}
