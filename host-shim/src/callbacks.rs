@@ -229,11 +229,18 @@ unsafe fn take_result(
                 }
                 b'p' if name == "GetGeoIP" => {
                     let mut sink: Vec<Vec<u8>> = Vec::new();
-                    vh_shim_geo_take(e.value.p, push_string, (&mut sink as *mut Vec<Vec<u8>>).cast());
+                    vh_shim_geo_take(
+                        e.value.p,
+                        push_string,
+                        (&mut sink as *mut Vec<Vec<u8>>).cast(),
+                    );
                     values.extend(sink.iter().map(|s| s_value(s)));
                 }
                 other => {
-                    error = Some(format!("{name} returned an element of type '{}'", other as char));
+                    error = Some(format!(
+                        "{name} returned an element of type '{}'",
+                        other as char
+                    ));
                 }
             }
         }

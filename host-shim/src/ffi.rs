@@ -78,7 +78,9 @@ pub extern "C" fn w_ReserveID() -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn w_Load(args: *mut Targs) -> c_int {
     // SAFETY: per the contract.
-    guard(-1, || hub::current().map_or(-1, |s| unsafe { s.load(args) }))
+    guard(-1, || {
+        hub::current().map_or(-1, |s| unsafe { s.load(args) })
+    })
 }
 
 /// `int w_Unload(int id)`, both generations (spec §3.6): the worker calls
@@ -98,7 +100,9 @@ pub extern "C" fn w_Unload(id: c_int) -> c_int {
 /// Returns 1 or 0 (unknown id or hook, or panic).
 #[unsafe(no_mangle)]
 pub extern "C" fn w_HasHook(id: c_int, hook: c_int) -> c_int {
-    guard(0, || hub::current().map_or(0, |s| c_int::from(s.has_hook(id, hook))))
+    guard(0, || {
+        hub::current().map_or(0, |s| c_int::from(s.has_hook(id, hook)))
+    })
 }
 
 /// `w_Targs *w_CallHook(int id, int hook, w_Targs *params)`, both
@@ -118,7 +122,9 @@ pub extern "C" fn w_HasHook(id: c_int, hook: c_int) -> c_int {
 pub unsafe extern "C" fn w_CallHook(id: c_int, hook: c_int, params: *mut Targs) -> *mut Targs {
     guard(ptr::null_mut(), || {
         // SAFETY: per the contract.
-        hub::current().map_or(ptr::null_mut(), |s| unsafe { s.call_hook(id, hook, params) })
+        hub::current().map_or(ptr::null_mut(), |s| unsafe {
+            s.call_hook(id, hook, params)
+        })
     })
 }
 
@@ -180,9 +186,17 @@ pub extern "C" fn w_CallName(cb: c_int) -> *const c_char {
     guard(ptr::null(), || {
         let generation = hub::current().map_or(Generation::A, |s| s.generation());
         let names = match generation {
-            Generation::A => A.get_or_init(|| A_NAMES.iter().map(|(n, _)| CString::new(*n).unwrap_or_default()).collect()),
+            Generation::A => A.get_or_init(|| {
+                A_NAMES
+                    .iter()
+                    .map(|(n, _)| CString::new(*n).unwrap_or_default())
+                    .collect()
+            }),
             Generation::B => B.get_or_init(|| {
-                let mut v: Vec<CString> = A_NAMES.iter().map(|(n, _)| CString::new(*n).unwrap_or_default()).collect();
+                let mut v: Vec<CString> = A_NAMES
+                    .iter()
+                    .map(|(n, _)| CString::new(*n).unwrap_or_default())
+                    .collect();
                 v.insert(22, c"GetIPCity".to_owned());
                 v
             }),
@@ -237,7 +251,11 @@ pub unsafe extern "C" fn w_free_args(a: *mut Targs) {
 /// cb)`, generation B (spec §3.10). Dynamic functions are not built yet
 /// (issue 4): returns 0, B's failure value.
 #[unsafe(no_mangle)]
-pub extern "C" fn w_RegisterFunction(_id: c_int, _name: *const c_char, _cb: Option<Callback>) -> c_int {
+pub extern "C" fn w_RegisterFunction(
+    _id: c_int,
+    _name: *const c_char,
+    _cb: Option<Callback>,
+) -> c_int {
     0
 }
 

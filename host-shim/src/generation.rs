@@ -130,10 +130,19 @@ mod tests {
 
     #[test]
     fn fingerprints_and_override() {
-        assert_eq!(detect(&table(55, 42), None).unwrap(), (Generation::A, Method::Fingerprint));
-        assert_eq!(detect(&table(56, 43), Some("auto")).unwrap().0, Generation::B);
+        assert_eq!(
+            detect(&table(55, 42), None).unwrap(),
+            (Generation::A, Method::Fingerprint)
+        );
+        assert_eq!(
+            detect(&table(56, 43), Some("auto")).unwrap().0,
+            Generation::B
+        );
         assert!(detect(&table(50, 42), None).is_err());
-        assert_eq!(detect(&table(50, 42), Some("B")).unwrap(), (Generation::B, Method::Override));
+        assert_eq!(
+            detect(&table(50, 42), Some("B")).unwrap(),
+            (Generation::B, Method::Override)
+        );
         assert!(detect(&table(55, 42), Some("C")).is_err());
     }
 }

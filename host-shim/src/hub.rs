@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use vh_proto::hooks::{self, ResultMode};
 use vh_proto::v1::{
-    HookCall, Hello, HubCall, LoadScript, RunnerMessage, UnloadScript, Value, runner_message::Kind as In,
-    shim_message::Kind as Out,
+    Hello, HookCall, HubCall, LoadScript, RunnerMessage, UnloadScript, Value,
+    runner_message::Kind as In, shim_message::Kind as Out,
 };
 
 use crate::callbacks::{MAX_CALLBACKS, Table};
@@ -151,7 +151,13 @@ pub fn end() {
     let Some(shim) = CURRENT.write().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
     };
-    let ids: Vec<i32> = shim.scripts.read().unwrap_or_else(|e| e.into_inner()).keys().copied().collect();
+    let ids: Vec<i32> = shim
+        .scripts
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .copied()
+        .collect();
     for id in ids {
         shim.ipc.send(Out::Unload(UnloadScript { script_id: id }));
     }
@@ -184,7 +190,9 @@ impl Shim {
             return false;
         }
         let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
-        scripts.get(&id).is_some_and(|s| s.hooks & hook_bit(hook) != 0)
+        scripts
+            .get(&id)
+            .is_some_and(|s| s.hooks & hook_bit(hook) != 0)
     }
 
     /// Runs every queued `vh.*` call (and notes every worker that went down)
@@ -249,10 +257,15 @@ impl Shim {
             return -1;
         };
         // SAFETY: as above; strings are valid C strings or NULL.
-        let values = match (format == b"lssssls").then(|| unsafe { targs::to_wire(format, elems) }) {
+        let values = match (format == b"lssssls").then(|| unsafe { targs::to_wire(format, elems) })
+        {
             Some(Ok(v)) => v,
             _ => {
-                shim_log!(0, "w_Load: expected arguments \"lssssls\", got {:?}", String::from_utf8_lossy(format));
+                shim_log!(
+                    0,
+                    "w_Load: expected arguments \"lssssls\", got {:?}",
+                    String::from_utf8_lossy(format)
+                );
                 return -1;
             }
         };
@@ -271,10 +284,14 @@ impl Shim {
             return -1;
         }
         // Never reuse an id, even of a failed load (spec §3.4, §12).
-        self.next_id.fetch_max(id.saturating_add(1), Ordering::Relaxed);
+        self.next_id
+            .fetch_max(id.saturating_add(1), Ordering::Relaxed);
         let path = bytes(1);
         let shown = String::from_utf8_lossy(&path).into_owned();
-        if let Err(reason) = self.ipc.ensure_connected(Duration::from_millis(CONNECT_WAIT_MS)) {
+        if let Err(reason) = self
+            .ipc
+            .ensure_connected(Duration::from_millis(CONNECT_WAIT_MS))
+        {
             shim_log!(
                 0,
                 "cannot load script #{id} {shown}: vh-runner is not reachable at {} ({reason}); start it with `vh-runner serve`",
@@ -294,7 +311,10 @@ impl Shim {
             generation: self.generation().as_str().into(),
         };
         if !self.ipc.send(Out::Load(load)) {
-            shim_log!(0, "cannot load script #{id} {shown}: the runner link dropped");
+            shim_log!(
+                0,
+                "cannot load script #{id} {shown}: the runner link dropped"
+            );
             return -1;
         }
         let deadline = Instant::now() + self.settings.load_deadline;
@@ -336,29 +356,46 @@ impl Shim {
             .filter(|&&h| (h as usize) < hooks::HOOKS.len())
             .fold(0u64, |acc, &h| acc | hook_bit(h as usize));
         let name = shown.rsplit('/').next().unwrap_or(&shown).to_string();
-        shim_log!(1, "script #{id} {shown} loaded in worker pid {}", loaded.pid);
+        shim_log!(
+            1,
+            "script #{id} {shown} loaded in worker pid {}",
+            loaded.pid
+        );
         let script = Script {
             name,
             hooks,
             up: AtomicBool::new(true),
             timed_out: AtomicBool::new(false),
         };
-        self.scripts.write().unwrap_or_else(|e| e.into_inner()).insert(id, Arc::new(script));
+        self.scripts
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, Arc::new(script));
         id
     }
 
     /// `w_Unload` (spec §3.6): the worker runs the script's `UnLoad()` and
     /// exits. Returns 1, or -1 for an unknown id.
     pub fn unload(&self, id: i32) -> i32 {
-        let removed = self.scripts.write().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        let removed = self
+            .scripts
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         let Some(script) = removed else {
             shim_log!(0, "Unload error: No script with id: {id}");
             return -1;
         };
-        if script.up.load(Ordering::Acquire) && self.ipc.send(Out::Unload(UnloadScript { script_id: id })) {
+        if script.up.load(Ordering::Acquire)
+            && self.ipc.send(Out::Unload(UnloadScript { script_id: id }))
+        {
             let deadline = Instant::now() + self.settings.unload_deadline;
             if let Outcome::TimedOut = self.wait(Awaited::Unload(id), deadline) {
-                shim_log!(1, "script #{id} {}: UnLoad() did not finish in time; the runner stops its worker", script.name);
+                shim_log!(
+                    1,
+                    "script #{id} {}: UnLoad() did not finish in time; the runner stops its worker",
+                    script.name
+                );
             }
         }
         1
@@ -376,7 +413,12 @@ impl Shim {
         let Some(spec) = hooks::hook(i64::from(hook)) else {
             return std::ptr::null_mut();
         };
-        let script = self.scripts.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
+        let script = self
+            .scripts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
         let Some(script) = script else {
             shim_log!(2, "CallHook error: No script with id: {id}");
             return std::ptr::null_mut();
@@ -389,7 +431,12 @@ impl Shim {
             return std::ptr::null_mut();
         };
         if format != spec.format.as_bytes() {
-            shim_log!(1, "CallHook {}: unexpected parameters {:?}", spec.name, String::from_utf8_lossy(format));
+            shim_log!(
+                1,
+                "CallHook {}: unexpected parameters {:?}",
+                spec.name,
+                String::from_utf8_lossy(format)
+            );
             return std::ptr::null_mut();
         }
         // SAFETY: strings of a hook struct are valid C strings or NULL.
@@ -418,7 +465,12 @@ impl Shim {
                     return std::ptr::null_mut();
                 }
                 result_struct(spec.mode, &r.values).unwrap_or_else(|| {
-                    shim_log!(1, "[{id}:{}] CallHook {}: unexpected return value", script.name, spec.name);
+                    shim_log!(
+                        1,
+                        "[{id}:{}] CallHook {}: unexpected return value",
+                        script.name,
+                        spec.name
+                    );
                     std::ptr::null_mut()
                 })
             }
@@ -443,7 +495,11 @@ impl Shim {
     /// the shim with nested hooks (spec §9.2).
     fn wait(&self, what: Awaited, deadline: Instant) -> Outcome {
         let disconnects = self.ipc.disconnects();
-        self.waits.lock().unwrap_or_else(|e| e.into_inner()).stack.push(what);
+        self.waits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stack
+            .push(what);
         let outcome = loop {
             {
                 let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
@@ -475,7 +531,12 @@ impl Shim {
         let msg = match ev {
             Event::Msg(m) => m,
             Event::Disconnected(reason) => {
-                for s in self.scripts.read().unwrap_or_else(|e| e.into_inner()).values() {
+                for s in self
+                    .scripts
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                {
                     s.up.store(false, Ordering::Release);
                 }
                 return current.map(|_| Outcome::Disconnected(reason));
@@ -490,7 +551,13 @@ impl Shim {
             let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
             if let Some(s) = scripts.get(&d.script_id) {
                 s.up.store(false, Ordering::Release);
-                shim_log!(0, "script #{} {} stopped: {}", d.script_id, s.name, d.reason);
+                shim_log!(
+                    0,
+                    "script #{} {} stopped: {}",
+                    d.script_id,
+                    s.name,
+                    d.reason
+                );
             }
         }
         if current.is_some_and(|w| w.answered_by(&msg)) {

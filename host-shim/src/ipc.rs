@@ -75,7 +75,10 @@ impl Ipc {
         let handle = std::thread::Builder::new()
             .name("vh-shim-ipc".into())
             .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
                     Ok(rt) => rt,
                     Err(e) => {
                         me.set_link(Link::Down(format!("cannot start the IPC runtime: {e}")));
@@ -121,7 +124,11 @@ impl Ipc {
                 if left.is_zero() {
                     break;
                 }
-                guard = self.link_changed.wait_timeout(guard, left).unwrap_or_else(|e| e.into_inner()).0;
+                guard = self
+                    .link_changed
+                    .wait_timeout(guard, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
         }
         while guard.0 == Link::Connecting {
@@ -129,7 +136,11 @@ impl Ipc {
             if left.is_zero() {
                 break;
             }
-            guard = self.link_changed.wait_timeout(guard, left).unwrap_or_else(|e| e.into_inner()).0;
+            guard = self
+                .link_changed
+                .wait_timeout(guard, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         match &guard.0 {
             Link::Connected => Ok(()),
@@ -156,7 +167,12 @@ impl Ipc {
         self.link_changed.notify_all();
     }
 
-    async fn run(self: Arc<Self>, socket: PathBuf, hello: Hello, events: crossbeam_channel::Sender<Event>) {
+    async fn run(
+        self: Arc<Self>,
+        socket: PathBuf,
+        hello: Hello,
+        events: crossbeam_channel::Sender<Event>,
+    ) {
         let mut backoff = Duration::from_millis(100);
         let mut logged_down = false;
         while !self.stop.load(Ordering::Acquire) {
@@ -172,7 +188,11 @@ impl Ipc {
                 }
                 Err(reason) => {
                     if !logged_down {
-                        shim_log!(1, "cannot reach the runner at {}: {reason}", socket.display());
+                        shim_log!(
+                            1,
+                            "cannot reach the runner at {}: {reason}",
+                            socket.display()
+                        );
                         logged_down = true;
                     }
                     reason
@@ -209,7 +229,14 @@ impl Ipc {
         let channel = endpoint
             .connect_with_connector(connector)
             .await
-            .map_err(|e| format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()))?;
+            .map_err(|e| {
+                format!(
+                    "{e}: {}",
+                    std::error::Error::source(&e)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
+                )
+            })?;
         let mut client = RunnerClient::new(channel);
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(ShimMessage {

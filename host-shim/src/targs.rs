@@ -161,10 +161,8 @@ pub unsafe fn view<'a>(a: *const Targs) -> Option<(&'a [u8], &'a [Element])> {
             return None;
         }
         let format = CStr::from_ptr(format).to_bytes();
-        let elems = std::slice::from_raw_parts(
-            a.cast::<u8>().add(HEADER).cast::<Element>(),
-            format.len(),
-        );
+        let elems =
+            std::slice::from_raw_parts(a.cast::<u8>().add(HEADER).cast::<Element>(), format.len());
         Some((format, elems))
     }
 }
@@ -397,7 +395,11 @@ pub unsafe fn free_args(a: *mut Targs) {
         if let Some((format, elems)) = view(a) {
             let room = (hi - lo).saturating_sub(HEADER) / ELEM;
             let inside_fmt = !outside((*a).format.cast());
-            let n = if inside_fmt { format.len().min(room) } else { format.len() };
+            let n = if inside_fmt {
+                format.len().min(room)
+            } else {
+                format.len()
+            };
             for (&c, e) in format.iter().zip(&elems[..n]) {
                 match c {
                     b's' | b'D' if outside(e.value.s.cast()) => libc::free(e.value.s.cast()),
@@ -428,7 +430,12 @@ mod tests {
     #[test]
     fn build_is_one_block_with_copies() {
         let nick = b"\xcf\xee\xeb\xfc\xe7".to_vec();
-        let t = build(&[Arg::Str(Some(&nick)), Arg::Long(-2), Arg::Str(None), Arg::Double(1.5)]);
+        let t = build(&[
+            Arg::Str(Some(&nick)),
+            Arg::Long(-2),
+            Arg::Str(None),
+            Arg::Double(1.5),
+        ]);
         // SAFETY: fresh struct from build.
         unsafe {
             let (format, elems) = view(t).unwrap();

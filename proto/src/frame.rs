@@ -87,7 +87,10 @@ mod tests {
         write_frame(&mut buf, &msg).unwrap();
         write_frame(&mut buf, &msg).unwrap();
         let mut r = buf.as_slice();
-        assert_eq!(read_frame::<_, HookCall>(&mut r).unwrap(), Some(msg.clone()));
+        assert_eq!(
+            read_frame::<_, HookCall>(&mut r).unwrap(),
+            Some(msg.clone())
+        );
         assert_eq!(read_frame::<_, HookCall>(&mut r).unwrap(), Some(msg));
         assert_eq!(read_frame::<_, HookCall>(&mut r).unwrap(), None);
     }

@@ -1,0 +1,53 @@
+# Set-up, demo and tests of vh-runner. Needs only cargo, gcc/g++, python3
+# (with venv and pip) and make; everything else is installed here.
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+CARGO ?= cargo
+
+.PHONY: all build venv sdk demo demo-short test lint rust-test py-test clean
+
+all: build
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet "maturin>=1.7,<2" "pytest>=8" "ruff>=0.6"
+
+venv: $(VPY)
+
+# The vh package (pyo3 extension + Python sources) into the venv, editable.
+sdk: $(VPY)
+	cd py-sdk && VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH maturin develop --quiet
+
+build: sdk
+	$(CARGO) build --workspace
+
+# Main job: runner + simulated hub replaying a real chat session through
+# the example scripts.
+demo: build
+	$(VPY) examples/demo.py
+
+demo-short: build
+	$(VPY) examples/demo.py --short
+
+lint: $(VPY)
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+rust-test: build
+	VH_TEST_PYTHON=$(CURDIR)/$(VPY) $(CARGO) test --workspace
+
+py-test: build
+	$(VPY) -m pytest -q examples py-sdk/tests
+
+# Every test: lints, Rust unit and integration tests (real runner, real
+# workers, the shim driven from C), Python tests.
+test: lint rust-test py-test
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)

@@ -1,0 +1,58 @@
+"""The hook table of python_pi (spec/wrapper-abi.md §4.1), shared by both
+plugin generations: the position in ``HOOK_NAMES`` is the hub's hook index.
+"""
+
+from __future__ import annotations
+
+HOOK_NAMES: tuple[str, ...] = (
+    "OnNewConn",
+    "OnCloseConn",
+    "OnCloseConnEx",
+    "OnParsedMsgChat",
+    "OnParsedMsgPM",
+    "OnParsedMsgMCTo",
+    "OnParsedMsgSearch",
+    "OnParsedMsgSR",
+    "OnParsedMsgMyINFO",
+    "OnFirstMyINFO",
+    "OnParsedMsgValidateNick",
+    "OnParsedMsgAny",
+    "OnParsedMsgAnyEx",
+    "OnOpChatMessage",
+    "OnPublicBotMessage",
+    "OnUnLoad",
+    "OnCtmToHub",
+    "OnParsedMsgSupports",
+    "OnParsedMsgMyHubURL",
+    "OnParsedMsgExtJSON",
+    "OnParsedMsgBotINFO",
+    "OnParsedMsgVersion",
+    "OnParsedMsgMyPass",
+    "OnParsedMsgConnectToMe",
+    "OnParsedMsgRevConnectToMe",
+    "OnUnknownMsg",
+    "OnOperatorCommand",
+    "OnOperatorKicks",
+    "OnOperatorDrops",
+    "OnOperatorDropsWithReason",
+    "OnValidateTag",
+    "OnUserCommand",
+    "OnHubCommand",
+    "OnScriptCommand",
+    "OnUserInList",
+    "OnUserLogin",
+    "OnUserLogout",
+    "OnTimer",
+    "OnNewReg",
+    "OnNewBan",
+    "OnSetConfig",
+)
+
+#: Hook index of ``OnParsedMsgChat``: a ``str`` or ``(nick, text)`` result
+#: substitutes the message (spec §4.3).
+ON_PARSED_MSG_CHAT = 3
+#: Hook indices whose 5-tuple result substitutes MyINFO fields.
+MYINFO_HOOKS = frozenset({8, 9})
+#: Hook index of ``OnTimer`` (called without its argument if the script's
+#: ``OnTimer`` takes none, spec §7.6).
+ON_TIMER = 37

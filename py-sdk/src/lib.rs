@@ -1,0 +1,323 @@
+//! `vh._core`: the transport of a worker process. It owns the socket to the
+//! runner (fd `VH_WORKER_FD`), reads frames on a background thread with the
+//! GIL released, and routes them: results of `vh.*` calls made off the main
+//! thread go straight to the waiting thread; everything else (the load
+//! request, hooks, unload, results of main-thread calls) goes to the main
+//! thread's queue, which `recv_main` reads. All policy (hook dispatch,
+//! encodings, the `vh` API) is Python, in `vh/_runtime.py`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::FromRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use pyo3::exceptions::{PyConnectionError, PyOverflowError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use vh_proto::frame::{read_frame, write_frame};
+use vh_proto::v1::{
+    CallResult, FromWorker, HookResult, HubCall, ScriptLoaded, ScriptUnloaded, ToWorker, Value,
+    from_worker, to_worker, value::Kind,
+};
+
+/// What the reader thread hands on.
+enum Incoming {
+    Frame(to_worker::Kind),
+    Closed(String),
+}
+
+type Pending = Arc<Mutex<HashMap<u64, Sender<Incoming>>>>;
+
+/// The worker's link to the runner.
+#[pyclass(frozen, module = "vh._core")]
+struct Channel {
+    writer: Mutex<UnixStream>,
+    main_rx: Receiver<Incoming>,
+    pending: Pending,
+    next_call: AtomicU64,
+}
+
+fn reader(mut stream: UnixStream, main: Sender<Incoming>, pending: Pending) {
+    let reason = loop {
+        match read_frame::<_, ToWorker>(&mut stream) {
+            Ok(Some(ToWorker { kind: Some(kind) })) => {
+                if let to_worker::Kind::CallResult(r) = &kind {
+                    let waiter = pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&r.call_id);
+                    if let Some(w) = waiter {
+                        let _ = w.send(Incoming::Frame(kind));
+                        continue;
+                    }
+                }
+                let _ = main.send(Incoming::Frame(kind));
+            }
+            Ok(Some(ToWorker { kind: None })) => {}
+            Ok(None) => break "the runner closed the link".to_string(),
+            Err(e) => break format!("link error: {e}"),
+        }
+    };
+    for (_, w) in pending.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        let _ = w.send(Incoming::Closed(reason.clone()));
+    }
+    let _ = main.send(Incoming::Closed(reason));
+}
+
+fn to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
+    Ok(match &v.kind {
+        Some(Kind::L(l)) => l.into_pyobject(py)?.into_any().unbind(),
+        Some(Kind::S(s)) | Some(Kind::Json(s)) => PyBytes::new(py, s).into_any().unbind(),
+        Some(Kind::D(d)) => d.into_pyobject(py)?.into_any().unbind(),
+        Some(Kind::NullS(_)) | None => py.None(),
+    })
+}
+
+fn values_to_py<'py>(py: Python<'py>, values: &[Value]) -> PyResult<Bound<'py, PyList>> {
+    let items = values
+        .iter()
+        .map(|v| to_py(py, v))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// Python value -> wire value: `int`/`bool` -> 'l', `bytes` -> 's',
+/// `float` -> 'd', `None` -> NULL 's'. Text must be encoded by the caller.
+fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let kind = if obj.is_none() {
+        Kind::NullS(true)
+    } else if let Ok(b) = obj.cast::<PyBytes>() {
+        Kind::S(b.as_bytes().to_vec())
+    } else if obj.is_instance_of::<pyo3::types::PyFloat>() {
+        Kind::D(obj.extract::<f64>()?)
+    } else if obj.is_instance_of::<pyo3::types::PyInt>() {
+        Kind::L(
+            obj.extract::<i64>()
+                .map_err(|_| PyOverflowError::new_err("integer does not fit in a C long"))?,
+        )
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "hub values are bytes, int, float or None, not {}",
+            obj.get_type().name()?
+        )));
+    };
+    Ok(Value { kind: Some(kind) })
+}
+
+fn list_from_py(values: &Bound<'_, PyList>) -> PyResult<Vec<Value>> {
+    values.iter().map(|v| from_py(&v)).collect()
+}
+
+fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
+    let t = match ev {
+        Incoming::Closed(reason) => ("closed", reason).into_pyobject(py)?.into_any(),
+        Incoming::Frame(to_worker::Kind::Load(l)) => {
+            let b = |v: &[u8]| PyBytes::new(py, v).into_any();
+            PyTuple::new(
+                py,
+                [
+                    "load".into_pyobject(py)?.into_any(),
+                    l.script_id.into_pyobject(py)?.into_any(),
+                    b(&l.path),
+                    b(&l.botname),
+                    b(&l.opchatname),
+                    b(&l.config_dir),
+                    l.start_time.into_pyobject(py)?.into_any(),
+                    b(&l.config_name),
+                    l.hub_encoding.into_pyobject(py)?.into_any(),
+                    l.generation.into_pyobject(py)?.into_any(),
+                ],
+            )?
+            .into_any()
+        }
+        Incoming::Frame(to_worker::Kind::Hook(h)) => {
+            ("hook", h.call_id, h.hook, values_to_py(py, &h.args)?)
+                .into_pyobject(py)?
+                .into_any()
+        }
+        Incoming::Frame(to_worker::Kind::CallResult(r)) => (
+            "result",
+            r.call_id,
+            r.ok,
+            values_to_py(py, &r.values)?,
+            r.error,
+        )
+            .into_pyobject(py)?
+            .into_any(),
+        Incoming::Frame(to_worker::Kind::Unload(_)) => ("unload",).into_pyobject(py)?.into_any(),
+    };
+    Ok(t.unbind())
+}
+
+impl Channel {
+    fn send(&self, kind: from_worker::Kind) -> PyResult<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        write_frame(&mut *w, &FromWorker { kind: Some(kind) })
+            .and_then(|()| w.flush())
+            .map_err(|e| PyConnectionError::new_err(format!("vh-runner link: {e}")))
+    }
+}
+
+#[pymethods]
+impl Channel {
+    /// Takes ownership of socket `fd` and starts the reader thread.
+    #[new]
+    fn new(fd: i32) -> PyResult<Self> {
+        // SAFETY: the runner passes this fd for us alone; we own it from here.
+        let stream = unsafe { UnixStream::from_raw_fd(fd) };
+        let read_half = stream
+            .try_clone()
+            .map_err(|e| PyConnectionError::new_err(format!("fd {fd}: {e}")))?;
+        let (main_tx, main_rx) = crossbeam_channel::unbounded();
+        let pending: Pending = Arc::default();
+        let (tx, p) = (main_tx, Arc::clone(&pending));
+        std::thread::Builder::new()
+            .name("vh-core-reader".into())
+            .spawn(move || reader(read_half, tx, p))
+            .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
+        Ok(Channel {
+            writer: Mutex::new(stream),
+            main_rx,
+            pending,
+            next_call: AtomicU64::new(1),
+        })
+    }
+
+    /// Next event for the main thread, as a tuple: `("load", id, path,
+    /// botname, opchatname, config_dir, start_time, config_name,
+    /// hub_encoding, generation)`, `("hook", call_id, hook, args)`,
+    /// `("result", call_id, ok, values, error)`, `("unload",)` or
+    /// `("closed", reason)`. `None` after `timeout` seconds. GIL released
+    /// while waiting.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_main(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
+        let rx = self.main_rx.clone();
+        let got = py.detach(move || match timeout {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(t) => rx.recv_timeout(Duration::from_secs_f64(t.max(0.0))),
+        });
+        match got {
+            Ok(ev) => event_to_py(py, ev).map(Some),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Ok(Some(
+                ("closed", "reader stopped")
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind(),
+            )),
+        }
+    }
+
+    /// Reports the load outcome and the defined hook indices.
+    fn send_loaded(&self, ok: bool, error: String, hooks: Vec<u32>) -> PyResult<()> {
+        self.send(from_worker::Kind::Loaded(ScriptLoaded {
+            script_id: 0,
+            ok,
+            error,
+            hooks,
+            pid: std::process::id(),
+        }))
+    }
+
+    /// Answers hook `call_id`: `values` already mapped (spec §4.4), or
+    /// `no_opinion` for NULL.
+    fn send_hook_result(
+        &self,
+        call_id: u64,
+        no_opinion: bool,
+        values: &Bound<'_, PyList>,
+    ) -> PyResult<()> {
+        self.send(from_worker::Kind::HookResult(HookResult {
+            script_id: 0,
+            call_id,
+            no_opinion,
+            values: list_from_py(values)?,
+        }))
+    }
+
+    /// Confirms an unload; the worker exits next.
+    fn send_unloaded(&self) -> PyResult<()> {
+        self.send(from_worker::Kind::Unloaded(ScriptUnloaded { script_id: 0 }))
+    }
+
+    /// Sends a hub callback call from the main thread and returns its call
+    /// id; the result arrives on the main queue as `("result", ...)`,
+    /// possibly after hooks that nest inside this call (spec §9.2).
+    fn start_call(&self, callback: String, args: &Bound<'_, PyList>) -> PyResult<u64> {
+        let args = list_from_py(args)?;
+        let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
+        self.send(from_worker::Kind::HubCall(HubCall {
+            script_id: 0,
+            call_id,
+            callback,
+            args,
+        }))?;
+        Ok(call_id)
+    }
+
+    /// Sends a hub callback call from a thread other than the main one and
+    /// blocks (GIL released) until its result: `(ok, values, error)`.
+    /// `None` after `timeout` seconds.
+    #[pyo3(signature = (callback, args, timeout=None))]
+    fn call_blocking(
+        &self,
+        py: Python<'_>,
+        callback: String,
+        args: &Bound<'_, PyList>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let args = list_from_py(args)?;
+        let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(call_id, tx);
+        self.send(from_worker::Kind::HubCall(HubCall {
+            script_id: 0,
+            call_id,
+            callback,
+            args,
+        }))?;
+        let got = py.detach(move || match timeout {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(t) => rx.recv_timeout(Duration::from_secs_f64(t.max(0.0))),
+        });
+        match got {
+            Ok(Incoming::Frame(to_worker::Kind::CallResult(CallResult {
+                ok,
+                values,
+                error,
+                ..
+            }))) => Ok(Some(
+                (ok, values_to_py(py, &values)?, error)
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind(),
+            )),
+            Ok(Incoming::Closed(reason)) => Err(PyConnectionError::new_err(reason)),
+            Ok(Incoming::Frame(_)) | Err(RecvTimeoutError::Disconnected) => {
+                Err(PyConnectionError::new_err("the runner link closed"))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&call_id);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The private transport module of the `vh` package.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Channel>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

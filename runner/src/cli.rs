@@ -1,0 +1,40 @@
+//! Command line of `vh-runner` (clap derive; the doc comments are `--help`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Out-of-process Python scripting for the Verlihub hub: one isolated
+/// worker process per script, driven by the hub's unchanged python_pi
+/// plugin through the vh-runner shim (libvh_python_wrapper.so).
+#[derive(Debug, Parser)]
+#[command(name = "vh-runner", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the hub's shim on the Unix socket until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Print the effective configuration (file plus flags) as TOML.
+    CheckConfig(ServeArgs),
+}
+
+/// Options of `serve` and `check-config`; flags override the file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// Unix socket to listen on [default: /run/vh-runner/runner.sock, or
+    /// $VH_RUNNER_SOCKET].
+    #[arg(long, env = "VH_RUNNER_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// Configuration file [default: /etc/vh-runner/runner.toml if it exists].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Python interpreter for the workers (needs the `vh` package) [default: python3].
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+}
