@@ -22,7 +22,7 @@ sdk: $(VPY)
 	cd py-sdk && VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH maturin develop --quiet
 
 build: sdk
-	$(CARGO) build --workspace
+	$(CARGO) build
 
 # Main job: runner + simulated hub replaying a real chat session through
 # the example scripts.
@@ -39,7 +39,7 @@ lint: $(VPY)
 	$(VENV)/bin/ruff format --check .
 
 rust-test: build
-	VH_TEST_PYTHON=$(CURDIR)/$(VPY) $(CARGO) test --workspace
+	VH_TEST_PYTHON=$(CURDIR)/$(VPY) $(CARGO) test
 
 py-test: build
 	$(VPY) -m pytest -q examples py-sdk/tests

@@ -69,8 +69,10 @@ def main() -> int:
     hub_log = out / "hub-output.txt"
     env = dict(os.environ, VH_RUNNER_SOCKET=str(sock))
     events = count_events(transcript)
-    print(f"replaying {transcript.relative_to(REPO)}: " + ", ".join(
-        f"{n} {kind}" for kind, n in sorted(events.items())))
+    print(
+        f"replaying {transcript.relative_to(REPO)}: "
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(events.items()))
+    )
 
     with open(runner_log, "wb") as log:
         runner = subprocess.Popen(
@@ -81,8 +83,15 @@ def main() -> int:
         )
     try:
         wait_for_socket(sock, runner)
-        cmd = [str(TARGET / "hubsim"), "--shim", str(TARGET / "libvh_python_wrapper.so"),
-               "--gen", "A", "--encoding", "CP1251"]
+        cmd = [
+            str(TARGET / "hubsim"),
+            "--shim",
+            str(TARGET / "libvh_python_wrapper.so"),
+            "--gen",
+            "A",
+            "--encoding",
+            "CP1251",
+        ]
         for script in SCRIPTS:
             cmd += ["--script", str(script)]
         cmd.append(str(transcript))
@@ -91,8 +100,9 @@ def main() -> int:
         greeted = blocked = pongs = 0
         summary = ""
         with open(hub_log, "w", encoding="utf-8") as hub_out:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True,
-                                    encoding="utf-8", errors="replace")
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, env=env, text=True, encoding="utf-8", errors="replace"
+            )
             assert proc.stdout is not None
             for line in proc.stdout:
                 hub_out.write(line)
@@ -123,7 +133,9 @@ def main() -> int:
     print(f"  PMs: {events['pm']}; !ping answered: {pongs}")
     print(f"  records by kind: {dict(sorted(kinds.items()))}")
     print(f"  replay took {took:.1f} s")
-    print(f"full hub output: {hub_log.relative_to(REPO)}; runner log: {runner_log.relative_to(REPO)}")
+    print(
+        f"full hub output: {hub_log.relative_to(REPO)}; runner log: {runner_log.relative_to(REPO)}"
+    )
     return 0 if code == 0 and greeted == events["login"] else 1
 
 

@@ -3,7 +3,7 @@
 //! touches the network: it queues outgoing messages on an unbounded channel
 //! and reads incoming ones from a crossbeam channel, with a deadline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -214,11 +214,11 @@ impl Ipc {
     /// an established stream ends.
     async fn session(
         &self,
-        socket: &PathBuf,
+        socket: &Path,
         hello: &Hello,
         events: &crossbeam_channel::Sender<Event>,
     ) -> Result<String, String> {
-        let path = socket.clone();
+        let path = socket.to_path_buf();
         let connector = tower::service_fn(move |_: Uri| {
             let path = path.clone();
             async move { UnixStream::connect(path).await.map(TokioIo::new) }

@@ -183,7 +183,7 @@ pub unsafe fn to_wire(format: &[u8], elems: &[Element]) -> Result<Vec<Value>, ch
             // SAFETY: the union member read matches the format character.
             let kind = unsafe {
                 match c {
-                    b'l' => Kind::L(e.value.l as i64),
+                    b'l' => Kind::L(e.value.l),
                     b'd' => Kind::D(e.value.d),
                     b's' if e.value.s.is_null() => Kind::NullS(true),
                     b's' => Kind::S(CStr::from_ptr(e.value.s).to_bytes().to_vec()),

@@ -161,19 +161,25 @@ class _Function:
                 return value
             if isinstance(value, str):
                 return rt.to_hub(value)
-            raise TypeError(f"{self.name}() argument {i + 1} must be str or None, not {type(value).__name__}")
+            raise TypeError(
+                f"{self.name}() argument {i + 1} must be str or None, not {type(value).__name__}"
+            )
         if kind == "l":
             if value is None:
                 return 0
             if isinstance(value, int):
                 return int(value)
-            raise TypeError(f"{self.name}() argument {i + 1} must be int, not {type(value).__name__}")
+            raise TypeError(
+                f"{self.name}() argument {i + 1} must be int, not {type(value).__name__}"
+            )
         if isinstance(value, (int, float)):
             return float(value)
         raise TypeError(f"{self.name}() argument {i + 1} must be float, not {type(value).__name__}")
 
 
-def _f(name: str, params: str, result: _Result = _bool, callback: Optional[str] = None, **kw: Any) -> _Function:
+def _f(
+    name: str, params: str, result: _Result = _bool, callback: Optional[str] = None, **kw: Any
+) -> _Function:
     return _Function(name, callback or name, params, result, **kw)
 
 

@@ -120,8 +120,7 @@ class Runtime:
                 positional = [
                     p
                     for p in params
-                    if p.kind
-                    in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
                 ]
                 self._timer_without_arg = not positional
         return self._timer_without_arg
