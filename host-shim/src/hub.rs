@@ -5,20 +5,20 @@
 
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use vh_proto::hooks::{self, ResultMode};
 use vh_proto::v1::{
-    Hello, HookCall, HubCall, LoadScript, RunnerMessage, UnloadScript, Value,
+    Hello, HookCall, HubCall, LoadScript, Ping, RunnerMessage, ScriptLoaded, UnloadScript, Value,
     runner_message::Kind as In, shim_message::Kind as Out,
 };
 
 use crate::callbacks::{MAX_CALLBACKS, Table};
 use crate::config::{CONNECT_WAIT_MS, Settings};
 use crate::generation::{self, Generation};
-use crate::ipc::{Event, Ipc};
+use crate::ipc::{Event, Ipc, Loads};
 use crate::shim_log;
 use crate::targs::{self, Arg, Targs};
 
@@ -26,13 +26,72 @@ use crate::targs::{self, Arg, Targs};
 pub struct Script {
     /// File name with `.py`, as generation A's `vh.name` (spec §7.3).
     pub name: String,
-    /// Bit i set if the script defined hook i at load (spec §3.7).
-    hooks: u64,
-    /// False once its worker is gone: hooks then allow at once.
+    /// Bit i set if the script defined hook i at its last load (spec §3.7).
+    hooks: AtomicU64,
+    /// False while its worker is gone: hooks then allow at once.
     up: AtomicBool,
     /// True while in a timeout incident (logged once until it recovers).
     timed_out: AtomicBool,
+    /// Per-script deadlines from the runner's config, ms; 0 = shim default.
+    hook_deadline_ms: AtomicU32,
+    timer_deadline_ms: AtomicU32,
+    /// Timeouts in a row, and after how many the circuit opens (0 = default).
+    timeouts_in_row: AtomicU32,
+    circuit_after: AtomicU32,
+    /// Open circuit: hooks are skipped until the worker answers a ping.
+    circuit_open: AtomicBool,
+    /// When the last ping was sent, ms since the shim started.
+    last_ping_ms: AtomicU64,
 }
+
+impl Script {
+    fn new(name: String, loaded: &ScriptLoaded) -> Script {
+        let s = Script {
+            name,
+            hooks: AtomicU64::new(0),
+            up: AtomicBool::new(false),
+            timed_out: AtomicBool::new(false),
+            hook_deadline_ms: AtomicU32::new(0),
+            timer_deadline_ms: AtomicU32::new(0),
+            timeouts_in_row: AtomicU32::new(0),
+            circuit_after: AtomicU32::new(0),
+            circuit_open: AtomicBool::new(false),
+            last_ping_ms: AtomicU64::new(0),
+        };
+        s.apply(loaded);
+        s
+    }
+
+    /// Takes the hook table and settings of a (re)load; the script is up.
+    fn apply(&self, loaded: &ScriptLoaded) {
+        let hooks = loaded
+            .hooks
+            .iter()
+            .filter(|&&h| (h as usize) < hooks::HOOKS.len())
+            .fold(0u64, |acc, &h| acc | hook_bit(h as usize));
+        self.hooks.store(hooks, Ordering::Release);
+        self.hook_deadline_ms
+            .store(loaded.hook_deadline_ms, Ordering::Relaxed);
+        self.timer_deadline_ms
+            .store(loaded.timer_deadline_ms, Ordering::Relaxed);
+        self.circuit_after
+            .store(loaded.circuit_after, Ordering::Relaxed);
+        self.close_circuit();
+        self.up.store(true, Ordering::Release);
+    }
+
+    fn close_circuit(&self) {
+        self.timeouts_in_row.store(0, Ordering::Relaxed);
+        self.circuit_open.store(false, Ordering::Release);
+        self.timed_out.store(false, Ordering::Release);
+    }
+}
+
+/// Consecutive timeouts that open a script's circuit unless the runner
+/// says otherwise.
+const DEFAULT_CIRCUIT_AFTER: u32 = 3;
+/// Least time between two health pings to a script with an open circuit.
+const PING_EVERY: Duration = Duration::from_secs(1);
 
 /// What a wait on the hub thread is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +145,11 @@ pub struct Shim {
     next_call: AtomicU64,
     waits: Mutex<Waits>,
     hub_encoding: Mutex<Option<String>>,
+    /// What to send to load every script again after a runner restart;
+    /// shared with the IPC thread, which replays it on each new stream.
+    loads: Loads,
+    /// Zero point of `Script::last_ping_ms`.
+    epoch: Instant,
 }
 
 static CURRENT: RwLock<Option<Arc<Shim>>> = RwLock::new(None);
@@ -123,7 +187,8 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         generation: generation.as_str().into(),
         hub_pid: std::process::id(),
     };
-    let ipc = match Ipc::start(settings.socket.clone(), hello) {
+    let loads = Loads::default();
+    let ipc = match Ipc::start(settings.socket.clone(), hello, loads.clone()) {
         Ok(ipc) => ipc,
         Err(e) => {
             shim_log!(0, "w_Begin: cannot start the IPC thread: {e}");
@@ -140,6 +205,8 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         next_call: AtomicU64::new(1),
         waits: Mutex::new(Waits::default()),
         hub_encoding: Mutex::new(None),
+        loads,
+        epoch: Instant::now(),
     };
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
     true
@@ -192,7 +259,7 @@ impl Shim {
         let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
         scripts
             .get(&id)
-            .is_some_and(|s| s.hooks & hook_bit(hook) != 0)
+            .is_some_and(|s| s.hooks.load(Ordering::Acquire) & hook_bit(hook) != 0)
     }
 
     /// Runs every queued `vh.*` call (and notes every worker that went down)
@@ -310,7 +377,7 @@ impl Shim {
             hub_encoding: self.hub_encoding(&bytes(6)),
             generation: self.generation().as_str().into(),
         };
-        if !self.ipc.send(Out::Load(load)) {
+        if !self.ipc.send(Out::Load(load.clone())) {
             shim_log!(
                 0,
                 "cannot load script #{id} {shown}: the runner link dropped"
@@ -350,27 +417,18 @@ impl Shim {
             }
             return -1;
         }
-        let hooks = loaded
-            .hooks
-            .iter()
-            .filter(|&&h| (h as usize) < hooks::HOOKS.len())
-            .fold(0u64, |acc, &h| acc | hook_bit(h as usize));
         let name = shown.rsplit('/').next().unwrap_or(&shown).to_string();
         shim_log!(
             1,
             "script #{id} {shown} loaded in worker pid {}",
             loaded.pid
         );
-        let script = Script {
-            name,
-            hooks,
-            up: AtomicBool::new(true),
-            timed_out: AtomicBool::new(false),
-        };
+        let script = Script::new(name, &loaded);
         self.scripts
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, Arc::new(script));
+        self.loads.insert(id, load);
         id
     }
 
@@ -382,6 +440,7 @@ impl Shim {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
+        self.loads.remove(id);
         let Some(script) = removed else {
             shim_log!(0, "Unload error: No script with id: {id}");
             return -1;
@@ -426,6 +485,10 @@ impl Shim {
         if !script.up.load(Ordering::Acquire) {
             return std::ptr::null_mut();
         }
+        if script.circuit_open.load(Ordering::Acquire) {
+            self.ping(id, &script);
+            return std::ptr::null_mut();
+        }
         // SAFETY: per the contract.
         let Some((format, elems)) = (unsafe { targs::view(params) }) else {
             return std::ptr::null_mut();
@@ -453,11 +516,12 @@ impl Shim {
         if !sent {
             return std::ptr::null_mut();
         }
-        let deadline = Instant::now() + self.settings.hook_deadline;
+        let deadline = Instant::now() + self.deadline_of(&script, hook);
         match self.wait(Awaited::Hook { script: id, call }, deadline) {
             Outcome::Reply(RunnerMessage {
                 kind: Some(In::HookResult(r)),
             }) => {
+                script.timeouts_in_row.store(0, Ordering::Relaxed);
                 if script.timed_out.swap(false, Ordering::AcqRel) {
                     shim_log!(0, "script #{id} {} answers hooks again", script.name);
                 }
@@ -482,12 +546,55 @@ impl Shim {
                         "script #{id} {}: {} took longer than {} ms; the hub goes on (logged once until it answers again)",
                         script.name,
                         spec.name,
-                        self.settings.hook_deadline.as_millis()
+                        self.deadline_of(&script, hook).as_millis()
+                    );
+                }
+                let in_row = script.timeouts_in_row.fetch_add(1, Ordering::Relaxed) + 1;
+                let limit = match script.circuit_after.load(Ordering::Relaxed) {
+                    0 => DEFAULT_CIRCUIT_AFTER,
+                    n => n,
+                };
+                if in_row >= limit && !script.circuit_open.swap(true, Ordering::AcqRel) {
+                    shim_log!(
+                        0,
+                        "script #{id} {}: {in_row} hooks in a row timed out; skipping its hooks until it answers a health ping",
+                        script.name
                     );
                 }
                 std::ptr::null_mut()
             }
         }
+    }
+
+    /// The deadline of `hook` for `script`: the runner's per-script setting,
+    /// else `VH_HOOK_DEADLINE_MS`; `OnTimer` may have its own.
+    fn deadline_of(&self, script: &Script, hook: i32) -> Duration {
+        let timer = script.timer_deadline_ms.load(Ordering::Relaxed);
+        let ms = if hook as usize == hooks::ON_TIMER && timer > 0 {
+            timer
+        } else {
+            script.hook_deadline_ms.load(Ordering::Relaxed)
+        };
+        if ms == 0 {
+            self.settings.hook_deadline
+        } else {
+            Duration::from_millis(u64::from(ms))
+        }
+    }
+
+    /// Sends a health ping to a script whose circuit is open, at most once
+    /// per [`PING_EVERY`]; its `Pong` closes the circuit.
+    fn ping(&self, id: i32, script: &Script) {
+        let now = self.epoch.elapsed().as_millis() as u64 + 1;
+        let last = script.last_ping_ms.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < PING_EVERY.as_millis() as u64 {
+            return;
+        }
+        script.last_ping_ms.store(now, Ordering::Relaxed);
+        self.ipc.send(Out::Ping(Ping {
+            script_id: id,
+            seq: now,
+        }));
     }
 
     /// Waits for `what` until `deadline`, serving `vh.*` calls of any script
@@ -551,13 +658,21 @@ impl Shim {
             let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
             if let Some(s) = scripts.get(&d.script_id) {
                 s.up.store(false, Ordering::Release);
-                shim_log!(
-                    0,
-                    "script #{} {} stopped: {}",
-                    d.script_id,
-                    s.name,
-                    d.reason
-                );
+                let first_line = d.reason.lines().next().unwrap_or("");
+                match d.restart_in_ms {
+                    0 => shim_log!(
+                        0,
+                        "script #{} {} stopped: {first_line}",
+                        d.script_id,
+                        s.name
+                    ),
+                    ms => shim_log!(
+                        1,
+                        "script #{} {} crashed: {first_line} (restart in {ms} ms)",
+                        d.script_id,
+                        s.name
+                    ),
+                }
             }
         }
         if current.is_some_and(|w| w.answered_by(&msg)) {
@@ -566,9 +681,63 @@ impl Shim {
         let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
         if waits.stack.iter().any(|w| w.answered_by(&msg)) {
             waits.stash.push(msg);
+            return None;
         }
-        // Anything else is a late answer to a wait that already gave up.
+        drop(waits);
+        self.unsolicited(msg);
         None
+    }
+
+    /// A message no wait asked for: a script back after a restart, a health
+    /// ping's answer, or a late hook result (the script's main thread is
+    /// free again, so its circuit closes). Anything else is a late answer
+    /// to a wait that already gave up.
+    fn unsolicited(&self, msg: RunnerMessage) {
+        let script = |id: i32| {
+            self.scripts
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&id)
+                .cloned()
+        };
+        let open = |s: &Arc<Script>| s.circuit_open.load(Ordering::Acquire);
+        match msg.kind {
+            Some(In::Loaded(l)) if l.ok => {
+                if let Some(s) = script(l.script_id) {
+                    s.apply(&l);
+                    shim_log!(
+                        0,
+                        "script #{} {} is back (worker pid {})",
+                        l.script_id,
+                        s.name,
+                        l.pid
+                    );
+                }
+            }
+            Some(In::Pong(p)) => {
+                if let Some(s) = script(p.script_id).filter(open) {
+                    s.close_circuit();
+                    shim_log!(
+                        0,
+                        "script #{} {} answered its health ping; calling its hooks again",
+                        p.script_id,
+                        s.name
+                    );
+                }
+            }
+            Some(In::HookResult(r)) => {
+                if let Some(s) = script(r.script_id).filter(open) {
+                    s.close_circuit();
+                    shim_log!(
+                        0,
+                        "script #{} {} finished its slow hook; calling its hooks again",
+                        r.script_id,
+                        s.name
+                    );
+                }
+            }
+            _ => {}
+        }
     }
 }
 

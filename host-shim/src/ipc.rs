@@ -14,7 +14,9 @@ use tokio::net::UnixStream;
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::{Endpoint, Uri};
-use vh_proto::v1::{Hello, RunnerMessage, ShimMessage, runner_client::RunnerClient, shim_message};
+use vh_proto::v1::{
+    Hello, LoadScript, RunnerMessage, ShimMessage, runner_client::RunnerClient, shim_message,
+};
 
 use crate::shim_log;
 
@@ -38,6 +40,37 @@ pub enum Link {
     Down(String),
 }
 
+/// The loaded scripts' load requests, by script id. The hub thread keeps it
+/// current; the IPC thread sends them all again on every new stream, so a
+/// restarted runner gets every script back under the same id (the hub
+/// only misses the hooks fired meanwhile).
+#[derive(Clone, Default)]
+pub struct Loads(Arc<Mutex<std::collections::BTreeMap<i32, LoadScript>>>);
+
+impl Loads {
+    /// Remembers a loaded script.
+    pub fn insert(&self, id: i32, load: LoadScript) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, load);
+    }
+
+    /// Forgets an unloaded script.
+    pub fn remove(&self, id: i32) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+
+    fn all(&self) -> Vec<LoadScript> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
 /// Handle to the IPC thread, shared by the hub thread's entry points.
 pub struct Ipc {
     out: Mutex<Option<mpsc::UnboundedSender<ShimMessage>>>,
@@ -59,7 +92,7 @@ impl Ipc {
     ///
     /// # Errors
     /// If the thread cannot be spawned.
-    pub fn start(socket: PathBuf, hello: Hello) -> std::io::Result<Arc<Ipc>> {
+    pub fn start(socket: PathBuf, hello: Hello, loads: Loads) -> std::io::Result<Arc<Ipc>> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let ipc = Arc::new(Ipc {
             out: Mutex::new(None),
@@ -85,7 +118,7 @@ impl Ipc {
                         return;
                     }
                 };
-                rt.block_on(me.run(socket, hello, tx));
+                rt.block_on(me.run(socket, hello, loads, tx));
             })?;
         *ipc.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         Ok(ipc)
@@ -171,13 +204,14 @@ impl Ipc {
         self: Arc<Self>,
         socket: PathBuf,
         hello: Hello,
+        loads: Loads,
         events: crossbeam_channel::Sender<Event>,
     ) {
         let mut backoff = Duration::from_millis(100);
         let mut logged_down = false;
         while !self.stop.load(Ordering::Acquire) {
             self.set_link(Link::Connecting);
-            let reason = match self.session(&socket, &hello, &events).await {
+            let reason = match self.session(&socket, &hello, &loads, &events).await {
                 Ok(reason) => {
                     backoff = Duration::from_millis(100);
                     logged_down = false;
@@ -216,6 +250,7 @@ impl Ipc {
         &self,
         socket: &Path,
         hello: &Hello,
+        loads: &Loads,
         events: &crossbeam_channel::Sender<Event>,
     ) -> Result<String, String> {
         let path = socket.to_path_buf();
@@ -250,6 +285,17 @@ impl Ipc {
         .map_err(|_| "the runner did not answer within 5 s".to_string())?
         .map_err(|s| format!("the runner refused the stream: {}", s.message()))?;
         let mut inbound = response.into_inner();
+        // Scripts the hub has loaded come back under their ids, before any
+        // new message of the hub thread can be queued behind them.
+        let reloads = loads.all();
+        if !reloads.is_empty() {
+            shim_log!(0, "loading {} script(s) again in the runner", reloads.len());
+        }
+        for load in reloads {
+            let _ = tx.send(ShimMessage {
+                kind: Some(shim_message::Kind::Load(load)),
+            });
+        }
         *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
         self.set_link(Link::Connected);
         shim_log!(1, "connected to the runner at {}", socket.display());

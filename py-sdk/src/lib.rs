@@ -20,8 +20,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use vh_proto::frame::{read_frame, write_frame};
 use vh_proto::v1::{
-    CallResult, FromWorker, HookResult, HubCall, ScriptLoaded, ScriptUnloaded, ToWorker, Value,
-    from_worker, to_worker, value::Kind,
+    CallResult, FromWorker, HookResult, HubCall, Pong, ScriptLoaded, ScriptUnloaded, ToWorker,
+    Value, from_worker, to_worker, value::Kind,
 };
 
 /// What the reader thread hands on.
@@ -149,6 +149,7 @@ fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
             .into_pyobject(py)?
             .into_any(),
         Incoming::Frame(to_worker::Kind::Unload(_)) => ("unload",).into_pyobject(py)?.into_any(),
+        Incoming::Frame(to_worker::Kind::Ping(p)) => ("ping", p.seq).into_pyobject(py)?.into_any(),
     };
     Ok(t.unbind())
 }
@@ -190,7 +191,8 @@ impl Channel {
     /// Next event for the main thread, as a tuple: `("load", id, path,
     /// botname, opchatname, config_dir, start_time, config_name,
     /// hub_encoding, generation)`, `("hook", call_id, hook, args)`,
-    /// `("result", call_id, ok, values, error)`, `("unload",)` or
+    /// `("result", call_id, ok, values, error)`, `("unload",)`,
+    /// `("ping", seq)` (answer with `send_pong` from the main thread) or
     /// `("closed", reason)`. `None` after `timeout` seconds. GIL released
     /// while waiting.
     #[pyo3(signature = (timeout=None))]
@@ -220,6 +222,7 @@ impl Channel {
             error,
             hooks,
             pid: std::process::id(),
+            ..ScriptLoaded::default()
         }))
     }
 
@@ -237,6 +240,12 @@ impl Channel {
             no_opinion,
             values: list_from_py(values)?,
         }))
+    }
+
+    /// Answers a health ping (only the main thread should: that is what
+    /// the ping checks).
+    fn send_pong(&self, seq: u64) -> PyResult<()> {
+        self.send(from_worker::Kind::Pong(Pong { script_id: 0, seq }))
     }
 
     /// Confirms an unload; the worker exits next.

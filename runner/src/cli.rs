@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::DEFAULT_SOCKET;
+
 /// Out-of-process Python scripting for the Verlihub hub: one isolated
 /// worker process per script, driven by the hub's unchanged python_pi
 /// plugin through the vh-runner shim (libvh_python_wrapper.so).
@@ -22,6 +24,43 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the effective configuration (file plus flags) as TOML.
     CheckConfig(ServeArgs),
+    /// Show every script: pid, state, uptime, restarts, hooks, latency.
+    Status(SocketArg),
+    /// Print a script's recent output (and follow it with -f).
+    Logs {
+        /// Script id, file name or path.
+        script: String,
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+        /// How many recent lines (0 = all kept).
+        #[arg(short = 'n', long, default_value_t = 100)]
+        lines: u32,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Start a script's worker again (also after it failed).
+    Restart {
+        /// Script id, file name or path.
+        script: String,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Stop a script's worker; its hooks allow until `restart`.
+    Stop {
+        /// Script id, file name or path.
+        script: String,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+}
+
+/// The socket of a running runner.
+#[derive(Debug, Args, Clone)]
+pub struct SocketArg {
+    /// The runner's Unix socket.
+    #[arg(long, env = "VH_RUNNER_SOCKET", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
 }
 
 /// Options of `serve` and `check-config`; flags override the file.

@@ -1,12 +1,11 @@
-//! The runner's TOML configuration (default `/etc/vh-runner/runner.toml`).
+//! The runner's TOML configuration (default `/etc/vh-runner/runner.toml`;
+//! a commented example is `packaging/runner.toml`).
 //!
-//! ```toml
-//! # Unix socket the hub's shim connects to.
-//! socket = "/run/vh-runner/runner.sock"
-//! # Interpreter of the workers; a venv's python works.
-//! python = "/opt/vh/venv/bin/python"
-//! ```
+//! Top-level keys set the socket and the interpreter; `[defaults]` sets the
+//! per-script settings every script gets; each `[[script]]` section matched
+//! by file name or full path overrides some of them for that script.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -21,6 +20,8 @@ pub const DEFAULT_SOCKET: &str = "/run/vh-runner/runner.sock";
 pub const DEFAULT_CONFIG: &str = "/etc/vh-runner/runner.toml";
 /// Default worker interpreter.
 pub const DEFAULT_PYTHON: &str = "python3";
+/// Default socket mode: owner and group may connect.
+pub const DEFAULT_SOCKET_MODE: &str = "0660";
 
 /// Effective configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,9 +30,107 @@ pub struct Config {
     /// Unix socket to listen on.
     #[serde(default = "default_socket")]
     pub socket: PathBuf,
-    /// Python interpreter that runs each worker (`python -m vh.worker`).
+    /// Mode of the socket file, octal (`"0660"`).
+    #[serde(default = "default_socket_mode")]
+    pub socket_mode: String,
+    /// Group of the socket file (name or number); the hub's user should be
+    /// in it. Unset: the runner's own group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_group: Option<String>,
+    /// Extra uids allowed to connect, besides the runner's own uid and
+    /// members of the socket's group (checked with SO_PEERCRED).
+    #[serde(default)]
+    pub allow_uids: Vec<u32>,
+    /// Python interpreter that runs each worker (`python -m vh.worker`),
+    /// unless a `[[script]]` section names another.
     #[serde(default = "default_python")]
     pub python: PathBuf,
+    /// Settings of every script.
+    #[serde(default)]
+    pub defaults: ScriptSettings,
+    /// Per-script overrides, first match wins.
+    #[serde(default, rename = "script")]
+    pub scripts: Vec<ScriptSection>,
+}
+
+/// Per-script settings. Durations carry their unit in the name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScriptSettings {
+    /// How long the hub waits for one hook before it goes on ("allow");
+    /// 0 = the shim's default (`VH_HOOK_DEADLINE_MS` in the hub's
+    /// environment, 200 ms if unset).
+    pub hook_deadline_ms: u32,
+    /// Deadline of `OnTimer`; 0 = `hook_deadline_ms`.
+    pub timer_deadline_ms: u32,
+    /// Consecutive hook timeouts after which the shim skips the script's
+    /// hooks until it answers a health ping; 0 = the shim's default (3).
+    pub circuit_after: u32,
+    /// A worker busy in one hook longer than this is killed and restarted.
+    pub hook_kill_timeout_ms: u32,
+    /// First restart delay after a crash; doubles per crash.
+    pub restart_initial_ms: u32,
+    /// Cap of the restart delay.
+    pub restart_max_ms: u32,
+    /// A worker up this long resets the restart delay.
+    pub healthy_reset_s: u32,
+    /// More than this many crashes within `crash_window_s` mark the script
+    /// failed (no more restarts until `vh-runner restart`).
+    pub max_crashes: u32,
+    /// Window of the crash count, seconds.
+    pub crash_window_s: u32,
+    /// Address-space limit of the worker (RLIMIT_AS), MiB; 0 = none.
+    pub memory_limit_mb: u64,
+    /// CPU time limit of the worker (RLIMIT_CPU), seconds; 0 = none.
+    pub cpu_time_limit_s: u64,
+    /// Open files limit of the worker (RLIMIT_NOFILE); 0 = inherited.
+    pub open_files: u64,
+    /// Also append the worker's output to this file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
+    /// Working directory of the worker; unset = the script's folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables of the worker.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for ScriptSettings {
+    fn default() -> ScriptSettings {
+        ScriptSettings {
+            hook_deadline_ms: 0,
+            timer_deadline_ms: 0,
+            circuit_after: 0,
+            hook_kill_timeout_ms: 10_000,
+            restart_initial_ms: 500,
+            restart_max_ms: 30_000,
+            healthy_reset_s: 60,
+            max_crashes: 5,
+            crash_window_s: 300,
+            memory_limit_mb: 0,
+            cpu_time_limit_s: 0,
+            open_files: 0,
+            log_file: None,
+            cwd: None,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// A `[[script]]` section: which scripts it applies to, and what it changes.
+/// (Unknown keys are caught when the overrides are checked against
+/// [`ScriptSettings`]: serde cannot deny them next to `flatten`.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScriptSection {
+    /// File name (`greeter.py`) or full path of the script.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// Interpreter of this script (e.g. its own venv's python).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<PathBuf>,
+    /// Settings that differ from `[defaults]`; the rest come from there.
+    #[serde(flatten)]
+    pub overrides: toml::Table,
 }
 
 fn default_socket() -> PathBuf {
@@ -42,21 +141,39 @@ fn default_python() -> PathBuf {
     DEFAULT_PYTHON.into()
 }
 
+fn default_socket_mode() -> String {
+    DEFAULT_SOCKET_MODE.into()
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
             socket: default_socket(),
+            socket_mode: default_socket_mode(),
+            socket_group: None,
+            allow_uids: Vec::new(),
             python: default_python(),
+            defaults: ScriptSettings::default(),
+            scripts: Vec::new(),
         }
     }
+}
+
+/// What one script runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// Interpreter.
+    pub python: PathBuf,
+    /// Settings.
+    pub settings: ScriptSettings,
 }
 
 impl Config {
     /// Reads `path`, or the default file if it exists, or the defaults.
     ///
     /// # Errors
-    /// The file cannot be read, or is not valid TOML for this schema; the
-    /// message names the file and the offending key.
+    /// The file cannot be read, is not valid TOML for this schema, or a
+    /// value is out of range; the message names the file and the key.
     pub fn load(path: Option<&Path>) -> Result<Config> {
         let path = match path {
             Some(p) => p.to_path_buf(),
@@ -65,8 +182,69 @@ impl Config {
         };
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.socket_mode_bits()?;
+        for (i, section) in self.scripts.iter().enumerate() {
+            self.merge(section).map_err(|e| {
+                format!("[[script]] #{} (match = {:?}): {e}", i + 1, section.pattern)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The socket mode as bits.
+    ///
+    /// # Errors
+    /// `socket_mode` is not an octal number up to 0777.
+    pub fn socket_mode_bits(&self) -> Result<u32, String> {
+        u32::from_str_radix(self.socket_mode.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| {
+                format!(
+                    "socket_mode: {:?} is not an octal mode like \"0660\"",
+                    self.socket_mode
+                )
+            })
+    }
+
+    fn merge(&self, section: &ScriptSection) -> Result<ScriptSettings, String> {
+        let mut table = toml::Table::try_from(&self.defaults).map_err(|e| e.to_string())?;
+        for (k, v) in &section.overrides {
+            table.insert(k.clone(), v.clone());
+        }
+        table
+            .try_into::<ScriptSettings>()
+            .map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// Settings of the script at `path` (hub bytes): the first `[[script]]`
+    /// whose `match` equals its path or file name, over `[defaults]`.
+    pub fn resolve(&self, path: &str) -> Resolved {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let section = self
+            .scripts
+            .iter()
+            .find(|s| s.pattern == path || s.pattern == name);
+        match section {
+            Some(s) => Resolved {
+                python: s.python.clone().unwrap_or_else(|| self.python.clone()),
+                // Validated at load; defaults are the safe fallback.
+                settings: self.merge(s).unwrap_or_else(|_| self.defaults.clone()),
+            },
+            None => Resolved {
+                python: self.python.clone(),
+                settings: self.defaults.clone(),
+            },
+        }
     }
 
     /// Applies command-line flags over the file.
@@ -93,21 +271,55 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("runner.toml");
+        std::fs::write(&file, text).unwrap();
+        Config::load(Some(&file)).map_err(|e| e.to_string())
+    }
+
     #[test]
-    fn unknown_key_is_named_with_the_file() {
-        let dir = std::env::temp_dir().join(format!("vh-runner-cfg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("runner.toml");
-        std::fs::write(&file, "socket = \"/tmp/x.sock\"\npyton = \"python3\"\n").unwrap();
-        let err = Config::load(Some(&file)).unwrap_err().to_string();
+    fn errors_name_the_file_and_the_key() {
+        let err = parse("socket = \"/tmp/x.sock\"\npyton = \"python3\"\n").unwrap_err();
         assert!(
             err.contains("runner.toml") && err.contains("pyton"),
             "{err}"
         );
-        std::fs::write(&file, "python = \"/venv/bin/python\"\n").unwrap();
-        let cfg = Config::load(Some(&file)).unwrap();
-        assert_eq!(cfg.python, PathBuf::from("/venv/bin/python"));
-        assert_eq!(cfg.socket, PathBuf::from(DEFAULT_SOCKET));
-        std::fs::remove_dir_all(&dir).unwrap();
+        let err = parse("[defaults]\nhook_deadline_ms = \"fast\"\n").unwrap_err();
+        assert!(
+            err.contains("runner.toml") && err.contains("hook_deadline_ms"),
+            "{err}"
+        );
+        let err = parse("[[script]]\nmatch = \"a.py\"\nhook_deadlin_ms = 5\n").unwrap_err();
+        assert!(
+            err.contains("hook_deadlin_ms") && err.contains("a.py"),
+            "{err}"
+        );
+        let err = parse("socket_mode = \"rw\"\n").unwrap_err();
+        assert!(err.contains("socket_mode"), "{err}");
+    }
+
+    #[test]
+    fn script_sections_override_defaults_by_name_or_path() {
+        let cfg = parse(
+            "python = \"/venv/bin/python\"\n[defaults]\nhook_deadline_ms = 300\n\
+             [[script]]\nmatch = \"api.py\"\npython = \"/api/bin/python\"\nhook_deadline_ms = 50\n\
+             env = { A = \"1\" }\n[[script]]\nmatch = \"/srv/x/slow.py\"\nmax_crashes = 1\n",
+        )
+        .unwrap();
+        let api = cfg.resolve("/etc/verlihub/scripts/api.py");
+        assert_eq!(api.python, PathBuf::from("/api/bin/python"));
+        assert_eq!(api.settings.hook_deadline_ms, 50);
+        assert_eq!(api.settings.env.get("A").map(String::as_str), Some("1"));
+        let slow = cfg.resolve("/srv/x/slow.py");
+        assert_eq!(
+            (slow.settings.max_crashes, slow.settings.hook_deadline_ms),
+            (1, 300)
+        );
+        assert_eq!(cfg.resolve("/elsewhere/slow.py").settings.max_crashes, 5);
+        assert_eq!(
+            cfg.resolve("other.py").python,
+            PathBuf::from("/venv/bin/python")
+        );
     }
 }

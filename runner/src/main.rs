@@ -5,9 +5,17 @@ use anyhow::Result;
 use clap::Parser;
 
 use vh_runner::cli::{Cli, Command};
+use vh_runner::client;
 use vh_runner::config::Config;
 
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("vh-runner: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -17,19 +25,32 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Serve(args) => {
             let config = Config::load(args.config.as_deref())?.with_overrides(&args);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
             rt.block_on(vh_runner::server::serve(config))
         }
         Command::CheckConfig(args) => {
             let config = Config::load(args.config.as_deref())?.with_overrides(&args);
             print!("{}", config.to_toml()?);
             Ok(())
+        }
+        Command::Status(s) => rt.block_on(client::status(&s.socket)),
+        Command::Logs {
+            script,
+            follow,
+            lines,
+            socket,
+        } => rt.block_on(client::logs(&socket.socket, &script, follow, lines)),
+        Command::Restart { script, socket } => {
+            rt.block_on(client::command(&socket.socket, &script, true))
+        }
+        Command::Stop { script, socket } => {
+            rt.block_on(client::command(&socket.socket, &script, false))
         }
     }
 }

@@ -1,27 +1,34 @@
-//! The gRPC server on the runner's Unix socket (DESIGN.md "runner").
+//! The runner's Unix socket: binding it with the configured mode and group,
+//! refusing peers whose uid is not allowed (SO_PEERCRED), serving the
+//! `Runner` (hub) and `Admin` services, and telling systemd (Type=notify:
+//! READY, WATCHDOG) how it goes.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
-use tokio_stream::Stream;
 use tokio_stream::wrappers::{UnboundedReceiverStream, UnixListenerStream};
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
+use vh_proto::v1::admin_server::AdminServer;
 use vh_proto::v1::runner_server::{Runner, RunnerServer};
 use vh_proto::v1::{RunnerMessage, ShimMessage};
 
+use crate::access::Access;
+use crate::admin::AdminService;
 use crate::config::Config;
+use crate::registry::Registry;
 use crate::session;
-
-/// Socket file mode: owner and group (the hub's user shares the group).
-const SOCKET_MODE: u32 = 0o660;
 
 /// The `Runner` service: one [`session`] per `Attach` stream.
 pub struct RunnerService {
-    config: Config,
+    config: Arc<Config>,
+    registry: Arc<Registry>,
 }
 
 type OutStream = Pin<Box<dyn Stream<Item = Result<RunnerMessage, Status>> + Send>>;
@@ -35,14 +42,20 @@ impl Runner for RunnerService {
         request: Request<Streaming<ShimMessage>>,
     ) -> Result<Response<Self::AttachStream>, Status> {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(session::run(request.into_inner(), tx, self.config.clone()));
+        tokio::spawn(session::run(
+            request.into_inner(),
+            tx,
+            Arc::clone(&self.config),
+            Arc::clone(&self.registry),
+        ));
         Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
     }
 }
 
 /// Binds `path`, refusing to steal the socket of a runner that is alive and
-/// removing a stale one left by a dead runner.
-async fn bind(path: &Path) -> Result<UnixListener> {
+/// removing a stale one left by a dead runner; sets mode and group.
+async fn bind(config: &Config, gid: Option<u32>) -> Result<UnixListener> {
+    let path: &Path = &config.socket;
     if path.exists() {
         if UnixStream::connect(path).await.is_ok() {
             bail!("another vh-runner is already serving {}", path.display());
@@ -53,21 +66,43 @@ async fn bind(path: &Path) -> Result<UnixListener> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let mode = config.socket_mode_bits().map_err(anyhow::Error::msg)?;
     let listener =
         UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("setting the mode of {}", path.display()))?;
+    if let Some(gid) = gid {
+        nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
+            .with_context(|| format!("setting the group of {}", path.display()))?;
+    }
     Ok(listener)
+}
+
+/// Tells systemd the runner is ready and keeps its watchdog fed, if it
+/// runs under systemd with `Type=notify` / `WatchdogSec=`; no-op otherwise.
+fn notify_systemd() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    if let Some(period) = sd_notify::watchdog_enabled() {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period / 2);
+            loop {
+                tick.tick().await;
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+        });
+    }
 }
 
 /// Serves until SIGINT or SIGTERM, then removes the socket file.
 ///
 /// # Errors
-/// The socket cannot be bound, or the server fails.
+/// The socket cannot be bound (names the path and why), the socket group
+/// does not exist, or the server fails.
 pub async fn serve(config: Config) -> Result<()> {
-    let listener = bind(&config.socket).await?;
+    let access = Arc::new(Access::from_config(&config)?);
+    let listener = bind(&config, access.socket_gid()).await?;
     let path = config.socket.clone();
-    tracing::info!(socket = %path.display(), python = %config.python.display(), "vh-runner listening");
+    tracing::info!(socket = %path.display(), python = %config.python.display(), mode = %config.socket_mode, "vh-runner listening");
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -76,10 +111,25 @@ pub async fn serve(config: Config) -> Result<()> {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
         tracing::info!("shutting down");
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     };
+    let incoming = UnixListenerStream::new(listener).filter(move |conn| match conn {
+        Ok(stream) => access.admit(stream),
+        Err(_) => true,
+    });
+    let registry = Arc::new(Registry::default());
+    let config = Arc::new(config);
+    notify_systemd();
     let result = tonic::transport::Server::builder()
-        .add_service(RunnerServer::new(RunnerService { config }))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .add_service(RunnerServer::new(RunnerService {
+            config,
+            registry: Arc::clone(&registry),
+        }))
+        .add_service(AdminServer::new(AdminService {
+            registry,
+            started: Instant::now(),
+        }))
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     let _ = std::fs::remove_file(&path);
     result.context("serving the runner socket")

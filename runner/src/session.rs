@@ -1,9 +1,10 @@
-//! One hub's stream: routes loads, hooks and `vh.*` results to the right
-//! worker, and everything the workers say back to the shim. Each worker is
-//! owned by its own task ([`crate::worker`]); the session only holds the
-//! sending halves of their command channels.
+//! One hub's stream: routes loads, hooks, pings and `vh.*` results to the
+//! right script's supervisor, and everything the workers say back to the
+//! shim. Each script is owned by its own task ([`crate::supervisor`]); the
+//! session only holds the sending halves of their control channels.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
@@ -13,7 +14,8 @@ use vh_proto::v1::{
 };
 
 use crate::config::Config;
-use crate::worker;
+use crate::registry::Registry;
+use crate::supervisor::{self, Control};
 
 /// Sender of the stream back to the shim.
 pub type ToShim = mpsc::UnboundedSender<Result<RunnerMessage, Status>>;
@@ -23,16 +25,20 @@ fn reply(to_shim: &ToShim, kind: runner_message::Kind) {
 }
 
 /// Runs one `Attach` stream until the shim goes away; then every worker of
-/// this hub is stopped (dropping their command channels).
-pub async fn run(mut inbound: Streaming<ShimMessage>, to_shim: ToShim, config: Config) {
-    let mut workers: HashMap<i32, mpsc::UnboundedSender<ToWorker>> = HashMap::new();
-    let send = |workers: &HashMap<i32, mpsc::UnboundedSender<ToWorker>>,
-                id: i32,
-                kind: to_worker::Kind| {
-        workers
-            .get(&id)
-            .is_some_and(|w| w.send(ToWorker { kind: Some(kind) }).is_ok())
-    };
+/// this hub is stopped (their control channels close).
+pub async fn run(
+    mut inbound: Streaming<ShimMessage>,
+    to_shim: ToShim,
+    config: Arc<Config>,
+    registry: Arc<Registry>,
+) {
+    let mut scripts: HashMap<i32, mpsc::UnboundedSender<Control>> = HashMap::new();
+    let forward =
+        |scripts: &HashMap<i32, mpsc::UnboundedSender<Control>>, id: i32, kind: to_worker::Kind| {
+            scripts
+                .get(&id)
+                .is_some_and(|s| s.send(Control::Msg(ToWorker { kind: Some(kind) })).is_ok())
+        };
     loop {
         let msg = match inbound.message().await {
             Ok(Some(m)) => m,
@@ -56,35 +62,32 @@ pub async fn run(mut inbound: Streaming<ShimMessage>, to_shim: ToShim, config: C
                 );
             }
             Some(shim_message::Kind::Load(load)) => {
-                let id = load.script_id;
-                if let Some(old) = workers.remove(&id) {
-                    // Same id loaded twice: the shim never does this; stop the old one.
-                    drop(old);
-                }
+                let resolved = config.resolve(&String::from_utf8_lossy(&load.path));
                 let (tx, rx) = mpsc::unbounded_channel();
-                workers.insert(id, tx);
-                tokio::spawn(worker::run(
+                // Loading an id again replaces the old worker (dropping its channel stops it).
+                scripts.insert(load.script_id, tx.clone());
+                tokio::spawn(supervisor::run(
                     load,
-                    config.python.clone(),
+                    resolved,
+                    Arc::clone(&registry),
                     to_shim.clone(),
+                    tx,
                     rx,
                 ));
             }
             Some(shim_message::Kind::Unload(u)) => {
-                if !send(&workers, u.script_id, to_worker::Kind::Unload(u)) {
+                let id = u.script_id;
+                if !forward(&scripts, id, to_worker::Kind::Unload(u)) {
                     reply(
                         &to_shim,
-                        runner_message::Kind::Unloaded(ScriptUnloaded {
-                            script_id: u.script_id,
-                        }),
+                        runner_message::Kind::Unloaded(ScriptUnloaded { script_id: id }),
                     );
                 }
-                // The worker task finishes the unload on its own.
-                workers.remove(&u.script_id);
+                scripts.remove(&id);
             }
             Some(shim_message::Kind::Hook(h)) => {
                 let (id, call_id) = (h.script_id, h.call_id);
-                if !send(&workers, id, to_worker::Kind::Hook(h)) {
+                if !forward(&scripts, id, to_worker::Kind::Hook(h)) {
                     reply(
                         &to_shim,
                         runner_message::Kind::HookResult(HookResult {
@@ -98,9 +101,12 @@ pub async fn run(mut inbound: Streaming<ShimMessage>, to_shim: ToShim, config: C
             }
             Some(shim_message::Kind::CallResult(r)) => {
                 let id = r.script_id;
-                if !send(&workers, id, to_worker::Kind::CallResult(r)) {
-                    tracing::debug!(script_id = id, "vh.* result for a worker that is gone");
+                if !forward(&scripts, id, to_worker::Kind::CallResult(r)) {
+                    tracing::debug!(script_id = id, "vh.* result for a script that is gone");
                 }
+            }
+            Some(shim_message::Kind::Ping(p)) => {
+                let _ = forward(&scripts, p.script_id, to_worker::Kind::Ping(p));
             }
             None => tracing::warn!("empty message from the hub; ignored"),
         }

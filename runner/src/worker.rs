@@ -1,16 +1,19 @@
-//! One script's worker process: spawn `python -m vh.worker` with one end of
-//! a socketpair as fd 3, exchange length-delimited prost frames with it
-//! (`vh_proto::frame`), copy its stdout/stderr into the log line by line,
-//! and report how it ended. One task owns the child, its socket and its
-//! state (STYLE.md §5); the session talks to it through a channel.
+//! One incarnation of a script's worker process: spawn `python -m
+//! vh.worker` with one end of a socketpair as fd 3, exchange
+//! length-delimited prost frames with it (`vh_proto::frame`), copy its
+//! stdout/stderr into the log line by line, and report how it ended. The
+//! script's [`crate::supervisor`] decides what happens next.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -20,19 +23,49 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use vh_proto::frame::MAX_FRAME_LEN;
+use vh_proto::hooks;
 use vh_proto::v1::{
-    FromWorker, LoadScript, RunnerMessage, ScriptDown, ScriptLoaded, ToWorker, from_worker,
-    runner_message, to_worker,
+    FromWorker, LoadScript, RunnerMessage, ScriptLoaded, ToWorker, from_worker, runner_message,
+    to_worker,
 };
 
+use crate::config::Resolved;
+use crate::registry::{Entry, State};
 use crate::session::ToShim;
+use crate::supervisor::Control;
 
 /// The fd number the worker finds its socket on (`VH_WORKER_FD`).
 pub const WORKER_FD: i32 = 3;
 /// How long a worker may take to exit after an unload or a closed socket.
 const EXIT_GRACE: Duration = Duration::from_secs(3);
-/// Lines of stderr kept to explain a crash.
+/// Lines of output kept to explain a crash.
 const TAIL_LINES: usize = 20;
+/// How often stuck hooks are looked for.
+const STUCK_CHECK: Duration = Duration::from_millis(250);
+
+/// How an incarnation ended.
+#[derive(Debug)]
+pub enum Exit {
+    /// The hub unloaded the script.
+    Unloaded,
+    /// The hub's stream ended.
+    SessionGone,
+    /// The first load failed (already reported to the shim).
+    LoadFailed,
+    /// `vh-runner restart`.
+    AdminRestart,
+    /// `vh-runner stop`.
+    AdminStop,
+    /// The script's worker exited with code 0 on its own.
+    CleanExit,
+    /// Anything else: a crash, a kill, a stuck hook, a failed reload.
+    Crashed {
+        /// Exit code or signal, and the last lines of output.
+        reason: String,
+        /// How long the worker had run.
+        uptime: Duration,
+    },
+}
 
 /// The codec of the runner <-> worker link (see `vh_proto::frame`).
 pub fn codec() -> LengthDelimitedCodec {
@@ -47,25 +80,62 @@ fn send_shim(to_shim: &ToShim, kind: runner_message::Kind) {
     let _ = to_shim.send(Ok(RunnerMessage { kind: Some(kind) }));
 }
 
-/// File name of the script, for logs.
-fn script_name(path: &[u8]) -> String {
-    let p = String::from_utf8_lossy(path);
-    p.rsplit('/').next().unwrap_or(&p).to_string()
+/// Resource limits applied in the child before exec (0 = unchanged).
+#[derive(Clone, Copy)]
+struct Limits {
+    address_space: u64,
+    cpu_s: u64,
+    open_files: u64,
 }
 
-fn spawn(python: &PathBuf, child_end: OwnedFd) -> std::io::Result<Child> {
-    let mut cmd = Command::new(python);
+fn spawn(resolved: &Resolved, script_path: &Path, child_end: OwnedFd) -> std::io::Result<Child> {
+    let s = &resolved.settings;
+    let mut cmd = Command::new(&resolved.python);
     cmd.args(["-u", "-m", "vh.worker"])
         .env("VH_WORKER_FD", WORKER_FD.to_string())
         .env("PYTHONUNBUFFERED", "1")
+        .envs(&s.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    match (&s.cwd, script_path.parent()) {
+        (Some(cwd), _) => {
+            cmd.current_dir(cwd);
+        }
+        (None, Some(dir)) if dir.is_dir() => {
+            cmd.current_dir(dir);
+        }
+        _ => {}
+    }
+    let limits = Limits {
+        address_space: s.memory_limit_mb.saturating_mul(1024 * 1024),
+        cpu_s: s.cpu_time_limit_s,
+        open_files: s.open_files,
+    };
     let fd = child_end.as_raw_fd();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            // The worker dies with the runner instead of lingering.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for (resource, value) in [
+                (libc::RLIMIT_AS, limits.address_space),
+                (libc::RLIMIT_CPU, limits.cpu_s),
+                (libc::RLIMIT_NOFILE, limits.open_files),
+            ] {
+                if value > 0 {
+                    let lim = libc::rlimit {
+                        rlim_cur: value,
+                        rlim_max: value,
+                    };
+                    if libc::setrlimit(resource, &lim) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+            }
             if fd == WORKER_FD {
                 let flags = libc::fcntl(fd, libc::F_GETFD);
                 if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
@@ -82,23 +152,31 @@ fn spawn(python: &PathBuf, child_end: OwnedFd) -> std::io::Result<Child> {
     child
 }
 
-/// Copies one output stream of the worker into the log, line by line,
-/// tagged with the script; keeps the last lines in `tail`.
+/// Copies one output stream of the worker into the log, the script's log
+/// buffer and its optional log file, line by line.
 fn forward_lines<R: AsyncRead + Unpin + Send + 'static>(
     reader: R,
-    script: String,
+    entry: Arc<Entry>,
     stream: &'static str,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    file: Option<Arc<Mutex<File>>>,
+    tail: Arc<Mutex<Vec<String>>>,
 ) {
     tokio::spawn(async move {
         let mut lines = BufReader::new(reader).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            tracing::info!(script = %script, stream, "{line}");
+            tracing::info!(script = %entry.name, script_id = entry.script_id, stream, "{line}");
+            entry.log(stream, &line);
+            if let Some(f) = &file {
+                let _ = writeln!(
+                    f.lock().unwrap_or_else(|e| e.into_inner()),
+                    "{stream}: {line}"
+                );
+            }
             let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
             if t.len() == TAIL_LINES {
-                t.pop_front();
+                t.remove(0);
             }
-            t.push_back(line);
+            t.push(line);
         }
     });
 }
@@ -125,44 +203,91 @@ async fn reap(child: &mut Child) -> Option<ExitStatus> {
     }
 }
 
-/// Runs one worker for `load` until it exits, it is unloaded, or the
-/// session drops `commands` (then it is killed).
-pub async fn run(
-    load: LoadScript,
-    python: PathBuf,
-    to_shim: ToShim,
-    mut commands: mpsc::UnboundedReceiver<ToWorker>,
-) {
+/// Why the frame loop ended.
+enum Stop {
+    Eof,
+    LinkError(String),
+    Killed(Exit),
+}
+
+/// Runs one worker for `load` until it ends; `reloaded` marks a restart
+/// (its load result goes to the shim as a reload, its load failure counts
+/// as a crash).
+pub async fn run_once(
+    load: &LoadScript,
+    resolved: &Resolved,
+    entry: &Arc<Entry>,
+    to_shim: &ToShim,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+    reloaded: bool,
+) -> Exit {
     let id = load.script_id;
-    let name = script_name(&load.path);
-    let fail_load = |error: String| {
+    let name = entry.name.clone();
+    let settings = &resolved.settings;
+    let fail = |error: String| -> Exit {
+        entry.log("runner", &error);
+        if reloaded {
+            return Exit::Crashed {
+                reason: error,
+                uptime: Duration::ZERO,
+            };
+        }
         tracing::warn!(script = %name, script_id = id, %error, "script failed to load");
+        entry.update(|s| s.last_error.clone_from(&error));
         send_shim(
-            &to_shim,
+            to_shim,
             runner_message::Kind::Loaded(ScriptLoaded {
                 script_id: id,
                 ok: false,
                 error,
-                hooks: Vec::new(),
-                pid: 0,
+                ..ScriptLoaded::default()
             }),
         );
+        Exit::LoadFailed
     };
     let (parent_end, child_end) = match std::os::unix::net::UnixStream::pair() {
         Ok(pair) => pair,
-        Err(e) => return fail_load(format!("socketpair: {e}")),
+        Err(e) => return fail(format!("socketpair: {e}")),
     };
-    let mut child = match spawn(&python, child_end.into()) {
+    let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(load.path.clone()));
+    let mut child = match spawn(resolved, &path, child_end.into()) {
         Ok(c) => c,
-        Err(e) => return fail_load(format!("cannot start {}: {e}", python.display())),
+        Err(e) => return fail(format!("cannot start {}: {e}", resolved.python.display())),
     };
+    let started = Instant::now();
     let pid = child.id().unwrap_or(0);
-    let tail = Arc::new(Mutex::new(VecDeque::new()));
+    entry.update(|s| {
+        s.pid = pid;
+        s.state = State::Starting;
+        s.started = Some(started);
+    });
+    let log_file = settings.log_file.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map_err(|e| tracing::warn!(script = %name, file = %p.display(), error = %e, "cannot open the log file"))
+            .ok()
+            .map(|f| Arc::new(Mutex::new(f)))
+    });
+    let tail = Arc::new(Mutex::new(Vec::new()));
     if let Some(out) = child.stdout.take() {
-        forward_lines(out, name.clone(), "stdout", Arc::clone(&tail));
+        forward_lines(
+            out,
+            Arc::clone(entry),
+            "stdout",
+            log_file.clone(),
+            Arc::clone(&tail),
+        );
     }
     if let Some(err) = child.stderr.take() {
-        forward_lines(err, name.clone(), "stderr", Arc::clone(&tail));
+        forward_lines(
+            err,
+            Arc::clone(entry),
+            "stderr",
+            log_file,
+            Arc::clone(&tail),
+        );
     }
     let stream = parent_end
         .set_nonblocking(true)
@@ -171,118 +296,146 @@ pub async fn run(
         Ok(s) => s,
         Err(e) => {
             let _ = child.kill().await;
-            return fail_load(format!("worker socket: {e}"));
+            return fail(format!("worker socket: {e}"));
         }
     };
-    tracing::info!(script = %name, script_id = id, pid, "worker started");
+    tracing::info!(script = %name, script_id = id, pid, reloaded, "worker started");
     let mut framed = Framed::new(stream, codec());
-    let first = ToWorker {
-        kind: Some(to_worker::Kind::Load(load)),
-    };
     let mut loaded = false;
-    let mut unloading = false;
-    let mut unload_deadline = tokio::time::Instant::now();
-    let mut commands_open = true;
-    let mut link_error = None;
-    if framed
-        .send(Bytes::from(first.encode_to_vec()))
-        .await
-        .is_err()
-    {
-        link_error = Some("could not send the script to the worker".to_string());
-    }
-    while link_error.is_none() {
+    let mut unloading: Option<tokio::time::Instant> = None;
+    let mut in_flight: HashMap<u64, (Instant, u32)> = HashMap::new();
+    let kill_after = Duration::from_millis(u64::from(settings.hook_kill_timeout_ms.max(1)));
+    let mut stuck_check = tokio::time::interval(STUCK_CHECK);
+    let first = ToWorker {
+        kind: Some(to_worker::Kind::Load(load.clone())),
+    };
+    let mut stop = match framed.send(Bytes::from(first.encode_to_vec())).await {
+        Ok(()) => None,
+        Err(e) => Some(Stop::LinkError(format!(
+            "could not send the script to the worker: {e}"
+        ))),
+    };
+    while stop.is_none() {
         tokio::select! {
             frame = framed.next() => {
                 let bytes = match frame {
                     Some(Ok(b)) => b,
-                    Some(Err(e)) => { link_error = Some(format!("bad frame from the worker: {e}")); break; }
-                    None => break,
+                    Some(Err(e)) => { stop = Some(Stop::LinkError(format!("bad frame from the worker: {e}"))); break; }
+                    None => { stop = Some(Stop::Eof); break; }
                 };
                 let msg = match FromWorker::decode(bytes) {
                     Ok(m) => m,
-                    Err(e) => { link_error = Some(format!("undecodable frame from the worker: {e}")); break; }
+                    Err(e) => { stop = Some(Stop::LinkError(format!("undecodable frame from the worker: {e}"))); break; }
                 };
                 let kind = match msg.kind {
-                    Some(from_worker::Kind::Loaded(mut l)) => {
-                        loaded = l.ok;
-                        l.script_id = id;
-                        l.pid = pid;
-                        if l.ok {
-                            tracing::info!(script = %name, script_id = id, pid, hooks = l.hooks.len(), "script loaded");
-                        }
-                        runner_message::Kind::Loaded(l)
+                    Some(from_worker::Kind::Loaded(l)) if !l.ok => {
+                        let _ = child.wait().await;
+                        return fail(format!("the script failed to load:\n{}", l.error.trim_end()));
                     }
-                    Some(from_worker::Kind::HookResult(mut r)) => { r.script_id = id; runner_message::Kind::HookResult(r) }
-                    Some(from_worker::Kind::HubCall(mut c)) => { c.script_id = id; runner_message::Kind::HubCall(c) }
-                    Some(from_worker::Kind::Unloaded(mut u)) => {
-                        if !unloading {
-                            unloading = true;
-                            unload_deadline = tokio::time::Instant::now() + EXIT_GRACE;
+                    Some(from_worker::Kind::Loaded(l)) => {
+                        loaded = true;
+                        entry.update(|s| s.state = State::Running);
+                        tracing::info!(script = %name, script_id = id, pid, hooks = l.hooks.len(), "script loaded");
+                        runner_message::Kind::Loaded(ScriptLoaded {
+                            script_id: id,
+                            pid,
+                            hook_deadline_ms: settings.hook_deadline_ms,
+                            timer_deadline_ms: settings.timer_deadline_ms,
+                            circuit_after: settings.circuit_after,
+                            reloaded,
+                            ..l
+                        })
+                    }
+                    Some(from_worker::Kind::HookResult(mut r)) => {
+                        if let Some((sent, _)) = in_flight.remove(&r.call_id) {
+                            entry.hook_served(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
                         }
+                        r.script_id = id;
+                        runner_message::Kind::HookResult(r)
+                    }
+                    Some(from_worker::Kind::HubCall(mut c)) => { c.script_id = id; runner_message::Kind::HubCall(c) }
+                    Some(from_worker::Kind::Pong(mut p)) => { p.script_id = id; runner_message::Kind::Pong(p) }
+                    Some(from_worker::Kind::Unloaded(mut u)) => {
+                        unloading.get_or_insert_with(|| tokio::time::Instant::now() + EXIT_GRACE);
                         u.script_id = id;
                         runner_message::Kind::Unloaded(u)
                     }
                     None => continue,
                 };
-                send_shim(&to_shim, kind);
+                send_shim(to_shim, kind);
             }
-            cmd = commands.recv(), if commands_open => match cmd {
-                Some(cmd) => {
-                    if matches!(cmd.kind, Some(to_worker::Kind::Unload(_))) && !unloading {
-                        unloading = true;
-                        unload_deadline = tokio::time::Instant::now() + EXIT_GRACE;
+            cmd = control.recv() => match cmd {
+                Some(Control::Msg(msg)) => {
+                    match &msg.kind {
+                        Some(to_worker::Kind::Hook(h)) => { in_flight.insert(h.call_id, (Instant::now(), h.hook)); }
+                        Some(to_worker::Kind::Unload(_)) => {
+                            unloading.get_or_insert_with(|| tokio::time::Instant::now() + EXIT_GRACE);
+                        }
+                        _ => {}
                     }
-                    if framed.send(Bytes::from(cmd.encode_to_vec())).await.is_err() {
-                        break;
+                    if let Err(e) = framed.send(Bytes::from(msg.encode_to_vec())).await {
+                        stop = Some(Stop::LinkError(format!("cannot write to the worker: {e}")));
                     }
                 }
-                // Forgotten by the session after an unload: let the worker finish.
-                None if unloading => commands_open = false,
+                Some(Control::Restart) => { let _ = child.start_kill(); stop = Some(Stop::Killed(Exit::AdminRestart)); }
+                Some(Control::Stop) => { let _ = child.start_kill(); stop = Some(Stop::Killed(Exit::AdminStop)); }
                 None => {
                     tracing::info!(script = %name, script_id = id, "hub gone; stopping the worker");
-                    unloading = true;
                     let _ = child.start_kill();
-                    break;
+                    stop = Some(Stop::Killed(Exit::SessionGone));
                 }
             },
-            () = tokio::time::sleep_until(unload_deadline), if unloading => {
-                tracing::warn!(script = %name, script_id = id, "UnLoad() did not finish in time; killing the worker");
-                let _ = child.start_kill();
-                break;
+            _ = stuck_check.tick() => {
+                if let Some(deadline) = unloading {
+                    if tokio::time::Instant::now() >= deadline {
+                        tracing::warn!(script = %name, script_id = id, "UnLoad() did not finish in time; killing the worker");
+                        let _ = child.start_kill();
+                        stop = Some(Stop::Killed(Exit::Unloaded));
+                    }
+                    continue;
+                }
+                let stuck = in_flight.values().filter(|(t, _)| t.elapsed() > kill_after).min_by_key(|(t, _)| *t).copied();
+                if let Some((since, hook)) = stuck {
+                    let hook = hooks::hook(i64::from(hook)).map_or("a hook", |h| h.name);
+                    let reason = format!("stuck in {hook} for {:.1} s (hook_kill_timeout_ms = {}); killed", since.elapsed().as_secs_f64(), settings.hook_kill_timeout_ms);
+                    tracing::warn!(script = %name, script_id = id, pid, "{reason}");
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    return Exit::Crashed { reason, uptime: started.elapsed() };
+                }
             }
         }
     }
     drop(framed);
     let status = reap(&mut child).await;
-    let stderr_tail = tail
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut reason = link_error.map_or_else(
-        || describe(status),
-        |e| format!("{e}; worker {}", describe(status)),
-    );
-    if unloading {
-        tracing::info!(script = %name, script_id = id, pid, "worker {reason}");
-        return;
-    }
-    if !stderr_tail.is_empty() {
-        reason = format!("{reason}; last output:\n{stderr_tail}");
-    }
-    if loaded {
-        tracing::warn!(script = %name, script_id = id, pid, %reason, "worker stopped");
-        send_shim(
-            &to_shim,
-            runner_message::Kind::Down(ScriptDown {
-                script_id: id,
-                reason,
-            }),
-        );
-    } else {
-        fail_load(format!("worker {reason}"));
+    entry.update(|s| {
+        s.pid = 0;
+        s.started = None;
+    });
+    let uptime = started.elapsed();
+    let explain = |what: String| {
+        let tail = tail.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
+        if tail.is_empty() {
+            what
+        } else {
+            format!("{what}; last output:\n{tail}")
+        }
+    };
+    match stop {
+        Some(Stop::Killed(exit)) => exit,
+        _ if unloading.is_some() => {
+            tracing::info!(script = %name, script_id = id, pid, "worker {}", describe(status));
+            Exit::Unloaded
+        }
+        Some(Stop::LinkError(e)) => Exit::Crashed {
+            reason: explain(format!("{e}; worker {}", describe(status))),
+            uptime,
+        },
+        _ if !loaded => fail(explain(format!("worker {}", describe(status)))),
+        _ if status.is_some_and(|s| s.success()) => Exit::CleanExit,
+        _ => Exit::Crashed {
+            reason: explain(format!("worker {}", describe(status))),
+            uptime,
+        },
     }
 }

@@ -78,32 +78,46 @@ pub struct Runner {
 impl Runner {
     /// Starts `vh-runner serve` and waits (10 s at most) until it accepts.
     pub fn start() -> Runner {
+        Runner::start_with("")
+    }
+
+    /// Like [`Runner::start`], with `config` as its TOML configuration.
+    pub fn start_with(config: &str) -> Runner {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = std::fs::File::create(dir.path().join("runner.log")).expect("log file");
-        let child = Command::new(target_dir().join("vh-runner"))
-            .arg("serve")
-            .arg("--socket")
-            .arg(dir.path().join("runner.sock"))
-            .arg("--python")
-            .arg(python())
-            .env("VH_TEST_DIR", dir.path())
-            .env("VH_RUNNER_LOG", "debug")
-            .env_remove("VH_RUNNER_SOCKET")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start vh-runner");
+        std::fs::write(dir.path().join("runner.toml"), config).expect("config file");
+        let child = spawn_runner(dir.path());
         let runner = Runner { child, dir };
+        runner.wait_listening();
+        runner
+    }
+
+    /// Starts the runner again (same socket, config and log) after a kill.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_runner(self.dir.path());
+        self.wait_listening();
+    }
+
+    fn wait_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(runner.socket()).is_err() {
+        while std::os::unix::net::UnixStream::connect(self.socket()).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "runner did not listen in 10 s:\n{}",
-                runner.log()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        runner
+    }
+
+    /// Runs `vh-runner <args> --socket <this runner's socket>`.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(target_dir().join("vh-runner"))
+            .args(args)
+            .arg("--socket")
+            .arg(self.socket())
+            .output()
+            .expect("run vh-runner")
     }
 
     /// The runner's socket.
@@ -125,6 +139,41 @@ impl Runner {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+fn spawn_runner(dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("runner.log"))
+        .expect("log file");
+    Command::new(target_dir().join("vh-runner"))
+        .arg("serve")
+        .arg("--socket")
+        .arg(dir.join("runner.sock"))
+        .arg("--python")
+        .arg(python())
+        .arg("--config")
+        .arg(dir.join("runner.toml"))
+        .env("VH_TEST_DIR", dir)
+        .env("VH_RUNNER_LOG", "debug")
+        .env_remove("VH_RUNNER_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start vh-runner")
+}
+
+/// Polls `done` every 20 ms until it is true; panics with `what` after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

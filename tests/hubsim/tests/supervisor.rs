@@ -1,0 +1,393 @@
+//! Issue 5: the supervisor keeps the hub safe from every script, through
+//! real processes: the shim driven by hubsim, a real runner, real workers.
+//! In every case the hub thread never waits longer than the hook deadline.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Runner, actions, script, serial, shim_env, shim_path, show, wait_until};
+use vh_hubsim::{Generation, Hub};
+
+const MYINFO: [&[u8]; 5] = [b"d", b"<++ V:1,M:A,H:1/0/0,S:1>", b"100\x01", b"", b"0"];
+
+fn open(runner: &Runner) -> Hub {
+    shim_env(&runner.socket(), 2_000);
+    let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
+    assert!(hub.login(
+        b"op",
+        0,
+        b"10.0.0.1",
+        MYINFO[0],
+        MYINFO[1],
+        MYINFO[2],
+        MYINFO[3],
+        MYINFO[4]
+    ));
+    hub
+}
+
+/// Chats and returns (allowed, how long the hub thread was held).
+fn timed_chat(hub: &mut Hub, text: &[u8]) -> (bool, Duration) {
+    let t = Instant::now();
+    let allowed = hub.chat(b"op", text);
+    (allowed, t.elapsed())
+}
+
+fn said(hub: &Hub, what: &str) -> bool {
+    show(&actions(&hub.records())).contains(what)
+}
+
+#[test]
+fn an_exception_in_a_hook_allows_and_logs_the_traceback() {
+    let _serial = serial();
+    let runner = Runner::start();
+    let mut hub = open(&runner);
+    let id = hub.load(&script("raise.py"));
+    assert!(id >= 0, "{}", runner.log());
+    assert!(hub.chat(b"op", b"!raise"), "a hook that raised allows");
+    assert!(
+        hub.records()
+            .contains(&format!("HOOK OnParsedMsgChat\t{id}\tl:1").into_bytes())
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "the traceback in the runner log",
+        || runner.log().contains("ZeroDivisionError"),
+    );
+    let logs = runner.cli(&["logs", "raise.py"]);
+    let text = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        logs.status.success() && text.contains("Traceback") && text.contains("ZeroDivisionError"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_endless_loop_times_out_opens_the_circuit_and_is_killed_and_restarted() {
+    let _serial = serial();
+    let runner = Runner::start_with(
+        "[defaults]\nhook_deadline_ms = 300\ncircuit_after = 2\nhook_kill_timeout_ms = 1500\nrestart_initial_ms = 100\n",
+    );
+    let mut hub = open(&runner);
+    assert!(hub.load(&script("spin.py")) >= 0, "{}", runner.log());
+    let (allowed, held) = timed_chat(&mut hub, b"!spin");
+    assert!(allowed, "a hook past its deadline allows");
+    assert!(
+        held < Duration::from_millis(1_000),
+        "held the hub {held:?} for a 300 ms deadline"
+    );
+    let (_, held) = timed_chat(&mut hub, b"hi");
+    assert!(
+        held < Duration::from_millis(1_000),
+        "second timeout held the hub {held:?}"
+    );
+    // Two timeouts in a row: the circuit is open, hooks are skipped at once.
+    let (allowed, held) = timed_chat(&mut hub, b"hi");
+    assert!(
+        allowed && held < Duration::from_millis(100),
+        "open circuit still held the hub {held:?}"
+    );
+    // Past hook_kill_timeout_ms the runner kills the worker and restarts it.
+    hub.clear_records();
+    wait_until(
+        Duration::from_secs(15),
+        "the restarted script to answer",
+        || {
+            hub.timer(0.0);
+            let (_, held) = timed_chat(&mut hub, b"hi");
+            assert!(held < Duration::from_millis(1_000), "held the hub {held:?}");
+            said(&hub, "hello from spin")
+        },
+    );
+    assert!(
+        runner.log().contains("stuck in OnParsedMsgChat"),
+        "{}",
+        runner.log()
+    );
+    let status = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains("spin.py") && status.contains("running"),
+        "{status}"
+    );
+}
+
+#[test]
+fn os_exit_at_import_fails_the_load_cleanly_and_the_hub_goes_on() {
+    let _serial = serial();
+    let runner = Runner::start();
+    let mut hub = open(&runner);
+    let t = Instant::now();
+    assert_eq!(hub.load(&script("exit_at_import.py")), -1);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "load failure took {:?}",
+        t.elapsed()
+    );
+    assert!(
+        runner.log().contains("exited with code 1"),
+        "{}",
+        runner.log()
+    );
+    assert!(
+        runner.log().contains("about to exit"),
+        "the script's last output is kept"
+    );
+    let id = hub.load(&script("ping.py"));
+    assert!(
+        id >= 0 && !hub.chat(b"op", b"!ping"),
+        "another script still works"
+    );
+}
+
+#[test]
+fn a_segfault_in_a_hook_allows_and_the_worker_is_restarted() {
+    let _serial = serial();
+    let runner = Runner::start_with("[defaults]\nrestart_initial_ms = 100\n");
+    let mut hub = open(&runner);
+    assert!(hub.load(&script("segv.py")) >= 0, "{}", runner.log());
+    let (allowed, held) = timed_chat(&mut hub, b"!segv");
+    assert!(
+        allowed && held < Duration::from_millis(2_000),
+        "allowed={allowed} held={held:?}"
+    );
+    let (allowed, held) = timed_chat(&mut hub, b"hi");
+    assert!(
+        allowed && held < Duration::from_millis(100),
+        "a down script's hooks allow at once ({held:?})"
+    );
+    hub.clear_records();
+    wait_until(
+        Duration::from_secs(10),
+        "the restarted script to answer",
+        || {
+            hub.timer(0.0);
+            hub.chat(b"op", b"hi");
+            said(&hub, "hello from segv")
+        },
+    );
+    assert!(
+        runner.log().contains("killed by signal 11"),
+        "{}",
+        runner.log()
+    );
+    let status = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
+    let row = status
+        .lines()
+        .find(|l| l.contains("segv.py"))
+        .unwrap_or_default();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells.get(3), Some(&"running"), "{status}");
+    assert_eq!(cells.get(5), Some(&"1"), "one restart:\n{status}");
+}
+
+#[test]
+fn a_crash_loop_reaches_the_intensity_limit_and_stays_failed() {
+    let _serial = serial();
+    let runner = Runner::start_with(
+        "[defaults]\nrestart_initial_ms = 50\nmax_crashes = 2\ncrash_window_s = 60\n",
+    );
+    let mut hub = open(&runner);
+    assert!(hub.load(&script("crash_soon.py")) >= 0, "{}", runner.log());
+    wait_until(
+        Duration::from_secs(15),
+        "the script to be marked failed",
+        || {
+            hub.timer(0.0);
+            String::from_utf8_lossy(&runner.cli(&["status"]).stdout).contains("failed")
+        },
+    );
+    let status = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
+    let row = status
+        .lines()
+        .find(|l| l.contains("crash_soon.py"))
+        .unwrap_or_default();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        (cells.get(2), cells.get(3), cells.get(5)),
+        (Some(&"-"), Some(&"failed"), Some(&"2")),
+        "{status}"
+    );
+    assert!(row.contains("failed: more than 2 crashes"), "{status}");
+    // Failed stays failed: no new worker appears.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(String::from_utf8_lossy(&runner.cli(&["status"]).stdout).contains("failed"));
+    let (allowed, held) = timed_chat(&mut hub, b"anything");
+    assert!(allowed && held < Duration::from_millis(100), "{held:?}");
+    // An admin brings it back.
+    let out = runner.cli(&["restart", "crash_soon.py"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until(Duration::from_secs(5), "the restarted worker", || {
+        String::from_utf8_lossy(&runner.cli(&["status"]).stdout).contains("running")
+    });
+}
+
+#[test]
+fn runner_sigkill_then_restart_brings_scripts_back_with_their_ids() {
+    let _serial = serial();
+    let mut runner = Runner::start();
+    let mut hub = open(&runner);
+    let ids = [
+        hub.load(&script("state.py")),
+        hub.load(&script("seq_thread.py")),
+    ];
+    assert!(ids.iter().all(|&i| i >= 0), "{}", runner.log());
+    let reported = |hub: &Hub| -> Vec<(i64, i64)> {
+        actions(&hub.records())
+            .iter()
+            .filter_map(|r| r.strip_prefix(b"USERMC op\tVerlihub\t"))
+            .map(|t| {
+                let n: Vec<i64> = String::from_utf8_lossy(t)
+                    .split(' ')
+                    .map(|x| x.parse().unwrap())
+                    .collect();
+                (n[0], n[1])
+            })
+            .collect()
+    };
+    hub.chat(b"op", b"count");
+    let (pid_before, id_before) = reported(&hub)[0];
+    for _ in 0..20 {
+        hub.timer(0.0);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    runner.kill();
+    let (allowed, held) = timed_chat(&mut hub, b"count");
+    assert!(
+        allowed && held < Duration::from_millis(2_000),
+        "runner gone: held {held:?}"
+    );
+    runner.restart();
+    wait_until(Duration::from_secs(15), "the scripts to come back", || {
+        hub.timer(0.0);
+        hub.chat(b"op", b"count");
+        reported(&hub)
+            .last()
+            .is_some_and(|(pid, _)| *pid != pid_before)
+    });
+    let (pid_after, id_after) = *reported(&hub).last().unwrap();
+    assert_eq!(
+        id_after, id_before,
+        "same script id after the runner restart"
+    );
+    assert_ne!(pid_after, pid_before);
+    for _ in 0..20 {
+        hub.timer(0.0);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Calls from the script's thread: per worker, numbered 0, 1, 2, ... with
+    // none lost, duplicated or reordered.
+    let mut per_pid: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for r in actions(&hub.records()) {
+        if let Some(t) = r.strip_prefix(b"OPCHAT ") {
+            let text = String::from_utf8_lossy(t);
+            let body = text.rsplit('\t').next().unwrap_or_default();
+            let n: Vec<i64> = body.split(' ').map(|x| x.parse().unwrap()).collect();
+            per_pid.entry(n[0]).or_default().push(n[1]);
+        }
+    }
+    assert_eq!(
+        per_pid.len(),
+        2,
+        "one worker before and one after: {per_pid:?}"
+    );
+    for (pid, seqs) in &per_pid {
+        assert!(!seqs.is_empty());
+        assert_eq!(
+            *seqs,
+            (0..seqs.len() as i64).collect::<Vec<_>>(),
+            "worker {pid}: {seqs:?}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_config_names_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("runner.toml");
+    std::fs::write(&cfg, "[defaults]\nhook_deadline_ms = 100\nmax_crashs = 3\n").unwrap();
+    let out = std::process::Command::new(common::target_dir().join("vh-runner"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .arg("--socket")
+        .arg(dir.path().join("s.sock"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&*cfg.to_string_lossy()) && err.contains("max_crashs"),
+        "{err}"
+    );
+    std::fs::write(&cfg, "python = \"/opt/venv/bin/python\"\n[[script]]\nmatch = \"api.py\"\nhook_deadline_ms = 50\n")
+        .unwrap();
+    let out = std::process::Command::new(common::target_dir().join("vh-runner"))
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("python = \"/opt/venv/bin/python\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("match = \"api.py\"") && text.contains("hook_kill_timeout_ms = 10000"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_peer_whose_uid_is_not_allowed_is_refused() {
+    let _serial = serial();
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("this test needs root to connect as another uid (CI runs as root)");
+        return;
+    }
+    let runner = Runner::start_with("socket_mode = \"0666\"\n");
+    let mut as_nobody = std::process::Command::new(common::target_dir().join("vh-runner"));
+    as_nobody.arg("status").arg("--socket").arg(runner.socket());
+    // SAFETY: setgid/setuid between fork and exec are async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut as_nobody, || {
+            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = as_nobody.output().unwrap();
+    assert!(!out.status.success(), "uid 65534 must be refused");
+    wait_until(
+        Duration::from_secs(5),
+        "the refusal in the runner log",
+        || runner.log().contains("refused a connection") && runner.log().contains("uid=65534"),
+    );
+    let own = runner.cli(&["status"]);
+    assert!(
+        own.status.success(),
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
+}
+
+#[test]
+fn status_without_a_runner_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::target_dir().join("vh-runner"))
+        .arg("status")
+        .arg("--socket")
+        .arg(dir.path().join("none.sock"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("vh-runner is not running"),
+        "{err}"
+    );
+}
