@@ -300,6 +300,15 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_example_is_valid() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/runner.toml");
+        let cfg = Config::load(Some(&example)).unwrap();
+        assert_eq!(cfg.resolve("/x/hub_api.py").settings.memory_limit_mb, 512);
+        assert_eq!(cfg.resolve("/etc/verlihub/scripts/slow_stats.py").settings.max_crashes, 2);
+        assert_eq!(cfg.defaults, ScriptSettings::default(), "the example documents the defaults");
+    }
+
+    #[test]
     fn script_sections_override_defaults_by_name_or_path() {
         let cfg = parse(
             "python = \"/venv/bin/python\"\n[defaults]\nhook_deadline_ms = 300\n\
