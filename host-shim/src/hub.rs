@@ -513,7 +513,9 @@ impl Shim {
             hook: hook as u32,
             args,
         }));
-        if !sent {
+        if !sent || hooks::result_ignored(hook as usize) {
+            // Fire and forget: the hub would ignore the result anyway; the
+            // script's vh.* calls from it run at the hub's next entry.
             return std::ptr::null_mut();
         }
         let deadline = Instant::now() + self.deadline_of(&script, hook);

@@ -94,6 +94,19 @@ pub const HOOKS: [Hook; 41] = [
     h("OnSetConfig", "sssssl"),
 ];
 
+/// Hooks whose result neither the hub nor the plugin acts on (spec §4.1
+/// "Hub uses result: no", and no connection to send a `(text, n)` reply
+/// worth having: the connection is closing, the user is leaving, the hub is
+/// stopping, or there is none). The shim delivers them without making the
+/// hub wait (DESIGN.md "host-shim"), in order with every other message.
+/// `OnUnknownMsg` is not among them: a script may answer the user.
+pub const RESULT_IGNORED: [usize; 5] = [1, 2, 15, 33, 36];
+
+/// True if the hub does not wait for hook `index` (see [`RESULT_IGNORED`]).
+pub fn result_ignored(index: usize) -> bool {
+    RESULT_IGNORED.contains(&index)
+}
+
 /// The hook at `index`, if it is one of the 41.
 pub fn hook(index: i64) -> Option<&'static Hook> {
     usize::try_from(index).ok().and_then(|i| HOOKS.get(i))
@@ -116,5 +129,16 @@ mod tests {
         assert_eq!(index_of("OnSetConfig"), Some(40));
         assert_eq!(HOOKS[9].mode, ResultMode::MyInfo);
         assert!(hook(41).is_none() && hook(-1).is_none());
+        let ignored: Vec<&str> = RESULT_IGNORED.iter().map(|&i| HOOKS[i].name).collect();
+        assert_eq!(
+            ignored,
+            [
+                "OnCloseConn",
+                "OnCloseConnEx",
+                "OnUnLoad",
+                "OnScriptCommand",
+                "OnUserLogout"
+            ]
+        );
     }
 }

@@ -391,3 +391,23 @@ fn status_without_a_runner_says_so() {
         "{err}"
     );
 }
+
+#[test]
+fn a_hook_whose_result_the_hub_ignores_does_not_hold_the_hub() {
+    let _serial = serial();
+    let runner = Runner::start();
+    let mut hub = open(&runner);
+    assert!(hub.load(&script("slow_logout.py")) >= 0, "{}", runner.log());
+    let t = Instant::now();
+    hub.logout(b"op");
+    let held = t.elapsed();
+    assert!(
+        held < Duration::from_millis(100),
+        "OnUserLogout held the hub {held:?}"
+    );
+    // The script's vh.mc from that hook runs at a later hub entry.
+    wait_until(Duration::from_secs(5), "the script's goodbye", || {
+        hub.timer(0.0);
+        said(&hub, "MC Verlihub\tbye op")
+    });
+}
