@@ -11,7 +11,7 @@
 static void usage(FILE *out)
 {
 	fputs("usage: hubsim --shim PATH [--gen A|B] [--encoding ENC] [--script FILE]...\n"
-	      "              [--config CONF VAR VALUE]... [--quiet] TRANSCRIPT\n"
+	      "              [--config CONF VAR VALUE]... [--quiet] [--speed X] TRANSCRIPT\n"
 	      "\n"
 	      "Loads the wrapper library PATH as Verlihub's python_pi plugin of generation A\n"
 	      "(1.6.0.0, default) or B (PR 214) would, loads each script, replays TRANSCRIPT and\n"
@@ -24,6 +24,8 @@ static void usage(FILE *out)
 	      "  --script FILE        load a script before the replay (repeatable)\n"
 	      "  --config C V VALUE   set hub configuration variable V of config C (repeatable)\n"
 	      "  --quiet              print only the summary line\n"
+	      "  --speed X            replay X transcript seconds per real second (default 0:\n"
+	      "                       no pauses)\n"
 	      "  --help               show this help\n"
 	      "\n"
 	      "Environment: HUBSIM_LOG_LEVEL (plugin log level, default 1), HUBSIM_CONFIG_DIR\n"
@@ -72,6 +74,13 @@ int hubsim_main(int argc, char **argv)
 			i += 3;
 		} else if (options && (!strcmp(a, "--quiet") || !strcmp(a, "-q"))) {
 			quiet = 1;
+		} else if (options && !strcmp(a, "--speed") && left >= 1) {
+			char *end;
+			g.speed = strtod(argv[++i], &end);
+			if (*end || g.speed < 0) {
+				status = usage_error("--speed must be a number >= 0, not ", argv[i]);
+				goto out;
+			}
 		} else if (options && !strcmp(a, "--")) {
 			options = 0;
 		} else if (options && a[0] == '-' && a[1]) {

@@ -133,7 +133,8 @@ struct hub {
 	VEC(struct pending_close) closes;
 	VEC(struct script_cmd) script_cmds;
 	VEC(char *) records;
-	int echo;                 /* print records as they are made (replay) */
+		int echo;                 /* print records as they are made (replay) */
+	double speed;             /* replay pacing: transcript seconds per real second; 0 = no pauses */
 	void *echo_cd;            /* iconv_t hub encoding -> UTF-8 for echo, or NULL */
 	size_t replay_blocked;
 };

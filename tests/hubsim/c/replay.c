@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
+
+static void pace(double t);
 
 #define MAX_FIELDS 16
 
@@ -220,6 +223,8 @@ static int replay_line(char *line, int line_no, iconv_t cd, const char *encoding
 		}
 		f[i] = conv[i];
 	}
+		if (ok && g.speed > 0)
+		pace(t);
 	if (ok) {
 		/* the hub timer: once per whole second crossed since the previous event */
 		long sec = t > 0 ? (long)t : 0;
@@ -236,8 +241,33 @@ static int replay_line(char *line, int line_no, iconv_t cd, const char *encoding
 	return ok ? 1 : -1;
 }
 
+/* Monotonic clock, seconds. */
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double replay_started;
+
+/* With --speed: waits until transcript time t is due (t / speed seconds
+ * after the replay began), so that other programs (an HTTP client of a
+ * script, a chat bridge) can act while the session plays. */
+static void pace(double t)
+{
+	double due = replay_started + t / g.speed;
+	double left;
+	while ((left = due - mono_now()) > 0) {
+		double step = left < 0.05 ? left : 0.05;
+		struct timespec ts = { (time_t)step, (long)((step - (double)(time_t)step) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+}
+
 int hubsim_replay(const char *transcript_path, const char *encoding, int quiet)
 {
+	replay_started = mono_now();
 	if (!g.open) {
 		hs_error("hubsim is not open");
 		return -1;
