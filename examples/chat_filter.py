@@ -15,6 +15,7 @@ another file. Run it with the demo (``make demo``) or ``!pyload`` it.
 
 import os
 import re
+from typing import Union
 
 import vh
 
@@ -24,7 +25,7 @@ WORDS_FILE = os.environ.get(
 )
 
 
-def load_words(path):
+def load_words(path: str) -> list[str]:
     words = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -40,7 +41,7 @@ blocked = 0
 rewritten = 0
 
 
-def OnParsedMsgChat(nick, message):
+def OnParsedMsgChat(nick: str, message: str) -> Union[int, str]:
     global blocked, rewritten
     found = PATTERN.search(message) if WORDS else None
     if found:

@@ -18,6 +18,7 @@ greeted = 0
 
 
 def OnUserLogin(nick):
+    # type: (str) -> int
     global greeted
     greeted += 1
     vh.mc("Welcome, %s! You are visitor #%d since I started." % (nick, greeted))
@@ -25,6 +26,7 @@ def OnUserLogin(nick):
 
 
 def OnParsedMsgChat(nick, message):
+    # type: (str, str) -> int
     if message.strip() == "!ping":
         vh.usermc("pong, %s" % nick, nick)
         vh.pm("pong (in PM)", nick)

@@ -3,7 +3,18 @@ by vh-runner.
 
 Existing scripts keep working: ``import vh`` gives the functions,
 constants and attributes the in-process plugin gave (spec/wrapper-abi.md
-§7). Unlike there, every function may be called from any thread.
+§7), with generation A's results. Unlike there, every function may be
+called from any thread of the script.
+
+Added for new scripts (docs/script-authors.md):
+
+* ``vh.strict``: the same functions raising :class:`HubRefusedError` /
+  :class:`HubTimeoutError` instead of returning ``False``/``None``;
+* ``vh.aio``: awaitable forms of them, ``async def`` hooks, and the
+  worker's asyncio loop for servers (``vh.aio.run_in_background``);
+* ``vh.hooks``: types of the hook functions, for mypy;
+* ``vh.testing`` and the pytest fixture ``vh_hub``: a fake hub to test a
+  script without a hub or a runner.
 
 Attributes set when the worker loads the script (spec §7.3): ``myid``,
 ``botname``, ``opchatname``, ``name``, ``path``, ``basedir``,
@@ -12,10 +23,13 @@ Attributes set when the worker loads the script (spec §7.3): ``myid``,
 
 from __future__ import annotations
 
-from . import _api
+import importlib
+from typing import Any
+
+from . import _api, _constants, hooks
 from ._api import decode, encode
 from ._constants import *  # noqa: F403
-from ._runtime import NotConnectedError
+from ._errors import HubRefusedError, HubTimeoutError, NotConnectedError, VhError
 
 __version__ = (1, 6, 0, 0)
 __version_string__ = "1.6.0.0"
@@ -30,13 +44,45 @@ config_name: str = ""
 starttime: int = 0
 
 _g = globals()
-for _fn in _api.FUNCTIONS:
-    _g[_fn.name] = _fn
+for _fn in _api.CLASSIC_FUNCTIONS:
+    _g[_fn.__name__] = _fn
 del _g, _fn
 
 # Generation B's spellings of encode/decode (spec §7.2).
 Encode = encode
 Decode = decode
 
+_LAZY = ("aio", "strict")
 
-__all__ = ["NotConnectedError", "encode", "decode", "Encode", "Decode"]
+
+def __getattr__(attr: str) -> Any:
+    """``vh.aio`` and ``vh.strict`` are imported on first use (``vh.aio``
+    imports asyncio, which a classic script need not pay for)."""
+    if attr in _LAZY:
+        return importlib.import_module(f"{__name__}.{attr}")
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+# What ``from vh import *`` gives: every public name, as the plugin's
+# built-in module gave (it had no ``__all__``).
+__all__ = [
+    *(fn.__name__ for fn in _api.CLASSIC_FUNCTIONS),
+    *(n for n in vars(_constants) if n.startswith(("eCR_", "eBOT_", "eBF_"))),
+    "myid",
+    "botname",
+    "opchatname",
+    "name",
+    "path",
+    "basedir",
+    "config_name",
+    "starttime",
+    "encode",
+    "decode",
+    "Encode",
+    "Decode",
+    "VhError",
+    "NotConnectedError",
+    "HubRefusedError",
+    "HubTimeoutError",
+    "hooks",
+]

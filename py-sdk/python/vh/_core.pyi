@@ -1,0 +1,42 @@
+"""The transport of a worker process (Rust, py-sdk/src/lib.rs): frames to
+and from the runner on a socketpair, read on a background thread with the
+GIL released. Hub values are ``bytes`` (hub strings), ``int``, ``float``
+or ``None`` (a NULL string)."""
+
+from typing import Any, final, overload
+
+__all__ = ["Channel", "__version__"]
+
+__version__: str
+
+@final
+class Channel:
+    """The worker's link to the runner; takes ownership of socket ``fd``."""
+
+    def __new__(cls, fd: int) -> Channel: ...
+    @overload
+    def recv_main(self, timeout: None = None) -> tuple[Any, ...]: ...
+    @overload
+    def recv_main(self, timeout: float) -> tuple[Any, ...] | None:
+        """Next event for the main thread: ``("load", id, path, botname,
+        opchatname, config_dir, start_time, config_name, hub_encoding,
+        generation)``, ``("hook", call_id, hook, args)``, ``("result",
+        call_id, ok, values, error)``, ``("unload",)``, ``("ping", seq)`` or
+        ``("closed", reason)``; None after ``timeout`` seconds."""
+    def send_loaded(self, ok: bool, error: str, hooks: list[int]) -> None:
+        """Reports the load outcome and the defined hook indices."""
+    def send_hook_result(self, call_id: int, no_opinion: bool, values: list[Any]) -> None:
+        """Answers hook ``call_id`` with mapped ``values`` (spec §4.4), or
+        ``no_opinion`` (NULL)."""
+    def send_pong(self, seq: int) -> None:
+        """Answers a health ping."""
+    def send_unloaded(self) -> None:
+        """Confirms an unload."""
+    def start_call(self, callback: str, args: list[Any]) -> int:
+        """Sends a hub call from the main thread; its result arrives as a
+        ``("result", …)`` event. Returns the call id."""
+    def call_blocking(
+        self, callback: str, args: list[Any], timeout: float | None = None
+    ) -> tuple[bool, list[Any], str] | None:
+        """Sends a hub call from another thread and waits for ``(ok,
+        values, error)``; None after ``timeout`` seconds."""

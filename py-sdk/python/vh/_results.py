@@ -1,0 +1,234 @@
+"""Hub callback results -> Python values, in two flavours.
+
+* ``CLASSIC``: generation A's results (spec/wrapper-abi.md §7.2, A column):
+  ``False``/``None`` when the callback failed. The classic ``vh.*``
+  functions use these, so unchanged scripts see what they always saw.
+* ``STRICT``: for ``vh.strict`` and ``vh.aio``. A failed callback raises
+  :class:`vh.HubRefusedError` before these run (see ``_api``); they only
+  shape a successful result: acknowledgements become ``None``, lists are
+  never ``None``, and a result the hub could not have meant raises too.
+
+Every converter takes ``(values, rt)``: the callback's result elements
+(hub values: bytes, int, float, None) and the runtime (for the encoding).
+Classic converters also take ``ok`` first.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Optional
+
+from . import _runtime
+from ._errors import HubRefusedError
+
+Values = list[Any]
+Classic = Callable[[bool, Values, "_runtime.Runtime"], Any]
+Strict = Callable[[str, Values, "_runtime.Runtime"], Any]
+
+_LIST_PREFIXES = {
+    "nicklist": b"$NickList ",
+    "oplist": b"$OpList ",
+    "botlist": b"$BotList ",
+}
+_RESTRICTIONS = (("chat", 1), ("pm", 2), ("search", 4), ("ctm", 8))
+
+
+def parse_nick_list(raw: bytes, prefix: bytes, rt: _runtime.Runtime) -> list[str]:
+    """``$NickList a$$b$$`` (generation A) or a JSON array (B) -> nicks.
+    An unreadable JSON array gives ``[]``, as in generation B (§7.2)."""
+    if raw.startswith(b"["):
+        try:
+            items = json.loads(raw.decode(rt.encoding, "surrogateescape"))
+        except ValueError:
+            return []
+        return [str(x) for x in items]
+    if raw.startswith(prefix):
+        raw = raw[len(prefix) :]
+    return [rt.from_hub(n) for n in raw.split(b"$$") if n]
+
+
+def parse_geoip(values: Values, rt: _runtime.Runtime) -> Optional[dict[str, Any]]:
+    """``sdsdslsl`` key/number pairs, then 13 key/value string pairs (§6.3);
+    None if the result is too short."""
+    if len(values) < 8:
+        return None
+    out: dict[str, Any] = {}
+    for i in range(0, 8, 2):
+        out[rt.from_hub(values[i])] = values[i + 1]
+    rest = values[8:]
+    for i in range(0, len(rest) - 1, 2):
+        out[rt.from_hub(rest[i])] = rt.from_hub(rest[i + 1])
+    return out
+
+
+def parse_sql(values: Values, rt: _runtime.Runtime) -> Optional[tuple[bool, list[list[str]]]]:
+    """``(success, rows, cols, cells…)`` -> ``(success, rows)``, rows as lists
+    of str with ``'NULL'`` for SQL NULL (§7.2); None if malformed."""
+    if len(values) < 3:
+        return None
+    success, nrows, ncols = bool(values[0]), int(values[1]), int(values[2])
+    cells = [rt.from_hub(c) if c is not None else "NULL" for c in values[3:]]
+    rows = [cells[r * ncols : (r + 1) * ncols] for r in range(nrows)] if ncols else []
+    return success, rows
+
+
+def restrictions(mask: int) -> dict[str, bool]:
+    """The hub's bit mask of active restrictions (§6.3) as a dict."""
+    return {name: bool(mask & bit) for name, bit in _RESTRICTIONS}
+
+
+# -- classic ------------------------------------------------------------------
+
+
+def _c_bool(ok: bool, values: Values, rt: _runtime.Runtime) -> bool:
+    return bool(ok)
+
+
+def _c_str(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[str]:
+    return rt.from_hub(values[0]) if ok and values else None
+
+
+def _c_int(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[int]:
+    return int(values[0]) if ok and values else None
+
+
+def _c_float(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[float]:
+    return float(values[0]) if ok and values else None
+
+
+def _c_tuple(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[tuple[Any, ...]]:
+    return tuple(rt.from_hub(v) for v in values) if ok else None
+
+
+def _c_list(kind: str) -> Classic:
+    def convert(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[list[str]]:
+        if not ok or not values or not isinstance(values[0], bytes):
+            return None
+        nicks = parse_nick_list(values[0], _LIST_PREFIXES[kind], rt)
+        # A: None for an empty list; B: [] (its JSON form).
+        return nicks if nicks or values[0].startswith(b"[") else None
+
+    return convert
+
+
+def _c_raw(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[str]:
+    raw = values[0] if ok and values else None
+    if isinstance(raw, bytes) and not raw.startswith(b"["):
+        return raw.decode(rt.encoding, "surrogateescape")
+    return None
+
+
+def _c_geoip(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[dict[str, Any]]:
+    return parse_geoip(values, rt) if ok else None
+
+
+def _c_sql(ok: bool, values: Values, rt: _runtime.Runtime) -> tuple[int, list[list[str]]]:
+    parsed = parse_sql(values, rt) if ok else None
+    if parsed is None:
+        return (0, [])
+    return (1 if parsed[0] else 0, parsed[1])
+
+
+def _c_restrictions(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[dict[str, bool]]:
+    return restrictions(int(values[0])) if ok and values else None
+
+
+CLASSIC: dict[str, Classic] = {
+    "bool": _c_bool,
+    "str": _c_str,
+    "int": _c_int,
+    "float": _c_float,
+    "myinfo": _c_tuple,
+    "name_version": _c_tuple,
+    "nicklist": _c_list("nicklist"),
+    "oplist": _c_list("oplist"),
+    "botlist": _c_list("botlist"),
+    "raw": _c_raw,
+    "geoip": _c_geoip,
+    "sql": _c_sql,
+    "restrictions": _c_restrictions,
+}
+
+# -- strict -------------------------------------------------------------------
+
+
+def _first(callback: str, values: Values) -> Any:
+    if not values:
+        raise HubRefusedError(callback, "the hub answered without a value")
+    return values[0]
+
+
+def _s_none(callback: str, values: Values, rt: _runtime.Runtime) -> None:
+    return None
+
+
+def _s_str(callback: str, values: Values, rt: _runtime.Runtime) -> str:
+    value = _first(callback, values)
+    return rt.from_hub(value) if value is not None else ""
+
+
+def _s_int(callback: str, values: Values, rt: _runtime.Runtime) -> int:
+    return int(_first(callback, values))
+
+
+def _s_float(callback: str, values: Values, rt: _runtime.Runtime) -> float:
+    return float(_first(callback, values))
+
+
+def _s_tuple(n: int) -> Strict:
+    def convert(callback: str, values: Values, rt: _runtime.Runtime) -> tuple[str, ...]:
+        if len(values) != n:
+            raise HubRefusedError(callback, f"expected {n} values, got {len(values)}")
+        return tuple(rt.from_hub(v) if v is not None else "" for v in values)
+
+    return convert
+
+
+def _s_list(kind: str) -> Strict:
+    def convert(callback: str, values: Values, rt: _runtime.Runtime) -> list[str]:
+        raw = _first(callback, values)
+        return parse_nick_list(raw, _LIST_PREFIXES[kind], rt) if raw else []
+
+    return convert
+
+
+def _s_raw(callback: str, values: Values, rt: _runtime.Runtime) -> str:
+    raw = _first(callback, values)
+    if not isinstance(raw, bytes) or raw.startswith(b"["):
+        raise HubRefusedError(callback, "this plugin generation has no raw lists (spec §7.2)")
+    return raw.decode(rt.encoding, "surrogateescape")
+
+
+def _s_geoip(callback: str, values: Values, rt: _runtime.Runtime) -> dict[str, Any]:
+    parsed = parse_geoip(values, rt)
+    if parsed is None:
+        raise HubRefusedError(callback, "incomplete GeoIP record")
+    return parsed
+
+
+def _s_sql(callback: str, values: Values, rt: _runtime.Runtime) -> list[list[str]]:
+    parsed = parse_sql(values, rt)
+    if parsed is None or not parsed[0]:
+        raise HubRefusedError(callback, "the query failed")
+    return parsed[1]
+
+
+def _s_restrictions(callback: str, values: Values, rt: _runtime.Runtime) -> dict[str, bool]:
+    return restrictions(int(_first(callback, values)))
+
+
+STRICT: dict[str, Strict] = {
+    "bool": _s_none,
+    "str": _s_str,
+    "int": _s_int,
+    "float": _s_float,
+    "myinfo": _s_tuple(6),
+    "name_version": _s_tuple(2),
+    "nicklist": _s_list("nicklist"),
+    "oplist": _s_list("oplist"),
+    "botlist": _s_list("botlist"),
+    "raw": _s_raw,
+    "geoip": _s_geoip,
+    "sql": _s_sql,
+    "restrictions": _s_restrictions,
+}

@@ -1,0 +1,30 @@
+"""The ``vh`` functions with Pythonic errors, for threads and new code.
+
+Same names, parameters and hub callbacks as the classic functions (spec/
+wrapper-abi.md §7.2), and like them callable from any thread. They differ
+in what they return:
+
+* a failed callback raises :class:`vh.HubRefusedError` (the classic form
+  returns ``False``/``None``); ``SetConfig`` alone never raises, because
+  the plugin reports failure even when it set the value (spec §6.3);
+* functions that only acknowledge (``mc``, ``Ban``, …) return ``None``;
+* getters return their value, never ``None`` (``GetNickList`` gives ``[]``
+  for an empty hub, ``SQL`` the rows);
+* every function takes a keyword-only ``timeout`` in seconds: past it,
+  :class:`vh.HubTimeoutError` (the call was sent and may still run);
+* a lost link raises :class:`vh.NotConnectedError`.
+
+Example: ``ip = vh.strict.GetUserIP(nick, timeout=2.0)``.
+"""
+
+from __future__ import annotations
+
+from ._api import make_strict
+from ._functions import FUNCTIONS
+
+_g = globals()
+for _spec in FUNCTIONS:
+    _g[_spec.name] = make_strict(_spec)
+del _g, _spec
+
+__all__ = [spec.name for spec in FUNCTIONS]
