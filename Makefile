@@ -6,7 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: all build venv sdk demo demo-short test lint rust-test py-test clean
+.PHONY: all build venv sdk demo demo-short test lint rust-test py-test wheel-check clean
 
 all: build
 
@@ -44,9 +44,17 @@ rust-test: build
 py-test: build
 	$(VPY) -m pytest -q examples py-sdk/tests
 
+# The abi3 wheel builds and installs into a fresh venv, and imports there.
+wheel-check: $(VPY)
+	rm -rf target/wheels target/wheel-venv
+	cd py-sdk && $(CURDIR)/$(VENV)/bin/maturin build --quiet --out $(CURDIR)/target/wheels
+	$(PYTHON) -m venv target/wheel-venv
+	target/wheel-venv/bin/pip install --quiet target/wheels/vh_runner_sdk-*.whl
+	cd /tmp && $(CURDIR)/target/wheel-venv/bin/python -c "import vh, vh._core, vh.testing; print('wheel ok:', vh._core.__version__)"
+
 # Every test: lints, Rust unit and integration tests (real runner, real
-# workers, the shim driven from C), Python tests.
-test: lint rust-test py-test
+# workers, the shim driven from C), Python tests, the wheel in a fresh venv.
+test: lint rust-test py-test wheel-check
 
 clean:
 	$(CARGO) clean

@@ -162,7 +162,7 @@ fn forward_lines<R: AsyncRead + Unpin + Send + 'static>(
     tail: Arc<Mutex<Vec<String>>>,
 ) {
     tokio::spawn(async move {
-                let mut lines = BufReader::new(reader).lines();
+        let mut lines = BufReader::new(reader).lines();
         let mut traceback = Traceback::default();
         while let Ok(Some(line)) = lines.next_line().await {
             let Some(line) = traceback.push(line) else {
@@ -450,6 +450,12 @@ pub async fn run_once(
     let uptime = started.elapsed();
     let explain = |what: String| {
         let tail = tail.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
+        if tail.contains("No module named 'vh'") || tail.contains("No module named vh") {
+            return format!(
+                "{what}: the interpreter {python} has no `vh` package; install it with `{python} -m pip install vh-runner-sdk` (the wheel `maturin build` makes in py-sdk/), or set `python` in the runner config",
+                python = resolved.python.display()
+            );
+        }
         if tail.is_empty() {
             what
         } else {
@@ -493,7 +499,10 @@ mod tests {
         let out: Vec<String> = lines.iter().filter_map(|l| t.push(l.to_string())).collect();
         assert_eq!(out.len(), 3, "{out:?}");
         assert_eq!(out[0], "before");
-        assert!(out[1].starts_with("Traceback") && out[1].ends_with("ZeroDivisionError: division by zero"));
+        assert!(
+            out[1].starts_with("Traceback")
+                && out[1].ends_with("ZeroDivisionError: division by zero")
+        );
         assert_eq!(out[1].lines().count(), 4);
         assert_eq!(out[2], "after");
     }

@@ -411,3 +411,27 @@ fn a_hook_whose_result_the_hub_ignores_does_not_hold_the_hub() {
         said(&hub, "MC Verlihub\tbye op")
     });
 }
+
+#[test]
+fn an_interpreter_without_vh_gets_an_install_hint() {
+    let _serial = serial();
+    let venv = tempfile::tempdir().unwrap();
+    let created = std::process::Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(venv.path())
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let bare = venv.path().join("bin/python");
+    let runner = Runner::start_with(&format!(
+        "[[script]]\nmatch = \"ping.py\"\npython = {:?}\n",
+        bare.display().to_string()
+    ));
+    let mut hub = open(&runner);
+    assert_eq!(hub.load(&script("ping.py")), -1);
+    let log = runner.log();
+    assert!(
+        log.contains("has no `vh` package") && log.contains("-m pip install vh-runner-sdk"),
+        "{log}"
+    );
+}
