@@ -127,6 +127,8 @@ def classic_stub() -> str:
         "basedir: str",
         "config_name: str",
         "starttime: int",
+        "# vh-runner extra: the Python codec of the hub's encoding (e.g. 'cp1251').",
+        "hub_encoding: str",
         "",
         "# Hub constants (spec §7.4, generation A's values).",
         *(f"{n}: Final = {getattr(_constants, n)!r}" for n in constants),

@@ -42,6 +42,9 @@ path: str = ""
 basedir: str = ""
 config_name: str = ""
 starttime: int = 0
+#: vh-runner extra: Python codec name of the hub's encoding (``cp1251``);
+#: nicks and messages are decoded with it and ``surrogateescape``.
+hub_encoding: str = "cp1252"
 
 _g = globals()
 for _fn in _api.CLASSIC_FUNCTIONS:
@@ -76,6 +79,7 @@ __all__ = [
     "basedir",
     "config_name",
     "starttime",
+    "hub_encoding",
     "encode",
     "decode",
     "Encode",

@@ -22,6 +22,8 @@ path: str
 basedir: str
 config_name: str
 starttime: int
+# vh-runner extra: the Python codec of the hub's encoding (e.g. 'cp1251').
+hub_encoding: str
 
 # Hub constants (spec §7.4, generation A's values).
 eCR_DEFAULT: Final = 0
@@ -610,6 +612,7 @@ __all__ = [
     "basedir",
     "config_name",
     "starttime",
+    "hub_encoding",
     "encode",
     "decode",
     "Encode",

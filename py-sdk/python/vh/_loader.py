@@ -28,6 +28,7 @@ class ScriptAttributes:
     basedir: str = ""
     config_name: str = "config"
     starttime: int = 0
+    hub_encoding: str = "cp1252"
 
 
 def set_attributes(attrs: ScriptAttributes) -> None:
@@ -40,6 +41,7 @@ def set_attributes(attrs: ScriptAttributes) -> None:
     vh.basedir = attrs.basedir
     vh.config_name = attrs.config_name
     vh.starttime = attrs.starttime
+    vh.hub_encoding = attrs.hub_encoding
 
 
 def run_script(path: str) -> types.ModuleType:

@@ -108,6 +108,7 @@ class FakeHub:
             opchatname=opchatname,
             basedir=basedir,
             config_name=config_name,
+            hub_encoding=encoding,
         )
         #: Every callback the script called, in call order.
         self.calls: list[Call] = []

@@ -44,6 +44,7 @@ def _attributes(event: tuple[Any, ...], encoding: str) -> _loader.ScriptAttribut
         basedir=text(config_dir),
         config_name=text(config_name),
         starttime=start_time,
+        hub_encoding=encoding,
     )
 
 

@@ -26,7 +26,7 @@ fn plugin_reload_100_times_leaks_no_thread_fd_or_memory() {
     let runner = Runner::start();
     shim_env(&runner.socket(), 5_000);
     let cycle = |i: usize| {
-        let generation = if i % 2 == 0 {
+        let generation = if i.is_multiple_of(2) {
             Generation::A
         } else {
             Generation::B
