@@ -376,6 +376,9 @@ impl Shim {
             config_name: bytes(6),
             hub_encoding: self.hub_encoding(&bytes(6)),
             generation: self.generation().as_str().into(),
+            hub_cwd: std::env::current_dir()
+                .map(|d| d.into_os_string().into_encoded_bytes())
+                .unwrap_or_default(),
         };
         if !self.ipc.send(Out::Load(load.clone())) {
             shim_log!(

@@ -255,6 +255,21 @@ impl Config {
         if let Some(p) = &args.python {
             self.python.clone_from(p);
         }
+        // Workers start in their script's folder: a relative interpreter
+        // path ("venv/bin/python") means relative to where the runner started.
+        let absolute = |p: &mut PathBuf| {
+            if p.is_relative() && p.components().count() > 1 {
+                if let Ok(cwd) = std::env::current_dir() {
+                    *p = cwd.join(&*p);
+                }
+            }
+        };
+        absolute(&mut self.python);
+        for s in &mut self.scripts {
+            if let Some(p) = s.python.as_mut() {
+                absolute(p);
+            }
+        }
         self
     }
 
@@ -304,8 +319,17 @@ mod tests {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/runner.toml");
         let cfg = Config::load(Some(&example)).unwrap();
         assert_eq!(cfg.resolve("/x/hub_api.py").settings.memory_limit_mb, 512);
-        assert_eq!(cfg.resolve("/etc/verlihub/scripts/slow_stats.py").settings.max_crashes, 2);
-        assert_eq!(cfg.defaults, ScriptSettings::default(), "the example documents the defaults");
+        assert_eq!(
+            cfg.resolve("/etc/verlihub/scripts/slow_stats.py")
+                .settings
+                .max_crashes,
+            2
+        );
+        assert_eq!(
+            cfg.defaults,
+            ScriptSettings::default(),
+            "the example documents the defaults"
+        );
     }
 
     #[test]

@@ -284,7 +284,8 @@ pub async fn run_once(
         Ok(pair) => pair,
         Err(e) => return fail(format!("socketpair: {e}")),
     };
-    let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(load.path.clone()));
+    let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(load.hub_cwd.clone()))
+        .join(std::ffi::OsString::from_vec(load.path.clone()));
     let mut child = match spawn(resolved, &path, child_end.into()) {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", resolved.python.display())),

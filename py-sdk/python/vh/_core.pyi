@@ -20,7 +20,7 @@ class Channel:
     def recv_main(self, timeout: float) -> tuple[Any, ...] | None:
         """Next event for the main thread: ``("load", id, path, botname,
         opchatname, config_dir, start_time, config_name, hub_encoding,
-        generation)``, ``("hook", call_id, hook, args)``, ``("result",
+        generation, hub_cwd)``, ``("hook", call_id, hook, args)``, ``("result",
         call_id, ok, values, error)``, ``("unload",)``, ``("ping", seq)`` or
         ``("closed", reason)``; None after ``timeout`` seconds."""
     def send_loaded(self, ok: bool, error: str, hooks: list[int]) -> None:

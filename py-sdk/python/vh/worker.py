@@ -48,6 +48,16 @@ def _attributes(event: tuple[Any, ...], encoding: str) -> _loader.ScriptAttribut
     )
 
 
+def _script_file(path: str, event: tuple[Any, ...]) -> str:
+    """The script file to run: a relative path is relative to the hub's
+    working directory (the 11th element of the load event), not to the
+    worker's (its script folder); ``vh.path`` keeps the path as given."""
+    hub_cwd = event[10] if len(event) > 10 else b""
+    if hub_cwd and not os.path.isabs(path):
+        return os.path.join(os.fsdecode(hub_cwd), path)
+    return path
+
+
 def main() -> int:
     """Runs one script until unload; returns the process exit code."""
     fd = int(os.environ.get("VH_WORKER_FD", "3"))
@@ -62,7 +72,7 @@ def main() -> int:
     rt = _runtime.Runtime(channel, encoding)
     _runtime.install(rt)
     try:
-        rt.module = _loader.run_script(attrs.path)
+        rt.module = _loader.run_script(_script_file(attrs.path, event))
     except BaseException:
         channel.send_loaded(False, traceback.format_exc(), [])
         return 1
