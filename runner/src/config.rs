@@ -258,10 +258,11 @@ impl Config {
         // Workers start in their script's folder: a relative interpreter
         // path ("venv/bin/python") means relative to where the runner started.
         let absolute = |p: &mut PathBuf| {
-            if p.is_relative() && p.components().count() > 1 {
-                if let Ok(cwd) = std::env::current_dir() {
-                    *p = cwd.join(&*p);
-                }
+            if p.is_relative()
+                && p.components().count() > 1
+                && let Ok(cwd) = std::env::current_dir()
+            {
+                *p = cwd.join(&*p);
             }
         };
         absolute(&mut self.python);

@@ -20,6 +20,9 @@ use crate::session::ToShim;
 use crate::worker::{self, Exit};
 
 /// What the session and the admin service tell a supervisor.
+// A hook frame is the common case and is sent by value; boxing every one
+// to shrink the rare large load frame would cost an allocation per hook.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Control {
     /// A frame for the worker (hook, vh.* result, unload, ping).
