@@ -129,7 +129,7 @@ fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
                     l.start_time.into_pyobject(py)?.into_any(),
                     b(&l.config_name),
                     l.hub_encoding.into_pyobject(py)?.into_any(),
-                                        l.generation.into_pyobject(py)?.into_any(),
+                    l.generation.into_pyobject(py)?.into_any(),
                     b(&l.hub_cwd),
                 ],
             )?
@@ -189,7 +189,7 @@ impl Channel {
         })
     }
 
-        /// Next event for the main thread, as a tuple: `("load", id, path,
+    /// Next event for the main thread, as a tuple: `("load", id, path,
     /// botname, opchatname, config_dir, start_time, config_name,
     /// hub_encoding, generation, hub_cwd)`, `("hook", call_id, hook, args)`,
     /// `("result", call_id, ok, values, error)`, `("unload",)`,
