@@ -6,7 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: all build venv sdk demo demo-short test lint rust-test py-test wheel-check clean
+.PHONY: all build venv sdk demo demo-short test lint rust-test py-test wheel-check bench bench-short clean
 
 all: build
 
@@ -53,9 +53,24 @@ wheel-check: $(VPY)
 	target/wheel-venv/bin/pip install --quiet target/wheels/vh_runner_sdk-*.whl
 	cd /tmp && $(CURDIR)/target/wheel-venv/bin/python -c "import vh, vh._core, vh.testing; print('wheel ok:', vh._core.__version__)"
 
+# Benchmarks (docs/performance.md): release binaries and a release build of
+# the vh package in its own venv, then the full run (about 5 minutes).
+bench: $(VPY)
+	$(CARGO) build --release -p vh-host-shim -p vh-runner -p vh-hubsim -p vh-bench
+	rm -rf target/bench-wheels && $(PYTHON) -m venv target/bench-venv
+	cd py-sdk && $(CURDIR)/$(VENV)/bin/maturin build --quiet --release --out $(CURDIR)/target/bench-wheels
+	target/bench-venv/bin/pip install --quiet --force-reinstall target/bench-wheels/vh_runner_sdk-*.whl
+	target/release/vh-bench --python target/bench-venv/bin/python
+
+# The bench still runs (small counts, debug build; figures not judged).
+bench-short: build
+	$(CARGO) test -p vh-bench
+	$(CARGO) run -p vh-bench -- --short
+
 # Every test: lints, Rust unit and integration tests (real runner, real
-# workers, the shim driven from C), Python tests, the wheel in a fresh venv.
-test: lint rust-test py-test wheel-check
+# workers, the shim driven from C), Python tests, the wheel in a fresh venv,
+# the benchmark in its short mode.
+test: lint rust-test py-test wheel-check bench-short
 
 clean:
 	$(CARGO) clean

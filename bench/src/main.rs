@@ -1,0 +1,48 @@
+//! vh-bench: issue 8's benchmark. In one run on one machine it measures the
+//! physical limits (a raw Unix-socket ping-pong of a hook-sized message, one
+//! and two hops), the in-process CPython plugin (`c/inproc.c`), and
+//! vh-runner through its real shim driven from C as python_pi drives it,
+//! with a real runner and real workers; then prints absolute figures,
+//! ratios and the targets (docs/performance.md).
+//!
+//! ```text
+//! cargo build --release && cargo run --release -p vh-bench [-- --short] [--strict]
+//! ```
+//!
+//! Parts:
+//! * [`baseline`]: ping-pong baselines (and their child processes);
+//! * [`inproc`]: the in-process CPython baseline;
+//! * [`lab`], [`driver`], [`runner`]: the runner, the hub and the shim;
+//! * [`scenarios`]: the measurements through vh-runner;
+//! * [`procfs`], [`stats`], [`report`], [`targets`]: readings, figures, the
+//!   table, the targets;
+//! * [`cli`], [`plan`], [`suite`]: the command line, the counts, and the
+//!   order of the run.
+
+mod baseline;
+mod cli;
+mod driver;
+mod inproc;
+mod lab;
+mod plan;
+mod procfs;
+mod report;
+mod runner;
+mod scenarios;
+mod stats;
+mod suite;
+mod targets;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(code) = baseline::child_main(&args) {
+        std::process::exit(code);
+    }
+    match suite::run(&args) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("vh-bench: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

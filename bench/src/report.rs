@@ -1,0 +1,450 @@
+//! The bench's table: absolute figures, ratios against the baselines of the
+//! same run, where the time goes, and the targets ([`crate::targets`]).
+
+use std::fmt::Write;
+
+use crate::baseline::Sizes;
+use crate::inproc::InProc;
+use crate::scenarios::{Growth, Hops, Latency, Memory, Rate};
+use crate::stats::Summary;
+use crate::targets;
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `--short`.
+    pub short: bool,
+    /// Machine and load, at start and end.
+    pub conditions: String,
+    /// Load average at the end.
+    pub load_end: String,
+    /// Message sizes of the ping-pong baselines.
+    pub sizes: Option<Sizes>,
+    /// Raw ping-pong: one hop, at the start of the vh-runner part.
+    pub one_hop: Summary,
+    /// Raw ping-pong: one hop, again at the end of the run.
+    pub one_hop_end: Summary,
+    /// Raw ping-pong: one hop, both processes on one CPU / on two CPUs
+    /// (absent on a single-CPU machine).
+    pub one_hop_one_cpu: Option<Summary>,
+    /// See `one_hop_one_cpu`.
+    pub one_hop_two_cpus: Option<Summary>,
+    /// Chat hook with the hub, the runner and the worker on one CPU, and
+    /// the throughput so.
+    pub sync_one_cpu: Option<(Latency, Hops, Rate)>,
+    /// Raw ping-pong through a relay process, native and Python far end.
+    pub two_hops: Summary,
+    /// See `two_hops`.
+    pub two_hops_python: Summary,
+    /// Two hops to a Python loop, every process on one CPU.
+    pub two_hops_python_one_cpu: Option<Summary>,
+    /// The in-process CPython baseline, or why it is missing.
+    pub inproc: Result<InProc, String>,
+    /// Cost of one `clock_gettime` in the driver, ns.
+    pub clock_ns: f64,
+    /// Chat hook through vh-runner, and where its time goes.
+    pub sync: Latency,
+    /// See `sync`.
+    pub sync_hops: Hops,
+    /// Chat hook with one `vh.usermc`.
+    pub usermc: Latency,
+    /// See `usermc`.
+    pub usermc_hops: Hops,
+    /// A hook whose result the hub ignores (`OnUserLogout`).
+    pub ignored: Latency,
+    /// `w_HasHook`, hook defined / not defined, ns.
+    pub has_hook_yes_ns: f64,
+    /// See `has_hook_yes_ns`.
+    pub has_hook_no_ns: f64,
+    /// One event of a hook no script has, ns.
+    pub no_hook_ns: f64,
+    /// Throughput with 1 and with 4 scripts.
+    pub rates: Vec<Rate>,
+    /// Chat hook beside `busy.py` sleeping / spinning in a long hook.
+    pub busy: Vec<(String, Latency)>,
+    /// Memory.
+    pub memory: Memory,
+    /// RSS over the long run.
+    pub growth: Growth,
+}
+
+/// Nanoseconds as microseconds, 2 decimals below 10 µs, else 1.
+pub fn us(ns: f64) -> String {
+    let u = ns / 1000.0;
+    if u < 10.0 {
+        format!("{u:.2}")
+    } else {
+        format!("{u:.1}")
+    }
+}
+
+/// KiB as MiB.
+pub fn mib(kb: u64) -> String {
+    format!("{:.1} MiB", kb as f64 / 1024.0)
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.1}x", a / b)
+    } else {
+        "-".into()
+    }
+}
+
+/// Widths of the latency table: label, then numbers.
+const LABEL: usize = 58;
+
+fn latency_row(
+    out: &mut String,
+    label: &str,
+    s: &Summary,
+    base: &Summary,
+    inproc: Option<&Summary>,
+) {
+    let _ = writeln!(
+        out,
+        "{label:<LABEL$} {:>8} {:>8} {:>8} {:>8}   {:>6} {:>6}   {:>7}",
+        us(s.p50),
+        us(s.p99),
+        us(s.p999),
+        us(s.mean),
+        ratio(s.p50, base.p50),
+        ratio(s.p99, base.p99),
+        inproc.map_or("".into(), |i| ratio(s.p50, i.p50)),
+    );
+}
+
+/// The whole table as text.
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "vh-bench ({}): {}",
+        if r.short {
+            "short mode: counts too small to mean anything, targets not judged"
+        } else {
+            "full run"
+        },
+        r.conditions
+    );
+    if let Some(s) = r.sizes {
+        let _ = writeln!(
+            o,
+            "hook-sized messages: {} B request, {} B reply (protobuf + gRPC prefix + HTTP/2 frame header)",
+            s.request, s.reply
+        );
+    }
+    let _ = writeln!(o, "\nLatency per hub event, us{:>width$}", "", width = 0);
+    let _ = writeln!(
+        o,
+        "{:<LABEL$} {:>8} {:>8} {:>8} {:>8}   {:>6} {:>6}   {:>7}",
+        "", "p50", "p99", "p99.9", "mean", "xpp50", "xpp99", "xinproc"
+    );
+    // Ratios against the one-CPU ping-pong where there is one: it does not
+    // swing with the scheduler's placement.
+    let base = r.one_hop_one_cpu.unwrap_or(r.one_hop);
+    latency_row(
+        &mut o,
+        "raw ping-pong, 1 hop (2 processes)",
+        &r.one_hop,
+        &base,
+        None,
+    );
+    if let (Some(one), Some(two)) = (&r.one_hop_one_cpu, &r.one_hop_two_cpus) {
+        latency_row(
+            &mut o,
+            "raw ping-pong, 1 hop, both on one CPU",
+            one,
+            &base,
+            None,
+        );
+        latency_row(
+            &mut o,
+            "raw ping-pong, 1 hop, on two CPUs",
+            two,
+            &base,
+            None,
+        );
+    }
+    latency_row(
+        &mut o,
+        "raw ping-pong, 2 hops (relay, native echo)",
+        &r.two_hops,
+        &base,
+        None,
+    );
+    latency_row(
+        &mut o,
+        "raw ping-pong, 2 hops (relay, Python echo)",
+        &r.two_hops_python,
+        &base,
+        None,
+    );
+    if let Some(s) = &r.two_hops_python_one_cpu {
+        latency_row(
+            &mut o,
+            "raw ping-pong, 2 hops (relay, Python echo), one CPU",
+            s,
+            &base,
+            None,
+        );
+    }
+    let inproc = r.inproc.as_ref().ok();
+    match &r.inproc {
+        Ok(i) => {
+            latency_row(
+                &mut o,
+                "in-process CPython: chat hook",
+                &i.chat,
+                &base,
+                None,
+            );
+            latency_row(
+                &mut o,
+                "in-process CPython: chat hook + vh.usermc",
+                &i.usermc,
+                &base,
+                None,
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(o, "{:<LABEL$} missing: {e}", "in-process CPython baseline");
+        }
+    }
+    latency_row(
+        &mut o,
+        "vh-runner: chat hook (OnParsedMsgChat -> 1)",
+        &r.sync.lat,
+        &base,
+        inproc.map(|i| &i.chat),
+    );
+    if let Some((l, _, _)) = &r.sync_one_cpu {
+        latency_row(
+            &mut o,
+            "vh-runner: chat hook, every process on one CPU",
+            &l.lat,
+            &base,
+            inproc.map(|i| &i.chat),
+        );
+    }
+    latency_row(
+        &mut o,
+        "vh-runner: chat hook + vh.usermc (re-entrant)",
+        &r.usermc.lat,
+        &base,
+        inproc.map(|i| &i.usermc),
+    );
+    latency_row(
+        &mut o,
+        "vh-runner: result ignored (OnUserLogout), hub thread",
+        &r.ignored.lat,
+        &base,
+        inproc.map(|i| &i.chat),
+    );
+    for (kind, l) in &r.busy {
+        latency_row(
+            &mut o,
+            &format!("vh-runner: chat hook, {kind}"),
+            &l.lat,
+            &base,
+            inproc.map(|i| &i.chat),
+        );
+    }
+    latency_row(
+        &mut o,
+        "raw ping-pong, 1 hop (again, end of run)",
+        &r.one_hop_end,
+        &base,
+        None,
+    );
+    let _ = writeln!(
+        o,
+        "(xpp50/xpp99: ratio to the p50/p99 of the 1-hop ping-pong on one CPU; xinproc: p50 ratio to the in-process hook; \
+         per-event timer {:.0} ns included, in-process {:.0} ns)",
+        r.clock_ns,
+        inproc.map_or(0.0, |i| i.clock_ns)
+    );
+    let c = &r.ignored.counts;
+    let _ = writeln!(
+        o,
+        "(result-ignored hooks: {} calls, {} returned NULL at once, {} waited for an answer)",
+        c.calls,
+        c.nulls,
+        c.calls - c.nulls
+    );
+
+    let _ = writeln!(
+        o,
+        "\nPer call, ns{:>width$}vh-runner  in-process  ratio",
+        "",
+        width = LABEL - 12
+    );
+    let ip = |f: fn(&InProc) -> f64| inproc.map_or(0.0, f);
+    for (label, v, b) in [
+        (
+            "w_HasHook, hook defined",
+            r.has_hook_yes_ns,
+            ip(|i| i.has_hook_yes_ns),
+        ),
+        (
+            "w_HasHook, hook not defined",
+            r.has_hook_no_ns,
+            ip(|i| i.has_hook_no_ns),
+        ),
+        (
+            "event of a hook no script has (w_pack, w_HasHook, free)",
+            r.no_hook_ns,
+            ip(|i| i.no_hook_ns),
+        ),
+    ] {
+        let _ = writeln!(o, "{label:<LABEL$} {v:>8.1}  {b:>10.1}  {:>5}", ratio(v, b));
+    }
+    if let Some(i) = inproc {
+        let _ = writeln!(
+            o,
+            "{:<LABEL$} {:>8}  {:>10.0}  (in-process chat hook, batch mean; with vh.usermc {:.0})",
+            "", "", i.chat_batch_ns, i.usermc_batch_ns
+        );
+    }
+
+    let _ = writeln!(
+        o,
+        "\nThroughput (hub thread back to back, w_CallHook calls per second)"
+    );
+    for rate in &r.rates {
+        let _ = writeln!(
+            o,
+            "{:<LABEL$} {:>10.0}   ({} calls)",
+            format!("{} script(s), every chat event to each", rate.scripts),
+            rate.hooks_per_s,
+            rate.counts.calls
+        );
+    }
+    if let Some((_, _, rate)) = &r.sync_one_cpu {
+        let _ = writeln!(
+            o,
+            "{:<LABEL$} {:>10.0}   ({} calls)",
+            "1 script, every process on one CPU", rate.hooks_per_s, rate.counts.calls
+        );
+    }
+    let _ = writeln!(
+        o,
+        "{:<LABEL$} {:>10.0}",
+        "1 script, over the RSS run", r.growth.hooks_per_s
+    );
+
+    let m = &r.memory;
+    let _ = writeln!(o, "\nMemory (RSS)");
+    let _ = writeln!(
+        o,
+        "{:<LABEL$} {:>10}",
+        "bare python3 -c 'import time; time.sleep(60)'",
+        mib(m.bare_python_kb)
+    );
+    let _ = writeln!(
+        o,
+        "{:<LABEL$} {:>10}   {}",
+        "worker, idle (chat.py loaded, no hook yet)",
+        mib(m.worker_idle_kb),
+        ratio(m.worker_idle_kb as f64, m.bare_python_kb as f64)
+    );
+    let _ = writeln!(
+        o,
+        "{:<LABEL$} {:>10}",
+        "the same worker after the latency runs",
+        mib(m.worker_after_kb)
+    );
+    let _ = writeln!(
+        o,
+        "{:<LABEL$} {:>10}",
+        "runner, no script",
+        mib(m.runner_empty_kb)
+    );
+    let _ = writeln!(
+        o,
+        "{:<LABEL$} {:>10}",
+        format!("runner, {} scripts loaded", m.many),
+        mib(m.runner_many_kb)
+    );
+    let _ = writeln!(
+        o,
+        "{:<LABEL$} {:>10}   (PSS {})",
+        format!("{} workers, summed", m.many),
+        mib(m.workers_many_rss_kb),
+        mib(m.workers_many_pss_kb)
+    );
+    let g = &r.growth;
+    let last = |v: &[f64]| v.last().copied().unwrap_or(0.0);
+    let first = |v: &[f64]| v.first().copied().unwrap_or(0.0);
+    let total = last(&g.hooks);
+    let _ = writeln!(
+        o,
+        "Growth over {total:.0} hooks (KiB: first -> last reading, least-squares slope per 100k hooks)"
+    );
+    for (label, v) in [
+        ("hub process (shim) RSS", &g.shim_rss_kb),
+        ("hub process malloc in use (mallinfo2)", &g.shim_heap_kb),
+        ("runner RSS", &g.runner_rss_kb),
+        ("worker RSS", &g.worker_rss_kb),
+    ] {
+        let _ = writeln!(
+            o,
+            "{label:<LABEL$} {:>8.0} -> {:>8.0}   {:+.1} KiB/100k",
+            first(v),
+            last(v),
+            g.per_100k(v)
+        );
+    }
+
+    let mut breakdowns = vec![("sync chat hook", &r.sync, &r.sync_hops)];
+    if let Some((l, h, _)) = &r.sync_one_cpu {
+        breakdowns.push(("sync chat hook, every process on one CPU,", l, h));
+    }
+    breakdowns.push(("chat hook + vh.usermc", &r.usermc, &r.usermc_hops));
+    for (title, l, h) in breakdowns {
+        let _ = writeln!(
+            o,
+            "\nWhere a {title} goes, per hook (p50 {} us)",
+            us(l.lat.p50)
+        );
+        let _ = writeln!(
+            o,
+            "{:<LABEL$} {:>8} {:>10}",
+            "thread group", "CPU us", "switches"
+        );
+        let mut cpu = 0.0;
+        for (label, ns, sw) in &h.groups {
+            cpu += ns;
+            let _ = writeln!(o, "{label:<LABEL$} {:>8} {sw:>10.2}", us(*ns));
+        }
+        let _ = writeln!(o, "{:<LABEL$} {:>8}", "all", us(cpu));
+        let (p50, p99) = h.worker_leg_us;
+        let _ = write!(
+            o,
+            "runner -> worker -> runner as the runner measures it: p50 {p50} us, p99 {p99} us"
+        );
+        if title.contains("usermc") {
+            let _ = writeln!(o, " (it includes the vh.usermc round trip to the hub)");
+        } else {
+            let _ = writeln!(
+                o,
+                "; the rest (shim, gRPC both ways, runner relay): about {} us at p50",
+                us((l.lat.p50 - p50 as f64 * 1000.0).max(0.0))
+            );
+        }
+    }
+
+    let _ = writeln!(o, "\nTargets (ratios against baselines of this run)");
+    for t in targets::targets(r) {
+        let status = if r.short {
+            "-".to_string()
+        } else if t.met {
+            "met".to_string()
+        } else {
+            format!("MISSED, {}", t.miss)
+        };
+        let _ = writeln!(o, "{:<LABEL$} {:<34} {status}", t.what, t.measured);
+    }
+    let _ = writeln!(o, "\nload average at the end: {}", r.load_end);
+    o
+}

@@ -1,0 +1,244 @@
+//! The whole run: every measurement in order, then the table; and
+//! `--soak`, one long run of chat hooks for profiling.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::baseline::{self, FarEnd, Placement};
+use crate::cli;
+use crate::inproc;
+use crate::lab::{self, Lab, Parts};
+use crate::plan::Plan;
+use crate::procfs;
+use crate::report::{self, Report};
+use crate::scenarios;
+use crate::targets;
+
+fn say(what: &str) {
+    eprintln!("vh-bench: {what}");
+}
+
+/// Runs what `args` asks for; returns the exit status.
+///
+/// # Errors
+/// A part is missing, fails to start, or a measurement fails; every
+/// process started so far is stopped.
+pub fn run(args: &[String]) -> Result<i32> {
+    let o = cli::options(args)?;
+    let parts = cli::parts(&o)?;
+    let plan = Plan::new(o.short);
+    if let Some(seconds) = o.soak {
+        return soak(&parts, seconds);
+    }
+    let (core, debug_core) = cli::sdk_core(&parts.python)?;
+    let mut conditions = format!(
+        "{}, {} CPU(s), load average {} at start\nworkers: {} with {}{}",
+        procfs::cpu_model(),
+        procfs::cpus(),
+        procfs::loadavg(),
+        parts.python.display(),
+        core.display(),
+        if debug_core {
+            " (DEBUG build)"
+        } else {
+            " (release build)"
+        }
+    );
+    if debug_core {
+        conditions.push_str(
+            "\nWARNING: the workers' vh._core is a debug build (make sdk builds one); worker \
+             figures are worse than a release build's (docs/performance.md, \"Running it\")",
+        );
+    }
+    say(&format!(
+        "shim {}, runner {}, python {}",
+        parts.shim.display(),
+        parts.runner.display(),
+        parts.python.display()
+    ));
+
+    say("in-process CPython baseline");
+    let scripts = tempfile::tempdir().context("temp dir")?;
+    let (chat, usermc) = (
+        scripts.path().join("chat.py"),
+        scripts.path().join("usermc.py"),
+    );
+    std::fs::write(&chat, lab::CHAT_PY)?;
+    std::fs::write(&usermc, lab::USERMC_PY)?;
+    let inproc = inproc::run(&chat, &usermc, plan.inproc_calls).map_err(|e| format!("{e:#}"));
+
+    say("starting vh-runner and the hub");
+    let mut lab = Lab::start(&parts)?;
+    let mut memory = scenarios::Memory {
+        runner_empty_kb: lab.runner_empty_kb,
+        ..Default::default()
+    };
+    let chat_worker = lab.worker_pid(lab.chat)?;
+    memory.worker_idle_kb =
+        procfs::settled_rss_kb(chat_worker, Duration::from_secs(3)).unwrap_or(0);
+    memory.bare_python_kb = scenarios::bare_python_kb(&parts.python)?;
+
+    say("raw ping-pong baselines");
+    let sizes = baseline::hook_sizes();
+    let one_hop = baseline::one_hop(sizes, plan.ping_pongs, Placement::Free)?;
+    let all_cpus = procfs::affinity(0).context("reading this process's CPUs")?;
+    let (one_cpu, two_cpus) = match all_cpus[..] {
+        [a, b, ..] => (
+            Some(baseline::one_hop(
+                sizes,
+                plan.ping_pongs,
+                Placement::OneCpu(a),
+            )?),
+            Some(baseline::one_hop(
+                sizes,
+                plan.ping_pongs,
+                Placement::TwoCpus(a, b),
+            )?),
+        ),
+        _ => (None, None),
+    };
+    let two_hops = baseline::two_hops(sizes, plan.ping_pongs, FarEnd::Native, Placement::Free)?;
+    let python = FarEnd::Python(&parts.python);
+    let two_hops_python = baseline::two_hops(sizes, plan.ping_pongs / 4, python, Placement::Free)?;
+    let two_hops_python_one_cpu = match all_cpus.first() {
+        Some(&cpu) if all_cpus.len() > 1 => Some(baseline::two_hops(
+            sizes,
+            plan.ping_pongs / 4,
+            python,
+            Placement::OneCpu(cpu),
+        )?),
+        _ => None,
+    };
+
+    say("synchronous chat hooks");
+    let clock_ns = lab.driver.clock_cost(100_000);
+    let (chat_id, usermc_id) = (lab.chat, lab.usermc);
+    let (sync, sync_hops) = scenarios::chat_hooks(&mut lab, chat_id, plan.sync_hooks)?;
+    let sync_one_cpu = match all_cpus.first() {
+        Some(&cpu) if all_cpus.len() > 1 => {
+            say("synchronous chat hooks, every process on one CPU");
+            let pids = [std::process::id(), lab.runner.pid(), chat_worker];
+            procfs::pin_processes(&pids, &[cpu]);
+            let r = scenarios::chat_hooks(&mut lab, chat_id, plan.sync_hooks / 2).and_then(|r| {
+                let rate = scenarios::sustained(&mut lab, &[chat_id], plan.sustained)?;
+                Ok((r.0, r.1, rate))
+            });
+            procfs::pin_processes(&pids, &all_cpus);
+            Some(r?)
+        }
+        _ => None,
+    };
+    say("chat hooks with vh.usermc");
+    let (usermc_l, usermc_hops) = scenarios::chat_hooks(&mut lab, usermc_id, plan.sync_hooks / 2)?;
+    say("hooks whose result is ignored");
+    let ignored = scenarios::ignored_hooks(&mut lab, plan.ignored_hooks)?;
+    say("w_HasHook");
+    let (has_hook_yes_ns, has_hook_no_ns, no_hook_ns) =
+        scenarios::has_hook(&mut lab, plan.has_hook_calls)?;
+    memory.worker_after_kb = procfs::rss_kb(chat_worker).unwrap_or(0);
+
+    say("sustained throughput");
+    let mut rates = vec![scenarios::sustained(&mut lab, &[chat_id], plan.sustained)?];
+    lab.load_copies(3)?;
+    let four: Vec<i32> = std::iter::once(lab.chat)
+        .chain(lab.copies.iter().copied())
+        .collect();
+    rates.push(scenarios::sustained(&mut lab, &four, plan.sustained)?);
+
+    say("chat hooks beside a busy script");
+    let mut busy = Vec::new();
+    for (kind, label, demote) in [
+        ("sleep", "another script sleeping in a hook", false),
+        ("spin", "another script spinning in a hook", false),
+        ("spin", "the spinning one under SCHED_IDLE", true),
+    ] {
+        let l = scenarios::beside_busy(&mut lab, kind, plan.busy, demote)?;
+        busy.push((label.to_string(), l));
+    }
+
+    say(&format!("RSS over {} hooks", plan.rss_hooks));
+    let growth = scenarios::growth(&mut lab, plan.rss_hooks, plan.rss_step)?;
+
+    say(&format!("{} scripts loaded", plan.many_scripts));
+    lab.load_copies(plan.many_scripts.saturating_sub(3))?;
+    let status = lab.runner.status()?;
+    memory.many = status.iter().filter(|s| s.pid != 0).count();
+    memory.runner_many_kb =
+        procfs::settled_rss_kb(lab.runner.pid(), Duration::from_secs(3)).unwrap_or(0);
+    for s in status.iter().filter(|s| s.pid != 0) {
+        memory.workers_many_rss_kb += procfs::rss_kb(s.pid).unwrap_or(0);
+        memory.workers_many_pss_kb += procfs::pss_kb(s.pid).unwrap_or(0);
+    }
+
+    say("raw ping-pong again");
+    let one_hop_end = baseline::one_hop(sizes, plan.ping_pongs, Placement::Free)?;
+    say("stopping");
+    drop(lab);
+
+    let report = Report {
+        short: plan.short,
+        conditions,
+        load_end: procfs::loadavg(),
+        sizes: Some(sizes),
+        one_hop,
+        one_hop_end,
+        one_hop_one_cpu: one_cpu,
+        one_hop_two_cpus: two_cpus,
+        sync_one_cpu,
+        two_hops,
+        two_hops_python,
+        two_hops_python_one_cpu,
+        inproc,
+        clock_ns,
+        sync,
+        sync_hops,
+        usermc: usermc_l,
+        usermc_hops,
+        ignored,
+        has_hook_yes_ns,
+        has_hook_no_ns,
+        no_hook_ns,
+        rates,
+        busy,
+        memory,
+        growth,
+    };
+    print!("{}", report::render(&report));
+    Ok(if o.strict && !o.short && !targets::all_met(&report) {
+        2
+    } else {
+        0
+    })
+}
+
+/// `--soak`: chat hooks to `chat.py` for `seconds`, for profiling.
+fn soak(parts: &Parts, seconds: f64) -> Result<i32> {
+    let mut lab = Lab::start(parts)?;
+    let chat = lab.chat;
+    eprintln!(
+        "vh-bench: soak for {seconds} s: hub pid {}, runner pid {}, worker pid {}",
+        std::process::id(),
+        lab.runner.pid(),
+        lab.worker_pid(chat)?
+    );
+    let (latency, hops) = scenarios::soak(&mut lab, Duration::from_secs_f64(seconds))?;
+    for (label, ns, switches) in &hops.groups {
+        eprintln!(
+            "vh-bench: {label:<28} {:>7.1} us CPU, {switches:.2} switches per hook",
+            ns / 1000.0
+        );
+    }
+    eprintln!(
+        "vh-bench: runner -> worker -> runner (runner's view): p50 {} us, p99 {} us",
+        hops.worker_leg_us.0, hops.worker_leg_us.1
+    );
+    eprintln!(
+        "vh-bench: {} hooks, p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us",
+        latency.lat.n,
+        latency.lat.p50 / 1000.0,
+        latency.lat.p99 / 1000.0,
+        latency.lat.p999 / 1000.0
+    );
+    Ok(0)
+}
