@@ -10,11 +10,13 @@ use std::ffi::{CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 
 use vh_proto::hooks::HOOKS;
 
 use crate::callbacks::{A_NAMES, Callback};
 use crate::generation::Generation;
+use crate::hooktable;
 use crate::hub;
 use crate::log;
 use crate::targs::{self, Targs};
@@ -101,7 +103,20 @@ pub extern "C" fn w_Unload(id: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn w_HasHook(id: c_int, hook: c_int) -> c_int {
     guard(0, || {
-        hub::current().map_or(0, |s| c_int::from(s.has_hook(id, hook)))
+        // The hot path (every script, before every hook): two atomic loads.
+        if hooktable::PENDING.load(Ordering::Acquire) != 0
+            && let Some(s) = hub::current()
+        {
+            s.pump();
+        }
+        let Some(bit) = usize::try_from(hook).ok().filter(|&h| h < HOOKS.len()) else {
+            return 0;
+        };
+        match hooktable::get(id) {
+            Some(Some(hooks)) => c_int::from(hooks & (1 << bit) != 0),
+            Some(None) => 0,
+            None => hub::current().map_or(0, |s| c_int::from(s.has_hook(id, hook))),
+        }
     })
 }
 

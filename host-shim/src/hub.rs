@@ -18,12 +18,15 @@ use vh_proto::v1::{
 use crate::callbacks::{MAX_CALLBACKS, Table};
 use crate::config::{CONNECT_WAIT_MS, Settings};
 use crate::generation::{self, Generation};
+use crate::hooktable;
 use crate::ipc::{Event, Ipc, Loads};
 use crate::shim_log;
 use crate::targs::{self, Arg, Targs};
 
 /// One loaded script, as the shim knows it.
 pub struct Script {
+    /// The hub's script id.
+    id: i32,
     /// File name with `.py`, as generation A's `vh.name` (spec §7.3).
     pub name: String,
     /// Bit i set if the script defined hook i at its last load (spec §3.7).
@@ -45,8 +48,9 @@ pub struct Script {
 }
 
 impl Script {
-    fn new(name: String, loaded: &ScriptLoaded) -> Script {
+    fn new(id: i32, name: String, loaded: &ScriptLoaded) -> Script {
         let s = Script {
+            id,
             name,
             hooks: AtomicU64::new(0),
             up: AtomicBool::new(false),
@@ -70,6 +74,7 @@ impl Script {
             .filter(|&&h| (h as usize) < hooks::HOOKS.len())
             .fold(0u64, |acc, &h| acc | hook_bit(h as usize));
         self.hooks.store(hooks, Ordering::Release);
+        hooktable::set(self.id, hooks);
         self.hook_deadline_ms
             .store(loaded.hook_deadline_ms, Ordering::Relaxed);
         self.timer_deadline_ms
@@ -166,6 +171,7 @@ pub fn current() -> Option<Arc<Shim>> {
 /// `raw` points to the plugin's 100 callback entries.
 pub unsafe fn begin(raw: *const *const c_void) -> bool {
     end(); // a second w_Begin without w_End: start afresh
+    hooktable::reset();
     let settings = Settings::from_env();
     // SAFETY: per the contract, 100 readable entries.
     let raw: &[*const c_void; MAX_CALLBACKS] = unsafe { &*raw.cast() };
@@ -218,6 +224,7 @@ pub fn end() {
     let Some(shim) = CURRENT.write().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
     };
+    hooktable::reset();
     let ids: Vec<i32> = shim
         .scripts
         .read()
@@ -246,8 +253,9 @@ impl Shim {
         self.next_id.load(Ordering::Relaxed)
     }
 
-    /// `w_HasHook` (spec §3.7) from the table the worker sent at load; also
-    /// runs `vh.*` calls queued since the hub's last entry.
+    /// `w_HasHook` (spec §3.7) for ids beyond the lock-free
+    /// [`hooktable`] (which `ffi::w_HasHook` reads first); also runs `vh.*`
+    /// calls queued since the hub's last entry.
     pub fn has_hook(&self, id: i32, hook: i32) -> bool {
         self.pump();
         let Ok(hook) = usize::try_from(hook) else {
@@ -266,6 +274,7 @@ impl Shim {
     /// without blocking.
     pub fn pump(&self) {
         while let Ok(ev) = self.ipc.events().try_recv() {
+            hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
             self.handle(ev, None);
         }
     }
@@ -426,7 +435,7 @@ impl Shim {
             "script #{id} {shown} loaded in worker pid {}",
             loaded.pid
         );
-        let script = Script::new(name, &loaded);
+        let script = Script::new(id, name, &loaded);
         self.scripts
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -444,6 +453,7 @@ impl Shim {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
         self.loads.remove(id);
+        hooktable::clear(id);
         let Some(script) = removed else {
             shim_log!(0, "Unload error: No script with id: {id}");
             return -1;
@@ -624,6 +634,7 @@ impl Shim {
             }
             match self.ipc.events().recv_deadline(deadline) {
                 Ok(ev) => {
+                    hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
                     if let Some(o) = self.handle(ev, Some(what)) {
                         break o;
                     }

@@ -216,6 +216,7 @@ impl Ipc {
                     backoff = Duration::from_millis(100);
                     logged_down = false;
                     self.disconnects.fetch_add(1, Ordering::AcqRel);
+                    crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
                     let _ = events.send(Event::Disconnected(reason.clone()));
                     shim_log!(0, "lost the runner at {}: {reason}", socket.display());
                     reason
@@ -303,6 +304,7 @@ impl Ipc {
             tokio::select! {
                 msg = inbound.message() => match msg {
                     Ok(Some(m)) => {
+                                                crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
                         if events.send(Event::Msg(m)).is_err() {
                             break "the shim is shutting down".to_string();
                         }

@@ -11,6 +11,7 @@
 //! * [`generation`]: which plugin generation called `w_Begin` (§6.4);
 //! * [`callbacks`]: the hub's callback table and calling it (§6);
 //! * [`hub`]: state and the hub thread's work (load, hooks, re-entrancy);
+//! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
 //! * [`ipc`]: the background thread holding the gRPC stream;
 //! * [`config`]: settings from the hub's environment;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
@@ -19,6 +20,7 @@ pub mod callbacks;
 pub mod config;
 pub mod ffi;
 pub mod generation;
+pub mod hooktable;
 pub mod hub;
 pub mod ipc;
 pub mod log;
