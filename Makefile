@@ -70,7 +70,7 @@ bench-short: build
 # Every test: lints, Rust unit and integration tests (real runner, real
 # workers, the shim driven from C), Python tests, the wheel in a fresh venv,
 # the benchmark in its short mode.
-test: lint rust-test py-test wheel-check bench-short
+test: lint rust-test wheel-check bench-short py-test
 
 clean:
 	$(CARGO) clean
