@@ -6,7 +6,7 @@
 //! Thread: python_pi calls every one of these on the hub's main thread
 //! (§9.1); hub callbacks run only there, only inside these functions.
 
-use std::ffi::{CString, c_char, c_int, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::OnceLock;
@@ -144,28 +144,43 @@ pub unsafe extern "C" fn w_CallHook(id: c_int, hook: c_int, params: *mut Targs) 
 }
 
 /// `w_Targs *w_CallFunction(int id, const char *func_name, w_Targs
-/// *params)`, generation B only (spec §3.9). Must exist for the B plugin to
-/// start; the plugin itself never calls it. Calling a script function by
-/// name over IPC is not built yet (issue 4): returns NULL, B's failure
-/// value, with a log line.
+/// *params)`, generation B (spec §3.9; exported for both, harmless for A):
+/// calls the module-level function `func_name` of script `id` in its
+/// worker, on the worker's main thread, re-entrant like a hook (its `vh.*`
+/// calls run on this thread meanwhile), waiting at most the script's hook
+/// deadline.
+///
+/// Arguments by format character: 'l' -> int, 's' -> str, 'd' -> float,
+/// 'D' -> the JSON document parsed (NULL, empty or invalid -> `{}`), 'p' ->
+/// int (the address), 'L' -> list of str. Strings are decoded with the
+/// hub's encoding and `surrogateescape`, **not** strict UTF-8 as B's
+/// wrapper did (DESIGN.md "Hub strings are bytes"): every byte reaches the
+/// script and comes back unchanged. 'O' (a Python object) has no meaning
+/// out of process: such a call fails. Result: int/bool -> "l", float ->
+/// "d", str -> "s" (hub encoding), None -> "l" 0, list/tuple/set/
+/// frozenset/dict -> "D" (JSON), any other type -> NULL.
 ///
 /// # Safety
-/// Pointers NULL or valid; hub thread.
+/// `func_name` NULL or a C string; `params` NULL (no arguments) or a
+/// struct from `w_pack`, borrowed (the caller still owns and frees it).
+/// Hub thread. The result is one `malloc` block owned by the caller, who
+/// releases it with `free()` or `w_free_args`.
+///
+/// Returns NULL (logged) for an unknown script, a NULL or empty name, an
+/// 'O' or unknown format character, a missing or non-callable function,
+/// an exception, a result without a C form, the deadline, a dead worker,
+/// or a panic.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn w_CallFunction(
     id: c_int,
     func_name: *const c_char,
-    _params: *mut Targs,
+    params: *mut Targs,
 ) -> *mut Targs {
     guard(ptr::null_mut(), || {
-        let name = if func_name.is_null() {
-            "(null)".into()
-        } else {
-            // SAFETY: a NUL-terminated string per the contract.
-            unsafe { std::ffi::CStr::from_ptr(func_name) }.to_string_lossy()
-        };
-        crate::shim_log!(1, "CallFunction {name} for script #{id}: not supported yet");
-        ptr::null_mut()
+        // SAFETY: per the contract.
+        hub::current().map_or(ptr::null_mut(), |s| unsafe {
+            s.call_function(id, func_name, params)
+        })
     })
 }
 
@@ -262,21 +277,67 @@ pub unsafe extern "C" fn w_free_args(a: *mut Targs) {
     guard((), || unsafe { targs::free_args(a) });
 }
 
-/// `int w_RegisterFunction(int script_id, const char *name, w_Tcallback
-/// cb)`, generation B (spec §3.10). Dynamic functions are not built yet
-/// (issue 4): returns 0, B's failure value.
+/// `int w_RegisterFunction(int script_id, const char *func_name,
+/// w_Tcallback cb)`, generation B (spec §3.10; exported for both): makes
+/// `cb` callable by script `script_id` as `vh.CallDynamicFunction(func_name,
+/// *args)`, replacing a function of the same name. The registry is per
+/// script and goes when the script is unloaded (or at `w_End`).
+///
+/// `cb` is later called on the hub thread with id -1 and a struct whose
+/// format follows the Python arguments ('l' int/bool, 's' str in the hub
+/// encoding, 'd' float, 'D' JSON for list/tuple/set/frozenset/dict); the
+/// struct is released after the call with `w_free_args` semantics, so `cb`
+/// must not keep pointers into it. Its result is read by the first format
+/// character and released with `w_free_args`: strings in it must be
+/// `malloc`ed (e.g. `strdup`), as in B.
+///
+/// # Safety
+/// `func_name` NULL or a C string (copied); `cb` NULL or a callback valid
+/// until unregistered or the script is unloaded. Any thread (normally the
+/// hub's).
+///
+/// Returns 1, or 0 if no script `script_id` is loaded, `func_name` or `cb`
+/// is NULL, or on panic.
 #[unsafe(no_mangle)]
-pub extern "C" fn w_RegisterFunction(
-    _id: c_int,
-    _name: *const c_char,
-    _cb: Option<Callback>,
+pub unsafe extern "C" fn w_RegisterFunction(
+    script_id: c_int,
+    func_name: *const c_char,
+    cb: Option<Callback>,
 ) -> c_int {
-    0
+    let Some(cb) = cb else {
+        return 0;
+    };
+    if func_name.is_null() {
+        return 0;
+    }
+    guard(0, || {
+        // SAFETY: a NUL-terminated string per the contract.
+        let name = unsafe { CStr::from_ptr(func_name) }.to_bytes();
+        hub::current().map_or(0, |s| c_int::from(s.register_function(script_id, name, cb)))
+    })
 }
 
-/// `int w_UnregisterFunction(int script_id, const char *name)`, generation
-/// B (spec §3.10). Returns 0 (nothing registered; see `w_RegisterFunction`).
+/// `int w_UnregisterFunction(int script_id, const char *func_name)`,
+/// generation B (spec §3.10; exported for both): removes a function
+/// registered with `w_RegisterFunction`.
+///
+/// # Safety
+/// `func_name` NULL or a C string. Any thread (normally the hub's).
+///
+/// Returns 1 if it was registered, else 0 (unknown script, nothing
+/// registered, NULL name (logged), unknown name (logged)); 0 on panic.
 #[unsafe(no_mangle)]
-pub extern "C" fn w_UnregisterFunction(_id: c_int, _name: *const c_char) -> c_int {
-    0
+pub unsafe extern "C" fn w_UnregisterFunction(script_id: c_int, func_name: *const c_char) -> c_int {
+    guard(0, || {
+        if func_name.is_null() {
+            crate::shim_log!(
+                1,
+                "UnregisterFunction: NULL function name for script #{script_id}"
+            );
+            return 0;
+        }
+        // SAFETY: a NUL-terminated string per the contract.
+        let name = unsafe { CStr::from_ptr(func_name) }.to_bytes();
+        hub::current().map_or(0, |s| c_int::from(s.unregister_function(script_id, name)))
+    })
 }

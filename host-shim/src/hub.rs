@@ -4,19 +4,20 @@
 //! spec/wrapper-abi.md §9.2 re-entrancy).
 
 use std::collections::HashMap;
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use vh_proto::hooks::{self, ResultMode};
 use vh_proto::v1::{
-    Hello, HookCall, HubCall, LoadScript, Ping, RunnerMessage, ScriptLoaded, UnloadScript, Value,
-    runner_message::Kind as In, shim_message::Kind as Out,
+    FunctionCall, Hello, HookCall, HubCall, LoadScript, Ping, RunnerMessage, ScriptLoaded,
+    UnloadScript, Value, runner_message::Kind as In, shim_message::Kind as Out,
 };
 
-use crate::callbacks::{MAX_CALLBACKS, Table};
+use crate::callbacks::{Callback, MAX_CALLBACKS, Table};
 use crate::config::{CONNECT_WAIT_MS, Settings};
+use crate::functions::{self, Registry, Unregister};
 use crate::generation::{self, Generation};
 use crate::hooktable;
 use crate::ipc::{Event, Ipc, Loads};
@@ -97,6 +98,13 @@ impl Script {
 const DEFAULT_CIRCUIT_AFTER: u32 = 3;
 /// Least time between two health pings to a script with an open circuit.
 const PING_EVERY: Duration = Duration::from_secs(1);
+/// Most hook and function waits the hub thread stacks up (hooks fired by
+/// `vh.*` calls inside hooks, spec §9.2). A worker refuses to nest deeper
+/// than 32 hooks itself (`vh._runtime.MAX_DEPTH`); this bound is above it,
+/// so that a script recursing into itself meets the worker's limit, and
+/// stops scripts that recurse through each other (each of them only half
+/// as deep) before the hub thread's stack is at risk.
+pub const MAX_NESTED_WAITS: usize = 48;
 
 /// What a wait on the hub thread is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,12 +112,25 @@ enum Awaited {
     Load(i32),
     Unload(i32),
     Hook { script: i32, call: u64 },
+    Function { script: i32, call: u64 },
 }
 
 impl Awaited {
     fn script(self) -> i32 {
         match self {
-            Awaited::Load(s) | Awaited::Unload(s) | Awaited::Hook { script: s, .. } => s,
+            Awaited::Load(s)
+            | Awaited::Unload(s)
+            | Awaited::Hook { script: s, .. }
+            | Awaited::Function { script: s, .. } => s,
+        }
+    }
+
+    /// The script, if this wait runs its code on the worker's main thread
+    /// (a hook or a function call): unloading it must wait for the end.
+    fn running_in(self) -> Option<i32> {
+        match self {
+            Awaited::Hook { script, .. } | Awaited::Function { script, .. } => Some(script),
+            Awaited::Load(_) | Awaited::Unload(_) => None,
         }
     }
 
@@ -120,6 +141,7 @@ impl Awaited {
             (Some(In::Loaded(l)), Awaited::Load(s)) => l.script_id == s,
             (Some(In::Unloaded(u)), Awaited::Unload(s)) => u.script_id == s,
             (Some(In::HookResult(r)), Awaited::Hook { call, .. }) => r.call_id == call,
+            (Some(In::FunctionResult(r)), Awaited::Function { call, .. }) => r.call_id == call,
             _ => false,
         }
     }
@@ -138,6 +160,13 @@ enum Outcome {
 struct Waits {
     stack: Vec<Awaited>,
     stash: Vec<RunnerMessage>,
+    /// Scripts the hub unloaded while one of their hooks (or function
+    /// calls) was on the stack: their workers stop when the outermost of
+    /// those returns (spec §9.2, §12).
+    deferred_unloads: HashMap<i32, Arc<Script>>,
+    /// The nesting limit was hit and logged in the current incident (reset
+    /// when the stack is empty again).
+    nesting_logged: bool,
 }
 
 /// Everything between `w_Begin` and `w_End`.
@@ -155,6 +184,8 @@ pub struct Shim {
     loads: Loads,
     /// Zero point of `Script::last_ping_ms`.
     epoch: Instant,
+    /// Functions other plugins registered for the scripts (B, spec §3.10).
+    functions: Registry,
 }
 
 static CURRENT: RwLock<Option<Arc<Shim>>> = RwLock::new(None);
@@ -213,6 +244,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         hub_encoding: Mutex::new(None),
         loads,
         epoch: Instant::now(),
+        functions: Registry::default(),
     };
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
     true
@@ -446,6 +478,13 @@ impl Shim {
 
     /// `w_Unload` (spec §3.6): the worker runs the script's `UnLoad()` and
     /// exits. Returns 1, or -1 for an unknown id.
+    ///
+    /// A script unloaded from inside one of its own hooks (or one that is
+    /// still on the hub thread's stack, e.g. `vh.ParseCommand("!pyunload
+    /// ...")`, spec §9.2, §12) is gone for the hub at once (no more hooks,
+    /// its dynamic functions dropped), but its worker is told to stop only
+    /// when the outermost of those hooks returns, so that the hook can
+    /// finish and `UnLoad()` runs after it, not in the middle of it.
     pub fn unload(&self, id: i32) -> i32 {
         let removed = self
             .scripts
@@ -453,11 +492,31 @@ impl Shim {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
         self.loads.remove(id);
+        self.functions.drop_script(id);
         hooktable::clear(id);
         let Some(script) = removed else {
             shim_log!(0, "Unload error: No script with id: {id}");
             return -1;
         };
+        {
+            let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+            if waits.stack.iter().any(|w| w.running_in() == Some(id)) {
+                shim_log!(
+                    1,
+                    "script #{id} {} unloaded from inside its own hook; its worker stops when that hook returns",
+                    script.name
+                );
+                waits.deferred_unloads.insert(id, script);
+                return 1;
+            }
+        }
+        self.stop_worker(id, &script);
+        1
+    }
+
+    /// Tells script `id`'s worker to run `UnLoad()` and exit, and waits for
+    /// it up to the unload deadline, serving its `vh.*` calls meanwhile.
+    fn stop_worker(&self, id: i32, script: &Script) {
         if script.up.load(Ordering::Acquire)
             && self.ipc.send(Out::Unload(UnloadScript { script_id: id }))
         {
@@ -470,7 +529,25 @@ impl Shim {
                 );
             }
         }
-        1
+    }
+
+    /// True if one more hook or function wait may be stacked; else logs
+    /// (once per incident) that `what` is skipped (spec §9.2: "guard
+    /// against unbounded recursion").
+    fn may_nest(&self, what: &str, id: i32) -> bool {
+        let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+        let depth = waits.stack.len();
+        if depth < MAX_NESTED_WAITS {
+            return true;
+        }
+        if !waits.nesting_logged {
+            waits.nesting_logged = true;
+            shim_log!(
+                0,
+                "{what} for script #{id} not called: hooks nested {depth} deep inside vh.* calls (limit {MAX_NESTED_WAITS}; scripts calling each other through the hub?); the hub goes on as if allowed (logged once until the nesting unwinds)"
+            );
+        }
+        false
     }
 
     /// `w_CallHook` (spec §5): sends the hook and waits up to the hook
@@ -500,6 +577,9 @@ impl Shim {
         }
         if script.circuit_open.load(Ordering::Acquire) {
             self.ping(id, &script);
+            return std::ptr::null_mut();
+        }
+        if !self.may_nest(spec.name, id) {
             return std::ptr::null_mut();
         }
         // SAFETY: per the contract.
@@ -581,6 +661,139 @@ impl Shim {
         }
     }
 
+    /// `w_CallFunction` (spec §3.9): calls the module-level function `name`
+    /// of script `id` in its worker, on the worker's main thread, and waits
+    /// up to the script's hook deadline, running `vh.*` calls meanwhile
+    /// (the function may call `vh.*` and fire hooks, as a hook may). NULL
+    /// `params` means no arguments. NULL on any failure, with a log line.
+    ///
+    /// # Safety
+    /// `name` is NULL or a C string; `params` NULL or a valid struct.
+    pub unsafe fn call_function(
+        &self,
+        id: i32,
+        name: *const c_char,
+        params: *const Targs,
+    ) -> *mut Targs {
+        self.pump();
+        let script = self
+            .scripts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
+        let Some(script) = script else {
+            shim_log!(1, "CallFunction error: No script with id: {id}");
+            return std::ptr::null_mut();
+        };
+        // SAFETY: per the contract.
+        let name = (!name.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes());
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
+            shim_log!(1, "CallFunction: no function name given for script #{id}");
+            return std::ptr::null_mut();
+        };
+        let shown = String::from_utf8_lossy(name);
+        // SAFETY: per the contract; elements are read as their characters.
+        let args = match unsafe { targs::view(params) } {
+            None => Vec::new(),
+            Some((format, elems)) => match unsafe { functions::params_to_wire(format, elems) } {
+                Ok(args) => args,
+                Err(why) => {
+                    shim_log!(1, "[{id}:{}] CallFunction {shown}: {why}", script.name);
+                    return std::ptr::null_mut();
+                }
+            },
+        };
+        if !script.up.load(Ordering::Acquire) || script.circuit_open.load(Ordering::Acquire) {
+            shim_log!(
+                1,
+                "[{id}:{}] CallFunction {shown}: the script's worker is down or not answering",
+                script.name
+            );
+            return std::ptr::null_mut();
+        }
+        if !self.may_nest("CallFunction", id) {
+            return std::ptr::null_mut();
+        }
+        let call = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let sent = self.ipc.send(Out::Function(FunctionCall {
+            script_id: id,
+            call_id: call,
+            name: name.to_vec(),
+            args,
+        }));
+        if !sent {
+            return std::ptr::null_mut();
+        }
+        // -1: no hook index, so the hook deadline (never OnTimer's own).
+        let limit = self.deadline_of(&script, -1);
+        match self.wait(
+            Awaited::Function { script: id, call },
+            Instant::now() + limit,
+        ) {
+            Outcome::Reply(RunnerMessage {
+                kind: Some(In::FunctionResult(r)),
+            }) if r.ok => r
+                .value
+                .as_ref()
+                .and_then(functions::result_struct)
+                .unwrap_or(std::ptr::null_mut()),
+            Outcome::Reply(RunnerMessage {
+                kind: Some(In::FunctionResult(r)),
+            }) => {
+                shim_log!(
+                    1,
+                    "[{id}:{}] CallFunction {shown}: {}",
+                    script.name,
+                    r.error
+                );
+                std::ptr::null_mut()
+            }
+            Outcome::TimedOut => {
+                shim_log!(
+                    0,
+                    "[{id}:{}] CallFunction {shown}: no answer within {} ms; returning NULL",
+                    script.name,
+                    limit.as_millis()
+                );
+                std::ptr::null_mut()
+            }
+            Outcome::Reply(_) | Outcome::Disconnected(_) => std::ptr::null_mut(),
+        }
+    }
+
+    /// `w_RegisterFunction` (spec §3.10): registers `cb` as `name` for
+    /// script `id`, replacing one of the same name. False if no script
+    /// with that id is loaded.
+    pub fn register_function(&self, id: i32, name: &[u8], cb: Callback) -> bool {
+        let loaded = self
+            .scripts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&id);
+        if loaded {
+            self.functions.register(id, name, cb);
+        }
+        loaded
+    }
+
+    /// `w_UnregisterFunction` (spec §3.10): true if `name` was registered
+    /// for script `id` and is removed; an unknown name is logged.
+    pub fn unregister_function(&self, id: i32, name: &[u8]) -> bool {
+        match self.functions.unregister(id, name) {
+            Ok(()) => true,
+            Err(Unregister::NoRegistry) => false,
+            Err(Unregister::UnknownName) => {
+                shim_log!(
+                    1,
+                    "UnregisterFunction: no function {:?} registered for script #{id}",
+                    String::from_utf8_lossy(name)
+                );
+                false
+            }
+        }
+    }
+
     /// The deadline of `hook` for `script`: the runner's per-script setting,
     /// else `VH_HOOK_DEADLINE_MS`; `OnTimer` may have its own.
     fn deadline_of(&self, script: &Script, hook: i32) -> Duration {
@@ -642,9 +855,23 @@ impl Shim {
                 Err(_) => break Outcome::TimedOut,
             }
         };
-        let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = waits.stack.iter().rposition(|w| *w == what) {
-            waits.stack.remove(i);
+        let deferred = {
+            let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = waits.stack.iter().rposition(|w| *w == what) {
+                waits.stack.remove(i);
+            }
+            if waits.stack.is_empty() {
+                waits.nesting_logged = false;
+            }
+            match what.running_in() {
+                Some(id) if !waits.stack.iter().any(|w| w.running_in() == Some(id)) => {
+                    waits.deferred_unloads.remove(&id).map(|s| (id, s))
+                }
+                _ => None,
+            }
+        };
+        if let Some((id, script)) = deferred {
+            self.stop_worker(id, &script);
         }
         outcome
     }
@@ -667,6 +894,11 @@ impl Shim {
         };
         if let Some(In::HubCall(call)) = &msg.kind {
             let result = self.table.call(call);
+            self.ipc.send(Out::CallResult(result));
+            return None;
+        }
+        if let Some(In::DynamicCall(call)) = &msg.kind {
+            let result = self.functions.call_dynamic(call);
             self.ipc.send(Out::CallResult(result));
             return None;
         }

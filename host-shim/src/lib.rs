@@ -10,6 +10,8 @@
 //! * [`targs`]: the `w_Targs` layout and ownership rules (§2);
 //! * [`generation`]: which plugin generation called `w_Begin` (§6.4);
 //! * [`callbacks`]: the hub's callback table and calling it (§6);
+//! * [`functions`]: generation B's `w_CallFunction` marshaling and dynamic
+//!   functions (§3.9, §3.10);
 //! * [`hub`]: state and the hub thread's work (load, hooks, re-entrancy);
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
 //! * [`ipc`]: the background thread holding the gRPC stream;
@@ -19,6 +21,7 @@
 pub mod callbacks;
 pub mod config;
 pub mod ffi;
+pub mod functions;
 pub mod generation;
 pub mod hooktable;
 pub mod hub;

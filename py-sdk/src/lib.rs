@@ -2,9 +2,13 @@
 //! runner (fd `VH_WORKER_FD`), reads frames on a background thread with the
 //! GIL released, and routes them: results of `vh.*` calls made off the main
 //! thread go straight to the waiting thread; everything else (the load
-//! request, hooks, unload, results of main-thread calls) goes to the main
-//! thread's queue, which `recv_main` reads. All policy (hook dispatch,
-//! encodings, the `vh` API) is Python, in `vh/_runtime.py`.
+//! request, hooks, function calls, unload, results of main-thread calls)
+//! goes to the main thread's queue, which `recv_main` reads. All policy
+//! (hook dispatch, encodings, the `vh` API) is Python, in `vh/_runtime.py`.
+//!
+//! Hub values cross as Python `int`, `float`, `bytes` or `None`; where a
+//! JSON document ('D') must be told from a string ('s'), a *kinds* string
+//! goes with them, one format character per value (`l`, `s`, `d`, `D`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,8 +24,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use vh_proto::frame::{read_frame, write_frame};
 use vh_proto::v1::{
-    CallResult, FromWorker, HookResult, HubCall, Pong, ScriptLoaded, ScriptUnloaded, ToWorker,
-    Value, from_worker, to_worker, value::Kind,
+    CallResult, DynamicCall, FromWorker, FunctionResult, HookResult, HubCall, Pong, ScriptLoaded,
+    ScriptUnloaded, ToWorker, Value, from_worker, to_worker, value::Kind,
 };
 
 /// What the reader thread hands on.
@@ -112,6 +116,48 @@ fn list_from_py(values: &Bound<'_, PyList>) -> PyResult<Vec<Value>> {
     values.iter().map(|v| from_py(&v)).collect()
 }
 
+/// Like [`from_py`], with `kind` 'D' turning `bytes` into a JSON document.
+fn typed_from_py(kind: char, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    match kind {
+        'D' => Ok(Value {
+            kind: Some(Kind::Json(obj.cast::<PyBytes>()?.as_bytes().to_vec())),
+        }),
+        'l' | 's' | 'd' => from_py(obj),
+        other => Err(PyTypeError::new_err(format!(
+            "unknown value kind {other:?} (expected l, s, d or D)"
+        ))),
+    }
+}
+
+/// `values` with one kind character each (see the module docs).
+fn typed_list_from_py(kinds: &str, values: &Bound<'_, PyList>) -> PyResult<Vec<Value>> {
+    if kinds.chars().count() != values.len() {
+        return Err(PyTypeError::new_err(format!(
+            "{} kinds for {} values",
+            kinds.chars().count(),
+            values.len()
+        )));
+    }
+    kinds
+        .chars()
+        .zip(values.iter())
+        .map(|(k, v)| typed_from_py(k, &v))
+        .collect()
+}
+
+/// The kind character of each value (a NULL string is an 's').
+fn kinds_of(values: &[Value]) -> String {
+    values
+        .iter()
+        .map(|v| match v.kind {
+            Some(Kind::L(_)) => 'l',
+            Some(Kind::D(_)) => 'd',
+            Some(Kind::Json(_)) => 'D',
+            Some(Kind::S(_) | Kind::NullS(_)) | None => 's',
+        })
+        .collect()
+}
+
 fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
     let t = match ev {
         Incoming::Closed(reason) => ("closed", reason).into_pyobject(py)?.into_any(),
@@ -146,6 +192,16 @@ fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
             r.ok,
             values_to_py(py, &r.values)?,
             r.error,
+            kinds_of(&r.values),
+        )
+            .into_pyobject(py)?
+            .into_any(),
+        Incoming::Frame(to_worker::Kind::Function(f)) => (
+            "function",
+            f.call_id,
+            PyBytes::new(py, &f.name),
+            kinds_of(&f.args),
+            values_to_py(py, &f.args)?,
         )
             .into_pyobject(py)?
             .into_any(),
@@ -161,6 +217,53 @@ impl Channel {
         write_frame(&mut *w, &FromWorker { kind: Some(kind) })
             .and_then(|()| w.flush())
             .map_err(|e| PyConnectionError::new_err(format!("vh-runner link: {e}")))
+    }
+
+    /// Sends the request `make(call_id)` from a thread other than the main
+    /// one and blocks (GIL released) until its `CallResult`: `(ok, values,
+    /// error)`, or `None` after `timeout` seconds.
+    fn blocking(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        make: impl FnOnce(u64) -> from_worker::Kind,
+    ) -> PyResult<Option<(bool, Vec<Value>, String)>> {
+        let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(call_id, tx);
+        if let Err(e) = self.send(make(call_id)) {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&call_id);
+            return Err(e);
+        }
+        let got = py.detach(move || match timeout {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(t) => rx.recv_timeout(Duration::from_secs_f64(t.max(0.0))),
+        });
+        match got {
+            Ok(Incoming::Frame(to_worker::Kind::CallResult(CallResult {
+                ok,
+                values,
+                error,
+                ..
+            }))) => Ok(Some((ok, values, error))),
+            Ok(Incoming::Closed(reason)) => Err(PyConnectionError::new_err(reason)),
+            Ok(Incoming::Frame(_)) | Err(RecvTimeoutError::Disconnected) => {
+                Err(PyConnectionError::new_err("the runner link closed"))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&call_id);
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -192,7 +295,9 @@ impl Channel {
     /// Next event for the main thread, as a tuple: `("load", id, path,
     /// botname, opchatname, config_dir, start_time, config_name,
     /// hub_encoding, generation, hub_cwd)`, `("hook", call_id, hook, args)`,
-    /// `("result", call_id, ok, values, error)`, `("unload",)`,
+    /// `("function", call_id, name, kinds, args)` (generation B's
+    /// `w_CallFunction`; answer with `send_function_result`),
+    /// `("result", call_id, ok, values, error, kinds)`, `("unload",)`,
     /// `("ping", seq)` (answer with `send_pong` from the main thread) or
     /// `("closed", reason)`. `None` after `timeout` seconds. GIL released
     /// while waiting.
@@ -249,6 +354,30 @@ impl Channel {
         self.send(from_worker::Kind::Pong(Pong { script_id: 0, seq }))
     }
 
+    /// Answers function call `call_id` (`w_CallFunction`): `ok` with
+    /// `value` of kind `kind` (`l`, `d`, `s` or `D`), or not `ok` (NULL)
+    /// with `error` saying why.
+    fn send_function_result(
+        &self,
+        call_id: u64,
+        ok: bool,
+        kind: &str,
+        value: &Bound<'_, PyAny>,
+        error: String,
+    ) -> PyResult<()> {
+        let value = match (ok, kind.chars().next()) {
+            (true, Some(k)) => Some(typed_from_py(k, value)?),
+            _ => None,
+        };
+        self.send(from_worker::Kind::FunctionResult(FunctionResult {
+            script_id: 0,
+            call_id,
+            ok: ok && value.is_some(),
+            value,
+            error,
+        }))
+    }
+
     /// Confirms an unload; the worker exits next.
     fn send_unloaded(&self) -> PyResult<()> {
         self.send(from_worker::Kind::Unloaded(ScriptUnloaded { script_id: 0 }))
@@ -269,6 +398,58 @@ impl Channel {
         Ok(call_id)
     }
 
+    /// Sends a dynamic function call (`vh.CallDynamicFunction`, spec §3.10)
+    /// from the main thread, `args` of the given `kinds`; returns its call
+    /// id. Its `("result", ...)` arrives as a hub call's does.
+    fn start_dynamic(
+        &self,
+        name: &Bound<'_, PyBytes>,
+        kinds: &str,
+        args: &Bound<'_, PyList>,
+    ) -> PyResult<u64> {
+        let args = typed_list_from_py(kinds, args)?;
+        let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
+        self.send(from_worker::Kind::DynamicCall(DynamicCall {
+            script_id: 0,
+            call_id,
+            name: name.as_bytes().to_vec(),
+            args,
+        }))?;
+        Ok(call_id)
+    }
+
+    /// Like `start_dynamic`, from a thread other than the main one: blocks
+    /// (GIL released) until `(ok, values, error, kinds)`; `None` after
+    /// `timeout` seconds.
+    #[pyo3(signature = (name, kinds, args, timeout=None))]
+    fn dynamic_blocking(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyBytes>,
+        kinds: &str,
+        args: &Bound<'_, PyList>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let args = typed_list_from_py(kinds, args)?;
+        let name = name.as_bytes().to_vec();
+        let got = self.blocking(py, timeout, |call_id| {
+            from_worker::Kind::DynamicCall(DynamicCall {
+                script_id: 0,
+                call_id,
+                name,
+                args,
+            })
+        })?;
+        got.map(|(ok, values, error)| {
+            let kinds = kinds_of(&values);
+            Ok((ok, values_to_py(py, &values)?, error, kinds)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind())
+        })
+        .transpose()
+    }
+
     /// Sends a hub callback call from a thread other than the main one and
     /// blocks (GIL released) until its result: `(ok, values, error)`.
     /// `None` after `timeout` seconds.
@@ -281,46 +462,21 @@ impl Channel {
         timeout: Option<f64>,
     ) -> PyResult<Option<Py<PyAny>>> {
         let args = list_from_py(args)?;
-        let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(call_id, tx);
-        self.send(from_worker::Kind::HubCall(HubCall {
-            script_id: 0,
-            call_id,
-            callback,
-            args,
-        }))?;
-        let got = py.detach(move || match timeout {
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(t) => rx.recv_timeout(Duration::from_secs_f64(t.max(0.0))),
-        });
-        match got {
-            Ok(Incoming::Frame(to_worker::Kind::CallResult(CallResult {
-                ok,
-                values,
-                error,
-                ..
-            }))) => Ok(Some(
-                (ok, values_to_py(py, &values)?, error)
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind(),
-            )),
-            Ok(Incoming::Closed(reason)) => Err(PyConnectionError::new_err(reason)),
-            Ok(Incoming::Frame(_)) | Err(RecvTimeoutError::Disconnected) => {
-                Err(PyConnectionError::new_err("the runner link closed"))
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                self.pending
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&call_id);
-                Ok(None)
-            }
-        }
+        let got = self.blocking(py, timeout, |call_id| {
+            from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id,
+                callback,
+                args,
+            })
+        })?;
+        got.map(|(ok, values, error)| {
+            Ok((ok, values_to_py(py, &values)?, error)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind())
+        })
+        .transpose()
     }
 }
 

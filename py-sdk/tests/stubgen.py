@@ -10,6 +10,7 @@ Run ``python py-sdk/tests/stubgen.py`` after changing the table;
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import textwrap
 from pathlib import Path
 from typing import Optional
 
-from vh import _api, _constants
+from vh import _api, _constants, _extras
 from vh._functions import FUNCTIONS, FunctionSpec, Param
 
 PACKAGE = Path(__file__).resolve().parent.parent / "python" / "vh"
@@ -133,6 +134,9 @@ def classic_stub() -> str:
         "# Hub constants (spec §7.4, generation A's values).",
         *(f"{n}: Final = {getattr(_constants, n)!r}" for n in constants),
         "",
+        "# Documented by the plugin but in neither wrapper (vh._extras).",
+        *(f"{n}: Final = {v!r}" for n, v in _extras.CONSTANTS.items()),
+        "",
         "def encode(s: str) -> str:",
         _doc(_api.encode.__doc__ or ""),
         "def decode(s: str) -> str:",
@@ -142,6 +146,11 @@ def classic_stub() -> str:
         "Decode = decode",
         "",
         _functions("classic"),
+        "# vh-runner extras (vh._extras).",
+        _function(_extras.SEND_TO_ALL, "classic"),
+        "def CallDynamicFunction(name: str, /, *args: Any) -> Any:",
+        _doc(inspect.cleandoc(_extras.CallDynamicFunction.__doc__ or "")),
+        "",
         _all(list(vh.__all__)),
     ]
     return "\n".join(lines)

@@ -1,7 +1,8 @@
-//! One hub's stream: routes loads, hooks, pings and `vh.*` results to the
-//! right script's supervisor, and everything the workers say back to the
-//! shim. Each script is owned by its own task ([`crate::supervisor`]); the
-//! session only holds the sending halves of their control channels.
+//! One hub's stream: routes loads, hooks, function calls (`w_CallFunction`),
+//! pings and `vh.*` results to the right script's supervisor, and
+//! everything the workers say back to the shim. Each script is owned by its
+//! own task ([`crate::supervisor`]); the session only holds the sending
+//! halves of their control channels.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,8 +10,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 use vh_proto::v1::{
-    HookResult, RunnerMessage, ScriptUnloaded, ShimMessage, ToWorker, Welcome, runner_message,
-    shim_message, to_worker,
+    FunctionResult, HookResult, RunnerMessage, ScriptUnloaded, ShimMessage, ToWorker, Welcome,
+    runner_message, shim_message, to_worker,
 };
 
 use crate::config::Config;
@@ -24,6 +25,22 @@ fn reply(to_shim: &ToShim, kind: runner_message::Kind) {
     let _ = to_shim.send(Ok(RunnerMessage { kind: Some(kind) }));
 }
 
+/// Control channels of this hub's scripts, by script id.
+type Routes = HashMap<i32, mpsc::UnboundedSender<Control>>;
+
+/// Hands `kind` to script `id`'s supervisor. False if the script is
+/// unknown or its supervisor has ended; the route is dropped then.
+fn forward(scripts: &mut Routes, id: i32, kind: to_worker::Kind) -> bool {
+    let Some(tx) = scripts.get(&id) else {
+        return false;
+    };
+    if tx.send(Control::Msg(ToWorker { kind: Some(kind) })).is_ok() {
+        return true;
+    }
+    scripts.remove(&id);
+    false
+}
+
 /// Runs one `Attach` stream until the shim goes away; then every worker of
 /// this hub is stopped (their control channels close).
 pub async fn run(
@@ -32,13 +49,7 @@ pub async fn run(
     config: Arc<Config>,
     registry: Arc<Registry>,
 ) {
-    let mut scripts: HashMap<i32, mpsc::UnboundedSender<Control>> = HashMap::new();
-    let forward =
-        |scripts: &HashMap<i32, mpsc::UnboundedSender<Control>>, id: i32, kind: to_worker::Kind| {
-            scripts
-                .get(&id)
-                .is_some_and(|s| s.send(Control::Msg(ToWorker { kind: Some(kind) })).is_ok())
-        };
+    let mut scripts: Routes = HashMap::new();
     loop {
         let msg = match inbound.message().await {
             Ok(Some(m)) => m,
@@ -77,17 +88,20 @@ pub async fn run(
             }
             Some(shim_message::Kind::Unload(u)) => {
                 let id = u.script_id;
-                if !forward(&scripts, id, to_worker::Kind::Unload(u)) {
+                // The route stays until the supervisor ends: a script
+                // unloaded while one of its vh.* calls runs (spec §9.2,
+                // §12) still needs that call's result to finish its hook
+                // and run UnLoad().
+                if !forward(&mut scripts, id, to_worker::Kind::Unload(u)) {
                     reply(
                         &to_shim,
                         runner_message::Kind::Unloaded(ScriptUnloaded { script_id: id }),
                     );
                 }
-                scripts.remove(&id);
             }
             Some(shim_message::Kind::Hook(h)) => {
                 let (id, call_id) = (h.script_id, h.call_id);
-                if !forward(&scripts, id, to_worker::Kind::Hook(h)) {
+                if !forward(&mut scripts, id, to_worker::Kind::Hook(h)) {
                     reply(
                         &to_shim,
                         runner_message::Kind::HookResult(HookResult {
@@ -99,14 +113,29 @@ pub async fn run(
                     );
                 }
             }
+            Some(shim_message::Kind::Function(f)) => {
+                let (id, call_id) = (f.script_id, f.call_id);
+                if !forward(&mut scripts, id, to_worker::Kind::Function(f)) {
+                    reply(
+                        &to_shim,
+                        runner_message::Kind::FunctionResult(FunctionResult {
+                            script_id: id,
+                            call_id,
+                            ok: false,
+                            value: None,
+                            error: format!("no script with id {id} in the runner"),
+                        }),
+                    );
+                }
+            }
             Some(shim_message::Kind::CallResult(r)) => {
                 let id = r.script_id;
-                if !forward(&scripts, id, to_worker::Kind::CallResult(r)) {
+                if !forward(&mut scripts, id, to_worker::Kind::CallResult(r)) {
                     tracing::debug!(script_id = id, "vh.* result for a script that is gone");
                 }
             }
             Some(shim_message::Kind::Ping(p)) => {
-                let _ = forward(&scripts, p.script_id, to_worker::Kind::Ping(p));
+                let _ = forward(&mut scripts, p.script_id, to_worker::Kind::Ping(p));
             }
             None => tracing::warn!("empty message from the hub; ignored"),
         }

@@ -390,6 +390,8 @@ pub async fn run_once(
                         runner_message::Kind::HookResult(r)
                     }
                     Some(from_worker::Kind::HubCall(mut c)) => { c.script_id = id; runner_message::Kind::HubCall(c) }
+                    Some(from_worker::Kind::DynamicCall(mut c)) => { c.script_id = id; runner_message::Kind::DynamicCall(c) }
+                    Some(from_worker::Kind::FunctionResult(mut r)) => { r.script_id = id; runner_message::Kind::FunctionResult(r) }
                     Some(from_worker::Kind::Pong(mut p)) => { p.script_id = id; runner_message::Kind::Pong(p) }
                     Some(from_worker::Kind::Unloaded(mut u)) => {
                         unloading.get_or_insert_with(|| tokio::time::Instant::now() + EXIT_GRACE);

@@ -6,6 +6,12 @@ constants and attributes the in-process plugin gave (spec/wrapper-abi.md
 §7), with generation A's results. Unlike there, every function may be
 called from any thread of the script.
 
+Also there: generation B's ``vh.CallDynamicFunction`` (C functions other
+plugins register, spec §3.10) and the names the plugin's documentation
+shows but neither wrapper had (``vh.SendToAll``, ``eCR_PLUGIN``,
+``eCR_BANNED``, ``eBF_REVERSE``, the ``eIT_*`` config types; see
+``vh._extras``).
+
 Added for new scripts (docs/script-authors.md):
 
 * ``vh.strict``: the same functions raising :class:`HubRefusedError` /
@@ -26,10 +32,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import _api, _constants, hooks
+from . import _api, _constants, _extras, hooks
 from ._api import decode, encode
 from ._constants import *  # noqa: F403
 from ._errors import HubRefusedError, HubTimeoutError, NotConnectedError, VhError
+from ._extras import *  # noqa: F403
 
 __version__ = (1, 6, 0, 0)
 __version_string__ = "1.6.0.0"
@@ -70,7 +77,9 @@ def __getattr__(attr: str) -> Any:
 # built-in module gave (it had no ``__all__``).
 __all__ = [
     *(fn.__name__ for fn in _api.CLASSIC_FUNCTIONS),
+    *(fn.__name__ for fn in _extras.FUNCTIONS),
     *(n for n in vars(_constants) if n.startswith(("eCR_", "eBOT_", "eBF_"))),
+    *_extras.CONSTANTS,
     "myid",
     "botname",
     "opchatname",

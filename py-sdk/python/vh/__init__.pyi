@@ -64,6 +64,25 @@ eBF_SHARE: Final = 128
 eBF_PREFIX: Final = 256
 eBF_HOSTR1: Final = 512
 
+# Documented by the plugin but in neither wrapper (vh._extras).
+eCR_PLUGIN: Final = 21
+eCR_BANNED: Final = 1
+eBF_REVERSE: Final = 512
+eIT_VOID: Final = 0
+eIT_BOOL: Final = 1
+eIT_CHAR: Final = 2
+eIT_INT: Final = 3
+eIT_UINT: Final = 4
+eIT_LONG: Final = 5
+eIT_ULONG: Final = 6
+eIT_PCHAR: Final = 7
+eIT_TIMET: Final = 8
+eIT_LLONG: Final = 9
+eIT_ULLONG: Final = 10
+eIT_AR_BYTE: Final = 11
+eIT_STRING: Final = 12
+eIT_DOUBLE: Final = 13
+
 def encode(s: str) -> str:
     """NMDC-escapes the five special characters (spec §7.2 ``encode``)."""
 
@@ -510,6 +529,32 @@ def StopHub(code: int, delay: int = 0, /) -> bool:
     (spec/wrapper-abi.md §6.3).
     """
 
+# vh-runner extras (vh._extras).
+def SendToAll(text: str, from_nick: str | None = None, /) -> bool:
+    """Sends ``text`` to the main chat of every user, from ``from_nick`` (default: the hub-
+    security bot); the same as ``vh.mc``. Not in either plugin wrapper; documented by the
+    plugin's README.
+
+    Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``mc``
+    (spec/wrapper-abi.md §6.3).
+    """
+
+def CallDynamicFunction(name: str, /, *args: Any) -> Any:
+    """Calls the C function another plugin registered for this script as ``name``
+    (``w_RegisterFunction``, spec §3.10) and returns its result.
+
+    Arguments become the C struct's elements by type: ``int``/``bool`` 'l', ``str`` 's' (in
+    the hub encoding), ``float`` 'd', and ``list``, ``tuple``, ``set``, ``frozenset``,
+    ``dict`` 'D' (a JSON document). The result is read by its first format character: 'l'
+    ``int``, 's' ``str`` (NULL: None), 'd' ``float``, 'D' and 'L' the parsed JSON (a list for
+    'L'); a NULL result or any other format gives None. Works from any thread, like every
+    ``vh`` function.
+
+    Raises ``TypeError`` if ``name`` is not a non-empty ``str`` or an argument has another
+    type, ``NameError`` if no function of that name is registered for this script (B's
+    errors), ``NotConnectedError`` outside a worker.
+    """
+
 __all__ = [
     "SendToOpChat",
     "SendToActive",
@@ -567,6 +612,8 @@ __all__ = [
     "Topic",
     "name_and_version",
     "StopHub",
+    "SendToAll",
+    "CallDynamicFunction",
     "eCR_DEFAULT",
     "eCR_INVALID_USER",
     "eCR_KICKED",
@@ -604,6 +651,23 @@ __all__ = [
     "eBF_SHARE",
     "eBF_PREFIX",
     "eBF_HOSTR1",
+    "eCR_PLUGIN",
+    "eCR_BANNED",
+    "eBF_REVERSE",
+    "eIT_VOID",
+    "eIT_BOOL",
+    "eIT_CHAR",
+    "eIT_INT",
+    "eIT_UINT",
+    "eIT_LONG",
+    "eIT_ULONG",
+    "eIT_PCHAR",
+    "eIT_TIMET",
+    "eIT_LLONG",
+    "eIT_ULLONG",
+    "eIT_AR_BYTE",
+    "eIT_STRING",
+    "eIT_DOUBLE",
     "myid",
     "botname",
     "opchatname",

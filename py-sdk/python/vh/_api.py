@@ -10,7 +10,13 @@ script wants (spec §11 item 10):
   pending exception and returned a normal value);
 * ``IsRobotNickBad`` works (A always returned 5), ``GetServFreq`` returns
   the hub's real frequency (A always 0.0);
-* ``str`` arguments may hold any text; they reach the hub in its encoding.
+* ``str`` arguments may hold any text the hub's encoding has; they reach
+  the hub in it (``UnicodeEncodeError`` for a character it lacks; B sent
+  the UTF-8 bytes instead). ``bytes`` go to the hub as they are;
+* a wrong type raises ``TypeError`` (A returned False/None without an
+  exception; B raised as here), a string with a NUL byte ``ValueError``
+  (a C string ends at the NUL: the hub would get only its start) and an
+  int beyond a C long ``OverflowError``, all before the hub is called.
 
 The functions are plain Python functions with an ``inspect.signature``
 (``help(vh.mc)`` shows the parameters), so the stubs in ``__init__.pyi``,
@@ -28,6 +34,7 @@ from ._errors import HubRefusedError
 from ._functions import FUNCTIONS, FunctionSpec
 
 _KIND_NAMES = {"s": "str or None", "l": "int", "d": "float"}
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
 def convert_args(spec: FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
@@ -36,8 +43,11 @@ def convert_args(spec: FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, An
     are sent as NULL/0/0.0 or the documented default, §6.2).
 
     # Errors
-    ``TypeError`` for a wrong number, an unknown keyword or a wrong type.
-    ``NotConnectedError`` outside a worker (the encoding comes from it).
+    ``TypeError`` for a wrong number, an unknown keyword or a wrong type;
+    ``ValueError`` for a string with a NUL byte (C strings end there);
+    ``OverflowError`` for an int beyond a C long; ``UnicodeEncodeError``
+    for a character the hub's encoding lacks. ``NotConnectedError``
+    outside a worker (the encoding comes from it).
     """
     if kwargs:
         args = _merge_keywords(spec, args, kwargs)
@@ -73,21 +83,29 @@ def _merge_keywords(
 def _convert(spec: FunctionSpec, i: int, value: Any, rt: _runtime.Runtime) -> Any:
     kind = spec.params[i].kind
     if kind == "s":
-        if value is None or isinstance(value, bytes):
-            return value
-        if isinstance(value, str):
-            return rt.to_hub(value)
+        if value is None:
+            return None
+        if isinstance(value, (str, bytes)):
+            data = value if isinstance(value, bytes) else rt.to_hub(value)
+            if b"\0" in data:
+                raise ValueError(
+                    f"{_where(spec, i)} contains a NUL byte, which the hub cannot take"
+                )
+            return data
     elif kind == "l":
         if value is None:
             return 0
         if isinstance(value, int):
+            if not _LONG_MIN <= value <= _LONG_MAX:
+                raise OverflowError(f"{_where(spec, i)} does not fit in a C long")
             return int(value)
     elif isinstance(value, (int, float)):
         return float(value)
-    raise TypeError(
-        f"{spec.name}() argument {i + 1} ({spec.params[i].name}) must be "
-        f"{_KIND_NAMES[kind]}, not {type(value).__name__}"
-    )
+    raise TypeError(f"{_where(spec, i)} must be {_KIND_NAMES[kind]}, not {type(value).__name__}")
+
+
+def _where(spec: FunctionSpec, i: int) -> str:
+    return f"{spec.name}() argument {i + 1} ({spec.params[i].name})"
 
 
 def call_strict(

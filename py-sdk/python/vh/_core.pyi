@@ -1,7 +1,9 @@
 """The transport of a worker process (Rust, py-sdk/src/lib.rs): frames to
 and from the runner on a socketpair, read on a background thread with the
-GIL released. Hub values are ``bytes`` (hub strings), ``int``, ``float``
-or ``None`` (a NULL string)."""
+GIL released. Hub values are ``bytes`` (hub strings and JSON documents),
+``int``, ``float`` or ``None`` (a NULL string); where a JSON document must
+be told from a string, a *kinds* string goes with them, one format
+character per value (``l``, ``s``, ``d``, ``D``)."""
 
 from typing import Any, final, overload
 
@@ -20,9 +22,11 @@ class Channel:
     def recv_main(self, timeout: float) -> tuple[Any, ...] | None:
         """Next event for the main thread: ``("load", id, path, botname,
         opchatname, config_dir, start_time, config_name, hub_encoding,
-        generation, hub_cwd)``, ``("hook", call_id, hook, args)``, ``("result",
-        call_id, ok, values, error)``, ``("unload",)``, ``("ping", seq)`` or
-        ``("closed", reason)``; None after ``timeout`` seconds."""
+        generation, hub_cwd)``, ``("hook", call_id, hook, args)``,
+        ``("function", call_id, name, kinds, args)`` (``w_CallFunction``),
+        ``("result", call_id, ok, values, error, kinds)``, ``("unload",)``,
+        ``("ping", seq)`` or ``("closed", reason)``; None after ``timeout``
+        seconds."""
     def send_loaded(self, ok: bool, error: str, hooks: list[int]) -> None:
         """Reports the load outcome and the defined hook indices."""
     def send_hook_result(self, call_id: int, no_opinion: bool, values: list[Any]) -> None:
@@ -30,6 +34,11 @@ class Channel:
         ``no_opinion`` (NULL)."""
     def send_pong(self, seq: int) -> None:
         """Answers a health ping."""
+    def send_function_result(
+        self, call_id: int, ok: bool, kind: str, value: Any, error: str
+    ) -> None:
+        """Answers function call ``call_id``: ``value`` of ``kind`` (``l``,
+        ``d``, ``s`` or ``D``) if ``ok``, else NULL with ``error``."""
     def send_unloaded(self) -> None:
         """Confirms an unload."""
     def start_call(self, callback: str, args: list[Any]) -> int:
@@ -40,3 +49,12 @@ class Channel:
     ) -> tuple[bool, list[Any], str] | None:
         """Sends a hub call from another thread and waits for ``(ok,
         values, error)``; None after ``timeout`` seconds."""
+    def start_dynamic(self, name: bytes, kinds: str, args: list[Any]) -> int:
+        """Sends a dynamic function call (``vh.CallDynamicFunction``) from
+        the main thread; its result arrives as a ``("result", …)`` event.
+        Returns the call id."""
+    def dynamic_blocking(
+        self, name: bytes, kinds: str, args: list[Any], timeout: float | None = None
+    ) -> tuple[bool, list[Any], str, str] | None:
+        """Sends a dynamic function call from another thread and waits for
+        ``(ok, values, error, kinds)``; None after ``timeout`` seconds."""

@@ -15,6 +15,13 @@ the script's hook functions.
   it made them, since a thread makes its next call only after the last
   one's answer.
 
+Generation B's ``w_CallFunction`` (spec/wrapper-abi.md §3.9) reaches the
+main thread like a hook: the script's module-level function runs there,
+may call ``vh.*`` and be re-entered, and its result goes back converted as
+§3.9 says (``run_function``). ``vh.CallDynamicFunction`` (§3.10) is a call
+like a ``vh.*`` one, answered by a C function another plugin registered
+(``call_dynamic``).
+
 ``async def`` hooks: calling the hook function on the main thread only
 creates a coroutine. It runs on the worker's asyncio loop (``_loop``, a
 daemon thread), and the loop's thread sends the hook's result when the
@@ -33,6 +40,7 @@ hub unchanged (DESIGN.md "Hub strings are bytes").
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 import threading
 import time
@@ -40,16 +48,22 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ._errors import HubTimeoutError, NotConnectedError
-from ._hooks import HOOK_NAMES, MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
+from ._hooks import HOOK_INDEX, HOOK_NAMES, MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
 
 if TYPE_CHECKING:  # asyncio is imported only by scripts that use it
     import concurrent.futures
 
     from ._loop import LoopThread
 
-#: Deepest nesting of hooks inside ``vh.*`` calls inside hooks; ``async``
-#: hooks still running count as one level each.
+#: Deepest nesting of hooks (and function calls) inside ``vh.*`` calls
+#: inside hooks; ``async`` hooks still running count as one level each.
+#: Past it a hook is not called and the hub goes on as if it allowed (the
+#: shim bounds the hub thread's nesting too, above this, spec §9.2).
 MAX_DEPTH = 32
+
+#: Hook index of ``OnScriptCommand``: generation A's ``_update_settings``
+#: runs before it (spec §4.3).
+ON_SCRIPT_COMMAND = HOOK_INDEX["OnScriptCommand"]
 
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
@@ -57,6 +71,14 @@ _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 #: the callback failed; ``values`` are hub values (bytes, int, float,
 #: None); ``error`` is the shim's reason, if any (proto ``CallResult``).
 CallOutcome = tuple[bool, list[Any], str]
+
+#: Result of a dynamic function call: ``(ok, values, error, kinds)``, as
+#: ``CallOutcome`` plus one format character per value (``l``, ``s``,
+#: ``d``, ``D``). ``ok`` is False if no such function is registered.
+DynamicOutcome = tuple[bool, list[Any], str, str]
+
+#: Python types a function result or dynamic argument sends as JSON ('D').
+JSON_TYPES = (list, tuple, set, frozenset, dict)
 
 
 class Runtime:
@@ -77,6 +99,10 @@ class Runtime:
         self._lock = threading.Lock()
         self._async_pending = 0
         self._warned_blocking = False
+        #: Call ids the main thread waits for, innermost last, and answers
+        #: that came for an outer one while an inner one was waited for.
+        self._main_waits: list[int] = []
+        self._early_results: dict[int, tuple[Any, ...]] = {}
 
     # -- encoding -----------------------------------------------------------
 
@@ -92,6 +118,29 @@ class Runtime:
         if isinstance(value, bytes):
             return value.decode(self.encoding, "surrogateescape")
         return value
+
+    def json_to_hub(self, value: Any) -> bytes:
+        """``value`` (containers nested in any way; sets become arrays) as a
+        JSON document in the hub encoding, as B's list getters send them.
+        Text the encoding cannot hold is written as ``\\u`` escapes.
+
+        # Errors
+        ``TypeError``/``ValueError`` if ``value`` holds something JSON
+        cannot (an object, a float NaN is fine).
+        """
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=_json_default)
+            return text.encode(self.encoding, "surrogateescape")
+        except UnicodeEncodeError:
+            return json.dumps(value, default=_json_default).encode("ascii")
+
+    def json_from_hub(self, value: Optional[bytes]) -> Any:
+        """A JSON document from the hub (hub encoding) as Python objects.
+
+        # Errors
+        ``ValueError`` if it is not JSON.
+        """
+        return json.loads((value or b"").decode(self.encoding, "surrogateescape"))
 
     # -- the asyncio loop -----------------------------------------------------
 
@@ -149,26 +198,82 @@ class Runtime:
         self, callback: str, args: list[Any], timeout: Optional[float]
     ) -> CallOutcome:
         call_id = self.channel.start_call(callback, args)
+        event = self._wait_result(call_id, callback, timeout)
+        return bool(event[2]), list(event[3]), event[4]
+
+    def _wait_result(self, call_id: int, what: str, timeout: Optional[float]) -> tuple[Any, ...]:
+        """Waits on the main thread for the ``("result", call_id, …)`` event,
+        running every hook and function call the hub sends meanwhile: the
+        hub may re-enter this script while it waits (spec §9.2).
+
+        Such a nested hook may itself wait for a call, and the answer to
+        this (outer) call may come first: the hub does not wait for hooks
+        whose result it ignores (``OnScriptCommand`` from an instant
+        ``vh.ScriptCommand``), so it answers the outer call while the
+        nested hook still runs. Answers for an outer wait are kept until
+        that wait resumes; answers nobody waits for are late ones to calls
+        that timed out, and dropped.
+
+        # Errors
+        ``HubTimeoutError`` past ``timeout`` seconds (named ``what``),
+        ``NotConnectedError`` if the link closes.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            event = self.channel.recv_main(wait)
-            if event is None:
-                raise HubTimeoutError(callback, timeout)
-            kind = event[0]
-            if kind == "result":
-                if event[1] == call_id:
-                    return bool(event[2]), list(event[3]), event[4]
-                # A late answer to a call that timed out: nobody waits for it.
-            elif kind == "hook":
-                self.run_hook(event[1], event[2], event[3])
-            elif kind == "ping":
-                self.answer_ping(event[1])
-            elif kind == "closed":
-                raise NotConnectedError(f"vh-runner link closed: {event[1]}")
-            elif kind == "unload":
-                # Finish the call first; the unload is handled by the main loop.
-                self.pending_unload = True
+        self._main_waits.append(call_id)
+        try:
+            while True:
+                early = self._early_results.pop(call_id, None)
+                if early is not None:
+                    return early
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                event = self.channel.recv_main(wait)
+                if event is None:
+                    raise HubTimeoutError(what, timeout)
+                kind = event[0]
+                if kind == "result":
+                    if event[1] == call_id:
+                        return tuple(event)
+                    if event[1] in self._main_waits:
+                        self._early_results[event[1]] = tuple(event)
+                elif kind == "hook":
+                    self.run_hook(event[1], event[2], event[3])
+                elif kind == "function":
+                    self.run_function(event[1], event[2], event[3], event[4])
+                elif kind == "ping":
+                    self.answer_ping(event[1])
+                elif kind == "closed":
+                    raise NotConnectedError(f"vh-runner link closed: {event[1]}")
+                elif kind == "unload":
+                    # Finish the call first; the unload is handled by the main loop.
+                    self.pending_unload = True
+        finally:
+            self._main_waits.pop()
+
+    def call_dynamic(
+        self, name: bytes, kinds: str, args: list[Any], timeout: Optional[float] = None
+    ) -> DynamicOutcome:
+        """Calls the C function registered as ``name`` for this script
+        (``vh.CallDynamicFunction``, spec §3.10) with hub values ``args`` of
+        the given ``kinds``; from any thread, like :meth:`call`.
+
+        # Errors
+        As :meth:`call`.
+        """
+        if not hasattr(self.channel, "start_dynamic"):
+            return False, [], "this hub has no dynamic functions", ""
+        label = "CallDynamicFunction"
+        try:
+            if threading.current_thread() is threading.main_thread():
+                call_id = self.channel.start_dynamic(name, kinds, args)
+                event = self._wait_result(call_id, label, timeout)
+                return bool(event[2]), list(event[3]), event[4], event[5]
+            got = self.channel.dynamic_blocking(name, kinds, args, timeout)
+        except ConnectionError as e:
+            raise NotConnectedError(f"vh-runner link closed: {e}") from e
+        if got is None:
+            raise HubTimeoutError(label, timeout)
+        ok, values, error, out_kinds = got
+        return bool(ok), list(values), error, out_kinds
 
     # -- hooks -------------------------------------------------------------------
 
@@ -176,13 +281,14 @@ class Runtime:
         """Calls the script's hook with hub values ``args`` and answers the
         hub: at once for a plain hook, from the loop's thread when an
         ``async`` hook's coroutine finishes."""
+        if hook == ON_SCRIPT_COMMAND:
+            self._update_settings(args)
         name = HOOK_NAMES[hook] if 0 <= hook < len(HOOK_NAMES) else None
         fn = getattr(self.module, name, None) if name else None
         if name is None or not callable(fn):
             self.channel.send_hook_result(call_id, True, [])
             return
-        if self.depth + self._async_pending >= MAX_DEPTH:
-            print(f"vh: {name} nested deeper than {MAX_DEPTH} hooks; not called", flush=True)
+        if self._too_deep(name):
             self.channel.send_hook_result(call_id, False, [1])
             return
         py_args = [self.from_hub(a) for a in args]
@@ -203,6 +309,142 @@ class Runtime:
         else:
             self.deliver_hook_result(call_id, hook, name, result, error)
 
+    def _too_deep(self, name: str) -> bool:
+        """True (with a log line) if calling ``name`` now would nest deeper
+        than :data:`MAX_DEPTH`."""
+        depth = self.depth + self._async_pending
+        if depth < MAX_DEPTH:
+            return False
+        print(
+            f"vh: {name} not called: hooks nested {depth} deep inside vh.* calls "
+            f"(limit {MAX_DEPTH}; does a hook fire itself through the hub?); "
+            "the hub goes on as if it allowed",
+            flush=True,
+        )
+        return True
+
+    def _update_settings(self, args: list[Any]) -> None:
+        """Generation A's ``_update_settings`` (spec §4.3): an
+        ``OnScriptCommand`` from the hub itself (empty plugin and script)
+        named ``_hub_security_change`` / ``_opchat_name_change`` renames
+        ``vh.botname`` / ``vh.opchatname`` before the script's hook runs.
+        Done for every script, also one without ``OnScriptCommand`` (the
+        worker always asks for the hook for this), where A reached only
+        scripts that defined it."""
+        if len(args) != 4 or args[2] or args[3]:
+            return
+        import vh
+
+        command, data = args[0], self.from_hub(args[1])
+        if command == b"_hub_security_change" and vh.botname != data:
+            vh.botname = data
+        elif command == b"_opchat_name_change" and vh.opchatname != data:
+            vh.opchatname = data
+
+    # -- w_CallFunction (generation B) ---------------------------------------------
+
+    def run_function(self, call_id: int, name: bytes, kinds: str, args: list[Any]) -> None:
+        """Runs ``w_CallFunction`` (spec §3.9): calls the script's
+        module-level function ``name`` with the hub's arguments (``kinds``
+        says which are JSON) and answers with its result converted for C,
+        or a failure (NULL) with the reason. An ``async def`` function is
+        awaited on the asyncio loop, as an async hook is."""
+        fname = self.from_hub(name)
+        fn = getattr(self.module, fname, None)
+        if fn is None or not callable(fn):
+            what = "not found in script" if fn is None else "not callable"
+            print(f"vh: CallFunction: function {fname!r} {what}", flush=True)
+            self._send_function_failure(call_id, f"function {fname!r} {what}")
+            return
+        if self._too_deep(fname):
+            self._send_function_failure(call_id, "nested too deep")
+            return
+        py_args = [self._function_arg(k, a) for k, a in zip(kinds, args)]
+        self.depth += 1
+        try:
+            result = fn(*py_args)
+        except Exception as e:
+            print(f"vh: CallFunction {fname} raised; returning NULL", flush=True)
+            traceback.print_exc()
+            self._send_function_failure(call_id, f"{fname} raised {type(e).__name__}: {e}")
+            return
+        finally:
+            self.depth -= 1
+        if inspect.isawaitable(result):
+            with self._lock:
+                self._async_pending += 1
+            future = self.loop_thread().submit(result)
+            future.add_done_callback(lambda f: self._async_function_done(call_id, fname, f))
+        else:
+            self._send_function_result(call_id, fname, result)
+
+    def _async_function_done(
+        self, call_id: int, fname: str, future: concurrent.futures.Future[Any]
+    ) -> None:
+        with self._lock:
+            self._async_pending -= 1
+        try:
+            if future.cancelled():
+                self._send_function_failure(call_id, f"{fname} was cancelled")
+                return
+            error = future.exception()
+            if error is None:
+                self._send_function_result(call_id, fname, future.result())
+                return
+            print(f"vh: CallFunction {fname} raised; returning NULL", flush=True)
+            traceback.print_exception(type(error), error, error.__traceback__)
+            sys.stderr.flush()
+            self._send_function_failure(call_id, f"{fname} raised {error!r}")
+        except ConnectionError:
+            pass  # the link is gone; the main thread sees "closed" and exits
+
+    def _function_arg(self, kind: str, value: Any) -> Any:
+        """One ``w_CallFunction`` argument for Python (spec §3.9): JSON
+        ('D', and 'L' lists) parsed, NULL/empty/invalid JSON as ``{}``;
+        strings decoded with the hub encoding (``surrogateescape``)."""
+        if kind != "D":
+            return self.from_hub(value)
+        try:
+            return self.json_from_hub(value) if value else {}
+        except ValueError:
+            return {}
+
+    def _send_function_result(self, call_id: int, fname: str, r: Any) -> None:
+        """Sends ``r`` as §3.9 converts it: int/bool -> 'l', float -> 'd',
+        str -> 's', None -> 'l' 0, containers -> 'D' (JSON; ``[]``/``{}``
+        if they cannot be serialised, as B), anything else -> NULL."""
+        if r is None:
+            r = 0
+        if isinstance(r, int):
+            if not _LONG_MIN <= r <= _LONG_MAX:
+                self._send_function_failure(call_id, f"{fname}() returned {r}, beyond a C long")
+                return
+            self.channel.send_function_result(call_id, True, "l", int(r), "")
+        elif isinstance(r, float):
+            self.channel.send_function_result(call_id, True, "d", r, "")
+        elif isinstance(r, str):
+            try:
+                data = self.to_hub(r)
+            except UnicodeEncodeError as e:
+                self._send_function_failure(
+                    call_id, f"{fname}() returned text the hub cannot hold: {e}"
+                )
+                return
+            self.channel.send_function_result(call_id, True, "s", data, "")
+        elif isinstance(r, JSON_TYPES):
+            try:
+                data = self.json_to_hub(r)
+            except (TypeError, ValueError):
+                data = b"{}" if isinstance(r, dict) else b"[]"
+            self.channel.send_function_result(call_id, True, "D", data, "")
+        else:
+            what = f"{fname}() returned {type(r).__name__}, which has no C form"
+            print(f"vh: CallFunction: {what}; returning NULL", flush=True)
+            self._send_function_failure(call_id, what)
+
+    def _send_function_failure(self, call_id: int, error: str) -> None:
+        self.channel.send_function_result(call_id, False, "", None, error)
+
     def deliver_hook_result(
         self,
         call_id: int,
@@ -213,8 +455,21 @@ class Runtime:
     ) -> None:
         """Sends what hook ``name`` returned (a Python value; None and the
         exception if it raised), mapped for the plugin (spec §4.4). Called
-        from the thread that got the value."""
-        self.channel.send_hook_result(call_id, False, self.map_result(hook, name, value))
+        from the thread that got the value.
+
+        A result the hub cannot take (text its encoding lacks, or a NUL
+        byte, which ends a C string) counts as an exception in the hook:
+        the traceback is printed and the hook allows, as generation A did
+        when it could not parse a result (§4.3)."""
+        try:
+            values = self.map_result(hook, name, value)
+            if any(isinstance(v, bytes) and b"\0" in v for v in values):
+                raise ValueError(f"{name} returned text with a NUL byte, which the hub cannot take")
+        except (UnicodeEncodeError, ValueError):
+            print(f"vh: {name} returned a value the hub cannot take; the hub goes on", flush=True)
+            traceback.print_exc()
+            values = [1]
+        self.channel.send_hook_result(call_id, False, values)
 
     def _start_async_hook(self, call_id: int, hook: int, name: str, aw: Any) -> None:
         with self._lock:
@@ -328,6 +583,13 @@ class Runtime:
             return [self.to_hub(r[0]), n]
         print(f"vh: {name}: unexpected return value: {r!r}", flush=True)
         return [1]
+
+
+def _json_default(value: Any) -> Any:
+    """Sets and frozensets as JSON arrays (spec §3.9, §3.10)."""
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _is_tuple_of(r: Any, n: int, types: tuple[type, ...]) -> bool:

@@ -4,9 +4,14 @@ vh-runner starts one per script with the socket to the runner on fd
 ``VH_WORKER_FD``. The worker waits for the load request, runs the script
 file the way python_pi does (spec/wrapper-abi.md §7.5: as ``__main__``,
 with its folder on ``sys.path``), reports which hooks it defines, then runs
-hooks on its main thread until it is unloaded or the runner goes away
-(docs/protocol.md "Runner ↔ worker"). ``async def`` hooks run on the
-worker's asyncio loop (see ``vh._runtime``).
+hooks and function calls (generation B's ``w_CallFunction``) on its main
+thread until it is unloaded or the runner goes away (docs/protocol.md
+"Runner ↔ worker"). ``async def`` hooks run on the worker's asyncio loop
+(see ``vh._runtime``).
+
+It always asks for ``OnScriptCommand``, defined or not, so that the hub's
+bot renames reach ``vh.botname``/``vh.opchatname`` in every script (spec
+§4.3; the hub does not wait for that hook).
 """
 
 from __future__ import annotations
@@ -58,6 +63,25 @@ def _script_file(path: str, event: tuple[Any, ...]) -> str:
     return path
 
 
+def _declare_name_and_version(module: Any) -> None:
+    """A script may declare its name and version with a module-level
+    ``name_and_version()`` returning ``(name, version)`` (the plugin's
+    README, seeds/001 "Script Structure"); it is handed to the plugin as
+    ``vh.name_and_version(name, version)`` would. Anything else is left
+    alone."""
+    import vh
+
+    declare = getattr(module, "name_and_version", None)
+    if not callable(declare) or declare is vh.name_and_version:
+        return
+    try:
+        got = declare()
+    except Exception:
+        return
+    if isinstance(got, tuple) and len(got) == 2 and all(isinstance(x, str) for x in got):
+        vh.name_and_version(got[0], got[1])
+
+
 def main() -> int:
     """Runs one script until unload; returns the process exit code."""
     fd = int(os.environ.get("VH_WORKER_FD", "3"))
@@ -73,15 +97,21 @@ def main() -> int:
     _runtime.install(rt)
     try:
         rt.module = _loader.run_script(_script_file(attrs.path, event))
+        _declare_name_and_version(rt.module)
     except BaseException:
         channel.send_loaded(False, traceback.format_exc(), [])
         return 1
-    channel.send_loaded(True, "", _loader.defined_hooks(rt.module))
+    hooks = _loader.defined_hooks(rt.module)
+    if _runtime.ON_SCRIPT_COMMAND not in hooks:
+        hooks = sorted([*hooks, _runtime.ON_SCRIPT_COMMAND])
+    channel.send_loaded(True, "", hooks)
     while not rt.pending_unload:
         event = channel.recv_main()
         kind = event[0]
         if kind == "hook":
             rt.run_hook(event[1], event[2], event[3])
+        elif kind == "function":
+            rt.run_function(event[1], event[2], event[3], event[4])
         elif kind == "ping":
             rt.answer_ping(event[1])
         elif kind == "unload":

@@ -1,0 +1,296 @@
+//! Issue 4: `docs/compatibility.md` must list every item of the
+//! script-facing contract in `spec/wrapper-abi.md` — the hooks of §4.1, the
+//! `vh` functions of §7.2, the module attributes of §7.3 and the constants
+//! of §7.4 — and nothing else in those tables, each with at least one test,
+//! and every test it names must exist (a `#[test]` function, not ignored, in
+//! `tests/hubsim/tests/<file>.rs`). Fails with the list of differences.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// The shared spec, beside the repository.
+fn spec_path() -> PathBuf {
+    repo_root().join("../shared/spec/wrapper-abi.md")
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The lines after the heading that starts with `heading` up to the next
+/// heading of any level.
+fn section<'a>(text: &'a str, heading: &str) -> Vec<&'a str> {
+    let mut lines = text.lines();
+    let found = lines.by_ref().any(|l| l.starts_with(heading));
+    assert!(found, "no heading {heading:?}");
+    lines.take_while(|l| !l.starts_with('#')).collect()
+}
+
+/// The cells of a table row (`| a | b |`), trimmed; None for other lines.
+fn cells(line: &str) -> Option<Vec<&str>> {
+    let inner = line.trim().strip_prefix('|')?.strip_suffix('|')?;
+    Some(inner.split('|').map(str::trim).collect())
+}
+
+/// `x` of a cell that is exactly `` `x` ``.
+fn code(cell: &str) -> Option<&str> {
+    let name = cell.strip_prefix('`')?.strip_suffix('`')?;
+    (!name.is_empty() && !name.contains('`')).then_some(name)
+}
+
+/// The items of one kind, by name; hooks carry their index.
+type Items = BTreeMap<String, Option<usize>>;
+
+/// The four item lists of the spec.
+struct SpecItems {
+    hooks: Items,
+    functions: Items,
+    attributes: Items,
+    constants: Items,
+}
+
+/// Rows whose first cell is `` `name` ``; `indexed`: the second cell is a
+/// number (the hook index), and the name is in the second or first cell.
+fn code_rows(lines: &[&str], name_cell: usize, index_cell: Option<usize>) -> Items {
+    let mut items = Items::new();
+    for line in lines {
+        let Some(cells) = cells(line) else { continue };
+        let Some(name) = cells.get(name_cell).and_then(|c| code(c)) else {
+            continue;
+        };
+        let index = match index_cell {
+            Some(i) => match cells.get(i).and_then(|c| c.parse().ok()) {
+                Some(n) => Some(n),
+                None => continue,
+            },
+            None => None,
+        };
+        let previous = items.insert(name.to_string(), index);
+        assert!(previous.is_none(), "{name} is listed twice");
+    }
+    items
+}
+
+/// Every `eCR_…`, `eBOT_…` and `eBF_…` name in `lines`.
+fn constant_names(lines: &[&str]) -> Items {
+    let mut items = Items::new();
+    for line in lines {
+        let bytes = line.as_bytes();
+        for prefix in ["eCR_", "eBOT_", "eBF_"] {
+            for (at, _) in line.match_indices(prefix) {
+                let starts_word = at == 0 || !is_name_byte(bytes[at - 1]);
+                let end = at
+                    + prefix.len()
+                    + bytes[at + prefix.len()..]
+                        .iter()
+                        .take_while(|&&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                        .count();
+                if starts_word && end > at + prefix.len() {
+                    items.insert(line[at..end].to_string(), None);
+                }
+            }
+        }
+    }
+    items
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn spec_items(spec: &str) -> SpecItems {
+    let items = SpecItems {
+        hooks: code_rows(&section(spec, "### 4.1 "), 1, Some(0)),
+        functions: code_rows(&section(spec, "### 7.2 "), 0, None),
+        attributes: code_rows(&section(spec, "### 7.3 "), 0, None),
+        constants: constant_names(&section(spec, "### 7.4 ")),
+    };
+    // Guards against a parser that silently finds nothing.
+    assert_eq!(items.hooks.len(), 41, "spec §4.1: {:?}", items.hooks);
+    assert!(
+        items.functions.len() >= 60,
+        "spec §7.2: {:?}",
+        items.functions
+    );
+    assert!(
+        items.attributes.len() >= 8,
+        "spec §7.3: {:?}",
+        items.attributes
+    );
+    assert!(
+        items.constants.len() >= 37,
+        "spec §7.4: {:?}",
+        items.constants
+    );
+    items
+}
+
+/// `file.rs::test_name` references in `text`.
+fn test_refs(text: &str) -> Vec<(String, String)> {
+    let mut refs = Vec::new();
+    for (at, _) in text.match_indices(".rs::") {
+        let file_start = text[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let rest = &text[at + 5..];
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if file_start < at && name_len > 0 {
+            refs.push((
+                format!("{}.rs", &text[file_start..at]),
+                rest[..name_len].to_string(),
+            ));
+        }
+    }
+    refs
+}
+
+/// The `#[test]` functions of a test file that are not `#[ignore]`d.
+fn test_functions(source: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let (mut in_test, mut ignored) = (false, false);
+    for line in source.lines().map(str::trim) {
+        if line == "#[test]" {
+            (in_test, ignored) = (true, false);
+        } else if in_test && line.starts_with("#[") {
+            ignored |= line.starts_with("#[ignore");
+        } else if in_test {
+            if let Some(rest) = line.strip_prefix("fn ") {
+                let name: String = rest
+                    .chars()
+                    .take_while(|&c| is_name_byte(c as u8))
+                    .collect();
+                if !ignored {
+                    names.insert(name);
+                }
+            }
+            in_test = false;
+        }
+    }
+    names
+}
+
+/// Everything that differs between the spec's items and the document, and
+/// every test the document names that `tests` (file -> test functions)
+/// lacks. Empty when they agree.
+fn drift(spec: &SpecItems, doc: &str, tests: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let kinds = [
+        ("## Hooks", "hook", &spec.hooks, 0, Some(1)),
+        ("## Functions", "function", &spec.functions, 0, None),
+        (
+            "## Module attributes",
+            "attribute",
+            &spec.attributes,
+            0,
+            None,
+        ),
+        ("## Constants", "constant", &spec.constants, 0, None),
+    ];
+    for (heading, kind, want, name_cell, index_cell) in kinds {
+        let lines = section(doc, heading);
+        let got = code_rows(&lines, name_cell, index_cell);
+        for (name, index) in want {
+            match got.get(name) {
+                None => problems.push(format!("{kind} {name} (spec) is missing from the doc")),
+                Some(i) if i != index => problems.push(format!(
+                    "{kind} {name}: index {i:?} in the doc, {index:?} in the spec"
+                )),
+                Some(_) => {}
+            }
+        }
+        for name in got.keys().filter(|n| !want.contains_key(*n)) {
+            problems.push(format!("{kind} {name} is in the doc but not in the spec"));
+        }
+        for line in &lines {
+            let Some(name) = cells(line).and_then(|c| c.get(name_cell).and_then(|c| code(c)))
+            else {
+                continue;
+            };
+            if test_refs(line).is_empty() {
+                problems.push(format!("{kind} {name} names no test"));
+            }
+        }
+    }
+    for (file, name) in test_refs(doc) {
+        match tests.get(&file) {
+            None => problems.push(format!("{file}::{name}: no test file {file}")),
+            Some(names) if !names.contains(&name) => {
+                problems.push(format!("{file}::{name}: no such #[test] in {file}"))
+            }
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+/// Every `tests/hubsim/tests/*.rs` file's test functions.
+fn hubsim_tests() -> BTreeMap<String, BTreeSet<String>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    std::fs::read_dir(&dir)
+        .expect("tests dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| {
+            let file = p.file_name().unwrap().to_string_lossy().into_owned();
+            (file, test_functions(&read(&p)))
+        })
+        .collect()
+}
+
+#[test]
+fn compatibility_doc_lists_every_spec_item_with_existing_tests() {
+    let spec = spec_items(&read(&spec_path()));
+    let doc = read(&repo_root().join("docs/compatibility.md"));
+    let problems = drift(&spec, &doc, &hubsim_tests());
+    assert!(
+        problems.is_empty(),
+        "docs/compatibility.md and {} disagree:\n  {}",
+        spec_path().display(),
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn drift_check_reports_missing_items_and_unknown_tests() {
+    let spec = spec_items(&read(&spec_path()));
+    let doc = read(&repo_root().join("docs/compatibility.md"));
+    let tests = hubsim_tests();
+    let on_timer = doc
+        .lines()
+        .find(|l| l.starts_with("| `OnTimer` |"))
+        .expect("the OnTimer row");
+    let broken = doc
+        .replace(&format!("{on_timer}\n"), "")
+        .replace("| `eCR_QUIT` | 4 |", "| `eCR_QUITS` | 4 |")
+        .replace(
+            "conformance_api.rs::constants_have_the_hubs_values",
+            "conformance_api.rs::no_such_test",
+        )
+        .replace("| `OnNewConn` | 0 |", "| `OnNewConn` | 1 |");
+    let problems = drift(&spec, &broken, &tests);
+    for want in [
+        "hook OnTimer (spec) is missing from the doc",
+        "constant eCR_QUIT (spec) is missing from the doc",
+        "constant eCR_QUITS is in the doc but not in the spec",
+        "conformance_api.rs::no_such_test: no such #[test] in conformance_api.rs",
+        "hook OnNewConn: index Some(1) in the doc, Some(0) in the spec",
+    ] {
+        assert!(
+            problems.iter().any(|p| p == want),
+            "{want:?} not reported:\n{problems:#?}"
+        );
+    }
+    let ignored = test_functions("#[test]\n#[ignore]\nfn skipped() {}\n#[test]\nfn runs() {}\n");
+    assert_eq!(ignored, BTreeSet::from(["runs".to_string()]));
+}
