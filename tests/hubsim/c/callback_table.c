@@ -88,6 +88,46 @@ int build_callback_table(void)
 	return 0;
 }
 
+/* ---- hubsim_fault_callback (test knob) ---- */
+
+static int fault_mode;
+
+/* Stands in for the faulty callback; never reads its arguments. */
+static w_Targs *faulty_callback(int id, w_Targs *args)
+{
+	(void)id;
+	(void)args;
+	switch (fault_mode) {
+	case HUBSIM_FAULT_NULL: return NULL;
+	case HUBSIM_FAULT_FORMAT: return g.w.pack("sd", xstrdup("junk"), 0.5);
+	default: return g.w.pack("p", (void *)NULL);
+	}
+}
+
+int hubsim_fault_callback(const char *name, int mode)
+{
+	if (!g.open || !g.face || !name || mode < HUBSIM_FAULT_NONE || mode > HUBSIM_FAULT_OPAQUE) {
+		hs_error("hubsim_fault_callback: not open, no plugin face, or bad argument");
+		return -1;
+	}
+	void (*init)(const w_Tcallback *, int) =
+		(void (*)(const w_Tcallback *, int))dlsym(g.face, "hubsim_face_init");
+	w_Tcallback impls[HUBSIM_CB_COUNT];
+	memcpy(impls, impl_by_b, sizeof impls);
+	size_t i = 0;
+	while (i < ENTRY_COUNT && strcmp(entries[i].symbol + 1, name) != 0)
+		i++;
+	if (i == ENTRY_COUNT || !init) {
+		hs_error("hubsim_fault_callback: no callback named %s", name);
+		return -1;
+	}
+	fault_mode = mode;
+	if (mode != HUBSIM_FAULT_NONE)
+		impls[entries[i].b] = faulty_callback;
+	init(impls, HUBSIM_CB_COUNT);
+	return 0;
+}
+
 void free_callback_table(void)
 {
 	if (g.face)

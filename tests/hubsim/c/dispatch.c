@@ -204,6 +204,42 @@ w_Targs *pack_args(const char *fmt, const hubsim_arg *a)
 	return NULL;
 }
 
+int hubsim_pack_probe(const char *pack_fmt, const long *ints, const double *doubles,
+		      const char *unpack_fmt, void *out, char *print, size_t print_cap,
+		      int free_args)
+{
+	if (!g.open || !pack_fmt || !ints || !doubles || !unpack_fmt || !out ||
+	    strlen(unpack_fmt) > 16 || (free_args && !g.w.free_args)) {
+		hs_error("hubsim_pack_probe: not open, NULL argument, format too long or A");
+		return -1;
+	}
+	size_t nd = 0, ni = 0;
+	for (const char *c = pack_fmt; *c; c++)
+		*c == 'd' ? nd++ : ni++;
+	if (nd > 8 || ni > 8) {
+		hs_error("hubsim_pack_probe: more than 8 'd' or 8 other characters");
+		return -1;
+	}
+	const long *i = ints;
+	const double *d = doubles;
+	w_Targs *a = g.w.pack(pack_fmt, i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], d[0], d[1],
+			      d[2], d[3], d[4], d[5], d[6], d[7]);
+	if (print && print_cap) {
+		const char *text = g.w.packprint(a);
+		snprintf(print, print_cap, "%s", text ? text : "(null)");
+	}
+	if (!a)
+		return 0;
+	char *o = out;
+	int r = g.w.unpack(a, unpack_fmt, o, o + 8, o + 16, o + 24, o + 32, o + 40, o + 48, o + 56,
+			   o + 64, o + 72, o + 80, o + 88, o + 96, o + 104, o + 112, o + 120);
+	if (free_args)
+		g.w.free_args(a);
+	else
+		free(a);
+	return r ? 2 : 1;
+}
+
 /* The connection a hook's "(str, n)" replies go to, from its arguments (spec §4.1). */
 static const char *hook_conn(int hook, const char *fmt, const hubsim_arg *a)
 {

@@ -188,6 +188,43 @@ int hubsim_call_hookv(int hook, const char *fmt, const hubsim_arg *args);
  */
 int hubsim_call_function(int id, const char *func_name, const char *fmt, const hubsim_arg *args);
 
+/* ---- test knobs (issue 9: hostile input) ---------------------------------------------- */
+
+/*
+ * w_pack(pack_fmt, ints[0..8], doubles[0..8]) through the loaded wrapper, for any pack_fmt with
+ * at most 8 'd' and at most 8 other characters (valid or not): the wrapper's va_arg reads the
+ * k-th 'd' from doubles[k] and the k-th other character's value from ints[k] (on x86-64 SysV
+ * and AArch64 the two kinds travel in separate registers, then the stack in call order; a 's',
+ * 'p', 'L', 'D' or 'O' value is passed as a long holding the pointer). If print is not NULL,
+ * w_packprint's text of the result (or "(null)") is copied there, cut at print_cap bytes. If
+ * the result is not NULL: w_unpack(result, unpack_fmt, out+0, out+8, .. out+120), unpack_fmt
+ * at most 16 characters, out 16 slots of 8 bytes; then the result is released with free(), or
+ * with w_free_args() if free_args (generation B only; it also frees the strings and lists the
+ * result points to outside its block, which must then be malloc'ed).
+ * Returns 0 if w_pack returned NULL, 1 if w_unpack returned 0, 2 if it returned 1; -1 if not
+ * open, a pointer argument is NULL, a format is too long, or free_args under A.
+ */
+int hubsim_pack_probe(const char *pack_fmt, const long *ints, const double *doubles,
+		      const char *unpack_fmt, void *out, char *print, size_t print_cap,
+		      int free_args);
+
+/* Modes of hubsim_fault_callback. */
+enum hubsim_fault {
+	HUBSIM_FAULT_NONE = 0,   /* the callback works again */
+	HUBSIM_FAULT_NULL = 1,   /* returns NULL without acting */
+	HUBSIM_FAULT_FORMAT = 2, /* returns w_pack("sd", strdup("junk"), 0.5) without acting */
+	HUBSIM_FAULT_OPAQUE = 3, /* returns w_pack("p", NULL) without acting */
+};
+
+/*
+ * Makes the callback `name` (spec §6.1, without the underscore: "GetNickList") misbehave as
+ * `mode` says, from now until changed or hubsim_close, in the table the wrapper got at w_Begin
+ * (through the plugin face). One callback at a time: a new call replaces the previous fault.
+ * Returns 0, or -1 if not open, without the plugin face (HUBSIM_NO_FACE), or for an unknown
+ * name or mode.
+ */
+int hubsim_fault_callback(const char *name, int mode);
+
 /* ---- records -------------------------------------------------------------------------- */
 
 /* Number of records since open or the last hubsim_record_clear. */

@@ -1,0 +1,111 @@
+"""A fake worker interpreter for issue 9: the runner starts it instead of
+``python -u -m vh.worker`` (the test points ``python`` at a wrapper that
+runs this file) and it speaks the worker protocol badly on fd 3, as
+``FAKE_MODE`` says:
+
+* ``junk``: answers the load request with a frame of undecodable bytes;
+* ``huge``: announces a frame of 4 GiB;
+* ``close``: exits with code 0 without a word;
+* ``refuse_and_linger``: reports a failed load, then stays alive;
+* ``hook_junk``: loads properly (hook OnParsedMsgChat), then answers its
+  first hook with undecodable bytes;
+* ``flood``: loads properly, then sends ``FAKE_FLOOD`` vh.SendToOpChat
+  calls at once without waiting for their results.
+
+It needs no ``vh`` package: the few messages are encoded by hand
+(proto/vh.proto). Every mode gives up after 60 s.
+"""
+
+import os
+import struct
+import sys
+import time
+
+FD = int(os.environ.get("VH_WORKER_FD", "3"))
+MODE = os.environ.get("FAKE_MODE", "junk")
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field(number, payload):
+    """A length-delimited field."""
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def frame(body):
+    os.write(FD, struct.pack("<I", len(body)) + body)
+
+
+def read_frame():
+    head = b""
+    while len(head) < 4:
+        got = os.read(FD, 4 - len(head))
+        if not got:
+            sys.exit(0)
+        head += got
+    (n,) = struct.unpack("<I", head)
+    body = b""
+    while len(body) < n:
+        got = os.read(FD, n - len(body))
+        if not got:
+            sys.exit(0)
+        body += got
+    return body
+
+
+def loaded(ok, error=b"", hooks=()):
+    """FromWorker{loaded: ScriptLoaded{ok, error, hooks}}."""
+    inner = b"\x10" + varint(1 if ok else 0)
+    if error:
+        inner += field(3, error)
+    if hooks:
+        inner += field(4, b"".join(varint(h) for h in hooks))
+    inner += b"\x28" + varint(os.getpid())
+    return field(1, inner)
+
+
+def hub_call(call_id, text):
+    """FromWorker{hub_call: HubCall{call_id, "SendToOpChat", [text, NULL]}}."""
+    args = field(4, field(2, text)) + field(4, b"\x20\x01")
+    inner = b"\x10" + varint(call_id) + field(3, b"SendToOpChat") + args
+    return field(3, inner)
+
+
+def main():
+    read_frame()  # the load request
+    if MODE == "junk":
+        frame(b"\xff" * 64)
+    elif MODE == "huge":
+        os.write(FD, b"\xff\xff\xff\xff" + b"\x00" * 16)
+    elif MODE == "close":
+        return 0
+    elif MODE == "refuse_and_linger":
+        frame(loaded(False, b"fake worker: refused"))
+    elif MODE == "hook_junk":
+        frame(loaded(True, hooks=(3,)))
+        read_frame()  # the first hook
+        frame(b"\xff" * 64)
+    elif MODE == "flood":
+        frame(loaded(True, hooks=(3,)))
+        count = int(os.environ.get("FAKE_FLOOD", "20000"))
+        out = b"".join(
+            struct.pack("<I", len(m)) + m
+            for m in (hub_call(i + 1, b"flood %d" % i) for i in range(count))
+        )
+        os.write(FD, out)
+    time.sleep(60)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
