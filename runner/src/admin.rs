@@ -45,6 +45,8 @@ impl AdminService {
         let entry = self.one(reference)?;
         entry
             .control
+            .upgrade()
+            .ok_or_else(|| Status::unavailable("the script is shutting down"))?
             .send(control)
             .map_err(|_| Status::unavailable("the script is shutting down"))?;
         Ok(Response::new(AdminReply {

@@ -74,7 +74,9 @@ pub struct Entry {
     /// Path as the hub gave it.
     pub path: String,
     /// Commands to the script's supervisor.
-    pub control: mpsc::UnboundedSender<Control>,
+    /// Weak, so that the session dropping its sender (the hub left) ends
+    /// the supervisor even though the admin service can still find it.
+    pub control: mpsc::WeakUnboundedSender<Control>,
     stats: Mutex<Stats>,
     logs: Mutex<VecDeque<LogLine>>,
     live: broadcast::Sender<LogLine>,
@@ -181,7 +183,7 @@ impl Registry {
             script_id,
             name,
             path: path.to_string(),
-            control,
+            control: control.downgrade(),
             stats: Mutex::new(Stats {
                 pid: 0,
                 state: State::Starting,

@@ -121,10 +121,16 @@ pub async fn serve(config: Config) -> Result<()> {
     let config = Arc::new(config);
     notify_systemd();
     let result = tonic::transport::Server::builder()
-        .add_service(RunnerServer::new(RunnerService {
-            config,
-            registry: Arc::clone(&registry),
-        }))
+        .add_service(
+            // Hub messages may be as large as worker frames (16 MiB), not
+            // tonic's 4 MiB default.
+            RunnerServer::new(RunnerService {
+                config,
+                registry: Arc::clone(&registry),
+            })
+            .max_decoding_message_size(vh_proto::frame::MAX_FRAME_LEN)
+            .max_encoding_message_size(vh_proto::frame::MAX_FRAME_LEN),
+        )
         .add_service(AdminServer::new(AdminService {
             registry,
             started: Instant::now(),

@@ -365,7 +365,8 @@ pub async fn run_once(
                 };
                 let kind = match msg.kind {
                     Some(from_worker::Kind::Loaded(l)) if !l.ok => {
-                        let _ = child.wait().await;
+                        // It should exit now; if it does not, it is killed.
+                        let _ = reap(&mut child).await;
                         return fail(format!("the script failed to load:\n{}", l.error.trim_end()));
                     }
                     Some(from_worker::Kind::Loaded(l)) => {
@@ -471,11 +472,16 @@ pub async fn run_once(
             tracing::info!(script = %name, script_id = id, pid, "worker {}", describe(status));
             Exit::Unloaded
         }
+        // Before its first ScriptLoaded, any end is a failed load (a crash
+        // only when it was a restart), never a reason to restart.
+        Some(Stop::LinkError(e)) if !loaded => {
+            fail(explain(format!("{e}; worker {}", describe(status))))
+        }
+        _ if !loaded => fail(explain(format!("worker {}", describe(status)))),
         Some(Stop::LinkError(e)) => Exit::Crashed {
             reason: explain(format!("{e}; worker {}", describe(status))),
             uptime,
         },
-        _ if !loaded => fail(explain(format!("worker {}", describe(status)))),
         _ if status.is_some_and(|s| s.success()) => Exit::CleanExit,
         _ => Exit::Crashed {
             reason: explain(format!("worker {}", describe(status))),

@@ -435,3 +435,45 @@ fn an_interpreter_without_vh_gets_an_install_hint() {
         "{log}"
     );
 }
+
+#[test]
+fn a_hub_that_dies_takes_its_workers_with_it() {
+    let _serial = serial();
+    let runner = Runner::start();
+    let transcript = common::repo_root().join("examples/sessions/2007-01-11_12.short.transcript");
+    let mut hub = std::process::Command::new(common::target_dir().join("hubsim"))
+        .arg("--shim")
+        .arg(shim_path())
+        .args([
+            "--encoding",
+            "CP1251",
+            "--speed",
+            "1",
+            "--quiet",
+            "--script",
+        ])
+        .arg(script("hang.py"))
+        .arg(transcript)
+        .env("VH_RUNNER_SOCKET", runner.socket())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = runner.dir.path().join("hang.pid");
+    wait_until(Duration::from_secs(10), "the worker to start", || {
+        pid_file.exists()
+    });
+    let worker: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The hub crashes: no w_Unload, no w_End, its stream just ends.
+    let _ = hub.kill();
+    let _ = hub.wait();
+    wait_until(Duration::from_secs(10), "the worker to be stopped", || {
+        // SAFETY: signal 0 only checks that the pid exists.
+        unsafe { libc::kill(worker, 0) != 0 }
+    });
+    let status = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
+    assert!(status.contains("0 script(s)"), "{status}");
+}
