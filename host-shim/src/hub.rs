@@ -96,6 +96,9 @@ impl Script {
 /// Consecutive timeouts that open a script's circuit unless the runner
 /// says otherwise.
 const DEFAULT_CIRCUIT_AFTER: u32 = 3;
+/// Longest a hub entry spends running queued `vh.*` calls (checked every
+/// 64 calls); the rest wait for the next entry.
+const PUMP_BUDGET: Duration = Duration::from_millis(20);
 /// Least time between two health pings to a script with an open circuit.
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// Most hook and function waits the hub thread stacks up (hooks fired by
@@ -305,9 +308,18 @@ impl Shim {
     /// Runs every queued `vh.*` call (and notes every worker that went down)
     /// without blocking.
     pub fn pump(&self) {
+        // A budget per entry, so that a script flooding the hub with calls
+        // from its threads cannot hold the hub thread: the rest run at the
+        // next entry (PENDING stays non-zero).
+        let started = Instant::now();
+        let mut ran = 0u32;
         while let Ok(ev) = self.ipc.events().try_recv() {
             hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
             self.handle(ev, None);
+            ran += 1;
+            if ran % 64 == 0 && started.elapsed() >= PUMP_BUDGET {
+                break;
+            }
         }
     }
 
