@@ -317,7 +317,7 @@ impl Shim {
             hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
             self.handle(ev, None);
             ran += 1;
-            if ran % 64 == 0 && started.elapsed() >= PUMP_BUDGET {
+            if ran.is_multiple_of(64) && started.elapsed() >= PUMP_BUDGET {
                 break;
             }
         }
