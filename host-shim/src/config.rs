@@ -33,6 +33,10 @@ pub struct Settings {
     /// `VH_HUB_ENCODING`: the hub's encoding if the hub config should not
     /// be asked (e.g. `CP1251`).
     pub hub_encoding: Option<String>,
+    /// `VH_DIRECT_LINKS`: `0` makes every hook go through the runner
+    /// instead of the workers' direct links (docs/protocol.md "Direct
+    /// links"); on by default.
+    pub direct_links: bool,
 }
 
 fn millis(var: &str, default: u64) -> Duration {
@@ -54,6 +58,7 @@ impl Settings {
             unload_deadline: millis("VH_UNLOAD_DEADLINE_MS", DEFAULT_UNLOAD_DEADLINE_MS),
             table_override: var("VH_SHIM_TABLE"),
             hub_encoding: var("VH_HUB_ENCODING"),
+            direct_links: var("VH_DIRECT_LINKS").is_none_or(|v| v.trim() != "0"),
         }
     }
 }

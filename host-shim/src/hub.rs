@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 
 use vh_proto::hooks::{self, ResultMode};
 use vh_proto::v1::{
-    FunctionCall, Hello, HookCall, HubCall, LoadScript, Ping, RunnerMessage, ScriptLoaded,
-    UnloadScript, Value, runner_message::Kind as In, shim_message::Kind as Out,
+    CallResult, FunctionCall, Hello, HookCall, HookStats, HookStuck, HubCall, LoadScript, Ping,
+    RunnerMessage, ScriptLoaded, ToWorker, UnloadScript, Value, runner_message::Kind as In,
+    shim_message::Kind as Out, to_worker,
 };
 
 use crate::callbacks::{Callback, MAX_CALLBACKS, Table};
 use crate::config::{CONNECT_WAIT_MS, Settings};
+use crate::direct::SendError;
 use crate::functions::{self, Registry, Unregister};
 use crate::generation::{self, Generation};
 use crate::hooktable;
@@ -99,6 +101,10 @@ const DEFAULT_CIRCUIT_AFTER: u32 = 3;
 /// Longest a hub entry spends running queued `vh.*` calls (checked every
 /// 64 calls); the rest wait for the next entry.
 const PUMP_BUDGET: Duration = Duration::from_millis(20);
+/// Hook round trips the shim collects per script before it reports them
+/// to the runner (`HookStats`), and the longest it keeps a batch.
+const STATS_BATCH: usize = 64;
+const STATS_EVERY: Duration = Duration::from_millis(250);
 /// Least time between two health pings to a script with an open circuit.
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// Most hook and function waits the hub thread stacks up (hooks fired by
@@ -108,6 +114,15 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 /// stops scripts that recurse through each other (each of them only half
 /// as deep) before the hub thread's stack is at risk.
 pub const MAX_NESTED_WAITS: usize = 48;
+
+/// Which way a message for a worker went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// On the worker's direct link (docs/protocol.md "Direct links").
+    Direct,
+    /// Through the runner.
+    Relay,
+}
 
 /// What a wait on the hub thread is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +204,9 @@ pub struct Shim {
     epoch: Instant,
     /// Functions other plugins registered for the scripts (B, spec §3.10).
     functions: Registry,
+    /// Round trips of direct-link hooks not yet reported, by script, with
+    /// when each batch began.
+    stats: Mutex<HashMap<i32, (Instant, Vec<u32>)>>,
 }
 
 static CURRENT: RwLock<Option<Arc<Shim>>> = RwLock::new(None);
@@ -226,6 +244,11 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         shim_version: env!("CARGO_PKG_VERSION").into(),
         generation: generation.as_str().into(),
         hub_pid: std::process::id(),
+        direct_token: if settings.direct_links {
+            crate::direct::new_token().unwrap_or_default()
+        } else {
+            Vec::new()
+        },
     };
     let loads = Loads::default();
     let ipc = match Ipc::start(settings.socket.clone(), hello, loads.clone()) {
@@ -248,6 +271,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         loads,
         epoch: Instant::now(),
         functions: Registry::default(),
+        stats: Mutex::new(HashMap::new()),
     };
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
     true
@@ -612,22 +636,32 @@ impl Shim {
             return std::ptr::null_mut();
         };
         let call = self.next_call.fetch_add(1, Ordering::Relaxed);
-        let sent = self.ipc.send(Out::Hook(HookCall {
-            script_id: id,
-            call_id: call,
-            hook: hook as u32,
-            args,
-        }));
-        if !sent || hooks::result_ignored(hook as usize) {
+        let sent_at = Instant::now();
+        let route = self.send_to_worker(
+            id,
+            to_worker::Kind::Hook(HookCall {
+                script_id: id,
+                call_id: call,
+                hook: hook as u32,
+                args,
+            }),
+        );
+        let Some(route) = route else {
+            return std::ptr::null_mut();
+        };
+        if hooks::result_ignored(hook as usize) {
             // Fire and forget: the hub would ignore the result anyway; the
             // script's vh.* calls from it run at the hub's next entry.
             return std::ptr::null_mut();
         }
-        let deadline = Instant::now() + self.deadline_of(&script, hook);
+        let deadline = sent_at + self.deadline_of(&script, hook);
         match self.wait(Awaited::Hook { script: id, call }, deadline) {
             Outcome::Reply(RunnerMessage {
                 kind: Some(In::HookResult(r)),
             }) => {
+                if route == Route::Direct {
+                    self.record_round_trip(id, sent_at);
+                }
                 script.timeouts_in_row.store(0, Ordering::Relaxed);
                 if script.timed_out.swap(false, Ordering::AcqRel) {
                     shim_log!(0, "script #{id} {} answers hooks again", script.name);
@@ -647,6 +681,16 @@ impl Shim {
             }
             Outcome::Reply(_) | Outcome::Disconnected(_) => std::ptr::null_mut(),
             Outcome::TimedOut => {
+                if route == Route::Direct {
+                    // The runner never saw this hook: let it watch for a
+                    // worker stuck in it (hook_kill_timeout_ms).
+                    self.ipc.send(Out::Stuck(HookStuck {
+                        script_id: id,
+                        call_id: call,
+                        hook: hook as u32,
+                        waited_ms: u32::try_from(sent_at.elapsed().as_millis()).unwrap_or(u32::MAX),
+                    }));
+                }
                 if !script.timed_out.swap(true, Ordering::AcqRel) {
                     shim_log!(
                         0,
@@ -728,13 +772,16 @@ impl Shim {
             return std::ptr::null_mut();
         }
         let call = self.next_call.fetch_add(1, Ordering::Relaxed);
-        let sent = self.ipc.send(Out::Function(FunctionCall {
-            script_id: id,
-            call_id: call,
-            name: name.to_vec(),
-            args,
-        }));
-        if !sent {
+        let sent = self.send_to_worker(
+            id,
+            to_worker::Kind::Function(FunctionCall {
+                script_id: id,
+                call_id: call,
+                name: name.to_vec(),
+                args,
+            }),
+        );
+        if sent.is_none() {
             return std::ptr::null_mut();
         }
         // -1: no hook index, so the hook deadline (never OnTimer's own).
@@ -822,6 +869,69 @@ impl Shim {
         }
     }
 
+    /// Sends `kind` to script `id`'s worker: on its direct link if it has a
+    /// usable one, else (or if the link fails) through the runner. `None`
+    /// if it could not be sent at all.
+    fn send_to_worker(&self, id: i32, kind: to_worker::Kind) -> Option<Route> {
+        let msg = ToWorker { kind: Some(kind) };
+        if let Some(link) = self.ipc.links().get(id) {
+            match link.send(&msg) {
+                Ok(()) => return Some(Route::Direct),
+                Err(SendError::NotSent(why)) => {
+                    shim_log!(
+                        2,
+                        "script #{id}: direct link: {why}; sending through the runner"
+                    );
+                }
+                Err(SendError::Broken(why)) => {
+                    self.ipc.links().remove(&link);
+                    shim_log!(
+                        0,
+                        "script #{id}: direct link broken ({why}); its hooks go through the runner"
+                    );
+                }
+            }
+        }
+        let out = match msg.kind? {
+            to_worker::Kind::Hook(h) => Out::Hook(h),
+            to_worker::Kind::Function(f) => Out::Function(f),
+            to_worker::Kind::CallResult(r) => Out::CallResult(r),
+            to_worker::Kind::Ping(p) => Out::Ping(p),
+            to_worker::Kind::Unload(u) => Out::Unload(u),
+            to_worker::Kind::Load(l) => Out::Load(l),
+        };
+        self.ipc.send(out).then_some(Route::Relay)
+    }
+
+    /// Answers a worker's `vh.*` call (either way reaches it: the worker
+    /// matches results by call id).
+    fn send_result(&self, result: CallResult) {
+        let id = result.script_id;
+        self.send_to_worker(id, to_worker::Kind::CallResult(result));
+    }
+
+    /// Notes one direct-link hook's round trip; reports a batch to the
+    /// runner (`HookStats`, shown by `vh-runner status`) when it is full or
+    /// old enough.
+    fn record_round_trip(&self, id: i32, sent_at: Instant) {
+        let now = Instant::now();
+        let us = u32::try_from(now.duration_since(sent_at).as_micros()).unwrap_or(u32::MAX);
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let (since, batch) = stats
+            .entry(id)
+            .or_insert_with(|| (now, Vec::with_capacity(STATS_BATCH)));
+        batch.push(us);
+        if batch.len() >= STATS_BATCH || now.duration_since(*since) >= STATS_EVERY {
+            let latency_us = std::mem::replace(batch, Vec::with_capacity(STATS_BATCH));
+            *since = now;
+            drop(stats);
+            self.ipc.send(Out::Stats(HookStats {
+                script_id: id,
+                latency_us,
+            }));
+        }
+    }
+
     /// Sends a health ping to a script whose circuit is open, at most once
     /// per [`PING_EVERY`]; its `Pong` closes the circuit.
     fn ping(&self, id: i32, script: &Script) {
@@ -906,12 +1016,12 @@ impl Shim {
         };
         if let Some(In::HubCall(call)) = &msg.kind {
             let result = self.table.call(call);
-            self.ipc.send(Out::CallResult(result));
+            self.send_result(result);
             return None;
         }
         if let Some(In::DynamicCall(call)) = &msg.kind {
             let result = self.functions.call_dynamic(call);
-            self.ipc.send(Out::CallResult(result));
+            self.send_result(result);
             return None;
         }
         if let Some(In::Down(d)) = &msg.kind {

@@ -18,6 +18,7 @@ use vh_proto::v1::{
     Hello, LoadScript, RunnerMessage, ShimMessage, runner_client::RunnerClient, shim_message,
 };
 
+use crate::direct::Links;
 use crate::shim_log;
 
 /// What the IPC thread hands to the hub thread.
@@ -81,6 +82,8 @@ pub struct Ipc {
     stop: AtomicBool,
     disconnects: AtomicU64,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Direct links to workers (docs/protocol.md "Direct links").
+    links: Arc<Links>,
 }
 
 /// Longest pause between two connection attempts.
@@ -103,6 +106,7 @@ impl Ipc {
             stop: AtomicBool::new(false),
             disconnects: AtomicU64::new(0),
             thread: Mutex::new(None),
+            links: Arc::default(),
         });
         let me = Arc::clone(&ipc);
         let handle = std::thread::Builder::new()
@@ -127,6 +131,11 @@ impl Ipc {
     /// Incoming events, for the hub thread.
     pub fn events(&self) -> &crossbeam_channel::Receiver<Event> {
         &self.events
+    }
+
+    /// The direct links to workers the runner has handed over.
+    pub fn links(&self) -> &Links {
+        &self.links
     }
 
     /// How many times the stream has ended so far.
@@ -187,6 +196,7 @@ impl Ipc {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.out.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.links.clear();
         self.wake.notify_one();
         if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
@@ -304,11 +314,22 @@ impl Ipc {
         *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
         self.set_link(Link::Connected);
         shim_log!(1, "connected to the runner at {}", socket.display());
+        let mut side: Option<tokio::task::JoinHandle<()>> = None;
         let reason = loop {
             tokio::select! {
                 msg = inbound.message() => match msg {
                     Ok(Some(m)) => {
-                                                crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
+                        // The runner knows our token once it has welcomed us:
+                        // ask for direct links now.
+                        let welcome = matches!(m.kind, Some(vh_proto::v1::runner_message::Kind::Welcome(_)));
+                        if welcome && side.is_none() && !hello.direct_token.is_empty() {
+                            let (socket, token) = (socket.to_path_buf(), hello.direct_token.clone());
+                            let (links, events) = (Arc::clone(&self.links), events.clone());
+                            side = Some(tokio::spawn(async move {
+                                crate::direct::attach(&socket, &token, links, events).await;
+                            }));
+                        }
+                        crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
                         if events.send(Event::Msg(m)).is_err() {
                             break "the shim is shutting down".to_string();
                         }
@@ -324,6 +345,9 @@ impl Ipc {
             }
         };
         self.out.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(side) = side {
+            side.abort();
+        }
         Ok(reason)
     }
 }

@@ -15,11 +15,13 @@
 //! * [`hub`]: state and the hub thread's work (load, hooks, re-entrancy);
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
 //! * [`ipc`]: the background thread holding the gRPC stream;
+//! * [`direct`]: direct links to workers, which hooks take when they can;
 //! * [`config`]: settings from the hub's environment;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
 
 pub mod callbacks;
 pub mod config;
+pub mod direct;
 pub mod ffi;
 pub mod functions;
 pub mod generation;

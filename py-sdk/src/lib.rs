@@ -1,10 +1,18 @@
 //! `vh._core`: the transport of a worker process. It owns the socket to the
-//! runner (fd `VH_WORKER_FD`), reads frames on a background thread with the
-//! GIL released, and routes them: results of `vh.*` calls made off the main
-//! thread go straight to the waiting thread; everything else (the load
-//! request, hooks, function calls, unload, results of main-thread calls)
-//! goes to the main thread's queue, which `recv_main` reads. All policy
-//! (hook dispatch, encodings, the `vh` API) is Python, in `vh/_runtime.py`.
+//! runner (fd `VH_WORKER_FD`) and, when the runner gave it one, the direct
+//! link to the hub (fd `VH_DIRECT_FD`, docs/protocol.md "Direct links").
+//! A background thread per socket reads frames with the GIL released and
+//! routes them: results of `vh.*` calls made off the main thread go
+//! straight to the waiting thread; everything else (the load request,
+//! hooks, function calls, unload, results of main-thread calls) goes to
+//! the main thread's queue, which `recv_main` reads. All policy (hook
+//! dispatch, encodings, the `vh` API) is Python, in `vh/_runtime.py`.
+//!
+//! Which socket a message takes: a hook's or function call's answer goes
+//! back the way the request came (the runner watches the hooks it
+//! relayed); `vh.*` calls of the main thread take the direct link while it
+//! is up, since the hub thread is usually waiting for that script's hook;
+//! calls of other threads, pongs and load/unload reports go to the runner.
 //!
 //! Hub values cross as Python `int`, `float`, `bytes` or `None`; where a
 //! JSON document ('D') must be told from a string ('s'), a *kinds* string
@@ -14,7 +22,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,19 +44,61 @@ enum Incoming {
 
 type Pending = Arc<Mutex<HashMap<u64, Sender<Incoming>>>>;
 
-/// The worker's link to the runner.
+/// Which socket a message came on or goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Fd `VH_WORKER_FD`, to the runner.
+    Runner,
+    /// Fd `VH_DIRECT_FD`, to the hub's shim.
+    Direct,
+}
+
+/// The link each hook and function call in progress came on, by call id
+/// (the shim's call ids are unique across both links).
+type Origins = Arc<Mutex<HashMap<u64, Link>>>;
+
+/// The worker's links to the runner and (optionally) the hub.
 #[pyclass(frozen, module = "vh._core")]
 struct Channel {
     writer: Mutex<UnixStream>,
+    direct: Option<Mutex<UnixStream>>,
+    /// False once the direct link has closed.
+    direct_up: Arc<AtomicBool>,
     main_rx: Receiver<Incoming>,
     pending: Pending,
+    origins: Origins,
     next_call: AtomicU64,
 }
 
-fn reader(mut stream: UnixStream, main: Sender<Incoming>, pending: Pending) {
+/// Reads one socket until it closes. The runner's socket closing ends the
+/// worker (`("closed", reason)` on the main queue); the direct link closing
+/// only clears `direct_up`.
+fn reader(
+    mut stream: UnixStream,
+    link: Link,
+    main: Sender<Incoming>,
+    pending: Pending,
+    origins: Origins,
+    direct_up: Arc<AtomicBool>,
+) {
     let reason = loop {
         match read_frame::<_, ToWorker>(&mut stream) {
             Ok(Some(ToWorker { kind: Some(kind) })) => {
+                match &kind {
+                    to_worker::Kind::Hook(h) => {
+                        origins
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(h.call_id, link);
+                    }
+                    to_worker::Kind::Function(f) => {
+                        origins
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(f.call_id, link);
+                    }
+                    _ => {}
+                }
                 if let to_worker::Kind::CallResult(r) = &kind {
                     let waiter = pending
                         .lock()
@@ -66,6 +116,12 @@ fn reader(mut stream: UnixStream, main: Sender<Incoming>, pending: Pending) {
             Err(e) => break format!("link error: {e}"),
         }
     };
+    if link == Link::Direct {
+        // Calls go to the runner from now on; nothing waits on this link
+        // alone (the hub answers either way).
+        direct_up.store(false, Ordering::Release);
+        return;
+    }
     for (_, w) in pending.lock().unwrap_or_else(|e| e.into_inner()).drain() {
         let _ = w.send(Incoming::Closed(reason.clone()));
     }
@@ -212,11 +268,54 @@ fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
 }
 
 impl Channel {
+    /// Sends to the runner.
     fn send(&self, kind: from_worker::Kind) -> PyResult<()> {
+        self.send_on(Link::Runner, kind)
+    }
+
+    /// Sends on `link`; on the direct link only while it is up, else (or
+    /// if writing to it fails) to the runner, which passes it on.
+    fn send_on(&self, link: Link, kind: from_worker::Kind) -> PyResult<()> {
+        let msg = FromWorker { kind: Some(kind) };
+        if let (Link::Direct, Some(direct)) = (link, &self.direct)
+            && self.direct_up.load(Ordering::Acquire)
+        {
+            let mut w = direct.lock().unwrap_or_else(|e| e.into_inner());
+            match write_frame(&mut *w, &msg) {
+                Ok(()) => return Ok(()),
+                // Too big for any link: the caller's error.
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    return Err(PyConnectionError::new_err(format!("vh-runner link: {e}")));
+                }
+                Err(_) => {
+                    // A frame cut short would garble the stream: close it.
+                    self.direct_up.store(false, Ordering::Release);
+                    let _ = w.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        }
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        write_frame(&mut *w, &FromWorker { kind: Some(kind) })
+        write_frame(&mut *w, &msg)
             .and_then(|()| w.flush())
             .map_err(|e| PyConnectionError::new_err(format!("vh-runner link: {e}")))
+    }
+
+    /// The link a main-thread `vh.*` call takes.
+    fn main_link(&self) -> Link {
+        if self.direct.is_some() && self.direct_up.load(Ordering::Acquire) {
+            Link::Direct
+        } else {
+            Link::Runner
+        }
+    }
+
+    /// The link hook or function call `call_id` came on (forgotten now).
+    fn origin(&self, call_id: u64) -> Link {
+        self.origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&call_id)
+            .unwrap_or(Link::Runner)
     }
 
     /// Sends the request `make(call_id)` from a thread other than the main
@@ -269,25 +368,51 @@ impl Channel {
 
 #[pymethods]
 impl Channel {
-    /// Takes ownership of socket `fd` and starts the reader thread.
+    /// Takes ownership of socket `fd` (to the runner) and, if
+    /// `direct_fd` is not negative, of the direct link to the hub, and
+    /// starts a reader thread for each.
     #[new]
-    fn new(fd: i32) -> PyResult<Self> {
-        // SAFETY: the runner passes this fd for us alone; we own it from here.
-        let stream = unsafe { UnixStream::from_raw_fd(fd) };
-        let read_half = stream
-            .try_clone()
-            .map_err(|e| PyConnectionError::new_err(format!("fd {fd}: {e}")))?;
+    #[pyo3(signature = (fd, direct_fd=-1))]
+    fn new(fd: i32, direct_fd: i32) -> PyResult<Self> {
         let (main_tx, main_rx) = crossbeam_channel::unbounded();
         let pending: Pending = Arc::default();
-        let (tx, p) = (main_tx, Arc::clone(&pending));
-        std::thread::Builder::new()
-            .name("vh-core-reader".into())
-            .spawn(move || reader(read_half, tx, p))
-            .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
+        let origins: Origins = Arc::default();
+        let direct_up = Arc::new(AtomicBool::new(direct_fd >= 0));
+        let start = |fd: i32, link: Link, name: &str| -> PyResult<UnixStream> {
+            // SAFETY: the runner passes these fds for us alone; we own them.
+            let stream = unsafe { UnixStream::from_raw_fd(fd) };
+            let read_half = stream
+                .try_clone()
+                .map_err(|e| PyConnectionError::new_err(format!("fd {fd}: {e}")))?;
+            let (tx, p, o, up) = (
+                main_tx.clone(),
+                Arc::clone(&pending),
+                Arc::clone(&origins),
+                Arc::clone(&direct_up),
+            );
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || reader(read_half, link, tx, p, o, up))
+                .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
+            Ok(stream)
+        };
+        let writer = start(fd, Link::Runner, "vh-core-reader")?;
+        let direct = if direct_fd >= 0 {
+            Some(Mutex::new(start(
+                direct_fd,
+                Link::Direct,
+                "vh-core-direct",
+            )?))
+        } else {
+            None
+        };
         Ok(Channel {
-            writer: Mutex::new(stream),
+            writer: Mutex::new(writer),
+            direct,
+            direct_up,
             main_rx,
             pending,
+            origins,
             next_call: AtomicU64::new(1),
         })
     }
@@ -340,12 +465,15 @@ impl Channel {
         no_opinion: bool,
         values: &Bound<'_, PyList>,
     ) -> PyResult<()> {
-        self.send(from_worker::Kind::HookResult(HookResult {
-            script_id: 0,
-            call_id,
-            no_opinion,
-            values: list_from_py(values)?,
-        }))
+        self.send_on(
+            self.origin(call_id),
+            from_worker::Kind::HookResult(HookResult {
+                script_id: 0,
+                call_id,
+                no_opinion,
+                values: list_from_py(values)?,
+            }),
+        )
     }
 
     /// Answers a health ping (only the main thread should: that is what
@@ -369,13 +497,16 @@ impl Channel {
             (true, Some(k)) => Some(typed_from_py(k, value)?),
             _ => None,
         };
-        self.send(from_worker::Kind::FunctionResult(FunctionResult {
-            script_id: 0,
-            call_id,
-            ok: ok && value.is_some(),
-            value,
-            error,
-        }))
+        self.send_on(
+            self.origin(call_id),
+            from_worker::Kind::FunctionResult(FunctionResult {
+                script_id: 0,
+                call_id,
+                ok: ok && value.is_some(),
+                value,
+                error,
+            }),
+        )
     }
 
     /// Confirms an unload; the worker exits next.
@@ -389,12 +520,15 @@ impl Channel {
     fn start_call(&self, callback: String, args: &Bound<'_, PyList>) -> PyResult<u64> {
         let args = list_from_py(args)?;
         let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
-        self.send(from_worker::Kind::HubCall(HubCall {
-            script_id: 0,
-            call_id,
-            callback,
-            args,
-        }))?;
+        self.send_on(
+            self.main_link(),
+            from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id,
+                callback,
+                args,
+            }),
+        )?;
         Ok(call_id)
     }
 
@@ -409,12 +543,15 @@ impl Channel {
     ) -> PyResult<u64> {
         let args = typed_list_from_py(kinds, args)?;
         let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
-        self.send(from_worker::Kind::DynamicCall(DynamicCall {
-            script_id: 0,
-            call_id,
-            name: name.as_bytes().to_vec(),
-            args,
-        }))?;
+        self.send_on(
+            self.main_link(),
+            from_worker::Kind::DynamicCall(DynamicCall {
+                script_id: 0,
+                call_id,
+                name: name.as_bytes().to_vec(),
+                args,
+            }),
+        )?;
         Ok(call_id)
     }
 

@@ -76,6 +76,7 @@ pub fn render_status(scripts: &[ScriptStatus]) -> String {
             "HOOKS",
             "P50",
             "P99",
+            "LINK",
             "LAST ERROR",
         ]
         .map(String::from),
@@ -107,10 +108,15 @@ pub fn render_status(scripts: &[ScriptStatus]) -> String {
             s.hooks_served.to_string(),
             micros(s.p50_us),
             micros(s.p99_us),
+            match (s.pid, s.direct_link) {
+                (0, _) => "-".into(),
+                (_, true) => "direct".into(),
+                (_, false) => "runner".into(),
+            },
             last,
         ]);
     }
-    let widths: Vec<usize> = (0..10)
+    let widths: Vec<usize> = (0..11)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();

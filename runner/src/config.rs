@@ -93,6 +93,10 @@ pub struct ScriptSettings {
     pub cwd: Option<PathBuf>,
     /// Extra environment variables of the worker.
     pub env: BTreeMap<String, String>,
+    /// Hand the hub a direct link to the worker (docs/protocol.md "Direct
+    /// links"), so that hooks skip the runner; false sends every hook
+    /// through the runner, as before.
+    pub direct_link: bool,
 }
 
 impl Default for ScriptSettings {
@@ -113,6 +117,7 @@ impl Default for ScriptSettings {
             log_file: None,
             cwd: None,
             env: BTreeMap::new(),
+            direct_link: true,
         }
     }
 }

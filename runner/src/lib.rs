@@ -14,6 +14,7 @@ pub mod admin;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod direct;
 pub mod policy;
 pub mod registry;
 pub mod server;

@@ -62,6 +62,8 @@ pub struct Stats {
     pub hooks_served: u64,
     /// Last crash or failure.
     pub last_error: String,
+    /// The hub holds a direct link to the current worker.
+    pub direct_link: bool,
     latencies_us: VecDeque<u32>,
 }
 
@@ -158,6 +160,7 @@ impl Entry {
                 p50_us: pct(0.5),
                 p99_us: pct(0.99),
                 last_error: s.last_error.clone(),
+                direct_link: s.direct_link && s.pid != 0,
             }
         })
     }
@@ -191,6 +194,7 @@ impl Registry {
                 restarts: 0,
                 hooks_served: 0,
                 last_error: String::new(),
+                direct_link: false,
                 latencies_us: VecDeque::new(),
             }),
             logs: Mutex::new(VecDeque::new()),

@@ -22,6 +22,7 @@ use vh_proto::v1::{RunnerMessage, ShimMessage};
 use crate::access::Access;
 use crate::admin::AdminService;
 use crate::config::Config;
+use crate::direct::{self, Links};
 use crate::registry::Registry;
 use crate::session;
 
@@ -29,6 +30,7 @@ use crate::session;
 pub struct RunnerService {
     config: Arc<Config>,
     registry: Arc<Registry>,
+    links: Arc<Links>,
 }
 
 type OutStream = Pin<Box<dyn Stream<Item = Result<RunnerMessage, Status>> + Send>>;
@@ -47,9 +49,47 @@ impl Runner for RunnerService {
             tx,
             Arc::clone(&self.config),
             Arc::clone(&self.registry),
+            Arc::clone(&self.links),
         ));
         Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
     }
+}
+
+/// Accepts connections, drops those of peers `access` refuses, and sorts
+/// the rest: direct-link connections go to `links`, everything else to the
+/// gRPC server (the returned stream). Each connection is sorted in its own
+/// task, so a peer that sends nothing cannot hold up the others.
+fn route(
+    listener: UnixListener,
+    access: Arc<Access>,
+    links: Arc<Links>,
+) -> UnboundedReceiverStream<std::io::Result<UnixStream>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut accepted = UnixListenerStream::new(listener);
+        while let Some(conn) = accepted.next().await {
+            let stream = match conn {
+                Ok(s) if access.admit(&s) => s,
+                Ok(_) => continue,
+                Err(e) => {
+                    if tx.send(Err(e)).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let (tx, links) = (tx.clone(), Arc::clone(&links));
+            tokio::spawn(async move {
+                match direct::classify(&stream).await {
+                    direct::Kind::Direct => links.accept(stream).await,
+                    direct::Kind::Grpc => {
+                        let _ = tx.send(Ok(stream));
+                    }
+                }
+            });
+        }
+    });
+    UnboundedReceiverStream::new(rx)
 }
 
 /// Binds `path`, refusing to steal the socket of a runner that is alive and
@@ -113,10 +153,8 @@ pub async fn serve(config: Config) -> Result<()> {
         tracing::info!("shutting down");
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     };
-    let incoming = UnixListenerStream::new(listener).filter(move |conn| match conn {
-        Ok(stream) => access.admit(stream),
-        Err(_) => true,
-    });
+    let links = Arc::new(Links::default());
+    let incoming = route(listener, access, Arc::clone(&links));
     let registry = Arc::new(Registry::default());
     let config = Arc::new(config);
     notify_systemd();
@@ -127,6 +165,7 @@ pub async fn serve(config: Config) -> Result<()> {
             RunnerServer::new(RunnerService {
                 config,
                 registry: Arc::clone(&registry),
+                links,
             })
             .max_decoding_message_size(vh_proto::frame::MAX_FRAME_LEN)
             .max_encoding_message_size(vh_proto::frame::MAX_FRAME_LEN),

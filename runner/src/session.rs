@@ -15,6 +15,7 @@ use vh_proto::v1::{
 };
 
 use crate::config::Config;
+use crate::direct::{LinkSlot, Links};
 use crate::registry::Registry;
 use crate::supervisor::{self, Control};
 
@@ -48,8 +49,12 @@ pub async fn run(
     to_shim: ToShim,
     config: Arc<Config>,
     registry: Arc<Registry>,
+    links: Arc<Links>,
 ) {
     let mut scripts: Routes = HashMap::new();
+    // The hub's direct-link connection, if its shim takes links.
+    let mut slot: Option<Arc<LinkSlot>> = None;
+    let mut token = Vec::new();
     loop {
         let msg = match inbound.message().await {
             Ok(Some(m)) => m,
@@ -64,7 +69,10 @@ pub async fn run(
         };
         match msg.kind {
             Some(shim_message::Kind::Hello(h)) => {
-                tracing::info!(hub_pid = h.hub_pid, generation = %h.generation, shim = %h.shim_version, "hub attached");
+                tracing::info!(hub_pid = h.hub_pid, generation = %h.generation, shim = %h.shim_version, direct_links = !h.direct_token.is_empty(), "hub attached");
+                links.unregister(&token);
+                slot = links.register(&h.direct_token);
+                token = h.direct_token;
                 reply(
                     &to_shim,
                     runner_message::Kind::Welcome(Welcome {
@@ -77,9 +85,11 @@ pub async fn run(
                 let (tx, rx) = mpsc::unbounded_channel();
                 // Loading an id again replaces the old worker (dropping its channel stops it).
                 scripts.insert(load.script_id, tx.clone());
+                let link = slot.clone().filter(|_| resolved.settings.direct_link);
                 tokio::spawn(supervisor::run(
                     load,
                     resolved,
+                    link,
                     Arc::clone(&registry),
                     to_shim.clone(),
                     tx,
@@ -137,7 +147,18 @@ pub async fn run(
             Some(shim_message::Kind::Ping(p)) => {
                 let _ = forward(&mut scripts, p.script_id, to_worker::Kind::Ping(p));
             }
+            Some(shim_message::Kind::Stuck(s)) => {
+                if let Some(tx) = scripts.get(&s.script_id) {
+                    let _ = tx.send(Control::Stuck(s));
+                }
+            }
+            Some(shim_message::Kind::Stats(s)) => {
+                if let Some(tx) = scripts.get(&s.script_id) {
+                    let _ = tx.send(Control::Stats(s.latency_us));
+                }
+            }
             None => tracing::warn!("empty message from the hub; ignored"),
         }
     }
+    links.unregister(&token);
 }

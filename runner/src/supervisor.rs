@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use vh_proto::v1::{
-    HookResult, LoadScript, RunnerMessage, ScriptDown, ScriptUnloaded, ToWorker, runner_message,
-    to_worker,
+    HookResult, HookStuck, LoadScript, RunnerMessage, ScriptDown, ScriptUnloaded, ToWorker,
+    runner_message, to_worker,
 };
 
 use crate::config::Resolved;
+use crate::direct::LinkSlot;
 use crate::policy::{Decision, RestartPolicy};
 use crate::registry::{Entry, Registry, State};
 use crate::session::ToShim;
@@ -31,6 +32,10 @@ pub enum Control {
     Restart,
     /// `vh-runner stop`: stop the worker until a restart.
     Stop,
+    /// The hub gave up on a hook it sent on the direct link.
+    Stuck(HookStuck),
+    /// Round trips of direct-link hooks the hub measured, microseconds.
+    Stats(Vec<u32>),
 }
 
 fn send_shim(to_shim: &ToShim, kind: runner_message::Kind) {
@@ -81,17 +86,20 @@ async fn wait_down(
                     send_shim(to_shim, runner_message::Kind::Unloaded(ScriptUnloaded { script_id: id }));
                     return Wake::End;
                 }
-                // A late vh.* result or a ping: nobody to hand it to.
-                Some(Control::Msg(_)) => {}
+                // A late vh.* result, a ping or a report about the last
+                // worker: nobody to hand it to.
+                Some(Control::Msg(_) | Control::Stuck(_) | Control::Stats(_)) => {}
             },
         }
     }
 }
 
-/// Runs the script of `load` until the hub unloads it or goes away.
+/// Runs the script of `load` until the hub unloads it or goes away; each
+/// worker gets a direct link to the hub if `link` is given.
 pub async fn run(
     load: LoadScript,
     resolved: Resolved,
+    link: Option<Arc<LinkSlot>>,
     registry: Arc<Registry>,
     to_shim: ToShim,
     control_tx: mpsc::UnboundedSender<Control>,
@@ -103,8 +111,16 @@ pub async fn run(
     let mut policy = RestartPolicy::new(&resolved.settings);
     let mut reloaded = false;
     loop {
-        let exit =
-            worker::run_once(&load, &resolved, &entry, &to_shim, &mut control, reloaded).await;
+        let exit = worker::run_once(
+            &load,
+            &resolved,
+            link.as_deref(),
+            &entry,
+            &to_shim,
+            &mut control,
+            reloaded,
+        )
+        .await;
         reloaded = true;
         let down = |reason: &str, restart_in: Duration| {
             entry.log("runner", reason);

@@ -25,17 +25,24 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use vh_proto::frame::MAX_FRAME_LEN;
 use vh_proto::hooks;
 use vh_proto::v1::{
-    FromWorker, LoadScript, RunnerMessage, ScriptLoaded, ToWorker, from_worker, runner_message,
-    to_worker,
+    FromWorker, LoadScript, Ping, RunnerMessage, ScriptLoaded, ToWorker, from_worker,
+    runner_message, to_worker,
 };
 
 use crate::config::Resolved;
+use crate::direct::LinkSlot;
 use crate::registry::{Entry, State};
 use crate::session::ToShim;
 use crate::supervisor::Control;
 
 /// The fd number the worker finds its socket on (`VH_WORKER_FD`).
 pub const WORKER_FD: i32 = 3;
+/// The fd number of the worker's direct link to the hub (`VH_DIRECT_FD`),
+/// when it has one (docs/protocol.md "Direct links").
+pub const DIRECT_FD: i32 = 4;
+/// Marks the sequence numbers of the runner's own pings (sent after a
+/// `HookStuck`), so their pongs are not passed on to the hub.
+const PROBE_SEQ: u64 = 1 << 63;
 /// How long a worker may take to exit after an unload or a closed socket.
 const EXIT_GRACE: Duration = Duration::from_secs(3);
 /// Lines of output kept to explain a crash.
@@ -88,7 +95,12 @@ struct Limits {
     open_files: u64,
 }
 
-fn spawn(resolved: &Resolved, script_path: &Path, child_end: OwnedFd) -> std::io::Result<Child> {
+fn spawn(
+    resolved: &Resolved,
+    script_path: &Path,
+    child_end: OwnedFd,
+    direct_end: Option<OwnedFd>,
+) -> std::io::Result<Child> {
     let s = &resolved.settings;
     let mut cmd = Command::new(&resolved.python);
     cmd.args(["-u", "-m", "vh.worker"])
@@ -113,7 +125,13 @@ fn spawn(resolved: &Resolved, script_path: &Path, child_end: OwnedFd) -> std::io
         cpu_s: s.cpu_time_limit_s,
         open_files: s.open_files,
     };
+    if direct_end.is_some() {
+        cmd.env("VH_DIRECT_FD", DIRECT_FD.to_string());
+    } else {
+        cmd.env_remove("VH_DIRECT_FD");
+    }
     let fd = child_end.as_raw_fd();
+    let direct = direct_end.as_ref().map(AsRawFd::as_raw_fd);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -136,19 +154,32 @@ fn spawn(resolved: &Resolved, script_path: &Path, child_end: OwnedFd) -> std::io
                     }
                 }
             }
-            if fd == WORKER_FD {
-                let flags = libc::fcntl(fd, libc::F_GETFD);
-                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+            // Out of the way first: dup2 onto WORKER_FD may close it.
+            let direct = match direct {
+                Some(d) => match libc::fcntl(d, libc::F_DUPFD, 10) {
+                    -1 => return Err(std::io::Error::last_os_error()),
+                    high => Some(high),
+                },
+                None => None,
+            };
+            for (from, to) in std::iter::once((fd, WORKER_FD)).chain(direct.map(|d| (d, DIRECT_FD)))
+            {
+                if from == to {
+                    let flags = libc::fcntl(from, libc::F_GETFD);
+                    if flags < 0 || libc::fcntl(from, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(from, to) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-            } else if libc::dup2(fd, WORKER_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
     }
     let child = cmd.spawn();
     drop(child_end);
+    drop(direct_end);
     child
 }
 
@@ -251,6 +282,7 @@ enum Stop {
 pub async fn run_once(
     load: &LoadScript,
     resolved: &Resolved,
+    link: Option<&LinkSlot>,
     entry: &Arc<Entry>,
     to_shim: &ToShim,
     control: &mut mpsc::UnboundedReceiver<Control>,
@@ -284,18 +316,44 @@ pub async fn run_once(
         Ok(pair) => pair,
         Err(e) => return fail(format!("socketpair: {e}")),
     };
+    // The direct link: the worker's end as fd 4, the hub's end handed over
+    // below (without a link the worker serves everything through fd 3).
+    let direct = match link.map(|_| std::os::unix::net::UnixStream::pair()) {
+        Some(Ok((hub_end, worker_end))) => {
+            Some((OwnedFd::from(hub_end), OwnedFd::from(worker_end)))
+        }
+        Some(Err(e)) => {
+            tracing::warn!(script = %name, script_id = id, error = %e, "no direct link: socketpair failed");
+            None
+        }
+        None => None,
+    };
+    let (hub_end, worker_end) = direct.unzip();
     let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(load.hub_cwd.clone()))
         .join(std::ffi::OsString::from_vec(load.path.clone()));
-    let mut child = match spawn(resolved, &path, child_end.into()) {
+    let mut child = match spawn(resolved, &path, child_end.into(), worker_end) {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", resolved.python.display())),
     };
+    let mut linked = false;
+    if let (Some(link), Some(hub_end)) = (link, hub_end) {
+        // Handed over before the load request: the hub has it by the time
+        // the script reports loaded. Our copy closes here, so the hub sees
+        // the link end when the worker does.
+        match link.hand_over(id, &hub_end).await {
+            Ok(()) => linked = true,
+            Err(e) => {
+                tracing::warn!(script = %name, script_id = id, error = %e, "no direct link for this worker; its hooks go through the runner");
+            }
+        }
+    }
     let started = Instant::now();
     let pid = child.id().unwrap_or(0);
     entry.update(|s| {
         s.pid = pid;
         s.state = State::Starting;
         s.started = Some(started);
+        s.direct_link = linked;
     });
     let log_file = settings.log_file.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()
@@ -339,7 +397,11 @@ pub async fn run_once(
     let mut framed = Framed::new(stream, codec());
     let mut loaded = false;
     let mut unloading: Option<tokio::time::Instant> = None;
+    // Hooks sent through the runner and not yet answered, and hooks the hub
+    // reported stuck on the direct link: when they started, and the hook.
     let mut in_flight: HashMap<u64, (Instant, u32)> = HashMap::new();
+    let mut probed: Vec<u64> = Vec::new();
+    let mut probe_seq = PROBE_SEQ;
     let kill_after = Duration::from_millis(u64::from(settings.hook_kill_timeout_ms.max(1)));
     let mut stuck_check = tokio::time::interval(STUCK_CHECK);
     let first = ToWorker {
@@ -393,7 +455,17 @@ pub async fn run_once(
                     Some(from_worker::Kind::HubCall(mut c)) => { c.script_id = id; runner_message::Kind::HubCall(c) }
                     Some(from_worker::Kind::DynamicCall(mut c)) => { c.script_id = id; runner_message::Kind::DynamicCall(c) }
                     Some(from_worker::Kind::FunctionResult(mut r)) => { r.script_id = id; runner_message::Kind::FunctionResult(r) }
-                    Some(from_worker::Kind::Pong(mut p)) => { p.script_id = id; runner_message::Kind::Pong(p) }
+                    Some(from_worker::Kind::Pong(mut p)) => {
+                        // The main thread answered: no hook is stuck on it.
+                        for call in probed.drain(..) {
+                            in_flight.remove(&call);
+                        }
+                        if p.seq & PROBE_SEQ != 0 {
+                            continue;
+                        }
+                        p.script_id = id;
+                        runner_message::Kind::Pong(p)
+                    }
                     Some(from_worker::Kind::Unloaded(mut u)) => {
                         unloading.get_or_insert_with(|| tokio::time::Instant::now() + EXIT_GRACE);
                         u.script_id = id;
@@ -414,6 +486,24 @@ pub async fn run_once(
                     }
                     if let Err(e) = framed.send(Bytes::from(msg.encode_to_vec())).await {
                         stop = Some(Stop::LinkError(format!("cannot write to the worker: {e}")));
+                    }
+                }
+                Some(Control::Stuck(s)) => {
+                    // A direct-link hook the hub gave up on: watch it as if
+                    // it had gone through here, and ask the main thread
+                    // for a pong, which proves it is free again.
+                    let since = Instant::now().checked_sub(Duration::from_millis(u64::from(s.waited_ms))).unwrap_or_else(Instant::now);
+                    in_flight.insert(s.call_id, (since, s.hook));
+                    probed.push(s.call_id);
+                    probe_seq += 1;
+                    let ping = ToWorker { kind: Some(to_worker::Kind::Ping(Ping { script_id: id, seq: probe_seq })) };
+                    if let Err(e) = framed.send(Bytes::from(ping.encode_to_vec())).await {
+                        stop = Some(Stop::LinkError(format!("cannot write to the worker: {e}")));
+                    }
+                }
+                Some(Control::Stats(latencies)) => {
+                    for us in latencies {
+                        entry.hook_served(us);
                     }
                 }
                 Some(Control::Restart) => { let _ = child.start_kill(); stop = Some(Stop::Killed(Exit::AdminRestart)); }

@@ -13,9 +13,10 @@ __version__: str
 
 @final
 class Channel:
-    """The worker's link to the runner; takes ownership of socket ``fd``."""
+    """The worker's links: takes ownership of socket ``fd`` (to the runner)
+    and, unless ``direct_fd`` is negative, of the direct link to the hub."""
 
-    def __new__(cls, fd: int) -> Channel: ...
+    def __new__(cls, fd: int, direct_fd: int = -1) -> Channel: ...
     @overload
     def recv_main(self, timeout: None = None) -> tuple[Any, ...]: ...
     @overload

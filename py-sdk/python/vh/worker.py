@@ -1,9 +1,11 @@
 """Entry point of a worker process: ``python -m vh.worker``.
 
 vh-runner starts one per script with the socket to the runner on fd
-``VH_WORKER_FD``. The worker waits for the load request, runs the script
-file the way python_pi does (spec/wrapper-abi.md §7.5: as ``__main__``,
-with its folder on ``sys.path``), reports which hooks it defines, then runs
+``VH_WORKER_FD`` and, when the hub takes direct links, the direct link to
+the hub on fd ``VH_DIRECT_FD`` (docs/protocol.md "Direct links"). The
+worker waits for the load request, runs the script file the way python_pi
+does (spec/wrapper-abi.md §7.5: as ``__main__``, with its folder on
+``sys.path``), reports which hooks it defines, then runs
 hooks and function calls (generation B's ``w_CallFunction``) on its main
 thread until it is unloaded or the runner goes away (docs/protocol.md
 "Runner ↔ worker"). ``async def`` hooks run on the worker's asyncio loop
@@ -85,7 +87,7 @@ def _declare_name_and_version(module: Any) -> None:
 def main() -> int:
     """Runs one script until unload; returns the process exit code."""
     fd = int(os.environ.get("VH_WORKER_FD", "3"))
-    channel = _core.Channel(fd)
+    channel = _core.Channel(fd, int(os.environ.get("VH_DIRECT_FD", "-1")))
     event = channel.recv_main()
     if event[0] != "load":
         print(f"vh worker: expected a load request, got {event[0]!r}", file=sys.stderr)

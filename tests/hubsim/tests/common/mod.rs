@@ -65,6 +65,7 @@ pub fn shim_env(socket: &Path, hook_deadline_ms: u64) {
         std::env::set_var("VH_RUNNER_SOCKET", socket);
         std::env::set_var("VH_HOOK_DEADLINE_MS", hook_deadline_ms.to_string());
         std::env::remove_var("VH_HUB_ENCODING");
+        std::env::remove_var("VH_DIRECT_LINKS");
     }
 }
 
