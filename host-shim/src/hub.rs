@@ -268,7 +268,7 @@ pub fn end() {
         .copied()
         .collect();
     for id in ids {
-        shim.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+        let _ = shim.ipc.send(Out::Unload(UnloadScript { script_id: id }));
     }
     shim.ipc.stop();
 }
@@ -433,11 +433,8 @@ impl Shim {
                 .map(|d| d.into_os_string().into_encoded_bytes())
                 .unwrap_or_default(),
         };
-        if !self.ipc.send(Out::Load(load.clone())) {
-            shim_log!(
-                0,
-                "cannot load script #{id} {shown}: the runner link dropped"
-            );
+        if let Err(why) = self.ipc.send(Out::Load(load.clone())) {
+            shim_log!(0, "cannot load script #{id} {shown}: {why}");
             return -1;
         }
         let deadline = Instant::now() + self.settings.load_deadline;
@@ -457,7 +454,7 @@ impl Shim {
                     "script #{id} {shown} failed to load: not ready within {} ms",
                     self.settings.load_deadline.as_millis()
                 );
-                self.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+                let _ = self.ipc.send(Out::Unload(UnloadScript { script_id: id }));
                 return -1;
             }
             Outcome::Disconnected(reason) => {
@@ -530,7 +527,10 @@ impl Shim {
     /// it up to the unload deadline, serving its `vh.*` calls meanwhile.
     fn stop_worker(&self, id: i32, script: &Script) {
         if script.up.load(Ordering::Acquire)
-            && self.ipc.send(Out::Unload(UnloadScript { script_id: id }))
+            && self
+                .ipc
+                .send(Out::Unload(UnloadScript { script_id: id }))
+                .is_ok()
         {
             let deadline = Instant::now() + self.settings.unload_deadline;
             if let Outcome::TimedOut = self.wait(Awaited::Unload(id), deadline) {
@@ -612,13 +612,15 @@ impl Shim {
             return std::ptr::null_mut();
         };
         let call = self.next_call.fetch_add(1, Ordering::Relaxed);
+        // Not sent (no stream, or a message over the size limit, logged
+        // once by `send`): no opinion.
         let sent = self.ipc.send(Out::Hook(HookCall {
             script_id: id,
             call_id: call,
             hook: hook as u32,
             args,
         }));
-        if !sent || hooks::result_ignored(hook as usize) {
+        if sent.is_err() || hooks::result_ignored(hook as usize) {
             // Fire and forget: the hub would ignore the result anyway; the
             // script's vh.* calls from it run at the hub's next entry.
             return std::ptr::null_mut();
@@ -734,7 +736,7 @@ impl Shim {
             name: name.to_vec(),
             args,
         }));
-        if !sent {
+        if sent.is_err() {
             return std::ptr::null_mut();
         }
         // -1: no hook index, so the hook deadline (never OnTimer's own).
@@ -831,7 +833,7 @@ impl Shim {
             return;
         }
         script.last_ping_ms.store(now, Ordering::Relaxed);
-        self.ipc.send(Out::Ping(Ping {
+        let _ = self.ipc.send(Out::Ping(Ping {
             script_id: id,
             seq: now,
         }));
@@ -906,12 +908,14 @@ impl Shim {
         };
         if let Some(In::HubCall(call)) = &msg.kind {
             let result = self.table.call(call);
-            self.ipc.send(Out::CallResult(result));
+            // Too big a result is sent as a failed one (`Ipc::send`).
+            let _ = self.ipc.send(Out::CallResult(result));
             return None;
         }
         if let Some(In::DynamicCall(call)) = &msg.kind {
             let result = self.functions.call_dynamic(call);
-            self.ipc.send(Out::CallResult(result));
+            // Too big a result is sent as a failed one (`Ipc::send`).
+            let _ = self.ipc.send(Out::CallResult(result));
             return None;
         }
         if let Some(In::Down(d)) = &msg.kind {
