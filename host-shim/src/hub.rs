@@ -292,7 +292,7 @@ pub fn end() {
         .copied()
         .collect();
     for id in ids {
-        shim.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+        let _ = shim.ipc.send(Out::Unload(UnloadScript { script_id: id }));
     }
     shim.ipc.stop();
 }
@@ -457,11 +457,8 @@ impl Shim {
                 .map(|d| d.into_os_string().into_encoded_bytes())
                 .unwrap_or_default(),
         };
-        if !self.ipc.send(Out::Load(load.clone())) {
-            shim_log!(
-                0,
-                "cannot load script #{id} {shown}: the runner link dropped"
-            );
+        if let Err(why) = self.ipc.send(Out::Load(load.clone())) {
+            shim_log!(0, "cannot load script #{id} {shown}: {why}");
             return -1;
         }
         let deadline = Instant::now() + self.settings.load_deadline;
@@ -481,7 +478,7 @@ impl Shim {
                     "script #{id} {shown} failed to load: not ready within {} ms",
                     self.settings.load_deadline.as_millis()
                 );
-                self.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+                let _ = self.ipc.send(Out::Unload(UnloadScript { script_id: id }));
                 return -1;
             }
             Outcome::Disconnected(reason) => {
@@ -554,7 +551,10 @@ impl Shim {
     /// it up to the unload deadline, serving its `vh.*` calls meanwhile.
     fn stop_worker(&self, id: i32, script: &Script) {
         if script.up.load(Ordering::Acquire)
-            && self.ipc.send(Out::Unload(UnloadScript { script_id: id }))
+            && self
+                .ipc
+                .send(Out::Unload(UnloadScript { script_id: id }))
+                .is_ok()
         {
             let deadline = Instant::now() + self.settings.unload_deadline;
             if let Outcome::TimedOut = self.wait(Awaited::Unload(id), deadline) {
@@ -684,7 +684,7 @@ impl Shim {
                 if route == Route::Direct {
                     // The runner never saw this hook: let it watch for a
                     // worker stuck in it (hook_kill_timeout_ms).
-                    self.ipc.send(Out::Stuck(HookStuck {
+                    let _ = self.ipc.send(Out::Stuck(HookStuck {
                         script_id: id,
                         call_id: call,
                         hook: hook as u32,
@@ -900,7 +900,7 @@ impl Shim {
             to_worker::Kind::Unload(u) => Out::Unload(u),
             to_worker::Kind::Load(l) => Out::Load(l),
         };
-        self.ipc.send(out).then_some(Route::Relay)
+        self.ipc.send(out).ok().map(|()| Route::Relay)
     }
 
     /// Answers a worker's `vh.*` call (either way reaches it: the worker
@@ -925,7 +925,7 @@ impl Shim {
             let latency_us = std::mem::replace(batch, Vec::with_capacity(STATS_BATCH));
             *since = now;
             drop(stats);
-            self.ipc.send(Out::Stats(HookStats {
+            let _ = self.ipc.send(Out::Stats(HookStats {
                 script_id: id,
                 latency_us,
             }));
@@ -941,7 +941,7 @@ impl Shim {
             return;
         }
         script.last_ping_ms.store(now, Ordering::Relaxed);
-        self.ipc.send(Out::Ping(Ping {
+        let _ = self.ipc.send(Out::Ping(Ping {
             script_id: id,
             seq: now,
         }));

@@ -11,8 +11,31 @@ use std::io::{self, Read, Write};
 use prost::Message;
 
 /// Largest frame either side accepts, in bytes (16 MiB). A hub message is at
-/// most a few MiB; anything larger is a broken or hostile peer.
+/// most a few MiB; anything larger is a broken or hostile peer. The gRPC
+/// stream between the shim and the runner uses the same limit for one
+/// message, both ways; this is the one place it is set.
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+
+/// Room kept below [`MAX_FRAME_LEN`] for what the runner adds when it
+/// forwards a message (a script id, another envelope): 64 KiB.
+pub const ENVELOPE_HEADROOM: usize = 64 * 1024;
+
+/// Largest message the shim or a worker sends, in bytes (the encoded
+/// `ShimMessage` / `FromWorker`): [`MAX_FRAME_LEN`] less
+/// [`ENVELOPE_HEADROOM`], so that whatever passes this check still fits
+/// every link after the runner re-wraps it. A bigger one fails alone (that
+/// hook gives "no opinion", that call fails); it never ends a stream or a
+/// worker link.
+pub const MAX_MESSAGE_LEN: usize = MAX_FRAME_LEN - ENVELOPE_HEADROOM;
+
+/// The error text for a message of `len` bytes over `limit`, the same on
+/// every side: "message of N bytes exceeds the limit of M bytes (16 MiB)".
+pub fn too_big(what: &str, len: usize, limit: usize) -> String {
+    format!(
+        "{what} of {len} bytes exceeds the limit of {limit} bytes ({:.1} MiB)",
+        limit as f64 / (1024.0 * 1024.0)
+    )
+}
 
 /// Writes `msg` as one frame.
 ///

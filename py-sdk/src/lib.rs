@@ -27,10 +27,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use prost::Message;
 use pyo3::exceptions::{PyConnectionError, PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use vh_proto::frame::{read_frame, write_frame};
+use vh_proto::frame::{MAX_MESSAGE_LEN, read_frame, write_frame};
 use vh_proto::v1::{
     CallResult, DynamicCall, FromWorker, FunctionResult, HookResult, HubCall, Pong, ScriptLoaded,
     ScriptUnloaded, ToWorker, Value, from_worker, to_worker, value::Kind,
@@ -267,26 +268,52 @@ fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
     Ok(t.unbind())
 }
 
+/// `vh.MessageTooBigError(what, size, limit)` (defined in `vh._errors`),
+/// or the error of importing it.
+fn too_big_error(py: Python<'_>, what: &str, size: usize) -> PyErr {
+    let made = py
+        .import("vh._errors")
+        .and_then(|m| m.getattr("MessageTooBigError"))
+        .and_then(|cls| cls.call1((what, size, MAX_MESSAGE_LEN)));
+    match made {
+        Ok(err) => PyErr::from_value(err),
+        Err(e) => e,
+    }
+}
+
 impl Channel {
     /// Sends to the runner.
     fn send(&self, kind: from_worker::Kind) -> PyResult<()> {
         self.send_on(Link::Runner, kind)
     }
 
-    /// Sends on `link`; on the direct link only while it is up, else (or
-    /// if writing to it fails) to the runner, which passes it on.
+    /// Writes one frame on `link`: on the direct link only while it is up,
+    /// else (or if writing to it fails) to the runner, which passes it on.
+    ///
+    /// # Errors
+    /// `vh.MessageTooBigError` (nothing sent, the links stay up) if the
+    /// message exceeds `vh_proto::frame::MAX_MESSAGE_LEN`: a frame the
+    /// runner could not forward would otherwise end the link or the hub's
+    /// stream. `ConnectionError` if the link to the runner is gone.
     fn send_on(&self, link: Link, kind: from_worker::Kind) -> PyResult<()> {
         let msg = FromWorker { kind: Some(kind) };
+        let size = msg.encoded_len();
+        if size > MAX_MESSAGE_LEN {
+            let what = match &msg.kind {
+                Some(from_worker::Kind::HubCall(c)) => format!("the call vh.{}()", c.callback),
+                Some(from_worker::Kind::DynamicCall(_)) => "the dynamic function call".into(),
+                Some(from_worker::Kind::HookResult(_)) => "the hook's result".into(),
+                Some(from_worker::Kind::FunctionResult(_)) => "the function's result".into(),
+                _ => "the message".into(),
+            };
+            return Err(Python::attach(|py| too_big_error(py, &what, size)));
+        }
         if let (Link::Direct, Some(direct)) = (link, &self.direct)
             && self.direct_up.load(Ordering::Acquire)
         {
             let mut w = direct.lock().unwrap_or_else(|e| e.into_inner());
             match write_frame(&mut *w, &msg) {
                 Ok(()) => return Ok(()),
-                // Too big for any link: the caller's error.
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-                    return Err(PyConnectionError::new_err(format!("vh-runner link: {e}")));
-                }
                 Err(_) => {
                     // A frame cut short would garble the stream: close it.
                     self.direct_up.store(false, Ordering::Release);

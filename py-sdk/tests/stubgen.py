@@ -113,6 +113,7 @@ def classic_stub() -> str:
         "from . import strict as strict",
         "from ._errors import HubRefusedError as HubRefusedError",
         "from ._errors import HubTimeoutError as HubTimeoutError",
+        "from ._errors import MessageTooBigError as MessageTooBigError",
         "from ._errors import NotConnectedError as NotConnectedError",
         "from ._errors import VhError as VhError",
         "",

@@ -7,11 +7,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use prost::Message;
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
+use vh_proto::frame::{MAX_FRAME_LEN, too_big};
 use vh_proto::v1::{
-    FunctionResult, HookResult, RunnerMessage, ScriptUnloaded, ShimMessage, ToWorker, Welcome,
-    runner_message, shim_message, to_worker,
+    CallResult, FunctionResult, HookResult, RunnerMessage, ScriptUnloaded, ShimMessage, ToWorker,
+    Welcome, runner_message, shim_message, to_worker,
 };
 
 use crate::config::Config;
@@ -29,17 +31,39 @@ fn reply(to_shim: &ToShim, kind: runner_message::Kind) {
 /// Control channels of this hub's scripts, by script id.
 type Routes = HashMap<i32, mpsc::UnboundedSender<Control>>;
 
-/// Hands `kind` to script `id`'s supervisor. False if the script is
-/// unknown or its supervisor has ended; the route is dropped then.
-fn forward(scripts: &mut Routes, id: i32, kind: to_worker::Kind) -> bool {
+/// What [`forward`] did.
+enum Forwarded {
+    /// Handed to the script's supervisor.
+    Sent,
+    /// The script is unknown or its supervisor has ended (the route is
+    /// dropped then).
+    NoRoute,
+    /// As a frame to the worker it would have this many bytes, over
+    /// [`MAX_FRAME_LEN`]; not sent, the caller answers with a failure.
+    TooBig(usize),
+}
+
+/// Hands `kind` to script `id`'s supervisor, unless its frame would exceed
+/// the worker link's limit (which would end that link).
+fn forward(scripts: &mut Routes, id: i32, kind: to_worker::Kind) -> Forwarded {
     let Some(tx) = scripts.get(&id) else {
-        return false;
+        return Forwarded::NoRoute;
     };
-    if tx.send(Control::Msg(ToWorker { kind: Some(kind) })).is_ok() {
-        return true;
+    let msg = ToWorker { kind: Some(kind) };
+    let len = msg.encoded_len();
+    if len > MAX_FRAME_LEN {
+        tracing::warn!(
+            script_id = id,
+            "{}; answered with a failure",
+            too_big("a message for the worker", len, MAX_FRAME_LEN)
+        );
+        return Forwarded::TooBig(len);
+    }
+    if tx.send(Control::Msg(msg)).is_ok() {
+        return Forwarded::Sent;
     }
     scripts.remove(&id);
-    false
+    Forwarded::NoRoute
 }
 
 /// Runs one `Attach` stream until the shim goes away; then every worker of
@@ -102,7 +126,10 @@ pub async fn run(
                 // unloaded while one of its vh.* calls runs (spec §9.2,
                 // §12) still needs that call's result to finish its hook
                 // and run UnLoad().
-                if !forward(&mut scripts, id, to_worker::Kind::Unload(u)) {
+                if !matches!(
+                    forward(&mut scripts, id, to_worker::Kind::Unload(u)),
+                    Forwarded::Sent
+                ) {
                     reply(
                         &to_shim,
                         runner_message::Kind::Unloaded(ScriptUnloaded { script_id: id }),
@@ -111,7 +138,10 @@ pub async fn run(
             }
             Some(shim_message::Kind::Hook(h)) => {
                 let (id, call_id) = (h.script_id, h.call_id);
-                if !forward(&mut scripts, id, to_worker::Kind::Hook(h)) {
+                if !matches!(
+                    forward(&mut scripts, id, to_worker::Kind::Hook(h)),
+                    Forwarded::Sent
+                ) {
                     reply(
                         &to_shim,
                         runner_message::Kind::HookResult(HookResult {
@@ -125,7 +155,12 @@ pub async fn run(
             }
             Some(shim_message::Kind::Function(f)) => {
                 let (id, call_id) = (f.script_id, f.call_id);
-                if !forward(&mut scripts, id, to_worker::Kind::Function(f)) {
+                let error = match forward(&mut scripts, id, to_worker::Kind::Function(f)) {
+                    Forwarded::Sent => None,
+                    Forwarded::NoRoute => Some(format!("no script with id {id} in the runner")),
+                    Forwarded::TooBig(len) => Some(too_big("the call", len, MAX_FRAME_LEN)),
+                };
+                if let Some(error) = error {
                     reply(
                         &to_shim,
                         runner_message::Kind::FunctionResult(FunctionResult {
@@ -133,15 +168,29 @@ pub async fn run(
                             call_id,
                             ok: false,
                             value: None,
-                            error: format!("no script with id {id} in the runner"),
+                            error,
                         }),
                     );
                 }
             }
             Some(shim_message::Kind::CallResult(r)) => {
-                let id = r.script_id;
-                if !forward(&mut scripts, id, to_worker::Kind::CallResult(r)) {
-                    tracing::debug!(script_id = id, "vh.* result for a script that is gone");
+                let (id, call_id) = (r.script_id, r.call_id);
+                match forward(&mut scripts, id, to_worker::Kind::CallResult(r)) {
+                    Forwarded::Sent => {}
+                    Forwarded::NoRoute => {
+                        tracing::debug!(script_id = id, "vh.* result for a script that is gone");
+                    }
+                    // Only that call fails, in the script.
+                    Forwarded::TooBig(len) => {
+                        let failed = CallResult {
+                            script_id: id,
+                            call_id,
+                            ok: false,
+                            values: Vec::new(),
+                            error: too_big("the hub's result", len, MAX_FRAME_LEN),
+                        };
+                        let _ = forward(&mut scripts, id, to_worker::Kind::CallResult(failed));
+                    }
                 }
             }
             Some(shim_message::Kind::Ping(p)) => {

@@ -22,11 +22,11 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
-use vh_proto::frame::MAX_FRAME_LEN;
+use vh_proto::frame::{MAX_FRAME_LEN, too_big};
 use vh_proto::hooks;
 use vh_proto::v1::{
-    FromWorker, LoadScript, Ping, RunnerMessage, ScriptLoaded, ToWorker, from_worker,
-    runner_message, to_worker,
+    CallResult, DynamicCall, FromWorker, FunctionResult, HookResult, HubCall, LoadScript, Ping,
+    RunnerMessage, ScriptLoaded, ToWorker, from_worker, runner_message, to_worker,
 };
 
 use crate::config::Resolved;
@@ -45,6 +45,8 @@ pub const DIRECT_FD: i32 = 4;
 const PROBE_SEQ: u64 = 1 << 63;
 /// How long a worker may take to exit after an unload or a closed socket.
 const EXIT_GRACE: Duration = Duration::from_secs(3);
+/// How long a worker that reported a failed load may take to exit.
+const LOAD_FAILED_GRACE: Duration = Duration::from_millis(500);
 /// Lines of output kept to explain a crash.
 const TAIL_LINES: usize = 20;
 /// How often stuck hooks are looked for.
@@ -81,6 +83,27 @@ pub fn codec() -> LengthDelimitedCodec {
         .length_field_length(4)
         .max_frame_length(MAX_FRAME_LEN)
         .new_codec()
+}
+
+/// Longest reason (a traceback, a worker's last output) passed on to the
+/// hub; a worker printing huge lines cannot make a message too big for the
+/// stream.
+const MAX_REASON_LEN: usize = 64 * 1024;
+
+/// `text` cut to [`MAX_REASON_LEN`] bytes (on a character boundary), with
+/// a note saying how much was cut.
+fn clip(mut text: String) -> String {
+    if text.len() <= MAX_REASON_LEN {
+        return text;
+    }
+    let mut end = MAX_REASON_LEN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!("… ({cut} more bytes)"));
+    text
 }
 
 fn send_shim(to_shim: &ToShim, kind: runner_message::Kind) {
@@ -258,9 +281,9 @@ fn describe(status: Option<ExitStatus>) -> String {
     }
 }
 
-/// Waits up to [`EXIT_GRACE`] for the child, then kills and reaps it.
-async fn reap(child: &mut Child) -> Option<ExitStatus> {
-    match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
+/// Waits up to `grace` for the child, then kills and reaps it.
+async fn reap(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
+    match tokio::time::timeout(grace, child.wait()).await {
         Ok(Ok(status)) => Some(status),
         _ => {
             let _ = child.kill().await;
@@ -292,6 +315,7 @@ pub async fn run_once(
     let name = entry.name.clone();
     let settings = &resolved.settings;
     let fail = |error: String| -> Exit {
+        let error = clip(error);
         entry.log("runner", &error);
         if reloaded {
             return Exit::Crashed {
@@ -427,8 +451,10 @@ pub async fn run_once(
                 };
                 let kind = match msg.kind {
                     Some(from_worker::Kind::Loaded(l)) if !l.ok => {
-                        // It should exit now; if it does not, it is killed.
-                        let _ = reap(&mut child).await;
+                        // It should exit now (the real worker does at
+                        // once); if it does not, it is killed soon: the
+                        // hub's w_Load waits for this answer.
+                        let _ = reap(&mut child, LOAD_FAILED_GRACE).await;
                         return fail(format!("the script failed to load:\n{}", l.error.trim_end()));
                     }
                     Some(from_worker::Kind::Loaded(l)) => {
@@ -473,7 +499,38 @@ pub async fn run_once(
                     }
                     None => continue,
                 };
-                send_shim(to_shim, kind);
+                // Re-wrapped with the script id, a frame the worker could
+                // send may exceed the stream's message limit, which would
+                // end the hub's whole stream: answer with a failure instead.
+                let out = RunnerMessage { kind: Some(kind) };
+                let len = out.encoded_len();
+                if len <= MAX_FRAME_LEN {
+                    let _ = to_shim.send(Ok(out));
+                    continue;
+                }
+                let error = too_big("a message for the hub", len, MAX_FRAME_LEN);
+                tracing::warn!(script = %name, script_id = id, "{error}; answered with a failure");
+                match out.kind {
+                    Some(runner_message::Kind::HubCall(HubCall { call_id, .. }) | runner_message::Kind::DynamicCall(DynamicCall { call_id, .. })) => {
+                        let failed = ToWorker {
+                            kind: Some(to_worker::Kind::CallResult(CallResult { script_id: id, call_id, ok: false, values: Vec::new(), error })),
+                        };
+                        if let Err(e) = framed.send(Bytes::from(failed.encode_to_vec())).await {
+                            stop = Some(Stop::LinkError(format!("cannot write to the worker: {e}")));
+                        }
+                    }
+                    Some(runner_message::Kind::HookResult(r)) => send_shim(
+                        to_shim,
+                        runner_message::Kind::HookResult(HookResult { no_opinion: true, values: Vec::new(), ..r }),
+                    ),
+                    Some(runner_message::Kind::FunctionResult(r)) => send_shim(
+                        to_shim,
+                        runner_message::Kind::FunctionResult(FunctionResult { ok: false, value: None, error, ..r }),
+                    ),
+                    // Nothing else can be that big from a worker that keeps
+                    // to the protocol.
+                    _ => stop = Some(Stop::LinkError(error)),
+                }
             }
             cmd = control.recv() => match cmd {
                 Some(Control::Msg(msg)) => {
@@ -536,7 +593,13 @@ pub async fn run_once(
         }
     }
     drop(framed);
-    let status = reap(&mut child).await;
+    if let Some(Stop::LinkError(e)) = &stop {
+        // It broke the protocol (or its socket): no grace to exit, so the
+        // crash is reported and the restart starts at once.
+        tracing::warn!(script = %name, script_id = id, pid, "{e}; killing the worker");
+        let _ = child.start_kill();
+    }
+    let status = reap(&mut child, EXIT_GRACE).await;
     entry.update(|s| {
         s.pid = 0;
         s.started = None;
@@ -551,9 +614,9 @@ pub async fn run_once(
             );
         }
         if tail.is_empty() {
-            what
+            clip(what)
         } else {
-            format!("{what}; last output:\n{tail}")
+            clip(format!("{what}; last output:\n{tail}"))
         }
     };
     match stop {
@@ -583,6 +646,15 @@ pub async fn run_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_reasons_are_clipped_on_a_character_boundary() {
+        assert_eq!(clip("short".into()), "short");
+        let long = "é".repeat(MAX_REASON_LEN);
+        let clipped = clip(long.clone());
+        assert!(clipped.len() < MAX_REASON_LEN + 32, "{}", clipped.len());
+        assert!(clipped.ends_with(&format!("… ({} more bytes)", long.len() - MAX_REASON_LEN)));
+    }
 
     #[test]
     fn a_traceback_is_one_entry() {

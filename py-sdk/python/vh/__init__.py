@@ -35,7 +35,13 @@ from typing import Any
 from . import _api, _constants, _extras, hooks
 from ._api import decode, encode
 from ._constants import *  # noqa: F403
-from ._errors import HubRefusedError, HubTimeoutError, NotConnectedError, VhError
+from ._errors import (
+    HubRefusedError,
+    HubTimeoutError,
+    MessageTooBigError,
+    NotConnectedError,
+    VhError,
+)
 from ._extras import *  # noqa: F403
 
 __version__ = (1, 6, 0, 0)
@@ -97,5 +103,6 @@ __all__ = [
     "NotConnectedError",
     "HubRefusedError",
     "HubTimeoutError",
+    "MessageTooBigError",
     "hooks",
 ]

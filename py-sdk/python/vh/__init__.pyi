@@ -7,6 +7,7 @@ from . import hooks as hooks
 from . import strict as strict
 from ._errors import HubRefusedError as HubRefusedError
 from ._errors import HubTimeoutError as HubTimeoutError
+from ._errors import MessageTooBigError as MessageTooBigError
 from ._errors import NotConnectedError as NotConnectedError
 from ._errors import VhError as VhError
 
@@ -685,5 +686,6 @@ __all__ = [
     "NotConnectedError",
     "HubRefusedError",
     "HubTimeoutError",
+    "MessageTooBigError",
     "hooks",
 ]

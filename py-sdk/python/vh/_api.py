@@ -30,7 +30,7 @@ import inspect
 from typing import Any, Callable, Optional
 
 from . import _results, _runtime
-from ._errors import HubRefusedError
+from ._errors import HubRefusedError, MessageTooBigError
 from ._functions import FUNCTIONS, FunctionSpec
 
 _KIND_NAMES = {"s": "str or None", "l": "int", "d": "float"}
@@ -115,8 +115,10 @@ def call_strict(
 
     # Errors
     ``HubRefusedError`` if the callback failed (except ``SetConfig``, see
-    ``FunctionSpec.failure_is_refusal``), ``HubTimeoutError`` past
-    ``timeout`` seconds, ``NotConnectedError``, ``TypeError``.
+    ``FunctionSpec.failure_is_refusal``) or answered in another format than
+    its own (spec §6.3), ``HubTimeoutError`` past ``timeout`` seconds,
+    ``NotConnectedError``, ``TypeError``, ``MessageTooBigError`` if the
+    call is too big to send.
     """
     values = convert_args(spec, args, kwargs)
     rt = _runtime.get()
@@ -125,6 +127,9 @@ def call_strict(
         if not spec.failure_is_refusal:
             return None
         raise HubRefusedError(spec.callback, error)
+    why = _results.malformed(spec.result, result)
+    if why is not None:
+        raise HubRefusedError(spec.callback, why)
     return _results.STRICT[spec.result](spec.callback, result, rt)
 
 
@@ -172,13 +177,21 @@ def _describe(fn: Callable[..., Any], spec: FunctionSpec, flavour: str) -> None:
 
 def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     """The classic function: generation A's results, ``False``/``None`` when
-    the callback fails (spec §7.2)."""
+    the callback fails (spec §7.2), also when its result has another format
+    than the callback's own (§6.3) or the call is too big to send."""
     convert = _results.CLASSIC[spec.result]
 
     def classic(*args: Any, **kwargs: Any) -> Any:
         values = convert_args(spec, args, kwargs)
         rt = _runtime.get()
-        ok, result, _error = rt.call(spec.callback, values)
+        try:
+            ok, result, _error = rt.call(spec.callback, values)
+        except MessageTooBigError as e:
+            # Nothing was sent: a failed call, as if the hub had refused.
+            print(f"vh: {spec.name}(): {e}; it returns its failure value", flush=True)
+            return convert(False, [], rt)
+        if ok and _results.malformed(spec.result, result) is not None:
+            ok, result = False, []
         return convert(ok, result, rt)
 
     _describe(classic, spec, "classic")

@@ -2,8 +2,9 @@
 
 The classic functions (``vh.mc``, ``vh.GetUserIP``, …) keep generation A's
 results (``False``/``None`` on failure, spec/wrapper-abi.md §7.2) so that
-unchanged scripts behave as before; only a lost link raises there. The
-strict forms (``vh.strict``, ``vh.aio``) raise these instead.
+unchanged scripts behave as before; only a lost link raises there (a call
+too big to send also returns the failure value, with a line in the log).
+The strict forms (``vh.strict``, ``vh.aio``) raise these instead.
 """
 
 from __future__ import annotations
@@ -51,3 +52,24 @@ class HubTimeoutError(VhError, TimeoutError):
         self.callback = callback
         self.timeout = timeout
         super().__init__(f"no answer from the hub to {callback}() within {timeout} s")
+
+
+class MessageTooBigError(VhError, ValueError):
+    """A ``vh.*`` call, a hook's result or a function's result is too big to
+    send to the hub: its message would exceed the links' 16 MiB limit (the
+    exact limit leaves room for the runner's envelope). Nothing was sent;
+    the link, the worker and every other call go on. The classic functions
+    return their failure value instead (spec §7.2); a hook whose result is
+    too big allows, as one that raised.
+
+    Attributes:
+        size: the encoded message's size in bytes.
+        limit: the largest size that may be sent, in bytes.
+    """
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} of {size} bytes exceeds the limit of {limit} bytes ({limit / 2**20:.1f} MiB)"
+        )

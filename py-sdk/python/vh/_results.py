@@ -77,6 +77,98 @@ def restrictions(mask: int) -> dict[str, bool]:
     return {name: bool(mask & bit) for name, bit in _RESTRICTIONS}
 
 
+# -- the shape of a result ------------------------------------------------------
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_text(v: Any) -> bool:
+    """A hub string: bytes, or None for a NULL one."""
+    return v is None or isinstance(v, bytes)
+
+
+def _shape(values: Values) -> str:
+    names = {bytes: "s", int: "l", float: "d", type(None): "s"}
+    return "".join(names.get(type(v), "?") for v in values)
+
+
+def _one(check: Callable[[Any], bool], want: str) -> Callable[[Values], Optional[str]]:
+    def malformed(values: Values) -> Optional[str]:
+        if len(values) == 1 and check(values[0]):
+            return None
+        return f"the hub answered {_shape(values)!r}, expected {want!r}"
+
+    return malformed
+
+
+def _texts(n: int) -> Callable[[Values], Optional[str]]:
+    def malformed(values: Values) -> Optional[str]:
+        if len(values) == n and all(_is_text(v) for v in values):
+            return None
+        return f"the hub answered {_shape(values)!r}, expected {'s' * n!r}"
+
+    return malformed
+
+
+def _malformed_geoip(values: Values) -> Optional[str]:
+    head, rest = values[:8], values[8:]
+    numbers = (_is_number, _is_number, _is_int, _is_int)
+    if (
+        len(head) == 8
+        and all(isinstance(head[i], bytes) for i in range(0, 8, 2))
+        and all(check(head[i]) for i, check in zip(range(1, 8, 2), numbers))
+        and len(rest) % 2 == 0
+        and all(_is_text(v) for v in rest)
+    ):
+        return None
+    return f"the hub answered {_shape(values)!r}, expected 'sdsdslsl' and string pairs"
+
+
+def _malformed_sql(values: Values) -> Optional[str]:
+    if len(values) >= 3 and all(_is_int(v) for v in values[:3]):
+        rows, cols = values[1], values[2]
+        cells = values[3:]
+        if rows >= 0 and cols >= 0 and len(cells) == rows * cols and all(map(_is_text, cells)):
+            return None
+    return f"the hub answered {_shape(values)!r}, expected 'lll' and rows * cols strings"
+
+
+#: Per result kind (``FunctionSpec.result``), what tells a result in the
+#: callback's own format (spec §6.3) from another one; "bool" callbacks
+#: only say success or failure, whatever they return.
+_MALFORMED: dict[str, Callable[[Values], Optional[str]]] = {
+    "str": _one(_is_text, "s"),
+    "int": _one(_is_int, "l"),
+    "float": _one(_is_number, "d"),
+    "myinfo": _texts(6),
+    "name_version": _texts(2),
+    "nicklist": _one(_is_text, "s"),
+    "oplist": _one(_is_text, "s"),
+    "botlist": _one(_is_text, "s"),
+    "raw": _one(_is_text, "s"),
+    "geoip": _malformed_geoip,
+    "sql": _malformed_sql,
+    "restrictions": _one(_is_int, "l"),
+}
+
+
+def malformed(kind: str, values: Values) -> Optional[str]:
+    """Why a successful callback's result ``values`` cannot be the one of a
+    callback of result kind ``kind`` (spec §6.3: its format, e.g. ``'sd'``
+    from ``GetServFreq``, which returns ``'d'``), or None if it can. A
+    plugin of another build or a broken hub could answer so; the classic
+    functions then give their failure value (§7.2), the strict ones raise
+    ``HubRefusedError`` with this reason."""
+    check = _MALFORMED.get(kind)
+    return check(values) if check is not None else None
+
+
 # -- classic ------------------------------------------------------------------
 
 

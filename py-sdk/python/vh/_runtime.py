@@ -47,7 +47,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ._errors import HubTimeoutError, NotConnectedError
+from ._errors import HubTimeoutError, MessageTooBigError, NotConnectedError
 from ._hooks import HOOK_INDEX, HOOK_NAMES, MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
 
 if TYPE_CHECKING:  # asyncio is imported only by scripts that use it
@@ -168,7 +168,9 @@ class Runtime:
 
         # Errors
         ``HubTimeoutError`` if ``timeout`` (seconds) passes first (the call
-        may still run later); ``NotConnectedError`` if the link is gone.
+        may still run later); ``NotConnectedError`` if the link is gone;
+        ``MessageTooBigError`` if the call is too big to send (nothing was
+        sent, the link stays up).
         """
         try:
             if threading.current_thread() is threading.main_thread():
@@ -412,7 +414,15 @@ class Runtime:
     def _send_function_result(self, call_id: int, fname: str, r: Any) -> None:
         """Sends ``r`` as §3.9 converts it: int/bool -> 'l', float -> 'd',
         str -> 's', None -> 'l' 0, containers -> 'D' (JSON; ``[]``/``{}``
-        if they cannot be serialised, as B), anything else -> NULL."""
+        if they cannot be serialised, as B), anything else -> NULL. A
+        result too big to send is a failure (NULL) with the reason."""
+        try:
+            self._send_converted_result(call_id, fname, r)
+        except MessageTooBigError as e:
+            print(f"vh: CallFunction {fname}: {e}; returning NULL", flush=True)
+            self._send_function_failure(call_id, f"{fname}() returned {e}")
+
+    def _send_converted_result(self, call_id: int, fname: str, r: Any) -> None:
         if r is None:
             r = 0
         if isinstance(r, int):
@@ -469,7 +479,11 @@ class Runtime:
             print(f"vh: {name} returned a value the hub cannot take; the hub goes on", flush=True)
             traceback.print_exc()
             values = [1]
-        self.channel.send_hook_result(call_id, False, values)
+        try:
+            self.channel.send_hook_result(call_id, False, values)
+        except MessageTooBigError as e:
+            print(f"vh: {name} returned a value too big for the hub: {e}; the hub goes on")
+            self.channel.send_hook_result(call_id, False, [1])
 
     def _start_async_hook(self, call_id: int, hook: int, name: str, aw: Any) -> None:
         with self._lock:

@@ -109,6 +109,116 @@ fn one_mib_messages_cross_every_link_both_ways() {
     );
 }
 
+/// `(pid, counter)` that state.py reports for a chat line.
+fn state_of(hub: &mut Hub) -> (i64, i64) {
+    hub.clear_records();
+    hub.chat(b"big", b"count");
+    actions(&hub.records())
+        .iter()
+        .find_map(|r| {
+            let t = r.strip_prefix(b"USERMC big\tVerlihub\t")?;
+            let n: Vec<i64> = String::from_utf8_lossy(t)
+                .split(' ')
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (n.len() == 3).then(|| (n[0], n[2]))
+        })
+        .unwrap_or_else(|| panic!("no answer from state.py: {}", show(&hub.records())))
+}
+
+#[test]
+fn messages_up_to_16_mib_pass_and_a_bigger_call_fails_alone() {
+    let _serial = serial();
+    let runner = Runner::start();
+    let mut hub = open(&runner, Generation::A, 10_000);
+    let echo = hub.load(&script("big_echo.py"));
+    let state = hub.load(&script("state.py"));
+    assert!(echo >= 0 && state >= 0, "{}", runner.log());
+    assert!(login(&mut hub, b"big", 0));
+    // state.py counts every chat line: the big one and its own "count".
+    let (pid, mut n) = state_of(&mut hub);
+    // Over tonic's 4 MiB default, under the 16 MiB frame limit: both ways.
+    let mut text = b"x".to_vec();
+    text.resize(5 << 20, b'y');
+    hub.clear_records();
+    assert!(hub.chat(b"big", &text));
+    let records = actions(&hub.records());
+    assert!(
+        records.contains(&record(b"MC ", &[b"big", &text])),
+        "5 MiB substitution"
+    );
+    n += 2;
+    assert_eq!(state_of(&mut hub), (pid, n), "state.py disturbed by 5 MiB");
+    // A 17 MiB chat line is over the limit: neither script's hook call is
+    // sent (no opinion: the hub lets the line through), and the stream
+    // stays (a reconnection would load state.py again: new pid, counter 0).
+    let mut huge = b"x".to_vec();
+    huge.resize(17 << 20, b'y');
+    hub.clear_records();
+    let t = Instant::now();
+    assert!(hub.chat(b"big", &huge), "no opinion on a 17 MiB line");
+    eprintln!("17 MiB chat line: {:?}", t.elapsed());
+    assert!(
+        !actions(&hub.records())
+            .iter()
+            .any(|r| r.starts_with(b"USERMC")),
+        "a script got the 17 MiB line"
+    );
+    n += 1;
+    assert_eq!(state_of(&mut hub), (pid, n), "state.py disturbed by 17 MiB");
+    // Hub callback results: 5 MiB reaches the script, 17 MiB fails that
+    // call alone (classic: None; strict: HubRefusedError naming the limit).
+    for size in [5usize << 20, 17 << 20] {
+        hub.set_config(b"config", b"big", &vec![b'c'; size]);
+        hub.clear_records();
+        hub.chat(b"big", b"!config big");
+        let line = actions(&hub.records())
+            .iter()
+            .find_map(|r| {
+                r.strip_prefix(b"USERMC big\tVerlihub\tconfig=")
+                    .map(<[u8]>::to_vec)
+            })
+            .map(|r| String::from_utf8_lossy(&r).into_owned())
+            .unwrap_or_else(|| panic!("no answer to !config: {}", show(&hub.records())));
+        if size < 16 << 20 {
+            assert_eq!(line, format!("{size} strict={size}"));
+        } else {
+            assert!(
+                line.starts_with("None strict=refused: ") && line.contains("exceeds the limit"),
+                "{line}"
+            );
+        }
+        n += 2;
+        assert_eq!(
+            state_of(&mut hub),
+            (pid, n),
+            "state.py disturbed by a {size}-byte config value"
+        );
+    }
+    hub.set_config(b"config", b"big", b"");
+    for (size, delivered) in [(15_000_000, true), (17_000_000, false)] {
+        hub.clear_records();
+        let t = Instant::now();
+        hub.chat(b"big", format!("!blob {size}").as_bytes());
+        let took = t.elapsed();
+        let longest = actions(&hub.records())
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0);
+        eprintln!("vh.usermc of {size} bytes: {took:?}, longest record {longest}");
+        // Over 16 MiB the call fails in the script (vh.usermc returns
+        // False; nothing is sent), alone.
+        assert_eq!(longest > size, delivered, "{size} bytes");
+        n += 2;
+        assert_eq!(state_of(&mut hub), (pid, n), "state.py disturbed by {size}");
+    }
+    let status = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
+    assert_eq!(status.matches(" running ").count(), 2, "{status}");
+    let log = runner.log();
+    assert!(!log.contains("hub stream failed"), "{log}");
+}
+
 /// FNV-1a 64, as big_nicklist.py computes it.
 fn fnv1a64(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
@@ -280,31 +390,37 @@ fn hub_callbacks_that_return_null_or_a_wrong_format_give_clear_errors() {
                 .map(|r| String::from_utf8_lossy(r).into_owned())
                 .unwrap_or_else(|| panic!("{name}/{mode}: no report:\n{}", show(&records)));
             assert!(took < Duration::from_secs(2), "{name}/{mode}: {took:?}");
-            seen.push((mode, line));
+            seen.push((name, mode, line));
             // The other script is not affected.
             hub.clear_records();
             assert!(!hub.chat(b"op", b"!ping"), "{name}/{mode}: ping.py");
         }
     }
-    for (mode, line) in &seen {
+    for (_, mode, line) in &seen {
         eprintln!("mode {mode}: {line}");
     }
-    for (mode, line) in &seen {
-        match *mode {
-            FAULT_NONE => assert!(!line.contains("raised"), "{line}"),
-            // A refused or unreadable result: the classic failure value,
-            // and vh.strict's HubRefusedError; never another exception.
-            FAULT_NULL | FAULT_OPAQUE => assert!(
-                !line.contains("classic=raised") && line.contains("strict=raised HubRefusedError"),
-                "{mode}: {line}"
-            ),
-            // A result of the wrong shape reaches the script as values
-            // (see docs/reliability.md: GetUserClass and GetServFreq raise
-            // ValueError there); the hook, the worker and the hub go on.
-            _ => assert!(
-                line.contains("classic=") && line.contains("strict="),
+    for (name, mode, line) in &seen {
+        match (*mode, *name) {
+            (FAULT_NONE, _) => assert!(!line.contains("raised"), "{line}"),
+            // "mc" says success or failure only: any result is success.
+            (FAULT_FORMAT, "mc") => assert!(
+                line.contains("classic=ok True") && line.contains("strict=ok None"),
                 "{line}"
             ),
+            // A refused or unreadable result, or one in another format than
+            // the callback's own (spec §6.3): the classic failure value and
+            // vh.strict's HubRefusedError; never another exception.
+            _ => {
+                let failure = if *name == "mc" {
+                    "classic=ok False"
+                } else {
+                    "classic=ok None"
+                };
+                assert!(
+                    line.contains(failure) && line.contains("strict=raised HubRefusedError"),
+                    "{mode}: {line}"
+                );
+            }
         }
     }
     let log = runner.log();

@@ -10,7 +10,12 @@ runs this file) and it speaks the worker protocol badly on fd 3, as
 * ``hook_junk``: loads properly (hook OnParsedMsgChat), then answers its
   first hook with undecodable bytes;
 * ``flood``: loads properly, then sends ``FAKE_FLOOD`` vh.SendToOpChat
-  calls at once without waiting for their results.
+  calls at once without waiting for their results;
+* ``oversize_call``: loads properly, then answers each hook with a
+  vh.SendToOpChat call in a frame of exactly 16 MiB (the largest the
+  runner reads, but too big to forward once the runner adds the script
+  id), waits for its result and blocks the chat line (returns 0) if the
+  call failed with "exceeds the limit", else allows it.
 
 It needs no ``vh`` package: the few messages are encoded by hand
 (proto/vh.proto). Every mode gives up after 60 s.
@@ -81,6 +86,94 @@ def hub_call(call_id, text):
     return field(3, inner)
 
 
+def varint_len(n):
+    return len(varint(n))
+
+
+def field_len(payload_len):
+    """Length of a length-delimited field (one-byte key) of that payload."""
+    return 1 + varint_len(payload_len) + payload_len
+
+
+def oversize_hub_call(call_id, size):
+    """A hub_call frame body of exactly ``size`` bytes."""
+    fixed = 1 + varint_len(call_id) + field_len(len(b"SendToOpChat")) + len(field(4, b"\x20\x01"))
+    n = size
+    while field_len(fixed + field_len(field_len(n))) > size:
+        n -= 1
+    body = hub_call(call_id, b"o" * n)
+    assert len(body) == size, (len(body), size)
+    return body
+
+
+def call_result(body):
+    """(ok, error) of a ToWorker{call_result: CallResult}."""
+    ok, error, i = False, b"", 0
+    assert body[0] == 0x1A  # field 3, length-delimited
+    i = 1
+    while body[i] & 0x80:
+        i += 1
+    inner, i = body[i + 1 :], 0
+    while i < len(inner):
+        key = inner[i]
+        i += 1
+        if key & 7 == 0:
+            value, shift = 0, 0
+            while True:
+                b = inner[i]
+                i += 1
+                value |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            if key >> 3 == 3:
+                ok = bool(value)
+        else:
+            length, shift = 0, 0
+            while True:
+                b = inner[i]
+                i += 1
+                length |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            if key >> 3 == 5:
+                error = inner[i : i + length]
+            i += length
+    return ok, error
+
+
+def hook_result(call_id, value):
+    """FromWorker{hook_result: HookResult{call_id, values: [l value]}}
+    (``l`` is a zigzag ``sint64``; ``value`` >= 0)."""
+    inner = b"\x10" + varint(call_id) + field(4, b"\x08" + varint(value * 2))
+    return field(2, inner)
+
+
+def hook_call_id(body):
+    """call_id of a ToWorker{hook: HookCall}."""
+    i = 1
+    while body[i] & 0x80:
+        i += 1
+    inner, i = body[i + 1 :], 0
+    while i < len(inner):
+        key = inner[i]
+        i += 1
+        value, shift = 0, 0
+        while True:
+            b = inner[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        if key >> 3 == 2:
+            return value
+        if key & 7 == 2:
+            i += value
+    return 0
+
+
 def main():
     read_frame()  # the load request
     if MODE == "junk":
@@ -95,6 +188,16 @@ def main():
         frame(loaded(True, hooks=(3,)))
         read_frame()  # the first hook
         frame(b"\xff" * 64)
+    elif MODE == "oversize_call":
+        frame(loaded(True, hooks=(3,)))
+        call_id = 0
+        while True:
+            hook = read_frame()
+            call_id += 1
+            frame(oversize_hub_call(call_id, 16 * 1024 * 1024))
+            ok, error = call_result(read_frame())
+            refused = not ok and b"exceeds the limit" in error
+            frame(hook_result(hook_call_id(hook), 0 if refused else 1))
     elif MODE == "flood":
         frame(loaded(True, hooks=(3,)))
         count = int(os.environ.get("FAKE_FLOOD", "20000"))
