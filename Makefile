@@ -6,7 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: all build venv sdk demo demo-short test lint rust-test py-test wheel-check bench bench-short clean
+.PHONY: all build venv sdk demo demo-short test lint rust-test py-test wheel-check bench bench-venv bench-rss bench-short clean
 
 all: build
 
@@ -54,13 +54,19 @@ wheel-check: $(VPY)
 	cd /tmp && $(CURDIR)/target/wheel-venv/bin/python -c "import vh, vh._core, vh.testing; print('wheel ok:', vh._core.__version__)"
 
 # Benchmarks (docs/performance.md): release binaries and a release build of
-# the vh package in its own venv, then the full run (about 5 minutes).
-bench: $(VPY)
+# the vh package in its own venv, then the full run (about 5 minutes);
+# bench-rss: only a worker's idle RSS against bare python3 (seconds).
+bench-venv: $(VPY)
 	$(CARGO) build --release -p vh-host-shim -p vh-runner -p vh-hubsim -p vh-bench
 	rm -rf target/bench-wheels && $(PYTHON) -m venv target/bench-venv
 	cd py-sdk && $(CURDIR)/$(VENV)/bin/maturin build --quiet --release --out $(CURDIR)/target/bench-wheels
 	target/bench-venv/bin/pip install --quiet --force-reinstall target/bench-wheels/vh_runner_sdk-*.whl
+
+bench: bench-venv
 	target/release/vh-bench --python target/bench-venv/bin/python
+
+bench-rss: bench-venv
+	target/release/vh-bench --rss --python target/bench-venv/bin/python
 
 # The bench still runs (small counts, debug build; figures not judged).
 bench-short: build

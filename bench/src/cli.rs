@@ -7,10 +7,14 @@ use anyhow::{Context, Result, bail};
 
 use crate::lab::Parts;
 
-pub const USAGE: &str = "usage: vh-bench [--short] [--strict] [--python PATH] [--bin-dir DIR]
+pub const USAGE: &str =
+    "usage: vh-bench [--short] [--strict] [--rss] [--python PATH] [--bin-dir DIR]
 
   --short        small counts, to check that the bench runs (CI); not timed
-  --strict       exit with status 2 if a target is missed (full run only)
+  --strict       exit with status 2 if a target is missed (full run, --rss)
+  --rss          only a worker's idle RSS against bare python3: 5 fresh
+                 workers and 5 bare interpreters, the medians and the
+                 ratio (a few seconds)
   --python PATH  the workers' interpreter, with the vh package
                  [default: $VH_BENCH_PYTHON, else <repo>/.venv/bin/python]
   --bin-dir DIR  where libvh_python_wrapper.so and vh-runner are
@@ -33,6 +37,8 @@ pub struct Options {
     pub bin_dir: Option<PathBuf>,
     /// `--soak`.
     pub soak: Option<f64>,
+    /// `--rss`.
+    pub rss: bool,
 }
 
 /// Parses this program's arguments (`args[0]` is its name).
@@ -46,12 +52,14 @@ pub fn options(args: &[String]) -> Result<Options> {
         python: None,
         bin_dir: None,
         soak: None,
+        rss: false,
     };
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--short" => o.short = true,
             "--strict" => o.strict = true,
+            "--rss" => o.rss = true,
             "--python" => o.python = it.next().map(PathBuf::from),
             "--bin-dir" => o.bin_dir = it.next().map(PathBuf::from),
             "--soak" => {

@@ -31,25 +31,9 @@ pub fn run(args: &[String]) -> Result<i32> {
     if let Some(seconds) = o.soak {
         return soak(&parts, seconds);
     }
-    let (core, debug_core) = cli::sdk_core(&parts.python)?;
-    let mut conditions = format!(
-        "{}, {} CPU(s), load average {} at start\nworkers: {} with {}{}",
-        procfs::cpu_model(),
-        procfs::cpus(),
-        procfs::loadavg(),
-        parts.python.display(),
-        core.display(),
-        if debug_core {
-            " (DEBUG build)"
-        } else {
-            " (release build)"
-        }
-    );
-    if debug_core {
-        conditions.push_str(
-            "\nWARNING: the workers' vh._core is a debug build (make sdk builds one); worker \
-             figures are worse than a release build's (docs/performance.md, \"Running it\")",
-        );
+    let conditions = conditions(&parts)?;
+    if o.rss {
+        return rss_only(&parts, &conditions, o.strict);
     }
     say(&format!(
         "shim {}, runner {}, python {}",
@@ -210,6 +194,91 @@ pub fn run(args: &[String]) -> Result<i32> {
     } else {
         0
     })
+}
+
+/// The machine, its load, and the workers' interpreter and `vh._core`
+/// build, for the header of the output.
+///
+/// # Errors
+/// The interpreter cannot import `vh._core`.
+fn conditions(parts: &Parts) -> Result<String> {
+    let (core, debug_core) = cli::sdk_core(&parts.python)?;
+    let mut conditions = format!(
+        "{}, {} CPU(s), load average {} at start\nworkers: {} with {}{}",
+        procfs::cpu_model(),
+        procfs::cpus(),
+        procfs::loadavg(),
+        parts.python.display(),
+        core.display(),
+        if debug_core {
+            " (DEBUG build)"
+        } else {
+            " (release build)"
+        }
+    );
+    if debug_core {
+        conditions.push_str(
+            "\nWARNING: the workers' vh._core is a debug build (make sdk builds one); worker \
+             figures are worse than a release build's (docs/performance.md, \"Running it\")",
+        );
+    }
+    Ok(conditions)
+}
+
+/// Fresh workers (and bare interpreters) measured by `--rss`.
+const RSS_SAMPLES: usize = 5;
+
+/// `--rss`: only the idle RSS of a worker that loaded `chat.py`, against
+/// `python3 -c 'import time; time.sleep(60)'` with the same interpreter,
+/// alternated over [`RSS_SAMPLES`] fresh workers and as many bare
+/// interpreters; prints the samples, the medians, the ratio and the target.
+/// Exit status 2 with `strict` if the target is missed.
+fn rss_only(parts: &Parts, conditions: &str, strict: bool) -> Result<i32> {
+    say("starting vh-runner and the hub");
+    let mut lab = Lab::start(parts)?;
+    let (mut workers, mut bare) = (Vec::new(), Vec::new());
+    for i in 0..RSS_SAMPLES {
+        say(&format!("worker and bare python3 {}/{RSS_SAMPLES}", i + 1));
+        let id = if i == 0 {
+            lab.chat
+        } else {
+            lab.load_copies(i)?;
+            lab.copies[i - 1]
+        };
+        let pid = lab.worker_pid(id)?;
+        workers.push(procfs::settled_rss_kb(pid, Duration::from_secs(3)).unwrap_or(0));
+        bare.push(scenarios::bare_python_kb(&parts.python)?);
+    }
+    drop(lab);
+    let median = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let list = |v: &[u64]| {
+        v.iter()
+            .map(|kb| format!("{:.1}", *kb as f64 / 1024.0))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!("vh-bench --rss: {conditions}");
+    println!(
+        "worker, idle (chat.py loaded, no hook yet), MiB:  {}",
+        list(&workers)
+    );
+    println!(
+        "bare python3 -c 'import time; time.sleep(60)', MiB: {}",
+        list(&bare)
+    );
+    let (w, b) = (median(&mut workers), median(&mut bare));
+    let ratio = w as f64 / (b as f64).max(1.0);
+    let met = ratio <= 1.3;
+    println!(
+        "median: worker {}, bare python3 {}: {ratio:.2}x; target <= 1.3x: {}",
+        report::mib(w),
+        report::mib(b),
+        if met { "met" } else { "MISSED" }
+    );
+    Ok(if strict && !met { 2 } else { 0 })
 }
 
 /// `--soak`: chat hooks to `chat.py` for `seconds`, for profiling.

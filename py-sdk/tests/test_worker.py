@@ -5,6 +5,8 @@ timeouts, pings and unload, at the frame level."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Iterator
@@ -288,3 +290,43 @@ def test_the_worker_exits_when_the_runner_goes(start: Any) -> None:
     runner = start("def OnUserLogin(nick):\n    return 1\n")
     runner.sock.close()
     assert runner.proc.wait(timeout=5) == 0
+
+
+#: Modules an idle worker of a classic script must not import: together
+#: about 5 MiB of RSS (docs/performance.md, "Worker idle RSS").
+HEAVY = (
+    "asyncio",
+    "dataclasses",
+    "enum",
+    "inspect",
+    "json",
+    "re",
+    "threading",
+    "traceback",
+    "typing",
+)
+
+
+def test_a_classic_worker_imports_no_heavy_module(start: Any) -> None:
+    # Only those the interpreter does not load by itself (site, .pth files).
+    bare = subprocess.run(
+        [sys.executable, "-c", "import sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    heavy = tuple(m for m in HEAVY if m not in bare)
+    runner = start(
+        f"""
+        import sys
+
+        def OnParsedMsgChat(nick, message):
+            return " ".join(m for m in {heavy!r} if m in sys.modules) or "none"
+        """
+    )
+    for call_id in (1, 2):  # after the load, then after a hook and a ping
+        runner.send(hook_msg(call_id, CHAT, [b"bob", b"hi"]))
+        got = runner.until("hook_result", ack, call_id=call_id)["values"]
+        assert got == [None, b"none"], f"imported: {got}"
+        runner.send(ping_msg(call_id))
+        assert runner.recv() == ("pong", {"seq": call_id})

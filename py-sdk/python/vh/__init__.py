@@ -30,9 +30,8 @@ Attributes set when the worker loads the script (spec §7.3): ``myid``,
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
-from . import _api, _constants, _extras, hooks
+from . import _api, _constants, _extras
 from ._api import decode, encode
 from ._constants import *  # noqa: F403
 from ._errors import (
@@ -68,15 +67,21 @@ del _g, _fn
 Encode = encode
 Decode = decode
 
-_LAZY = ("aio", "strict")
+_LAZY = ("aio", "strict", "hooks")
 
 
-def __getattr__(attr: str) -> Any:
-    """``vh.aio`` and ``vh.strict`` are imported on first use (``vh.aio``
-    imports asyncio, which a classic script need not pay for)."""
+def __getattr__(attr: str) -> object:
+    """``vh.aio``, ``vh.strict`` and ``vh.hooks`` are imported on first use:
+    ``vh.aio`` imports asyncio, ``vh.hooks`` typing, which a classic script
+    need not pay for (docs/performance.md, a worker's idle RSS)."""
     if attr in _LAZY:
         return importlib.import_module(f"{__name__}.{attr}")
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names, with the submodules imported on first use."""
+    return sorted({*globals(), *_LAZY})
 
 
 # What ``from vh import *`` gives: every public name, as the plugin's
@@ -104,5 +109,5 @@ __all__ = [
     "HubRefusedError",
     "HubTimeoutError",
     "MessageTooBigError",
-    "hooks",
+    "hooks",  # noqa: F405 (imported on first use, see __getattr__)
 ]

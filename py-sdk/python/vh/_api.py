@@ -18,20 +18,24 @@ script wants (spec §11 item 10):
   (a C string ends at the NUL: the hub would get only its start) and an
   int beyond a C long ``OverflowError``, all before the hub is called.
 
-The functions are plain Python functions with an ``inspect.signature``
-(``help(vh.mc)`` shows the parameters), so the stubs in ``__init__.pyi``,
+The functions are plain Python functions whose ``inspect.signature`` shows
+the parameters (``help(vh.mc)``), so the stubs in ``__init__.pyi``,
 ``strict.pyi`` and ``aio.pyi`` can be checked against them by
-``python -m mypy.stubtest vh``.
+``python -m mypy.stubtest vh``. The signature is given as
+``__text_signature__`` (which ``inspect`` reads for any function, as for
+built-in ones), not as an ``inspect.Signature``: importing ``inspect``
+would cost every worker about 2 MiB (docs/performance.md).
 """
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable, Optional
-
 from . import _results, _runtime
 from ._errors import HubRefusedError, MessageTooBigError
 from ._functions import FUNCTIONS, FunctionSpec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 _KIND_NAMES = {"s": "str or None", "l": "int", "d": "float"}
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
@@ -133,19 +137,22 @@ def call_strict(
     return _results.STRICT[spec.result](spec.callback, result, rt)
 
 
-def _signature(spec: FunctionSpec, strict: bool) -> inspect.Signature:
-    positional = inspect.Parameter.POSITIONAL_ONLY
+def text_signature(spec: FunctionSpec, strict: bool) -> str:
+    """The signature of ``spec``'s function, as ``__text_signature__``:
+    ``"(text, from_nick=None, /)"``; strict and async forms add a
+    keyword-only ``timeout=None``."""
     params = []
     for p in spec.params:
-        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD if spec.keywords else positional
-        if p.optional:
-            params.append(inspect.Parameter(p.name, kind, default=p.default))
-        else:
-            params.append(inspect.Parameter(p.name, positional))
+        params.append(f"{p.name}={p.default!r}" if p.optional else p.name)
+    if not spec.keywords:
+        if params:
+            params.append("/")
+    elif spec.required:
+        # Only the optional parameters may be passed by keyword.
+        params.insert(spec.required, "/")
     if strict:
-        keyword = inspect.Parameter.KEYWORD_ONLY
-        params.append(inspect.Parameter("timeout", keyword, default=None))
-    return inspect.Signature(params)
+        params += ["*", "timeout=None"]
+    return f"({', '.join(params)})"
 
 
 _CLASSIC_FAILURE = {
@@ -172,7 +179,8 @@ def _describe(fn: Callable[..., Any], spec: FunctionSpec, flavour: str) -> None:
     fn.__name__ = fn.__qualname__ = spec.name
     fn.__module__ = "vh" if flavour == "classic" else f"vh.{flavour}"
     fn.__doc__ = docstring(spec, flavour)
-    fn.__signature__ = _signature(spec, flavour != "classic")  # type: ignore[attr-defined]
+    signature = text_signature(spec, flavour != "classic")
+    fn.__text_signature__ = signature  # type: ignore[attr-defined]
 
 
 def make_classic(spec: FunctionSpec) -> Callable[..., Any]:

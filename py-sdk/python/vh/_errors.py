@@ -9,7 +9,9 @@ The strict forms (``vh.strict``, ``vh.aio``) raise these instead.
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 class VhError(Exception):

@@ -15,10 +15,12 @@ Two groups:
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import _api, _constants, _runtime
 from ._functions import FunctionSpec, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # What ``vh`` takes from here (``from ._extras import *``).
 __all__ = [

@@ -5,53 +5,112 @@ callback (§6.3). ``vh``, ``vh.strict`` and ``vh.aio`` are all built from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and dataclasses stay out of a worker's memory
+    from typing import Any, Optional
 
 #: Parameter kinds, as the callback's argument format (spec §6.3): ``s`` a
 #: hub string (``str`` or ``None``), ``l`` a C long, ``d`` a C double.
 KINDS = ("s", "l", "d")
 
 
-@dataclass(frozen=True)
 class Param:
-    """One parameter of a ``vh`` function."""
+    """One parameter of a ``vh`` function (immutable by convention).
 
-    name: str
-    #: ``"s"``, ``"l"`` or ``"d"`` (see :data:`KINDS`).
-    kind: str
-    #: False for required parameters.
-    optional: bool
-    #: Sent to the hub when an optional parameter is omitted.
-    default: Any
+    A plain class rather than a dataclass: ``dataclasses`` would add
+    ``inspect`` and more to every worker's memory (docs/performance.md)."""
+
+    __slots__ = ("name", "kind", "optional", "default")
+
+    def __init__(self, name: str, kind: str, optional: bool, default: Any) -> None:
+        self.name = name
+        #: ``"s"``, ``"l"`` or ``"d"`` (see :data:`KINDS`).
+        self.kind = kind
+        #: False for required parameters.
+        self.optional = optional
+        #: Sent to the hub when an optional parameter is omitted.
+        self.default = default
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.name, self.kind, self.optional, self.default)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Param and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "Param(name={!r}, kind={!r}, optional={!r}, default={!r})".format(*self._key())
 
 
-@dataclass(frozen=True)
 class FunctionSpec:
-    """One ``vh`` function and the hub callback behind it."""
+    """One ``vh`` function and the hub callback behind it (immutable by
+    convention; a plain class for the reason given at :class:`Param`)."""
 
-    name: str
-    #: Hub callback name (spec §6.1); the ``GetRaw*List`` functions share
-    #: their callback with ``Get*List``.
-    callback: str
-    params: tuple[Param, ...]
-    #: How the callback's result becomes a Python value; a key of
-    #: ``vh._results.CLASSIC`` and ``vh._results.STRICT``.
-    result: str
-    #: True if the optional parameters may be passed by keyword (only
-    #: ``UserRestrictions``, as in generation A).
-    keywords: bool = False
-    #: False if the hub's "failure" is no failure: ``SetConfig`` never
-    #: reports success although it sets the value (plugin bug, spec §6.3),
-    #: so its strict form does not raise.
-    failure_is_refusal: bool = True
-    #: One line on what the function does (its docstring and the stubs').
-    doc: str = ""
+    __slots__ = (
+        "name",
+        "callback",
+        "params",
+        "result",
+        "keywords",
+        "failure_is_refusal",
+        "doc",
+        "required",
+    )
 
-    @property
-    def required(self) -> int:
-        """Number of required parameters."""
-        return sum(1 for p in self.params if not p.optional)
+    def __init__(
+        self,
+        name: str,
+        callback: str,
+        params: tuple[Param, ...],
+        result: str,
+        keywords: bool = False,
+        failure_is_refusal: bool = True,
+        doc: str = "",
+    ) -> None:
+        self.name = name
+        #: Hub callback name (spec §6.1); the ``GetRaw*List`` functions share
+        #: their callback with ``Get*List``.
+        self.callback = callback
+        self.params = params
+        #: How the callback's result becomes a Python value; a key of
+        #: ``vh._results.CLASSIC`` and ``vh._results.STRICT``.
+        self.result = result
+        #: True if the optional parameters may be passed by keyword (only
+        #: ``UserRestrictions``, as in generation A).
+        self.keywords = keywords
+        #: False if the hub's "failure" is no failure: ``SetConfig`` never
+        #: reports success although it sets the value (plugin bug, spec
+        #: §6.3), so its strict form does not raise.
+        self.failure_is_refusal = failure_is_refusal
+        #: One line on what the function does (its docstring and the stubs').
+        self.doc = doc
+        #: Number of required parameters.
+        self.required = sum(1 for p in params if not p.optional)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.name,
+            self.callback,
+            self.params,
+            self.result,
+            self.keywords,
+            self.failure_is_refusal,
+            self.doc,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is FunctionSpec and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            "FunctionSpec(name={!r}, callback={!r}, params={!r}, result={!r}, keywords={!r}, "
+            "failure_is_refusal={!r}, doc={!r})".format(*self._key())
+        )
 
 
 _EMPTY_DEFAULTS = {"s": None, "l": 0, "d": 0.0}

@@ -9,26 +9,70 @@ from __future__ import annotations
 import os
 import sys
 import types
-from dataclasses import dataclass
 
 import vh
 
 from ._hooks import HOOK_NAMES
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True)
+
 class ScriptAttributes:
     """The values of ``vh.myid``, ``vh.botname``, … for one script (§7.3).
-    ``name`` (the file name) is derived from ``path``."""
+    ``name`` (the file name) is derived from ``path``. Immutable by
+    convention; a plain class, not a dataclass, so that a worker does not
+    import ``dataclasses`` (docs/performance.md, idle RSS)."""
 
-    myid: int
-    path: str
-    botname: str = "Verlihub"
-    opchatname: str = "OpChat"
-    basedir: str = ""
-    config_name: str = "config"
-    starttime: int = 0
-    hub_encoding: str = "cp1252"
+    __slots__ = (
+        "myid",
+        "path",
+        "botname",
+        "opchatname",
+        "basedir",
+        "config_name",
+        "starttime",
+        "hub_encoding",
+    )
+
+    def __init__(
+        self,
+        myid: int,
+        path: str,
+        botname: str = "Verlihub",
+        opchatname: str = "OpChat",
+        basedir: str = "",
+        config_name: str = "config",
+        starttime: int = 0,
+        hub_encoding: str = "cp1252",
+    ) -> None:
+        self.myid = myid
+        self.path = path
+        self.botname = botname
+        self.opchatname = opchatname
+        self.basedir = basedir
+        self.config_name = config_name
+        self.starttime = starttime
+        self.hub_encoding = hub_encoding
+
+    def replace(self, **changes: Any) -> ScriptAttributes:
+        """A copy with ``changes`` (as ``dataclasses.replace``)."""
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update(changes)
+        return ScriptAttributes(**values)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is ScriptAttributes and all(
+            getattr(self, n) == getattr(other, n) for n in self.__slots__
+        )
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self.__slots__))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"ScriptAttributes({fields})"
 
 
 def set_attributes(attrs: ScriptAttributes) -> None:

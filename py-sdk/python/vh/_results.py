@@ -15,15 +15,21 @@ Classic converters also take ``ok`` first.
 
 from __future__ import annotations
 
-import json
-from typing import Any, Callable, Optional
+import collections.abc as _abc
 
 from . import _runtime
 from ._errors import HubRefusedError
 
-Values = list[Any]
-Classic = Callable[[bool, Values, "_runtime.Runtime"], Any]
-Strict = Callable[[str, Values, "_runtime.Runtime"], Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and json are not imported by an idle worker
+    from typing import Any, Callable, Optional
+
+    Values = list[Any]
+    Classic = Callable[[bool, Values, "_runtime.Runtime"], Any]
+    Strict = Callable[[str, Values, "_runtime.Runtime"], Any]
+else:  # the same aliases without typing's Any
+    Values = list
+    Classic = Strict = _abc.Callable
 
 _LIST_PREFIXES = {
     "nicklist": b"$NickList ",
@@ -37,6 +43,8 @@ def parse_nick_list(raw: bytes, prefix: bytes, rt: _runtime.Runtime) -> list[str
     """``$NickList a$$b$$`` (generation A) or a JSON array (B) -> nicks.
     An unreadable JSON array gives ``[]``, as in generation B (§7.2)."""
     if raw.startswith(b"["):
+        import json
+
         try:
             items = json.loads(raw.decode(rt.encoding, "surrogateescape"))
         except ValueError:

@@ -39,19 +39,22 @@ hub unchanged (DESIGN.md "Hub strings are bytes").
 
 from __future__ import annotations
 
-import inspect
-import json
+import _thread
 import sys
-import threading
 import time
-import traceback
-from typing import TYPE_CHECKING, Any, Callable, Optional
+import types
+from collections.abc import Awaitable
 
 from ._errors import HubTimeoutError, MessageTooBigError, NotConnectedError
 from ._hooks import HOOK_INDEX, HOOK_NAMES, MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
 
-if TYPE_CHECKING:  # asyncio is imported only by scripts that use it
+# What a worker imports at idle is kept small (issue 8, docs/performance.md:
+# idle RSS): ``threading``, ``json``, ``inspect``, ``traceback``, ``asyncio``
+# and ``typing`` are imported where first needed, not here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
     import concurrent.futures
+    from typing import Any, Callable, Optional
 
     from ._loop import LoopThread
 
@@ -67,15 +70,21 @@ ON_SCRIPT_COMMAND = HOOK_INDEX["OnScriptCommand"]
 
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
-#: Result of a hub callback: ``(ok, values, error)``. ``ok`` is False when
-#: the callback failed; ``values`` are hub values (bytes, int, float,
-#: None); ``error`` is the shim's reason, if any (proto ``CallResult``).
-CallOutcome = tuple[bool, list[Any], str]
+if TYPE_CHECKING:
+    #: Result of a hub callback: ``(ok, values, error)``. ``ok`` is False
+    #: when the callback failed; ``values`` are hub values (bytes, int,
+    #: float, None); ``error`` is the shim's reason, if any (proto
+    #: ``CallResult``).
+    CallOutcome = tuple[bool, list[Any], str]
 
-#: Result of a dynamic function call: ``(ok, values, error, kinds)``, as
-#: ``CallOutcome`` plus one format character per value (``l``, ``s``,
-#: ``d``, ``D``). ``ok`` is False if no such function is registered.
-DynamicOutcome = tuple[bool, list[Any], str, str]
+    #: Result of a dynamic function call: ``(ok, values, error, kinds)``,
+    #: as ``CallOutcome`` plus one format character per value (``l``,
+    #: ``s``, ``d``, ``D``). ``ok`` is False if no such function is
+    #: registered.
+    DynamicOutcome = tuple[bool, list[Any], str, str]
+else:  # the same aliases without typing's Any
+    CallOutcome = tuple[bool, list, str]
+    DynamicOutcome = tuple[bool, list, str, str]
 
 #: Python types a function result or dynamic argument sends as JSON ('D').
 JSON_TYPES = (list, tuple, set, frozenset, dict)
@@ -96,7 +105,8 @@ class Runtime:
         self.pending_unload = False
         self._timer_without_arg: Optional[bool] = None
         self._loop: Optional[LoopThread] = None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
+        self._main_ident = _main_thread_ident()
         self._async_pending = 0
         self._warned_blocking = False
         #: Call ids the main thread waits for, innermost last, and answers
@@ -128,6 +138,8 @@ class Runtime:
         ``TypeError``/``ValueError`` if ``value`` holds something JSON
         cannot (an object, a float NaN is fine).
         """
+        import json
+
         try:
             text = json.dumps(value, ensure_ascii=False, default=_json_default)
             return text.encode(self.encoding, "surrogateescape")
@@ -140,6 +152,8 @@ class Runtime:
         # Errors
         ``ValueError`` if it is not JSON.
         """
+        import json
+
         return json.loads((value or b"").decode(self.encoding, "surrogateescape"))
 
     # -- the asyncio loop -----------------------------------------------------
@@ -173,7 +187,7 @@ class Runtime:
         sent, the link stays up).
         """
         try:
-            if threading.current_thread() is threading.main_thread():
+            if _thread.get_ident() == self._main_ident:
                 return self._call_on_main(callback, args, timeout)
             return self._call_off_main(callback, args, timeout)
         except ConnectionError as e:
@@ -265,7 +279,7 @@ class Runtime:
             return False, [], "this hub has no dynamic functions", ""
         label = "CallDynamicFunction"
         try:
-            if threading.current_thread() is threading.main_thread():
+            if _thread.get_ident() == self._main_ident:
                 call_id = self.channel.start_dynamic(name, kinds, args)
                 event = self._wait_result(call_id, label, timeout)
                 return bool(event[2]), list(event[3]), event[4], event[5]
@@ -302,11 +316,11 @@ class Runtime:
             result = fn(*py_args)
         except Exception as e:
             print(f"vh: {name} raised; the hub goes on", flush=True)
-            traceback.print_exc()
+            _print_exc()
             result, error = None, e
         finally:
             self.depth -= 1
-        if inspect.isawaitable(result):
+        if _isawaitable(result):
             self._start_async_hook(call_id, hook, name, result)
         else:
             self.deliver_hook_result(call_id, hook, name, result, error)
@@ -367,12 +381,12 @@ class Runtime:
             result = fn(*py_args)
         except Exception as e:
             print(f"vh: CallFunction {fname} raised; returning NULL", flush=True)
-            traceback.print_exc()
+            _print_exc()
             self._send_function_failure(call_id, f"{fname} raised {type(e).__name__}: {e}")
             return
         finally:
             self.depth -= 1
-        if inspect.isawaitable(result):
+        if _isawaitable(result):
             with self._lock:
                 self._async_pending += 1
             future = self.loop_thread().submit(result)
@@ -394,7 +408,7 @@ class Runtime:
                 self._send_function_result(call_id, fname, future.result())
                 return
             print(f"vh: CallFunction {fname} raised; returning NULL", flush=True)
-            traceback.print_exception(type(error), error, error.__traceback__)
+            _print_exception(error)
             sys.stderr.flush()
             self._send_function_failure(call_id, f"{fname} raised {error!r}")
         except ConnectionError:
@@ -477,7 +491,7 @@ class Runtime:
                 raise ValueError(f"{name} returned text with a NUL byte, which the hub cannot take")
         except (UnicodeEncodeError, ValueError):
             print(f"vh: {name} returned a value the hub cannot take; the hub goes on", flush=True)
-            traceback.print_exc()
+            _print_exc()
             values = [1]
         try:
             self.channel.send_hook_result(call_id, False, values)
@@ -506,7 +520,7 @@ class Runtime:
                 value = future.result()
             else:
                 print(f"vh: {name} raised; the hub goes on", flush=True)
-                traceback.print_exception(type(error), error, error.__traceback__)
+                _print_exception(error)
                 sys.stderr.flush()
         try:
             self.deliver_hook_result(call_id, hook, name, value, error)
@@ -538,10 +552,10 @@ class Runtime:
         if callable(unload):
             try:
                 result = unload()
-                if inspect.isawaitable(result):
+                if _isawaitable(result):
                     self._wait_on_loop(result, timeout)
             except Exception:
-                traceback.print_exc()
+                _print_exc()
         self.stop_loop()
 
     def _wait_on_loop(self, aw: Any, timeout: float) -> None:
@@ -558,17 +572,7 @@ class Runtime:
         """True if ``OnTimer`` accepts no argument (spec §7.6: decided by
         introspection, once)."""
         if self._timer_without_arg is None:
-            try:
-                params = inspect.signature(fn).parameters.values()
-            except (TypeError, ValueError):
-                self._timer_without_arg = False
-            else:
-                positional = [
-                    p
-                    for p in params
-                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-                ]
-                self._timer_without_arg = not positional
+            self._timer_without_arg = _takes_no_positional(fn)
         return self._timer_without_arg
 
     def map_result(self, hook: int, name: Optional[str], r: Any) -> list[Any]:
@@ -597,6 +601,79 @@ class Runtime:
             return [self.to_hub(r[0]), n]
         print(f"vh: {name}: unexpected return value: {r!r}", flush=True)
         return [1]
+
+
+def _takes_no_positional(fn: Callable[..., Any]) -> bool:
+    """True if ``fn`` takes no positional argument, as
+    ``inspect.signature`` tells; a plain function is read from its code
+    object, without importing ``inspect`` (about 2 MiB of a worker)."""
+    if (
+        type(fn) is types.FunctionType
+        and not hasattr(fn, "__wrapped__")
+        and not hasattr(fn, "__signature__")
+        and not getattr(fn, "__text_signature__", None)
+    ):
+        code = fn.__code__
+        return code.co_argcount == 0 and not code.co_flags & _CO_VARARGS
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.VAR_POSITIONAL,
+    )
+    return not any(p.kind in positional for p in params)
+
+
+#: ``inspect.CO_VARARGS``: the function has ``*args``.
+_CO_VARARGS = 0x04
+
+
+def _main_thread_ident() -> int:
+    """The main thread's id: ``threading``'s idea of it once that is
+    imported (scripts and ``vh.testing`` import it), else this thread's (a
+    worker makes its runtime on its main thread and need not pay for
+    ``threading``)."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        ident = threading.main_thread().ident
+        if ident is not None:
+            return int(ident)
+    return _thread.get_ident()
+
+
+def _isawaitable(value: Any) -> bool:
+    """``inspect.isawaitable`` without importing ``inspect``."""
+    if value is None or type(value) in (int, bool, str, tuple):
+        return False
+    return (
+        isinstance(value, (types.CoroutineType, Awaitable))
+        or isinstance(value, types.GeneratorType)
+        and bool(value.gi_code.co_flags & _CO_ITERABLE_COROUTINE)
+    )
+
+
+#: ``inspect.CO_ITERABLE_COROUTINE``: a generator made awaitable by
+#: ``types.coroutine``.
+_CO_ITERABLE_COROUTINE = 0x100
+
+
+def _print_exc() -> None:
+    """``traceback.print_exc()``, importing ``traceback`` at the first error."""
+    import traceback
+
+    traceback.print_exc()
+
+
+def _print_exception(error: BaseException) -> None:
+    """Prints ``error`` with its traceback to stderr."""
+    import traceback
+
+    traceback.print_exception(type(error), error, error.__traceback__)
 
 
 def _json_default(value: Any) -> Any:

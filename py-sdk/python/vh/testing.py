@@ -28,7 +28,6 @@ GeoIP lookups fail unless answered with :meth:`FakeHub.answer`.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import sys
@@ -43,7 +42,8 @@ from . import _loader, _runtime
 from ._fake import CALLBACKS, REENTRANT, Ban, HubModel, User
 from ._fake import transport as _transport
 from ._fake.records import Call, HookOutcome
-from ._hooks import HOOK_ARGS, HOOK_INDEX, HOOK_NAMES
+from ._hook_args import HOOK_ARGS
+from ._hooks import HOOK_INDEX, HOOK_NAMES
 
 __all__ = ["FakeHub", "Call", "HookOutcome", "User", "Ban"]
 
@@ -202,7 +202,7 @@ class FakeHub:
         }
         self.model.script_path = path
         self.model.script_name = os.path.basename(path)
-        attrs = dataclasses.replace(self._attrs, path=path, starttime=int(self.model.now))
+        attrs = self._attrs.replace(path=path, starttime=int(self.model.now))
         _loader.set_attributes(attrs)
         _runtime.install(self._rt)
         try:

@@ -21,10 +21,12 @@ from __future__ import annotations
 import codecs
 import os
 import sys
-import traceback
-from typing import Any
 
 from . import _core, _loader, _runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _encoding(name: str) -> str:
@@ -101,6 +103,8 @@ def main() -> int:
         rt.module = _loader.run_script(_script_file(attrs.path, event))
         _declare_name_and_version(rt.module)
     except BaseException:
+        import traceback
+
         channel.send_loaded(False, traceback.format_exc(), [])
         return 1
     hooks = _loader.defined_hooks(rt.module)
