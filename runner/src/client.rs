@@ -248,7 +248,8 @@ mod tests {
             "{table}"
         );
         assert!(
-            lines[1].contains("180µs  12ms  worker killed by signal 9") && !table.contains("more"),
+            lines[1].contains("180µs  12ms  runner  worker killed by signal 9")
+                && !table.contains("more"),
             "{table}"
         );
     }

@@ -1146,6 +1146,11 @@ fn fake_worker_runner(modes: &[&str], extra: &str) -> (Runner, tempfile::TempDir
             "[[script]]\nmatch = \"{mode}.py\"\npython = {:?}\nenv = {{ FAKE_MODE = \"{mode}\" }}\n",
             python.display().to_string()
         ));
+        // These fakes speak the runner <-> worker protocol on fd 3 only;
+        // only the direct_* ones use a direct link.
+        if !mode.starts_with("direct_") {
+            config.push_str("direct_link = false\n");
+        }
     }
     (Runner::start_with(&config), scripts)
 }
@@ -1292,4 +1297,39 @@ fn a_worker_frame_too_big_to_forward_fails_that_call_alone() {
     assert!(log.contains("exceeds the limit"), "{log}");
     assert_eq!(log.matches("worker started").count(), 2, "{log}");
     assert!(!log.contains("hub stream failed"), "{log}");
+}
+
+#[test]
+fn garbage_on_a_direct_link_closes_it_and_hooks_go_through_the_runner() {
+    let _serial = serial();
+    let (runner, scripts) = fake_worker_runner(&["direct_junk"], "");
+    shim_env(&runner.socket(), 500);
+    let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
+    assert!(
+        hub.load(&scripts.path().join("direct_junk.py")) >= 0,
+        "{}",
+        runner.log()
+    );
+    assert!(hub.login(b"eve", 0, b"10.0.0.9", b"", b"", b"", b"", b"0"));
+    // The first hook goes on the direct link and gets garbage back: the
+    // hub does not wait for it past its deadline, and allows.
+    let t = Instant::now();
+    assert!(hub.chat(b"eve", b"first"));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // The link is closed; the next hooks go through the runner to fd 3,
+    // where the fake blocks them.
+    wait_until(Duration::from_secs(5), "a hook through the runner", || {
+        !hub.chat(b"eve", b"again")
+    });
+    let status = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains(" running "),
+        "the worker was not restarted:\n{status}"
+    );
+    assert_eq!(
+        runner.log().matches("worker started").count(),
+        1,
+        "{}",
+        runner.log()
+    );
 }

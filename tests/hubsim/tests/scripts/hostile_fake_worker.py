@@ -9,6 +9,10 @@ runs this file) and it speaks the worker protocol badly on fd 3, as
 * ``refuse_and_linger``: reports a failed load, then stays alive;
 * ``hook_junk``: loads properly (hook OnParsedMsgChat), then answers its
   first hook with undecodable bytes;
+* ``direct_junk``: loads properly (hook OnParsedMsgChat), answers the
+  first hook, which comes on its direct link to the hub (fd
+  ``VH_DIRECT_FD``), with undecodable bytes there, then blocks (returns 0)
+  every hook that comes through the runner;
 * ``flood``: loads properly, then sends ``FAKE_FLOOD`` vh.SendToOpChat
   calls at once without waiting for their results;
 * ``oversize_call``: loads properly, then answers each hook with a
@@ -47,21 +51,21 @@ def field(number, payload):
     return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
-def frame(body):
-    os.write(FD, struct.pack("<I", len(body)) + body)
+def frame(body, fd=FD):
+    os.write(fd, struct.pack("<I", len(body)) + body)
 
 
-def read_frame():
+def read_frame(fd=FD):
     head = b""
     while len(head) < 4:
-        got = os.read(FD, 4 - len(head))
+        got = os.read(fd, 4 - len(head))
         if not got:
             sys.exit(0)
         head += got
     (n,) = struct.unpack("<I", head)
     body = b""
     while len(body) < n:
-        got = os.read(FD, n - len(body))
+        got = os.read(fd, n - len(body))
         if not got:
             sys.exit(0)
         body += got
@@ -188,6 +192,14 @@ def main():
         frame(loaded(True, hooks=(3,)))
         read_frame()  # the first hook
         frame(b"\xff" * 64)
+    elif MODE == "direct_junk":
+        frame(loaded(True, hooks=(3,)))
+        direct = int(os.environ["VH_DIRECT_FD"])
+        read_frame(direct)
+        frame(b"\xff" * 64, direct)
+        while True:
+            hook = read_frame()
+            frame(hook_result(hook_call_id(hook), 0))
     elif MODE == "oversize_call":
         frame(loaded(True, hooks=(3,)))
         call_id = 0
