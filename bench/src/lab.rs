@@ -89,6 +89,8 @@ pub struct Lab {
     pub usermc: i32,
     /// See `chat`.
     pub busy: i32,
+    /// `chat.py` again, with `direct_link = false`: hooks through the runner.
+    pub relayed: i32,
     /// Extra copies of `chat.py` loaded so far.
     pub copies: Vec<i32>,
     /// RSS of the runner before any script was loaded, KiB.
@@ -103,8 +105,12 @@ impl Lab {
     /// Any part fails to start or a script fails to load (the runner's log
     /// is in the message).
     pub fn start(parts: &Parts) -> Result<Lab> {
-        let config =
-            format!("[[script]]\nmatch = \"busy.py\"\nhook_deadline_ms = {BUSY_DEADLINE_MS}\n");
+        // relayed.py is chat.py with its hooks relayed through the runner,
+        // the path every hook took before direct links.
+        let config = format!(
+            "[[script]]\nmatch = \"busy.py\"\nhook_deadline_ms = {BUSY_DEADLINE_MS}\n\
+             [[script]]\nmatch = \"relayed.py\"\ndirect_link = false\n"
+        );
         let runner = RunnerProc::start(&parts.runner, &parts.python, &config)?;
         let runner_empty_kb =
             procfs::settled_rss_kb(runner.pid(), Duration::from_secs(2)).unwrap_or(0);
@@ -112,6 +118,7 @@ impl Lab {
             ("chat.py", CHAT_PY),
             ("usermc.py", USERMC_PY),
             ("busy.py", BUSY_PY),
+            ("relayed.py", CHAT_PY),
         ] {
             fs::write(runner.dir.path().join(name), text)
                 .with_context(|| format!("writing {name}"))?;
@@ -146,12 +153,14 @@ impl Lab {
             chat: -1,
             usermc: -1,
             busy: -1,
+            relayed: -1,
             copies: Vec::new(),
             runner_empty_kb,
         };
         lab.chat = lab.load("chat.py")?;
         lab.usermc = lab.load("usermc.py")?;
         lab.busy = lab.load("busy.py")?;
+        lab.relayed = lab.load("relayed.py")?;
         Ok(lab)
     }
 

@@ -46,6 +46,11 @@ pub struct Report {
     pub sync: Latency,
     /// See `sync`.
     pub sync_hops: Hops,
+    /// The same chat hook relayed through the runner (`direct_link =
+    /// false`), as placed by the scheduler and on one CPU.
+    pub relayed: Latency,
+    /// See `relayed`.
+    pub relayed_one_cpu: Option<Latency>,
     /// Chat hook with one `vh.usermc`.
     pub usermc: Latency,
     /// See `usermc`.
@@ -222,6 +227,22 @@ pub fn render(r: &Report) -> String {
         latency_row(
             &mut o,
             "vh-runner: chat hook, every process on one CPU",
+            &l.lat,
+            &base,
+            inproc.map(|i| &i.chat),
+        );
+    }
+    latency_row(
+        &mut o,
+        "vh-runner: chat hook relayed by the runner (no direct link)",
+        &r.relayed.lat,
+        &base,
+        inproc.map(|i| &i.chat),
+    );
+    if let Some(l) = &r.relayed_one_cpu {
+        latency_row(
+            &mut o,
+            "vh-runner: chat hook relayed by the runner, one CPU",
             &l.lat,
             &base,
             inproc.map(|i| &i.chat),
@@ -419,19 +440,10 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(o, "{:<LABEL$} {:>8}", "all", us(cpu));
         let (p50, p99) = h.worker_leg_us;
-        let _ = write!(
+        let _ = writeln!(
             o,
-            "runner -> worker -> runner as the runner measures it: p50 {p50} us, p99 {p99} us"
+            "the script's last 1024 hooks as `vh-runner status` reports them (on a direct link, the shim's own send-to-result time): p50 {p50} us, p99 {p99} us"
         );
-        if title.contains("usermc") {
-            let _ = writeln!(o, " (it includes the vh.usermc round trip to the hub)");
-        } else {
-            let _ = writeln!(
-                o,
-                "; the rest (shim, gRPC both ways, runner relay): about {} us at p50",
-                us((l.lat.p50 - p50 as f64 * 1000.0).max(0.0))
-            );
-        }
     }
 
     let _ = writeln!(o, "\nTargets (ratios against baselines of this run)");

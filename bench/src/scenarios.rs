@@ -131,10 +131,10 @@ fn hops(lab: &Lab, id: i32, worker: u32, before: &[Vec<ThreadStat>], calls: u64)
             |_| true,
         )),
         per(procfs::delta(
-            "worker reader thread",
+            "worker reader threads (runner + direct link)",
             &before[2],
             &after[2],
-            |t| t.name == "vh-core-reader",
+            |t| t.name.starts_with("vh-core-"),
         )),
         per(procfs::delta(
             "worker main thread (Python)",

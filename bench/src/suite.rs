@@ -113,6 +113,20 @@ pub fn run(args: &[String]) -> Result<i32> {
         }
         _ => None,
     };
+    say("synchronous chat hooks through the runner (direct_link = false)");
+    let relayed_id = lab.relayed;
+    let relayed_worker = lab.worker_pid(relayed_id)?;
+    let (relayed, _) = scenarios::chat_hooks(&mut lab, relayed_id, plan.sync_hooks)?;
+    let relayed_one_cpu = match all_cpus.first() {
+        Some(&cpu) if all_cpus.len() > 1 => {
+            let pids = [std::process::id(), lab.runner.pid(), relayed_worker];
+            procfs::pin_processes(&pids, &[cpu]);
+            let r = scenarios::chat_hooks(&mut lab, relayed_id, plan.sync_hooks / 2);
+            procfs::pin_processes(&pids, &all_cpus);
+            Some(r?.0)
+        }
+        _ => None,
+    };
     say("chat hooks with vh.usermc");
     let (usermc_l, usermc_hops) = scenarios::chat_hooks(&mut lab, usermc_id, plan.sync_hooks / 2)?;
     say("hooks whose result is ignored");
@@ -177,6 +191,8 @@ pub fn run(args: &[String]) -> Result<i32> {
         clock_ns,
         sync,
         sync_hops,
+        relayed,
+        relayed_one_cpu,
         usermc: usermc_l,
         usermc_hops,
         ignored,
