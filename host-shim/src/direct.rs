@@ -3,30 +3,32 @@
 //! the worker holds, so that a hook goes hub -> worker -> hub over one
 //! socket instead of through the runner.
 //!
-//! The hub thread writes frames (`vh_proto::frame`: 4-byte little-endian
-//! length, one `ToWorker`) to a link itself, without blocking past a bound;
-//! the IPC thread reads every link and queues what the worker says
-//! (`FromWorker`, tagged with the script id) on the same event channel as
-//! the runner's messages, so the hub thread's waits and the re-entrancy
-//! rules (spec/wrapper-abi.md §9.2) are the same whichever way a message
-//! came.
+//! Only the hub thread reads and writes a link, so a hook costs one
+//! socket round trip and no thread hop in the hub: it writes frames
+//! (`vh_proto::frame`: 4-byte little-endian length, one `ToWorker`) without
+//! blocking past a bound, and while it waits for that script it sleeps in
+//! `poll` on the link and on the IPC thread's wake-up eventfd, so the
+//! runner's messages are served as before (spec/wrapper-abi.md §9.2). The
+//! worker sends on its link only what belongs to a call the hub thread is
+//! waiting for (answers, and its main thread's `vh.*` calls); a hook the hub
+//! gave up on stays "owed" and its link is read at every hub entry until
+//! its answer comes.
 
 use std::collections::HashMap;
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use prost::Message;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
 use vh_proto::frame::MAX_FRAME_LEN;
 use vh_proto::v1::{FromWorker, RunnerMessage, ToWorker, from_worker, runner_message};
 
-use crate::ipc::Event;
 use crate::shim_log;
 
 /// First bytes of the shim's direct-link connection to the runner socket
@@ -39,11 +41,15 @@ const WRITE_STALL: Duration = Duration::from_millis(100);
 /// The shim's end of one worker's link, as the hub thread writes to it.
 pub struct DirectLink {
     script_id: i32,
-    /// A descriptor of its own (the reader task holds another), so that it
-    /// stays valid while the hub thread writes, whatever the reader does.
+    /// Non-blocking; used by the hub thread only.
     fd: OwnedFd,
-    /// Set when a frame was cut short: the stream is unusable.
+    /// Set when a frame was cut short either way: the stream is unusable.
     broken: AtomicBool,
+    /// Bytes read but not yet a whole frame.
+    inbox: Mutex<Vec<u8>>,
+    /// Calls the hub thread stopped waiting for (deadline passed) whose
+    /// answers have not come yet.
+    owed: Mutex<Vec<u64>>,
 }
 
 /// Why a frame did not go out on a link.
@@ -129,15 +135,144 @@ impl DirectLink {
         if done == 0 {
             return SendError::NotSent(why);
         }
-        self.broken.store(true, Ordering::Release);
-        // SAFETY: shutting down our own socket; the worker's reader ends.
-        unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
+        self.close();
         SendError::Broken(why)
     }
 
     /// The script this link belongs to.
     pub fn script_id(&self) -> i32 {
         self.script_id
+    }
+
+    /// The descriptor to `poll` on.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Reads what the worker has sent so far without blocking and returns
+    /// every whole message in it, tagged with the script id as the runner
+    /// would tag it.
+    ///
+    /// # Errors
+    /// The worker closed its end (`None`: it exited; the runner reports
+    /// why), or sent something that is not a frame (`Some(why)`); the
+    /// link is closed either way.
+    pub fn read_available(&self) -> Result<Vec<RunnerMessage>, Option<String>> {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        let mut chunk = [0u8; 16 * 1024];
+        let mut closed = false;
+        loop {
+            // SAFETY: `chunk` is valid for writes of its length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    chunk.as_mut_ptr().cast(),
+                    chunk.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match n {
+                0 => {
+                    closed = true;
+                    break;
+                }
+                n if n > 0 => inbox.extend_from_slice(&chunk[..n as usize]),
+                _ => match std::io::Error::last_os_error().kind() {
+                    std::io::ErrorKind::Interrupted => {}
+                    std::io::ErrorKind::WouldBlock => break,
+                    _ => {
+                        closed = true;
+                        break;
+                    }
+                },
+            }
+        }
+        let mut out = Vec::new();
+        let mut used = 0;
+        let bad = loop {
+            let rest = &inbox[used..];
+            if rest.len() < 4 {
+                break None;
+            }
+            let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            if len > MAX_FRAME_LEN {
+                break Some(format!("a frame of {len} bytes (limit {MAX_FRAME_LEN})"));
+            }
+            if rest.len() < 4 + len {
+                break None;
+            }
+            match FromWorker::decode(&rest[4..4 + len]) {
+                Ok(FromWorker { kind: Some(k) }) => {
+                    if let Some(msg) = tagged(self.script_id, k) {
+                        out.push(msg);
+                    }
+                }
+                Ok(FromWorker { kind: None }) => {}
+                Err(e) => break Some(format!("an undecodable frame: {e}")),
+            }
+            used += 4 + len;
+        };
+        inbox.drain(..used);
+        if let Some(why) = bad {
+            self.close();
+            shim_log!(
+                0,
+                "script #{}: {why} on its direct link; the link is closed, its hooks go through the runner",
+                self.script_id
+            );
+            return Err(Some(why));
+        }
+        if closed && out.is_empty() {
+            self.close();
+            return Err(None);
+        }
+        Ok(out)
+    }
+
+    /// Notes that the hub stopped waiting for call `call_id`: until its
+    /// answer comes, every hub entry reads this link (`hooktable::OWING`).
+    pub fn owe(&self, call_id: u64) {
+        if self.broken.load(Ordering::Acquire) {
+            return;
+        }
+        let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
+        if owed.is_empty() {
+            crate::hooktable::OWING.fetch_add(1, Ordering::AcqRel);
+        }
+        owed.push(call_id);
+    }
+
+    /// Notes the answer to call `call_id`.
+    pub fn paid(&self, call_id: u64) {
+        let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
+        let before = owed.len();
+        owed.retain(|&c| c != call_id);
+        if before > 0 && owed.is_empty() {
+            crate::hooktable::OWING.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// True while answers to calls the hub stopped waiting for are due.
+    pub fn owing(&self) -> bool {
+        !self
+            .owed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// Marks the link unusable and shuts the socket down (the worker's
+    /// reads end).
+    fn close(&self) {
+        let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
+        if !owed.is_empty() {
+            owed.clear();
+            crate::hooktable::OWING.fetch_sub(1, Ordering::AcqRel);
+        }
+        drop(owed);
+        self.broken.store(true, Ordering::Release);
+        // SAFETY: shutting down our own socket.
+        unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
     }
 }
 
@@ -154,6 +289,12 @@ impl Links {
         map.get(&id)
             .filter(|l| !l.broken.load(Ordering::Acquire))
             .cloned()
+    }
+
+    /// Every link that still owes answers (see [`DirectLink::owe`]).
+    pub fn owing(&self) -> Vec<Arc<DirectLink>> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.values().filter(|l| l.owing()).cloned().collect()
     }
 
     fn insert(&self, link: Arc<DirectLink>) {
@@ -191,14 +332,8 @@ pub fn new_token() -> Option<Vec<u8>> {
 }
 
 /// Opens the direct-link connection to the runner at `socket` and adopts
-/// every link the runner sends on it, until the runner closes it. Each
-/// link gets a reader task that queues its messages on `events`.
-pub async fn attach(
-    socket: &Path,
-    token: &[u8],
-    links: Arc<Links>,
-    events: crossbeam_channel::Sender<Event>,
-) {
+/// every link the runner sends on it, until the runner closes it.
+pub async fn attach(socket: &Path, token: &[u8], links: Arc<Links>) {
     let mut conn = match UnixStream::connect(socket).await {
         Ok(c) => c,
         Err(e) => {
@@ -221,7 +356,7 @@ pub async fn attach(
             return;
         }
         match conn.try_io(Interest::READABLE, || receive_link(conn.as_raw_fd())) {
-            Ok(Some((id, fd))) => adopt(id, fd, &links, &events),
+            Ok(Some((id, fd))) => adopt(id, fd, &links),
             // The runner closed the connection (it stops or restarts).
             Ok(None) => return,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -263,83 +398,29 @@ fn receive_link(conn: RawFd) -> std::io::Result<Option<(i32, OwnedFd)>> {
     }
 }
 
-/// Makes `fd` script `id`'s link and starts reading it.
-fn adopt(id: i32, fd: OwnedFd, links: &Arc<Links>, events: &crossbeam_channel::Sender<Event>) {
-    let writer = match fd.try_clone() {
-        Ok(w) => w,
-        Err(e) => {
-            shim_log!(1, "script #{id}: no direct link: {e}");
-            return;
-        }
+/// Makes `fd` script `id`'s link. Only the hub thread reads and writes it
+/// from here on.
+fn adopt(id: i32, fd: OwnedFd, links: &Links) {
+    // SAFETY: fcntl on a descriptor we own.
+    let ok = unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
     };
-    let std_stream = std::os::unix::net::UnixStream::from(fd);
-    let reader = match std_stream
-        .set_nonblocking(true)
-        .and_then(|()| UnixStream::from_std(std_stream))
-    {
-        Ok(r) => r,
-        Err(e) => {
-            shim_log!(1, "script #{id}: no direct link: {e}");
-            return;
-        }
-    };
-    let link = Arc::new(DirectLink {
-        script_id: id,
-        fd: writer,
-        broken: AtomicBool::new(false),
-    });
-    links.insert(Arc::clone(&link));
-    tokio::spawn(read_link(reader, link, Arc::clone(links), events.clone()));
-}
-
-/// Reads a link's frames until the worker closes it, queuing them as
-/// runner messages of script `link.script_id`.
-async fn read_link(
-    mut reader: UnixStream,
-    link: Arc<DirectLink>,
-    links: Arc<Links>,
-    events: crossbeam_channel::Sender<Event>,
-) {
-    let id = link.script_id;
-    let why = loop {
-        let mut head = [0u8; 4];
-        match reader.read_exact(&mut head).await {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break None,
-            Err(e) => break Some(e.to_string()),
-        }
-        let len = u32::from_le_bytes(head) as usize;
-        if len > MAX_FRAME_LEN {
-            break Some(format!("a frame of {len} bytes (limit {MAX_FRAME_LEN})"));
-        }
-        let mut body = vec![0u8; len];
-        if let Err(e) = reader.read_exact(&mut body).await {
-            break Some(format!("a frame cut short: {e}"));
-        }
-        let kind = match FromWorker::decode(body.as_slice()) {
-            Ok(FromWorker { kind: Some(k) }) => k,
-            Ok(FromWorker { kind: None }) => continue,
-            Err(e) => break Some(format!("an undecodable frame: {e}")),
-        };
-        let Some(msg) = tagged(id, kind) else {
-            continue;
-        };
-        crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
-        if events.send(Event::Msg(msg)).is_err() {
-            break None;
-        }
-    };
-    links.remove(&link);
-    if let Some(why) = why {
-        // The worker broke the protocol; it goes on through the runner.
-        link.broken.store(true, Ordering::Release);
+    if !ok {
         shim_log!(
-            0,
-            "script #{id}: {why} on its direct link; the link is closed, its hooks go through the runner"
+            1,
+            "script #{id}: no direct link: {}",
+            std::io::Error::last_os_error()
         );
-        // SAFETY: shutting down our own socket.
-        unsafe { libc::shutdown(link.fd.as_raw_fd(), libc::SHUT_RDWR) };
+        return;
     }
+    links.insert(Arc::new(DirectLink {
+        script_id: id,
+        fd,
+        broken: AtomicBool::new(false),
+        inbox: Mutex::new(Vec::new()),
+        owed: Mutex::new(Vec::new()),
+    }));
 }
 
 /// A worker's message as the runner would have passed it on: tagged with

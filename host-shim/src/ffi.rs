@@ -104,7 +104,8 @@ pub extern "C" fn w_Unload(id: c_int) -> c_int {
 pub extern "C" fn w_HasHook(id: c_int, hook: c_int) -> c_int {
     guard(0, || {
         // The hot path (every script, before every hook): two atomic loads.
-        if hooktable::PENDING.load(Ordering::Acquire) != 0
+        if (hooktable::PENDING.load(Ordering::Acquire) | hooktable::OWING.load(Ordering::Acquire))
+            != 0
             && let Some(s) = hub::current()
         {
             s.pump();

@@ -19,6 +19,11 @@ static TABLE: [AtomicU64; FAST_IDS] = [const { AtomicU64::new(0) }; FAST_IDS];
 /// has not taken yet: `w_HasHook` runs the queue only when this is not 0.
 pub static PENDING: AtomicUsize = AtomicUsize::new(0);
 
+/// Direct links that owe answers to calls the hub stopped waiting for
+/// (`direct::DirectLink::owe`): `w_HasHook` also runs the queue while this
+/// is not 0, so that such a script's late `vh.*` calls are served.
+pub static OWING: AtomicUsize = AtomicUsize::new(0);
+
 /// What the table says about `id`: `Some(hooks)` for a loaded script,
 /// `Some(0)`-like `None` when the id is beyond the table.
 pub fn get(id: i32) -> Option<Option<u64>> {
@@ -47,6 +52,7 @@ pub fn reset() {
         slot.store(0, Ordering::Relaxed);
     }
     PENDING.store(0, Ordering::Release);
+    OWING.store(0, Ordering::Release);
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use vh_proto::v1::{
 
 use crate::callbacks::{Callback, MAX_CALLBACKS, Table};
 use crate::config::{CONNECT_WAIT_MS, Settings};
-use crate::direct::SendError;
+use crate::direct::{DirectLink, SendError};
 use crate::functions::{self, Registry, Unregister};
 use crate::generation::{self, Generation};
 use crate::hooktable;
@@ -115,13 +115,22 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 /// as deep) before the hub thread's stack is at risk.
 pub const MAX_NESTED_WAITS: usize = 48;
 
-/// Which way a message for a worker went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which way a message for a worker went, or a worker's message came.
+#[derive(Clone)]
 enum Route {
     /// On the worker's direct link (docs/protocol.md "Direct links").
-    Direct,
+    Direct(Arc<DirectLink>),
     /// Through the runner.
     Relay,
+}
+
+impl Route {
+    fn link(&self) -> Option<&Arc<DirectLink>> {
+        match self {
+            Route::Direct(l) => Some(l),
+            Route::Relay => None,
+        }
+    }
 }
 
 /// What a wait on the hub thread is waiting for.
@@ -165,6 +174,18 @@ impl Awaited {
     }
 }
 
+/// What reading a direct link gave.
+enum LinkRead {
+    /// Nothing new.
+    Nothing,
+    /// Messages, handled; none ended the wait.
+    Handled,
+    /// A message that ends the wait.
+    Answer(Outcome),
+    /// The worker closed the link or broke the protocol; it is dropped.
+    Closed,
+}
+
 /// How a wait ended.
 enum Outcome {
     Reply(RunnerMessage),
@@ -178,6 +199,9 @@ enum Outcome {
 struct Waits {
     stack: Vec<Awaited>,
     stash: Vec<RunnerMessage>,
+    /// Messages read from a direct link after the one that ended a wait,
+    /// handled before anything else next time.
+    leftovers: std::collections::VecDeque<(RunnerMessage, Arc<DirectLink>)>,
     /// Scripts the hub unloaded while one of their hooks (or function
     /// calls) was on the stack: their workers stop when the outermost of
     /// those returns (spec §9.2, §12).
@@ -337,12 +361,20 @@ impl Shim {
         // next entry (PENDING stays non-zero).
         let started = Instant::now();
         let mut ran = 0u32;
+        self.run_leftovers(None);
         while let Ok(ev) = self.ipc.events().try_recv() {
             hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
-            self.handle(ev, None);
+            self.handle(ev, None, None);
             ran += 1;
             if ran.is_multiple_of(64) && started.elapsed() >= PUMP_BUDGET {
                 break;
+            }
+        }
+        // Scripts whose hooks outran their deadline answer (and make their
+        // late vh.* calls) on their links, which only this thread reads.
+        if hooktable::OWING.load(Ordering::Acquire) != 0 {
+            for link in self.ipc.links().owing() {
+                self.read_link(&link, None);
             }
         }
     }
@@ -462,7 +494,7 @@ impl Shim {
             return -1;
         }
         let deadline = Instant::now() + self.settings.load_deadline;
-        let loaded = match self.wait(Awaited::Load(id), deadline) {
+        let loaded = match self.wait(Awaited::Load(id), deadline, None) {
             Outcome::Reply(RunnerMessage {
                 kind: Some(In::Loaded(l)),
             }) => l,
@@ -557,7 +589,7 @@ impl Shim {
                 .is_ok()
         {
             let deadline = Instant::now() + self.settings.unload_deadline;
-            if let Outcome::TimedOut = self.wait(Awaited::Unload(id), deadline) {
+            if let Outcome::TimedOut = self.wait(Awaited::Unload(id), deadline, None) {
                 shim_log!(
                     1,
                     "script #{id} {}: UnLoad() did not finish in time; the runner stops its worker",
@@ -655,11 +687,11 @@ impl Shim {
             return std::ptr::null_mut();
         }
         let deadline = sent_at + self.deadline_of(&script, hook);
-        match self.wait(Awaited::Hook { script: id, call }, deadline) {
+        match self.wait(Awaited::Hook { script: id, call }, deadline, route.link()) {
             Outcome::Reply(RunnerMessage {
                 kind: Some(In::HookResult(r)),
             }) => {
-                if route == Route::Direct {
+                if route.link().is_some() {
                     self.record_round_trip(id, sent_at);
                 }
                 script.timeouts_in_row.store(0, Ordering::Relaxed);
@@ -681,7 +713,10 @@ impl Shim {
             }
             Outcome::Reply(_) | Outcome::Disconnected(_) => std::ptr::null_mut(),
             Outcome::TimedOut => {
-                if route == Route::Direct {
+                if let Some(link) = route.link() {
+                    // Its answer and late vh.* calls come on the link,
+                    // which is read at every hub entry until then.
+                    link.owe(call);
                     // The runner never saw this hook: let it watch for a
                     // worker stuck in it (hook_kill_timeout_ms).
                     let _ = self.ipc.send(Out::Stuck(HookStuck {
@@ -781,15 +816,20 @@ impl Shim {
                 args,
             }),
         );
-        if sent.is_none() {
+        let Some(route) = sent else {
             return std::ptr::null_mut();
-        }
+        };
         // -1: no hook index, so the hook deadline (never OnTimer's own).
         let limit = self.deadline_of(&script, -1);
-        match self.wait(
+        let outcome = self.wait(
             Awaited::Function { script: id, call },
             Instant::now() + limit,
-        ) {
+            route.link(),
+        );
+        if let (Outcome::TimedOut, Some(link)) = (&outcome, route.link()) {
+            link.owe(call);
+        }
+        match outcome {
             Outcome::Reply(RunnerMessage {
                 kind: Some(In::FunctionResult(r)),
             }) if r.ok => r
@@ -876,7 +916,7 @@ impl Shim {
         let msg = ToWorker { kind: Some(kind) };
         if let Some(link) = self.ipc.links().get(id) {
             match link.send(&msg) {
-                Ok(()) => return Some(Route::Direct),
+                Ok(()) => return Some(Route::Direct(link)),
                 Err(SendError::NotSent(why)) => {
                     shim_log!(
                         2,
@@ -903,11 +943,16 @@ impl Shim {
         self.ipc.send(out).ok().map(|()| Route::Relay)
     }
 
-    /// Answers a worker's `vh.*` call (either way reaches it: the worker
-    /// matches results by call id).
-    fn send_result(&self, result: CallResult) {
-        let id = result.script_id;
-        self.send_to_worker(id, to_worker::Kind::CallResult(result));
+    /// Answers a worker's `vh.*` call the way it came: a call on the direct
+    /// link is its main thread's, which reads that link; one through the
+    /// runner may be another thread's, which only the runner link reaches.
+    fn send_result(&self, result: CallResult, via: Option<&Arc<DirectLink>>) {
+        if via.is_some() {
+            let id = result.script_id;
+            self.send_to_worker(id, to_worker::Kind::CallResult(result));
+        } else {
+            let _ = self.ipc.send(Out::CallResult(result));
+        }
     }
 
     /// Notes one direct-link hook's round trip; reports a batch to the
@@ -949,8 +994,10 @@ impl Shim {
 
     /// Waits for `what` until `deadline`, serving `vh.*` calls of any script
     /// on this (the hub's) thread meanwhile, including calls that re-enter
-    /// the shim with nested hooks (spec §9.2).
-    fn wait(&self, what: Awaited, deadline: Instant) -> Outcome {
+    /// the shim with nested hooks (spec §9.2). When `what` went on a direct
+    /// link, this thread reads that link itself and sleeps in `poll` on it
+    /// and on the IPC thread's wake-up, so the answer costs no thread hop.
+    fn wait(&self, what: Awaited, deadline: Instant, link: Option<&Arc<DirectLink>>) -> Outcome {
         let disconnects = self.ipc.disconnects();
         self.waits
             .lock()
@@ -964,17 +1011,41 @@ impl Shim {
                     break Outcome::Reply(waits.stash.swap_remove(i));
                 }
             }
+            if let Some(o) = self.run_leftovers(Some(what)) {
+                break o;
+            }
             if self.ipc.disconnects() != disconnects {
                 break Outcome::Disconnected("the runner link dropped".into());
             }
-            match self.ipc.events().recv_deadline(deadline) {
-                Ok(ev) => {
-                    hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
-                    if let Some(o) = self.handle(ev, Some(what)) {
-                        break o;
+            let Some(link) = link else {
+                match self.ipc.events().recv_deadline(deadline) {
+                    Ok(ev) => {
+                        hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
+                        if let Some(o) = self.handle(ev, Some(what), None) {
+                            break o;
+                        }
+                        continue;
                     }
+                    Err(_) => break Outcome::TimedOut,
                 }
-                Err(_) => break Outcome::TimedOut,
+            };
+            if let Ok(ev) = self.ipc.events().try_recv() {
+                hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
+                if let Some(o) = self.handle(ev, Some(what), None) {
+                    break o;
+                }
+                continue;
+            }
+            match self.read_link(link, Some(what)) {
+                LinkRead::Answer(o) => break o,
+                LinkRead::Handled => continue,
+                LinkRead::Closed => {
+                    break Outcome::Disconnected("the worker closed its link".into());
+                }
+                LinkRead::Nothing => {}
+            }
+            if !self.ipc.poll_hub(link.raw_fd(), deadline) {
+                break Outcome::TimedOut;
             }
         };
         let deferred = {
@@ -998,8 +1069,64 @@ impl Shim {
         outcome
     }
 
-    /// Acts on one event. Returns the outcome if it ends the wait `current`.
-    fn handle(&self, ev: Event, current: Option<Awaited>) -> Option<Outcome> {
+    /// Reads what `link` has and acts on it, for the wait `current` (if
+    /// any). Messages after the one that ends the wait are kept for the
+    /// next round ([`Waits::leftovers`]).
+    fn read_link(&self, link: &Arc<DirectLink>, current: Option<Awaited>) -> LinkRead {
+        let msgs = match link.read_available() {
+            Ok(m) => m,
+            Err(_) => {
+                self.ipc.links().remove(link);
+                return LinkRead::Closed;
+            }
+        };
+        if msgs.is_empty() {
+            return LinkRead::Nothing;
+        }
+        let mut msgs = msgs.into_iter();
+        while let Some(msg) = msgs.next() {
+            let answered = match &msg.kind {
+                Some(In::HookResult(r)) => Some(r.call_id),
+                Some(In::FunctionResult(r)) => Some(r.call_id),
+                _ => None,
+            };
+            if let Some(call) = answered {
+                link.paid(call);
+            }
+            if let Some(o) = self.handle(Event::Msg(msg), current, Some(link)) {
+                let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+                waits.leftovers.extend(msgs.map(|m| (m, Arc::clone(link))));
+                return LinkRead::Answer(o);
+            }
+        }
+        LinkRead::Handled
+    }
+
+    /// Handles messages kept by [`Self::read_link`]; the outcome if one
+    /// ends the wait `current`.
+    fn run_leftovers(&self, current: Option<Awaited>) -> Option<Outcome> {
+        loop {
+            let next = self
+                .waits
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .leftovers
+                .pop_front();
+            let (msg, link) = next?;
+            if let Some(o) = self.handle(Event::Msg(msg), current, Some(&link)) {
+                return Some(o);
+            }
+        }
+    }
+
+    /// Acts on one event (`via`: the direct link it came on, `None` for
+    /// the runner). Returns the outcome if it ends the wait `current`.
+    fn handle(
+        &self,
+        ev: Event,
+        current: Option<Awaited>,
+        via: Option<&Arc<DirectLink>>,
+    ) -> Option<Outcome> {
         let msg = match ev {
             Event::Msg(m) => m,
             Event::Disconnected(reason) => {
@@ -1016,12 +1143,12 @@ impl Shim {
         };
         if let Some(In::HubCall(call)) = &msg.kind {
             let result = self.table.call(call);
-            self.send_result(result);
+            self.send_result(result, via);
             return None;
         }
         if let Some(In::DynamicCall(call)) = &msg.kind {
             let result = self.functions.call_dynamic(call);
-            self.send_result(result);
+            self.send_result(result, via);
             return None;
         }
         if let Some(In::Down(d)) = &msg.kind {

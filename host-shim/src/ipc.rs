@@ -3,6 +3,7 @@
 //! touches the network: it queues outgoing messages on an unbounded channel
 //! and reads incoming ones from a crossbeam channel, with a deadline.
 
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -87,6 +88,11 @@ pub struct Ipc {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Direct links to workers (docs/protocol.md "Direct links").
     links: Arc<Links>,
+    /// Signalled after each event while the hub thread sleeps in `poll`
+    /// on a direct link (`hub_polling`), so that it also wakes for the
+    /// runner's messages.
+    hub_wake: std::os::fd::OwnedFd,
+    hub_polling: AtomicBool,
 }
 
 /// Why [`Ipc::send`] did not queue a message.
@@ -133,6 +139,18 @@ fn describe(msg: &ShimMessage) -> String {
     }
 }
 
+/// A non-blocking eventfd.
+fn new_eventfd() -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain syscall; the fd is ours if it succeeds.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: just created.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -154,6 +172,8 @@ impl Ipc {
             disconnects: AtomicU64::new(0),
             thread: Mutex::new(None),
             links: Arc::default(),
+            hub_wake: new_eventfd()?,
+            hub_polling: AtomicBool::new(false),
         });
         let me = Arc::clone(&ipc);
         let handle = std::thread::Builder::new()
@@ -178,6 +198,55 @@ impl Ipc {
     /// Incoming events, for the hub thread.
     pub fn events(&self) -> &crossbeam_channel::Receiver<Event> {
         &self.events
+    }
+
+    /// Queues `ev` for the hub thread and wakes it if it sleeps on a
+    /// direct link. False if the hub side is gone.
+    fn deliver(&self, events: &crossbeam_channel::Sender<Event>, ev: Event) -> bool {
+        crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
+        let ok = events.send(ev).is_ok();
+        // SeqCst pairs with `poll_hub`: either the hub thread sees the event
+        // before it sleeps, or we see its flag and wake it.
+        if self.hub_polling.load(Ordering::SeqCst) {
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: an 8-byte write to our eventfd.
+            unsafe { libc::write(self.hub_wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+        }
+        ok
+    }
+
+    /// Sleeps on the hub thread until `fd` is readable, an event is queued,
+    /// or `deadline`. False on timeout.
+    pub fn poll_hub(&self, fd: std::os::fd::RawFd, deadline: Instant) -> bool {
+        self.hub_polling.store(true, Ordering::SeqCst);
+        if !self.events.is_empty() {
+            self.hub_polling.store(false, Ordering::SeqCst);
+            return true;
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.hub_wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let left = deadline.saturating_duration_since(Instant::now());
+        // Round up: a 0 ms poll for 0.4 ms left would spin.
+        let ms = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        // SAFETY: two valid pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        self.hub_polling.store(false, Ordering::SeqCst);
+        if fds[1].revents != 0 {
+            let mut buf = [0u8; 8];
+            // SAFETY: an 8-byte read from our non-blocking eventfd.
+            unsafe { libc::read(self.hub_wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+        }
+        n != 0 || Instant::now() < deadline
     }
 
     /// The direct links to workers the runner has handed over.
@@ -309,8 +378,8 @@ impl Ipc {
                     backoff = Duration::from_millis(100);
                     logged_down = false;
                     self.disconnects.fetch_add(1, Ordering::AcqRel);
-                    crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
-                    let _ = events.send(Event::Disconnected(reason.clone()));
+
+                    let _ = self.deliver(&events, Event::Disconnected(reason.clone()));
                     shim_log!(0, "lost the runner at {}: {reason}", socket.display());
                     reason
                 }
@@ -407,13 +476,13 @@ impl Ipc {
                         let welcome = matches!(m.kind, Some(vh_proto::v1::runner_message::Kind::Welcome(_)));
                         if welcome && side.is_none() && !hello.direct_token.is_empty() {
                             let (socket, token) = (socket.to_path_buf(), hello.direct_token.clone());
-                            let (links, events) = (Arc::clone(&self.links), events.clone());
+                            let links = Arc::clone(&self.links);
                             side = Some(tokio::spawn(async move {
-                                crate::direct::attach(&socket, &token, links, events).await;
+                                crate::direct::attach(&socket, &token, links).await;
                             }));
                         }
-                        crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
-                        if events.send(Event::Msg(m)).is_err() {
+
+                        if !self.deliver(events, Event::Msg(m)) {
                             break "the shim is shutting down".to_string();
                         }
                     }

@@ -20,13 +20,13 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use prost::Message;
 use pyo3::exceptions::{PyConnectionError, PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
@@ -54,52 +54,63 @@ enum Link {
     Direct,
 }
 
-/// The link each hook and function call in progress came on, by call id
-/// (the shim's call ids are unique across both links).
-type Origins = Arc<Mutex<HashMap<u64, Link>>>;
+/// A hook or function call the main thread has been handed and not yet
+/// answered: the link it came on, and whether the hub waits for it.
+#[derive(Debug, Clone, Copy)]
+struct Active {
+    call_id: u64,
+    link: Link,
+    awaited: bool,
+}
+
+/// The worker's end of its direct link to the hub.
+struct Direct {
+    /// Read by the main thread only (in `recv_main`).
+    reader: UnixStream,
+    writer: Mutex<UnixStream>,
+}
 
 /// The worker's links to the runner and (optionally) the hub.
 #[pyclass(frozen, module = "vh._core")]
 struct Channel {
     writer: Mutex<UnixStream>,
-    direct: Option<Mutex<UnixStream>>,
+    direct: Option<Direct>,
     /// False once the direct link has closed.
-    direct_up: Arc<AtomicBool>,
+    direct_up: AtomicBool,
     main_rx: Receiver<Incoming>,
     pending: Pending,
-    origins: Origins,
+    /// Requests the main thread is serving, innermost last.
+    active: Mutex<Vec<Active>>,
+    /// Wakes the main thread from `poll` on the direct link when the
+    /// runner's reader queues something (`main_polling`).
+    wake: Arc<OwnedFd>,
+    main_polling: Arc<AtomicBool>,
     next_call: AtomicU64,
 }
 
-/// Reads one socket until it closes. The runner's socket closing ends the
-/// worker (`("closed", reason)` on the main queue); the direct link closing
-/// only clears `direct_up`.
+/// Reads the runner's socket until it closes, then queues `("closed",
+/// reason)` for the main thread. Results of other threads' calls go to
+/// them; the rest to the main thread's queue, waking it if it sleeps on
+/// the direct link.
 fn reader(
     mut stream: UnixStream,
-    link: Link,
     main: Sender<Incoming>,
     pending: Pending,
-    origins: Origins,
-    direct_up: Arc<AtomicBool>,
+    wake: Arc<OwnedFd>,
+    main_polling: Arc<AtomicBool>,
 ) {
+    let to_main = |ev: Incoming| {
+        let _ = main.send(ev);
+        // SeqCst pairs with `Channel::next_main`.
+        if main_polling.load(Ordering::SeqCst) {
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: an 8-byte write to our eventfd.
+            unsafe { libc::write(wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+        }
+    };
     let reason = loop {
         match read_frame::<_, ToWorker>(&mut stream) {
             Ok(Some(ToWorker { kind: Some(kind) })) => {
-                match &kind {
-                    to_worker::Kind::Hook(h) => {
-                        origins
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(h.call_id, link);
-                    }
-                    to_worker::Kind::Function(f) => {
-                        origins
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(f.call_id, link);
-                    }
-                    _ => {}
-                }
                 if let to_worker::Kind::CallResult(r) = &kind {
                     let waiter = pending
                         .lock()
@@ -110,23 +121,28 @@ fn reader(
                         continue;
                     }
                 }
-                let _ = main.send(Incoming::Frame(kind));
+                to_main(Incoming::Frame(kind));
             }
             Ok(Some(ToWorker { kind: None })) => {}
             Ok(None) => break "the runner closed the link".to_string(),
             Err(e) => break format!("link error: {e}"),
         }
     };
-    if link == Link::Direct {
-        // Calls go to the runner from now on; nothing waits on this link
-        // alone (the hub answers either way).
-        direct_up.store(false, Ordering::Release);
-        return;
-    }
     for (_, w) in pending.lock().unwrap_or_else(|e| e.into_inner()).drain() {
         let _ = w.send(Incoming::Closed(reason.clone()));
     }
-    let _ = main.send(Incoming::Closed(reason));
+    to_main(Incoming::Closed(reason));
+}
+
+/// A non-blocking eventfd.
+fn new_eventfd() -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall; the fd is ours if it succeeds.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: just created.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
@@ -311,7 +327,7 @@ impl Channel {
         if let (Link::Direct, Some(direct)) = (link, &self.direct)
             && self.direct_up.load(Ordering::Acquire)
         {
-            let mut w = direct.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = direct.writer.lock().unwrap_or_else(|e| e.into_inner());
             match write_frame(&mut *w, &msg) {
                 Ok(()) => return Ok(()),
                 Err(_) => {
@@ -327,22 +343,138 @@ impl Channel {
             .map_err(|e| PyConnectionError::new_err(format!("vh-runner link: {e}")))
     }
 
-    /// The link a main-thread `vh.*` call takes.
+    /// The link a main-thread `vh.*` call takes: the direct one while the
+    /// innermost request came on it and the hub waits for it (so the hub
+    /// thread is reading that link); else the runner's.
     fn main_link(&self) -> Link {
-        if self.direct.is_some() && self.direct_up.load(Ordering::Acquire) {
-            Link::Direct
-        } else {
-            Link::Runner
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        match active.last() {
+            Some(a) if a.link == Link::Direct && a.awaited => Link::Direct,
+            _ => Link::Runner,
         }
     }
 
-    /// The link hook or function call `call_id` came on (forgotten now).
+    /// The link to answer hook or function call `call_id` on (forgotten
+    /// now): the one it came on if the hub waits for the answer there,
+    /// else the runner's (a hook whose result the hub ignores: the runner
+    /// passes it on as a late answer).
     fn origin(&self, call_id: u64) -> Link {
-        self.origins
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        match active.iter().rposition(|a| a.call_id == call_id) {
+            Some(i) => {
+                let a = active.remove(i);
+                if a.link == Link::Direct && a.awaited {
+                    Link::Direct
+                } else {
+                    Link::Runner
+                }
+            }
+            None => Link::Runner,
+        }
+    }
+
+    /// Notes a request handed to the main thread.
+    fn activate(&self, kind: &to_worker::Kind, link: Link) {
+        let (call_id, awaited) = match kind {
+            to_worker::Kind::Hook(h) => {
+                (h.call_id, !vh_proto::hooks::result_ignored(h.hook as usize))
+            }
+            to_worker::Kind::Function(f) => (f.call_id, true),
+            _ => return,
+        };
+        self.active
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&call_id)
-            .unwrap_or(Link::Runner)
+            .push(Active {
+                call_id,
+                link,
+                awaited,
+            });
+    }
+
+    /// The next event for the main thread (see `recv_main`), `None` after
+    /// `timeout`. Without a direct link it waits on the runner reader's
+    /// queue; with one it also reads the link itself, sleeping in `poll` on
+    /// it and on the reader's wake-up, so a hook from the hub reaches
+    /// Python with no thread hop.
+    fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
+        let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        loop {
+            match self.main_rx.try_recv() {
+                Ok(ev) => return Some((ev, Link::Runner)),
+                Err(TryRecvError::Disconnected) => {
+                    return Some((Incoming::Closed("reader stopped".into()), Link::Runner));
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            let direct = self
+                .direct
+                .as_ref()
+                .filter(|_| self.direct_up.load(Ordering::Acquire));
+            let Some(direct) = direct else {
+                let got = match deadline {
+                    None => self
+                        .main_rx
+                        .recv()
+                        .map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(d) => self.main_rx.recv_deadline(d),
+                };
+                return match got {
+                    Ok(ev) => Some((ev, Link::Runner)),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        Some((Incoming::Closed("reader stopped".into()), Link::Runner))
+                    }
+                };
+            };
+            self.main_polling.store(true, Ordering::SeqCst);
+            if !self.main_rx.is_empty() {
+                self.main_polling.store(false, Ordering::SeqCst);
+                continue;
+            }
+            let mut fds = [
+                libc::pollfd {
+                    fd: direct.reader.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.wake.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let ms = match deadline {
+                None => -1,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+                }
+            };
+            // SAFETY: two valid pollfds.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+            self.main_polling.store(false, Ordering::SeqCst);
+            if fds[1].revents != 0 {
+                let mut buf = [0u8; 8];
+                // SAFETY: an 8-byte read from our non-blocking eventfd.
+                unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+            }
+            if fds[0].revents != 0 {
+                match read_frame::<_, ToWorker>(&mut &direct.reader) {
+                    Ok(Some(ToWorker { kind: Some(kind) })) => {
+                        return Some((Incoming::Frame(kind), Link::Direct));
+                    }
+                    Ok(Some(ToWorker { kind: None })) => {}
+                    // The hub closed it (or broke it): everything goes
+                    // through the runner from now on.
+                    Ok(None) | Err(_) => self.direct_up.store(false, Ordering::Release),
+                }
+                continue;
+            }
+            if n == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
+        }
     }
 
     /// Sends the request `make(call_id)` from a thread other than the main
@@ -396,50 +528,50 @@ impl Channel {
 #[pymethods]
 impl Channel {
     /// Takes ownership of socket `fd` (to the runner) and, if
-    /// `direct_fd` is not negative, of the direct link to the hub, and
-    /// starts a reader thread for each.
+    /// `direct_fd` is not negative, of the direct link to the hub (read by
+    /// the main thread in `recv_main`); starts the runner link's reader
+    /// thread.
     #[new]
     #[pyo3(signature = (fd, direct_fd=-1))]
     fn new(fd: i32, direct_fd: i32) -> PyResult<Self> {
+        let err =
+            |fd: i32| move |e: std::io::Error| PyConnectionError::new_err(format!("fd {fd}: {e}"));
         let (main_tx, main_rx) = crossbeam_channel::unbounded();
         let pending: Pending = Arc::default();
-        let origins: Origins = Arc::default();
-        let direct_up = Arc::new(AtomicBool::new(direct_fd >= 0));
-        let start = |fd: i32, link: Link, name: &str| -> PyResult<UnixStream> {
-            // SAFETY: the runner passes these fds for us alone; we own them.
-            let stream = unsafe { UnixStream::from_raw_fd(fd) };
-            let read_half = stream
-                .try_clone()
-                .map_err(|e| PyConnectionError::new_err(format!("fd {fd}: {e}")))?;
-            let (tx, p, o, up) = (
-                main_tx.clone(),
-                Arc::clone(&pending),
-                Arc::clone(&origins),
-                Arc::clone(&direct_up),
-            );
-            std::thread::Builder::new()
-                .name(name.into())
-                .spawn(move || reader(read_half, link, tx, p, o, up))
-                .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
-            Ok(stream)
-        };
-        let writer = start(fd, Link::Runner, "vh-core-reader")?;
+        let wake = Arc::new(new_eventfd().map_err(err(-1))?);
+        let main_polling = Arc::new(AtomicBool::new(false));
+        // SAFETY: the runner passes these fds for us alone; we own them.
+        let stream = unsafe { UnixStream::from_raw_fd(fd) };
+        let read_half = stream.try_clone().map_err(err(fd))?;
         let direct = if direct_fd >= 0 {
-            Some(Mutex::new(start(
-                direct_fd,
-                Link::Direct,
-                "vh-core-direct",
-            )?))
+            // SAFETY: as above.
+            let reader = unsafe { UnixStream::from_raw_fd(direct_fd) };
+            let writer = reader.try_clone().map_err(err(direct_fd))?;
+            Some(Direct {
+                reader,
+                writer: Mutex::new(writer),
+            })
         } else {
             None
         };
+        let (p, w, m) = (
+            Arc::clone(&pending),
+            Arc::clone(&wake),
+            Arc::clone(&main_polling),
+        );
+        std::thread::Builder::new()
+            .name("vh-core-reader".into())
+            .spawn(move || reader(read_half, main_tx, p, w, m))
+            .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
         Ok(Channel {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(stream),
+            direct_up: AtomicBool::new(direct.is_some()),
             direct,
-            direct_up,
             main_rx,
             pending,
-            origins,
+            active: Mutex::new(Vec::new()),
+            wake,
+            main_polling,
             next_call: AtomicU64::new(1),
         })
     }
@@ -455,20 +587,15 @@ impl Channel {
     /// while waiting.
     #[pyo3(signature = (timeout=None))]
     fn recv_main(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
-        let rx = self.main_rx.clone();
-        let got = py.detach(move || match timeout {
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(t) => rx.recv_timeout(Duration::from_secs_f64(t.max(0.0))),
-        });
+        let got = py.detach(|| self.next_main(timeout));
         match got {
-            Ok(ev) => event_to_py(py, ev).map(Some),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Ok(Some(
-                ("closed", "reader stopped")
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind(),
-            )),
+            Some((ev, link)) => {
+                if let Incoming::Frame(kind) = &ev {
+                    self.activate(kind, link);
+                }
+                event_to_py(py, ev).map(Some)
+            }
+            None => Ok(None),
         }
     }
 
