@@ -37,6 +37,9 @@ pub struct Settings {
     /// instead of the workers' direct links (docs/protocol.md "Direct
     /// links"); on by default.
     pub direct_links: bool,
+    /// `VH_SPIN_US`: how long the hub thread checks a direct link for the
+    /// answer before it sleeps (`vh_proto::spin`); 0 = never; default 50.
+    pub spin: Duration,
 }
 
 fn millis(var: &str, default: u64) -> Duration {
@@ -59,6 +62,7 @@ impl Settings {
             table_override: var("VH_SHIM_TABLE"),
             hub_encoding: var("VH_HUB_ENCODING"),
             direct_links: var("VH_DIRECT_LINKS").is_none_or(|v| v.trim() != "0"),
+            spin: vh_proto::spin::budget_from_env(),
         }
     }
 }

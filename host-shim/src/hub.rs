@@ -1044,7 +1044,10 @@ impl Shim {
                 }
                 LinkRead::Nothing => {}
             }
-            if !self.ipc.poll_hub(link.raw_fd(), deadline) {
+            if !self
+                .ipc
+                .poll_hub(link.raw_fd(), deadline, self.settings.spin)
+            {
                 break Outcome::TimedOut;
             }
         };

@@ -215,9 +215,13 @@ impl Ipc {
         ok
     }
 
-    /// Sleeps on the hub thread until `fd` is readable, an event is queued,
-    /// or `deadline`. False on timeout.
-    pub fn poll_hub(&self, fd: std::os::fd::RawFd, deadline: Instant) -> bool {
+    /// Waits on the hub thread until `fd` is readable, an event is queued,
+    /// or `deadline`: checks for `spin` first (`vh_proto::spin`), then
+    /// sleeps in `poll`. False on timeout.
+    pub fn poll_hub(&self, fd: std::os::fd::RawFd, deadline: Instant, spin: Duration) -> bool {
+        if vh_proto::spin::until_readable(fd, spin, Some(deadline), || !self.events.is_empty()) {
+            return true;
+        }
         self.hub_polling.store(true, Ordering::SeqCst);
         if !self.events.is_empty() {
             self.hub_polling.store(false, Ordering::SeqCst);

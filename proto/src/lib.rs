@@ -3,6 +3,7 @@
 //! * [`v1::runner_client`] / [`v1::runner_server`] (feature `grpc`): the
 //!   shim <-> runner gRPC stream.
 //! * [`frame`]: the length-delimited framing used between runner and worker.
+//! * [`spin`]: bounded busy-waiting of the two ends of a direct link.
 
 /// Messages of package `vh.v1`; see `proto/vh.proto` for every field.
 #[allow(clippy::all, missing_docs)]
@@ -12,3 +13,4 @@ pub mod v1 {
 
 pub mod frame;
 pub mod hooks;
+pub mod spin;

@@ -86,7 +86,15 @@ struct Channel {
     wake: Arc<OwnedFd>,
     main_polling: Arc<AtomicBool>,
     next_call: AtomicU64,
+    /// How long the main thread checks its direct link before it sleeps
+    /// (`VH_SPIN_US`, `vh_proto::spin`), while the hub sends hooks densely:
+    /// the last wait for one was shorter than [`HOT_WAIT`].
+    spin: Duration,
+    last_wait_hot: AtomicBool,
 }
+
+/// A wait for the next request shorter than this makes the next one spin.
+const HOT_WAIT: Duration = Duration::from_millis(1);
 
 /// Reads the runner's socket until it closes, then queues `("closed",
 /// reason)` for the main thread. Results of other threads' calls go to
@@ -398,6 +406,14 @@ impl Channel {
     /// it and on the reader's wake-up, so a hook from the hub reaches
     /// Python with no thread hop.
     fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
+        let started = Instant::now();
+        let got = self.next_main_inner(timeout);
+        self.last_wait_hot
+            .store(started.elapsed() < HOT_WAIT, Ordering::Relaxed);
+        got
+    }
+
+    fn next_main_inner(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
         let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
         loop {
             match self.main_rx.try_recv() {
@@ -427,6 +443,13 @@ impl Channel {
                     }
                 };
             };
+            let spun = self.last_wait_hot.load(Ordering::Relaxed)
+                && vh_proto::spin::until_readable(
+                    direct.reader.as_raw_fd(),
+                    self.spin,
+                    deadline,
+                    || !self.main_rx.is_empty(),
+                );
             self.main_polling.store(true, Ordering::SeqCst);
             if !self.main_rx.is_empty() {
                 self.main_polling.store(false, Ordering::SeqCst);
@@ -445,6 +468,8 @@ impl Channel {
                 },
             ];
             let ms = match deadline {
+                // Something is there: just collect what.
+                _ if spun => 0,
                 None => -1,
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
@@ -573,6 +598,8 @@ impl Channel {
             wake,
             main_polling,
             next_call: AtomicU64::new(1),
+            spin: vh_proto::spin::budget_from_env(),
+            last_wait_hot: AtomicBool::new(false),
         })
     }
 
