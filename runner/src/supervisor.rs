@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use vh_proto::v1::{
-    HookResult, HookStuck, LoadScript, RunnerMessage, ScriptDown, ScriptUnloaded, ToWorker,
-    runner_message, to_worker,
+    FunctionResult, HookResult, HookStuck, LoadScript, RunnerMessage, ScriptDown, ScriptUnloaded,
+    ToWorker, runner_message, to_worker,
 };
 
 use crate::config::Resolved;
@@ -51,7 +51,8 @@ enum Wake {
 }
 
 /// Waits until `until` (forever if `None`) with no worker: hooks get "no
-/// opinion", an unload is confirmed at once.
+/// opinion", function calls (`w_CallFunction`) a failure, an unload is
+/// confirmed at once.
 async fn wait_down(
     id: i32,
     until: Option<Instant>,
@@ -80,6 +81,16 @@ async fn wait_down(
                         call_id: h.call_id,
                         no_opinion: true,
                         values: Vec::new(),
+                    }),
+                ),
+                Some(Control::Msg(ToWorker { kind: Some(to_worker::Kind::Function(f)) })) => send_shim(
+                    to_shim,
+                    runner_message::Kind::FunctionResult(FunctionResult {
+                        script_id: id,
+                        call_id: f.call_id,
+                        ok: false,
+                        value: None,
+                        error: "the script's worker is down".into(),
                     }),
                 ),
                 Some(Control::Msg(ToWorker { kind: Some(to_worker::Kind::Unload(_)) })) => {
