@@ -87,14 +87,14 @@ struct Channel {
     main_polling: Arc<AtomicBool>,
     next_call: AtomicU64,
     /// How long the main thread checks its direct link before it sleeps
-    /// (`VH_SPIN_US`, `vh_proto::spin`), while the hub sends hooks densely:
-    /// the last wait for one was shorter than [`HOT_WAIT`].
+    /// (`VH_SPIN_US`, `vh_proto::spin`), while the hub sends this script
+    /// hooks densely: only if its last wait for one was shorter than that
+    /// (spinning would have caught it). A script that gets every other
+    /// hook of a busy hub, behind others, then sleeps instead of taking
+    /// CPU from the hub thread and the other workers.
     spin: Duration,
     last_wait_hot: AtomicBool,
 }
-
-/// A wait for the next request shorter than this makes the next one spin.
-const HOT_WAIT: Duration = Duration::from_millis(1);
 
 /// Reads the runner's socket until it closes, then queues `("closed",
 /// reason)` for the main thread. Results of other threads' calls go to
@@ -409,7 +409,7 @@ impl Channel {
         let started = Instant::now();
         let got = self.next_main_inner(timeout);
         self.last_wait_hot
-            .store(started.elapsed() < HOT_WAIT, Ordering::Relaxed);
+            .store(started.elapsed() < self.spin, Ordering::Relaxed);
         got
     }
 
