@@ -402,7 +402,7 @@ MATTERBRIDGE_AUTOSTART = "1", MATTERBRIDGE_RETRY_INTERVAL = "0.2" }}
         f"  chat_filter.py worker {driver.killed_pid} killed mid-replay: "
         f"now {summary['filter_state']}, restarts {summary['filter_restarts']}"
     )
-    print("  per script (hooks served, hook latency through the runner):")
+    print("  per script (hooks served, hook round trip as the hub measured it):")
     for name in SCRIPTS:
         r = rows.get(name, {})
         print(

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use vh_proto::hooks::{self, ResultMode};
 use vh_proto::v1::{
-    CallResult, FunctionCall, Hello, HookCall, HookStats, HookStuck, HubCall, LoadScript, Ping,
-    RunnerMessage, ScriptLoaded, ToWorker, UnloadScript, Value, runner_message::Kind as In,
+    CallResult, FunctionCall, Hello, HookCall, HookStuck, HubCall, LoadScript, Ping, RunnerMessage,
+    ScriptLoaded, ToWorker, UnloadScript, Value, runner_message::Kind as In,
     shim_message::Kind as Out, to_worker,
 };
 
@@ -101,10 +101,6 @@ const DEFAULT_CIRCUIT_AFTER: u32 = 3;
 /// Longest a hub entry spends running queued `vh.*` calls (checked every
 /// 64 calls); the rest wait for the next entry.
 const PUMP_BUDGET: Duration = Duration::from_millis(20);
-/// Hook round trips the shim collects per script before it reports them
-/// to the runner (`HookStats`), and the longest it keeps a batch.
-const STATS_BATCH: usize = 64;
-const STATS_EVERY: Duration = Duration::from_millis(250);
 /// Least time between two health pings to a script with an open circuit.
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// Most hook and function waits the hub thread stacks up (hooks fired by
@@ -228,9 +224,6 @@ pub struct Shim {
     epoch: Instant,
     /// Functions other plugins registered for the scripts (B, spec §3.10).
     functions: Registry,
-    /// Round trips of direct-link hooks not yet reported, by script, with
-    /// when each batch began.
-    stats: Mutex<HashMap<i32, (Instant, Vec<u32>)>>,
 }
 
 static CURRENT: RwLock<Option<Arc<Shim>>> = RwLock::new(None);
@@ -295,7 +288,6 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         loads,
         epoch: Instant::now(),
         functions: Registry::default(),
-        stats: Mutex::new(HashMap::new()),
     };
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
     true
@@ -692,7 +684,7 @@ impl Shim {
                 kind: Some(In::HookResult(r)),
             }) => {
                 if route.link().is_some() {
-                    self.record_round_trip(id, sent_at);
+                    self.ipc.record_round_trip(id, sent_at.elapsed());
                 }
                 script.timeouts_in_row.store(0, Ordering::Relaxed);
                 if script.timed_out.swap(false, Ordering::AcqRel) {
@@ -952,28 +944,6 @@ impl Shim {
             self.send_to_worker(id, to_worker::Kind::CallResult(result));
         } else {
             let _ = self.ipc.send(Out::CallResult(result));
-        }
-    }
-
-    /// Notes one direct-link hook's round trip; reports a batch to the
-    /// runner (`HookStats`, shown by `vh-runner status`) when it is full or
-    /// old enough.
-    fn record_round_trip(&self, id: i32, sent_at: Instant) {
-        let now = Instant::now();
-        let us = u32::try_from(now.duration_since(sent_at).as_micros()).unwrap_or(u32::MAX);
-        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        let (since, batch) = stats
-            .entry(id)
-            .or_insert_with(|| (now, Vec::with_capacity(STATS_BATCH)));
-        batch.push(us);
-        if batch.len() >= STATS_BATCH || now.duration_since(*since) >= STATS_EVERY {
-            let latency_us = std::mem::replace(batch, Vec::with_capacity(STATS_BATCH));
-            *since = now;
-            drop(stats);
-            let _ = self.ipc.send(Out::Stats(HookStats {
-                script_id: id,
-                latency_us,
-            }));
         }
     }
 

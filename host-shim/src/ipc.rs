@@ -93,7 +93,14 @@ pub struct Ipc {
     /// runner's messages.
     hub_wake: std::os::fd::OwnedFd,
     hub_polling: AtomicBool,
+    /// Round trips of direct-link hooks not yet reported, µs, by script.
+    round_trips: Mutex<std::collections::HashMap<i32, Vec<u32>>>,
 }
+
+/// How often the IPC thread reports hook round trips (`HookStats`), and
+/// how many one script may collect before the hub thread sends them itself.
+const STATS_EVERY: Duration = Duration::from_millis(250);
+const STATS_BATCH: usize = 1024;
 
 /// Why [`Ipc::send`] did not queue a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +181,7 @@ impl Ipc {
             links: Arc::default(),
             hub_wake: new_eventfd()?,
             hub_polling: AtomicBool::new(false),
+            round_trips: Mutex::default(),
         });
         let me = Arc::clone(&ipc);
         let handle = std::thread::Builder::new()
@@ -251,6 +259,36 @@ impl Ipc {
             unsafe { libc::read(self.hub_wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
         }
         n != 0 || Instant::now() < deadline
+    }
+
+    /// Notes one direct-link hook's round trip for `vh-runner status`; the
+    /// IPC thread reports them every [`STATS_EVERY`] (`HookStats`).
+    pub fn record_round_trip(&self, id: i32, took: Duration) {
+        let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        let mut all = self.round_trips.lock().unwrap_or_else(|e| e.into_inner());
+        let batch = all.entry(id).or_default();
+        batch.push(us);
+        if batch.len() >= STATS_BATCH {
+            let latency_us = std::mem::take(batch);
+            drop(all);
+            let _ = self.send(shim_message::Kind::Stats(vh_proto::v1::HookStats {
+                script_id: id,
+                latency_us,
+            }));
+        }
+    }
+
+    /// Sends every round trip collected so far.
+    fn flush_round_trips(&self) {
+        let all = std::mem::take(&mut *self.round_trips.lock().unwrap_or_else(|e| e.into_inner()));
+        for (script_id, latency_us) in all {
+            if !latency_us.is_empty() {
+                let _ = self.send(shim_message::Kind::Stats(vh_proto::v1::HookStats {
+                    script_id,
+                    latency_us,
+                }));
+            }
+        }
     }
 
     /// The direct links to workers the runner has handed over.
@@ -471,8 +509,11 @@ impl Ipc {
         self.set_link(Link::Connected);
         shim_log!(1, "connected to the runner at {}", socket.display());
         let mut side: Option<tokio::task::JoinHandle<()>> = None;
+        let mut stats_tick = tokio::time::interval(STATS_EVERY);
+        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let reason = loop {
             tokio::select! {
+                _ = stats_tick.tick() => self.flush_round_trips(),
                 msg = inbound.message() => match msg {
                     Ok(Some(m)) => {
                         // The runner knows our token once it has welcomed us:
