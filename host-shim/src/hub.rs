@@ -820,6 +820,13 @@ impl Shim {
         );
         if let (Outcome::TimedOut, Some(link)) = (&outcome, route.link()) {
             link.owe(call);
+            // As for a hook: the runner never saw this call.
+            let _ = self.ipc.send(Out::Stuck(HookStuck {
+                script_id: id,
+                call_id: call,
+                hook: hooks::FUNCTION_CALL,
+                waited_ms: u32::try_from(limit.as_millis()).unwrap_or(u32::MAX),
+            }));
         }
         match outcome {
             Outcome::Reply(RunnerMessage {

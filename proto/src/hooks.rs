@@ -36,6 +36,9 @@ const fn h(name: &'static str, format: &'static str) -> Hook {
 pub const ON_PARSED_MSG_CHAT: usize = 3;
 /// Hook index of `OnTimer`.
 pub const ON_TIMER: usize = 37;
+/// Stands for "a function call (`w_CallFunction`)" where a hook index is
+/// expected (`HookStuck.hook`, the runner's stuck-call watch): no hook has it.
+pub const FUNCTION_CALL: u32 = u32::MAX;
 
 /// The 41 hooks, indexed by the plugin's hook number (identical in A and B).
 pub const HOOKS: [Hook; 41] = [

@@ -480,7 +480,11 @@ pub async fn run_once(
                     }
                     Some(from_worker::Kind::HubCall(mut c)) => { c.script_id = id; runner_message::Kind::HubCall(c) }
                     Some(from_worker::Kind::DynamicCall(mut c)) => { c.script_id = id; runner_message::Kind::DynamicCall(c) }
-                    Some(from_worker::Kind::FunctionResult(mut r)) => { r.script_id = id; runner_message::Kind::FunctionResult(r) }
+                    Some(from_worker::Kind::FunctionResult(mut r)) => {
+                        in_flight.remove(&r.call_id);
+                        r.script_id = id;
+                        runner_message::Kind::FunctionResult(r)
+                    }
                     Some(from_worker::Kind::Pong(mut p)) => {
                         // The main thread answered: no hook is stuck on it.
                         for call in probed.drain(..) {
@@ -536,6 +540,7 @@ pub async fn run_once(
                 Some(Control::Msg(msg)) => {
                     match &msg.kind {
                         Some(to_worker::Kind::Hook(h)) => { in_flight.insert(h.call_id, (Instant::now(), h.hook)); }
+                        Some(to_worker::Kind::Function(f)) => { in_flight.insert(f.call_id, (Instant::now(), hooks::FUNCTION_CALL)); }
                         Some(to_worker::Kind::Unload(_)) => {
                             unloading.get_or_insert_with(|| tokio::time::Instant::now() + EXIT_GRACE);
                         }
@@ -582,7 +587,10 @@ pub async fn run_once(
                 }
                 let stuck = in_flight.values().filter(|(t, _)| t.elapsed() > kill_after).min_by_key(|(t, _)| *t).copied();
                 if let Some((since, hook)) = stuck {
-                    let hook = hooks::hook(i64::from(hook)).map_or("a hook", |h| h.name);
+                    let hook = match hook {
+                        hooks::FUNCTION_CALL => "a function call (w_CallFunction)",
+                        h => hooks::hook(i64::from(h)).map_or("a hook", |h| h.name),
+                    };
                     let reason = format!("stuck in {hook} for {:.1} s (hook_kill_timeout_ms = {}); killed", since.elapsed().as_secs_f64(), settings.hook_kill_timeout_ms);
                     tracing::warn!(script = %name, script_id = id, pid, "{reason}");
                     let _ = child.start_kill();

@@ -352,6 +352,35 @@ fn a_slow_function_returns_null_at_the_hook_deadline() {
 }
 
 #[test]
+fn a_function_stuck_past_the_kill_timeout_gets_its_worker_restarted() {
+    let _serial = serial();
+    let runner =
+        Runner::start_with("[defaults]\nhook_kill_timeout_ms = 1000\nrestart_initial_ms = 100\n");
+    let mut hub = open(&runner, Generation::B, 300);
+    let id = hub.load(&script("fn_calls.py"));
+    assert!(id >= 0, "{}", runner.log());
+    // NULL at the deadline; the runner kills the worker a second after the
+    // call began (it went on the direct link: the shim reports it stuck).
+    assert_eq!(hub.call_function(id, b"spin", "", &[]), Ok(false));
+    wait_until(
+        Duration::from_secs(10),
+        "the stuck worker to be killed",
+        || {
+            runner
+                .log()
+                .contains("stuck in a function call (w_CallFunction)")
+        },
+    );
+    let args = [HookArg::Long(2), HookArg::Long(3)];
+    wait_until(
+        Duration::from_secs(10),
+        "the restarted worker to answer",
+        || hub.call_function(id, b"add", "ll", &args) == Ok(true),
+    );
+    assert_eq!(last_func(&hub), func("add", id, b"l:5"));
+}
+
+#[test]
 fn dynamic_functions_registered_by_a_plugin_are_called_from_the_script() {
     let _serial = serial();
     let runner = Runner::start();

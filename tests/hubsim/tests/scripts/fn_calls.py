@@ -63,6 +63,11 @@ def slow():
     return 1
 
 
+def spin():
+    while True:
+        pass
+
+
 def OnUserCommand(nick, command):
     if command.startswith("+echo"):
         vh.usermc("echo: %s" % command, nick)
