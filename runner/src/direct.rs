@@ -33,6 +33,10 @@ const ATTACH_WAIT: Duration = Duration::from_secs(3);
 /// The shim's direct-link connection of one hub session, once it arrives.
 pub struct LinkSlot {
     conn: watch::Sender<Option<Arc<UnixStream>>>,
+    /// Set once a hand-over waited [`ATTACH_WAIT`] in vain: later ones do
+    /// not wait again (a shim whose connection failed would otherwise slow
+    /// every worker start by that long).
+    gave_up: std::sync::atomic::AtomicBool,
 }
 
 impl LinkSlot {
@@ -42,10 +46,19 @@ impl LinkSlot {
     /// # Errors
     /// No connection came, or it failed.
     pub async fn hand_over(&self, script_id: i32, fd: &OwnedFd) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
         let mut rx = self.conn.subscribe();
-        let conn = tokio::time::timeout(ATTACH_WAIT, rx.wait_for(Option::is_some))
+        let wait = if self.gave_up.load(Ordering::Relaxed) {
+            Duration::ZERO
+        } else {
+            ATTACH_WAIT
+        };
+        let conn = tokio::time::timeout(wait, rx.wait_for(Option::is_some))
             .await
-            .map_err(|_| std::io::Error::other("the hub never opened its direct-link connection"))?
+            .map_err(|_| {
+                self.gave_up.store(true, Ordering::Relaxed);
+                std::io::Error::other("the hub never opened its direct-link connection")
+            })?
             .map_err(|_| std::io::Error::other("the hub session ended"))?
             .clone()
             .expect("waited for Some");
@@ -89,6 +102,7 @@ impl Links {
         let token: [u8; TOKEN_LEN] = token.try_into().ok()?;
         let slot = Arc::new(LinkSlot {
             conn: watch::Sender::new(None),
+            gave_up: std::sync::atomic::AtomicBool::new(false),
         });
         self.slots
             .lock()
