@@ -30,7 +30,7 @@ use common::{Runner, actions, script, serial, shim_env, shim_path, show, wait_un
 use prost::Message;
 use vh_hubsim::{Generation, Hub};
 use vh_proto::v1::{
-    CallResult, HookCall, HookResult, HubCall, LoadScript, Ping, RunnerMessage, ScriptDown,
+    CallResult, Hello, HookCall, HookResult, HubCall, LoadScript, Ping, RunnerMessage, ScriptDown,
     ScriptLoaded, ShimMessage, UnloadScript, Value, Welcome, runner_message, shim_message, value,
 };
 
@@ -488,6 +488,55 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
         },
     );
     report.push("a hub gone mid-hook: its worker stopped".into());
+
+    // 5b. Direct links (docs/protocol.md): a stranger's link connection
+    //     with a token no hub sent is dropped; a hub that asks for links
+    //     (a token in its Hello) but never connects for them delays only
+    //     its first worker, by the runner's 3 s wait, and then gets its
+    //     scripts without links.
+    let mut stranger = UnixStream::connect(socket).expect("connect");
+    stranger.write_all(b"VHLINK01").unwrap();
+    stranger.write_all(&[7u8; 16]).unwrap();
+    let mut p = Peer::open_attach(socket);
+    p.send_grpc(&shim_msg(shim_message::Kind::Hello(Hello {
+        direct_token: vec![9u8; 16],
+        ..Default::default()
+    })));
+    let mut took = Vec::new();
+    for script_id in [4, 5] {
+        let t = Instant::now();
+        p.send_grpc(&shim_msg(shim_message::Kind::Load(LoadScript {
+            script_id,
+            path: sleepy.to_string_lossy().as_bytes().to_vec(),
+            ..Default::default()
+        })));
+        let got = p.recv_until(Duration::from_secs(15), |m| {
+            m.iter().any(|m| matches!(&m.kind, Some(runner_message::Kind::Loaded(l)) if l.script_id == script_id))
+        });
+        assert!(
+            got.iter().any(|m| matches!(&m.kind, Some(runner_message::Kind::Loaded(l)) if l.ok && l.script_id == script_id)),
+            "{got:?}"
+        );
+        took.push(t.elapsed());
+    }
+    assert!(took[0] >= Duration::from_secs(3), "{took:?}");
+    assert!(
+        took[1] < took[0] - Duration::from_secs(2),
+        "the second load waited again: {took:?}"
+    );
+    let mut buf = [0u8; 1];
+    stranger
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(
+        stranger.read(&mut buf).unwrap_or(0),
+        0,
+        "the stranger's connection was not dropped"
+    );
+    drop(p);
+    report.push(format!(
+        "links asked for and never taken: loads took {took:?}; a stranger's link connection dropped"
+    ));
 
     // 6. 2,000 messages decoded from random bytes on one stream (at most
     //    five of them loads: each starts a Python worker), then a Hello:
