@@ -1,7 +1,11 @@
 //! The shim's background IPC thread: one tokio runtime holding the gRPC
-//! stream to the runner (DESIGN.md "The hot path"). The hub thread never
-//! touches the network: it queues outgoing messages on an unbounded channel
-//! and reads incoming ones from a crossbeam channel, with a deadline.
+//! stream to the runner (DESIGN.md "The hot path"), the side connection on
+//! which the runner hands over direct links ([`crate::direct`]), and the
+//! periodic `HookStats` report. The hub thread never touches the gRPC
+//! stream: it queues outgoing messages on an unbounded channel and reads
+//! incoming ones from a crossbeam channel, with a deadline; it reads and
+//! writes direct links itself, and sleeps in [`Ipc::poll_hub`] so that
+//! runner messages still wake it.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
