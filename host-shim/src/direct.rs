@@ -65,7 +65,7 @@ impl DirectLink {
     /// Writes `msg` as one frame from the hub thread. Never raises SIGPIPE
     /// (MSG_NOSIGNAL: the hub process may not ignore it); never waits if
     /// the socket buffer is full when the frame would begin, and at most
-    /// [`WRITE_STALL`] to finish a frame it began.
+    /// `WRITE_STALL` (100 ms) to finish a frame it began.
     ///
     /// # Errors
     /// [`SendError`]; after `Broken` the link is shut down.

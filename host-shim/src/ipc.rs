@@ -266,7 +266,7 @@ impl Ipc {
     }
 
     /// Notes one direct-link hook's round trip for `vh-runner status`; the
-    /// IPC thread reports them every [`STATS_EVERY`] (`HookStats`).
+    /// IPC thread reports them every `STATS_EVERY` (250 ms, `HookStats`).
     pub fn record_round_trip(&self, id: i32, took: Duration) {
         let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
         let mut all = self.round_trips.lock().unwrap_or_else(|e| e.into_inner());

@@ -31,7 +31,7 @@ pub fn write(level: i32, args: std::fmt::Arguments<'_>) {
     let _ = out.flush();
 }
 
-/// `shim_log!(level, "format", args..)`: see [`write`].
+/// `shim_log!(level, "format", args..)`: see [`write()`].
 #[macro_export]
 macro_rules! shim_log {
     ($level:expr, $($arg:tt)*) => {
