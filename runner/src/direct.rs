@@ -33,7 +33,7 @@ const ATTACH_WAIT: Duration = Duration::from_secs(3);
 /// The shim's direct-link connection of one hub session, once it arrives.
 pub struct LinkSlot {
     conn: watch::Sender<Option<Arc<UnixStream>>>,
-    /// Set once a hand-over waited [`ATTACH_WAIT`] in vain: later ones do
+    /// Set once a hand-over waited `ATTACH_WAIT` (3 s) in vain: later ones do
     /// not wait again (a shim whose connection failed would otherwise slow
     /// every worker start by that long).
     gave_up: std::sync::atomic::AtomicBool,
@@ -41,7 +41,7 @@ pub struct LinkSlot {
 
 impl LinkSlot {
     /// Sends the shim its end of script `script_id`'s link. Waits up to
-    /// [`ATTACH_WAIT`] for the shim's connection.
+    /// `ATTACH_WAIT` (3 s) for the shim's connection.
     ///
     /// # Errors
     /// No connection came, or it failed.
@@ -159,7 +159,7 @@ pub enum Kind {
 }
 
 /// Looks at a new connection's first bytes without consuming them. A peer
-/// that sends fewer than 8 bytes within [`ATTACH_WAIT`] is treated as
+/// that sends fewer than 8 bytes within `ATTACH_WAIT` (3 s) is treated as
 /// gRPC (tonic then deals with it).
 pub async fn classify(stream: &UnixStream) -> Kind {
     let peek = async {
