@@ -159,8 +159,9 @@ def classic_stub() -> str:
 
 def strict_stub() -> str:
     head = [_HEADER, "from typing import Any", ""]
-    names = [spec.name for spec in FUNCTIONS]
-    return "\n".join([*head, _functions("strict"), _all(names)])
+    names = [spec.name for spec in (*FUNCTIONS, _extras.SEND_TO_ALL)]
+    extras = _function(_extras.SEND_TO_ALL, "strict")
+    return "\n".join([*head, _functions("strict"), extras, _all(names)])
 
 
 def aio_stub() -> str:
@@ -178,8 +179,9 @@ def aio_stub() -> str:
         _doc("The worker's asyncio loop (started if needed)."),
         "",
     ]
-    names = ["run_in_background", "loop", *(spec.name for spec in FUNCTIONS)]
-    return "\n".join([*head, _functions("aio"), _all(names)])
+    names = ["run_in_background", "loop", *(s.name for s in (*FUNCTIONS, _extras.SEND_TO_ALL))]
+    extras = _function(_extras.SEND_TO_ALL, "aio")
+    return "\n".join([*head, _functions("aio"), extras, _all(names)])
 
 
 STUBS = {"__init__.pyi": classic_stub, "strict.pyi": strict_stub, "aio.pyi": aio_stub}

@@ -429,6 +429,24 @@ def test_send_to_all_is_main_chat_for_everyone(vh_hub: Any, tmp_path: Path) -> N
     assert mc.args == ("Welcome alice!", None)
 
 
+def test_send_to_all_in_strict_and_aio(vh_hub: Any, tmp_path: Path) -> None:
+    script = tmp_path / "hello.py"
+    script.write_text(
+        "import asyncio, vh, vh.aio, vh.strict\n\n"
+        "def OnUserLogin(nick):\n"
+        "    assert vh.strict.SendToAll('strict %s' % nick) is None\n"
+        "    asyncio.run(vh.aio.SendToAll('aio %s' % nick, 'Bot'))\n",
+        encoding="utf-8",
+    )
+    vh_hub.load(script)
+    vh_hub.login("alice")
+    assert [c.args for c in vh_hub.calls_of("mc")] == [
+        ("strict alice", None),
+        ("aio alice", "Bot"),
+    ]
+    assert "SendToAll" in vh.strict.__all__ and "SendToAll" in vh.aio.__all__
+
+
 def test_call_dynamic_function_outside_a_worker_says_so() -> None:
     with pytest.raises(vh.NotConnectedError):
         vh.CallDynamicFunction("f")

@@ -39,6 +39,7 @@ import traceback
 from typing import Any, Awaitable, Callable, Optional, TypeVar
 
 from . import _api, _runtime
+from ._extras import SEND_TO_ALL
 from ._functions import FUNCTIONS, FunctionSpec
 from ._threads import CallThreads
 
@@ -95,8 +96,8 @@ def _make(spec: FunctionSpec) -> Callable[..., Any]:
 
 
 _g = globals()
-for _spec in FUNCTIONS:
+for _spec in (*FUNCTIONS, SEND_TO_ALL):
     _g[_spec.name] = _make(_spec)
 del _g, _spec
 
-__all__ = ["run_in_background", "loop", *(spec.name for spec in FUNCTIONS)]
+__all__ = ["run_in_background", "loop", *(spec.name for spec in (*FUNCTIONS, SEND_TO_ALL))]

@@ -520,6 +520,17 @@ async def StopHub(code: int, delay: int = 0, /, *, timeout: float | None = None)
     seconds. Hub callback ``StopHub`` (spec/wrapper-abi.md §6.3).
     """
 
+async def SendToAll(
+    text: str, from_nick: str | None = None, /, *, timeout: float | None = None
+) -> None:
+    """Sends ``text`` to the main chat of every user, from ``from_nick`` (default: the hub-
+    security bot); the same as ``vh.mc``. Not in either plugin wrapper; documented by the
+    plugin's README.
+
+    Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
+    seconds. Hub callback ``mc`` (spec/wrapper-abi.md §6.3).
+    """
+
 __all__ = [
     "run_in_background",
     "loop",
@@ -579,4 +590,5 @@ __all__ = [
     "Topic",
     "name_and_version",
     "StopHub",
+    "SendToAll",
 ]

@@ -20,11 +20,12 @@ Example: ``ip = vh.strict.GetUserIP(nick, timeout=2.0)``.
 from __future__ import annotations
 
 from ._api import make_strict
+from ._extras import SEND_TO_ALL
 from ._functions import FUNCTIONS
 
 _g = globals()
-for _spec in FUNCTIONS:
+for _spec in (*FUNCTIONS, SEND_TO_ALL):
     _g[_spec.name] = make_strict(_spec)
 del _g, _spec
 
-__all__ = [spec.name for spec in FUNCTIONS]
+__all__ = [spec.name for spec in (*FUNCTIONS, SEND_TO_ALL)]

@@ -504,6 +504,15 @@ def StopHub(code: int, delay: int = 0, /, *, timeout: float | None = None) -> No
     seconds. Hub callback ``StopHub`` (spec/wrapper-abi.md §6.3).
     """
 
+def SendToAll(text: str, from_nick: str | None = None, /, *, timeout: float | None = None) -> None:
+    """Sends ``text`` to the main chat of every user, from ``from_nick`` (default: the hub-
+    security bot); the same as ``vh.mc``. Not in either plugin wrapper; documented by the
+    plugin's README.
+
+    Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
+    seconds. Hub callback ``mc`` (spec/wrapper-abi.md §6.3).
+    """
+
 __all__ = [
     "SendToOpChat",
     "SendToActive",
@@ -561,4 +570,5 @@ __all__ = [
     "Topic",
     "name_and_version",
     "StopHub",
+    "SendToAll",
 ]
