@@ -316,6 +316,19 @@ impl Links {
         }
     }
 
+    /// Forgets script `id`'s link (it was unloaded): its descriptor closes
+    /// once no wait holds it.
+    pub fn forget(&self, id: i32) {
+        let link = self
+            .map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        if let Some(link) = link {
+            link.close();
+        }
+    }
+
     /// Forgets every link (`w_End`).
     pub fn clear(&self) {
         self.map.write().unwrap_or_else(|e| e.into_inner()).clear();

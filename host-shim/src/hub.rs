@@ -551,6 +551,9 @@ impl Shim {
         self.loads.remove(id);
         self.functions.drop_script(id);
         hooktable::clear(id);
+        // UnLoad() talks through the runner; a hook of this script still on
+        // the stack keeps its own handle on the link.
+        self.ipc.links().forget(id);
         let Some(script) = removed else {
             shim_log!(0, "Unload error: No script with id: {id}");
             return -1;

@@ -118,3 +118,34 @@ fn a_killed_worker_comes_back_with_a_new_direct_link() {
     });
     ping_pong(&mut hub, &runner);
 }
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+#[test]
+fn loading_and_unloading_again_and_again_leaks_no_link() {
+    let _serial = serial();
+    let runner = Runner::start();
+    shim_env(&runner.socket(), 5_000);
+    let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
+    assert!(login(&mut hub, b"alice"));
+    let cycle = |hub: &mut Hub| {
+        let id = hub.load(&script("ping.py"));
+        assert!(id >= 0, "{}", runner.log());
+        hub.clear_records();
+        assert!(!hub.chat(b"alice", b"!ping"), "{}", show(&hub.records()));
+        assert!(hub.unload(id));
+    };
+    cycle(&mut hub);
+    let before = fd_count();
+    for _ in 0..20 {
+        cycle(&mut hub);
+    }
+    eprintln!("fds: {before} before, {} after", fd_count());
+    // The runner hands over each link before the load answer; a worker's
+    // end closes when it exits, ours when the script is unloaded.
+    wait_until(Duration::from_secs(5), "the hub's fds to settle", || {
+        fd_count() <= before
+    });
+}
