@@ -494,7 +494,7 @@ impl Shim {
                 kind: Some(In::Down(d)),
             }) => {
                 shim_log!(0, "script #{id} {shown} failed to load: {}", d.reason);
-                return -1;
+                return self.load_failed(id);
             }
             Outcome::TimedOut => {
                 shim_log!(
@@ -503,20 +503,20 @@ impl Shim {
                     self.settings.load_deadline.as_millis()
                 );
                 let _ = self.ipc.send(Out::Unload(UnloadScript { script_id: id }));
-                return -1;
+                return self.load_failed(id);
             }
             Outcome::Disconnected(reason) => {
                 shim_log!(0, "script #{id} {shown} failed to load: {reason}");
-                return -1;
+                return self.load_failed(id);
             }
-            Outcome::Reply(_) => return -1,
+            Outcome::Reply(_) => return self.load_failed(id),
         };
         if !loaded.ok {
             shim_log!(0, "script #{id} {shown} failed to load:");
             for line in loaded.error.lines() {
                 shim_log!(0, "  {line}");
             }
-            return -1;
+            return self.load_failed(id);
         }
         let name = shown.rsplit('/').next().unwrap_or(&shown).to_string();
         shim_log!(
@@ -531,6 +531,13 @@ impl Shim {
             .insert(id, Arc::new(script));
         self.loads.insert(id, load);
         id
+    }
+
+    /// A load that failed after the runner may have handed over the
+    /// worker's direct link: the link is dropped. Returns -1 for `w_Load`.
+    fn load_failed(&self, id: i32) -> i32 {
+        self.ipc.links().forget(id);
+        -1
     }
 
     /// `w_Unload` (spec §3.6): the worker runs the script's `UnLoad()` and

@@ -124,7 +124,7 @@ fn fd_count() -> usize {
 }
 
 #[test]
-fn loading_and_unloading_again_and_again_leaks_no_link() {
+fn loading_unloading_and_failed_loads_leak_no_link() {
     let _serial = serial();
     let runner = Runner::start();
     shim_env(&runner.socket(), 5_000);
@@ -141,6 +141,8 @@ fn loading_and_unloading_again_and_again_leaks_no_link() {
     let before = fd_count();
     for _ in 0..20 {
         cycle(&mut hub);
+        // A worker that dies while loading was handed a link too.
+        assert_eq!(hub.load(&script("exit_at_import.py")), -1);
     }
     eprintln!("fds: {before} before, {} after", fd_count());
     // The runner hands over each link before the load answer; a worker's
