@@ -261,15 +261,19 @@ impl DirectLink {
             .is_empty()
     }
 
-    /// Marks the link unusable and shuts the socket down (the worker's
-    /// reads end).
-    fn close(&self) {
+    /// Stops expecting late answers on this link (`hooktable::OWING`).
+    fn disown(&self) {
         let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
         if !owed.is_empty() {
             owed.clear();
             crate::hooktable::OWING.fetch_sub(1, Ordering::AcqRel);
         }
-        drop(owed);
+    }
+
+    /// Marks the link unusable and shuts the socket down (the worker's
+    /// reads end).
+    fn close(&self) {
+        self.disown();
         self.broken.store(true, Ordering::Release);
         // SAFETY: shutting down our own socket.
         unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
@@ -316,8 +320,9 @@ impl Links {
         }
     }
 
-    /// Forgets script `id`'s link (it was unloaded): its descriptor closes
-    /// once no wait holds it.
+    /// Forgets script `id`'s link (it was unloaded, or its load failed):
+    /// its descriptor closes once no wait holds it (a script may unload
+    /// itself from inside its hook, whose answer still comes on the link).
     pub fn forget(&self, id: i32) {
         let link = self
             .map
@@ -325,7 +330,7 @@ impl Links {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
         if let Some(link) = link {
-            link.close();
+            link.disown();
         }
     }
 
