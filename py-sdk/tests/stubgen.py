@@ -159,8 +159,16 @@ def classic_stub() -> str:
 
 def strict_stub() -> str:
     head = [_HEADER, "from typing import Any", ""]
-    names = [spec.name for spec in (*FUNCTIONS, _extras.SEND_TO_ALL)]
-    extras = _function(_extras.SEND_TO_ALL, "strict")
+    names = [spec.name for spec in (*FUNCTIONS, _extras.SEND_TO_ALL)] + ["CallDynamicFunction"]
+    extras = "\n".join(
+        [
+            _function(_extras.SEND_TO_ALL, "strict"),
+            "def CallDynamicFunction(",
+            "    name: str, /, *args: Any, timeout: float | None = None",
+            ") -> Any:",
+            _doc("``vh.CallDynamicFunction`` with a ``timeout`` (``HubTimeoutError``)."),
+        ]
+    )
     return "\n".join([*head, _functions("strict"), extras, _all(names)])
 
 
@@ -180,7 +188,16 @@ def aio_stub() -> str:
         "",
     ]
     names = ["run_in_background", "loop", *(s.name for s in (*FUNCTIONS, _extras.SEND_TO_ALL))]
-    extras = _function(_extras.SEND_TO_ALL, "aio")
+    names.append("CallDynamicFunction")
+    extras = "\n".join(
+        [
+            _function(_extras.SEND_TO_ALL, "aio"),
+            "async def CallDynamicFunction(",
+            "    name: str, /, *args: Any, timeout: float | None = None",
+            ") -> Any:",
+            _doc("Awaitable ``vh.CallDynamicFunction`` with a ``timeout``."),
+        ]
+    )
     return "\n".join([*head, _functions("aio"), extras, _all(names)])
 
 

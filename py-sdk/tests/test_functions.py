@@ -237,7 +237,7 @@ def test_a_function_may_call_the_hub_and_may_be_async(start: Any) -> None:
 # -- vh.CallDynamicFunction ----------------------------------------------------------
 
 DYNAMIC = """
-    import threading, vh
+    import asyncio, threading, vh, vh.aio, vh.strict
 
     def report(f):
         try:
@@ -255,6 +255,10 @@ DYNAMIC = """
                 report(lambda: vh.CallDynamicFunction(b"f")),
                 report(lambda: vh.CallDynamicFunction("")),
             ])
+        if message == "strict":
+            return report(lambda: vh.strict.CallDynamicFunction("g", 7, timeout=5.0))
+        if message == "aio":
+            return report(lambda: asyncio.run(vh.aio.CallDynamicFunction("g", 8)))
         if message == "thread":
             out = []
             call = lambda: out.append(report(lambda: vh.CallDynamicFunction("g", 7)))
@@ -321,6 +325,8 @@ def test_dynamic_call_errors_and_calls_from_threads(start: Any) -> None:
     parts = shown.split("|")
     assert [p.split(":")[0] for p in parts] == ["TypeError"] * 3, shown
     assert chat(runner, 2, b"thread", lambda f: (True, [("l", f["args"][0][1] * 6)])) == "42"
+    assert chat(runner, 3, b"strict", lambda f: (True, [("l", f["args"][0][1] * 6)])) == "42"
+    assert chat(runner, 4, b"aio", lambda f: (True, [("l", f["args"][0][1] * 6)])) == "48"
 
 
 # -- OnScriptCommand, nesting -----------------------------------------------------------

@@ -20,7 +20,7 @@ from ._functions import FunctionSpec, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Optional
 
 # What ``vh`` takes from here (``from ._extras import *``).
 __all__ = [
@@ -121,6 +121,13 @@ def CallDynamicFunction(name: str, /, *args: Any) -> Any:
     registered for this script (B's errors), ``NotConnectedError`` outside
     a worker.
     """
+    return call_dynamic(name, args, None)
+
+
+def call_dynamic(name: str, args: tuple[Any, ...], timeout: Optional[float]) -> Any:
+    """``CallDynamicFunction(name, *args)`` waiting at most ``timeout``
+    seconds (``None``: as long as it takes) for the hub; past it,
+    ``HubTimeoutError``. Shared by ``vh``, ``vh.strict`` and ``vh.aio``."""
     if not isinstance(name, str) or not name:
         raise TypeError("CallDynamicFunction() needs the function's name, a non-empty str")
     rt = _runtime.get()
@@ -129,7 +136,9 @@ def CallDynamicFunction(name: str, /, *args: Any) -> Any:
         kind, value = _dynamic_arg(rt, i, arg)
         kinds.append(kind)
         values.append(value)
-    ok, result, error, result_kinds = rt.call_dynamic(rt.to_hub(name), "".join(kinds), values)
+    ok, result, error, result_kinds = rt.call_dynamic(
+        rt.to_hub(name), "".join(kinds), values, timeout
+    )
     if not ok:
         raise NameError(error or f"no dynamic function {name!r} is registered for this script")
     if not result:

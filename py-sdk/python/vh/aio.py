@@ -39,7 +39,7 @@ import traceback
 from typing import Any, Awaitable, Callable, Optional, TypeVar
 
 from . import _api, _runtime
-from ._extras import SEND_TO_ALL
+from ._extras import SEND_TO_ALL, call_dynamic
 from ._functions import FUNCTIONS, FunctionSpec
 from ._threads import CallThreads
 
@@ -100,4 +100,18 @@ for _spec in (*FUNCTIONS, SEND_TO_ALL):
     _g[_spec.name] = _make(_spec)
 del _g, _spec
 
-__all__ = ["run_in_background", "loop", *(spec.name for spec in (*FUNCTIONS, SEND_TO_ALL))]
+
+async def CallDynamicFunction(name: str, /, *args: Any, timeout: Optional[float] = None) -> Any:
+    """Awaitable ``vh.CallDynamicFunction`` (spec §3.10), with a
+    keyword-only ``timeout`` in seconds (:class:`vh.HubTimeoutError`)."""
+    if threading.current_thread() is threading.main_thread():
+        return call_dynamic(name, args, timeout)
+    return await asyncio.wrap_future(_threads.submit(call_dynamic, name, args, timeout))
+
+
+__all__ = [
+    "run_in_background",
+    "loop",
+    *(spec.name for spec in (*FUNCTIONS, SEND_TO_ALL)),
+    "CallDynamicFunction",
+]

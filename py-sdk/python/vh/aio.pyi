@@ -531,6 +531,9 @@ async def SendToAll(
     seconds. Hub callback ``mc`` (spec/wrapper-abi.md §6.3).
     """
 
+async def CallDynamicFunction(name: str, /, *args: Any, timeout: float | None = None) -> Any:
+    """Awaitable ``vh.CallDynamicFunction`` with a ``timeout``."""
+
 __all__ = [
     "run_in_background",
     "loop",
@@ -591,4 +594,5 @@ __all__ = [
     "name_and_version",
     "StopHub",
     "SendToAll",
+    "CallDynamicFunction",
 ]

@@ -20,12 +20,24 @@ Example: ``ip = vh.strict.GetUserIP(nick, timeout=2.0)``.
 from __future__ import annotations
 
 from ._api import make_strict
-from ._extras import SEND_TO_ALL
+from ._extras import SEND_TO_ALL, call_dynamic
 from ._functions import FUNCTIONS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 _g = globals()
 for _spec in (*FUNCTIONS, SEND_TO_ALL):
     _g[_spec.name] = make_strict(_spec)
 del _g, _spec
 
-__all__ = [spec.name for spec in (*FUNCTIONS, SEND_TO_ALL)]
+
+def CallDynamicFunction(name: str, /, *args: Any, timeout: Optional[float] = None) -> Any:
+    """``vh.CallDynamicFunction`` (spec §3.10) with a keyword-only
+    ``timeout`` in seconds: past it, :class:`vh.HubTimeoutError`. Errors
+    as there (``NameError`` for a name no plugin registered)."""
+    return call_dynamic(name, args, timeout)
+
+
+__all__ = [*(spec.name for spec in (*FUNCTIONS, SEND_TO_ALL)), "CallDynamicFunction"]

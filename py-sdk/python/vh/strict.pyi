@@ -513,6 +513,9 @@ def SendToAll(text: str, from_nick: str | None = None, /, *, timeout: float | No
     seconds. Hub callback ``mc`` (spec/wrapper-abi.md §6.3).
     """
 
+def CallDynamicFunction(name: str, /, *args: Any, timeout: float | None = None) -> Any:
+    """``vh.CallDynamicFunction`` with a ``timeout`` (``HubTimeoutError``)."""
+
 __all__ = [
     "SendToOpChat",
     "SendToActive",
@@ -571,4 +574,5 @@ __all__ = [
     "name_and_version",
     "StopHub",
     "SendToAll",
+    "CallDynamicFunction",
 ]
