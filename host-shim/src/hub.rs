@@ -323,6 +323,15 @@ impl Shim {
         self.table.generation()
     }
 
+    /// The loaded script `id`, if any.
+    fn script(&self, id: i32) -> Option<Arc<Script>> {
+        self.scripts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
     /// `w_ReserveID`: the next id; ids are never reused (spec §3.4, B).
     pub fn reserve_id(&self) -> i32 {
         self.next_id.load(Ordering::Relaxed)
@@ -632,13 +641,7 @@ impl Shim {
         let Some(spec) = hooks::hook(i64::from(hook)) else {
             return std::ptr::null_mut();
         };
-        let script = self
-            .scripts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned();
-        let Some(script) = script else {
+        let Some(script) = self.script(id) else {
             shim_log!(2, "CallHook error: No script with id: {id}");
             return std::ptr::null_mut();
         };
@@ -769,13 +772,7 @@ impl Shim {
         params: *const Targs,
     ) -> *mut Targs {
         self.pump();
-        let script = self
-            .scripts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned();
-        let Some(script) = script else {
+        let Some(script) = self.script(id) else {
             shim_log!(1, "CallFunction error: No script with id: {id}");
             return std::ptr::null_mut();
         };
@@ -1180,13 +1177,7 @@ impl Shim {
     /// free again, so its circuit closes). Anything else is a late answer
     /// to a wait that already gave up.
     fn unsolicited(&self, msg: RunnerMessage) {
-        let script = |id: i32| {
-            self.scripts
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&id)
-                .cloned()
-        };
+        let script = |id: i32| self.script(id);
         let open = |s: &Arc<Script>| s.circuit_open.load(Ordering::Acquire);
         match msg.kind {
             Some(In::Loaded(l)) if l.ok => {

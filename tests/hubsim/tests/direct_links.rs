@@ -50,16 +50,22 @@ fn ping_pong(hub: &mut Hub, runner: &Runner) {
     }
 }
 
+/// A hub of `generation` on `runner` with ping.py loaded and alice in.
+fn hub_with_ping(runner: &Runner, generation: Generation) -> Hub {
+    shim_env(&runner.socket(), 5_000);
+    let mut hub = Hub::open(&shim_path(), generation).expect("hubsim opens the shim");
+    assert!(hub.load(&script("ping.py")) >= 0, "{}", runner.log());
+    assert!(login(&mut hub, b"alice"));
+    hub
+}
+
 #[test]
 fn hooks_take_the_direct_link_and_the_hub_reports_their_round_trips() {
     let _serial = serial();
     let runner = Runner::start();
-    shim_env(&runner.socket(), 5_000);
-    let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
-    assert!(hub.load(&script("ping.py")) >= 0, "{}", runner.log());
-    assert!(login(&mut hub, b"alice"));
+    let mut hub = hub_with_ping(&runner, Generation::A);
     ping_pong(&mut hub, &runner);
-    // Round trips come from the shim in batches of 64 (or every 250 ms).
+    // The shim's IPC thread reports round trips every 250 ms.
     wait_until(Duration::from_secs(5), "hook round trips reported", || {
         status_of(&runner, "ping.py").1 >= 64
     });
@@ -86,10 +92,7 @@ fn without_direct_links_every_hook_goes_through_the_runner() {
     drop(runner);
     // …or for one script in the runner's config.
     let runner = Runner::start_with("[[script]]\nmatch = \"ping.py\"\ndirect_link = false\n");
-    shim_env(&runner.socket(), 5_000);
-    let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
-    assert!(hub.load(&script("ping.py")) >= 0, "{}", runner.log());
-    assert!(login(&mut hub, b"alice"));
+    let mut hub = hub_with_ping(&runner, Generation::A);
     ping_pong(&mut hub, &runner);
     assert_eq!(status_of(&runner, "ping.py").0, "runner");
 }
@@ -98,10 +101,7 @@ fn without_direct_links_every_hook_goes_through_the_runner() {
 fn a_killed_worker_comes_back_with_a_new_direct_link() {
     let _serial = serial();
     let runner = Runner::start();
-    shim_env(&runner.socket(), 5_000);
-    let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
-    assert!(hub.load(&script("ping.py")) >= 0, "{}", runner.log());
-    assert!(login(&mut hub, b"alice"));
+    let mut hub = hub_with_ping(&runner, Generation::A);
     ping_pong(&mut hub, &runner);
     let (_, _, pid) = status_of(&runner, "ping.py");
     let pid: i32 = pid.parse().expect("a worker pid");
