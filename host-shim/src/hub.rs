@@ -489,6 +489,8 @@ impl Shim {
             hub_cwd: std::env::current_dir()
                 .map(|d| d.into_os_string().into_encoded_bytes())
                 .unwrap_or_default(),
+            // The runner sets it from runner.toml (empty = `generation`).
+            semantics: String::new(),
         };
         if let Err(why) = self.ipc.send(Out::Load(load.clone())) {
             shim_log!(0, "cannot load script #{id} {shown}: {why}");

@@ -258,6 +258,7 @@ fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
                     l.hub_encoding.into_pyobject(py)?.into_any(),
                     l.generation.into_pyobject(py)?.into_any(),
                     b(&l.hub_cwd),
+                    l.semantics.into_pyobject(py)?.into_any(),
                 ],
             )?
             .into_any()
@@ -605,7 +606,7 @@ impl Channel {
 
     /// Next event for the main thread, as a tuple: `("load", id, path,
     /// botname, opchatname, config_dir, start_time, config_name,
-    /// hub_encoding, generation, hub_cwd)`, `("hook", call_id, hook, args)`,
+    /// hub_encoding, generation, hub_cwd, semantics)`, `("hook", call_id, hook, args)`,
     /// `("function", call_id, name, kinds, args)` (generation B's
     /// `w_CallFunction`; answer with `send_function_result`),
     /// `("result", call_id, ok, values, error, kinds)`, `("unload",)`,

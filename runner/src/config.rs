@@ -97,6 +97,31 @@ pub struct ScriptSettings {
     /// links"), so that hooks skip the runner; false sends every hook
     /// through the runner, as before.
     pub direct_link: bool,
+    /// Whose `vh` behaviour the script gets (DESIGN.md "Semantics"):
+    /// `"A"` (python_pi 1.6) or `"B"` (1.7), for a script written for the
+    /// other plugin generation; unset = the hub's detected generation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantics: Option<Semantics>,
+}
+
+/// A plugin generation whose `vh` behaviour a script gets (spec
+/// wrapper-abi.md §7, one column each; docs/compatibility.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Semantics {
+    /// python_pi 1.6.0.0: `''` for an empty string, …
+    A,
+    /// python_pi 1.7: `None` for an empty string, …
+    B,
+}
+
+impl Semantics {
+    /// `"A"` or `"B"`, as `LoadScript.semantics` carries it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Semantics::A => "A",
+            Semantics::B => "B",
+        }
+    }
 }
 
 impl Default for ScriptSettings {
@@ -118,6 +143,7 @@ impl Default for ScriptSettings {
             cwd: None,
             env: BTreeMap::new(),
             direct_link: true,
+            semantics: None,
         }
     }
 }

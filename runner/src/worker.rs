@@ -29,7 +29,7 @@ use vh_proto::v1::{
     RunnerMessage, ScriptLoaded, ToWorker, from_worker, runner_message, to_worker,
 };
 
-use crate::config::Resolved;
+use crate::config::{Resolved, ScriptSettings};
 use crate::direct::LinkSlot;
 use crate::registry::{Entry, State};
 use crate::session::ToShim;
@@ -104,6 +104,18 @@ fn clip(mut text: String) -> String {
     text.truncate(end);
     text.push_str(&format!("… ({cut} more bytes)"));
     text
+}
+
+/// The load request as the worker gets it: `semantics` from the script's
+/// settings (runner.toml), else the hub's generation (DESIGN.md
+/// "Semantics", docs/compatibility.md).
+fn with_semantics(load: &LoadScript, settings: &ScriptSettings) -> LoadScript {
+    let mut load = load.clone();
+    load.semantics = match settings.semantics {
+        Some(s) => s.as_str().to_string(),
+        None => load.generation.clone(),
+    };
+    load
 }
 
 fn send_shim(to_shim: &ToShim, kind: runner_message::Kind) {
@@ -429,7 +441,7 @@ pub async fn run_once(
     let kill_after = Duration::from_millis(u64::from(settings.hook_kill_timeout_ms.max(1)));
     let mut stuck_check = tokio::time::interval(STUCK_CHECK);
     let first = ToWorker {
-        kind: Some(to_worker::Kind::Load(load.clone())),
+        kind: Some(to_worker::Kind::Load(with_semantics(load, settings))),
     };
     let mut stop = match framed.send(Bytes::from(first.encode_to_vec())).await {
         Ok(()) => None,

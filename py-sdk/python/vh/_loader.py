@@ -88,14 +88,25 @@ def set_attributes(attrs: ScriptAttributes) -> None:
     vh.hub_encoding = attrs.hub_encoding
 
 
-def run_script(path: str) -> types.ModuleType:
-    """Executes the script file as ``__main__`` (generation A) with its
-    folder first on ``sys.path`` and ``sys.argv == [path]``, and returns the
-    module. Exceptions of the script's top-level code propagate."""
-    module = types.ModuleType("__main__")
+def module_name(path: str, semantics: str) -> str:
+    """The script module's ``__name__``: ``__main__`` as generation A runs
+    it, the file name without ``.py`` as B imports it (§7.5: B's
+    ``if __name__ == '__main__':`` blocks do not run)."""
+    if semantics != "B":
+        return "__main__"
+    base = os.path.basename(path)
+    return base[:-3] if base.endswith(".py") else base
+
+
+def run_script(path: str, name: str = "__main__") -> types.ModuleType:
+    """Executes the script file as module ``name`` (``__main__``:
+    generation A; see :func:`module_name`) with its folder first on
+    ``sys.path`` and ``sys.argv == [path]``, and returns the module.
+    Exceptions of the script's top-level code propagate."""
+    module = types.ModuleType(name)
     module.__file__ = path
     module.__builtins__ = __builtins__  # type: ignore[attr-defined]
-    sys.modules["__main__"] = module
+    sys.modules[name] = module
     sys.argv = [path]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     with open(path, "rb") as f:

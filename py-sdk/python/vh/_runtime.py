@@ -297,7 +297,8 @@ class Runtime:
         """Calls the script's hook with hub values ``args`` and answers the
         hub: at once for a plain hook, from the loop's thread when an
         ``async`` hook's coroutine finishes."""
-        if hook == ON_SCRIPT_COMMAND:
+        if hook == ON_SCRIPT_COMMAND and not _is_b():
+            # Generation B never renamed vh.botname / vh.opchatname (§4.3).
             self._update_settings(args)
         name = HOOK_NAMES[hook] if 0 <= hook < len(HOOK_NAMES) else None
         fn = getattr(self.module, name, None) if name else None
@@ -585,7 +586,8 @@ class Runtime:
         if isinstance(r, int):
             return [min(max(r, _LONG_MIN), _LONG_MAX)]
         if hook == ON_PARSED_MSG_CHAT:
-            if isinstance(r, str):
+            # Generation B's plugin never read a str as new chat text (§4.3).
+            if isinstance(r, str) and not _is_b():
                 return [None, self.to_hub(r)]
             if _is_tuple_of(r, 2, (str, type(None))):
                 return [self.to_hub(r[0]), self.to_hub(r[1])]
@@ -601,6 +603,14 @@ class Runtime:
             return [self.to_hub(r[0]), n]
         print(f"vh: {name}: unexpected return value: {r!r}", flush=True)
         return [1]
+
+
+def _is_b() -> bool:
+    """True if the script runs with generation B's semantics (``vh._semantics``,
+    imported here, not at the top: it imports this module)."""
+    from . import _semantics
+
+    return _semantics.is_b()
 
 
 def _takes_no_positional(fn: Callable[..., Any]) -> bool:

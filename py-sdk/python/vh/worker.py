@@ -22,7 +22,7 @@ import codecs
 import os
 import sys
 
-from . import _core, _loader, _runtime
+from . import _core, _loader, _runtime, _semantics
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,6 +86,16 @@ def _declare_name_and_version(module: Any) -> None:
         vh.name_and_version(got[0], got[1])
 
 
+def _semantics_of(event: tuple[Any, ...]) -> str:
+    """Whose ``vh`` the script gets: the load event's semantics (12th
+    element, from runner.toml), else the hub's generation (10th), else A
+    (DESIGN.md "Semantics")."""
+    for i in (11, 9):
+        if len(event) > i and event[i] in ("A", "B"):
+            return str(event[i])
+    return "A"
+
+
 def main() -> int:
     """Runs one script until unload; returns the process exit code."""
     fd = int(os.environ.get("VH_WORKER_FD", "3"))
@@ -97,10 +107,14 @@ def main() -> int:
     encoding = _encoding(event[8])
     attrs = _attributes(event, encoding)
     _loader.set_attributes(attrs)
+    semantics = _semantics_of(event)
+    _semantics.apply(semantics)
     rt = _runtime.Runtime(channel, encoding)
     _runtime.install(rt)
     try:
-        rt.module = _loader.run_script(_script_file(attrs.path, event))
+        rt.module = _loader.run_script(
+            _script_file(attrs.path, event), _loader.module_name(attrs.path, semantics)
+        )
         _declare_name_and_version(rt.module)
     except BaseException:
         import traceback

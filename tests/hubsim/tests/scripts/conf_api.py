@@ -32,7 +32,9 @@ def arity(name, required, most):
         try:
             fn(*["x"] * n)
         except TypeError as e:
-            about_count = "takes" in str(e) or "missing" in str(e)
+            # A's texts ("takes ..." / Python's "missing ...") and
+            # generation B's ("Function requires at least N arguments").
+            about_count = any(w in str(e) for w in ("takes", "missing", "requires at least"))
             seen.append("TypeError" if about_count else "TypeError: %s" % e)
         except Exception as e:
             seen.append("%s: %s" % (type(e).__name__, e))
