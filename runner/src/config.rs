@@ -347,6 +347,28 @@ mod tests {
     }
 
     #[test]
+    fn semantics_is_a_or_b_per_script_and_unset_by_default() {
+        let cfg = parse(
+            "[defaults]\nsemantics = \"B\"\n[[script]]\nmatch = \"old.py\"\nsemantics = \"A\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.resolve("/s/new.py").settings.semantics,
+            Some(Semantics::B)
+        );
+        assert_eq!(
+            cfg.resolve("/s/old.py").settings.semantics,
+            Some(Semantics::A)
+        );
+        assert_eq!(parse("").unwrap().resolve("x.py").settings.semantics, None);
+        let err = parse("[[script]]\nmatch = \"a.py\"\nsemantics = \"C\"\n").unwrap_err();
+        assert!(
+            err.contains("semantics") || err.contains("variant"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_packaged_example_is_valid() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/runner.toml");
         let cfg = Config::load(Some(&example)).unwrap();

@@ -454,6 +454,7 @@ fn every_hook_reaches_the_script_with_its_arguments_as_python_values() {
 }
 
 /// One return value and what the hub must get for it.
+#[derive(Clone)]
 struct ResultCase {
     /// The hook's return value, a Python expression.
     returns: &'static str,
@@ -559,7 +560,11 @@ fn generic_hook_results_map_as_generation_a_in_both_generations() {
             true,
             Some(b"big|"),
         ),
-        // Anything else allows (A: "l" 1, and a log line).
+        // Anything else allows (A: "l" 1, and a log line). B's wrapper
+        // gave "s"/"d" (the plugin logs "unexpected" and goes on) or NULL
+        // (no opinion) here: the same effect. Its "l" 0 for None (blocks,
+        // though B's docs say None equals 1) and its "tab" tuples (heap
+        // corruption) are departures (docs/compatibility.md).
         r("'text'", b"l:1", true, None),
         r("b'bytes'", b"l:1", true, None),
         r("1.5", b"l:1", true, None),
@@ -625,9 +630,28 @@ fn chat_hook_results_substitute_nick_and_text_in_both_generations() {
         r("(1, 'y')", b"l:1", true, None),
         r("1/0", b"l:1", true, None),
     ];
+    // Generation B's plugin never read a str as the new text (B's wrapper
+    // gave "s", which the chat handler logs as unexpected): it allows.
+    let b_str = [
+        r("'new text'", b"l:1", true, None),
+        r("'\\u02dc|$'", b"l:1", true, None),
+    ];
     for generation in GENERATIONS {
         let mut f = Fixture::open(&runner, generation, &["conf_hooks.py"]);
         let args = [s(b"alice"), s(b"hello")];
+        let cases: Vec<ResultCase> = match generation {
+            Generation::A => cases.to_vec(),
+            Generation::B => cases
+                .iter()
+                .map(|c| {
+                    b_str
+                        .iter()
+                        .find(|b| b.returns == c.returns)
+                        .unwrap_or(c)
+                        .clone()
+                })
+                .collect(),
+        };
         check_results(
             &mut f,
             generation,
@@ -760,14 +784,25 @@ fn bot_name_changes_update_vh_botname_before_on_script_command() {
             .iter()
             .filter(|r| r.starts_with(b"OPCHAT "))
             .collect();
-        let want = [
-            hub(
-                "OPCHAT OpChat\tOnScriptCommand('_hub_security_change', 'N\\xe9wBot botname=N\\xe9wBot opchatname=OpChat', '', '')",
-            ),
-            hub(
-                "OPCHAT OpChat\tOnScriptCommand('_opchat_name_change', 'NewOps botname=N\\xe9wBot opchatname=NewOps', '', '')",
-            ),
-        ];
+        let want = match generation {
+            Generation::A => [
+                hub(
+                    "OPCHAT OpChat\tOnScriptCommand('_hub_security_change', 'N\\xe9wBot botname=N\\xe9wBot opchatname=OpChat', '', '')",
+                ),
+                hub(
+                    "OPCHAT OpChat\tOnScriptCommand('_opchat_name_change', 'NewOps botname=N\\xe9wBot opchatname=NewOps', '', '')",
+                ),
+            ],
+            // Generation B never renamed vh.botname / vh.opchatname (§4.3).
+            Generation::B => [
+                hub(
+                    "OPCHAT OpChat\tOnScriptCommand('_hub_security_change', 'N\\xe9wBot botname=Verlihub opchatname=OpChat', '', '')",
+                ),
+                hub(
+                    "OPCHAT OpChat\tOnScriptCommand('_opchat_name_change', 'NewOps botname=Verlihub opchatname=OpChat', '', '')",
+                ),
+            ],
+        };
         assert_eq!(
             reports,
             want.iter().collect::<Vec<_>>(),
@@ -832,7 +867,10 @@ fn hub_events_pass_the_hubs_arguments_to_the_hooks() {
 #[test]
 fn a_hook_the_hub_does_not_wait_for_may_call_vh_inside_a_vh_call() {
     let _serial = serial();
-    let runner = Runner::start();
+    // Generation A's ScriptCommand(cmd, data, instant) under both plugins
+    // (B's took three str, never instant): the script chooses A's
+    // semantics in runner.toml.
+    let runner = Runner::start_with("[[script]]\nmatch = \"conf_hooks.py\"\nsemantics = \"A\"\n");
     for generation in GENERATIONS {
         let mut f = Fixture::open(&runner, generation, &["conf_hooks.py"]);
         let id = f.ids[0];
