@@ -7,7 +7,7 @@ What it does:
     queues it, a sender thread does the HTTP, so the hub never waits for the network;
   * bridge -> hub: a thread reads ``GET /api/stream`` (one JSON message per line) and says
     each message in main chat as ``[Bridge]``: ``[irc] <alice> hi`` (``bridge_to_hub_format``),
-    calling ``vh.mc`` straight from that thread (vh-runner runs it at the hub's next entry
+    calling ``vh.strict.mc`` straight from that thread (vh-runner runs it at the hub's next entry
     into the shim; the in-process original needed a queue drained by ``OnTimer``). Each call
     waits for its entry, so on an idle hub a burst arrives at about one line per timer tick
     (1 s); Matterbridge buffers meanwhile;
@@ -237,7 +237,12 @@ class Bridge:
     def say(self, text: str) -> None:
         """Main chat as the bridge bot: NMDC-escaped, fitted to the hub encoding."""
         fitted = text.encode(self.hub_encoding, "replace").decode(self.hub_encoding)
-        vh.mc(vh.encode(fitted), CONFIG["bot_nick"])
+        # vh.strict: the same mc(text, from_nick) under both plugin
+        # generations' semantics (B's classic vh.mc takes no nick).
+        try:
+            vh.strict.mc(vh.encode(fitted), CONFIG["bot_nick"])
+        except vh.VhError as e:
+            print(f"matterbridge: not said in main chat: {e}", flush=True)
 
     def _open_stream(self) -> Any:
         conn, base = self._connect(CONNECT_TIMEOUT_S)

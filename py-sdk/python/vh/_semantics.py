@@ -18,9 +18,10 @@ nothing changes: ``vh`` is built with generation A's behaviour. Under
   nochat='', nopm='', nosearch='', noctm='')`` returning a bool;
 * lists: ``[]`` for an empty list, ``GetRaw*List`` always None (a B
   plugin answers JSON, which B's wrapper could not read as a string);
-* attributes: ``vh.name`` without ``.py``; no ``starttime``,
-  ``__version__``, ``__version_string__``, ``encode`` or ``decode``;
-  ``Decode`` turns every ``&#<n>;`` into its character (§7.2).
+* attributes: ``vh.name`` without ``.py``; no ``__version__`` or
+  ``__version_string__`` (B's module had none; A's ``starttime``,
+  ``encode`` and ``decode`` stay as extras); ``Decode`` turns every
+  ``&#<n>;`` into its character (§7.2).
 
 Kept from A where B's behaviour is a crash, leak or lost bytes, or
 contradicts B's own documentation (docs/compatibility.md "Departures"):
@@ -49,8 +50,12 @@ current = "A"
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 _TYPE_NAMES = {"s": "str", "l": "int", "d": "float"}
 
-#: A's module names that B's module did not have (§7.2, §7.3).
-_ABSENT_IN_B = ("starttime", "__version__", "__version_string__", "encode", "decode")
+#: A's module names that B's module did not have (§7.3) and that would
+#: mislead a script written for B: the plugin version (1.6.0.0), by which
+#: a script may tell the generations apart. A's ``starttime``, ``encode``
+#: and ``decode`` stay, as vh-runner extras under both (like
+#: ``vh.SendToAll``): no script written for B can be hurt by them.
+_ABSENT_IN_B = ("__version__", "__version_string__")
 
 
 def _p(name: str, kind: str, optional: bool = False, default: Any = None) -> Param:

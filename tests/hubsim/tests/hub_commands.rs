@@ -36,6 +36,18 @@ fn hello_copy(dir: &Path, name: &str, version: u32) -> PathBuf {
 }
 
 /// What the hub-security bot answers the admin, as a record.
+/// `cmd_hello.py`'s answer `#<id> <vh.name> v<version>` for `head` =
+/// `#<id> <file name without .py>`: `vh.name` has `.py` under generation
+/// A, not under B (spec §7.3).
+fn who(generation: Generation, head: &str, version: u32) -> Vec<u8> {
+    let py = if generation == Generation::A {
+        ".py"
+    } else {
+        ""
+    };
+    reply(&format!("{head}{py} v{version}"))
+}
+
 fn reply(text: &str) -> Vec<u8> {
     format!("USERMC admin\tVerlihub\t{text}").into_bytes()
 }
@@ -85,11 +97,11 @@ fn console_commands_load_list_and_unload_with_ids_never_reused() {
                 a.display()
             ))]
         );
-        // Each script sees its own id and file name (generation A's
-        // vh.name, with .py).
+        // Each script sees its own id and file name (vh.name: with .py
+        // under generation A, without under B).
         assert_eq!(
             actions(&type_in(&mut hub, "+who")),
-            vec![reply("#0 a.py v1"), reply("#1 b.py v1")]
+            vec![who(generation, "#0 a", 1), who(generation, "#1 b", 1)]
         );
         assert_eq!(
             actions(&type_in(&mut hub, "!pyunload 0")),
@@ -124,9 +136,9 @@ fn console_commands_load_list_and_unload_with_ids_never_reused() {
         assert_eq!(
             actions(&type_in(&mut hub, "+who")),
             vec![
-                reply("#1 b.py v1"),
-                reply("#2 a.py v1"),
-                reply("#4 c.py v1")
+                who(generation, "#1 b", 1),
+                who(generation, "#2 a", 1),
+                who(generation, "#4 c", 1)
             ]
         );
     }
@@ -137,7 +149,8 @@ fn pyreload_picks_up_the_changed_file_and_keeps_its_place() {
     let _serial = serial();
     let runner = Runner::start();
     let dir = runner.dir.path();
-    let mut hub = open(&runner, Generation::B);
+    let generation = Generation::B;
+    let mut hub = open(&runner, generation);
     let paths: Vec<PathBuf> = ["a.py", "b.py", "c.py"]
         .iter()
         .map(|n| hello_copy(dir, n, 1))
@@ -162,9 +175,9 @@ fn pyreload_picks_up_the_changed_file_and_keeps_its_place() {
     assert_eq!(
         actions(&records),
         vec![
-            reply("#0 a.py v1"),
-            reply("#3 b.py v2"),
-            reply("#2 c.py v1")
+            who(generation, "#0 a", 1),
+            who(generation, "#3 b", 2),
+            who(generation, "#2 c", 1)
         ],
         "{}",
         show(&records)
@@ -228,7 +241,7 @@ fn a_script_unloads_or_reloads_itself_from_inside_its_own_hook() {
         wait_until(Duration::from_secs(5), "the worker to exit", || gone(pid));
         assert_eq!(
             actions(&type_in(&mut hub, "+who")),
-            vec![reply("#1 other.py v1")]
+            vec![who(generation, "#1 other", 1)]
         );
 
         // !pyreload from inside its own hook: a new worker takes its place

@@ -11,7 +11,7 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use common::{Runner, actions, script, serial, shim_env, shim_path, show, wait_until};
+use common::{A_SEMANTICS, Runner, actions, script, serial, shim_env, shim_path, show, wait_until};
 use vh_hubsim::{Generation, Hub};
 
 fn open(runner: &Runner, generation: Generation) -> Hub {
@@ -85,7 +85,9 @@ fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, String) {
 #[test]
 fn script_command_reaches_every_script_in_load_order() {
     let _serial = serial();
-    let runner = Runner::start();
+    // The scripts are written for generation A (ScriptCommand's instant,
+    // bot renames): on the B hub they choose A's semantics in runner.toml.
+    let runner = Runner::start_with(A_SEMANTICS);
     for generation in [Generation::A, Generation::B] {
         let mut hub = open(&runner, generation);
         let sender = load(&mut hub, &runner, "isc_sender.py");

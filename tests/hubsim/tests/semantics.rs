@@ -16,7 +16,7 @@ use vh_hubsim::{Generation, HookArg, Hub};
 /// What `b_style.py` reports for `alice` (class 0, 10.0.0.1; hubsim has no
 /// DNS or GeoIP, and the hub description is set to `''`).
 const B_REPORT: &str = concat!(
-    "[('description', 'DC++ Hub'), ('has_starttime', False), ('name', 'b_style'), ",
+    "[('description', 'DC++ Hub'), ('has_version', False), ('name', 'b_style'), ",
     "('ran_as_main', False), ('restricted', False), ('user', {'nick': 'alice', ",
     "'ip': '10.0.0.1', 'host': 'unresolved', 'country_code': '??', 'class': 0})]"
 );
@@ -24,7 +24,7 @@ const B_REPORT: &str = concat!(
 /// The same script with generation A's `vh`: `''` is "set", the module
 /// runs as `__main__`, `UserRestrictions` gives a dict.
 const A_REPORT: &str = concat!(
-    "[('description', ''), ('has_starttime', True), ('name', 'b_style.py'), ",
+    "[('description', ''), ('has_version', True), ('name', 'b_style.py'), ",
     "('ran_as_main', True), ('restricted', {'chat': False, 'pm': False, 'search': False, ",
     "'ctm': False}), ('user', {'nick': 'alice', 'ip': '10.0.0.1', 'host': '', ",
     "'country_code': '', 'class': 0})]"

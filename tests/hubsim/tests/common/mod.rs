@@ -51,6 +51,10 @@ pub fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// runner.toml giving every script generation A's `vh` (DESIGN.md
+/// "Semantics"): scripts written for python_pi 1.6 run so on a B hub.
+pub const A_SEMANTICS: &str = "[defaults]\nsemantics = \"A\"\n";
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Holds the one-hub-at-a-time lock for the test's duration.

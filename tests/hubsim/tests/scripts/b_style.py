@@ -37,7 +37,7 @@ def OnPublicBotMessage(nick, message, min_class, max_class):
         "description": hub_description(),
         "user": user(message),
         "name": vh.name,
-        "has_starttime": hasattr(vh, "starttime"),
+        "has_version": hasattr(vh, "__version__"),
         "restricted": vh.UserRestrictions(message),
         "ran_as_main": RAN_AS_MAIN,
     }
