@@ -149,6 +149,9 @@ def convert_args(spec: FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, An
 def _convert(spec: FunctionSpec, i: int, value: Any, rt: _runtime.Runtime) -> Any:
     param = spec.params[i]
     kind = param.kind
+    if value is None and spec.name == "GetGeoIP":
+        # B parsed GetGeoIP's arguments with PyArg_ParseTuple("s|s").
+        raise TypeError(f"argument {i + 1} must be str, not None")
     if value is None:
         # Keyword gaps of UserRestrictions keep their '' default.
         if isinstance(param.default, str):

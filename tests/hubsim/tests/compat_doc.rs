@@ -4,6 +4,12 @@
 //! of §7.4 — and nothing else in those tables, each with at least one test,
 //! and every test it names must exist (a `#[test]` function, not ignored, in
 //! `tests/hubsim/tests/<file>.rs`). Fails with the list of differences.
+//!
+//! Issue 14: its "Departures under B" table lists every place where
+//! vh-runner under generation B does not do what B's plugin did, each
+//! with a reason that allows it (a crash, hang, leak, memory corruption or
+//! lost bytes in B, or B contradicting its own docs) and a test; the item
+//! tables mark the same rows `**departure**`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -233,6 +239,79 @@ fn drift(spec: &SpecItems, doc: &str, tests: &BTreeMap<String, BTreeSet<String>>
     problems
 }
 
+/// What may justify a departure from generation B's own behaviour
+/// (DESIGN.md "Semantics"): "docs" = B contradicts its own documentation.
+const DEPARTURE_KINDS: [&str; 6] = [
+    "crash",
+    "hang",
+    "leak",
+    "memory corruption",
+    "lost bytes",
+    "docs",
+];
+
+/// What differs between the "Departures under B" table and the rows the
+/// item tables mark `**departure**` in their B column, and the rows whose
+/// kind is not one of [`DEPARTURE_KINDS`] or that name no test.
+fn departure_drift(spec: &SpecItems, doc: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut listed = BTreeSet::new();
+    for line in section(doc, "## Departures under B") {
+        let Some(cells) = cells(line) else { continue };
+        let Some(item) = cells[0].split('`').nth(1) else {
+            continue;
+        };
+        listed.insert(item.to_string());
+        for kind in cells.get(1).map_or("", |c| c).split(',').map(str::trim) {
+            if !DEPARTURE_KINDS.contains(&kind) {
+                problems.push(format!(
+                    "departure {item}: kind {kind:?} is no reason to depart"
+                ));
+            }
+        }
+        if test_refs(line).is_empty() {
+            problems.push(format!("departure {item} names no test"));
+        }
+    }
+    let covers = |item: &str, name: &str| match item.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => item == name,
+    };
+    let tables = [
+        ("## Functions", &spec.functions, 2),
+        ("## Module attributes", &spec.attributes, 2),
+        ("## Constants", &spec.constants, 3),
+    ];
+    for (heading, names, b_cell) in tables {
+        let mut marked = BTreeSet::new();
+        for line in section(doc, heading) {
+            let Some(cells) = cells(line) else { continue };
+            let (Some(name), Some(b)) = (cells.first().and_then(|c| code(c)), cells.get(b_cell))
+            else {
+                continue;
+            };
+            if b.contains("**departure**") {
+                marked.insert(name.to_string());
+                if !listed.iter().any(|item| covers(item, name)) {
+                    problems.push(format!(
+                        "{name}: marked a departure, not in the departures table"
+                    ));
+                }
+            }
+        }
+        for item in &listed {
+            for name in names.keys().filter(|n| covers(item, n)) {
+                if !marked.contains(name) {
+                    problems.push(format!(
+                        "{name}: in the departures table, not marked in its row"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
 /// Every `tests/hubsim/tests/*.rs` file's test functions.
 fn hubsim_tests() -> BTreeMap<String, BTreeSet<String>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
@@ -259,6 +338,40 @@ fn compatibility_doc_lists_every_spec_item_with_existing_tests() {
         spec_path().display(),
         problems.join("\n  ")
     );
+}
+
+#[test]
+fn departures_under_b_are_listed_with_their_reason_and_test() {
+    let spec = spec_items(&read(&spec_path()));
+    let doc = read(&repo_root().join("docs/compatibility.md"));
+    let problems = departure_drift(&spec, &doc);
+    assert!(
+        problems.is_empty(),
+        "docs/compatibility.md, \"Departures under B\":\n  {}",
+        problems.join("\n  ")
+    );
+    // The check itself: an unmarked row, an unlisted mark, a bad kind.
+    let broken = doc
+        .replace("| `SQL` | leak |", "| `SQL` | taste |")
+        .replace(
+            "`(code)` -> bool: **departure**",
+            "`(code)` -> bool, departure",
+        )
+        .replace(
+            "| `Topic` | str or None | str, None for `''` |",
+            "| `Topic` | str or None | **departure** |",
+        );
+    let problems = departure_drift(&spec, &broken);
+    for want in [
+        "departure SQL: kind \"taste\" is no reason to depart",
+        "StopHub: in the departures table, not marked in its row",
+        "Topic: marked a departure, not in the departures table",
+    ] {
+        assert!(
+            problems.iter().any(|p| p == want),
+            "{want:?} not reported:\n{problems:#?}"
+        );
+    }
 }
 
 #[test]

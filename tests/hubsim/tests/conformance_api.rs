@@ -956,6 +956,13 @@ fn geoip_functions_return_strings_and_a_dict() {
             &["GetGeoIP\tss\t10.0.0.1\tcity.mmdb"],
             &[],
         );
+        // B parsed GetGeoIP's arguments as "s|s": no None.
+        if generation == Generation::B {
+            f.check_raises_text(
+                "vh.GetGeoIP('203.0.113.7', None)",
+                "TypeError: argument 2 must be str, not None",
+            );
+        }
         // GetIPCity: a B callback neither wrapper offered to scripts.
         f.check("hasattr(vh, 'GetIPCity')", "False", &[], &[]);
     }
