@@ -3,8 +3,10 @@ by vh-runner.
 
 Existing scripts keep working: ``import vh`` gives the functions,
 constants and attributes the in-process plugin gave (spec/wrapper-abi.md
-§7), with generation A's results. Unlike there, every function may be
-called from any thread of the script.
+§7), with the results of the hub's plugin generation (A: python_pi 1.6,
+B: 1.7; a script may choose the other in runner.toml, see ``vh._semantics``
+and docs/compatibility.md). Unlike there, every function may be called
+from any thread of the script.
 
 Also there: generation B's ``vh.CallDynamicFunction`` (C functions other
 plugins register, spec §3.10) and the names the plugin's documentation

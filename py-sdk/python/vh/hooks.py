@@ -14,13 +14,15 @@ values. To have mypy check a hook's signature, assign it to its protocol::
     _check: vh.hooks.OnUserLogin = OnUserLogin
 
 What the results mean (spec §4.2, §4.3; vh-runner maps them as generation A
-does for both plugin generations, §4.4):
+does for both plugin generations, §4.4, except the chat ``str`` under
+generation B's semantics, docs/compatibility.md):
 
 * ``None`` or ``True`` or any non-zero int: the hub goes on;
 * ``0`` or ``False``: block (drop the message, refuse the login, …), where
   the hub uses the result;
 * ``(text, n)``: send ``text`` to the user's connection, then act on ``n``;
-* chat (:class:`OnParsedMsgChat`): a ``str`` replaces the message text;
+* chat (:class:`OnParsedMsgChat`): a ``str`` replaces the message text
+  (not under generation B, whose plugin ignored it);
   ``(nick, text)`` replaces the nick and/or the text (``None`` keeps one);
 * MyINFO (:class:`OnParsedMsgMyINFO`, :class:`OnFirstMyINFO`): a 5-tuple
   ``(desc, tag, speed, email, share)`` replaces fields (``None`` keeps one);
