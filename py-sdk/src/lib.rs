@@ -37,7 +37,9 @@ use vh_proto::v1::{
     ScriptUnloaded, ToWorker, Value, from_worker, to_worker, value::Kind,
 };
 
-/// What the reader thread hands on.
+/// What the reader thread hands on. Not boxed: a hook's frame would pay an
+/// allocation for the size of the rare `LoadScript` (docs/performance.md).
+#[allow(clippy::large_enum_variant)]
 enum Incoming {
     Frame(to_worker::Kind),
     Closed(String),

@@ -203,9 +203,18 @@ def test_state_queries_follow_the_hub(script: Script) -> None:
         assert vh.GetRawNickList() is None  # generation B has no raw lists
         assert (vh.GetUsersCount(), vh.GetTotalShareSize()) == (2, "123")
         assert (vh.GetUserClass("ann"), vh.GetUserClass("nobody")) == (3, -2)
-        assert (vh.GetUserIP("ann"), vh.GetUserIP("nobody")) == ("10.0.0.1", "")
+        # Generation B's semantics (docs/compatibility.md): None for ''.
+        assert (vh.GetUserIP("ann"), vh.GetUserIP("nobody")) == ("10.0.0.1", None)
         assert vh.GetMyINFO("ann") == ("ann", "hi", "", "DSL\x01", "", "100")
         assert vh.SetMyINFOFlag("ann", 2) and hub.users["ann"].speed == "DSL\x03"
+        assert vh.UserRestrictions("ben", nochat="2h") is True
+        assert vh.UserRestrictions("ben", nochat="nonsense") is False
+    # A script written for A on the same hub (runner.toml's semantics).
+    with FakeHub(generation="B", semantics="A", now=0.0) as hub:
+        hub.load(script("x = 1\n"))
+        hub.add_user("ann", uclass=3, ip="10.0.0.1")
+        hub.add_user("ben", share="23")
+        assert vh.GetUserIP("nobody") == ""
         assert vh.UserRestrictions("ben", chat="2h") == {
             "chat": True,
             "pm": False,

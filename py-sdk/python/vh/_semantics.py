@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
     Values = list[Any]
+else:  # the same alias without typing's Any
+    Values = list
 
 #: The semantics the script runs with: ``"A"`` or ``"B"``.
 current = "A"

@@ -38,7 +38,7 @@ from typing import Any, Callable, Optional, TypeVar, Union
 
 import vh
 
-from . import _loader, _runtime
+from . import _loader, _runtime, _semantics
 from ._fake import CALLBACKS, REENTRANT, Ban, HubModel, User
 from ._fake import transport as _transport
 from ._fake.records import Call, HookOutcome
@@ -62,6 +62,9 @@ class FakeHub:
             reach the script decoded with it, as under vh-runner.
         generation: ``"A"`` or ``"B"``, the plugin generation (the nick
             list format, spec §6.3).
+        semantics: ``"A"`` or ``"B"``, whose ``vh`` the script gets
+            (docs/compatibility.md, runner.toml's ``semantics``); default:
+            ``generation``.
         botname, opchatname: nicks of the hub-security and op-chat bots
             (``vh.botname``, ``vh.opchatname``), both in the user list.
         script_id: ``vh.myid``.
@@ -84,6 +87,7 @@ class FakeHub:
         *,
         encoding: str = "cp1252",
         generation: str = "A",
+        semantics: Optional[str] = None,
         botname: str = "Verlihub",
         opchatname: str = "OpChat",
         config_name: str = "config",
@@ -95,6 +99,10 @@ class FakeHub:
     ) -> None:
         if generation not in ("A", "B"):
             raise ValueError(f"generation must be 'A' or 'B', not {generation!r}")
+        if semantics not in (None, "A", "B"):
+            raise ValueError(f"semantics must be 'A' or 'B', not {semantics!r}")
+        #: Whose ``vh`` the script gets, ``"A"`` or ``"B"``.
+        self.semantics = semantics or generation
         self.encoding = encoding
         self.hook_timeout = hook_timeout
         self.raise_hook_errors = raise_hook_errors
@@ -204,9 +212,10 @@ class FakeHub:
         self.model.script_name = os.path.basename(path)
         attrs = self._attrs.replace(path=path, starttime=int(self.model.now))
         _loader.set_attributes(attrs)
+        _semantics.apply(self.semantics)
         _runtime.install(self._rt)
         try:
-            module = _loader.run_script(path)
+            module = _loader.run_script(path, _loader.module_name(path, self.semantics))
         except BaseException:
             self.close()
             raise
@@ -234,6 +243,7 @@ class FakeHub:
                 self._rt.stop_loop()
         finally:
             _runtime.install(None)
+            _semantics.apply("A")
             sys.argv = saved["argv"]
             if saved["main"] is not None:
                 sys.modules["__main__"] = saved["main"]
