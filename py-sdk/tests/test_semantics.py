@@ -99,13 +99,15 @@ def test_b_module_and_back_to_a(script: Script) -> None:
         if __name__ == "__main__":
             RAN_AS_MAIN = True
         """)
+    before = (list(vh.__all__), {n: v for n, v in vars(vh).items() if callable(v)})
     with FakeHub(generation="B") as hub:
         module = hub.load(path)
         assert (module.__name__, module.RAN_AS_MAIN, vh.name) == ("b_script", False, "b_script")
         assert not hasattr(vh, "__version__")
         assert vh.Decode("&#65;&#36;&#300;") == "A$,"
         assert sys.modules["b_script"] is module
-    # Closed: A's module again.
+    # Closed: A's module again, exactly.
+    assert (list(vh.__all__), {n: v for n, v in vars(vh).items() if callable(v)}) == before
     assert vh.__version__ == (1, 6, 0, 0)
     assert vh.mc.__text_signature__ == "(text, from_nick=None, /)"
     assert vh.Decode("&#65;&#36;") == "&#65;$"

@@ -145,11 +145,14 @@ def call_dynamic(name: str, args: tuple[Any, ...], timeout: Optional[float]) -> 
         return None
     if result_kinds[:1] == "D":
         try:
-            return rt.json_from_hub(result[0])
+            return rt.json_from_hub(result[0], rt.function_encoding())
         except ValueError:
             print(f"vh: CallDynamicFunction({name!r}) returned invalid JSON", flush=True)
             return None
-    return rt.from_hub(result[0])
+    value = result[0]
+    if isinstance(value, bytes):
+        return value.decode(rt.function_encoding(), "surrogateescape")
+    return value
 
 
 def _dynamic_arg(rt: _runtime.Runtime, position: int, arg: Any) -> tuple[str, Any]:
@@ -159,9 +162,9 @@ def _dynamic_arg(rt: _runtime.Runtime, position: int, arg: Any) -> tuple[str, An
     if isinstance(arg, float):
         return "d", arg
     if isinstance(arg, str):
-        return "s", rt.to_hub(arg)
+        return "s", arg.encode(rt.function_encoding(), "surrogateescape")
     if isinstance(arg, _runtime.JSON_TYPES):
-        return "D", rt.json_to_hub(arg)
+        return "D", rt.json_to_hub(arg, rt.function_encoding())
     raise TypeError(
         f"CallDynamicFunction() argument {position} must be int, float, str, list, tuple, "
         f"set, frozenset or dict, not {type(arg).__name__}"

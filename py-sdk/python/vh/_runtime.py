@@ -129,9 +129,18 @@ class Runtime:
             return value.decode(self.encoding, "surrogateescape")
         return value
 
-    def json_to_hub(self, value: Any) -> bytes:
+    def function_encoding(self) -> str:
+        """The encoding of the text ``w_CallFunction`` and
+        ``CallDynamicFunction`` exchange with C (spec §3.9, §3.10): UTF-8
+        under generation B's semantics, as B's wrapper (§8), else the hub
+        encoding. Both with ``surrogateescape``: no byte is lost (B failed
+        the call on one that was not UTF-8)."""
+        return "utf-8" if _is_b() else self.encoding
+
+    def json_to_hub(self, value: Any, encoding: Optional[str] = None) -> bytes:
         """``value`` (containers nested in any way; sets become arrays) as a
-        JSON document in the hub encoding, as B's list getters send them.
+        JSON document in the hub encoding (or ``encoding``), as B's list
+        getters send them.
         Text the encoding cannot hold is written as ``\\u`` escapes.
 
         # Errors
@@ -142,19 +151,21 @@ class Runtime:
 
         try:
             text = json.dumps(value, ensure_ascii=False, default=_json_default)
-            return text.encode(self.encoding, "surrogateescape")
+            return text.encode(encoding or self.encoding, "surrogateescape")
         except UnicodeEncodeError:
             return json.dumps(value, default=_json_default).encode("ascii")
 
-    def json_from_hub(self, value: Optional[bytes]) -> Any:
-        """A JSON document from the hub (hub encoding) as Python objects.
+    def json_from_hub(self, value: Optional[bytes], encoding: Optional[str] = None) -> Any:
+        """A JSON document from the hub (hub encoding, or ``encoding``) as
+        Python objects.
 
         # Errors
         ``ValueError`` if it is not JSON.
         """
         import json
 
-        return json.loads((value or b"").decode(self.encoding, "surrogateescape"))
+        text = (value or b"").decode(encoding or self.encoding, "surrogateescape")
+        return json.loads(text)
 
     # -- the asyncio loop -----------------------------------------------------
 
@@ -418,11 +429,13 @@ class Runtime:
     def _function_arg(self, kind: str, value: Any) -> Any:
         """One ``w_CallFunction`` argument for Python (spec §3.9): JSON
         ('D', and 'L' lists) parsed, NULL/empty/invalid JSON as ``{}``;
-        strings decoded with the hub encoding (``surrogateescape``)."""
+        strings decoded with :meth:`function_encoding` (``surrogateescape``)."""
         if kind != "D":
-            return self.from_hub(value)
+            if isinstance(value, bytes):
+                return value.decode(self.function_encoding(), "surrogateescape")
+            return value
         try:
-            return self.json_from_hub(value) if value else {}
+            return self.json_from_hub(value, self.function_encoding()) if value else {}
         except ValueError:
             return {}
 
@@ -449,7 +462,7 @@ class Runtime:
             self.channel.send_function_result(call_id, True, "d", r, "")
         elif isinstance(r, str):
             try:
-                data = self.to_hub(r)
+                data = r.encode(self.function_encoding(), "surrogateescape")
             except UnicodeEncodeError as e:
                 self._send_function_failure(
                     call_id, f"{fname}() returned text the hub cannot hold: {e}"
@@ -458,7 +471,7 @@ class Runtime:
             self.channel.send_function_result(call_id, True, "s", data, "")
         elif isinstance(r, JSON_TYPES):
             try:
-                data = self.json_to_hub(r)
+                data = self.json_to_hub(r, self.function_encoding())
             except (TypeError, ValueError):
                 data = b"{}" if isinstance(r, dict) else b"[]"
             self.channel.send_function_result(call_id, True, "D", data, "")

@@ -273,7 +273,7 @@ def apply(semantics: str) -> None:
         return
     g = vh.__dict__
     if semantics == "B":
-        for name in (*(s.name for s in FUNCTIONS), *_ABSENT_IN_B, "Decode", "name"):
+        for name in (*(s.name for s in FUNCTIONS), *_ABSENT_IN_B, "Decode", "name", "__all__"):
             if name in g:
                 _saved[name] = g[name]
         for spec in FUNCTIONS:
@@ -286,7 +286,6 @@ def apply(semantics: str) -> None:
         vh.__all__ = [n for n in vh.__all__ if n not in _ABSENT_IN_B]
     else:
         g.update(_saved)
-        vh.__all__ = [*vh.__all__, *(n for n in _ABSENT_IN_B if n not in vh.__all__)]
         _saved.clear()
     current = semantics
 

@@ -254,9 +254,13 @@ fn call_function_runs_script_functions_with_b_marshaling() {
             vec![HookArg::Long(2), HookArg::Long(3)],
             b"l:5",
         ),
-        // "да" and 0x98 (no CP1251 character): decoded with the hub
-        // encoding and surrogateescape, every byte back unchanged.
-        ("shout", "s", vec![s(b"\xe4\xe0\x98")], b"s:\xc4\xc0\x98"),
+        // Text is UTF-8, as B's wrapper and docs have it (spec §3.9, §8):
+        // "да" -> "ДА".
+        ("shout", "s", vec![s("да".as_bytes())], "s:ДА".as_bytes()),
+        // Bytes that are no UTF-8 ("да" in CP1251 and 0x98; B failed the
+        // call, a departure for lost bytes): surrogateescape, every byte
+        // back unchanged.
+        ("shout", "s", vec![s(b"\xe4\xe0\x98")], b"s:\xe4\xe0\x98"),
         (
             "ratio",
             "ll",
@@ -404,12 +408,22 @@ fn dynamic_functions_registered_by_a_plugin_are_called_from_the_script() {
 
         assert!(!hub.chat(b"alice", b"dyn basic"));
         let got = actions(&hub.records());
+        // Text goes to C and back in the hub encoding under A, in UTF-8
+        // under B (its wrapper and docs, spec §3.10, §8): the C function
+        // reverses the bytes of "héllo", and a byte that is no UTF-8 stays
+        // as a surrogate (B failed the call: lost bytes, a departure).
+        let (reversed, listed): (&[u8], &[u8]) = match generation {
+            Generation::A => (b"'oll\xe9h'", b"['x', 'y\xe9']"),
+            Generation::B => (b"'oll\\udca9\\udcc3h'", b"['x', 'y\\udce9']"),
+        };
+        let reverse = [b"USERMC alice\tVerlihub\treverse -> ".as_slice(), reversed].concat();
+        let list = [b"USERMC alice\tVerlihub\tlist -> ".as_slice(), listed].concat();
         let want: Vec<&[u8]> = vec![
             b"USERMC alice\tVerlihub\tadd -> 42",
-            b"USERMC alice\tVerlihub\treverse -> 'oll\xe9h'",
+            &reverse,
             b"USERMC alice\tVerlihub\thalf -> 2.5",
             b"USERMC alice\tVerlihub\techo -> {'a': [1, 2], 'b': None}",
-            b"USERMC alice\tVerlihub\tlist -> ['x', 'y\xe9']",
+            &list,
             b"USERMC alice\tVerlihub\tnull -> None",
             b"USERMC alice\tVerlihub\tformats -> 'llsdDDDDD [1] [2] [3] [4] {\"k\": 5}'",
         ];
