@@ -98,6 +98,16 @@ def module_name(path: str, semantics: str) -> str:
     return base[:-3] if base.endswith(".py") else base
 
 
+def add_scripts_folder(basedir: str) -> None:
+    """Generation B's import path (§7.5): ``<config_dir>/scripts`` on
+    ``sys.path`` too (after the script's own folder, which
+    :func:`run_script` puts first)."""
+    if basedir:
+        folder = os.path.join(basedir, "scripts")
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+
 def run_script(path: str, name: str = "__main__") -> types.ModuleType:
     """Executes the script file as module ``name`` (``__main__``:
     generation A; see :func:`module_name`) with its folder first on

@@ -109,6 +109,8 @@ def main() -> int:
     _loader.set_attributes(attrs)
     semantics = _semantics_of(event)
     _semantics.apply(semantics)
+    if semantics == "B":
+        _loader.add_scripts_folder(attrs.basedir)
     rt = _runtime.Runtime(channel, encoding)
     _runtime.install(rt)
     try:

@@ -17,7 +17,8 @@ use vh_hubsim::{Generation, HookArg, Hub};
 /// DNS or GeoIP, and the hub description is set to `''`).
 const B_REPORT: &str = concat!(
     "[('description', 'DC++ Hub'), ('has_version', False), ('name', 'b_style'), ",
-    "('ran_as_main', False), ('restricted', False), ('user', {'nick': 'alice', ",
+    "('ran_as_main', False), ('restricted', False), ('scripts_folder_on_path', True), ",
+    "('user', {'nick': 'alice', ",
     "'ip': '10.0.0.1', 'host': 'unresolved', 'country_code': '??', 'class': 0})]"
 );
 
@@ -26,7 +27,8 @@ const B_REPORT: &str = concat!(
 const A_REPORT: &str = concat!(
     "[('description', ''), ('has_version', True), ('name', 'b_style.py'), ",
     "('ran_as_main', True), ('restricted', {'chat': False, 'pm': False, 'search': False, ",
-    "'ctm': False}), ('user', {'nick': 'alice', 'ip': '10.0.0.1', 'host': '', ",
+    "'ctm': False}), ('scripts_folder_on_path', False), ",
+    "('user', {'nick': 'alice', 'ip': '10.0.0.1', 'host': '', ",
     "'country_code': '', 'class': 0})]"
 );
 

@@ -8,6 +8,9 @@ the hub description and the user's fields the way a REST endpoint of a
 B script shows them (issue 14).
 """
 
+import os
+import sys
+
 import vh
 
 RAN_AS_MAIN = False
@@ -40,6 +43,8 @@ def OnPublicBotMessage(nick, message, min_class, max_class):
         "has_version": hasattr(vh, "__version__"),
         "restricted": vh.UserRestrictions(message),
         "ran_as_main": RAN_AS_MAIN,
+        # B puts <config_dir>/scripts on the import path too (spec §7.5).
+        "scripts_folder_on_path": os.path.join(vh.basedir, "scripts") in sys.path,
     }
     return (ascii(sorted(report.items())), 1)
 
