@@ -152,6 +152,10 @@ static bool arg_is(const w_Targs *a, size_t i, const char *want)
 /* What python_pi answers for the lookups hubsim has no data for. */
 static w_Targs *canned(const char *name, const w_Targs *a)
 {
+	/* A MyINFO answer with NULL fields (B's wrapper made them ''). */
+	if (!strcmp(name, "GetMyINFO") && arg_is(a, 0, "nullfields"))
+		return pack()("ssssss", strdup("nullfields"), static_cast<char *>(nullptr),
+			      strdup("<t>"), static_cast<char *>(nullptr), strdup(""), strdup("0"));
 	if (!strcmp(name, "GetIPCC") && arg_is(a, 0, GEO_IP))
 		return pack()("s", strdup("CH"));
 	if (!strcmp(name, "GetIPCN") && arg_is(a, 0, GEO_IP))
@@ -629,6 +633,16 @@ fn user_functions_read_and_change_users() {
             "vh.GetMyINFO('nobody')",
             "None",
             &["GetMyINFO\ts\tnobody"],
+            &[],
+        );
+        // NULL fields: None under A, '' under B (spec §7.2).
+        f.check(
+            "vh.GetMyINFO('nullfields')",
+            f.ab(
+                "('nullfields', None, '<t>', None, '', '0')",
+                "('nullfields', '', '<t>', '', '', '0')",
+            ),
+            &["GetMyINFO\ts\tnullfields"],
             &[],
         );
         f.check(
