@@ -23,8 +23,15 @@ nothing changes: ``vh`` is built with generation A's behaviour. Under
   ``encode`` and ``decode`` stay as extras); ``Decode`` turns every
   ``&#<n>;`` into its character (§7.2).
 
+Elsewhere, :func:`is_b` selects B's ways: a ``str`` from
+``OnParsedMsgChat`` replaces nothing and bot renames leave ``vh.botname``
+alone (``_runtime``, §4.3), the script is imported as a module with
+``<config_dir>/scripts`` on ``sys.path`` (``_loader``, §7.5), and
+``w_CallFunction``/``CallDynamicFunction`` text is UTF-8 (§3.9, §8).
+
 Kept from A where B's behaviour is a crash, leak or lost bytes, or
-contradicts B's own documentation (docs/compatibility.md "Departures"):
+contradicts B's own documentation (docs/compatibility.md "Departures
+under B"):
 the functions B's wrapper broke (``mc``, ``classmc``, ``StopHub``,
 ``name_and_version``, ``ScriptCommand``, ``SQL``, ``GetGeoIP`` without
 ``db``) reach the hub and give their result; ``GetServFreq`` gives the
