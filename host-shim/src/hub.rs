@@ -224,6 +224,8 @@ pub struct Shim {
     epoch: Instant,
     /// Functions other plugins registered for the scripts (B, spec §3.10).
     functions: Registry,
+    /// Failed pipelined `vh.*` calls already logged (issue 17).
+    pipelined: crate::pipeline::Failures,
 }
 
 static CURRENT: RwLock<Option<Arc<Shim>>> = RwLock::new(None);
@@ -288,6 +290,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         loads,
         epoch: Instant::now(),
         functions: Registry::default(),
+        pipelined: crate::pipeline::Failures::default(),
     };
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
     true
@@ -401,6 +404,7 @@ impl Shim {
                         kind: Some(vh_proto::v1::value::Kind::NullS(true)),
                     }))
                     .collect(),
+                pipelined: false,
             };
             let res = self.table.call(&call);
             match res.values.first().and_then(|v| v.kind.as_ref()) {
@@ -533,6 +537,7 @@ impl Shim {
             "script #{id} {shown} loaded in worker pid {}",
             loaded.pid
         );
+        self.pipelined.forget(id);
         let script = Script::new(id, name, &loaded);
         self.scripts
             .write()
@@ -691,6 +696,7 @@ impl Shim {
             // script's vh.* calls from it run at the hub's next entry.
             return std::ptr::null_mut();
         }
+        crate::pipeline::count_awaited();
         let deadline = sent_at + self.deadline_of(&script, hook);
         match self.wait(Awaited::Hook { script: id, call }, deadline, route.link()) {
             Outcome::Reply(RunnerMessage {
@@ -818,6 +824,7 @@ impl Shim {
         let Some(route) = sent else {
             return std::ptr::null_mut();
         };
+        crate::pipeline::count_awaited();
         // -1: no hook index, so the hook deadline (never OnTimer's own).
         let limit = self.deadline_of(&script, -1);
         let outcome = self.wait(
@@ -1130,11 +1137,20 @@ impl Shim {
         };
         if let Some(In::HubCall(call)) = &msg.kind {
             let result = self.table.call(call);
-            self.send_result(result, via);
+            if call.pipelined {
+                // docs/protocol.md "Pipelined calls": run in order, no answer.
+                let name = self.script(call.script_id).map(|s| s.name.clone());
+                self.pipelined
+                    .ran(name.as_deref().unwrap_or("?"), call, &result);
+            } else {
+                crate::pipeline::count_answered();
+                self.send_result(result, via);
+            }
             return None;
         }
         if let Some(In::DynamicCall(call)) = &msg.kind {
             let result = self.functions.call_dynamic(call);
+            crate::pipeline::count_answered();
             self.send_result(result, via);
             return None;
         }

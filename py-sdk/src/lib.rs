@@ -708,9 +708,36 @@ impl Channel {
                 call_id,
                 callback,
                 args,
+                pipelined: false,
             }),
         )?;
         Ok(call_id)
+    }
+
+    /// Sends a hub callback call from the main thread *pipelined*
+    /// (docs/protocol.md "Pipelined calls"): the script discards its
+    /// result, so nothing waits for it; the hub thread runs it in order
+    /// with this script's other calls, before the hook's result. Only while
+    /// the innermost request came on the direct link and the hub waits for
+    /// it (the hub thread is then reading that link); returns False without
+    /// sending otherwise, and the caller makes an ordinary call.
+    fn pipeline_call(&self, callback: String, args: &Bound<'_, PyList>) -> PyResult<bool> {
+        if self.main_link() != Link::Direct || !self.direct_up.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        let args = list_from_py(args)?;
+        let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
+        self.send_on(
+            Link::Direct,
+            from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id,
+                callback,
+                args,
+                pipelined: true,
+            }),
+        )?;
+        Ok(true)
     }
 
     /// Sends a dynamic function call (`vh.CallDynamicFunction`, spec §3.10)
@@ -786,6 +813,7 @@ impl Channel {
                 call_id,
                 callback,
                 args,
+                pipelined: false,
             })
         })?;
         got.map(|(ok, values, error)| {

@@ -97,6 +97,10 @@ pub struct ScriptSettings {
     /// links"), so that hooks skip the runner; false sends every hook
     /// through the runner, as before.
     pub direct_link: bool,
+    /// Let the worker pipeline `vh.*` sends whose result the script
+    /// discards (docs/protocol.md "Pipelined calls"); false makes every
+    /// call wait for the hub's answer, as before (`VH_PIPELINE_CALLS=0`).
+    pub pipeline_calls: bool,
 }
 
 impl Default for ScriptSettings {
@@ -118,6 +122,7 @@ impl Default for ScriptSettings {
             cwd: None,
             env: BTreeMap::new(),
             direct_link: true,
+            pipeline_calls: true,
         }
     }
 }
