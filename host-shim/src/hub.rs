@@ -226,6 +226,9 @@ pub struct Shim {
     functions: Registry,
     /// Failed pipelined `vh.*` calls already logged (issue 17).
     pipelined: crate::pipeline::Failures,
+    /// How long the hub thread checks a direct link before it sleeps
+    /// (`VH_SPIN_US` at most; adapted, and nothing on a busy machine).
+    spinner: vh_proto::spin::Adaptive,
 }
 
 static CURRENT: RwLock<Option<Arc<Shim>>> = RwLock::new(None);
@@ -277,6 +280,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
             return false;
         }
     };
+    let spinner = vh_proto::spin::Adaptive::new(settings.spin);
     let shim = Shim {
         // SAFETY: entries of the plugin's table are callbacks (spec §6.1).
         table: unsafe { Table::copy(raw, generation) },
@@ -291,6 +295,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         epoch: Instant::now(),
         functions: Registry::default(),
         pipelined: crate::pipeline::Failures::default(),
+        spinner,
     };
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
     true
@@ -1035,10 +1040,7 @@ impl Shim {
                 }
                 LinkRead::Nothing => {}
             }
-            if !self
-                .ipc
-                .poll_hub(link.raw_fd(), deadline, self.settings.spin)
-            {
+            if !self.ipc.poll_hub(link.raw_fd(), deadline, &self.spinner) {
                 break Outcome::TimedOut;
             }
         };

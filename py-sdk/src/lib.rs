@@ -87,13 +87,13 @@ struct Channel {
     main_polling: Arc<AtomicBool>,
     next_call: AtomicU64,
     /// How long the main thread checks its direct link before it sleeps
-    /// (`VH_SPIN_US`, `vh_proto::spin`), while the hub sends this script
-    /// hooks densely: only if its last wait for one was shorter than that
-    /// (spinning would have caught it). A script that gets every other
-    /// hook of a busy hub, behind others, then sleeps instead of taking
-    /// CPU from the hub thread and the other workers.
-    spin: Duration,
-    last_wait_hot: AtomicBool,
+    /// (`VH_SPIN_US` at most, `vh_proto::spin::Adaptive`): only while the
+    /// hub sends this script hooks densely (its recent waits were short
+    /// enough for spinning to catch the next one), and never while every
+    /// CPU is busy. A script that gets a hook now and then, or every other
+    /// hook of a busy hub behind others, sleeps at once instead of taking
+    /// CPU from the hub thread, the other workers and the hub's clients.
+    spin: vh_proto::spin::Adaptive,
 }
 
 /// Reads the runner's socket until it closes, then queues `("closed",
@@ -408,8 +408,7 @@ impl Channel {
     fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
         let started = Instant::now();
         let got = self.next_main_inner(timeout);
-        self.last_wait_hot
-            .store(started.elapsed() < self.spin, Ordering::Relaxed);
+        self.spin.waited(started.elapsed());
         got
     }
 
@@ -443,10 +442,11 @@ impl Channel {
                     }
                 };
             };
-            let spun = self.last_wait_hot.load(Ordering::Relaxed)
+            let budget = self.spin.budget();
+            let spun = !budget.is_zero()
                 && vh_proto::spin::until_readable(
                     direct.reader.as_raw_fd(),
-                    self.spin,
+                    budget,
                     deadline,
                     || !self.main_rx.is_empty(),
                 );
@@ -598,8 +598,7 @@ impl Channel {
             wake,
             main_polling,
             next_call: AtomicU64::new(1),
-            spin: vh_proto::spin::budget_from_env(),
-            last_wait_hot: AtomicBool::new(false),
+            spin: vh_proto::spin::Adaptive::from_env(),
         })
     }
 
@@ -719,10 +718,21 @@ impl Channel {
     /// result, so nothing waits for it; the hub thread runs it in order
     /// with this script's other calls, before the hook's result. Only while
     /// the innermost request came on the direct link and the hub waits for
-    /// it (the hub thread is then reading that link); returns False without
-    /// sending otherwise, and the caller makes an ordinary call.
+    /// it (the hub thread is then reading that link), and while nothing
+    /// the hub sent waits to be read: a hook it fired without waiting (an
+    /// instant `OnScriptCommand`) runs, as with a waited call, before the
+    /// script goes on, so the hub sees the calls in the same order either
+    /// way. Returns False without sending otherwise, and the caller makes
+    /// an ordinary call.
     fn pipeline_call(&self, callback: String, args: &Bound<'_, PyList>) -> PyResult<bool> {
-        if self.main_link() != Link::Direct || !self.direct_up.load(Ordering::Acquire) {
+        let Some(direct) = self.direct.as_ref() else {
+            return Ok(false);
+        };
+        if self.main_link() != Link::Direct
+            || !self.direct_up.load(Ordering::Acquire)
+            || !self.main_rx.is_empty()
+            || vh_proto::spin::readable(direct.reader.as_raw_fd())
+        {
             return Ok(false);
         }
         let args = list_from_py(args)?;
