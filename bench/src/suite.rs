@@ -155,6 +155,10 @@ pub fn run(args: &[String]) -> Result<i32> {
         busy.push((label.to_string(), l));
     }
 
+    say("hub-shaped scenario (issue 17)");
+    let hub_shaped = crate::hubshaped::run(&mut lab, plan.hub_rounds, plan.hub_lines)
+        .map_err(|e| format!("{e:#}"));
+
     say(&format!("RSS over {} hooks", plan.rss_hooks));
     let growth = scenarios::growth(&mut lab, plan.rss_hooks, plan.rss_step)?;
 
@@ -176,6 +180,7 @@ pub fn run(args: &[String]) -> Result<i32> {
 
     let report = Report {
         short: plan.short,
+        hub_shaped,
         conditions,
         load_end: procfs::loadavg(),
         sizes: Some(sizes),
