@@ -18,6 +18,8 @@
 //! JSON document ('D') must be told from a string ('s'), a *kinds* string
 //! goes with them, one format character per value (`l`, `s`, `d`, `D`).
 
+mod held;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -94,6 +96,9 @@ struct Channel {
     /// hook of a busy hub behind others, sleeps at once instead of taking
     /// CPU from the hub thread, the other workers and the hub's clients.
     spin: vh_proto::spin::Adaptive,
+    /// Pipelined calls not written yet (`held`): they go out with the next
+    /// frame on the direct link.
+    held: held::Held,
 }
 
 /// Reads the runner's socket until it closes, then queues `("closed",
@@ -292,6 +297,14 @@ fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
     Ok(t.unbind())
 }
 
+/// The callback name of a `HubCall` message (for error messages).
+fn msg_callback(msg: &FromWorker) -> &str {
+    match &msg.kind {
+        Some(from_worker::Kind::HubCall(c)) => &c.callback,
+        _ => "?",
+    }
+}
+
 /// `vh.MessageTooBigError(what, size, limit)` (defined in `vh._errors`),
 /// or the error of importing it.
 fn too_big_error(py: Python<'_>, what: &str, size: usize) -> PyErr {
@@ -332,11 +345,28 @@ impl Channel {
             };
             return Err(Python::attach(|py| too_big_error(py, &what, size)));
         }
-        if let (Link::Direct, Some(direct)) = (link, &self.direct)
+        // Held pipelined calls are the main thread's, written before its
+        // next frame on the direct link; other threads use the runner's.
+        if link == Link::Direct {
+            return self.write_direct(Some(msg));
+        }
+        self.write_runner(&[msg])
+    }
+
+    /// Writes the held pipelined calls and then `msg` on the direct link
+    /// in one write while it is up, else (or if writing fails) to the
+    /// runner, in the same order.
+    fn write_direct(&self, msg: Option<FromWorker>) -> PyResult<()> {
+        let mut frames = self.held.take();
+        frames.extend(msg);
+        if frames.is_empty() {
+            return Ok(());
+        }
+        if let Some(direct) = &self.direct
             && self.direct_up.load(Ordering::Acquire)
         {
             let mut w = direct.writer.lock().unwrap_or_else(|e| e.into_inner());
-            match write_frame(&mut *w, &msg) {
+            match held::encode_all(&frames).and_then(|buf| w.write_all(&buf)) {
                 Ok(()) => return Ok(()),
                 Err(_) => {
                     // A frame cut short would garble the stream: close it.
@@ -345,8 +375,15 @@ impl Channel {
                 }
             }
         }
+        self.write_runner(&frames)
+    }
+
+    /// Writes `frames` to the runner.
+    fn write_runner(&self, frames: &[FromWorker]) -> PyResult<()> {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        write_frame(&mut *w, &msg)
+        frames
+            .iter()
+            .try_for_each(|f| write_frame(&mut *w, f))
             .and_then(|()| w.flush())
             .map_err(|e| PyConnectionError::new_err(format!("vh-runner link: {e}")))
     }
@@ -406,6 +443,10 @@ impl Channel {
     /// it and on the reader's wake-up, so a hook from the hub reaches
     /// Python with no thread hop.
     fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
+        // Nothing stays held while the main thread waits (module `held`).
+        if !self.held.is_empty() {
+            let _ = self.write_direct(None);
+        }
         let started = Instant::now();
         let got = self.next_main_inner(timeout);
         self.spin.waited(started.elapsed());
@@ -599,6 +640,7 @@ impl Channel {
             main_polling,
             next_call: AtomicU64::new(1),
             spin: vh_proto::spin::Adaptive::from_env(),
+            held: held::Held::default(),
         })
     }
 
@@ -737,16 +779,24 @@ impl Channel {
         }
         let args = list_from_py(args)?;
         let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
-        self.send_on(
-            Link::Direct,
-            from_worker::Kind::HubCall(HubCall {
+        let msg = FromWorker {
+            kind: Some(from_worker::Kind::HubCall(HubCall {
                 script_id: 0,
                 call_id,
                 callback,
                 args,
                 pipelined: true,
-            }),
-        )?;
+            })),
+        };
+        let size = msg.encoded_len();
+        if size > MAX_MESSAGE_LEN {
+            let what = "the call vh.".to_string() + msg_callback(&msg) + "()";
+            return Err(Python::attach(|py| too_big_error(py, &what, size)));
+        }
+        // Held until the next frame on the link (module `held`).
+        if self.held.push(msg) {
+            self.write_direct(None)?;
+        }
         Ok(true)
     }
 
