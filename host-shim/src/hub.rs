@@ -1141,9 +1141,10 @@ impl Shim {
             let result = self.table.call(call);
             if call.pipelined {
                 // docs/protocol.md "Pipelined calls": run in order, no answer.
-                let name = self.script(call.script_id).map(|s| s.name.clone());
-                self.pipelined
-                    .ran(name.as_deref().unwrap_or("?"), call, &result);
+                self.pipelined.ran(call, &result, || {
+                    self.script(call.script_id)
+                        .map_or_else(|| "?".into(), |s| s.name.clone())
+                });
             } else {
                 crate::pipeline::count_answered();
                 self.send_result(result, via);

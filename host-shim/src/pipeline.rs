@@ -59,10 +59,10 @@ pub struct Failures {
 }
 
 impl Failures {
-    /// Notes that pipelined `call` of script `script` (named `name`) ran
-    /// and gave `result`; a failure is logged the first time for this
-    /// script and callback.
-    pub fn ran(&self, name: &str, call: &HubCall, result: &CallResult) {
+    /// Notes that pipelined `call` ran and gave `result`; a failure is
+    /// logged the first time for this script (whose file name `name`
+    /// gives, only then) and callback.
+    pub fn ran(&self, call: &HubCall, result: &CallResult, name: impl FnOnce() -> String) {
         PIPELINED.fetch_add(1, Ordering::Relaxed);
         if result.ok {
             return;
@@ -74,6 +74,7 @@ impl Failures {
             .unwrap_or_else(|e| e.into_inner())
             .insert(key);
         if first {
+            let name = name();
             shim_log!(
                 0,
                 "[{}:{name}] vh.{}() failed: {} (its result was discarded, so the script was not told; later failures of vh.{}() in this script are not logged)",
