@@ -213,6 +213,37 @@ mod tests {
     }
 
     #[test]
+    fn nobody_spins_while_every_cpu_has_another_thread_to_run() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let stop = Arc::new(AtomicBool::new(false));
+        let burners: Vec<_> = (0..cpus)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        // Past the 5 ms sampling period, with every CPU taken.
+        std::thread::sleep(BUSY_SAMPLE * 4);
+        let busy = cpus_busy();
+        let budget = Adaptive::new(Duration::from_micros(50)).budget();
+        stop.store(true, Ordering::Relaxed);
+        for b in burners {
+            let _ = b.join();
+        }
+        assert!(
+            busy,
+            "{cpus} burning threads and this one: the CPUs are busy"
+        );
+        assert_eq!(budget, Duration::ZERO);
+    }
+
+    #[test]
     fn loadavg_lines_give_the_runnable_threads() {
         assert_eq!(parse_running(b"0.52 0.58 0.59 3/467 12345\n"), Some(3));
         assert_eq!(parse_running(b"garbage"), None);
