@@ -357,15 +357,20 @@ impl Channel {
     /// in one write while it is up, else (or if writing fails) to the
     /// runner, in the same order.
     fn write_direct(&self, msg: Option<FromWorker>) -> PyResult<()> {
+        // Taken under the writer's lock: the held frames go out before
+        // any frame another thread (an async hook's result) writes after.
+        let writer = self
+            .direct
+            .as_ref()
+            .map(|d| d.writer.lock().unwrap_or_else(|e| e.into_inner()));
         let mut frames = self.held.take();
         frames.extend(msg);
         if frames.is_empty() {
             return Ok(());
         }
-        if let Some(direct) = &self.direct
+        if let Some(mut w) = writer
             && self.direct_up.load(Ordering::Acquire)
         {
-            let mut w = direct.writer.lock().unwrap_or_else(|e| e.into_inner());
             match held::encode_all(&frames).and_then(|buf| w.write_all(&buf)) {
                 Ok(()) => return Ok(()),
                 Err(_) => {
