@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 typedef struct w_Targs w_Targs;
@@ -149,6 +150,27 @@ uint64_t vb_events(const int *ids, int nids, int hook, const char *fmt, const ch
 			lat_ns[i] = t - prev;
 			prev = t;
 		}
+	}
+	return now_ns() - start;
+}
+
+/*
+ * Issue 17's hub-shaped lines: n chat events as vb_events runs them, each
+ * followed by what a hub does with a chat line it allowed: the line, `len`
+ * bytes, sent to each of `nfds` client sockets (non-blocking; a full
+ * client buffer drops the copy, counted in *dropped). Returns the total
+ * time, nanoseconds.
+ */
+uint64_t vb_lines(const int *ids, int nids, const char *fmt, const char *a0, const char *a1,
+		  uint64_t n, const int *fds, int nfds, const char *line, size_t len,
+		  struct vb_counts *c, uint64_t *dropped)
+{
+	uint64_t start = now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		dispatch(ids, nids, 3, 1, fmt, a0, a1, NULL, c);
+		for (int k = 0; k < nfds; k++)
+			if (send(fds[k], line, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+				(*dropped)++;
 	}
 	return now_ns() - start;
 }

@@ -18,6 +18,9 @@
  * passed Python 2 byte strings).
  *
  * Usage: vh-bench-inproc CHAT_SCRIPT USERMC_SCRIPT N
+ *        vh-bench-inproc --lines SCRIPT N FD...   (issue 17's hub-shaped
+ *            scenario: N chat lines back to back, each then sent to every
+ *            client socket FD as a hub broadcasts it; only `value lines`)
  * Output, nanoseconds, one line each:
  *   value <name> <ns>                       mean of a batch
  *   series <name> <p50> <p99> <p99.9> <mean>  per-call times
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 /* spec §2.1 */
@@ -307,8 +311,46 @@ static void batch(const char *name, int id, int hook, size_t n)
 	printf("value %s %.2f\n", name, (double)t / (double)n);
 }
 
+/* The chat line as the hub broadcasts it (vh-bench's hubshaped.rs sends the same). */
+static const char LINE[] = "<bench> hello everyone, how is the hub doing today?|";
+
+/* One hub-shaped line: the event, then the line to every client (full
+ * client buffers drop the copy, as in c/driver.c vb_lines). */
+static void line(int id, const int *fds, int nfds)
+{
+	event(id, ON_PARSED_MSG_CHAT);
+	for (int k = 0; k < nfds; k++)
+		(void)send(fds[k], LINE, sizeof LINE - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* --lines SCRIPT N FD...: N hub-shaped lines back to back to SCRIPT, after
+ * a warm-up; prints `value lines <ns per line>`. */
+static int lines_main(const char *script, size_t n, int nfds, char **fd_args)
+{
+	int fds[256];
+	if (nfds > 256)
+		nfds = 256;
+	for (int k = 0; k < nfds; k++)
+		fds[k] = atoi(fd_args[k]);
+	PyImport_AppendInittab("vh", init_vh);
+	Py_InitializeEx(0);
+	int id = load_script(script);
+	main_ts = PyEval_SaveThread();
+	for (size_t i = 0; i < n / 10 + 10; i++)
+		line(id, fds, nfds);
+	uint64_t t0 = now_ns();
+	for (size_t i = 0; i < n; i++)
+		line(id, fds, nfds);
+	printf("value lines %.2f\n", (double)(now_ns() - t0) / (double)(n ? n : 1));
+	PyEval_RestoreThread(main_ts);
+	Py_FinalizeEx();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && !strcmp(argv[1], "--lines"))
+		return lines_main(argv[2], strtoull(argv[3], NULL, 10), argc - 4, argv + 4);
 	if (argc != 4) {
 		fprintf(stderr, "usage: %s CHAT_SCRIPT USERMC_SCRIPT N\n", argv[0]);
 		return 2;

@@ -8,13 +8,16 @@ use anyhow::{Context, Result, bail};
 use crate::lab::Parts;
 
 pub const USAGE: &str =
-    "usage: vh-bench [--short] [--strict] [--rss] [--python PATH] [--bin-dir DIR]
+    "usage: vh-bench [--short] [--strict] [--rss] [--hub] [--python PATH] [--bin-dir DIR]
 
   --short        small counts, to check that the bench runs (CI); not timed
   --strict       exit with status 2 if a target is missed (full run, --rss)
   --rss          only a worker's idle RSS against bare python3: 5 fresh
                  workers and 5 bare interpreters, the medians and the
                  ratio (a few seconds)
+  --hub          only the hub-shaped scenario (issue 17): its rounds, its
+                 table and its targets (about a minute; with --short, 2
+                 small rounds)
   --python PATH  the workers' interpreter, with the vh package
                  [default: $VH_BENCH_PYTHON, else <repo>/.venv/bin/python]
   --bin-dir DIR  where libvh_python_wrapper.so and vh-runner are
@@ -39,6 +42,8 @@ pub struct Options {
     pub soak: Option<f64>,
     /// `--rss`.
     pub rss: bool,
+    /// `--hub`.
+    pub hub: bool,
 }
 
 /// Parses this program's arguments (`args[0]` is its name).
@@ -53,6 +58,7 @@ pub fn options(args: &[String]) -> Result<Options> {
         bin_dir: None,
         soak: None,
         rss: false,
+        hub: false,
     };
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
@@ -60,6 +66,7 @@ pub fn options(args: &[String]) -> Result<Options> {
             "--short" => o.short = true,
             "--strict" => o.strict = true,
             "--rss" => o.rss = true,
+            "--hub" => o.hub = true,
             "--python" => o.python = it.next().map(PathBuf::from),
             "--bin-dir" => o.bin_dir = it.next().map(PathBuf::from),
             "--soak" => {

@@ -44,6 +44,20 @@ unsafe extern "C" {
         lat_ns: *mut u64,
         counts: *mut Counts,
     ) -> u64;
+    fn vb_lines(
+        ids: *const c_int,
+        nids: c_int,
+        fmt: *const c_char,
+        a0: *const c_char,
+        a1: *const c_char,
+        n: u64,
+        fds: *const c_int,
+        nfds: c_int,
+        line: *const c_char,
+        len: usize,
+        counts: *mut Counts,
+        dropped: *mut u64,
+    ) -> u64;
     fn vb_events_for(
         ids: *const c_int,
         nids: c_int,
@@ -159,6 +173,45 @@ impl Driver {
             )
         };
         Ok((lat, counts, Duration::from_nanos(total)))
+    }
+
+    /// Issue 17's hub-shaped lines: `n` chat events `e` (two string
+    /// arguments), each followed by `line` sent to every client socket of
+    /// `fds` as a hub broadcasts a chat line (`c/driver.c` `vb_lines`).
+    /// Returns the tallies, copies dropped on full client buffers, and the
+    /// total time.
+    ///
+    /// # Errors
+    /// The event is malformed.
+    pub fn lines(
+        &self,
+        e: &Event<'_>,
+        n: usize,
+        fds: &[c_int],
+        line: &[u8],
+    ) -> Result<(Counts, u64, Duration)> {
+        let p = Packed::new(e)?;
+        let mut counts = Counts::default();
+        let mut dropped = 0u64;
+        // SAFETY: every pointer is valid for the call and its length; the
+        // shim is loaded (attach).
+        let total = unsafe {
+            vb_lines(
+                p.ids.as_ptr(),
+                p.ids.len() as c_int,
+                p.fmt.as_ptr(),
+                p.arg(0),
+                p.arg(1),
+                n as u64,
+                fds.as_ptr(),
+                fds.len() as c_int,
+                line.as_ptr().cast(),
+                line.len(),
+                &mut counts,
+                &mut dropped,
+            )
+        };
+        Ok((counts, dropped, Duration::from_nanos(total)))
     }
 
     /// Runs events for `duration` (at most `max`); returns each event's

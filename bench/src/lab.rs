@@ -23,6 +23,8 @@ pub const CHAT_PY: &str = include_str!("../scripts/chat.py");
 pub const USERMC_PY: &str = include_str!("../scripts/usermc.py");
 /// See [`CHAT_PY`].
 pub const BUSY_PY: &str = include_str!("../scripts/busy.py");
+/// See [`CHAT_PY`].
+pub const SENDS3_PY: &str = include_str!("../scripts/sends3.py");
 
 /// Hook deadline of every script but `busy.py`, ms: long, so that a slow
 /// hook on a loaded machine shows as a slow sample, not as a NULL result.
@@ -95,6 +97,8 @@ pub struct Lab {
     pub copies: Vec<i32>,
     /// RSS of the runner before any script was loaded, KiB.
     pub runner_empty_kb: u64,
+    /// The shim the hub loaded (its counters are read by `hubshaped`).
+    pub shim_path: PathBuf,
 }
 
 impl Lab {
@@ -109,7 +113,9 @@ impl Lab {
         // the path every hook took before direct links.
         let config = format!(
             "[[script]]\nmatch = \"busy.py\"\nhook_deadline_ms = {BUSY_DEADLINE_MS}\n\
-             [[script]]\nmatch = \"relayed.py\"\ndirect_link = false\n"
+             [[script]]\nmatch = \"relayed.py\"\ndirect_link = false\n\
+             [[script]]\nmatch = \"usermc-wait.py\"\npipeline_calls = false\n\
+             [[script]]\nmatch = \"sends3-wait.py\"\npipeline_calls = false\n"
         );
         let runner = RunnerProc::start(&parts.runner, &parts.python, &config)?;
         let runner_empty_kb =
@@ -156,6 +162,7 @@ impl Lab {
             relayed: -1,
             copies: Vec::new(),
             runner_empty_kb,
+            shim_path: parts.shim.clone(),
         };
         lab.chat = lab.load("chat.py")?;
         lab.usermc = lab.load("usermc.py")?;

@@ -14,6 +14,8 @@
 //! * [`inproc`]: the in-process CPython baseline;
 //! * [`lab`], [`driver`], [`runner`]: the runner, the hub and the shim;
 //! * [`scenarios`]: the measurements through vh-runner;
+//! * [`hubshaped`]: issue 17's hub-shaped scenario (a competing process,
+//!   rounds, pipelined calls, round trips per hook);
 //! * [`procfs`], [`stats`], [`report`], [`targets`]: readings, figures, the
 //!   table, the targets;
 //! * [`cli`], [`plan`], [`suite`]: the command line, the counts, and the
@@ -22,6 +24,7 @@
 mod baseline;
 mod cli;
 mod driver;
+mod hubshaped;
 mod inproc;
 mod lab;
 mod plan;
@@ -36,6 +39,9 @@ mod targets;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(code) = baseline::child_main(&args) {
+        std::process::exit(code);
+    }
+    if let Some(code) = hubshaped::clients_main(&args) {
         std::process::exit(code);
     }
     match suite::run(&args) {

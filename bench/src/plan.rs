@@ -27,6 +27,10 @@ pub struct Plan {
     pub rss_hooks: usize,
     /// See `rss_hooks`.
     pub rss_step: usize,
+    /// Rounds of the hub-shaped scenario (issue 17: at least 5).
+    pub hub_rounds: usize,
+    /// Chat lines per variant and round of the hub-shaped scenario.
+    pub hub_lines: usize,
 }
 
 impl Plan {
@@ -45,6 +49,8 @@ impl Plan {
                 many_scripts: 6,
                 rss_hooks: 5_000,
                 rss_step: 1_000,
+                hub_rounds: 2,
+                hub_lines: 300,
             }
         } else {
             Plan {
@@ -59,6 +65,8 @@ impl Plan {
                 many_scripts: 50,
                 rss_hooks: 1_000_000,
                 rss_step: 100_000,
+                hub_rounds: 7,
+                hub_lines: 20_000,
             }
         }
     }

@@ -14,6 +14,8 @@ use crate::targets;
 pub struct Report {
     /// `--short`.
     pub short: bool,
+    /// Issue 17's hub-shaped scenario, or why it could not run.
+    pub hub_shaped: Result<crate::hubshaped::HubShaped, String>,
     /// Machine and load, at start and end.
     pub conditions: String,
     /// Load average at the end.
@@ -444,6 +446,13 @@ pub fn render(r: &Report) -> String {
             o,
             "the script's last 1024 hooks as `vh-runner status` reports them (on a direct link, the shim's own send-to-result time): p50 {p50} us, p99 {p99} us"
         );
+    }
+
+    match &r.hub_shaped {
+        Ok(h) => o.push_str(&crate::hubshaped::render(h)),
+        Err(e) => {
+            let _ = writeln!(o, "\nHub-shaped scenario: not measured: {e}");
+        }
     }
 
     let _ = writeln!(o, "\nTargets (ratios against baselines of this run)");

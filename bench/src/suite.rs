@@ -35,6 +35,9 @@ pub fn run(args: &[String]) -> Result<i32> {
     if o.rss {
         return rss_only(&parts, &conditions, o.strict);
     }
+    if o.hub {
+        return hub_only(&parts, &plan, &conditions, o.strict);
+    }
     say(&format!(
         "shim {}, runner {}, python {}",
         parts.shim.display(),
@@ -155,6 +158,10 @@ pub fn run(args: &[String]) -> Result<i32> {
         busy.push((label.to_string(), l));
     }
 
+    say("hub-shaped scenario (issue 17)");
+    let hub_shaped = crate::hubshaped::run(&mut lab, plan.hub_rounds, plan.hub_lines)
+        .map_err(|e| format!("{e:#}"));
+
     say(&format!("RSS over {} hooks", plan.rss_hooks));
     let growth = scenarios::growth(&mut lab, plan.rss_hooks, plan.rss_step)?;
 
@@ -176,6 +183,7 @@ pub fn run(args: &[String]) -> Result<i32> {
 
     let report = Report {
         short: plan.short,
+        hub_shaped,
         conditions,
         load_end: procfs::loadavg(),
         sizes: Some(sizes),
@@ -295,6 +303,31 @@ fn rss_only(parts: &Parts, conditions: &str, strict: bool) -> Result<i32> {
         if met { "met" } else { "MISSED" }
     );
     Ok(if strict && !met { 2 } else { 0 })
+}
+
+/// `--hub`: only issue 17's hub-shaped scenario, its table and targets.
+/// Exit status 2 with `strict` (full counts) if a target is missed.
+fn hub_only(parts: &Parts, plan: &Plan, conditions: &str, strict: bool) -> Result<i32> {
+    say("starting vh-runner and the hub");
+    let mut lab = Lab::start(parts)?;
+    let h = crate::hubshaped::run(&mut lab, plan.hub_rounds, plan.hub_lines)?;
+    drop(lab);
+    println!("vh-bench --hub: {conditions}");
+    print!("{}", crate::hubshaped::render(&h));
+    let mut met = true;
+    for t in crate::hubshaped::targets(&h) {
+        met &= t.met;
+        let status = if plan.short {
+            "-".to_string()
+        } else if t.met {
+            "met".to_string()
+        } else {
+            format!("MISSED, {}", t.miss)
+        };
+        println!("{:<60} {:<34} {status}", t.what, t.measured);
+    }
+    println!("load average at the end: {}", procfs::loadavg());
+    Ok(if strict && !plan.short && !met { 2 } else { 0 })
 }
 
 /// `--soak`: chat hooks to `chat.py` for `seconds`, for profiling.

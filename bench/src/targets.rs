@@ -1,4 +1,5 @@
-//! Issue 8's targets, judged against the baselines of the same run.
+//! Issue 8's targets, judged against the baselines of the same run, and
+//! issue 17's hub-shaped ones (`crate::hubshaped`).
 
 use crate::report::{Report, mib, us};
 
@@ -104,6 +105,15 @@ pub fn targets(r: &Report) -> Vec<Target> {
         met: slope < 97.7,
         miss: format!("{:.1}x over", slope / 97.7),
     });
+    match &r.hub_shaped {
+        Ok(h) => t.extend(crate::hubshaped::targets(h)),
+        Err(e) => t.push(Target {
+            what: "hub-shaped scenario (issue 17)",
+            measured: "not measured".into(),
+            met: false,
+            miss: e.clone(),
+        }),
+    }
     t
 }
 

@@ -342,6 +342,7 @@ fn run(data: &[u8]) -> Result<()> {
             call_id: u.arbitrary()?,
             callback,
             args,
+            pipelined: false,
         }
     };
     let reply = draw_reply(&mut u, &call.callback)?;

@@ -342,3 +342,27 @@ pub unsafe extern "C" fn w_UnregisterFunction(script_id: c_int, func_name: *cons
         hub::current().map_or(0, |s| c_int::from(s.unregister_function(script_id, name)))
     })
 }
+
+/// Not part of python_pi's ABI: the shim's round-trip counters since it
+/// was loaded (docs/protocol.md "Pipelined calls"), for `vh-bench` and
+/// tests, which find it with `dlsym`. Writes, through each non-NULL
+/// pointer: hook and function calls the hub waited for, `vh.*` calls it
+/// answered (a round trip each), and pipelined `vh.*` calls it ran without
+/// an answer. Any thread.
+///
+/// # Safety
+/// Each pointer is NULL or valid for one `u64` write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vh_shim_round_trips(
+    awaited: *mut u64,
+    answered: *mut u64,
+    pipelined: *mut u64,
+) {
+    let (a, b, c) = crate::pipeline::counters();
+    for (p, v) in [(awaited, a), (answered, b), (pipelined, c)] {
+        if !p.is_null() {
+            // SAFETY: per the contract.
+            unsafe { p.write(v) };
+        }
+    }
+}

@@ -224,6 +224,11 @@ pub struct Shim {
     epoch: Instant,
     /// Functions other plugins registered for the scripts (B, spec §3.10).
     functions: Registry,
+    /// Failed pipelined `vh.*` calls already logged (issue 17).
+    pipelined: crate::pipeline::Failures,
+    /// How long the hub thread checks a direct link before it sleeps
+    /// (`VH_SPIN_US` at most; adapted, and nothing on a busy machine).
+    spinner: vh_proto::spin::Adaptive,
 }
 
 static CURRENT: RwLock<Option<Arc<Shim>>> = RwLock::new(None);
@@ -275,6 +280,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
             return false;
         }
     };
+    let spinner = vh_proto::spin::Adaptive::new(settings.spin);
     let shim = Shim {
         // SAFETY: entries of the plugin's table are callbacks (spec §6.1).
         table: unsafe { Table::copy(raw, generation) },
@@ -288,6 +294,8 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         loads,
         epoch: Instant::now(),
         functions: Registry::default(),
+        pipelined: crate::pipeline::Failures::default(),
+        spinner,
     };
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
     true
@@ -401,6 +409,7 @@ impl Shim {
                         kind: Some(vh_proto::v1::value::Kind::NullS(true)),
                     }))
                     .collect(),
+                pipelined: false,
             };
             let res = self.table.call(&call);
             match res.values.first().and_then(|v| v.kind.as_ref()) {
@@ -535,6 +544,7 @@ impl Shim {
             "script #{id} {shown} loaded in worker pid {}",
             loaded.pid
         );
+        self.pipelined.forget(id);
         let script = Script::new(id, name, &loaded);
         self.scripts
             .write()
@@ -693,6 +703,7 @@ impl Shim {
             // script's vh.* calls from it run at the hub's next entry.
             return std::ptr::null_mut();
         }
+        crate::pipeline::count_awaited();
         let deadline = sent_at + self.deadline_of(&script, hook);
         match self.wait(Awaited::Hook { script: id, call }, deadline, route.link()) {
             Outcome::Reply(RunnerMessage {
@@ -820,6 +831,7 @@ impl Shim {
         let Some(route) = sent else {
             return std::ptr::null_mut();
         };
+        crate::pipeline::count_awaited();
         // -1: no hook index, so the hook deadline (never OnTimer's own).
         let limit = self.deadline_of(&script, -1);
         let outcome = self.wait(
@@ -1030,10 +1042,7 @@ impl Shim {
                 }
                 LinkRead::Nothing => {}
             }
-            if !self
-                .ipc
-                .poll_hub(link.raw_fd(), deadline, self.settings.spin)
-            {
+            if !self.ipc.poll_hub(link.raw_fd(), deadline, &self.spinner) {
                 break Outcome::TimedOut;
             }
         };
@@ -1132,11 +1141,21 @@ impl Shim {
         };
         if let Some(In::HubCall(call)) = &msg.kind {
             let result = self.table.call(call);
-            self.send_result(result, via);
+            if call.pipelined {
+                // docs/protocol.md "Pipelined calls": run in order, no answer.
+                self.pipelined.ran(call, &result, || {
+                    self.script(call.script_id)
+                        .map_or_else(|| "?".into(), |s| s.name.clone())
+                });
+            } else {
+                crate::pipeline::count_answered();
+                self.send_result(result, via);
+            }
             return None;
         }
         if let Some(In::DynamicCall(call)) = &msg.kind {
             let result = self.functions.call_dynamic(call);
+            crate::pipeline::count_answered();
             self.send_result(result, via);
             return None;
         }

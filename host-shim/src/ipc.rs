@@ -228,9 +228,22 @@ impl Ipc {
     }
 
     /// Waits on the hub thread until `fd` is readable, an event is queued,
-    /// or `deadline`: checks for `spin` first (`vh_proto::spin`), then
-    /// sleeps in `poll`. False on timeout.
-    pub fn poll_hub(&self, fd: std::os::fd::RawFd, deadline: Instant, spin: Duration) -> bool {
+    /// or `deadline`: checks for as long as `spin`'s budget says first
+    /// (`vh_proto::spin::Adaptive`: nothing while every CPU is busy), then
+    /// sleeps in `poll`; tells `spin` how long it waited. False on timeout.
+    pub fn poll_hub(
+        &self,
+        fd: std::os::fd::RawFd,
+        deadline: Instant,
+        spin: &vh_proto::spin::Adaptive,
+    ) -> bool {
+        let started = Instant::now();
+        let woke = self.poll_hub_inner(fd, deadline, spin.budget());
+        spin.waited(started.elapsed());
+        woke
+    }
+
+    fn poll_hub_inner(&self, fd: std::os::fd::RawFd, deadline: Instant, spin: Duration) -> bool {
         if vh_proto::spin::until_readable(fd, spin, Some(deadline), || !self.events.is_empty()) {
             return true;
         }

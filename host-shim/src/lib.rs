@@ -16,6 +16,7 @@
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
 //! * [`ipc`]: the background thread holding the gRPC stream;
 //! * [`direct`]: direct links to workers, which hooks take when they can;
+//! * [`pipeline`]: pipelined `vh.*` calls and the round-trip counters;
 //! * [`config`]: settings from the hub's environment;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
 
@@ -29,5 +30,6 @@ pub mod hooktable;
 pub mod hub;
 pub mod ipc;
 pub mod log;
+pub mod pipeline;
 pub mod targs;
 pub mod trampoline;

@@ -49,7 +49,7 @@ pub fn until_readable(
 }
 
 /// True if a read on `fd` would not block (data, end of stream or error).
-fn readable(fd: RawFd) -> bool {
+pub fn readable(fd: RawFd) -> bool {
     let mut byte = 0u8;
     // SAFETY: a one-byte peek into a local; the fd is the caller's.
     let n = unsafe {
@@ -61,4 +61,192 @@ fn readable(fd: RawFd) -> bool {
         )
     };
     n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock
+}
+
+/// A spin budget that adapts to how the waits of one waiter go (issue 17):
+/// it spins only while spinning pays, and not at all while every CPU of the
+/// machine has something else to run (see [`cpus_busy`]), so that spinning
+/// never takes a CPU from the hub thread, another worker or the hub's
+/// clients.
+///
+/// After each wait the waiter reports how long it took in all
+/// ([`Adaptive::waited`]). A wait that ended within [`Adaptive::WORTH`]
+/// times the largest budget (spinning that long would have caught the
+/// answer, or nearly: a sleeping waiter also pays its wake-up) doubles the
+/// budget, up to the largest, starting again from an eighth of it; a longer
+/// one halves it, down to nothing below 1/64 of the largest. So a
+/// worker whose hooks come back to back spins for the next one, and one
+/// that gets a hook now and then, or whose hub thread is slow to come
+/// back, soon sleeps at once.
+pub struct Adaptive {
+    max_ns: u64,
+    budget_ns: std::sync::atomic::AtomicU64,
+}
+
+impl Adaptive {
+    /// A wait up to this many times the largest budget counts as one that
+    /// spinning would have caught (the largest budget plus a wake-up).
+    pub const WORTH: u64 = 2;
+
+    /// Starts at the largest budget, `max` (zero: never spin).
+    pub fn new(max: Duration) -> Adaptive {
+        let max_ns = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+        Adaptive {
+            max_ns,
+            budget_ns: std::sync::atomic::AtomicU64::new(max_ns),
+        }
+    }
+
+    /// [`Adaptive::new`] with [`budget_from_env`].
+    pub fn from_env() -> Adaptive {
+        Adaptive::new(budget_from_env())
+    }
+
+    /// How long the next wait may spin: the current budget, or zero while
+    /// every CPU is busy.
+    pub fn budget(&self) -> Duration {
+        let ns = self.budget_ns.load(std::sync::atomic::Ordering::Relaxed);
+        if ns == 0 || cpus_busy() {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(ns)
+    }
+
+    /// The current budget, busy CPUs or not (for tests and reports).
+    pub fn current(&self) -> Duration {
+        Duration::from_nanos(self.budget_ns.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Notes that the last wait took `took` from its start to its answer
+    /// (spinning and sleeping), and adapts the budget.
+    pub fn waited(&self, took: Duration) {
+        if self.max_ns == 0 {
+            return;
+        }
+        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let ns = self.budget_ns.load(std::sync::atomic::Ordering::Relaxed);
+        let next = if took <= self.max_ns.saturating_mul(Self::WORTH) {
+            ns.saturating_mul(2).max(self.max_ns / 8).min(self.max_ns)
+        } else {
+            let half = ns / 2;
+            if half < self.max_ns / 64 { 0 } else { half }
+        };
+        self.budget_ns
+            .store(next, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How often [`cpus_busy`] reads `/proc/loadavg` at most.
+const BUSY_SAMPLE: Duration = Duration::from_millis(5);
+
+/// True if the machine has no idle CPU: at least as many threads other
+/// than the caller are runnable as this process may use CPUs (the fourth
+/// field of `/proc/loadavg`, read at most every 5 ms; false if it cannot be
+/// read).
+pub fn cpus_busy() -> bool {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    static START: OnceLock<Instant> = OnceLock::new();
+    static CPUS: OnceLock<u64> = OnceLock::new();
+    static SAMPLED_NS: AtomicU64 = AtomicU64::new(0);
+    static BUSY: AtomicBool = AtomicBool::new(false);
+    let now = u64::try_from(START.get_or_init(Instant::now).elapsed().as_nanos())
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let last = SAMPLED_NS.load(Ordering::Relaxed);
+    if last != 0 && now.saturating_sub(last) < BUSY_SAMPLE.as_nanos() as u64 {
+        return BUSY.load(Ordering::Relaxed);
+    }
+    SAMPLED_NS.store(now, Ordering::Relaxed);
+    let cpus =
+        *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
+    let busy = running_threads().is_some_and(|running| running.saturating_sub(1) >= cpus);
+    BUSY.store(busy, Ordering::Relaxed);
+    busy
+}
+
+/// Runnable threads on the machine now, the caller included (the number
+/// before the `/` in `/proc/loadavg`'s fourth field).
+fn running_threads() -> Option<u64> {
+    use std::io::Read;
+    let mut buf = [0u8; 128];
+    let n = std::fs::File::open("/proc/loadavg")
+        .and_then(|mut f| f.read(&mut buf))
+        .ok()?;
+    parse_running(&buf[..n])
+}
+
+/// The runnable-thread count of a `/proc/loadavg` line.
+fn parse_running(line: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(line).ok()?;
+    let field = text.split_whitespace().nth(3)?;
+    field.split_once('/')?.0.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_shrinks_to_nothing_on_long_waits_and_grows_back_on_short_ones() {
+        let a = Adaptive::new(Duration::from_micros(64));
+        assert_eq!(a.current(), Duration::from_micros(64));
+        for _ in 0..7 {
+            a.waited(Duration::from_millis(5));
+        }
+        assert_eq!(a.current(), Duration::ZERO, "a quiet script stops spinning");
+        a.waited(Duration::from_micros(40));
+        assert_eq!(a.current(), Duration::from_micros(8));
+        a.waited(Duration::from_micros(100));
+        assert_eq!(a.current(), Duration::from_micros(16));
+        for _ in 0..5 {
+            a.waited(Duration::from_micros(10));
+        }
+        assert_eq!(
+            a.current(),
+            Duration::from_micros(64),
+            "never above the largest"
+        );
+        let off = Adaptive::new(Duration::ZERO);
+        off.waited(Duration::from_micros(1));
+        assert_eq!(off.budget(), Duration::ZERO);
+    }
+
+    #[test]
+    fn nobody_spins_while_every_cpu_has_another_thread_to_run() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let stop = Arc::new(AtomicBool::new(false));
+        let burners: Vec<_> = (0..cpus)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        // Past the 5 ms sampling period, with every CPU taken.
+        std::thread::sleep(BUSY_SAMPLE * 4);
+        let busy = cpus_busy();
+        let budget = Adaptive::new(Duration::from_micros(50)).budget();
+        stop.store(true, Ordering::Relaxed);
+        for b in burners {
+            let _ = b.join();
+        }
+        assert!(
+            busy,
+            "{cpus} burning threads and this one: the CPUs are busy"
+        );
+        assert_eq!(budget, Duration::ZERO);
+    }
+
+    #[test]
+    fn loadavg_lines_give_the_runnable_threads() {
+        assert_eq!(parse_running(b"0.52 0.58 0.59 3/467 12345\n"), Some(3));
+        assert_eq!(parse_running(b"garbage"), None);
+        assert!(running_threads().is_some_and(|n| n >= 1));
+    }
 }

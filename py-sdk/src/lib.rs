@@ -18,6 +18,8 @@
 //! JSON document ('D') must be told from a string ('s'), a *kinds* string
 //! goes with them, one format character per value (`l`, `s`, `d`, `D`).
 
+mod held;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -89,13 +91,16 @@ struct Channel {
     main_polling: Arc<AtomicBool>,
     next_call: AtomicU64,
     /// How long the main thread checks its direct link before it sleeps
-    /// (`VH_SPIN_US`, `vh_proto::spin`), while the hub sends this script
-    /// hooks densely: only if its last wait for one was shorter than that
-    /// (spinning would have caught it). A script that gets every other
-    /// hook of a busy hub, behind others, then sleeps instead of taking
-    /// CPU from the hub thread and the other workers.
-    spin: Duration,
-    last_wait_hot: AtomicBool,
+    /// (`VH_SPIN_US` at most, `vh_proto::spin::Adaptive`): only while the
+    /// hub sends this script hooks densely (its recent waits were short
+    /// enough for spinning to catch the next one), and never while every
+    /// CPU is busy. A script that gets a hook now and then, or every other
+    /// hook of a busy hub behind others, sleeps at once instead of taking
+    /// CPU from the hub thread, the other workers and the hub's clients.
+    spin: vh_proto::spin::Adaptive,
+    /// Pipelined calls not written yet (`held`): they go out with the next
+    /// frame on the direct link.
+    held: held::Held,
 }
 
 /// Reads the runner's socket until it closes, then queues `("closed",
@@ -295,6 +300,14 @@ fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
     Ok(t.unbind())
 }
 
+/// The callback name of a `HubCall` message (for error messages).
+fn msg_callback(msg: &FromWorker) -> &str {
+    match &msg.kind {
+        Some(from_worker::Kind::HubCall(c)) => &c.callback,
+        _ => "?",
+    }
+}
+
 /// `vh.MessageTooBigError(what, size, limit)` (defined in `vh._errors`),
 /// or the error of importing it.
 fn too_big_error(py: Python<'_>, what: &str, size: usize) -> PyErr {
@@ -335,11 +348,33 @@ impl Channel {
             };
             return Err(Python::attach(|py| too_big_error(py, &what, size)));
         }
-        if let (Link::Direct, Some(direct)) = (link, &self.direct)
+        // Held pipelined calls are the main thread's, written before its
+        // next frame on the direct link; other threads use the runner's.
+        if link == Link::Direct {
+            return self.write_direct(Some(msg));
+        }
+        self.write_runner(&[msg])
+    }
+
+    /// Writes the held pipelined calls and then `msg` on the direct link
+    /// in one write while it is up, else (or if writing fails) to the
+    /// runner, in the same order.
+    fn write_direct(&self, msg: Option<FromWorker>) -> PyResult<()> {
+        // Taken under the writer's lock: the held frames go out before
+        // any frame another thread (an async hook's result) writes after.
+        let writer = self
+            .direct
+            .as_ref()
+            .map(|d| d.writer.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut frames = self.held.take();
+        frames.extend(msg);
+        if frames.is_empty() {
+            return Ok(());
+        }
+        if let Some(mut w) = writer
             && self.direct_up.load(Ordering::Acquire)
         {
-            let mut w = direct.writer.lock().unwrap_or_else(|e| e.into_inner());
-            match write_frame(&mut *w, &msg) {
+            match held::encode_all(&frames).and_then(|buf| w.write_all(&buf)) {
                 Ok(()) => return Ok(()),
                 Err(_) => {
                     // A frame cut short would garble the stream: close it.
@@ -348,8 +383,15 @@ impl Channel {
                 }
             }
         }
+        self.write_runner(&frames)
+    }
+
+    /// Writes `frames` to the runner.
+    fn write_runner(&self, frames: &[FromWorker]) -> PyResult<()> {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        write_frame(&mut *w, &msg)
+        frames
+            .iter()
+            .try_for_each(|f| write_frame(&mut *w, f))
             .and_then(|()| w.flush())
             .map_err(|e| PyConnectionError::new_err(format!("vh-runner link: {e}")))
     }
@@ -409,10 +451,13 @@ impl Channel {
     /// it and on the reader's wake-up, so a hook from the hub reaches
     /// Python with no thread hop.
     fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
+        // Nothing stays held while the main thread waits (module `held`).
+        if !self.held.is_empty() {
+            let _ = self.write_direct(None);
+        }
         let started = Instant::now();
         let got = self.next_main_inner(timeout);
-        self.last_wait_hot
-            .store(started.elapsed() < self.spin, Ordering::Relaxed);
+        self.spin.waited(started.elapsed());
         got
     }
 
@@ -446,10 +491,11 @@ impl Channel {
                     }
                 };
             };
-            let spun = self.last_wait_hot.load(Ordering::Relaxed)
+            let budget = self.spin.budget();
+            let spun = !budget.is_zero()
                 && vh_proto::spin::until_readable(
                     direct.reader.as_raw_fd(),
-                    self.spin,
+                    budget,
                     deadline,
                     || !self.main_rx.is_empty(),
                 );
@@ -601,8 +647,8 @@ impl Channel {
             wake,
             main_polling,
             next_call: AtomicU64::new(1),
-            spin: vh_proto::spin::budget_from_env(),
-            last_wait_hot: AtomicBool::new(false),
+            spin: vh_proto::spin::Adaptive::from_env(),
+            held: held::Held::default(),
         })
     }
 
@@ -711,9 +757,55 @@ impl Channel {
                 call_id,
                 callback,
                 args,
+                pipelined: false,
             }),
         )?;
         Ok(call_id)
+    }
+
+    /// Sends a hub callback call from the main thread *pipelined*
+    /// (docs/protocol.md "Pipelined calls"): the script discards its
+    /// result, so nothing waits for it; the hub thread runs it in order
+    /// with this script's other calls, before the hook's result. Only while
+    /// the innermost request came on the direct link and the hub waits for
+    /// it (the hub thread is then reading that link), and while nothing
+    /// the hub sent waits to be read: a hook it fired without waiting (an
+    /// instant `OnScriptCommand`) runs, as with a waited call, before the
+    /// script goes on, so the hub sees the calls in the same order either
+    /// way. Returns False without sending otherwise, and the caller makes
+    /// an ordinary call.
+    fn pipeline_call(&self, callback: String, args: &Bound<'_, PyList>) -> PyResult<bool> {
+        let Some(direct) = self.direct.as_ref() else {
+            return Ok(false);
+        };
+        if self.main_link() != Link::Direct
+            || !self.direct_up.load(Ordering::Acquire)
+            || !self.main_rx.is_empty()
+            || vh_proto::spin::readable(direct.reader.as_raw_fd())
+        {
+            return Ok(false);
+        }
+        let args = list_from_py(args)?;
+        let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let msg = FromWorker {
+            kind: Some(from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id,
+                callback,
+                args,
+                pipelined: true,
+            })),
+        };
+        let size = msg.encoded_len();
+        if size > MAX_MESSAGE_LEN {
+            let what = "the call vh.".to_string() + msg_callback(&msg) + "()";
+            return Err(Python::attach(|py| too_big_error(py, &what, size)));
+        }
+        // Held until the next frame on the link (module `held`).
+        if self.held.push(msg) {
+            self.write_direct(None)?;
+        }
+        Ok(true)
     }
 
     /// Sends a dynamic function call (`vh.CallDynamicFunction`, spec §3.10)
@@ -789,6 +881,7 @@ impl Channel {
                 call_id,
                 callback,
                 args,
+                pipelined: false,
             })
         })?;
         got.map(|(ok, values, error)| {

@@ -102,6 +102,10 @@ pub struct ScriptSettings {
     /// other plugin generation; unset = the hub's detected generation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub semantics: Option<Semantics>,
+    /// Let the worker pipeline `vh.*` sends whose result the script
+    /// discards (docs/protocol.md "Pipelined calls"); false makes every
+    /// call wait for the hub's answer, as before (`VH_PIPELINE_CALLS=0`).
+    pub pipeline_calls: bool,
 }
 
 /// A plugin generation whose `vh` behaviour a script gets (spec
@@ -144,6 +148,7 @@ impl Default for ScriptSettings {
             env: BTreeMap::new(),
             direct_link: true,
             semantics: None,
+            pipeline_calls: true,
         }
     }
 }

@@ -160,6 +160,9 @@ fn spawn(
         cpu_s: s.cpu_time_limit_s,
         open_files: s.open_files,
     };
+    if !s.pipeline_calls {
+        cmd.env("VH_PIPELINE_CALLS", "0");
+    }
     if direct_end.is_some() {
         cmd.env("VH_DIRECT_FD", DIRECT_FD.to_string());
     } else {

@@ -29,7 +29,7 @@ would cost every worker about 2 MiB (docs/performance.md).
 
 from __future__ import annotations
 
-from . import _results, _runtime
+from . import _pipeline, _results, _runtime
 from ._errors import HubRefusedError, MessageTooBigError
 from ._functions import FUNCTIONS, FunctionSpec
 
@@ -188,11 +188,15 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     the callback fails (spec §7.2), also when its result has another format
     than the callback's own (§6.3) or the call is too big to send."""
     convert = _results.CLASSIC[spec.result]
+    # docs/protocol.md "Pipelined calls": a send whose result is discarded.
+    pipelined = spec.callback in _pipeline.CALLBACKS
 
     def classic(*args: Any, **kwargs: Any) -> Any:
         values = convert_args(spec, args, kwargs)
         rt = _runtime.get()
         try:
+            if pipelined and _pipeline.sent(rt, spec.callback, values, len(args) + len(kwargs)):
+                return convert(True, [1], rt)
             ok, result, _error = rt.call(spec.callback, values)
         except MessageTooBigError as e:
             # Nothing was sent: a failed call, as if the hub had refused.

@@ -45,6 +45,10 @@ class Channel:
     def start_call(self, callback: str, args: list[Any]) -> int:
         """Sends a hub call from the main thread; its result arrives as a
         ``("result", …)`` event. Returns the call id."""
+    def pipeline_call(self, callback: str, args: list[Any]) -> bool:
+        """Sends a hub call whose result the script discards without
+        waiting (docs/protocol.md "Pipelined calls"); False, sending
+        nothing, unless the hub waits for this script on the direct link."""
     def call_blocking(
         self, callback: str, args: list[Any], timeout: float | None = None
     ) -> tuple[bool, list[Any], str] | None:

@@ -965,6 +965,7 @@ fn misbehave(msg: &ShimMessage) -> Vec<Out> {
             call_id: 1,
             callback: callback.into(),
             args,
+            pipelined: false,
         }))
     };
     match &msg.kind {

@@ -1,0 +1,79 @@
+"""Does the caller discard the result of the call it is making?
+
+Used to pipeline ``vh.*`` send calls whose result a script throws away
+(docs/protocol.md "Pipelined calls", issue 17). The answer comes from the
+caller's byte code: the instruction at ``frame.f_lasti`` must be a call
+instruction whose argument count is the number of arguments the callee
+got (so the call is this one, not a C function such as ``map`` calling
+the callee), and the instruction after it and its inline cache entries
+must be ``POP_TOP``, which is what a call used as a statement compiles to.
+
+Only CPython 3.9 to 3.13 are known here, with their opcodes, cache sizes
+and call forms written out (``dis`` and ``opcode`` are not imported: they
+would cost every worker memory). Anything else, a star call
+(``f(*args)``), an ``EXTENDED_ARG``, or another interpreter is "not
+discarded", so the call waits as before: unsure means wait.
+
+The module imports only ``sys``, so that the tests can load it on every
+interpreter without the rest of the package.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Optional
+
+#: Per CPython version: ``({call opcode: inline cache entries}, POP_TOP,
+#: EXTENDED_ARG)``. Call forms whose argument is the number of arguments:
+#: 3.9/3.10 ``CALL_FUNCTION``, ``CALL_FUNCTION_KW`` (positional plus
+#: keyword), ``CALL_METHOD``; 3.11/3.12 ``CALL`` (keywords named by
+#: ``KW_NAMES`` before it); 3.13 ``CALL`` and ``CALL_KW``.
+#: ``CALL_FUNCTION_EX`` (star calls) is left out on purpose.
+TABLES: dict[tuple[int, int], tuple[dict[int, int], int, int]] = {
+    (3, 9): ({131: 0, 141: 0, 161: 0}, 1, 144),
+    (3, 10): ({131: 0, 141: 0, 161: 0}, 1, 144),
+    (3, 11): ({171: 4}, 1, 144),
+    (3, 12): ({171: 3}, 1, 144),
+    (3, 13): ({53: 3, 57: 0}, 32, 71),
+}
+
+_CALLS, _POP_TOP, _EXTENDED_ARG = TABLES.get(sys.version_info[:2], ({}, -1, -1))
+#: ``CACHE``, the filler of inline cache entries in ``co_code`` (3.11+).
+_CACHE = 0
+
+
+def supported() -> bool:
+    """True if this interpreter's byte code is known here."""
+    return bool(_CALLS)
+
+
+def discarded(frame: Optional[FrameType], nargs: int) -> bool:
+    """True if ``frame`` is executing a call of ``nargs`` arguments
+    (positional and keyword) whose result its next instruction pops.
+
+    Never raises: anything unexpected is False (the caller then waits)."""
+    if frame is None or not _CALLS or nargs > 255:
+        return False
+    try:
+        lasti = frame.f_lasti
+        code = frame.f_code.co_code
+        at = lasti
+        caches = _CALLS.get(code[lasti])
+        if caches is None and code[lasti] == _CACHE:
+            # 3.11 and 3.12 leave the caller's f_lasti on the call's last
+            # cache entry when they run a Python callee in the same loop.
+            for op, n in _CALLS.items():
+                if n and lasti >= 2 * n and code[lasti - 2 * n] == op:
+                    at, caches = lasti - 2 * n, n
+                    break
+        if caches is None or code[at + 1] != nargs:
+            return False
+        if at >= 2 and code[at - 2] == _EXTENDED_ARG:
+            return False
+        return code[at + 2 + 2 * caches] == _POP_TOP
+    except (IndexError, AttributeError, TypeError):
+        return False

@@ -1,0 +1,86 @@
+"""Pipelined ``vh.*`` calls (docs/protocol.md "Pipelined calls", issue 17).
+
+A classic ``vh`` function of :data:`CALLBACKS` whose result the script
+discards (the call is a statement: ``vh.usermc(text, nick)``), called on
+the main thread while the hub waits for this script on its direct link, is
+written to the link and returns at once, without waiting for the hub's
+answer. The hub thread runs it in order with the script's other calls,
+before it takes the hook's result, so the hub sees the same calls in the
+same order as with the in-process plugin. A call whose result is used, a
+read, a call that may make the hub fire hooks, a ``vh.strict``/``vh.aio``
+call and any call from another thread wait as before; a waiting call is
+answered after every pipelined call before it, since the hub runs them in
+order. A pipelined call that fails is logged by the shim, once per script
+and function: the script cannot see it.
+
+``pipeline_calls = false`` in the runner's config for a script (the
+worker's ``VH_PIPELINE_CALLS=0``) turns it off.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+
+from ._discard import discarded
+from ._errors import NotConnectedError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._runtime import Runtime
+
+#: Hub callbacks that only send or change a user's hub state, return only
+#: success or failure, and fire no hook (spec/wrapper-abi.md §6.3, §9.2):
+#: the ones a script calls as statements. Calls that may re-enter the hub's
+#: hooks (``KickUser`` fires ``OnOperatorKicks``, ``CloseConnection`` the
+#: close hooks, ``ParseCommand``, ``ScriptCommand``, ``SetConfig``) and the
+#: registration and ban calls (``OnNewReg``, ``OnNewBan``: not traced, so
+#: unsure) always wait: a nested hook must run where the in-process plugin
+#: runs it, before the script's next call.
+CALLBACKS = frozenset(
+    {
+        "SendToOpChat",
+        "SendToActive",
+        "SendToPassive",
+        "SendToActiveClass",
+        "SendToPassiveClass",
+        "SendDataToUser",
+        "SendDataToAll",
+        "SendPMToAll",
+        "usermc",
+        "pm",
+        "mc",
+        "classmc",
+        "SetMyINFO",
+        "SetMyINFOFlag",
+        "UnsetMyINFOFlag",
+        "SetUserIP",
+    }
+)
+
+#: False when the runner's config says ``pipeline_calls = false``.
+ENABLED = os.environ.get("VH_PIPELINE_CALLS", "1").strip().lower() not in ("0", "false", "no")
+
+
+def sent(rt: Runtime, callback: str, values: list[Any], nargs: int) -> bool:
+    """Pipelines ``callback(values)`` if it may be (see the module doc):
+    True if it was sent that way and nothing waits for it; False if the
+    caller must make the ordinary call. ``nargs`` is the number of
+    arguments the script passed (positional and keyword); the script's
+    frame is two levels up (the classic function's caller).
+
+    # Errors
+    ``NotConnectedError`` if the link is gone.
+    """
+    if not ENABLED or _thread.get_ident() != rt._main_ident:
+        return False
+    pipe = getattr(rt.channel, "pipeline_call", None)
+    if pipe is None or not discarded(sys._getframe(2), nargs):
+        return False
+    try:
+        return bool(pipe(callback, values))
+    except ConnectionError as e:
+        raise NotConnectedError(f"vh-runner link closed: {e}") from e

@@ -1,0 +1,129 @@
+//! Pipelined `vh.*` calls held back on the worker until its next frame on
+//! the direct link (docs/protocol.md "Pipelined calls", issue 17).
+//!
+//! A pipelined call needs no answer, so nothing is lost by writing it a
+//! little later, together with the frame that follows it on the link (the
+//! hook's result, or a call that waits): the hub thread then finds the
+//! calls and that frame in one read, and wakes once per hook instead of
+//! once per call. The order on the link is the order of the script's calls.
+//! A script that goes on sending for longer than [`HOLD_AT_MOST`], or
+//! holds more than [`HOLD_BYTES`], has its calls written at its next
+//! pipelined call; the main thread writes whatever is held before it waits
+//! for anything.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use vh_proto::v1::FromWorker;
+
+/// Longest a pipelined call is held while the script keeps running.
+pub const HOLD_AT_MOST: Duration = Duration::from_micros(500);
+/// Most bytes held before they are written.
+pub const HOLD_BYTES: usize = 64 * 1024;
+
+/// The held frames, oldest first.
+#[derive(Default)]
+pub struct Held {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    frames: Vec<FromWorker>,
+    bytes: usize,
+    since: Option<Instant>,
+}
+
+impl Held {
+    /// Holds `msg`; true if what is held should be written now (the
+    /// oldest frame is older than [`HOLD_AT_MOST`] or there are more than
+    /// [`HOLD_BYTES`]).
+    pub fn push(&self, msg: FromWorker) -> bool {
+        let mut h = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        h.bytes += msg.encoded_len() + 4;
+        h.frames.push(msg);
+        let since = *h.since.get_or_insert_with(Instant::now);
+        h.bytes > HOLD_BYTES || since.elapsed() > HOLD_AT_MOST
+    }
+
+    /// Takes every held frame, oldest first.
+    pub fn take(&self) -> Vec<FromWorker> {
+        let mut h = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        h.bytes = 0;
+        h.since = None;
+        std::mem::take(&mut h.frames)
+    }
+
+    /// True if nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .frames
+            .is_empty()
+    }
+}
+
+/// `frames` as one buffer of length-prefixed frames (`vh_proto::frame`),
+/// to be written with one system call.
+///
+/// # Errors
+/// A frame over `vh_proto::frame::MAX_FRAME_LEN` (the caller checked the
+/// message limit, far below it).
+pub fn encode_all(frames: &[FromWorker]) -> std::io::Result<Vec<u8>> {
+    let total: usize = frames.iter().map(|f| f.encoded_len() + 4).sum();
+    let mut buf = Vec::with_capacity(total);
+    for f in frames {
+        let len = f.encoded_len();
+        if len > vh_proto::frame::MAX_FRAME_LEN {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("a frame of {len} bytes"),
+            ));
+        }
+        buf.extend_from_slice(&(len as u32).to_le_bytes());
+        f.encode(&mut buf)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vh_proto::v1::{HubCall, from_worker};
+
+    fn call(text: usize) -> FromWorker {
+        FromWorker {
+            kind: Some(from_worker::Kind::HubCall(HubCall {
+                callback: "x".repeat(text),
+                pipelined: true,
+                ..HubCall::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn frames_are_held_in_order_until_old_or_big() {
+        let held = Held::default();
+        assert!(!held.push(call(1)));
+        assert!(!held.push(call(2)));
+        std::thread::sleep(HOLD_AT_MOST + Duration::from_micros(100));
+        assert!(held.push(call(3)), "the oldest is past HOLD_AT_MOST");
+        let frames = held.take();
+        assert!(held.is_empty());
+        let names: Vec<usize> = frames
+            .iter()
+            .map(|f| match &f.kind {
+                Some(from_worker::Kind::HubCall(c)) => c.callback.len(),
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(names, [1, 2, 3]);
+        assert!(held.push(call(HOLD_BYTES)), "past HOLD_BYTES");
+        let buf = encode_all(&held.take()).expect("encodes");
+        let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        assert_eq!(buf.len(), 4 + len);
+    }
+}

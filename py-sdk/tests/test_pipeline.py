@@ -1,0 +1,163 @@
+"""Pipelined ``vh.*`` calls (issue 17, docs/protocol.md "Pipelined
+calls"): the discarded-result detector on every CPython from 3.9 to 3.13
+found, and which calls the classic functions pipeline. The end-to-end
+order, round-trip and logging tests are in
+tests/hubsim/tests/pipelined_calls.rs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vh
+import vh.strict
+from vh import _discard, _pipeline, _runtime
+
+HERE = Path(__file__).parent
+DISCARD = Path(_discard.__file__)
+
+
+def run_cases(python: str) -> dict:
+    out = subprocess.run(
+        [python, str(HERE / "discard_cases.py"), str(DISCARD)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(out.stdout)
+
+
+def pyenv_interpreter(minor: int) -> str | None:
+    """``python3.<minor>`` from pyenv's versions, if installed."""
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    versions = Path(root) / "versions"
+    if not versions.is_dir():
+        return None
+    for v in sorted(versions.iterdir(), reverse=True):
+        exe = v / "bin" / f"python3.{minor}"
+        if v.name.startswith(f"3.{minor}.") and exe.exists():
+            return str(exe)
+    return None
+
+
+def test_detector_on_this_interpreter():
+    # Always runs: the interpreter of the test suite (3.11 by default).
+    got = run_cases(sys.executable)
+    assert got["supported"], got
+    assert got["tables"] == [], got
+    assert got["wrong"] == {}, got
+
+
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13])
+def test_detector_on_every_cpython_from_3_9_to_3_13(minor):
+    python = pyenv_interpreter(minor)
+    if python is None:
+        pytest.skip(f"no CPython 3.{minor} under pyenv")
+    got = run_cases(python)
+    assert got["version"] == [3, minor]
+    assert got["supported"], got
+    assert got["tables"] == [], got
+    assert got["wrong"] == {}, got
+
+
+def test_unknown_versions_never_count_as_discarded():
+    assert not _discard.discarded(None, 0)
+    assert not _discard.discarded(sys._getframe(), 300)
+
+
+class PipeChannel:
+    """A stand-in transport with the pipelined path: records every call
+    as ``(how, callback, args)``; ``pipeline_call`` accepts unless told
+    not to (the hub is not waiting on the direct link)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, list]] = []
+        self.events: list[tuple] = []
+        self.accept = True
+
+    def pipeline_call(self, callback: str, args: list) -> bool:
+        if self.accept:
+            self.calls.append(("pipelined", callback, args))
+        return self.accept
+
+    def start_call(self, callback: str, args: list) -> int:
+        self.calls.append(("waited", callback, args))
+        call_id = len(self.calls)
+        self.events.append(("result", call_id, True, [3 if callback == "GetUserClass" else 1], ""))
+        return call_id
+
+    def recv_main(self, timeout=None):
+        return self.events.pop(0) if self.events else None
+
+    def call_blocking(self, callback: str, args: list, timeout=None):
+        self.calls.append(("thread", callback, args))
+        return True, [1], ""
+
+
+@pytest.fixture
+def pipe():
+    ch = PipeChannel()
+    _runtime.install(_runtime.Runtime(ch, "cp1252"))
+    yield ch
+    _runtime._runtime = None
+
+
+def test_discarded_sends_are_pipelined_and_used_results_wait(pipe):
+    vh.usermc("hi", "alice")
+    vh.pm("psst", "alice", "bot")
+    ok = vh.mc("used")
+    level = vh.GetUserClass("alice")
+    vh.KickUser("op", "bob", "fires OnOperatorKicks: waits")
+    vh.strict.usermc("strict: waits", "alice")
+    assert (ok, level) == (True, 3)
+    assert [(how, cb) for how, cb, _ in pipe.calls] == [
+        ("pipelined", "usermc"),
+        ("pipelined", "pm"),
+        ("waited", "mc"),
+        ("waited", "GetUserClass"),
+        ("waited", "KickUser"),
+        ("waited", "usermc"),
+    ]
+    assert pipe.calls[0][2] == [b"hi", b"alice", None]
+
+
+def test_a_send_the_hub_cannot_take_pipelined_waits(pipe):
+    pipe.accept = False
+    vh.usermc("hi", "alice")
+    assert [how for how, _, _ in pipe.calls] == ["waited"]
+
+
+def test_other_threads_never_pipeline(pipe):
+    import threading
+
+    t = threading.Thread(target=lambda: vh.usermc("from a thread", "alice"))
+    t.start()
+    t.join()
+    assert [how for how, _, _ in pipe.calls] == ["thread"]
+
+
+def test_the_pipelined_list_holds_only_sends_that_fire_no_hook():
+    from vh._functions import BY_NAME
+
+    for name in _pipeline.CALLBACKS:
+        assert BY_NAME[name].result == "bool", name
+    for fires_hooks in (
+        "KickUser",
+        "ParseCommand",
+        "ScriptCommand",
+        "SetConfig",
+        "CloseConnection",
+    ):
+        assert fires_hooks not in _pipeline.CALLBACKS
+
+
+def test_vh_pipeline_calls_0_turns_it_off(pipe, monkeypatch):
+    monkeypatch.setattr(_pipeline, "ENABLED", False)
+    vh.usermc("hi", "alice")
+    assert [how for how, _, _ in pipe.calls] == ["waited"]

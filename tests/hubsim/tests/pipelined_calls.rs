@@ -1,0 +1,211 @@
+//! Issue 17, pipelined `vh.*` calls (docs/protocol.md "Pipelined calls"),
+//! through real parts: hubsim driving the dlopened shim, a real runner,
+//! real workers. A discarded send does not wait for the hub's answer, yet
+//! the hub sees exactly the calls, nested hooks and order it sees when every
+//! call waits; a hook with three discarded sends costs one round trip; a
+//! failed pipelined call is logged once; `pipeline_calls = false` restores
+//! the old path.
+
+mod common;
+
+use std::ffi::CString;
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+
+use common::{Runner, script, serial, shim_env, shim_path, show};
+use vh_hubsim::{Generation, Hub};
+
+/// `vh_shim_round_trips` of the loaded shim.
+type RoundTrips = unsafe extern "C" fn(*mut u64, *mut u64, *mut u64);
+
+/// `(hooks waited for, vh.* calls answered, vh.* calls pipelined)` so far,
+/// read from the shim the hub has loaded.
+fn round_trips() -> (u64, u64, u64) {
+    let path = CString::new(shim_path().as_os_str().as_bytes()).expect("path");
+    // SAFETY: the library is already loaded by the hub (RTLD_NOLOAD); the
+    // symbol has the signature above (host-shim/src/ffi.rs).
+    unsafe {
+        let lib = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+        assert!(!lib.is_null(), "the shim is not loaded");
+        let sym = libc::dlsym(lib, c"vh_shim_round_trips".as_ptr());
+        assert!(!sym.is_null(), "vh_shim_round_trips missing");
+        let f: RoundTrips = std::mem::transmute(sym);
+        let (mut a, mut b, mut c) = (0, 0, 0);
+        f(&mut a, &mut b, &mut c);
+        libc::dlclose(lib);
+        (a, b, c)
+    }
+}
+
+/// A hub (generation `generation`) on a runner with `config`, with
+/// pipe_order.py loaded and alice (op) and bob in.
+fn hub_on(runner: &Runner, generation: Generation) -> Hub {
+    shim_env(&runner.socket(), 10_000);
+    let mut hub = Hub::open(&shim_path(), generation).expect("hubsim opens the shim");
+    assert!(hub.load(&script("pipe_order.py")) >= 0, "{}", runner.log());
+    for (nick, class) in [(b"alice".as_slice(), 3), (b"bob".as_slice(), 0)] {
+        assert!(hub.login(nick, class, b"10.0.0.1", b"", b"", b"", b"", b"0"));
+    }
+    hub
+}
+
+/// Everything the hub recorded for alice's chat line `line`, with the
+/// round trips it cost: `(records, awaited, answered, pipelined)`.
+fn chat(hub: &mut Hub, line: &[u8]) -> (Vec<Vec<u8>>, u64, u64, u64) {
+    hub.clear_records();
+    let before = round_trips();
+    hub.chat(b"alice", line);
+    let after = round_trips();
+    (
+        hub.records(),
+        after.0 - before.0,
+        after.1 - before.1,
+        after.2 - before.2,
+    )
+}
+
+/// Runs `f` with file descriptor 1 (where the shim logs, as python_pi does)
+/// sent to a file, and returns what was written there.
+fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, String) {
+    let mut file = tempfile::tempfile().expect("temp file");
+    std::io::stdout().flush().ok();
+    // SAFETY: plain fd juggling; fd 1 is restored before returning.
+    let saved = unsafe { libc::dup(1) };
+    assert!(saved >= 0);
+    // SAFETY: as above.
+    unsafe { libc::dup2(file.as_raw_fd(), 1) };
+    let out = f();
+    std::io::stdout().flush().ok();
+    // SAFETY: as above.
+    unsafe {
+        libc::dup2(saved, 1);
+        libc::close(saved);
+    }
+    let mut text = String::new();
+    file.rewind().expect("rewind");
+    file.read_to_string(&mut text)
+        .expect("read captured output");
+    (out, text)
+}
+
+#[test]
+fn interleaved_sends_reads_and_nested_hooks_give_the_synchronous_record() {
+    let _serial = serial();
+    for generation in [Generation::A, Generation::B] {
+        let waiting = Runner::start_with("[defaults]\npipeline_calls = false\n");
+        let mut hub = hub_on(&waiting, generation);
+        let (sync, _, sync_answered, sync_pipelined) = chat(&mut hub, b"mix");
+        drop(hub);
+        let piped = Runner::start();
+        let mut hub = hub_on(&piped, generation);
+        let (got, _, answered, pipelined) = chat(&mut hub, b"mix");
+        drop(hub);
+
+        assert_eq!(sync_pipelined, 0, "pipeline_calls = false pipelined calls");
+        assert!(
+            sync.iter().any(|r| r.starts_with(b"HOOK OnOperatorKicks"))
+                && sync.iter().any(|r| r.starts_with(b"HOOK OnSetConfig"))
+                && sync
+                    .iter()
+                    .any(|r| r.starts_with(b"USERMC alice\tVerlihub\tlast")),
+            "the synchronous run is incomplete:\n{}\n{}",
+            show(&sync),
+            waiting.log()
+        );
+        assert_eq!(
+            show(&got),
+            show(&sync),
+            "{generation:?}: pipelined record differs from the synchronous one\n{}",
+            piped.log()
+        );
+        // Generation B's ScriptCommand always fails (spec §6.3): fewer sends.
+        assert!(
+            pipelined >= 10,
+            "{generation:?}: only {pipelined} calls pipelined"
+        );
+        assert_eq!(
+            answered + pipelined,
+            sync_answered,
+            "{generation:?}: every call still reaches the hub once"
+        );
+    }
+}
+
+#[test]
+fn discarded_sends_cost_no_round_trip_of_their_own() {
+    let _serial = serial();
+    let runner = Runner::start();
+    let mut hub = hub_on(&runner, Generation::A);
+    for _ in 0..20 {
+        let (records, awaited, answered, pipelined) = chat(&mut hub, b"sends");
+        let sent: Vec<_> = records
+            .iter()
+            .filter(|r| r.starts_with(b"USERMC alice\tVerlihub\t"))
+            .collect();
+        assert_eq!(sent.len(), 3, "{}", show(&records));
+        assert_eq!(
+            (awaited, answered, pipelined),
+            (1, 0, 3),
+            "one round trip (the hook) per line"
+        );
+    }
+}
+
+#[test]
+fn pipeline_calls_false_makes_every_call_wait() {
+    let _serial = serial();
+    let runner =
+        Runner::start_with("[[script]]\nmatch = \"pipe_order.py\"\npipeline_calls = false\n");
+    let mut hub = hub_on(&runner, Generation::A);
+    for _ in 0..5 {
+        let (records, awaited, answered, pipelined) = chat(&mut hub, b"sends");
+        assert_eq!(
+            records
+                .iter()
+                .filter(|r| r.starts_with(b"USERMC alice\tVerlihub\t"))
+                .count(),
+            3,
+            "{}",
+            show(&records)
+        );
+        assert_eq!((awaited, answered, pipelined), (1, 3, 0));
+    }
+}
+
+#[test]
+fn a_failed_pipelined_call_is_logged_once_per_script_and_function() {
+    let _serial = serial();
+    let runner = Runner::start();
+    let mut hub = hub_on(&runner, Generation::A);
+    let ((), log) = capture_stdout(|| {
+        for _ in 0..3 {
+            let (records, _, _, pipelined) = chat(&mut hub, b"fail");
+            assert_eq!(pipelined, 2, "{}", show(&records));
+            assert!(
+                records.iter().all(|r| !r.starts_with(b"USERMC")),
+                "{}",
+                show(&records)
+            );
+        }
+        // Later sends of the same script still go out.
+        let (records, ..) = chat(&mut hub, b"sends");
+        assert_eq!(
+            records
+                .iter()
+                .filter(|r| r.starts_with(b"USERMC alice"))
+                .count(),
+            3
+        );
+    });
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("vh.usermc() failed"))
+        .collect();
+    assert_eq!(failures.len(), 1, "log:\n{log}");
+    assert!(
+        failures[0].contains("pipe_order.py") && failures[0].starts_with("PY: vh-shim: ["),
+        "{}",
+        failures[0]
+    );
+}
