@@ -41,7 +41,7 @@ hub's values; text the hub cannot take raises as under A.
 
 from __future__ import annotations
 
-from . import _api, _results, _runtime
+from . import _api, _pipeline, _results, _runtime
 from ._errors import MessageTooBigError
 from ._functions import BY_NAME, DOCS, FUNCTIONS, FunctionSpec, Param
 
@@ -238,11 +238,15 @@ def make_b(spec: FunctionSpec) -> Callable[..., Any]:
     fn_b = _b_function(spec)
     b_spec = fn_b.spec
     convert = _B_RESULTS.get(spec.result, _results.CLASSIC[spec.result])
+    # docs/protocol.md "Pipelined calls": as the classic functions of A.
+    pipelined = spec.callback in _pipeline.CALLBACKS
 
     def function(*args: Any, **kwargs: Any) -> Any:
         values = fn_b.to_callback(convert_args(b_spec, args, kwargs))
         rt = _runtime.get()
         try:
+            if pipelined and _pipeline.sent(rt, spec.callback, values, len(args) + len(kwargs)):
+                return convert(True, [1], rt)
             ok, result, _error = rt.call(spec.callback, values)
         except MessageTooBigError as e:
             print(f"vh: {spec.name}(): {e}; it returns its failure value", flush=True)
