@@ -32,6 +32,7 @@ use vh_proto::v1::{
 use crate::config::Resolved;
 use crate::direct::LinkSlot;
 use crate::registry::{Entry, State};
+use crate::sandbox;
 use crate::session::ToShim;
 use crate::supervisor::Control;
 
@@ -123,9 +124,10 @@ fn spawn(
     script_path: &Path,
     child_end: OwnedFd,
     direct_end: Option<OwnedFd>,
+    sandbox: &mut sandbox::Prepared,
 ) -> std::io::Result<Child> {
     let s = &resolved.settings;
-    let mut cmd = Command::new(&resolved.python);
+    let mut cmd = Command::new(sandbox.program(&resolved.python));
     cmd.args(["-u", "-m", "vh.worker"])
         .env("VH_WORKER_FD", WORKER_FD.to_string())
         .env("PYTHONUNBUFFERED", "1")
@@ -200,6 +202,8 @@ fn spawn(
             Ok(())
         });
     }
+    // Last: it sees the whole environment (PYTHONPATH) set above.
+    sandbox.apply(&mut cmd);
     let child = cmd.spawn();
     drop(child_end);
     drop(direct_end);
@@ -355,7 +359,12 @@ pub async fn run_once(
     let (hub_end, worker_end) = direct.unzip();
     let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(load.hub_cwd.clone()))
         .join(std::ffi::OsString::from_vec(load.path.clone()));
-    let mut child = match spawn(resolved, &path, child_end.into(), worker_end) {
+    let path = std::path::absolute(&path).unwrap_or(path);
+    let mut sandbox = match sandbox::prepare(resolved, &path, entry, !reloaded).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let mut child = match spawn(resolved, &path, child_end.into(), worker_end, &mut sandbox) {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", resolved.python.display())),
     };
@@ -378,7 +387,9 @@ pub async fn run_once(
         s.state = State::Starting;
         s.started = Some(started);
         s.direct_link = linked;
+        s.sandbox = sandbox.level.as_str();
     });
+    drop(sandbox);
     let log_file = settings.log_file.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)

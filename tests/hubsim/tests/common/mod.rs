@@ -84,9 +84,17 @@ impl Runner {
 
     /// Like [`Runner::start`], with `config` as its TOML configuration.
     pub fn start_with(config: &str) -> Runner {
+        Runner::start_with_env(config, &[])
+    }
+
+    /// Like [`Runner::start_with`], with extra environment variables of the
+    /// runner process.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Runner {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("runner.toml"), config).expect("config file");
-        let child = spawn_runner(dir.path());
+        let mut child = spawn_runner_cmd(dir.path());
+        child.envs(env.iter().copied());
+        let child = child.spawn().expect("start vh-runner");
         let runner = Runner { child, dir };
         runner.wait_listening();
         runner
@@ -144,13 +152,17 @@ impl Runner {
 }
 
 fn spawn_runner(dir: &Path) -> Child {
+    spawn_runner_cmd(dir).spawn().expect("start vh-runner")
+}
+
+fn spawn_runner_cmd(dir: &Path) -> Command {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("runner.log"))
         .expect("log file");
-    Command::new(target_dir().join("vh-runner"))
-        .arg("serve")
+    let mut cmd = Command::new(target_dir().join("vh-runner"));
+    cmd.arg("serve")
         .arg("--socket")
         .arg(dir.join("runner.sock"))
         .arg("--python")
@@ -159,11 +171,13 @@ fn spawn_runner(dir: &Path) -> Child {
         .arg(dir.join("runner.toml"))
         .env("VH_TEST_DIR", dir)
         .env("VH_RUNNER_LOG", "debug")
+        // The scripts' state folders (issue 18) go in the test's own dir,
+        // as systemd's StateDirectory= would put them in /var/lib/vh-runner.
+        .env("STATE_DIRECTORY", dir)
         .env_remove("VH_RUNNER_SOCKET")
         .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start vh-runner")
+        .stderr(log);
+    cmd
 }
 
 /// Polls `done` every 20 ms until it is true; panics with `what` after `limit`.
