@@ -379,6 +379,38 @@ mod tests {
             ScriptSettings::default(),
             "the example documents the defaults"
         );
+        let api = cfg.resolve("/x/hub_api.py").settings;
+        assert!(api.sandbox && api.network && api.sandbox_required);
+        let bridge = cfg.resolve("/x/matterbridge.py").settings;
+        assert!(bridge.sandbox && bridge.sandbox_read.contains(&PathBuf::from("/etc/ssl")));
+    }
+
+    #[test]
+    fn sandbox_keys_are_checked_at_load() {
+        let err = parse("[defaults]\nnetwork = false\n").unwrap_err();
+        assert!(
+            err.contains("runner.toml") && err.contains("[defaults]") && err.contains("network"),
+            "{err}"
+        );
+        let err = parse("[defaults]\nsandbox = true\n[[script]]\nmatch = \"a.py\"\nsandbox = false\nnetwork = false\n").unwrap_err();
+        assert!(
+            err.contains("a.py") && err.contains("network = false needs sandbox = true"),
+            "{err}"
+        );
+        let err = parse("[[script]]\nmatch = \"a.py\"\nsandbox = true\nsandbox_read = [\"etc\"]\n")
+            .unwrap_err();
+        assert!(
+            err.contains("sandbox_read") && err.contains("absolute"),
+            "{err}"
+        );
+        let err = parse("state_root = \"state\"\n").unwrap_err();
+        assert!(err.contains("state_root"), "{err}");
+        let cfg =
+            parse("state_root = \"/srv/state\"\n[defaults]\nsandbox = true\nnetwork = false\n")
+                .unwrap();
+        let r = cfg.resolve("/x/a.py");
+        assert_eq!(r.state_root, PathBuf::from("/srv/state"));
+        assert!(r.settings.sandbox && !r.settings.network);
     }
 
     #[test]

@@ -11,22 +11,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Runner, actions, script, serial, shim_env, shim_path, show, wait_until};
+use common::{
+    Runner, actions, landlock_abi, sandbox_column, script, serial, shim_env, shim_path, show,
+    wait_until,
+};
 use vh_hubsim::{Generation, Hub};
-
-/// The kernel's Landlock ABI, asked as the runner does; 0 = none.
-fn kernel_abi() -> i64 {
-    // SAFETY: NULL attribute, size 0 and the VERSION flag only ask.
-    let v = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            1u32,
-        )
-    };
-    v.max(0)
-}
 
 fn open(runner: &Runner) -> Hub {
     shim_env(&runner.socket(), 5_000);
@@ -98,23 +87,6 @@ fn ask(hub: &mut Hub, script: &str, op: &str, arg: &str) -> String {
         .unwrap_or_else(|| panic!("no answer to {op} {arg}: {}", show(&records)))
 }
 
-/// The SANDBOX cell of `script`'s row in `vh-runner status`.
-fn sandbox_column(runner: &Runner, script: &str) -> String {
-    let out = runner.cli(&["status"]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let header = text.lines().find(|l| l.starts_with("ID ")).expect("header");
-    let at = header.find("SANDBOX").expect("a SANDBOX column");
-    let row = text
-        .lines()
-        .find(|l| l.contains(script))
-        .unwrap_or_else(|| panic!("no row for {script}:\n{text}"));
-    row[at..]
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_string()
-}
-
 fn config(tree: &Tree, extra: &str) -> String {
     format!(
         "[[script]]\nmatch = \"boxed.py\"\nsandbox = true\nsandbox_read = [\"{shared}\"]\n\
@@ -128,7 +100,7 @@ fn config(tree: &Tree, extra: &str) -> String {
 #[test]
 fn a_sandboxed_script_reads_and_writes_only_what_it_may() {
     let _serial = serial();
-    let abi = kernel_abi();
+    let abi = landlock_abi();
     let tree = Tree::new(&["boxed.py", "offline.py", "free.py"]);
     let runner = Runner::start_with(&config(&tree, ""));
     let mut hub = open(&runner);
@@ -281,7 +253,7 @@ fn running(runner: &Runner, script: &str) -> bool {
 #[test]
 fn an_older_kernel_is_said_once_and_required_sandboxes_are_refused() {
     let _serial = serial();
-    let abi = kernel_abi();
+    let abi = landlock_abi();
     let tree = Tree::new(&["offline.py", "strict.py"]);
     // As if the kernel had ABI 3: files, but no network rules.
     let runner = Runner::start_with_env(

@@ -180,6 +180,38 @@ fn spawn_runner_cmd(dir: &Path) -> Command {
     cmd
 }
 
+/// The kernel's Landlock ABI version, 0 if it has none (issue 18's
+/// sandbox is enforced only with one).
+pub fn landlock_abi() -> i64 {
+    // SAFETY: a NULL attribute, size 0 and the VERSION flag only ask.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    v.max(0)
+}
+
+/// The SANDBOX column (`-`, `fs`, `fs+net`) of `script`'s row in
+/// `vh-runner status`.
+pub fn sandbox_column(runner: &Runner, script: &str) -> String {
+    let out = runner.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let header = text.lines().find(|l| l.starts_with("ID ")).expect("header");
+    let at = header.find("SANDBOX").expect("a SANDBOX column");
+    let row = text
+        .lines()
+        .find(|l| l.contains(script))
+        .unwrap_or_else(|| panic!("no row for {script}:\n{text}"));
+    row.get(at..)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// Polls `done` every 20 ms until it is true; panics with `what` after `limit`.
 pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
