@@ -382,6 +382,9 @@ pub async fn run_once(
     }
     let started = Instant::now();
     let pid = child.id().unwrap_or(0);
+    // Until this function returns, after the worker has been reaped.
+    let _sandboxed =
+        (sandbox.level != sandbox::Level::Off).then(|| sandbox::peers::Registered::new(pid));
     entry.update(|s| {
         s.pid = pid;
         s.state = State::Starting;

@@ -14,9 +14,11 @@
 //!
 //! * [`landlock`]: the syscalls, and [`kernel_abi`] for `vh-runner doctor`;
 //! * [`python`]: the interpreter's folders, asked once per interpreter;
+//! * [`peers`]: sandboxed workers may not connect to the runner's socket;
 //! * [`state`]: the per-script state folder.
 
 pub mod landlock;
+pub mod peers;
 pub mod python;
 pub mod state;
 

@@ -196,6 +196,16 @@ fn a_sandboxed_script_reads_and_writes_only_what_it_may() {
             "PermissionError"
         );
     }
+    // Landlock lets it reach the runner's socket; the runner shuts it out.
+    let socket = runner.socket().display().to_string();
+    assert_eq!(ask(&mut hub, "boxed.py", "unix", &socket), "EOFError");
+    assert!(
+        runner
+            .log()
+            .contains("refused a connection from a sandboxed script's process"),
+        "{}",
+        runner.log()
+    );
 
     // network = false: no TCP at all; files as above.
     if abi >= 4 {
@@ -234,6 +244,7 @@ fn a_sandboxed_script_reads_and_writes_only_what_it_may() {
     assert_eq!(ask(&mut hub, "free.py", "connect", &port), "ok");
     assert_eq!(ask(&mut hub, "free.py", "bind", "-"), "ok");
     assert_eq!(ask(&mut hub, "free.py", "signal", &hub_pid), "ok");
+    assert_eq!(ask(&mut hub, "free.py", "unix", &socket), "ok");
     assert_eq!(
         ask(&mut hub, "free.py", "where", "-"),
         format!("{0}|{0}", runner.dir.path().join("state/free").display())

@@ -4,6 +4,7 @@ that script try one thing and answer ``<op> <arg>: ok`` or
 
 Ops: ``read`` a file, ``list`` a folder, ``write`` a file, ``connect`` to a
 loopback TCP port, ``bind`` a loopback TCP port, ``signal`` a pid (signal 0),
+``unix`` a Unix socket (``EOFError`` if the peer closes it at once),
 ``state`` (writes ``<arg>`` into ``vh.state_dir``), ``temp`` (a temporary
 file), ``where`` (``vh.state_dir`` and ``VH_STATE_DIR``).
 """
@@ -46,6 +47,19 @@ def _signal(arg):
     os.kill(int(arg), 0)
 
 
+def _unix(arg):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(1)
+    try:
+        s.connect(arg)
+        if s.recv(1) == b"":
+            raise EOFError("closed by the peer")
+    except socket.timeout:
+        pass  # still open: the peer waits for us to speak
+    finally:
+        s.close()
+
+
 def _state(arg):
     _write(os.path.join(vh.state_dir, arg))
 
@@ -62,6 +76,7 @@ OPS = {
     "connect": _connect,
     "bind": _bind,
     "signal": _signal,
+    "unix": _unix,
     "state": _state,
     "temp": _temp,
 }
