@@ -360,10 +360,11 @@ pub async fn run_once(
     let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(load.hub_cwd.clone()))
         .join(std::ffi::OsString::from_vec(load.path.clone()));
     let path = std::path::absolute(&path).unwrap_or(path);
-    let mut sandbox = match sandbox::prepare(resolved, &path, entry, !reloaded).await {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let mut sandbox =
+        match sandbox::prepare(resolved, &resolved.python, &path, entry, !reloaded).await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
     let mut child = match spawn(resolved, &path, child_end.into(), worker_end, &mut sandbox) {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", resolved.python.display())),

@@ -119,7 +119,8 @@ pub struct Prepared {
 }
 
 /// Builds the sandbox of the worker about to run `script` (its absolute
-/// path) with `resolved` settings: makes its state folder, asks the
+/// path) with `resolved` settings under the interpreter `python` (the one
+/// the worker is spawned with): makes its state folder, asks the
 /// interpreter for its folders and builds the Landlock ruleset. When the
 /// kernel cannot enforce what is asked, it says so in one log line (on the
 /// script's first start, `first`) and goes on less restricted, or refuses
@@ -131,6 +132,7 @@ pub struct Prepared {
 /// sandboxed script cannot be made, or its interpreter cannot be asked.
 pub async fn prepare(
     resolved: &Resolved,
+    python: &Path,
     script: &Path,
     entry: &Entry,
     first: bool,
@@ -187,7 +189,7 @@ pub async fn prepare(
         }
         notice(format!("{what}; files are restricted, TCP is not"));
     }
-    let python = python::paths(&resolved.python, &s.env, script.parent())
+    let python = python::paths(python, &s.env, script.parent())
         .await
         .map_err(|e| format!("sandbox: cannot ask the interpreter for its folders: {e}"))?;
     let mut ruleset = Ruleset::new(abi, deny_tcp)

@@ -48,7 +48,9 @@ async fn run(python: &Path, sandbox: bool) -> (Level, String) {
     let registry = Registry::default();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let (_, entry) = registry.add(1, &script.display().to_string(), tx);
-    let mut prepared = prepare(&resolved, &script, &entry, true).await.unwrap();
+    let mut prepared = prepare(&resolved, python, &script, &entry, true)
+        .await
+        .unwrap();
     let mut cmd = tokio::process::Command::new(prepared.program(python));
     cmd.arg("-c")
         .arg(CODE)
