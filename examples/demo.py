@@ -238,20 +238,27 @@ def main() -> int:
     config.write_text(
         f"""# Written by examples/demo.py.
 python = {json.dumps(sys.executable)}
+# Each script's state folder (vh.state_dir) under .demo/state/.
+state_root = {json.dumps(str(out / "state"))}
 
 [defaults]
 # Generous for a busy 2-core machine; a hub would keep the 200 ms default.
 hook_deadline_ms = 1000
 restart_initial_ms = 300
 
+# The two scripts with servers and clients run sandboxed (docs/admin.md
+# "Sandbox"): they read only their folder and their Python, write only their
+# state folder; both need the network (a port to serve, an API to call).
 [[script]]
 match = "hub_api.py"
 env = {{ HUB_API_PORT = "{api_port}", HUB_API_AUTOSTART = "1" }}
+sandbox = true
 
 [[script]]
 match = "matterbridge.py"
 env = {{ MATTERBRIDGE_API_URL = "{bridge}", MATTERBRIDGE_API_TOKEN = "{BRIDGE_TOKEN}", \
 MATTERBRIDGE_AUTOSTART = "1", MATTERBRIDGE_RETRY_INTERVAL = "0.2" }}
+sandbox = true
 """,
         encoding="utf-8",
     )
@@ -408,7 +415,7 @@ MATTERBRIDGE_AUTOSTART = "1", MATTERBRIDGE_RETRY_INTERVAL = "0.2" }}
         print(
             f"    {name:16} {r.get('STATE', '?'):8} hooks {r.get('HOOKS', '?'):>6}  "
             f"p50 {r.get('P50', '?'):>7}  p99 {r.get('P99', '?'):>7}  "
-            f"restarts {r.get('RESTARTS', '?')}"
+            f"restarts {r.get('RESTARTS', '?')}  sandbox {r.get('SANDBOX', '?')}"
         )
     print(
         f"full hub output: {hub_log.relative_to(REPO)}; runner log: "

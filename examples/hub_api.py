@@ -41,6 +41,10 @@ How to run it:
   !pyload /path/to/examples/hub_api.py
   !api start 8000
   curl 'http://127.0.0.1:8000/users?limit=10'
+
+Sandboxed (runner.toml ``sandbox = true``, docs/admin.md "Sandbox") it needs nothing more:
+it reads only its folder and its venv, writes nothing, and keeps the network to bind its port
+(so not ``network = false``). ``make demo`` runs it that way.
 """
 
 import asyncio

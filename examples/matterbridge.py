@@ -54,6 +54,11 @@ Matterbridge side (``matterbridge.toml``)::
 How to run it: ``!pyload /path/to/examples/matterbridge.py``, then ``!bridge start``. It
 needs only the standard library. ``examples/fake_matterbridge.py`` is a stand-in server for
 trying it without Matterbridge.
+
+Sandboxed (runner.toml ``sandbox = true``, docs/admin.md "Sandbox") it keeps the network (it
+calls the API over TCP) and, for an API reached by host name or over https, needs
+``sandbox_read = ["/etc/ssl", "/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf"]``
+(packaging/runner.toml). ``make demo`` runs it sandboxed against ``127.0.0.1``.
 """
 
 import codecs

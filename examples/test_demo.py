@@ -5,6 +5,7 @@ worker killed mid-replay; then checks its summary against the transcript."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 import subprocess
@@ -13,6 +14,14 @@ from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent
 REPO = EXAMPLES.parent
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI (0: none), asked as the runner does."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) on x86-64/arm64.
+    return max(0, libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)))
 
 
 def test_short_demo_does_real_work_on_the_real_session():
@@ -40,6 +49,16 @@ def test_short_demo_does_real_work_on_the_real_session():
     # The bridge carried messages both ways.
     assert summary["bridge_pushed"] and summary["bridge_to_hub"] >= 1
     assert summary["hub_to_bridge"] > 0
+
+    # The API and the bridge ran sandboxed (issue 18), the others not.
+    sandbox = {name: row.get("SANDBOX") for name, row in summary["scripts"].items()}
+    want = "fs" if landlock_abi() else "-"
+    assert sandbox == {
+        "greeter.py": "-",
+        "chat_filter.py": "-",
+        "hub_api.py": want,
+        "matterbridge.py": want,
+    }, sandbox
 
     # The killed worker came back.
     assert summary["killed_pid"] and summary["filter_restarts"] >= 1

@@ -48,6 +48,8 @@ impl RunnerProc {
             .arg("--config")
             .arg(&config_path)
             .env("VH_RUNNER_LOG", "info")
+            // The scripts' state folders go in the temp dir, not /var/lib.
+            .env("STATE_DIRECTORY", dir.path())
             .env_remove("VH_RUNNER_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -131,6 +131,8 @@ def classic_stub() -> str:
         "starttime: int",
         "# vh-runner extra: the Python codec of the hub's encoding (e.g. 'cp1251').",
         "hub_encoding: str",
+        "# vh-runner extra: the script's state folder (VH_STATE_DIR), '' if none.",
+        "state_dir: str",
         "",
         "# Hub constants (spec §7.4, generation A's values).",
         *(f"{n}: Final = {getattr(_constants, n)!r}" for n in constants),

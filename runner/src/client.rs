@@ -77,6 +77,7 @@ pub fn render_status(scripts: &[ScriptStatus]) -> String {
             "P50",
             "P99",
             "LINK",
+            "SANDBOX",
             "LAST ERROR",
         ]
         .map(String::from),
@@ -113,10 +114,14 @@ pub fn render_status(scripts: &[ScriptStatus]) -> String {
                 (_, true) => "direct".into(),
                 (_, false) => "runner".into(),
             },
+            match s.sandbox.as_str() {
+                "" => "-".into(),
+                v => v.to_string(),
+            },
             last,
         ]);
     }
-    let widths: Vec<usize> = (0..11)
+    let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -248,7 +253,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            lines[1].contains("180µs  12ms  runner  worker killed by signal 9")
+            lines[1].contains("180µs  12ms  runner  -        worker killed by signal 9")
                 && !table.contains("more"),
             "{table}"
         );

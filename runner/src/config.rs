@@ -45,6 +45,11 @@ pub struct Config {
     /// unless a `[[script]]` section names another.
     #[serde(default = "default_python")]
     pub python: PathBuf,
+    /// Folder of the scripts' state folders (`<state_root>/<script>`, the
+    /// one place a sandboxed script may write); unset: see
+    /// [`crate::sandbox::state::default_root`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_root: Option<PathBuf>,
     /// Settings of every script.
     #[serde(default)]
     pub defaults: ScriptSettings,
@@ -106,6 +111,21 @@ pub struct ScriptSettings {
     /// discards (docs/protocol.md "Pipelined calls"); false makes every
     /// call wait for the hub's answer, as before (`VH_PIPELINE_CALLS=0`).
     pub pipeline_calls: bool,
+    /// Restrict the worker with Landlock (docs/admin.md "Sandbox"): it may
+    /// read its own folder, its Python and the system's libraries, write
+    /// only its state folder; plus `sandbox_read` and `sandbox_write`.
+    pub sandbox: bool,
+    /// Extra absolute paths a sandboxed script may read (and run).
+    pub sandbox_read: Vec<PathBuf>,
+    /// Extra absolute paths a sandboxed script may write (and read).
+    pub sandbox_write: Vec<PathBuf>,
+    /// false: a sandboxed script may not connect or bind any TCP port
+    /// (Landlock ABI 4); needs `sandbox = true`.
+    pub network: bool,
+    /// Refuse the script (its `!pyload` fails) when the kernel cannot
+    /// enforce its sandbox or `network = false`, instead of logging it and
+    /// running it less restricted.
+    pub sandbox_required: bool,
 }
 
 /// A plugin generation whose `vh` behaviour a script gets (spec
@@ -149,6 +169,11 @@ impl Default for ScriptSettings {
             direct_link: true,
             semantics: None,
             pipeline_calls: true,
+            sandbox: false,
+            sandbox_read: Vec::new(),
+            sandbox_write: Vec::new(),
+            network: true,
+            sandbox_required: false,
         }
     }
 }
@@ -189,6 +214,7 @@ impl Default for Config {
             socket_group: None,
             allow_uids: Vec::new(),
             python: default_python(),
+            state_root: None,
             defaults: ScriptSettings::default(),
             scripts: Vec::new(),
         }
@@ -202,6 +228,8 @@ pub struct Resolved {
     pub python: PathBuf,
     /// Settings.
     pub settings: ScriptSettings,
+    /// Folder of the scripts' state folders (`state_root` or its default).
+    pub state_root: PathBuf,
 }
 
 impl Config {
@@ -228,10 +256,19 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         self.socket_mode_bits()?;
+        if let Some(root) = self.state_root.as_ref().filter(|r| !r.is_absolute()) {
+            return Err(format!(
+                "state_root: {:?} is not an absolute path",
+                root.display()
+            ));
+        }
+        crate::sandbox::check(&self.defaults).map_err(|e| format!("[defaults]: {e}"))?;
         for (i, section) in self.scripts.iter().enumerate() {
-            self.merge(section).map_err(|e| {
-                format!("[[script]] #{} (match = {:?}): {e}", i + 1, section.pattern)
-            })?;
+            self.merge(section)
+                .and_then(|s| crate::sandbox::check(&s))
+                .map_err(|e| {
+                    format!("[[script]] #{} (match = {:?}): {e}", i + 1, section.pattern)
+                })?;
         }
         Ok(())
     }
@@ -270,15 +307,21 @@ impl Config {
             .scripts
             .iter()
             .find(|s| s.pattern == path || s.pattern == name);
+        let state_root = self
+            .state_root
+            .clone()
+            .unwrap_or_else(crate::sandbox::state::default_root);
         match section {
             Some(s) => Resolved {
                 python: s.python.clone().unwrap_or_else(|| self.python.clone()),
                 // Validated at load; defaults are the safe fallback.
                 settings: self.merge(s).unwrap_or_else(|_| self.defaults.clone()),
+                state_root,
             },
             None => Resolved {
                 python: self.python.clone(),
                 settings: self.defaults.clone(),
+                state_root,
             },
         }
     }
@@ -389,6 +432,38 @@ mod tests {
             ScriptSettings::default(),
             "the example documents the defaults"
         );
+        let api = cfg.resolve("/x/hub_api.py").settings;
+        assert!(api.sandbox && api.network && api.sandbox_required);
+        let bridge = cfg.resolve("/x/matterbridge.py").settings;
+        assert!(bridge.sandbox && bridge.sandbox_read.contains(&PathBuf::from("/etc/ssl")));
+    }
+
+    #[test]
+    fn sandbox_keys_are_checked_at_load() {
+        let err = parse("[defaults]\nnetwork = false\n").unwrap_err();
+        assert!(
+            err.contains("runner.toml") && err.contains("[defaults]") && err.contains("network"),
+            "{err}"
+        );
+        let err = parse("[defaults]\nsandbox = true\n[[script]]\nmatch = \"a.py\"\nsandbox = false\nnetwork = false\n").unwrap_err();
+        assert!(
+            err.contains("a.py") && err.contains("network = false needs sandbox = true"),
+            "{err}"
+        );
+        let err = parse("[[script]]\nmatch = \"a.py\"\nsandbox = true\nsandbox_read = [\"etc\"]\n")
+            .unwrap_err();
+        assert!(
+            err.contains("sandbox_read") && err.contains("absolute"),
+            "{err}"
+        );
+        let err = parse("state_root = \"state\"\n").unwrap_err();
+        assert!(err.contains("state_root"), "{err}");
+        let cfg =
+            parse("state_root = \"/srv/state\"\n[defaults]\nsandbox = true\nnetwork = false\n")
+                .unwrap();
+        let r = cfg.resolve("/x/a.py");
+        assert_eq!(r.state_root, PathBuf::from("/srv/state"));
+        assert!(r.settings.sandbox && !r.settings.network);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! * [`session`]: one hub's stream, routed to the scripts' supervisors;
 //! * [`supervisor`]: one script's restarts ([`policy`]: backoff and
 //!   intensity); [`worker`]: one worker process and its frames;
-//! * [`registry`], [`admin`]: what `vh-runner status` and `logs` show.
+//! * [`registry`], [`admin`]: what `vh-runner status` and `logs` show;
+//! * [`sandbox`]: Landlock restrictions of sandboxed scripts, their state
+//!   folders.
 
 pub mod access;
 pub mod admin;
@@ -17,6 +19,7 @@ pub mod config;
 pub mod direct;
 pub mod policy;
 pub mod registry;
+pub mod sandbox;
 pub mod server;
 pub mod session;
 pub mod supervisor;

@@ -64,6 +64,8 @@ pub struct Stats {
     pub last_error: String,
     /// The hub holds a direct link to the current worker.
     pub direct_link: bool,
+    /// What the current worker is restricted by (`-`, `fs`, `fs+net`).
+    pub sandbox: &'static str,
     latencies_us: VecDeque<u32>,
 }
 
@@ -161,6 +163,7 @@ impl Entry {
                 p99_us: pct(0.99),
                 last_error: s.last_error.clone(),
                 direct_link: s.direct_link && s.pid != 0,
+                sandbox: if s.pid == 0 { "-" } else { s.sandbox }.into(),
             }
         })
     }
@@ -195,6 +198,7 @@ impl Registry {
                 hooks_served: 0,
                 last_error: String::new(),
                 direct_link: false,
+                sandbox: "-",
                 latencies_us: VecDeque::new(),
             }),
             logs: Mutex::new(VecDeque::new()),

@@ -32,6 +32,7 @@ use vh_proto::v1::{
 use crate::config::{Resolved, ScriptSettings};
 use crate::direct::LinkSlot;
 use crate::registry::{Entry, State};
+use crate::sandbox;
 use crate::session::ToShim;
 use crate::supervisor::Control;
 
@@ -135,9 +136,10 @@ fn spawn(
     script_path: &Path,
     child_end: OwnedFd,
     direct_end: Option<OwnedFd>,
+    sandbox: &mut sandbox::Prepared,
 ) -> std::io::Result<Child> {
     let s = &resolved.settings;
-    let mut cmd = Command::new(&resolved.python);
+    let mut cmd = Command::new(sandbox.program(&resolved.python));
     cmd.args(["-u", "-m", "vh.worker"])
         .env("VH_WORKER_FD", WORKER_FD.to_string())
         .env("PYTHONUNBUFFERED", "1")
@@ -215,6 +217,8 @@ fn spawn(
             Ok(())
         });
     }
+    // Last: it sees the whole environment (PYTHONPATH) set above.
+    sandbox.apply(&mut cmd);
     let child = cmd.spawn();
     drop(child_end);
     drop(direct_end);
@@ -370,7 +374,13 @@ pub async fn run_once(
     let (hub_end, worker_end) = direct.unzip();
     let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(load.hub_cwd.clone()))
         .join(std::ffi::OsString::from_vec(load.path.clone()));
-    let mut child = match spawn(resolved, &path, child_end.into(), worker_end) {
+    let path = std::path::absolute(&path).unwrap_or(path);
+    let mut sandbox =
+        match sandbox::prepare(resolved, &resolved.python, &path, entry, !reloaded).await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+    let mut child = match spawn(resolved, &path, child_end.into(), worker_end, &mut sandbox) {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", resolved.python.display())),
     };
@@ -388,12 +398,17 @@ pub async fn run_once(
     }
     let started = Instant::now();
     let pid = child.id().unwrap_or(0);
+    // Until this function returns, after the worker has been reaped.
+    let _sandboxed =
+        (sandbox.level != sandbox::Level::Off).then(|| sandbox::peers::Registered::new(pid));
     entry.update(|s| {
         s.pid = pid;
         s.state = State::Starting;
         s.started = Some(started);
         s.direct_link = linked;
+        s.sandbox = sandbox.level.as_str();
     });
+    drop(sandbox);
     let log_file = settings.log_file.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)

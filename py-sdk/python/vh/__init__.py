@@ -32,6 +32,7 @@ Attributes set when the worker loads the script (spec §7.3): ``myid``,
 from __future__ import annotations
 
 import importlib
+from os import environ as _environ
 
 from . import _api, _constants, _extras
 from ._api import decode, encode
@@ -59,6 +60,10 @@ starttime: int = 0
 #: vh-runner extra: Python codec name of the hub's encoding (``cp1251``);
 #: nicks and messages are decoded with it and ``surrogateescape``.
 hub_encoding: str = "cp1252"
+#: vh-runner extra: the script's own state folder, the one place a
+#: sandboxed script may write (docs/admin.md "Sandbox"); the runner makes it
+#: and passes it as ``VH_STATE_DIR``. ``""`` when there is none.
+state_dir: str = _environ.get("VH_STATE_DIR", "")
 
 _g = globals()
 for _fn in _api.CLASSIC_FUNCTIONS:
@@ -102,6 +107,7 @@ __all__ = [
     "config_name",
     "starttime",
     "hub_encoding",
+    "state_dir",
     "encode",
     "decode",
     "Encode",

@@ -25,6 +25,8 @@ config_name: str
 starttime: int
 # vh-runner extra: the Python codec of the hub's encoding (e.g. 'cp1251').
 hub_encoding: str
+# vh-runner extra: the script's state folder (VH_STATE_DIR), '' if none.
+state_dir: str
 
 # Hub constants (spec §7.4, generation A's values).
 eCR_DEFAULT: Final = 0
@@ -678,6 +680,7 @@ __all__ = [
     "config_name",
     "starttime",
     "hub_encoding",
+    "state_dir",
     "encode",
     "decode",
     "Encode",

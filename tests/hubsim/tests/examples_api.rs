@@ -12,8 +12,14 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Runner, actions, repo_root, serial, shim_env, shim_path, show};
+use common::{
+    Runner, actions, landlock_abi, repo_root, sandbox_column, serial, shim_env, shim_path, show,
+};
 use vh_hubsim::{Generation, Hub};
+
+/// The example runs sandboxed (issue 18), with what packaging/runner.toml
+/// gives it: the network on, files as the sandbox allows.
+const SANDBOXED: &str = "[defaults]\nsandbox = true\n";
 
 /// "Пользователь" in CP1251.
 const CYRILLIC: &[u8] = b"\xcf\xee\xeb\xfc\xe7\xee\xe2\xe0\xf2\xe5\xeb\xfc";
@@ -176,7 +182,7 @@ fn said_to(hub: &Hub, nick: &str, text: &str) -> bool {
 #[test]
 fn api_serves_live_hub_data_with_cyrillic_nicks_in_both_generations() {
     let _serial = serial();
-    let runner = Runner::start();
+    let runner = Runner::start_with(SANDBOXED);
     let cyrillic = "Пользователь";
     for generation in [Generation::A, Generation::B] {
         shim_env(&runner.socket(), 5_000);
@@ -191,6 +197,13 @@ fn api_serves_live_hub_data_with_cyrillic_nicks_in_both_generations() {
         );
         let id = hub.load(&repo_root().join("examples/hub_api.py"));
         assert!(id >= 0, "load failed:\n{}", runner.log());
+        if landlock_abi() > 0 {
+            assert_eq!(
+                sandbox_column(&runner, "hub_api.py"),
+                "fs",
+                "runs sandboxed"
+            );
+        }
 
         login(&mut hub, b"admin", 10, b"10.0.0.1", b"1000");
         login(&mut hub, b"alice", 0, b"10.0.0.2", b"0");

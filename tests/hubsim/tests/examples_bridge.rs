@@ -12,8 +12,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Runner, actions, python, repo_root, serial, shim_env, shim_path, show};
+use common::{
+    Runner, actions, landlock_abi, python, repo_root, sandbox_column, serial, shim_env, shim_path,
+    show,
+};
 use vh_hubsim::{Generation, Hub};
+
+/// The example runs sandboxed (issue 18), with what packaging/runner.toml
+/// gives it: the network on, files as the sandbox allows.
+const SANDBOXED: &str = "[defaults]\nsandbox = true\n";
 
 const TOKEN: &str = "s3cret";
 /// "Пользователь" in CP1251.
@@ -214,13 +221,20 @@ fn said_by_bridge(text: &[u8]) -> Vec<u8> {
 fn bridge_relays_both_ways_and_reconnects_in_both_generations() {
     let _serial = serial();
     let _env = BridgeEnv::set();
-    let runner = Runner::start();
+    let runner = Runner::start_with(SANDBOXED);
     for generation in [Generation::A, Generation::B] {
         let mut fake = Fake::start(0);
         let port = fake.port;
         let mut live = Live::open(&runner, generation);
         let id = live.hub.load(&repo_root().join("examples/matterbridge.py"));
         assert!(id >= 0, "load failed:\n{}", runner.log());
+        if landlock_abi() > 0 {
+            assert_eq!(
+                sandbox_column(&runner, "matterbridge.py"),
+                "fs",
+                "runs sandboxed"
+            );
+        }
         login(&mut live.hub, b"admin", 10);
         login(&mut live.hub, CYRILLIC, 0);
         login(&mut live.hub, UNDECODABLE, 0);

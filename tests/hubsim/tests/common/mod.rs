@@ -88,9 +88,17 @@ impl Runner {
 
     /// Like [`Runner::start`], with `config` as its TOML configuration.
     pub fn start_with(config: &str) -> Runner {
+        Runner::start_with_env(config, &[])
+    }
+
+    /// Like [`Runner::start_with`], with extra environment variables of the
+    /// runner process.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Runner {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("runner.toml"), config).expect("config file");
-        let child = spawn_runner(dir.path());
+        let mut child = spawn_runner_cmd(dir.path());
+        child.envs(env.iter().copied());
+        let child = child.spawn().expect("start vh-runner");
         let runner = Runner { child, dir };
         runner.wait_listening();
         runner
@@ -148,13 +156,17 @@ impl Runner {
 }
 
 fn spawn_runner(dir: &Path) -> Child {
+    spawn_runner_cmd(dir).spawn().expect("start vh-runner")
+}
+
+fn spawn_runner_cmd(dir: &Path) -> Command {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("runner.log"))
         .expect("log file");
-    Command::new(target_dir().join("vh-runner"))
-        .arg("serve")
+    let mut cmd = Command::new(target_dir().join("vh-runner"));
+    cmd.arg("serve")
         .arg("--socket")
         .arg(dir.join("runner.sock"))
         .arg("--python")
@@ -163,11 +175,45 @@ fn spawn_runner(dir: &Path) -> Child {
         .arg(dir.join("runner.toml"))
         .env("VH_TEST_DIR", dir)
         .env("VH_RUNNER_LOG", "debug")
+        // The scripts' state folders (issue 18) go in the test's own dir,
+        // as systemd's StateDirectory= would put them in /var/lib/vh-runner.
+        .env("STATE_DIRECTORY", dir)
         .env_remove("VH_RUNNER_SOCKET")
         .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start vh-runner")
+        .stderr(log);
+    cmd
+}
+
+/// The kernel's Landlock ABI version, 0 if it has none (issue 18's
+/// sandbox is enforced only with one).
+pub fn landlock_abi() -> i64 {
+    // SAFETY: a NULL attribute, size 0 and the VERSION flag only ask.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    v.max(0)
+}
+
+/// The SANDBOX column (`-`, `fs`, `fs+net`) of `script`'s row in
+/// `vh-runner status`.
+pub fn sandbox_column(runner: &Runner, script: &str) -> String {
+    let out = runner.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let header = text.lines().find(|l| l.starts_with("ID ")).expect("header");
+    let at = header.find("SANDBOX").expect("a SANDBOX column");
+    let row = text
+        .lines()
+        .find(|l| l.contains(script))
+        .unwrap_or_else(|| panic!("no row for {script}:\n{text}"));
+    row.get(at..)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Polls `done` every 20 ms until it is true; panics with `what` after `limit`.
