@@ -6,7 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: all build venv sdk demo demo-short test lint rust-test py-test wheel-check bench bench-venv bench-rss bench-short clean
+.PHONY: all build venv sdk demo demo-short test lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short clean
 
 all: build
 
@@ -38,6 +38,10 @@ lint: $(VPY)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Module sizes and import cycles (issue 16; tools/structure.py says how).
+structure:
+	$(PYTHON) tools/structure.py
 
 rust-test: build
 	VH_TEST_PYTHON=$(CURDIR)/$(VPY) $(CARGO) test
