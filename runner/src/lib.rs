@@ -7,6 +7,7 @@
 //! * [`session`]: one hub's stream, routed to the scripts' supervisors;
 //! * [`supervisor`]: one script's restarts ([`policy`]: backoff and
 //!   intensity); [`worker`]: one worker process and its frames;
+//! * [`shutdown`]: the clean stop on SIGTERM/SIGINT;
 //! * [`registry`], [`admin`]: what `vh-runner status` and `logs` show.
 
 pub mod access;
@@ -19,5 +20,6 @@ pub mod policy;
 pub mod registry;
 pub mod server;
 pub mod session;
+pub mod shutdown;
 pub mod supervisor;
 pub mod worker;

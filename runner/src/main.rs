@@ -32,7 +32,11 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = Config::load(args.config.as_deref())?.with_overrides(&args);
-            rt.block_on(vh_runner::server::serve(config))
+            let result = rt.block_on(vh_runner::server::serve(config));
+            // The stop has already bounded everything worth waiting for
+            // (runner/src/shutdown.rs); tasks still parked do not delay the exit.
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+            result
         }
         Command::CheckConfig(args) => {
             let config = Config::load(args.config.as_deref())?.with_overrides(&args);
