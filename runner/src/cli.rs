@@ -53,6 +53,25 @@ pub enum Command {
         #[command(flatten)]
         socket: SocketArg,
     },
+    /// Put the shim in place of every wrapper python_pi would load
+    /// (keeping each original as NAME.orig); idempotent; exit 2 if
+    /// something does not match.
+    InstallShim {
+        /// libpython_pi.so, or its directory [default: the usual places].
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// The shim to install [default: beside vh-runner, or
+        /// /usr/lib/vh-runner/libvh_python_wrapper.so].
+        #[arg(long)]
+        shim: Option<PathBuf>,
+    },
+    /// Restore the original wrappers kept by install-shim; idempotent;
+    /// exit 2 if something does not match.
+    UninstallShim {
+        /// libpython_pi.so, or its directory [default: the usual places].
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+    },
 }
 
 /// The socket of a running runner.

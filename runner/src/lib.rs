@@ -8,6 +8,8 @@
 //! * [`supervisor`]: one script's restarts ([`policy`]: backoff and
 //!   intensity); [`worker`]: one worker process and its frames;
 //! * [`shutdown`]: the clean stop on SIGTERM/SIGINT;
+//! * [`install`]: `install-shim` / `uninstall-shim` ([`elf`]: reading the
+//!   plugin and its wrappers);
 //! * [`registry`], [`admin`]: what `vh-runner status` and `logs` show.
 
 pub mod access;
@@ -16,6 +18,8 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod direct;
+pub mod elf;
+pub mod install;
 pub mod policy;
 pub mod registry;
 pub mod server;

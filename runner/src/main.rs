@@ -11,7 +11,9 @@ use vh_runner::config::Config;
 fn main() {
     if let Err(e) = run() {
         eprintln!("vh-runner: {e:#}");
-        std::process::exit(1);
+        // A refusal (install-shim, uninstall-shim, doctor) changed nothing.
+        let refused = e.downcast_ref::<vh_runner::install::Refusal>().is_some();
+        std::process::exit(if refused { 2 } else { 1 });
     }
 }
 
@@ -41,6 +43,17 @@ fn run() -> Result<()> {
         Command::CheckConfig(args) => {
             let config = Config::load(args.config.as_deref())?.with_overrides(&args);
             print!("{}", config.to_toml()?);
+            Ok(())
+        }
+        Command::InstallShim { plugin, shim } => {
+            print!(
+                "{}",
+                vh_runner::install::install(plugin.as_deref(), shim.as_deref())?
+            );
+            Ok(())
+        }
+        Command::UninstallShim { plugin } => {
+            print!("{}", vh_runner::install::uninstall(plugin.as_deref())?);
             Ok(())
         }
         Command::Status(s) => rt.block_on(client::status(&s.socket)),
