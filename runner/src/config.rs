@@ -45,6 +45,14 @@ pub struct Config {
     /// unless a `[[script]]` section names another.
     #[serde(default = "default_python")]
     pub python: PathBuf,
+    /// Folders put first on every worker's `PYTHONPATH` (crate::sdk);
+    /// default: the `vh` package shipped with the runner
+    /// (`/usr/lib/vh-runner/python` in the .deb), if there is one.
+    #[serde(
+        default = "crate::sdk::default_python_path",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub python_path: Vec<PathBuf>,
     /// Settings of every script.
     #[serde(default)]
     pub defaults: ScriptSettings,
@@ -158,6 +166,7 @@ impl Default for Config {
             socket_group: None,
             allow_uids: Vec::new(),
             python: default_python(),
+            python_path: crate::sdk::default_python_path(),
             defaults: ScriptSettings::default(),
             scripts: Vec::new(),
         }
@@ -232,14 +241,15 @@ impl Config {
     }
 
     /// Settings of the script at `path` (hub bytes): the first `[[script]]`
-    /// whose `match` equals its path or file name, over `[defaults]`.
+    /// whose `match` equals its path or file name, over `[defaults]`; its
+    /// `PYTHONPATH` starts with `python_path` ([`crate::sdk`]).
     pub fn resolve(&self, path: &str) -> Resolved {
         let name = path.rsplit('/').next().unwrap_or(path);
         let section = self
             .scripts
             .iter()
             .find(|s| s.pattern == path || s.pattern == name);
-        match section {
+        let mut resolved = match section {
             Some(s) => Resolved {
                 python: s.python.clone().unwrap_or_else(|| self.python.clone()),
                 // Validated at load; defaults are the safe fallback.
@@ -249,7 +259,9 @@ impl Config {
                 python: self.python.clone(),
                 settings: self.defaults.clone(),
             },
-        }
+        };
+        crate::sdk::apply(&self.python_path, &mut resolved.settings.env);
+        resolved
     }
 
     /// Applies command-line flags over the file.

@@ -1,7 +1,8 @@
 //! The vh-runner supervisor.
 //!
 //! * [`cli`]: command line (clap); [`client`]: the admin commands;
-//! * [`config`]: the TOML configuration, per-script settings;
+//! * [`config`]: the TOML configuration, per-script settings; [`sdk`]:
+//!   the shipped `vh` package on the workers' `PYTHONPATH`;
 //! * [`server`]: the Unix socket, systemd notification; [`access`]: who may
 //!   connect (SO_PEERCRED);
 //! * [`session`]: one hub's stream, routed to the scripts' supervisors;
@@ -22,6 +23,7 @@ pub mod elf;
 pub mod install;
 pub mod policy;
 pub mod registry;
+pub mod sdk;
 pub mod server;
 pub mod session;
 pub mod shutdown;
