@@ -72,6 +72,23 @@ pub enum Command {
         #[arg(long)]
         plugin: Option<PathBuf>,
     },
+    /// Check the installation and explain each finding with its fix:
+    /// config, socket against the hub's user, wrapper, Python 3 with `vh`,
+    /// Python 2.7, systemd unit. Exit 0 only when all is well.
+    Doctor {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// libpython_pi.so, or its directory [default: the usual places].
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// The user the hub runs as.
+        #[arg(long, default_value = "verlihub")]
+        hub_user: String,
+        /// The systemd unit file [default: /etc/systemd/system,
+        /// /lib/systemd/system, /usr/lib/systemd/system].
+        #[arg(long)]
+        unit: Option<PathBuf>,
+    },
 }
 
 /// The socket of a running runner.

@@ -12,13 +12,12 @@
 //! not match.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::elf::{self, Object, PLUGIN, WRAPPER};
+pub use crate::swap::{keep_original, orig_of, replace, sync_dir};
 
 /// A clear "no": something does not match, nothing was changed. The
 /// command exits 2 with this message.
@@ -175,13 +174,6 @@ pub fn survey(plugin_path: &Path) -> Result<Survey> {
     })
 }
 
-/// `NAME.orig` beside `path`.
-pub fn orig_of(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".orig");
-    PathBuf::from(s)
-}
-
 /// Finds the shim to install: `arg`, else beside this executable, in
 /// `../lib/vh-runner/` from it (the .deb), or in /usr/lib/vh-runner.
 ///
@@ -211,49 +203,6 @@ pub fn find_shim(arg: Option<&Path>) -> Result<PathBuf> {
                 .join(", ")
         )),
     }
-}
-
-/// Writes `bytes` to a new file beside `path` with `like`'s mode and
-/// owner, fsyncs it, renames it over `path` and fsyncs the folder: a
-/// process that has the old file mapped keeps its old inode intact.
-///
-/// # Errors
-/// Any I/O failure (the new file is removed then; `path` is unchanged).
-pub fn replace(path: &Path, bytes: &[u8], like: &std::fs::Metadata) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.vh-runner-{}.new", std::process::id()));
-    let write = || -> Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(like.mode() & 0o7777)
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        // As the file it replaces; only root may give it away.
-        let _ = std::os::unix::fs::fchown(&f, Some(like.uid()), Some(like.gid()));
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(
-            like.mode() & 0o7777,
-        ))?;
-        f.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-        Ok(())
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    sync_dir(dir)
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing the folder {}", dir.display()))
 }
 
 fn labels(w: &WrapperFile) -> String {
@@ -360,17 +309,6 @@ pub fn install(plugin: Option<&Path>, shim: Option<&Path>) -> Result<String> {
         "done; a running hub picks the shim up at its next `!onplug python` or restart"
     );
     Ok(out)
-}
-
-/// The original as `NAME.orig`: a hard link to its inode, or a copy made
-/// by write + rename where links are not possible.
-fn keep_original(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
-    let orig = orig_of(path);
-    if std::fs::hard_link(path, &orig).is_err() {
-        let bytes = std::fs::read(path)?;
-        replace(&orig, &bytes, meta)?;
-    }
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
 fn header(s: &Survey) -> String {

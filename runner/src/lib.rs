@@ -10,7 +10,8 @@
 //!   intensity); [`worker`]: one worker process and its frames;
 //! * [`shutdown`]: the clean stop on SIGTERM/SIGINT;
 //! * [`install`]: `install-shim` / `uninstall-shim` ([`elf`]: reading the
-//!   plugin and its wrappers);
+//!   plugin and its wrappers; [`swap`]: write + fsync + rename); [`doctor`], [`doctor_socket`], [`doctor_python`]:
+//!   `vh-runner doctor`;
 //! * [`registry`], [`admin`]: what `vh-runner status` and `logs` show.
 
 pub mod access;
@@ -19,6 +20,9 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod direct;
+pub mod doctor;
+pub mod doctor_python;
+pub mod doctor_socket;
 pub mod elf;
 pub mod install;
 pub mod policy;
@@ -28,4 +32,5 @@ pub mod server;
 pub mod session;
 pub mod shutdown;
 pub mod supervisor;
+pub mod swap;
 pub mod worker;

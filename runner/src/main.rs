@@ -56,6 +56,27 @@ fn run() -> Result<()> {
             print!("{}", vh_runner::install::uninstall(plugin.as_deref())?);
             Ok(())
         }
+        Command::Doctor {
+            serve,
+            plugin,
+            hub_user,
+            unit,
+        } => {
+            let findings = vh_runner::doctor::run(&vh_runner::doctor::Options {
+                serve,
+                plugin,
+                hub_user,
+                unit,
+            });
+            print!("{}", vh_runner::doctor::render(&findings));
+            let problems = findings
+                .iter()
+                .any(|f| f.level == vh_runner::doctor::Level::Problem);
+            if problems {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Status(s) => rt.block_on(client::status(&s.socket)),
         Command::Logs {
             script,
