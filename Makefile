@@ -98,7 +98,7 @@ deb: $(VPY)
 	$(VPY) -m zipfile -e target/deb-wheels/vh_runner_sdk-*.whl $(DEB_PY)
 	rm -rf $(DEB_PY)/*.dist-info
 	command -v cargo-deb >/dev/null 2>&1 || $(CARGO) install cargo-deb --locked
-	$(CARGO) deb -p vh-runner --no-build --output target/debian/
+	$(CARGO) deb -p vh-runner --no-build --strip --output target/debian/
 
 deb-check: deb build
 	packaging/deb-check.sh target/debian/vh-runner_*.deb target/debug/hubsim

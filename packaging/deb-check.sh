@@ -52,7 +52,8 @@ python3 -c 'import vh' 2>/dev/null && echo "deb-check: note: this python3 has it
 runner_pid=$!
 for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
 [ -S "$sock" ] || { cat "$work/runner.log"; fail "the packaged runner did not listen"; }
-VH_RUNNER_SOCKET="$sock" "$hubsim" --shim "$root/usr/lib/vh-runner/libvh_python_wrapper.so" \
+VH_RUNNER_SOCKET="$sock" "$hubsim" --encoding CP1251 \
+    --shim "$root/usr/lib/vh-runner/libvh_python_wrapper.so" \
     --script "$repo/examples/greeter.py" \
     "$repo/examples/sessions/2007-01-11_12.short.transcript" > "$work/hub.out" 2>&1 \
     || { cat "$work/hub.out" "$work/runner.log"; fail "hubsim with the packaged shim failed"; }
@@ -69,11 +70,29 @@ runner_pid=
 grep -q 'vh-runner stopped' "$work/runner.log" || fail "no clean stop in the runner log"
 echo "deb-check: the unpacked runner and shim run (greeter.py answered; SIGTERM exit 0)"
 
+# install-shim from the unpacked copy finds its shim in ../lib/vh-runner.
+if command -v gcc >/dev/null 2>&1; then
+    plug="$work/plugin"
+    mkdir -p "$plug"
+    printf 'int w_Begin(void *c){(void)c;return 1;}\nint w_Load(void *a){(void)a;return 0;}\nvoid *w_CallHook(int i,int h,void *p){(void)i;(void)h;return p;}\n' > "$work/w.c"
+    gcc -shared -fPIC -o "$plug/libvh_python_wrapper.so" "$work/w.c"
+    printf '__attribute__((used)) const char *p = "%s/libvh_python_wrapper.so";\n' "$plug" > "$work/p.c"
+    gcc -shared -fPIC -o "$plug/libpython_pi.so" "$work/p.c"
+    "$root/usr/bin/vh-runner" install-shim --plugin "$plug"
+    cmp -s "$plug/libvh_python_wrapper.so" "$root/usr/lib/vh-runner/libvh_python_wrapper.so" \
+        || fail "install-shim did not put the packaged shim in place"
+    "$root/usr/bin/vh-runner" uninstall-shim --plugin "$plug" >/dev/null
+    echo "deb-check: the unpacked install-shim uses the packaged shim"
+fi
+
 if command -v systemd-analyze >/dev/null 2>&1; then
     unit=$(find "$root" -name vh-runner.service | head -1)
     # verify checks that ExecStart exists: point it at the unpacked copy.
     sed "s|/usr/bin/vh-runner|$root/usr/bin/vh-runner|" "$unit" > "$work/vh-runner.service"
-    systemd-analyze verify "$work/vh-runner.service"
+    # A warning about the unit (an unknown key, a key in the wrong section)
+    # fails the check too; messages about the machine itself do not.
+    systemd-analyze verify "$work/vh-runner.service" 2>&1 | tee "$work/verify.out"
+    ! grep -q 'vh-runner.service' "$work/verify.out" || fail "systemd-analyze verify warns about the unit"
     echo "deb-check: systemd-analyze verify ok"
 else
     [ "${CI:-}" != true ] || fail "systemd-analyze is missing (CI installs systemd)"
