@@ -31,7 +31,7 @@ use crate::supervisor::Control;
 /// How long all the workers together get to run `UnLoad` and exit.
 pub const UNLOAD_GRACE: Duration = Duration::from_secs(2);
 /// How long the gRPC server gets to close its connections afterwards.
-pub const SERVER_GRACE: Duration = Duration::from_millis(500);
+pub const SERVER_GRACE: Duration = Duration::from_millis(300);
 
 /// What every part of the runner needs to know about a stop: whether it has
 /// begun, and which supervisors are still running.
