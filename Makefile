@@ -88,16 +88,19 @@ bench-short: build
 # The Debian package (target/debian/vh-runner_*.deb): release runner and
 # shim, the `vh` package unpacked from the release abi3 wheel, packaging/
 # (unit, commented runner.toml, postinst). cargo-deb is installed from
-# crates.io when missing. deb-check: its contents, and the packaged runner
+# crates.io when missing (a few minutes, once). deb-check: its contents, and the packaged runner
 # and shim run from an unpacked copy (packaging/deb-check.sh).
 DEB_PY := target/release/deb-python
+# Pinned: how asset globs keep subfolders changed between cargo-deb 2 and 3.
+CARGO_DEB_VERSION := 3.8.0
 deb: $(VPY)
 	$(CARGO) build --release -p vh-runner -p vh-host-shim
 	rm -rf target/deb-wheels $(DEB_PY) target/debian
 	cd py-sdk && $(CURDIR)/$(VENV)/bin/maturin build --quiet --release --out $(CURDIR)/target/deb-wheels
 	$(VPY) -m zipfile -e target/deb-wheels/vh_runner_sdk-*.whl $(DEB_PY)
 	rm -rf $(DEB_PY)/*.dist-info
-	command -v cargo-deb >/dev/null 2>&1 || $(CARGO) install cargo-deb --locked
+	$(CARGO) deb --version 2>/dev/null | grep -qxF "cargo-deb $(CARGO_DEB_VERSION)" \
+		|| $(CARGO) install cargo-deb --locked --version $(CARGO_DEB_VERSION)
 	$(CARGO) deb -p vh-runner --no-build --strip --output target/debian/
 
 deb-check: deb build
