@@ -6,7 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: all build venv sdk demo demo-short test lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short clean
+.PHONY: all build venv sdk demo-venv demo demo-short test lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
 
 all: build
 
@@ -26,12 +26,24 @@ build: sdk
 	$(CARGO) build
 
 # Main job: runner + simulated hub replaying a real chat session through
-# the example scripts.
-demo: build
-	$(VPY) examples/demo.py
+# the example scripts, on release builds (what a hub would see): release
+# shim, runner and hubsim, and the release `vh` package with the examples'
+# dependencies in target/demo-venv. `$(VPY) examples/demo.py` after
+# `make build` runs it on the debug build.
+DEMO_PY := target/demo-venv/bin/python
+demo-venv: $(VPY)
+	$(CARGO) build --release -p vh-host-shim -p vh-runner -p vh-hubsim
+	rm -rf target/demo-wheels
+	cd py-sdk && $(CURDIR)/$(VENV)/bin/maturin build --quiet --release --out $(CURDIR)/target/demo-wheels
+	test -x $(DEMO_PY) || $(PYTHON) -m venv target/demo-venv
+	$(DEMO_PY) -m pip install --quiet --force-reinstall --no-deps target/demo-wheels/vh_runner_sdk-*.whl
+	$(DEMO_PY) -m pip install --quiet -r examples/requirements.txt
 
-demo-short: build
-	$(VPY) examples/demo.py --short
+demo: demo-venv
+	$(DEMO_PY) examples/demo.py --release
+
+demo-short: demo-venv
+	$(DEMO_PY) examples/demo.py --release --short
 
 lint: $(VPY)
 	$(CARGO) fmt --all -- --check
@@ -76,6 +88,27 @@ bench-rss: bench-venv
 bench-short: build
 	$(CARGO) test -p vh-bench
 	$(CARGO) run -p vh-bench -- --short
+
+# The Debian package (target/debian/vh-runner_*.deb): release runner and
+# shim, the `vh` package unpacked from the release abi3 wheel, packaging/
+# (unit, commented runner.toml, postinst). cargo-deb is installed from
+# crates.io when missing (a few minutes, once). deb-check: its contents, and the packaged runner
+# and shim run from an unpacked copy (packaging/deb-check.sh).
+DEB_PY := target/release/deb-python
+# Pinned: how asset globs keep subfolders changed between cargo-deb 2 and 3.
+CARGO_DEB_VERSION := 3.8.0
+deb: $(VPY)
+	$(CARGO) build --release -p vh-runner -p vh-host-shim
+	rm -rf target/deb-wheels $(DEB_PY) target/debian
+	cd py-sdk && $(CURDIR)/$(VENV)/bin/maturin build --quiet --release --out $(CURDIR)/target/deb-wheels
+	$(VPY) -m zipfile -e target/deb-wheels/vh_runner_sdk-*.whl $(DEB_PY)
+	rm -rf $(DEB_PY)/*.dist-info
+	$(CARGO) deb --version 2>/dev/null | grep -qxF "cargo-deb $(CARGO_DEB_VERSION)" \
+		|| $(CARGO) install cargo-deb --locked --version $(CARGO_DEB_VERSION)
+	$(CARGO) deb -p vh-runner --no-build --strip --output target/debian/
+
+deb-check: deb build
+	packaging/deb-check.sh target/debian/vh-runner_*.deb target/debug/hubsim
 
 # Every test: lints, Rust unit and integration tests (real runner, real
 # workers, the shim driven from C), Python tests, the wheel in a fresh venv,

@@ -12,9 +12,11 @@ and kills the chat filter's worker to show the restart. At the end it
 prints a summary; everything is kept in ``.demo/`` (hub output, runner
 log, ``summary.json``).
 
-Run it with ``make demo`` (builds everything first), or
-``.venv/bin/python examples/demo.py [--short] [--speed X]`` after
-``make build``.
+Run it with ``make demo``, which builds release binaries and the release
+``vh`` package (in ``target/demo-venv``) first, so that the latencies shown
+are what a hub would see; or ``.venv/bin/python examples/demo.py [--short]
+[--speed X]`` after ``make build`` for the debug binaries (hooks some 30
+times slower).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parent.parent
+# Binaries used: target/debug, or target/release with --release.
 TARGET = REPO / "target" / "debug"
 EXAMPLES = REPO / "examples"
 SESSIONS = EXAMPLES / "sessions"
@@ -218,13 +221,23 @@ def main() -> int:
     parser.add_argument(
         "--speed", type=float, help="transcript seconds per real second (default: ~60 s total)"
     )
+    parser.add_argument(
+        "--release",
+        action="store_true",
+        help="use the release binaries in target/release (`make demo` builds them)",
+    )
     args = parser.parse_args()
+    global TARGET
+    profile = "release" if args.release else "debug"
+    TARGET = REPO / "target" / profile
 
     stem = "2007-01-11_12.short" if args.short else "2007-01-11_12"
     transcript = SESSIONS / f"{stem}.transcript"
     for needed in (TARGET / "vh-runner", TARGET / "hubsim", TARGET / "libvh_python_wrapper.so"):
         if not needed.exists():
-            raise SystemExit(f"{needed} is missing: run `make build` first")
+            raise SystemExit(
+                f"{needed} is missing: run `make build` (debug) or `make demo` (release) first"
+            )
     session = Session(transcript)
     speed = args.speed or max(1.0, session.duration / (8.0 if args.short else 60.0))
 
@@ -373,6 +386,7 @@ sandbox = true
     unknown = sorted(set(api_nicks) - session.nicks)
     filter_row = rows.get("chat_filter.py", {})
     summary = {
+        "build": profile,
         "exit_code": code,
         "hubsim": summary_line,
         "logins": session.events["login"],
@@ -396,7 +410,7 @@ sandbox = true
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
 
     print()
-    print(f"hubsim exit code {code}; {summary_line}")
+    print(f"{profile} build ({TARGET.relative_to(REPO)}); hubsim exit code {code}; {summary_line}")
     print(f"  logins in the session: {summary['logins']}, greeted by greeter.py: {greeted}")
     print(f"  chat lines: {summary['chat_lines']}, blocked by chat_filter.py: {blocked}")
     print(

@@ -532,6 +532,11 @@ impl Ipc {
             tokio::select! {
                 _ = stats_tick.tick() => self.flush_round_trips(),
                 msg = inbound.message() => match msg {
+                    // The runner is stopping (SIGTERM): a lost runner, as
+                    // if the stream had ended; reconnect and reload later.
+                    Ok(Some(RunnerMessage { kind: Some(vh_proto::v1::runner_message::Kind::Stopping(s)) })) => {
+                        break format!("the runner is stopping: {}", s.reason);
+                    }
                     Ok(Some(m)) => {
                         // The runner knows our token once it has welcomed us:
                         // ask for direct links now.

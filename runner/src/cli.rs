@@ -53,6 +53,42 @@ pub enum Command {
         #[command(flatten)]
         socket: SocketArg,
     },
+    /// Put the shim in place of every wrapper python_pi would load
+    /// (keeping each original as NAME.orig); idempotent; exit 2 if
+    /// something does not match.
+    InstallShim {
+        /// libpython_pi.so, or its directory [default: the usual places].
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// The shim to install [default: beside vh-runner, or
+        /// /usr/lib/vh-runner/libvh_python_wrapper.so].
+        #[arg(long)]
+        shim: Option<PathBuf>,
+    },
+    /// Restore the original wrappers kept by install-shim; idempotent;
+    /// exit 2 if something does not match.
+    UninstallShim {
+        /// libpython_pi.so, or its directory [default: the usual places].
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+    },
+    /// Check the installation and explain each finding with its fix:
+    /// config, socket against the hub's user, wrapper, Python 3 with `vh`,
+    /// Python 2.7, systemd unit. Exit 0 only when all is well.
+    Doctor {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// libpython_pi.so, or its directory [default: the usual places].
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// The user the hub runs as.
+        #[arg(long, default_value = "verlihub")]
+        hub_user: String,
+        /// The systemd unit file [default: /etc/systemd/system,
+        /// /lib/systemd/system, /usr/lib/systemd/system].
+        #[arg(long)]
+        unit: Option<PathBuf>,
+    },
 }
 
 /// The socket of a running runner.

@@ -50,6 +50,14 @@ pub struct Config {
     /// [`crate::sandbox::state::default_root`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_root: Option<PathBuf>,
+    /// Folders put first on every worker's `PYTHONPATH` (crate::sdk);
+    /// default: the `vh` package shipped with the runner
+    /// (`/usr/lib/vh-runner/python` in the .deb), if there is one.
+    #[serde(
+        default = "crate::sdk::default_python_path",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub python_path: Vec<PathBuf>,
     /// Settings of every script.
     #[serde(default)]
     pub defaults: ScriptSettings,
@@ -215,6 +223,7 @@ impl Default for Config {
             allow_uids: Vec::new(),
             python: default_python(),
             state_root: None,
+            python_path: crate::sdk::default_python_path(),
             defaults: ScriptSettings::default(),
             scripts: Vec::new(),
         }
@@ -300,7 +309,8 @@ impl Config {
     }
 
     /// Settings of the script at `path` (hub bytes): the first `[[script]]`
-    /// whose `match` equals its path or file name, over `[defaults]`.
+    /// whose `match` equals its path or file name, over `[defaults]`; its
+    /// `PYTHONPATH` starts with `python_path` ([`crate::sdk`]).
     pub fn resolve(&self, path: &str) -> Resolved {
         let name = path.rsplit('/').next().unwrap_or(path);
         let section = self
@@ -311,7 +321,7 @@ impl Config {
             .state_root
             .clone()
             .unwrap_or_else(crate::sandbox::state::default_root);
-        match section {
+        let mut resolved = match section {
             Some(s) => Resolved {
                 python: s.python.clone().unwrap_or_else(|| self.python.clone()),
                 // Validated at load; defaults are the safe fallback.
@@ -323,7 +333,9 @@ impl Config {
                 settings: self.defaults.clone(),
                 state_root,
             },
-        }
+        };
+        crate::sdk::apply(&self.python_path, &mut resolved.settings.env);
+        resolved
     }
 
     /// Applies command-line flags over the file.

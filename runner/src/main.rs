@@ -11,7 +11,9 @@ use vh_runner::config::Config;
 fn main() {
     if let Err(e) = run() {
         eprintln!("vh-runner: {e:#}");
-        std::process::exit(1);
+        // A refusal (install-shim, uninstall-shim, doctor) changed nothing.
+        let refused = e.downcast_ref::<vh_runner::install::Refusal>().is_some();
+        std::process::exit(if refused { 2 } else { 1 });
     }
 }
 
@@ -32,11 +34,47 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = Config::load(args.config.as_deref())?.with_overrides(&args);
-            rt.block_on(vh_runner::server::serve(config))
+            let result = rt.block_on(vh_runner::server::serve(config));
+            // The stop has already bounded everything worth waiting for
+            // (runner/src/shutdown.rs); tasks still parked do not delay the exit.
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+            result
         }
         Command::CheckConfig(args) => {
             let config = Config::load(args.config.as_deref())?.with_overrides(&args);
             print!("{}", config.to_toml()?);
+            Ok(())
+        }
+        Command::InstallShim { plugin, shim } => {
+            print!(
+                "{}",
+                vh_runner::install::install(plugin.as_deref(), shim.as_deref())?
+            );
+            Ok(())
+        }
+        Command::UninstallShim { plugin } => {
+            print!("{}", vh_runner::install::uninstall(plugin.as_deref())?);
+            Ok(())
+        }
+        Command::Doctor {
+            serve,
+            plugin,
+            hub_user,
+            unit,
+        } => {
+            let findings = vh_runner::doctor::run(&vh_runner::doctor::Options {
+                serve,
+                plugin,
+                hub_user,
+                unit,
+            });
+            print!("{}", vh_runner::doctor::render(&findings));
+            let problems = findings
+                .iter()
+                .any(|f| f.level == vh_runner::doctor::Level::Problem);
+            if problems {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Status(s) => rt.block_on(client::status(&s.socket)),

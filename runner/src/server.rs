@@ -25,12 +25,14 @@ use crate::config::Config;
 use crate::direct::{self, Links};
 use crate::registry::Registry;
 use crate::session;
+use crate::shutdown::{self, Shutdown};
 
 /// The `Runner` service: one [`session`] per `Attach` stream.
 pub struct RunnerService {
     config: Arc<Config>,
     registry: Arc<Registry>,
     links: Arc<Links>,
+    shutdown: Shutdown,
 }
 
 type OutStream = Pin<Box<dyn Stream<Item = Result<RunnerMessage, Status>> + Send>>;
@@ -50,8 +52,16 @@ impl Runner for RunnerService {
             Arc::clone(&self.config),
             Arc::clone(&self.registry),
             Arc::clone(&self.links),
+            self.shutdown.clone(),
         ));
-        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
+        // When the runner stops, the stream ends with a goodbye (issue 15).
+        let stopping = self.shutdown.stopping.clone().cancelled_owned();
+        let shutdown = self.shutdown.clone();
+        let out = futures_util::StreamExt::chain(
+            futures_util::StreamExt::take_until(UnboundedReceiverStream::new(rx), stopping),
+            futures_util::stream::once(async move { Ok(shutdown.goodbye()) }),
+        );
+        Ok(Response::new(Box::pin(out)))
     }
 }
 
@@ -63,11 +73,17 @@ fn route(
     listener: UnixListener,
     access: Arc<Access>,
     links: Arc<Links>,
+    stopping: tokio_util::sync::CancellationToken,
 ) -> UnboundedReceiverStream<std::io::Result<UnixStream>> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut accepted = UnixListenerStream::new(listener);
-        while let Some(conn) = accepted.next().await {
+        // On stop the listener closes at once: a reconnecting shim is
+        // refused instead of waiting on a server that no longer answers.
+        while let Some(conn) = tokio::select! {
+            c = accepted.next() => c,
+            () = stopping.cancelled() => None,
+        } {
             let stream = match conn {
                 Ok(s) if access.admit(&s) => s,
                 Ok(_) => continue,
@@ -133,7 +149,9 @@ fn notify_systemd() {
     }
 }
 
-/// Serves until SIGINT or SIGTERM, then removes the socket file.
+/// Serves until SIGINT or SIGTERM, then stops cleanly
+/// ([`crate::shutdown`]: hubs told, scripts unloaded within 2 s, leftovers
+/// killed) and removes the socket file.
 ///
 /// # Errors
 /// The socket cannot be bound (names the path and why), the socket group
@@ -142,23 +160,20 @@ pub async fn serve(config: Config) -> Result<()> {
     let access = Arc::new(Access::from_config(&config)?);
     let listener = bind(&config, access.socket_gid()).await?;
     let path = config.socket.clone();
+    let identity = shutdown::socket_identity(&path);
     tracing::info!(socket = %path.display(), python = %config.python.display(), mode = %config.socket_mode, "vh-runner listening");
-    let shutdown = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
-        tracing::info!("shutting down");
-        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-    };
+    let shutdown = Shutdown::default();
     let links = Arc::new(Links::default());
-    let incoming = route(listener, access, Arc::clone(&links));
+    let incoming = route(
+        listener,
+        access,
+        Arc::clone(&links),
+        shutdown.stopping.clone(),
+    );
     let registry = Arc::new(Registry::default());
     let config = Arc::new(config);
     notify_systemd();
-    let result = tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         .add_service(
             // Hub messages may be as large as worker frames (16 MiB), not
             // tonic's 4 MiB default.
@@ -166,16 +181,24 @@ pub async fn serve(config: Config) -> Result<()> {
                 config,
                 registry: Arc::clone(&registry),
                 links,
+                shutdown: shutdown.clone(),
             })
             .max_decoding_message_size(vh_proto::frame::MAX_FRAME_LEN)
             .max_encoding_message_size(vh_proto::frame::MAX_FRAME_LEN),
         )
         .add_service(AdminServer::new(AdminService {
-            registry,
+            registry: Arc::clone(&registry),
             started: Instant::now(),
         }))
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
-    let _ = std::fs::remove_file(&path);
-    result.context("serving the runner socket")
+        .serve_with_incoming_shutdown(incoming, shutdown.stopping.clone().cancelled_owned());
+    let mut server = tokio::spawn(async move { server.await.context("serving the runner socket") });
+    let signal = tokio::select! {
+        s = shutdown::signal() => s,
+        // The server failed on its own: no stop sequence to run.
+        r = &mut server => {
+            let _ = std::fs::remove_file(&path);
+            return r.context("the server task")?;
+        }
+    };
+    shutdown::stop(signal, &shutdown, &registry, (path, identity), server).await
 }

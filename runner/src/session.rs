@@ -19,6 +19,7 @@ use vh_proto::v1::{
 use crate::config::Config;
 use crate::direct::{LinkSlot, Links};
 use crate::registry::Registry;
+use crate::shutdown::{self, Shutdown};
 use crate::supervisor::{self, Control};
 
 /// Sender of the stream back to the shim.
@@ -67,20 +68,32 @@ fn forward(scripts: &mut Routes, id: i32, kind: to_worker::Kind) -> Forwarded {
 }
 
 /// Runs one `Attach` stream until the shim goes away; then every worker of
-/// this hub is stopped (their control channels close).
+/// this hub is stopped (their control channels close). When the runner
+/// stops, every script is unloaded first ([`shutdown::unload_all`]).
 pub async fn run(
     mut inbound: Streaming<ShimMessage>,
     to_shim: ToShim,
     config: Arc<Config>,
     registry: Arc<Registry>,
     links: Arc<Links>,
+    shutdown: Shutdown,
 ) {
     let mut scripts: Routes = HashMap::new();
     // The hub's direct-link connection, if its shim takes links.
     let mut slot: Option<Arc<LinkSlot>> = None;
     let mut token = Vec::new();
     loop {
-        let msg = match inbound.message().await {
+        let next = tokio::select! {
+            () = shutdown.stopping.cancelled() => None,
+            m = inbound.message() => Some(m),
+        };
+        let Some(next) = next else {
+            // The runner stops (crate::shutdown): the stream to the hub
+            // ends with a goodbye; every script gets its UnLoad.
+            shutdown::unload_all(&scripts).await;
+            break;
+        };
+        let msg = match next {
             Ok(Some(m)) => m,
             Ok(None) => {
                 tracing::info!("hub detached");
@@ -110,7 +123,7 @@ pub async fn run(
                 // Loading an id again replaces the old worker (dropping its channel stops it).
                 scripts.insert(load.script_id, tx.clone());
                 let link = slot.clone().filter(|_| resolved.settings.direct_link);
-                tokio::spawn(supervisor::run(
+                shutdown.supervisors.spawn(supervisor::run(
                     load,
                     resolved,
                     link,

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fakes;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -146,6 +148,23 @@ impl Runner {
     /// Pid of the runner process.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends SIGTERM (as `systemctl stop` does) and waits up to `limit`
+    /// for the runner to exit; its exit status and how long it took, or
+    /// `None` if it was still running at `limit` (then it is killed).
+    pub fn terminate(&mut self, limit: Duration) -> (Option<std::process::ExitStatus>, Duration) {
+        let t = Instant::now();
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        while t.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (Some(status), t.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.kill();
+        (None, t.elapsed())
     }
 
     /// Kills the runner with SIGKILL and reaps it.
