@@ -8,6 +8,7 @@
 //! * [`trampoline`]: exported names of the C (`w_pack`, `w_unpack`) and C++
 //!   (`stringListToJson`) functions;
 //! * [`targs`]: the `w_Targs` layout and ownership rules (§2);
+//! * [`callback_names`]: the callback table's size, names and formats (§6.1);
 //! * [`generation`]: which plugin generation called `w_Begin` (§6.4);
 //! * [`callbacks`]: the hub's callback table and calling it (§6);
 //! * [`functions`]: generation B's `w_CallFunction` marshaling and dynamic
@@ -20,6 +21,7 @@
 //! * [`config`]: settings from the hub's environment;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
 
+pub mod callback_names;
 pub mod callbacks;
 pub mod config;
 pub mod direct;
