@@ -14,9 +14,9 @@
 //! gave up on stays "owed" and its link is read at every hub entry until
 //! its answer comes.
 //!
-//! Parts: [`write`] (the hub thread's frames out), [`read`] (frames in,
-//! tagged as the runner would tag them), [`links`] (the links by script),
-//! [`attach`] (the side connection on which the runner hands them over).
+//! Parts: `write` (the hub thread's frames out), `read` (frames in,
+//! tagged as the runner would tag them), `links` (the links by script),
+//! `attach` (the side connection on which the runner hands them over).
 
 mod attach;
 mod links;

@@ -7,10 +7,10 @@
 //! writes direct links itself, and sleeps in [`Ipc::poll_hub`] so that
 //! runner messages still wake it.
 //!
-//! Parts: [`session`] (connecting, the stream's life, reconnecting),
-//! [`send`] (queuing a message, refusing one too big), [`wake`] (the hub
-//! thread's sleep and its wake-up), [`stats`] (`HookStats` reports),
-//! [`loads`] (the load requests replayed on a new stream).
+//! Parts: `session` (connecting, the stream's life, reconnecting),
+//! `send` (queuing a message, refusing one too big), `wake` (the hub
+//! thread's sleep and its wake-up), `stats` (`HookStats` reports),
+//! `loads` (the load requests replayed on a new stream).
 
 mod loads;
 mod send;

@@ -9,8 +9,8 @@
 //! frees only pointers that lie outside the block (§2.6, §2.7 "Pick one
 //! convention": this is ours).
 //!
-//! [`pack`] holds the Rust half of `w_pack`/`w_unpack` (the C file
-//! `c/pack.c` reads the varargs), [`print`] the text of `w_packprint`.
+//! `pack` holds the Rust half of `w_pack`/`w_unpack` (the C file
+//! `c/pack.c` reads the varargs), `print` the text of `w_packprint`.
 
 mod pack;
 mod print;
