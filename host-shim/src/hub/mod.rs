@@ -179,7 +179,7 @@ impl Shim {
     }
 
     /// The loaded script `id`, if any.
-    pub(super) fn script(&self, id: i32) -> Option<Arc<Script>> {
+    fn script(&self, id: i32) -> Option<Arc<Script>> {
         self.scripts
             .read()
             .unwrap_or_else(|e| e.into_inner())
