@@ -6,77 +6,12 @@ use std::ffi::{CStr, c_char, c_int, c_void};
 
 use vh_proto::v1::{CallResult, HubCall, Value, value::Kind};
 
+pub use crate::callback_names::{A_NAMES, MAX_CALLBACKS};
 use crate::generation::Generation;
 use crate::targs::{self, Arg, Targs};
 
-/// Entries in the table python_pi passes to `w_Begin` (`W_MAX_CALLBACKS`).
-pub const MAX_CALLBACKS: usize = 100;
-
 /// A callback entry: `w_Targs *(*)(int id, w_Targs *args)` (spec §2.1).
 pub type Callback = unsafe extern "C" fn(c_int, *mut Targs) -> *mut Targs;
-
-/// Callback names in generation A's order with the argument format the
-/// plugin unpacks (spec §6.1, §6.3). Generation B inserts `GetIPCity` at 22.
-/// `IsRobotNickBad` is sent as the plugin unpacks it (`s`), not as A's
-/// wrapper did (`ss`, which made it always fail; spec §7.2).
-pub const A_NAMES: [(&str, &str); 56] = [
-    ("SendToOpChat", "ss"),
-    ("SendToActive", "sl"),
-    ("SendToPassive", "sl"),
-    ("SendToActiveClass", "slll"),
-    ("SendToPassiveClass", "slll"),
-    ("SendDataToUser", "ssl"),
-    ("SendDataToAll", "slll"),
-    ("SendPMToAll", "ssll"),
-    ("CloseConnection", "sll"),
-    ("GetMyINFO", "s"),
-    ("SetMyINFO", "ssssss"),
-    ("GetUserClass", "s"),
-    ("GetUserHost", "s"),
-    ("GetUserIP", "s"),
-    ("SetUserIP", "ss"),
-    ("SetMyINFOFlag", "sl"),
-    ("UnsetMyINFOFlag", "sl"),
-    ("GetUserHubURL", "s"),
-    ("GetUserExtJSON", "s"),
-    ("GetUserCC", "s"),
-    ("GetIPCC", "s"),
-    ("GetIPCN", "s"),
-    ("GetIPASN", "ss"),
-    ("GetGeoIP", "ss"),
-    ("GetNickList", ""),
-    ("GetOpList", ""),
-    ("GetBotList", ""),
-    ("AddRegUser", "slss"),
-    ("DelRegUser", "s"),
-    ("SetRegClass", "sl"),
-    ("Ban", "sssll"),
-    ("KickUser", "ssssss"),
-    ("DelNickTempBan", "s"),
-    ("DelIPTempBan", "s"),
-    ("ParseCommand", "ssl"),
-    ("ScriptCommand", "ssl"),
-    ("SetConfig", "sss"),
-    ("GetConfig", "sss"),
-    ("IsRobotNickBad", "s"),
-    ("AddRobot", "slssss"),
-    ("DelRobot", "s"),
-    ("SQL", "sl"),
-    ("SQLQuery", "-"),
-    ("SQLFetch", "-"),
-    ("SQLFree", "-"),
-    ("GetServFreq", ""),
-    ("GetUsersCount", ""),
-    ("GetTotalShareSize", ""),
-    ("UserRestrictions", "sssss"),
-    ("Topic", "s"),
-    ("mc", "ss"),
-    ("usermc", "sss"),
-    ("classmc", "slls"),
-    ("pm", "ssss"),
-    ("name_and_version", "ss"),
-    ("StopHub", "ll"),
-];
 
 /// Index of generation A's `GetIPASN`, where B inserted `GetIPCity`.
 const B_INSERT_AT: usize = 22;

@@ -1,7 +1,7 @@
 //! Generation B's extras (spec/wrapper-abi.md §3.9, §3.10): the argument
 //! and result marshaling of `w_CallFunction`, the per-script registry of
 //! `w_RegisterFunction`, and running a script's `vh.CallDynamicFunction`
-//! on the hub thread. The waiting itself is in [`crate::hub`].
+//! on the hub thread. The waiting itself is the hub thread's (module `hub`).
 //!
 //! Strings stay hub bytes on this side (DESIGN.md "Hub strings are bytes");
 //! the worker decodes them with the hub encoding and `surrogateescape`,

@@ -5,7 +5,7 @@
 
 use std::ffi::{CStr, c_void};
 
-use crate::callbacks::{A_NAMES, MAX_CALLBACKS};
+use crate::callback_names::{A_NAMES, MAX_CALLBACKS};
 
 /// A plugin generation (spec, table at the top).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,23 +3,37 @@
 //! socket to `vh-runner`, which runs each script in its own worker process,
 //! and runs the scripts' `vh.*` calls on the hub thread (DESIGN.md).
 //!
-//! Parts:
-//! * [`ffi`]: the exported C ABI (spec/wrapper-abi.md §1.2, §1.3);
+//! Parts, from the C ABI down (each module's own `//!` text says more;
+//! nothing below imports anything above it in a cycle, see
+//! `tools/structure.py`):
+//! * [`ffi`]: the exported C ABI, thin wrappers (spec/wrapper-abi.md §1.2,
+//!   §1.3);
 //! * [`trampoline`]: exported names of the C (`w_pack`, `w_unpack`) and C++
 //!   (`stringListToJson`) functions;
-//! * [`targs`]: the `w_Targs` layout and ownership rules (§2);
-//! * [`generation`]: which plugin generation called `w_Begin` (§6.4);
-//! * [`callbacks`]: the hub's callback table and calling it (§6);
+//! * [`hub`]: the shim's state between `w_Begin` and `w_End` and the hub
+//!   thread's work: `hub/loads` (load, unload), `hub/hooks` (hook calls),
+//!   `hub/function_calls` (B's function calls), `hub/route` (to a worker by
+//!   direct link or runner), `hub/serve` (the wait loop), `hub/dispatch`
+//!   (each message read), `hub/waits` (the re-entrant wait stack's rules,
+//!   §9.2), `hub/script` (one loaded script);
 //! * [`functions`]: generation B's `w_CallFunction` marshaling and dynamic
 //!   functions (§3.9, §3.10);
-//! * [`hub`]: state and the hub thread's work (load, hooks, re-entrancy);
+//! * [`callbacks`]: the hub's callback table and calling it (§6);
+//! * [`generation`]: which plugin generation called `w_Begin` (§6.4);
+//! * [`callback_names`]: the callback table's size, names and formats (§6.1);
+//! * [`targs`]: the `w_Targs` layout and ownership rules (§2), with
+//!   `targs/pack` (`w_pack`/`w_unpack`) and `targs/print` (`w_packprint`);
+//! * [`ipc`]: the background thread holding the gRPC stream: `ipc/session`,
+//!   `ipc/send`, `ipc/wake` (the hub thread's sleep), `ipc/stats`,
+//!   `ipc/loads` (replayed on reconnect);
+//! * [`direct`]: direct links to workers, which hooks take when they can:
+//!   `direct/write`, `direct/read`, `direct/links`, `direct/attach`;
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
-//! * [`ipc`]: the background thread holding the gRPC stream;
-//! * [`direct`]: direct links to workers, which hooks take when they can;
 //! * [`pipeline`]: pipelined `vh.*` calls and the round-trip counters;
 //! * [`config`]: settings from the hub's environment;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
 
+pub mod callback_names;
 pub mod callbacks;
 pub mod config;
 pub mod direct;

@@ -1,0 +1,123 @@
+//! The hub thread's reads on a direct link: whole frames out of what the
+//! worker sent so far, as runner messages tagged with the script id.
+
+use std::os::fd::AsRawFd;
+
+use prost::Message;
+use vh_proto::frame::MAX_FRAME_LEN;
+use vh_proto::v1::{FromWorker, RunnerMessage, from_worker, runner_message};
+
+use super::DirectLink;
+use crate::shim_log;
+
+impl DirectLink {
+    /// Reads what the worker has sent so far without blocking and returns
+    /// every whole message in it, tagged with the script id as the runner
+    /// would tag it.
+    ///
+    /// # Errors
+    /// The worker closed its end (`None`: it exited; the runner reports
+    /// why), or sent something that is not a frame (`Some(why)`); the
+    /// link is closed either way.
+    pub fn read_available(&self) -> Result<Vec<RunnerMessage>, Option<String>> {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        let mut chunk = [0u8; 16 * 1024];
+        let mut closed = false;
+        loop {
+            // SAFETY: `chunk` is valid for writes of its length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    chunk.as_mut_ptr().cast(),
+                    chunk.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match n {
+                0 => {
+                    closed = true;
+                    break;
+                }
+                n if n > 0 => inbox.extend_from_slice(&chunk[..n as usize]),
+                _ => match std::io::Error::last_os_error().kind() {
+                    std::io::ErrorKind::Interrupted => {}
+                    std::io::ErrorKind::WouldBlock => break,
+                    _ => {
+                        closed = true;
+                        break;
+                    }
+                },
+            }
+        }
+        let mut out = Vec::new();
+        let mut used = 0;
+        let bad = loop {
+            let rest = &inbox[used..];
+            if rest.len() < 4 {
+                break None;
+            }
+            let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            if len > MAX_FRAME_LEN {
+                break Some(format!("a frame of {len} bytes (limit {MAX_FRAME_LEN})"));
+            }
+            if rest.len() < 4 + len {
+                break None;
+            }
+            match FromWorker::decode(&rest[4..4 + len]) {
+                Ok(FromWorker { kind: Some(k) }) => {
+                    if let Some(msg) = tagged(self.script_id, k) {
+                        out.push(msg);
+                    }
+                }
+                Ok(FromWorker { kind: None }) => {}
+                Err(e) => break Some(format!("an undecodable frame: {e}")),
+            }
+            used += 4 + len;
+        };
+        inbox.drain(..used);
+        if let Some(why) = bad {
+            self.close();
+            shim_log!(
+                0,
+                "script #{}: {why} on its direct link; the link is closed, its hooks go through the runner",
+                self.script_id
+            );
+            return Err(Some(why));
+        }
+        if closed && out.is_empty() {
+            self.close();
+            return Err(None);
+        }
+        Ok(out)
+    }
+}
+
+/// A worker's message as the runner would have passed it on: tagged with
+/// the script id. Load and unload reports never come on a link.
+fn tagged(id: i32, kind: from_worker::Kind) -> Option<RunnerMessage> {
+    use runner_message::Kind as In;
+    let kind = match kind {
+        from_worker::Kind::HookResult(mut r) => {
+            r.script_id = id;
+            In::HookResult(r)
+        }
+        from_worker::Kind::HubCall(mut c) => {
+            c.script_id = id;
+            In::HubCall(c)
+        }
+        from_worker::Kind::DynamicCall(mut c) => {
+            c.script_id = id;
+            In::DynamicCall(c)
+        }
+        from_worker::Kind::FunctionResult(mut r) => {
+            r.script_id = id;
+            In::FunctionResult(r)
+        }
+        from_worker::Kind::Pong(mut p) => {
+            p.script_id = id;
+            In::Pong(p)
+        }
+        from_worker::Kind::Loaded(_) | from_worker::Kind::Unloaded(_) => return None,
+    };
+    Some(RunnerMessage { kind: Some(kind) })
+}

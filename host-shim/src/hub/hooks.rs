@@ -1,0 +1,184 @@
+//! Hook calls (`w_CallHook`, spec/wrapper-abi.md §5): send, wait up to the
+//! deadline, turn the answer into the struct the plugin reads (§4), and
+//! count timeouts towards the script's circuit (docs/reliability.md).
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use vh_proto::hooks::{self, ResultMode};
+use vh_proto::v1::{
+    HookCall, HookStuck, RunnerMessage, Value, runner_message::Kind as In,
+    shim_message::Kind as Out, to_worker,
+};
+
+use super::Shim;
+use super::script::Script;
+use super::waits::{Awaited, Outcome};
+use crate::shim_log;
+use crate::targs::{self, Arg, Targs};
+
+/// Consecutive timeouts that open a script's circuit unless the runner
+/// says otherwise.
+const DEFAULT_CIRCUIT_AFTER: u32 = 3;
+
+impl Shim {
+    /// `w_CallHook` (spec §5): sends the hook and waits up to the hook
+    /// deadline, running the script's `vh.*` calls meanwhile. NULL ("no
+    /// opinion", which lets the hub go on) on any failure, logged once per
+    /// incident.
+    ///
+    /// # Safety
+    /// `params` is NULL or a struct from `w_pack`.
+    pub unsafe fn call_hook(&self, id: i32, hook: i32, params: *const Targs) -> *mut Targs {
+        self.pump();
+        let Some(spec) = hooks::hook(i64::from(hook)) else {
+            return std::ptr::null_mut();
+        };
+        let Some(script) = self.script(id) else {
+            shim_log!(2, "CallHook error: No script with id: {id}");
+            return std::ptr::null_mut();
+        };
+        if !script.up.load(Ordering::Acquire) {
+            return std::ptr::null_mut();
+        }
+        if script.circuit_open.load(Ordering::Acquire) {
+            self.ping(id, &script);
+            return std::ptr::null_mut();
+        }
+        if !self.may_nest(spec.name, id) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: per the contract.
+        let Some((format, elems)) = (unsafe { targs::view(params) }) else {
+            return std::ptr::null_mut();
+        };
+        if format != spec.format.as_bytes() {
+            shim_log!(
+                1,
+                "CallHook {}: unexpected parameters {:?}",
+                spec.name,
+                String::from_utf8_lossy(format)
+            );
+            return std::ptr::null_mut();
+        }
+        // SAFETY: strings of a hook struct are valid C strings or NULL.
+        let Ok(args) = (unsafe { targs::to_wire(format, elems) }) else {
+            return std::ptr::null_mut();
+        };
+        let call = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let sent_at = Instant::now();
+        let route = self.send_to_worker(
+            id,
+            to_worker::Kind::Hook(HookCall {
+                script_id: id,
+                call_id: call,
+                hook: hook as u32,
+                args,
+            }),
+        );
+        let Some(route) = route else {
+            return std::ptr::null_mut();
+        };
+        if hooks::result_ignored(hook as usize) {
+            // Fire and forget: the hub would ignore the result anyway; the
+            // script's vh.* calls from it run at the hub's next entry.
+            return std::ptr::null_mut();
+        }
+        crate::pipeline::count_awaited();
+        let deadline = sent_at + self.deadline_of(&script, hook);
+        match self.wait(Awaited::Hook { script: id, call }, deadline, route.link()) {
+            Outcome::Reply(RunnerMessage {
+                kind: Some(In::HookResult(r)),
+            }) => {
+                if route.link().is_some() {
+                    self.ipc.record_round_trip(id, sent_at.elapsed());
+                }
+                script.timeouts_in_row.store(0, Ordering::Relaxed);
+                if script.timed_out.swap(false, Ordering::AcqRel) {
+                    shim_log!(0, "script #{id} {} answers hooks again", script.name);
+                }
+                if r.no_opinion {
+                    return std::ptr::null_mut();
+                }
+                result_struct(spec.mode, &r.values).unwrap_or_else(|| {
+                    shim_log!(
+                        1,
+                        "[{id}:{}] CallHook {}: unexpected return value",
+                        script.name,
+                        spec.name
+                    );
+                    std::ptr::null_mut()
+                })
+            }
+            Outcome::Reply(_) | Outcome::Disconnected(_) => std::ptr::null_mut(),
+            Outcome::TimedOut => {
+                if let Some(link) = route.link() {
+                    // Its answer and late vh.* calls come on the link,
+                    // which is read at every hub entry until then.
+                    link.owe(call);
+                    // The runner never saw this hook: let it watch for a
+                    // worker stuck in it (hook_kill_timeout_ms).
+                    let _ = self.ipc.send(Out::Stuck(HookStuck {
+                        script_id: id,
+                        call_id: call,
+                        hook: hook as u32,
+                        waited_ms: u32::try_from(sent_at.elapsed().as_millis()).unwrap_or(u32::MAX),
+                    }));
+                }
+                if !script.timed_out.swap(true, Ordering::AcqRel) {
+                    shim_log!(
+                        0,
+                        "script #{id} {}: {} took longer than {} ms; the hub goes on (logged once until it answers again)",
+                        script.name,
+                        spec.name,
+                        self.deadline_of(&script, hook).as_millis()
+                    );
+                }
+                let in_row = script.timeouts_in_row.fetch_add(1, Ordering::Relaxed) + 1;
+                let limit = match script.circuit_after.load(Ordering::Relaxed) {
+                    0 => DEFAULT_CIRCUIT_AFTER,
+                    n => n,
+                };
+                if in_row >= limit && !script.circuit_open.swap(true, Ordering::AcqRel) {
+                    shim_log!(
+                        0,
+                        "script #{id} {}: {in_row} hooks in a row timed out; skipping its hooks until it answers a health ping",
+                        script.name
+                    );
+                }
+                std::ptr::null_mut()
+            }
+        }
+    }
+
+    /// The deadline of `hook` for `script`: the runner's per-script setting,
+    /// else `VH_HOOK_DEADLINE_MS`; `OnTimer` may have its own.
+    pub(super) fn deadline_of(&self, script: &Script, hook: i32) -> Duration {
+        let timer = script.timer_deadline_ms.load(Ordering::Relaxed);
+        let ms = if hook as usize == hooks::ON_TIMER && timer > 0 {
+            timer
+        } else {
+            script.hook_deadline_ms.load(Ordering::Relaxed)
+        };
+        if ms == 0 {
+            self.settings.hook_deadline
+        } else {
+            Duration::from_millis(u64::from(ms))
+        }
+    }
+}
+
+/// Builds the hook result the plugin understands (spec §4.2, §4.4) from the
+/// worker's values, or `None` if their format is not one it reads for this
+/// hook's mode.
+fn result_struct(mode: ResultMode, values: &[Value]) -> Option<*mut Targs> {
+    let args: Vec<Arg<'_>> = values.iter().map(Arg::from_wire).collect();
+    let format: String = args.iter().map(|a| a.format_char() as char).collect();
+    let allowed = match format.as_str() {
+        "l" | "sl" => true,
+        "ss" => mode == ResultMode::Chat,
+        "sssss" => mode == ResultMode::MyInfo,
+        _ => false,
+    };
+    allowed.then(|| targs::build(&args))
+}

@@ -1,0 +1,155 @@
+//! The hub thread's wait loop: [`Shim::wait`] waits for one answer and
+//! meanwhile serves everything else that comes, from the runner and from
+//! direct links (spec/wrapper-abi.md §9.2), keeping the books in
+//! `waits`. Also the nesting guard, and the reads of direct links.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use vh_proto::v1::runner_message::Kind as In;
+
+use super::Shim;
+use super::waits::{Awaited, MAX_NESTED_WAITS, Nesting, Outcome};
+use crate::direct::DirectLink;
+use crate::hooktable;
+use crate::ipc::Event;
+use crate::shim_log;
+
+/// What reading a direct link gave.
+pub(super) enum LinkRead {
+    /// Nothing new.
+    Nothing,
+    /// Messages, handled; none ended the wait.
+    Handled,
+    /// A message that ends the wait.
+    Answer(Outcome),
+    /// The worker closed the link or broke the protocol; it is dropped.
+    Closed,
+}
+
+impl Shim {
+    /// Waits for `what` until `deadline`, serving `vh.*` calls of any script
+    /// on this (the hub's) thread meanwhile, including calls that re-enter
+    /// the shim with nested hooks (spec §9.2). When `what` went on a direct
+    /// link, this thread reads that link itself and sleeps in `poll` on it
+    /// and on the IPC thread's wake-up, so the answer costs no thread hop.
+    pub(super) fn wait(
+        &self,
+        what: Awaited,
+        deadline: Instant,
+        link: Option<&Arc<DirectLink>>,
+    ) -> Outcome {
+        let disconnects = self.ipc.disconnects();
+        self.waits().push(what);
+        let outcome = loop {
+            let stashed = self.waits().take_stashed(what);
+            if let Some(reply) = stashed {
+                break Outcome::Reply(reply);
+            }
+            if let Some(o) = self.run_leftovers(Some(what)) {
+                break o;
+            }
+            if self.ipc.disconnects() != disconnects {
+                break Outcome::Disconnected("the runner link dropped".into());
+            }
+            let Some(link) = link else {
+                match self.ipc.events().recv_deadline(deadline) {
+                    Ok(ev) => {
+                        hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
+                        if let Some(o) = self.handle(ev, Some(what), None) {
+                            break o;
+                        }
+                        continue;
+                    }
+                    Err(_) => break Outcome::TimedOut,
+                }
+            };
+            if let Ok(ev) = self.ipc.events().try_recv() {
+                hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
+                if let Some(o) = self.handle(ev, Some(what), None) {
+                    break o;
+                }
+                continue;
+            }
+            match self.read_link(link, Some(what)) {
+                LinkRead::Answer(o) => break o,
+                LinkRead::Handled => continue,
+                LinkRead::Closed => {
+                    break Outcome::Disconnected("the worker closed its link".into());
+                }
+                LinkRead::Nothing => {}
+            }
+            if !self.ipc.poll_hub(link.raw_fd(), deadline, &self.spinner) {
+                break Outcome::TimedOut;
+            }
+        };
+        let deferred = self.waits().finish(what);
+        if let Some((id, script)) = deferred {
+            self.stop_worker(id, &script);
+        }
+        outcome
+    }
+
+    /// True if one more hook or function wait may be stacked; else logs
+    /// (once per incident) that `what` is skipped (spec §9.2: "guard
+    /// against unbounded recursion").
+    pub(super) fn may_nest(&self, what: &str, id: i32) -> bool {
+        let nesting = self.waits().check_nesting();
+        let Nesting::Refused { depth, first } = nesting else {
+            return true;
+        };
+        if first {
+            shim_log!(
+                0,
+                "{what} for script #{id} not called: hooks nested {depth} deep inside vh.* calls (limit {MAX_NESTED_WAITS}; scripts calling each other through the hub?); the hub goes on as if allowed (logged once until the nesting unwinds)"
+            );
+        }
+        false
+    }
+
+    /// Reads what `link` has and acts on it, for the wait `current` (if
+    /// any). Messages after the one that ends the wait are kept for the
+    /// next round (the wait stack's leftovers).
+    pub(super) fn read_link(&self, link: &Arc<DirectLink>, current: Option<Awaited>) -> LinkRead {
+        let msgs = match link.read_available() {
+            Ok(m) => m,
+            Err(_) => {
+                self.ipc.links().remove(link);
+                return LinkRead::Closed;
+            }
+        };
+        if msgs.is_empty() {
+            return LinkRead::Nothing;
+        }
+        let mut msgs = msgs.into_iter();
+        while let Some(msg) = msgs.next() {
+            let answered = match &msg.kind {
+                Some(In::HookResult(r)) => Some(r.call_id),
+                Some(In::FunctionResult(r)) => Some(r.call_id),
+                _ => None,
+            };
+            if let Some(call) = answered {
+                link.paid(call);
+            }
+            if let Some(o) = self.handle(Event::Msg(msg), current, Some(link)) {
+                self.waits()
+                    .keep_leftovers(msgs.map(|m| (m, Arc::clone(link))));
+                return LinkRead::Answer(o);
+            }
+        }
+        LinkRead::Handled
+    }
+
+    /// Handles messages kept by [`Self::read_link`]; the outcome if one
+    /// ends the wait `current`.
+    pub(super) fn run_leftovers(&self, current: Option<Awaited>) -> Option<Outcome> {
+        loop {
+            let next = self.waits().next_leftover();
+            let (msg, link) = next?;
+            if let Some(o) = self.handle(Event::Msg(msg), current, Some(&link)) {
+                return Some(o);
+            }
+        }
+    }
+}
