@@ -1,4 +1,4 @@
-"""The transport of a worker process (Rust, py-sdk/src/lib.rs): frames to
+"""The transport of a worker process (Rust, py-sdk/src/channel.rs): frames to
 and from the runner on a socketpair, read on a background thread with the
 GIL released. Hub values are ``bytes`` (hub strings and JSON documents),
 ``int``, ``float`` or ``None`` (a NULL string); where a JSON document must

@@ -5,7 +5,7 @@ hook, ``vh.aio.run_in_background`` or ``vh.aio.loop()``).
 Why a thread of its own: the worker's main thread spends its idle time in
 the transport's blocking receive (``_core.Channel.recv_main``, GIL
 released), so a loop that must keep serving a script's sockets between two
-hooks cannot live there. See ``_runtime`` for how hooks use it.
+hooks cannot live there. See ``_hook_dispatch`` for how hooks use it.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ hub's values; text the hub cannot take raises as under A.
 
 from __future__ import annotations
 
-from . import _api, _pipeline, _results, _runtime
+from . import _api, _generation, _pipeline, _results, _runtime
 from ._errors import MessageTooBigError
 from ._functions import BY_NAME, DOCS, FUNCTIONS, FunctionSpec, Param
 
@@ -52,9 +52,6 @@ if TYPE_CHECKING:
     Values = list[Any]
 else:  # the same alias without typing's Any
     Values = list
-
-#: The semantics the script runs with: ``"A"`` or ``"B"``.
-current = "A"
 
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 _TYPE_NAMES = {"s": "str", "l": "int", "d": "float"}
@@ -277,10 +274,9 @@ def apply(semantics: str) -> None:
     """Makes the ``vh`` module generation ``semantics``'s (``"A"`` or
     ``"B"``; anything else is A). Reversible: ``apply("A")`` restores A's
     module (``vh.testing`` switches between scripts)."""
-    global current
     import vh
 
-    if semantics == current or semantics not in ("A", "B"):
+    if semantics == _generation.current or semantics not in ("A", "B"):
         return
     g = vh.__dict__
     if semantics == "B":
@@ -298,12 +294,13 @@ def apply(semantics: str) -> None:
     else:
         g.update(_saved)
         _saved.clear()
-    current = semantics
+    _generation.current = semantics
 
 
 def is_b() -> bool:
-    """True if the script runs with generation B's semantics."""
-    return current == "B"
+    """True if the script runs with generation B's semantics (the flag
+    lives in ``vh._generation``, where the runtime reads it)."""
+    return _generation.is_b()
 
 
 assert set(_B_SIGNATURES) <= set(BY_NAME)

@@ -9,7 +9,7 @@ does (spec/wrapper-abi.md §7.5: as ``__main__``, with its folder on
 hooks and function calls (generation B's ``w_CallFunction``) on its main
 thread until it is unloaded or the runner goes away (docs/protocol.md
 "Runner ↔ worker"). ``async def`` hooks run on the worker's asyncio loop
-(see ``vh._runtime``).
+(see ``vh._hook_dispatch``).
 
 It always asks for ``OnScriptCommand``, defined or not, so that the hub's
 bot renames reach ``vh.botname``/``vh.opchatname`` in every script (spec

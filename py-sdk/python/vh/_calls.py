@@ -1,0 +1,163 @@
+"""The call machinery of ``vh.*`` calls (a layer of ``vh._runtime``).
+
+* On the main thread (inside a hook), the call waits for the hub's answer
+  while serving any hook the hub fires meanwhile (the hub may re-enter the
+  script, spec/wrapper-abi.md §9.2); it runs at once because the hub is
+  waiting for this script.
+* On any other thread, the call blocks that thread until the hub runs it,
+  at its next entry into the shim (DESIGN.md "host-shim"; latency up to the
+  hub's timer period, 1 s). Each thread's calls reach the hub in the order
+  it made them, since a thread makes its next call only after the last
+  one's answer.
+
+``vh.CallDynamicFunction`` (§3.10) is a call like a ``vh.*`` one, answered
+by a C function another plugin registered (``call_dynamic``).
+"""
+
+from __future__ import annotations
+
+import _thread
+import time
+
+from ._errors import HubTimeoutError, NotConnectedError
+from ._function_calls import FunctionCalls
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+if TYPE_CHECKING:
+    #: Result of a hub callback: ``(ok, values, error)``. ``ok`` is False
+    #: when the callback failed; ``values`` are hub values (bytes, int,
+    #: float, None); ``error`` is the shim's reason, if any (proto
+    #: ``CallResult``).
+    CallOutcome = tuple[bool, list[Any], str]
+
+    #: Result of a dynamic function call: ``(ok, values, error, kinds)``,
+    #: as ``CallOutcome`` plus one format character per value (``l``,
+    #: ``s``, ``d``, ``D``). ``ok`` is False if no such function is
+    #: registered.
+    DynamicOutcome = tuple[bool, list[Any], str, str]
+else:  # the same aliases without typing's Any
+    CallOutcome = tuple[bool, list, str]
+    DynamicOutcome = tuple[bool, list, str, str]
+
+
+class Calls(FunctionCalls):
+    """Makes ``vh.*`` and dynamic function calls from any thread
+    (``vh._runtime.Runtime`` is built on it)."""
+
+    def call(self, callback: str, args: list[Any], timeout: Optional[float] = None) -> CallOutcome:
+        """Runs hub callback ``callback`` with ``args`` (already hub values,
+        full length, spec §6.3) and returns ``(ok, values, error)``.
+
+        # Errors
+        ``HubTimeoutError`` if ``timeout`` (seconds) passes first (the call
+        may still run later); ``NotConnectedError`` if the link is gone;
+        ``MessageTooBigError`` if the call is too big to send (nothing was
+        sent, the link stays up).
+        """
+        try:
+            if _thread.get_ident() == self._main_ident:
+                return self._call_on_main(callback, args, timeout)
+            return self._call_off_main(callback, args, timeout)
+        except ConnectionError as e:
+            raise NotConnectedError(f"vh-runner link closed: {e}") from e
+
+    def _call_off_main(
+        self, callback: str, args: list[Any], timeout: Optional[float]
+    ) -> CallOutcome:
+        loop = self._loop
+        if loop is not None and loop.in_loop_thread() and not self._warned_blocking:
+            self._warned_blocking = True
+            print(
+                f"vh: vh.{callback}() blocks the asyncio loop until the hub answers; "
+                f"in async code use `await vh.aio.{callback}()`",
+                flush=True,
+            )
+        got = self.channel.call_blocking(callback, args, timeout)
+        if got is None:
+            raise HubTimeoutError(callback, timeout)
+        ok, values, error = got
+        return bool(ok), list(values), error
+
+    def _call_on_main(
+        self, callback: str, args: list[Any], timeout: Optional[float]
+    ) -> CallOutcome:
+        call_id = self.channel.start_call(callback, args)
+        event = self._wait_result(call_id, callback, timeout)
+        return bool(event[2]), list(event[3]), event[4]
+
+    def _wait_result(self, call_id: int, what: str, timeout: Optional[float]) -> tuple[Any, ...]:
+        """Waits on the main thread for the ``("result", call_id, …)`` event,
+        running every hook and function call the hub sends meanwhile: the
+        hub may re-enter this script while it waits (spec §9.2).
+
+        Such a nested hook may itself wait for a call, and the answer to
+        this (outer) call may come first: the hub does not wait for hooks
+        whose result it ignores (``OnScriptCommand`` from an instant
+        ``vh.ScriptCommand``), so it answers the outer call while the
+        nested hook still runs. Answers for an outer wait are kept until
+        that wait resumes; answers nobody waits for are late ones to calls
+        that timed out, and dropped.
+
+        # Errors
+        ``HubTimeoutError`` past ``timeout`` seconds (named ``what``),
+        ``NotConnectedError`` if the link closes.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._main_waits.append(call_id)
+        try:
+            while True:
+                early = self._early_results.pop(call_id, None)
+                if early is not None:
+                    return early
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                event = self.channel.recv_main(wait)
+                if event is None:
+                    raise HubTimeoutError(what, timeout)
+                kind = event[0]
+                if kind == "result":
+                    if event[1] == call_id:
+                        return tuple(event)
+                    if event[1] in self._main_waits:
+                        self._early_results[event[1]] = tuple(event)
+                elif kind == "hook":
+                    self.run_hook(event[1], event[2], event[3])
+                elif kind == "function":
+                    self.run_function(event[1], event[2], event[3], event[4])
+                elif kind == "ping":
+                    self.answer_ping(event[1])
+                elif kind == "closed":
+                    raise NotConnectedError(f"vh-runner link closed: {event[1]}")
+                elif kind == "unload":
+                    # Finish the call first; the unload is handled by the main loop.
+                    self.pending_unload = True
+        finally:
+            self._main_waits.pop()
+
+    def call_dynamic(
+        self, name: bytes, kinds: str, args: list[Any], timeout: Optional[float] = None
+    ) -> DynamicOutcome:
+        """Calls the C function registered as ``name`` for this script
+        (``vh.CallDynamicFunction``, spec §3.10) with hub values ``args`` of
+        the given ``kinds``; from any thread, like :meth:`call`.
+
+        # Errors
+        As :meth:`call`.
+        """
+        if not hasattr(self.channel, "start_dynamic"):
+            return False, [], "this hub has no dynamic functions", ""
+        label = "CallDynamicFunction"
+        try:
+            if _thread.get_ident() == self._main_ident:
+                call_id = self.channel.start_dynamic(name, kinds, args)
+                event = self._wait_result(call_id, label, timeout)
+                return bool(event[2]), list(event[3]), event[4], event[5]
+            got = self.channel.dynamic_blocking(name, kinds, args, timeout)
+        except ConnectionError as e:
+            raise NotConnectedError(f"vh-runner link closed: {e}") from e
+        if got is None:
+            raise HubTimeoutError(label, timeout)
+        ok, values, error, out_kinds = got
+        return bool(ok), list(values), error, out_kinds

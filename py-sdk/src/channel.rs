@@ -1,0 +1,266 @@
+//! `vh._core.Channel`: the worker's transport ([`crate::transport`]) as a
+//! Python object, with one method per message the Python runtime
+//! (`vh/_runtime.py`) sends or receives. Only conversion happens here:
+//! Python values to wire values ([`crate::values`]) and events to tuples
+//! ([`crate::events`]).
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+use vh_proto::v1::{
+    DynamicCall, FromWorker, FunctionResult, HookResult, HubCall, Pong, ScriptLoaded,
+    ScriptUnloaded, from_worker,
+};
+
+use crate::events::{Incoming, event_to_py};
+use crate::transport::Transport;
+use crate::values::{kinds_of, list_from_py, typed_from_py, typed_list_from_py, values_to_py};
+
+/// The worker's links to the runner and (optionally) the hub.
+#[pyclass(frozen, module = "vh._core")]
+pub struct Channel {
+    transport: Transport,
+}
+
+#[pymethods]
+impl Channel {
+    /// Takes ownership of socket `fd` (to the runner) and, if
+    /// `direct_fd` is not negative, of the direct link to the hub (read by
+    /// the main thread in `recv_main`); starts the runner link's reader
+    /// thread.
+    #[new]
+    #[pyo3(signature = (fd, direct_fd=-1))]
+    fn new(fd: i32, direct_fd: i32) -> PyResult<Self> {
+        Ok(Channel {
+            transport: Transport::open(fd, direct_fd)?,
+        })
+    }
+
+    /// Next event for the main thread, as a tuple: `("load", id, path,
+    /// botname, opchatname, config_dir, start_time, config_name,
+    /// hub_encoding, generation, hub_cwd, semantics)`, `("hook", call_id, hook, args)`,
+    /// `("function", call_id, name, kinds, args)` (generation B's
+    /// `w_CallFunction`; answer with `send_function_result`),
+    /// `("result", call_id, ok, values, error, kinds)`, `("unload",)`,
+    /// `("ping", seq)` (answer with `send_pong` from the main thread) or
+    /// `("closed", reason)`. `None` after `timeout` seconds. GIL released
+    /// while waiting.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_main(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
+        let got = py.detach(|| self.transport.next_main(timeout));
+        match got {
+            Some((ev, link)) => {
+                if let Incoming::Frame(kind) = &ev {
+                    self.transport.activate(kind, link);
+                }
+                event_to_py(py, ev).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Reports the load outcome and the defined hook indices.
+    fn send_loaded(&self, ok: bool, error: String, hooks: Vec<u32>) -> PyResult<()> {
+        self.transport.send(from_worker::Kind::Loaded(ScriptLoaded {
+            script_id: 0,
+            ok,
+            error,
+            hooks,
+            pid: std::process::id(),
+            ..ScriptLoaded::default()
+        }))
+    }
+
+    /// Answers hook `call_id`: `values` already mapped (spec §4.4), or
+    /// `no_opinion` for NULL.
+    fn send_hook_result(
+        &self,
+        call_id: u64,
+        no_opinion: bool,
+        values: &Bound<'_, PyList>,
+    ) -> PyResult<()> {
+        self.transport.send_on(
+            self.transport.origin(call_id),
+            from_worker::Kind::HookResult(HookResult {
+                script_id: 0,
+                call_id,
+                no_opinion,
+                values: list_from_py(values)?,
+            }),
+        )
+    }
+
+    /// Answers a health ping (only the main thread should: that is what
+    /// the ping checks).
+    fn send_pong(&self, seq: u64) -> PyResult<()> {
+        self.transport
+            .send(from_worker::Kind::Pong(Pong { script_id: 0, seq }))
+    }
+
+    /// Answers function call `call_id` (`w_CallFunction`): `ok` with
+    /// `value` of kind `kind` (`l`, `d`, `s` or `D`), or not `ok` (NULL)
+    /// with `error` saying why.
+    fn send_function_result(
+        &self,
+        call_id: u64,
+        ok: bool,
+        kind: &str,
+        value: &Bound<'_, PyAny>,
+        error: String,
+    ) -> PyResult<()> {
+        let value = match (ok, kind.chars().next()) {
+            (true, Some(k)) => Some(typed_from_py(k, value)?),
+            _ => None,
+        };
+        self.transport.send_on(
+            self.transport.origin(call_id),
+            from_worker::Kind::FunctionResult(FunctionResult {
+                script_id: 0,
+                call_id,
+                ok: ok && value.is_some(),
+                value,
+                error,
+            }),
+        )
+    }
+
+    /// Confirms an unload; the worker exits next.
+    fn send_unloaded(&self) -> PyResult<()> {
+        self.transport
+            .send(from_worker::Kind::Unloaded(ScriptUnloaded { script_id: 0 }))
+    }
+
+    /// Sends a hub callback call from the main thread and returns its call
+    /// id; the result arrives on the main queue as `("result", ...)`,
+    /// possibly after hooks that nest inside this call (spec §9.2).
+    fn start_call(&self, callback: String, args: &Bound<'_, PyList>) -> PyResult<u64> {
+        let args = list_from_py(args)?;
+        let call_id = self.transport.next_call_id();
+        self.transport.send_on(
+            self.transport.main_link(),
+            from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id,
+                callback,
+                args,
+                pipelined: false,
+            }),
+        )?;
+        Ok(call_id)
+    }
+
+    /// Sends a hub callback call from the main thread *pipelined*
+    /// (docs/protocol.md "Pipelined calls"): the script discards its
+    /// result, so nothing waits for it; the hub thread runs it in order
+    /// with this script's other calls, before the hook's result. Only while
+    /// the innermost request came on the direct link and the hub waits for
+    /// it (the hub thread is then reading that link), and while nothing
+    /// the hub sent waits to be read: a hook it fired without waiting (an
+    /// instant `OnScriptCommand`) runs, as with a waited call, before the
+    /// script goes on, so the hub sees the calls in the same order either
+    /// way. Returns False without sending otherwise, and the caller makes
+    /// an ordinary call.
+    fn pipeline_call(&self, callback: String, args: &Bound<'_, PyList>) -> PyResult<bool> {
+        if !self.transport.can_pipeline() {
+            return Ok(false);
+        }
+        let args = list_from_py(args)?;
+        let call_id = self.transport.next_call_id();
+        let msg = FromWorker {
+            kind: Some(from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id,
+                callback,
+                args,
+                pipelined: true,
+            })),
+        };
+        // Held until the next frame on the link (module `held`).
+        self.transport.pipeline(msg)?;
+        Ok(true)
+    }
+
+    /// Sends a dynamic function call (`vh.CallDynamicFunction`, spec §3.10)
+    /// from the main thread, `args` of the given `kinds`; returns its call
+    /// id. Its `("result", ...)` arrives as a hub call's does.
+    fn start_dynamic(
+        &self,
+        name: &Bound<'_, PyBytes>,
+        kinds: &str,
+        args: &Bound<'_, PyList>,
+    ) -> PyResult<u64> {
+        let args = typed_list_from_py(kinds, args)?;
+        let call_id = self.transport.next_call_id();
+        self.transport.send_on(
+            self.transport.main_link(),
+            from_worker::Kind::DynamicCall(DynamicCall {
+                script_id: 0,
+                call_id,
+                name: name.as_bytes().to_vec(),
+                args,
+            }),
+        )?;
+        Ok(call_id)
+    }
+
+    /// Like `start_dynamic`, from a thread other than the main one: blocks
+    /// (GIL released) until `(ok, values, error, kinds)`; `None` after
+    /// `timeout` seconds.
+    #[pyo3(signature = (name, kinds, args, timeout=None))]
+    fn dynamic_blocking(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyBytes>,
+        kinds: &str,
+        args: &Bound<'_, PyList>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let args = typed_list_from_py(kinds, args)?;
+        let name = name.as_bytes().to_vec();
+        let got = self.transport.blocking(py, timeout, |call_id| {
+            from_worker::Kind::DynamicCall(DynamicCall {
+                script_id: 0,
+                call_id,
+                name,
+                args,
+            })
+        })?;
+        got.map(|(ok, values, error)| {
+            let kinds = kinds_of(&values);
+            Ok((ok, values_to_py(py, &values)?, error, kinds)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind())
+        })
+        .transpose()
+    }
+
+    /// Sends a hub callback call from a thread other than the main one and
+    /// blocks (GIL released) until its result: `(ok, values, error)`.
+    /// `None` after `timeout` seconds.
+    #[pyo3(signature = (callback, args, timeout=None))]
+    fn call_blocking(
+        &self,
+        py: Python<'_>,
+        callback: String,
+        args: &Bound<'_, PyList>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let args = list_from_py(args)?;
+        let got = self.transport.blocking(py, timeout, |call_id| {
+            from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id,
+                callback,
+                args,
+                pipelined: false,
+            })
+        })?;
+        got.map(|(ok, values, error)| {
+            Ok((ok, values_to_py(py, &values)?, error)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind())
+        })
+        .transpose()
+    }
+}
