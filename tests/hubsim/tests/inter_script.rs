@@ -7,11 +7,12 @@
 
 mod common;
 
-use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use common::{A_SEMANTICS, Runner, actions, script, serial, shim_env, shim_path, show, wait_until};
+use common::{
+    A_SEMANTICS, Runner, actions, capture_stdout, script, serial, shim_env, shim_path, show,
+    wait_until,
+};
 use vh_hubsim::{Generation, Hub};
 
 fn open(runner: &Runner, generation: Generation) -> Hub {
@@ -56,30 +57,6 @@ fn wait_for_records(hub: &mut Hub, want: &[Vec<u8>]) {
         hub.timer(now);
         false
     });
-}
-
-/// Runs `f` with file descriptor 1 (where the shim logs, as python_pi does)
-/// sent to a file, and returns what was written there.
-fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, String) {
-    let mut file = tempfile::tempfile().expect("temp file");
-    std::io::stdout().flush().ok();
-    // SAFETY: plain fd juggling; fd 1 is restored before returning.
-    let saved = unsafe { libc::dup(1) };
-    assert!(saved >= 0);
-    // SAFETY: as above.
-    unsafe { libc::dup2(file.as_raw_fd(), 1) };
-    let out = f();
-    std::io::stdout().flush().ok();
-    // SAFETY: as above.
-    unsafe {
-        libc::dup2(saved, 1);
-        libc::close(saved);
-    }
-    let mut text = String::new();
-    file.rewind().expect("rewind");
-    file.read_to_string(&mut text)
-        .expect("read captured output");
-    (out, text)
 }
 
 #[test]

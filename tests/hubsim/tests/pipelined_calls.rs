@@ -9,11 +9,9 @@
 mod common;
 
 use std::ffi::CString;
-use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 
-use common::{A_SEMANTICS, Runner, script, serial, shim_env, shim_path, show};
+use common::{A_SEMANTICS, Runner, capture_stdout, script, serial, shim_env, shim_path, show};
 use vh_hubsim::{Generation, Hub};
 
 /// `vh_shim_round_trips` of the loaded shim.
@@ -63,30 +61,6 @@ fn chat(hub: &mut Hub, line: &[u8]) -> (Vec<Vec<u8>>, u64, u64, u64) {
         after.1 - before.1,
         after.2 - before.2,
     )
-}
-
-/// Runs `f` with file descriptor 1 (where the shim logs, as python_pi does)
-/// sent to a file, and returns what was written there.
-fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, String) {
-    let mut file = tempfile::tempfile().expect("temp file");
-    std::io::stdout().flush().ok();
-    // SAFETY: plain fd juggling; fd 1 is restored before returning.
-    let saved = unsafe { libc::dup(1) };
-    assert!(saved >= 0);
-    // SAFETY: as above.
-    unsafe { libc::dup2(file.as_raw_fd(), 1) };
-    let out = f();
-    std::io::stdout().flush().ok();
-    // SAFETY: as above.
-    unsafe {
-        libc::dup2(saved, 1);
-        libc::close(saved);
-    }
-    let mut text = String::new();
-    file.rewind().expect("rewind");
-    file.read_to_string(&mut text)
-        .expect("read captured output");
-    (out, text)
 }
 
 #[test]

@@ -270,3 +270,29 @@ pub fn show(records: &[Vec<u8>]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Runs `f` with file descriptor 1 (where the shim logs, as python_pi does)
+/// sent to a file, and returns what was written there.
+pub fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, String) {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    let mut file = tempfile::tempfile().expect("temp file");
+    std::io::stdout().flush().ok();
+    // SAFETY: plain fd juggling; fd 1 is restored before returning.
+    let saved = unsafe { libc::dup(1) };
+    assert!(saved >= 0);
+    // SAFETY: as above.
+    unsafe { libc::dup2(file.as_raw_fd(), 1) };
+    let out = f();
+    std::io::stdout().flush().ok();
+    // SAFETY: as above.
+    unsafe {
+        libc::dup2(saved, 1);
+        libc::close(saved);
+    }
+    let mut text = String::new();
+    file.rewind().expect("rewind");
+    file.read_to_string(&mut text)
+        .expect("read captured output");
+    (out, text)
+}
