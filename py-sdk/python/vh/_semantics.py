@@ -235,7 +235,10 @@ def make_b(spec: FunctionSpec) -> Callable[..., Any]:
     fn_b = _b_function(spec)
     b_spec = fn_b.spec
     convert = _B_RESULTS.get(spec.result, _results.CLASSIC[spec.result])
-    # docs/protocol.md "Pipelined calls": as the classic functions of A.
+    # docs/protocol.md "Pipelined calls": as the classic functions of A. The
+    # body mirrors _api.make_classic's rather than calling a shared helper:
+    # _pipeline.sent finds the script's frame two levels up, so the call must
+    # be made from the very function the script called.
     pipelined = spec.callback in _pipeline.CALLBACKS
 
     def function(*args: Any, **kwargs: Any) -> Any:
