@@ -77,6 +77,7 @@ pub fn render_status(scripts: &[ScriptStatus]) -> String {
             "P50",
             "P99",
             "LINK",
+            "PY",
             "LAST ERROR",
         ]
         .map(String::from),
@@ -113,10 +114,15 @@ pub fn render_status(scripts: &[ScriptStatus]) -> String {
                 (_, true) => "direct".into(),
                 (_, false) => "runner".into(),
             },
+            if s.python.is_empty() {
+                "-".into()
+            } else {
+                s.python.clone()
+            },
             last,
         ]);
     }
-    let widths: Vec<usize> = (0..11)
+    let widths: Vec<usize> = (0..12)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -230,6 +236,7 @@ mod tests {
             p50_us: 180,
             p99_us: 12_500,
             last_error: "worker killed by signal 9\nmore".into(),
+            python: "2.7".into(),
             ..ScriptStatus::default()
         }]);
         let lines: Vec<&str> = table.lines().collect();
@@ -248,7 +255,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            lines[1].contains("180µs  12ms  runner  worker killed by signal 9")
+            lines[1].contains("180µs  12ms  runner  2.7  worker killed by signal 9")
                 && !table.contains("more"),
             "{table}"
         );

@@ -97,6 +97,11 @@ pub struct ScriptSettings {
     /// links"), so that hooks skip the runner; false sends every hook
     /// through the runner, as before.
     pub direct_link: bool,
+    /// The Python 2.7 that scripts written for Python 2 fall back to
+    /// (issue 13, [`crate::py2`]); read from `[defaults]` at start-up.
+    /// Unset: `python2.7` or `python2` on `PATH`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python2: Option<PathBuf>,
 }
 
 impl Default for ScriptSettings {
@@ -118,6 +123,7 @@ impl Default for ScriptSettings {
             cwd: None,
             env: BTreeMap::new(),
             direct_link: true,
+            python2: None,
         }
     }
 }
@@ -171,6 +177,13 @@ pub struct Resolved {
     pub python: PathBuf,
     /// Settings.
     pub settings: ScriptSettings,
+    /// A `[[script]]` section named the interpreter: no automatic choice.
+    pub explicit_python: bool,
+    /// The interpreter is a Python 2 (set by the supervisor, [`crate::py2`]).
+    pub py2: bool,
+    /// A failed load that looks like Python 2 code is tried again under
+    /// Python 2.7 (set by the supervisor).
+    pub py2_fallback: bool,
 }
 
 impl Config {
@@ -244,10 +257,16 @@ impl Config {
                 python: s.python.clone().unwrap_or_else(|| self.python.clone()),
                 // Validated at load; defaults are the safe fallback.
                 settings: self.merge(s).unwrap_or_else(|_| self.defaults.clone()),
+                explicit_python: s.python.is_some(),
+                py2: false,
+                py2_fallback: false,
             },
             None => Resolved {
                 python: self.python.clone(),
                 settings: self.defaults.clone(),
+                explicit_python: false,
+                py2: false,
+                py2_fallback: false,
             },
         }
     }
@@ -271,6 +290,9 @@ impl Config {
             }
         };
         absolute(&mut self.python);
+        if let Some(p) = self.defaults.python2.as_mut() {
+            absolute(p);
+        }
         for s in &mut self.scripts {
             if let Some(p) = s.python.as_mut() {
                 absolute(p);

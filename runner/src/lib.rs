@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod direct;
 pub mod policy;
+pub mod py2;
 pub mod registry;
 pub mod server;
 pub mod session;

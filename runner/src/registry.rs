@@ -64,6 +64,9 @@ pub struct Stats {
     pub last_error: String,
     /// The hub holds a direct link to the current worker.
     pub direct_link: bool,
+    /// Version of the worker's interpreter (`"2.7"`, `"3.12"`; empty if
+    /// unknown), for the PY column of `vh-runner status`.
+    pub python: String,
     latencies_us: VecDeque<u32>,
 }
 
@@ -161,6 +164,7 @@ impl Entry {
                 p99_us: pct(0.99),
                 last_error: s.last_error.clone(),
                 direct_link: s.direct_link && s.pid != 0,
+                python: s.python.clone(),
             }
         })
     }
@@ -195,6 +199,7 @@ impl Registry {
                 hooks_served: 0,
                 last_error: String::new(),
                 direct_link: false,
+                python: String::new(),
                 latencies_us: VecDeque::new(),
             }),
             logs: Mutex::new(VecDeque::new()),

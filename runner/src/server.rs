@@ -153,6 +153,7 @@ pub async fn serve(config: Config) -> Result<()> {
         tracing::info!("shutting down");
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     };
+    crate::py2::init(config.defaults.python2.as_deref());
     let links = Arc::new(Links::default());
     let incoming = route(listener, access, Arc::clone(&links));
     let registry = Arc::new(Registry::default());
@@ -177,5 +178,6 @@ pub async fn serve(config: Config) -> Result<()> {
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     let _ = std::fs::remove_file(&path);
+    crate::py2::cleanup();
     result.context("serving the runner socket")
 }

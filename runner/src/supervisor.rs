@@ -109,7 +109,7 @@ async fn wait_down(
 /// worker gets a direct link to the hub if `link` is given.
 pub async fn run(
     load: LoadScript,
-    resolved: Resolved,
+    mut resolved: Resolved,
     link: Option<Arc<LinkSlot>>,
     registry: Arc<Registry>,
     to_shim: ToShim,
@@ -121,6 +121,7 @@ pub async fn run(
     let (key, entry) = registry.add(id, &path, control_tx);
     let mut policy = RestartPolicy::new(&resolved.settings);
     let mut reloaded = false;
+    choose_interpreter(&mut resolved, &entry).await;
     loop {
         let exit = worker::run_once(
             &load,
@@ -132,6 +133,10 @@ pub async fn run(
             reloaded,
         )
         .await;
+        if let Exit::Fallback(why) = &exit {
+            fall_back_to_python2(&mut resolved, &entry, why);
+            continue;
+        }
         reloaded = true;
         let down = |reason: &str, restart_in: Duration| {
             entry.log("runner", reason);
@@ -146,6 +151,8 @@ pub async fn run(
         };
         let until = match exit {
             Exit::Unloaded | Exit::SessionGone | Exit::LoadFailed => break,
+            // Handled above.
+            Exit::Fallback(_) => continue,
             Exit::AdminRestart => {
                 policy.reset();
                 entry.log("runner", "restarted by vh-runner restart");
@@ -203,4 +210,44 @@ pub async fn run(
         }
     }
     registry.remove(key);
+}
+
+/// Python 2 or 3 (issue 13, [`crate::py2`]): the version of the script's
+/// interpreter decides its worker; a script whose interpreter the config
+/// did not name may fall back to the runner's Python 2.7 if its load fails
+/// as Python 2 code fails under Python 3. Shown in `vh-runner status`.
+async fn choose_interpreter(resolved: &mut Resolved, entry: &Entry) {
+    let python = resolved.python.clone();
+    let version = tokio::task::spawn_blocking(move || crate::py2::version_of(&python))
+        .await
+        .ok()
+        .flatten();
+    resolved.py2 = version.as_deref().is_some_and(crate::py2::is_python2);
+    let py2 = crate::py2::get();
+    resolved.py2_fallback = !resolved.explicit_python
+        && !resolved.py2
+        && py2.python.is_some()
+        && py2.package_dir.is_some();
+    entry.update(|s| s.python = version.unwrap_or_default());
+}
+
+/// After [`worker::Exit::Fallback`]: the script runs under the runner's
+/// Python 2.7 from now on (restarts included), with one log line saying why.
+fn fall_back_to_python2(resolved: &mut Resolved, entry: &Entry, why: &str) {
+    let Some(python) = crate::py2::get().python else {
+        return;
+    };
+    let line = format!(
+        "not Python 3 code ({why}); loading it again under Python 2.7 ({})",
+        python.display()
+    );
+    tracing::info!(script = %entry.name, script_id = entry.script_id, "{line}");
+    entry.log("runner", &line);
+    resolved.python = python;
+    resolved.py2 = true;
+    resolved.py2_fallback = false;
+    entry.update(|s| {
+        s.python = "2.7".into();
+        s.last_error.clear();
+    });
 }

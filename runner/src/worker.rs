@@ -67,6 +67,10 @@ pub enum Exit {
     AdminStop,
     /// The script's worker exited with code 0 on its own.
     CleanExit,
+    /// The first load failed under Python 3 as Python 2 code fails there
+    /// (the reason, [`crate::py2::fails_as_python2`]); nothing was sent to
+    /// the hub: the supervisor loads the script again under Python 2.7.
+    Fallback(String),
     /// Anything else: a crash, a kill, a stuck hook, a failed reload.
     Crashed {
         /// Exit code or signal, and the last lines of output.
@@ -148,6 +152,19 @@ fn spawn(
         cpu_s: s.cpu_time_limit_s,
         open_files: s.open_files,
     };
+    if resolved.py2
+        && let Some(dir) = crate::py2::get().package_dir
+    {
+        let existing = s
+            .env
+            .get("PYTHONPATH")
+            .cloned()
+            .or_else(|| std::env::var("PYTHONPATH").ok());
+        cmd.env(
+            "PYTHONPATH",
+            crate::py2::pythonpath(&dir, existing.as_deref()),
+        );
+    }
     if direct_end.is_some() {
         cmd.env("VH_DIRECT_FD", DIRECT_FD.to_string());
     } else {
@@ -317,6 +334,12 @@ pub async fn run_once(
     let fail = |error: String| -> Exit {
         let error = clip(error);
         entry.log("runner", &error);
+        if resolved.py2_fallback
+            && !reloaded
+            && let Some(why) = crate::py2::fails_as_python2(&error)
+        {
+            return Exit::Fallback(why);
+        }
         if reloaded {
             return Exit::Crashed {
                 reason: error,
@@ -342,6 +365,8 @@ pub async fn run_once(
     };
     // The direct link: the worker's end as fd 4, the hub's end handed over
     // below (without a link the worker serves everything through fd 3).
+    // Python 2 workers take no direct link (issue 13): all through fd 3.
+    let link = link.filter(|_| !resolved.py2);
     let direct = match link.map(|_| std::os::unix::net::UnixStream::pair()) {
         Some(Ok((hub_end, worker_end))) => {
             Some((OwnedFd::from(hub_end), OwnedFd::from(worker_end)))
