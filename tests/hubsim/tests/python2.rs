@@ -234,6 +234,21 @@ fn a_classic_python2_script_loads_by_the_automatic_choice_and_keeps_a_semantics(
         show(&hub.records()).contains("OPCHAT OpChat\tfrom a thread")
     });
 
+    // Re-entrancy: SetConfig fires OnSetConfig into the same script, whose
+    // vh.* call runs while the outer one waits; then A's _update_settings
+    // renames vh.botname. SetConfig returns False (A's bug, §7.2).
+    let (_, acts) = say(&mut hub, b"bob", b"!rename");
+    assert_eq!(
+        acts,
+        vec![
+            b"OPCHAT OpChat\tsetconfig hub_security Verlihub -> \xc1\xee\xf2".to_vec(),
+            b"CONFIG config\thub_security\t\xc1\xee\xf2".to_vec(),
+            b"USERMC bob\t\xc1\xee\xf2\trenamed False '\\xc1\\xee\\xf2'".to_vec(),
+        ],
+        "{}",
+        show(&acts)
+    );
+
     // UnLoad runs at unload.
     assert!(hub.unload(id));
     let marker = runner.dir.path().join("classic2.unloaded");

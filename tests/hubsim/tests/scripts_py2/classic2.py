@@ -99,6 +99,12 @@ def OnParsedMsgChat(nick, message):
         t.daemon = True
         t.start()
         return 0
+    if message == "!rename":
+        # Re-entrant: SetConfig fires OnSetConfig into this very script
+        # (which calls vh.* again), then the hub's _hub_security_change.
+        got = vh.SetConfig("config", "hub_security", "\xc1\xee\xf2")
+        _say(nick, "renamed %r %r" % (got, vh.botname))
+        return 0
     if message.startswith("!sub "):
         return message[5:]
     if message.startswith("!both "):
@@ -126,4 +132,9 @@ def UnLoad():
 def OnParsedMsgPM(nick, message, to_nick):
     if message == "!reply":
         return ("replied to " + nick, 0)
+    return 1
+
+
+def OnSetConfig(nick, conf, var, new_value, old_value, type_id):
+    vh.SendToOpChat("setconfig %s %s -> %s" % (var, old_value, new_value))
     return 1
