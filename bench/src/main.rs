@@ -26,6 +26,7 @@ mod inproc;
 mod lab;
 mod plan;
 mod procfs;
+mod py2;
 mod report;
 mod runner;
 mod scenarios;
