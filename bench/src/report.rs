@@ -261,7 +261,7 @@ pub fn render(r: &Report) -> String {
         Ok(p) => {
             latency_row(
                 &mut o,
-                "Python 2 worker: chat hook (relayed, no link)",
+                "Python 2 worker: chat hook (OnParsedMsgChat -> 1)",
                 &p.chat.lat,
                 &base,
                 inproc.map(|i| &i.chat),

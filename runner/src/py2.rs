@@ -13,8 +13,8 @@
 //!   Python 2 code fails there ([`fails_as_python2`]) and a Python 2.7 is
 //!   known (`[defaults] python2`, else `python2.7`/`python2` on `PATH`,
 //!   [`find_python2`]), it is loaded again under Python 2.7.
-//! * Python 2 workers take no direct link to the hub: their hooks go
-//!   through the runner (docs/protocol.md "Direct links").
+//! * Python 2 workers take direct links to the hub as Python 3 workers do
+//!   (docs/protocol.md "Direct links").
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -115,9 +115,26 @@ pub const PYTHON2_ONLY_MODULES: &[&str] = &[
     "rfc822",
 ];
 
-/// Writes [`PACKAGE`] into `dir` (created with mode 0700 if missing; the
-/// `vh` folder inside it too), each file through a new file and a rename,
-/// and returns `dir`, the directory to put on `PYTHONPATH`.
+/// `vh/_link.py`: which hooks the hub does not wait for
+/// ([`vh_proto::hooks::RESULT_IGNORED`]), whose answers a worker sends to
+/// the runner rather than on its direct link (docs/protocol.md).
+pub fn link_module() -> String {
+    let ignored: Vec<String> = vh_proto::hooks::RESULT_IGNORED
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    format!(
+        "# Written by vh-runner from vh_proto::hooks; do not edit.\n\
+         # Hooks whose result the hub ignores: their answers go to the runner.\n\
+         RESULT_IGNORED = frozenset([{}])\n",
+        ignored.join(", ")
+    )
+}
+
+/// Writes [`PACKAGE`] and [`link_module`] into `dir` (created with mode
+/// 0700 if missing; the `vh` folder inside it too), each file through a new
+/// file and a rename, and returns `dir`, the directory to put on
+/// `PYTHONPATH`.
 ///
 /// # Errors
 /// The directory or a file cannot be created or written.
@@ -125,7 +142,9 @@ pub fn install(dir: &Path) -> std::io::Result<PathBuf> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true).mode(0o700);
     builder.create(dir.join("vh"))?;
-    for (name, text) in PACKAGE {
+    let link = link_module();
+    let generated = [("vh/_link.py", link.as_str())];
+    for (name, text) in PACKAGE.iter().chain(generated.iter()) {
         let target = dir.join(name);
         let tmp = dir.join(format!("{name}.tmp{}", std::process::id()));
         let mut f = std::fs::OpenOptions::new()

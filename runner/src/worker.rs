@@ -365,8 +365,6 @@ pub async fn run_once(
     };
     // The direct link: the worker's end as fd 4, the hub's end handed over
     // below (without a link the worker serves everything through fd 3).
-    // Python 2 workers take no direct link (issue 13): all through fd 3.
-    let link = link.filter(|_| !resolved.py2);
     let direct = match link.map(|_| std::os::unix::net::UnixStream::pair()) {
         Some(Ok((hub_end, worker_end))) => {
             Some((OwnedFd::from(hub_end), OwnedFd::from(worker_end)))

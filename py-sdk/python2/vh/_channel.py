@@ -17,17 +17,27 @@ values, error)``, ``("unload",)``, ``("ping", seq)``, ``("closed",
 reason)``. Hub values are ``str`` (the hub's bytes, untouched), ``int``,
 ``float`` or ``None`` (a NULL string).
 
-This worker takes no direct link to the hub (fd 4): the runner gives
-Python 2 workers none, so all of its traffic goes through the runner.
+With a direct link to the hub (fd ``VH_DIRECT_FD``, docs/protocol.md
+"Direct links") the main thread also reads that link itself, sleeping in
+``select`` on it and on a pipe the reader thread writes to when it queues
+something, so a hook from the hub reaches Python with no thread hop. Answers
+go back the way their request came (the runner's link for a hook whose
+result the hub ignores); the main thread's ``vh.*`` calls take the direct
+link while it serves a call the hub waits for there; everything else goes
+to the runner. A direct link that closes or breaks is dropped, and
+everything goes through the runner from then on.
 """
 
+import errno
+import fcntl
 import os
+import select
 import socket
 import struct
 import sys
 import threading
 
-from . import _wire
+from . import _link, _wire
 from ._errors import MessageTooBigError, NotConnectedError
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
@@ -41,7 +51,8 @@ MAX_FRAME_LEN = 16 * 1024 * 1024
 #: (``vh_proto::frame::MAX_MESSAGE_LEN``).
 MAX_MESSAGE_LEN = MAX_FRAME_LEN - 64 * 1024
 
-_JSON = object()
+#: Which link a message came on or goes out on.
+RUNNER, DIRECT = "runner", "direct"
 
 
 def value_to_py(value):
@@ -106,10 +117,32 @@ def _read_exact(sock, n):
     return b"".join(chunks)
 
 
-class Channel(object):
-    """The worker's link to the runner on socket ``fd`` (owned from now on)."""
+def _read_frame(sock):
+    """One frame's body from ``sock``; ``None`` at its end.
 
-    def __init__(self, fd):
+    # Errors
+    ``ValueError`` for a frame over the limit, ``socket.error``.
+    """
+    head = _read_exact(sock, 4)
+    if head is None:
+        return None
+    (size,) = struct.unpack("<I", head)
+    if size > MAX_FRAME_LEN:
+        raise ValueError("frame of %d bytes is over the limit" % size)
+    body = _read_exact(sock, size) if size else b""
+    return body
+
+
+def _nonblocking(fd):
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+
+
+class Channel(object):
+    """The worker's link to the runner on socket ``fd`` and, if
+    ``direct_fd`` is not negative, its direct link to the hub (both owned
+    from now on)."""
+
+    def __init__(self, fd, direct_fd=-1):
         self._sock = socket.fromfd(fd, socket.AF_UNIX, socket.SOCK_STREAM)
         os.close(fd)
         self._send_lock = threading.Lock()
@@ -118,6 +151,17 @@ class Channel(object):
         self._lock = threading.Lock()
         self._next_call = 1
         self._closed = None
+        #: Requests the main thread serves, innermost last: (call id, link,
+        #: whether the hub waits for the answer).
+        self._active = []
+        self._direct = None
+        if direct_fd >= 0:
+            self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
+            os.close(direct_fd)
+            self._direct_lock = threading.Lock()
+            self._wake_r, self._wake_w = os.pipe()
+            _nonblocking(self._wake_r)
+            _nonblocking(self._wake_w)
         reader = threading.Thread(target=self._reader, name="vh-reader")
         reader.daemon = True
         reader.start()
@@ -128,14 +172,7 @@ class Channel(object):
         reason = "the runner closed the link"
         try:
             while True:
-                head = _read_exact(self._sock, 4)
-                if head is None:
-                    break
-                (size,) = struct.unpack("<I", head)
-                if size > MAX_FRAME_LEN:
-                    reason = "frame of %d bytes is over the limit" % size
-                    break
-                body = _read_exact(self._sock, size) if size else b""
+                body = _read_frame(self._sock)
                 if body is None:
                     break
                 event = self._event(_wire.decode("ToWorker", body))
@@ -147,7 +184,7 @@ class Channel(object):
                     if waiter is not None:
                         waiter.put(event)
                         continue
-                self._main.put(event)
+                self._to_main(event)
         except Exception as e:  # a broken link or frame ends the worker
             reason = "link error: %s" % (e,)
         with self._lock:
@@ -156,7 +193,17 @@ class Channel(object):
             self._pending.clear()
         for w in waiters:
             w.put(("closed", reason))
-        self._main.put(("closed", reason))
+        self._to_main(("closed", reason))
+
+    def _to_main(self, event):
+        """Queues ``event`` for the main thread and wakes it if it sleeps
+        on the direct link."""
+        self._main.put(event)
+        if self._direct is not None:
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:
+                pass  # the pipe is full: the main thread wakes anyway
 
     @staticmethod
     def _event(msg):
@@ -194,21 +241,100 @@ class Channel(object):
 
     def recv_main(self):
         """The next event for the main thread (blocks until there is one)."""
+        event, link = self._next_main()
+        kind = event[0]
+        if kind == "hook":
+            self._active.append((event[1], link, event[2] not in _link.RESULT_IGNORED))
+        elif kind == "function":
+            self._active.append((event[1], link, True))
+        return event
+
+    def _next_main(self):
         while True:
             try:
-                # A long timeout keeps the wait interruptible (Ctrl-C in a
-                # test) without Python 2's polling of short timeouts.
-                return self._main.get(True, 3600 * 24)
+                return self._main.get_nowait(), RUNNER
             except queue.Empty:
-                continue
+                pass
+            if self._direct is None:
+                while True:
+                    try:
+                        # A long timeout keeps the wait interruptible
+                        # without Python 2's polling of short timeouts.
+                        return self._main.get(True, 3600 * 24), RUNNER
+                    except queue.Empty:
+                        continue
+            try:
+                ready = select.select([self._direct, self._wake_r], [], [])[0]
+            except (select.error, OSError) as e:
+                if e.args and e.args[0] == errno.EINTR:
+                    continue
+                raise
+            if self._wake_r in ready:
+                try:
+                    while os.read(self._wake_r, 4096):
+                        pass
+                except OSError:
+                    pass
+            if self._direct in ready:
+                event = self._read_direct()
+                if event is not None:
+                    return event, DIRECT
+
+    def _read_direct(self):
+        """One event from the direct link; ``None`` if it carried nothing
+        for the main thread, or closed (then it is dropped)."""
+        try:
+            body = _read_frame(self._direct)
+            if body is not None:
+                return self._event(_wire.decode("ToWorker", body))
+        except Exception:
+            pass
+        # The hub closed it (or broke it): all through the runner now.
+        self._drop_direct()
+        return None
+
+    def _drop_direct(self):
+        direct, self._direct = self._direct, None
+        if direct is not None:
+            try:
+                direct.shutdown(socket.SHUT_RDWR)
+            except socket.error:
+                pass
+            direct.close()
+
+    def _origin(self, call_id):
+        """The link to answer request ``call_id`` on (forgotten now)."""
+        for i in range(len(self._active) - 1, -1, -1):
+            if self._active[i][0] == call_id:
+                _, link, awaited = self._active.pop(i)
+                return DIRECT if link == DIRECT and awaited else RUNNER
+        return RUNNER
+
+    def _main_link(self):
+        """The link of the main thread's ``vh.*`` calls: the direct one
+        while it serves a call the hub waits for there."""
+        if self._active:
+            _, link, awaited = self._active[-1]
+            if link == DIRECT and awaited:
+                return DIRECT
+        return RUNNER
 
     # -- writing ---------------------------------------------------------------
 
-    def _send(self, kind, body):
+    def _send(self, kind, body, link=RUNNER):
         data = _wire.encode("FromWorker", {kind: body})
         if len(data) > MAX_MESSAGE_LEN:
             raise MessageTooBigError("a message", len(data), MAX_MESSAGE_LEN)
         frame = struct.pack("<I", len(data)) + data
+        direct = self._direct
+        if link == DIRECT and direct is not None:
+            with self._direct_lock:
+                try:
+                    direct.sendall(frame)
+                    return
+                except socket.error:
+                    # A frame cut short would garble the link: drop it.
+                    self._drop_direct()
         with self._send_lock:
             try:
                 self._sock.sendall(frame)
@@ -239,6 +365,7 @@ class Channel(object):
                 "no_opinion": no_opinion,
                 "values": [py_to_value(v) for v in values],
             },
+            self._origin(call_id),
         )
 
     def send_function_result(self, call_id, ok, kind, value, error):
@@ -246,7 +373,7 @@ class Channel(object):
         body = {"call_id": call_id, "ok": ok, "error": error}
         if ok:
             body["value"] = {"json": value} if kind == "D" else py_to_value(value)
-        self._send("function_result", body)
+        self._send("function_result", body, self._origin(call_id))
 
     def send_pong(self, seq):
         """Answers a health ping."""
@@ -261,7 +388,11 @@ class Channel(object):
         id. The result comes on the main queue as ``("result", ...)``."""
         call_id = self._call_id()
         values = [py_to_value(a) for a in args]
-        self._send("hub_call", {"call_id": call_id, "callback": callback, "args": values})
+        self._send(
+            "hub_call",
+            {"call_id": call_id, "callback": callback, "args": values},
+            self._main_link(),
+        )
         return call_id
 
     def call_blocking(self, callback, args):

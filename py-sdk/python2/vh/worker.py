@@ -96,7 +96,9 @@ def main():
     from vh import _channel, _runtime
     from vh._hooks import HOOK_NAMES
 
-    channel = _channel.Channel(int(os.environ.get("VH_WORKER_FD", "3")))
+    channel = _channel.Channel(
+        int(os.environ.get("VH_WORKER_FD", "3")), int(os.environ.get("VH_DIRECT_FD", "-1"))
+    )
     event = channel.recv_main()
     if event[0] != "load":
         sys.stderr.write("vh worker: expected a load request, got %r\n" % (event[0],))

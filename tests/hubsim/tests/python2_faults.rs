@@ -276,7 +276,11 @@ fn python3_and_python2_scripts_side_by_side_and_a_scripts_python_wins() {
             "{generation:?}: {}",
             show(&acts)
         );
-        assert_eq!(status_row(&runner, "py2_side.py")["PY"], "2.7");
+        let row = status_row(&runner, "py2_side.py");
+        assert_eq!(
+            (row["PY"].as_str(), row["LINK"].as_str()),
+            ("2.7", "direct")
+        );
         assert!(status_row(&runner, "py3_side.py")["PY"].starts_with("3."));
         if generation == Generation::B {
             wait_until(Duration::from_secs(5), "the generation B note", || {
