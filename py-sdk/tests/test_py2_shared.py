@@ -90,4 +90,3 @@ def test_python2_reads_the_same_table(python2: str) -> None:
     ]
     assert table["hooks"] == list(_hooks.HOOK_NAMES)
     assert table["constants"] == {k: v for k, v in vars(_constants).items() if k[:1] == "e"}
-
