@@ -351,6 +351,28 @@ mod tests {
     }
 
     #[test]
+    fn defaults_python2_is_read_from_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("runner.toml");
+        std::fs::write(&file, "[defaults]\npython2 = \"/usr/bin/python2.7\"\n").unwrap();
+        let config = crate::config::Config::load(Some(&file)).unwrap();
+        assert_eq!(
+            config.defaults.python2.as_deref(),
+            Some(Path::new("/usr/bin/python2.7"))
+        );
+        let resolved = config.resolve("old.py");
+        assert!(!resolved.explicit_python && !resolved.py2 && !resolved.py2_fallback);
+    }
+
+    #[test]
+    fn the_link_module_lists_the_hooks_the_hub_ignores() {
+        assert_eq!(
+            link_module().lines().last(),
+            Some("RESULT_IGNORED = frozenset([1, 2, 15, 33, 36])")
+        );
+    }
+
+    #[test]
     fn pythonpath_puts_the_package_first() {
         let d = Path::new("/run/x");
         assert_eq!(pythonpath(d, None), "/run/x");
