@@ -170,20 +170,25 @@ pub struct Python2 {
 }
 
 static PYTHON2: OnceLock<Python2> = OnceLock::new();
+static CONFIGURED: OnceLock<Option<PathBuf>> = OnceLock::new();
 
-/// The runner's Python 2 set-up (empty before [`init`]).
-pub fn get() -> Python2 {
-    PYTHON2.get().cloned().unwrap_or_default()
+/// At start-up: notes `[defaults] python2` (cheap; the search runs in
+/// [`get`]). Later calls are ignored.
+pub fn configure(python2: Option<&Path>) {
+    let _ = CONFIGURED.set(python2.map(Path::to_path_buf));
 }
 
-/// At start-up: finds the Python 2.7 (`configured`, i.e. `[defaults]
-/// python2`, else `python2.7`/`python2` on `PATH`), installs the package
-/// into a private directory under `$XDG_RUNTIME_DIR` or the temp dir, and
-/// logs what it found. Later calls keep the first answer.
-pub fn init(configured: Option<&Path>) -> Python2 {
+/// The runner's Python 2 set-up. The first call finds the Python 2.7 (the
+/// configured one, else `python2.7`/`python2` on `PATH`), installs the
+/// package into a private directory under `$XDG_RUNTIME_DIR` or the temp
+/// dir, and logs what it found; it runs interpreters, so the runner makes
+/// it off its async threads, at start-up, in the background. Later calls
+/// (and calls made meanwhile, which wait for it) get the same answer.
+pub fn get() -> Python2 {
     PYTHON2
         .get_or_init(|| {
-            let python = find_python2(configured);
+            let configured = CONFIGURED.get().cloned().flatten();
+            let python = find_python2(configured.as_deref());
             match &python {
                 Some(p) => tracing::info!(python2 = %p.display(), "Python 2.7 for Python 2 scripts"),
                 None => tracing::info!(

@@ -153,7 +153,10 @@ pub async fn serve(config: Config) -> Result<()> {
         tracing::info!("shutting down");
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     };
-    crate::py2::init(config.defaults.python2.as_deref());
+    // Python 2 set-up (issue 13) in the background: it runs interpreters,
+    // and the hub must be served meanwhile.
+    crate::py2::configure(config.defaults.python2.as_deref());
+    tokio::task::spawn_blocking(crate::py2::get);
     let links = Arc::new(Links::default());
     let incoming = route(listener, access, Arc::clone(&links));
     let registry = Arc::new(Registry::default());

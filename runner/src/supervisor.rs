@@ -133,9 +133,16 @@ pub async fn run(
             reloaded,
         )
         .await;
-        if let Exit::Fallback(why) = &exit {
-            fall_back_to_python2(&mut resolved, &entry, why);
-            continue;
+        if let Exit::Fallback { why, error } = exit {
+            let py2 = tokio::task::spawn_blocking(crate::py2::get)
+                .await
+                .unwrap_or_default();
+            if fall_back_to_python2(&mut resolved, &entry, &why, &py2) {
+                continue;
+            }
+            // No Python 2.7 to try: the Python 3 failure is the outcome.
+            worker::load_failed(&entry, &to_shim, error);
+            break;
         }
         reloaded = true;
         let down = |reason: &str, restart_in: Duration| {
@@ -152,7 +159,7 @@ pub async fn run(
         let until = match exit {
             Exit::Unloaded | Exit::SessionGone | Exit::LoadFailed => break,
             // Handled above.
-            Exit::Fallback(_) => continue,
+            Exit::Fallback { .. } => continue,
             Exit::AdminRestart => {
                 policy.reset();
                 entry.log("runner", "restarted by vh-runner restart");
@@ -212,30 +219,50 @@ pub async fn run(
     registry.remove(key);
 }
 
-/// Python 2 or 3 (issue 13, [`crate::py2`]): the version of the script's
-/// interpreter decides its worker; a script whose interpreter the config
-/// did not name may fall back to the runner's Python 2.7 if its load fails
-/// as Python 2 code fails under Python 3. Shown in `vh-runner status`.
-async fn choose_interpreter(resolved: &mut Resolved, entry: &Entry) {
+/// Python 2 or 3 (issue 13, [`crate::py2`]). A script's own `python`
+/// runs it, as a Python 2 worker if it is a Python 2 (asked once per
+/// interpreter). Without one the script runs under the top-level
+/// (Python 3) interpreter, and may fall back to the runner's Python 2.7 if
+/// its load fails as Python 2 code fails under Python 3; its version for
+/// `vh-runner status` is asked in the background, so that the load does
+/// not wait for it.
+async fn choose_interpreter(resolved: &mut Resolved, entry: &Arc<Entry>) {
     let python = resolved.python.clone();
-    let version = tokio::task::spawn_blocking(move || crate::py2::version_of(&python))
-        .await
-        .ok()
-        .flatten();
-    resolved.py2 = version.as_deref().is_some_and(crate::py2::is_python2);
-    let py2 = crate::py2::get();
-    resolved.py2_fallback = !resolved.explicit_python
-        && !resolved.py2
-        && py2.python.is_some()
-        && py2.package_dir.is_some();
-    entry.update(|s| s.python = version.unwrap_or_default());
+    if resolved.explicit_python {
+        let version = tokio::task::spawn_blocking(move || crate::py2::version_of(&python))
+            .await
+            .ok()
+            .flatten();
+        resolved.py2 = version.as_deref().is_some_and(crate::py2::is_python2);
+        resolved.py2_fallback = false;
+        entry.update(|s| s.python = version.unwrap_or_default());
+        return;
+    }
+    resolved.py2 = false;
+    resolved.py2_fallback = true;
+    let entry = Arc::clone(entry);
+    tokio::task::spawn_blocking(move || {
+        if let Some(v) = crate::py2::version_of(&python) {
+            entry.update(|s| {
+                if s.python.is_empty() {
+                    s.python = v;
+                }
+            });
+        }
+    });
 }
 
-/// After [`worker::Exit::Fallback`]: the script runs under the runner's
-/// Python 2.7 from now on (restarts included), with one log line saying why.
-fn fall_back_to_python2(resolved: &mut Resolved, entry: &Entry, why: &str) {
-    let Some(python) = crate::py2::get().python else {
-        return;
+/// After [`worker::Exit::Fallback`]: if the runner has a Python 2.7 (and
+/// its package), the script runs under it from now on (restarts
+/// included), with one log line saying why; returns false otherwise.
+fn fall_back_to_python2(
+    resolved: &mut Resolved,
+    entry: &Entry,
+    why: &str,
+    py2: &crate::py2::Python2,
+) -> bool {
+    let (Some(python), Some(_)) = (py2.python.clone(), py2.package_dir.as_ref()) else {
+        return false;
     };
     let line = format!(
         "not Python 3 code ({why}); loading it again under Python 2.7 ({})",
@@ -250,4 +277,5 @@ fn fall_back_to_python2(resolved: &mut Resolved, entry: &Entry, why: &str) {
         s.python = "2.7".into();
         s.last_error.clear();
     });
+    true
 }

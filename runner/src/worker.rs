@@ -68,9 +68,15 @@ pub enum Exit {
     /// The script's worker exited with code 0 on its own.
     CleanExit,
     /// The first load failed under Python 3 as Python 2 code fails there
-    /// (the reason, [`crate::py2::fails_as_python2`]); nothing was sent to
-    /// the hub: the supervisor loads the script again under Python 2.7.
-    Fallback(String),
+    /// ([`crate::py2::fails_as_python2`]); nothing was sent to the hub: the
+    /// supervisor loads the script again under Python 2.7, or, without
+    /// one, reports this failure with [`load_failed`].
+    Fallback {
+        /// Why it looks like Python 2 code (the traceback's last line).
+        why: String,
+        /// The whole failure, as the hub would have got it.
+        error: String,
+    },
     /// Anything else: a crash, a kill, a stuck hook, a failed reload.
     Crashed {
         /// Exit code or signal, and the last lines of output.
@@ -316,6 +322,23 @@ enum Stop {
     Killed(Exit),
 }
 
+/// Reports a failed first load to the hub (and the log and `status`);
+/// returns [`Exit::LoadFailed`].
+pub fn load_failed(entry: &Entry, to_shim: &ToShim, error: String) -> Exit {
+    tracing::warn!(script = %entry.name, script_id = entry.script_id, %error, "script failed to load");
+    entry.update(|s| s.last_error.clone_from(&error));
+    send_shim(
+        to_shim,
+        runner_message::Kind::Loaded(ScriptLoaded {
+            script_id: entry.script_id,
+            ok: false,
+            error,
+            ..ScriptLoaded::default()
+        }),
+    );
+    Exit::LoadFailed
+}
+
 /// Runs one worker for `load` until it ends; `reloaded` marks a restart
 /// (its load result goes to the shim as a reload, its load failure counts
 /// as a crash).
@@ -338,7 +361,7 @@ pub async fn run_once(
             && !reloaded
             && let Some(why) = crate::py2::fails_as_python2(&error)
         {
-            return Exit::Fallback(why);
+            return Exit::Fallback { why, error };
         }
         if reloaded {
             return Exit::Crashed {
@@ -346,18 +369,7 @@ pub async fn run_once(
                 uptime: Duration::ZERO,
             };
         }
-        tracing::warn!(script = %name, script_id = id, %error, "script failed to load");
-        entry.update(|s| s.last_error.clone_from(&error));
-        send_shim(
-            to_shim,
-            runner_message::Kind::Loaded(ScriptLoaded {
-                script_id: id,
-                ok: false,
-                error,
-                ..ScriptLoaded::default()
-            }),
-        );
-        Exit::LoadFailed
+        load_failed(entry, to_shim, error)
     };
     let (parent_end, child_end) = match std::os::unix::net::UnixStream::pair() {
         Ok(pair) => pair,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::py2::{config, python2, script};
 use common::{Runner, actions, serial, shim_env, shim_path, show, wait_until};
-use vh_hubsim::{Generation, Hub};
+use vh_hubsim::{Generation, HookArg, Hub};
 
 fn open(runner: &Runner, generation: Generation) -> Hub {
     shim_env(&runner.socket(), 2_000);
@@ -288,6 +288,33 @@ fn python3_and_python2_scripts_side_by_side_and_a_scripts_python_wins() {
                     .log()
                     .contains("Python 2 worker on a generation B hub")
             });
+            // B's w_CallFunction on a Python 2 script (spec §3.9), with a
+            // re-entrant vh.* call inside.
+            let func = |hub: &Hub| {
+                hub.records()
+                    .into_iter()
+                    .filter(|r| r.starts_with(b"FUNC ") || r.starts_with(b"USERMC "))
+                    .collect::<Vec<_>>()
+            };
+            hub.clear_records();
+            let twice = hub.call_function(py2_id, b"Twice", "l", &[HookArg::Long(21)]);
+            assert_eq!(twice, Ok(true));
+            assert_eq!(
+                func(&hub),
+                vec![format!("FUNC Twice\t{py2_id}\tl:42").into_bytes()]
+            );
+            hub.clear_records();
+            let greet = hub.call_function(py2_id, b"Greet", "s", &[HookArg::Str(Some(b"op"))]);
+            assert_eq!(greet, Ok(true));
+            assert_eq!(
+                func(&hub),
+                vec![
+                    b"USERMC op\tVerlihub\thello op".to_vec(),
+                    format!("FUNC Greet\t{py2_id}\ts:greeted op").into_bytes(),
+                ]
+            );
+            let missing = hub.call_function(py2_id, b"Nope", "", &[]);
+            assert_eq!(missing, Ok(false), "no such function: NULL");
         }
         drop(hub);
     }
