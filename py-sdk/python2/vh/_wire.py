@@ -16,7 +16,8 @@ that is not in a ``oneof``: scalars with their proto3 default, repeated
 fields with a list, message fields with ``None`` when absent; a ``oneof``
 member is there only when it was set. ``bytes`` decode to ``str`` in
 Python 2 (``bytes`` in 3), ``string`` to the native ``str`` (UTF-8 bytes in
-Python 2). Encoding writes fields in number order, skips proto3 defaults
+Python 2); a ``string`` given as bytes that are not UTF-8 is encoded with
+U+FFFD for the bad bytes (the Rust side refuses invalid UTF-8). Encoding writes fields in number order, skips proto3 defaults
 (but never a set ``oneof`` member or a present message), and packs
 repeated numbers, as prost does: a frame encoded here is byte for byte the
 one the Rust side makes.
@@ -355,5 +356,10 @@ def _encode_one(out, number, ftype, msg, value):
             value = value.encode("utf-8")
         elif not isinstance(value, (bytes, bytearray)):
             raise TypeError("%s needs bytes, not %s" % (ftype, type(value).__name__))
+        elif ftype == "string":
+            # A Python 2 str (a traceback quoting a CP1251 source line, a
+            # function name in hub bytes) need not be UTF-8, which a
+            # protobuf string must be: undecodable bytes become U+FFFD.
+            value = bytes(value).decode("utf-8", "replace").encode("utf-8")
         _put_varint(out, len(value))
         out.extend(value)

@@ -230,6 +230,7 @@ print(binascii.hexlify(_wire.encode("FromWorker", {"hub_call": {
         {"s": "\xc8\xe2"}, {"l": -5}, {"l": 2**63 - 1}, {"null_s": True}, {"d": 0.5}]}})))
 print(binascii.hexlify(_wire.encode("FromWorker", {"loaded": {"ok": True, "hooks": [3, 37], "pid": 1}})))
 print(binascii.hexlify(_wire.encode("FromWorker", {"unloaded": {"script_id": 0}})))
+print(binascii.hexlify(_wire.encode("FromWorker", {"loaded": {"error": "caf\xe9 \xc3\xa9"}})))
 "#;
     let out = run_python2(&py2, &package, code, "");
     let msgs: Vec<FromWorker> = out
@@ -268,6 +269,16 @@ print(binascii.hexlify(_wire.encode("FromWorker", {"unloaded": {"script_id": 0}}
         msgs[2],
         FromWorker {
             kind: Some(from_worker::Kind::Unloaded(ScriptUnloaded { script_id: 0 }))
+        }
+    );
+    // Not UTF-8 (a CP1252 byte), then UTF-8: the first becomes U+FFFD.
+    assert_eq!(
+        msgs[3],
+        FromWorker {
+            kind: Some(from_worker::Kind::Loaded(ScriptLoaded {
+                error: "caf\u{fffd} \u{e9}".into(),
+                ..ScriptLoaded::default()
+            }))
         }
     );
 }

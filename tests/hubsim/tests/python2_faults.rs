@@ -149,6 +149,29 @@ fn os_exit_at_python2_import_fails_the_load_cleanly() {
 }
 
 #[test]
+fn a_python2_load_error_in_hub_bytes_is_reported_once() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    let runner = Runner::start_with(&config(&py2, ""));
+    let mut hub = open(&runner, Generation::A);
+    assert_eq!(hub.load(&script("bad_load2.py")), -1);
+    let log = runner.log();
+    // The traceback's CP1251 bytes are not UTF-8: they arrive replaced,
+    // and the failure is the script's, not a broken link.
+    assert!(
+        log.contains("ValueError: \u{fffd}\u{fffd}\u{fffd}\u{fffd} is not welcome")
+            && !log.contains("undecodable frame"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("WARN vh_runner::worker: script failed to load")
+            .count(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
 fn a_killed_python2_worker_is_restarted_and_a_runner_restart_brings_it_back() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
