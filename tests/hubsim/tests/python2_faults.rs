@@ -96,6 +96,17 @@ fn an_endless_loop_in_python2_times_out_and_is_killed_and_restarted() {
     let (allowed, held) = timed_chat(&mut hub, b"!spin");
     assert!(allowed, "a hook past its deadline allows");
     assert!(held < Duration::from_millis(1_000), "held the hub {held:?}");
+    let (_, held) = timed_chat(&mut hub, b"hi");
+    assert!(
+        held < Duration::from_millis(1_000),
+        "second timeout held the hub {held:?}"
+    );
+    // Two timeouts in a row: the circuit is open, hooks are skipped at once.
+    let (allowed, held) = timed_chat(&mut hub, b"hi");
+    assert!(
+        allowed && held < Duration::from_millis(100),
+        "open circuit still held the hub {held:?}"
+    );
     hub.clear_records();
     wait_until(
         Duration::from_secs(15),
