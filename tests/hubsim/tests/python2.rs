@@ -199,6 +199,10 @@ fn classic_script(runner: &Runner, link: &str) {
         )]
     );
     assert_eq!(
+        say(&mut hub, b"bob", b"!attrs2").1,
+        vec![usermc(b"bob", b"attrs2 'config' '/tmp' int True True")]
+    );
+    assert_eq!(
         say(&mut hub, b"bob", b"!consts").1,
         vec![usermc(b"bob", b"consts 2 4 5")]
     );

@@ -88,6 +88,11 @@ def OnParsedMsgChat(nick, message):
         _say(nick, "attrs %r %r %r %r %r" % (vh.myid == int(vh.myid), vh.botname,
                                            vh.opchatname, vh.name, vh.__version__))
         return 0
+    if message == "!attrs2":
+        _say(nick, "attrs2 %r %r %s %r %r" % (vh.config_name, vh.basedir,
+                                            type(vh.starttime).__name__, vh.starttime > 0,
+                                            vh.path.endswith("/classic2.py")))
+        return 0
     if message == "!consts":
         _say(nick, "consts %d %d %d" % (vh.eCR_KICKED, vh.eBF_NICK, vh.eBOT_API_ERROR))
         return 0
