@@ -17,8 +17,9 @@ fields with a list, message fields with ``None`` when absent; a ``oneof``
 member is there only when it was set. ``bytes`` decode to ``str`` in
 Python 2 (``bytes`` in 3), ``string`` to the native ``str`` (UTF-8 bytes in
 Python 2); a ``string`` given as bytes that are not UTF-8 is encoded with
-U+FFFD for the bad bytes (the Rust side refuses invalid UTF-8). Encoding writes fields in number order, skips proto3 defaults
-(but never a set ``oneof`` member or a present message), and packs
+U+FFFD for the bad bytes (the Rust side refuses invalid UTF-8). Encoding
+writes fields in number order, skips proto3 defaults (but never a set
+``oneof`` member or a present message), and packs
 repeated numbers, as prost does: a frame encoded here is byte for byte the
 one the Rust side makes.
 """
