@@ -4,8 +4,8 @@
 //!
 //! * The runner ships the Python 2 `vh` package itself (no pip in Python
 //!   2): [`PACKAGE`] is embedded in the binary and [`install`] writes it at
-//!   start-up into a private 0700 directory, which goes on the Python 2
-//!   workers' `PYTHONPATH`. The package's function table, hook table and
+//!   start-up into a private 0700 directory beside the runner's socket
+//!   (`<socket>.py2`), which goes on the Python 2 workers' `PYTHONPATH`. The package's function table, hook table and
 //!   constants are the Python 3 SDK's own files, and its wire codec runs off
 //!   the schema generated from `proto/vh.proto` ([`vh_proto::PY_SCHEMA`]).
 //! * Which interpreter: a `[[script]]`'s `python` wins; else the script is
@@ -170,48 +170,96 @@ pub struct Python2 {
 }
 
 static PYTHON2: OnceLock<Python2> = OnceLock::new();
-static CONFIGURED: OnceLock<Option<PathBuf>> = OnceLock::new();
+/// `[defaults] python2` and the runner's socket, from [`configure`].
+static CONFIGURED: OnceLock<(Option<PathBuf>, Option<PathBuf>)> = OnceLock::new();
 
-/// At start-up: notes `[defaults] python2` (cheap; the search runs in
-/// [`get`]). Later calls are ignored.
-pub fn configure(python2: Option<&Path>) {
-    let _ = CONFIGURED.set(python2.map(Path::to_path_buf));
+/// At start-up: notes `[defaults] python2` and the runner's socket (cheap;
+/// the search runs in [`get`]). Later calls are ignored.
+pub fn configure(python2: Option<&Path>, socket: &Path) {
+    let _ = CONFIGURED.set((python2.map(Path::to_path_buf), Some(socket.to_path_buf())));
+}
+
+/// `dir` as a private directory of this process's user: created with mode
+/// 0700 if missing; if it exists it must be a real directory (not a
+/// symlink) owned by us, with no access for others.
+///
+/// # Errors
+/// It cannot be created, or exists and is not such a directory.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(dir) {
+        Ok(m)
+            if m.is_dir()
+                && m.uid() == nix::unistd::geteuid().as_raw()
+                && m.mode() & 0o077 == 0 =>
+        {
+            Ok(())
+        }
+        Ok(_) => Err(std::io::Error::other(
+            "exists and is not a private directory of this user",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new().mode(0o700).create(dir)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Where the package goes: `<socket>.py2` beside the runner's socket (its
+/// private run directory under systemd; the same directory again after a
+/// restart, so nothing piles up), else a new directory under
+/// `$XDG_RUNTIME_DIR` or the temp dir.
+fn package_dir(socket: Option<&Path>) -> Option<PathBuf> {
+    if let Some(socket) = socket {
+        let mut name = socket.as_os_str().to_owned();
+        name.push(".py2");
+        let dir = PathBuf::from(name);
+        match private_dir(&dir).and_then(|()| install(&dir)) {
+            Ok(d) => return Some(d),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot write the Python 2 vh package beside the socket; using a temporary directory");
+            }
+        }
+    }
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!(
+        "vh-runner-py2-{}-{:08x}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    match install(&dir) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot write the Python 2 vh package");
+            None
+        }
+    }
 }
 
 /// The runner's Python 2 set-up. The first call finds the Python 2.7 (the
 /// configured one, else `python2.7`/`python2` on `PATH`), installs the
-/// package into a private directory under `$XDG_RUNTIME_DIR` or the temp
-/// dir, and logs what it found; it runs interpreters, so the runner makes
-/// it off its async threads, at start-up, in the background. Later calls
-/// (and calls made meanwhile, which wait for it) get the same answer.
+/// package (see [`package_dir`]), and logs what it found; it runs
+/// interpreters, so the runner makes it off its async threads, at
+/// start-up, in the background. Later calls (and calls made meanwhile,
+/// which wait for it) get the same answer.
 pub fn get() -> Python2 {
     PYTHON2
         .get_or_init(|| {
-            let configured = CONFIGURED.get().cloned().flatten();
+            let (configured, socket) = CONFIGURED.get().cloned().unwrap_or_default();
             let python = find_python2(configured.as_deref());
             match &python {
-                Some(p) => tracing::info!(python2 = %p.display(), "Python 2.7 for Python 2 scripts"),
+                Some(p) => {
+                    tracing::info!(python2 = %p.display(), "Python 2.7 for Python 2 scripts")
+                }
                 None => tracing::info!(
                     "no Python 2.7 found (set [defaults] python2, or put python2.7 on PATH): \
                      Python 2 scripts will not load"
                 ),
             }
-            let base = std::env::var_os("XDG_RUNTIME_DIR")
-                .map(PathBuf::from)
-                .filter(|d| d.is_dir())
-                .unwrap_or_else(std::env::temp_dir);
-            let dir = base.join(format!(
-                "vh-runner-py2-{}-{:08x}",
-                std::process::id(),
-                fastrand::u32(..)
-            ));
-            let package_dir = match install(&dir) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    tracing::warn!(dir = %dir.display(), error = %e, "cannot write the Python 2 vh package");
-                    None
-                }
-            };
+            let package_dir = package_dir(socket.as_deref());
             Python2 {
                 python,
                 package_dir,
@@ -220,7 +268,7 @@ pub fn get() -> Python2 {
         .clone()
 }
 
-/// Removes the package directory [`init`] made (at shutdown).
+/// Removes the package directory [`get`] made (at shutdown).
 pub fn cleanup() {
     if let Some(dir) = PYTHON2.get().and_then(|p| p.package_dir.as_ref()) {
         let _ = std::fs::remove_dir_all(dir);
@@ -375,6 +423,30 @@ mod tests {
             link_module().lines().last(),
             Some("RESULT_IGNORED = frozenset([1, 2, 15, 33, 36])")
         );
+    }
+
+    #[test]
+    fn the_package_goes_beside_the_socket_only_into_a_private_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("runner.sock");
+        let got = package_dir(Some(&socket)).unwrap();
+        assert_eq!(got, dir.path().join("runner.sock.py2"));
+        assert!(got.join("vh/_schema.py").exists());
+        // Again (a restart): the same directory, rewritten.
+        assert_eq!(package_dir(Some(&socket)).unwrap(), got);
+        // Someone else's directory or a symlink there is not used.
+        let open = dir.path().join("open.sock.py2");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let elsewhere = package_dir(Some(&dir.path().join("open.sock"))).unwrap();
+        assert_ne!(elsewhere, open);
+        assert!(!open.join("vh").exists());
+        std::os::unix::fs::symlink(&got, dir.path().join("link.sock.py2")).unwrap();
+        let other = package_dir(Some(&dir.path().join("link.sock"))).unwrap();
+        assert_ne!(other, dir.path().join("link.sock.py2"));
+        let _ = std::fs::remove_dir_all(elsewhere);
+        let _ = std::fs::remove_dir_all(other);
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub async fn serve(config: Config) -> Result<()> {
     };
     // Python 2 set-up (issue 13) in the background: it runs interpreters,
     // and the hub must be served meanwhile.
-    crate::py2::configure(config.defaults.python2.as_deref());
+    crate::py2::configure(config.defaults.python2.as_deref(), &config.socket);
     tokio::task::spawn_blocking(crate::py2::get);
     let links = Arc::new(Links::default());
     let incoming = route(listener, access, Arc::clone(&links));
