@@ -242,9 +242,8 @@ fn package_dir(socket: Option<&Path>) -> Option<PathBuf> {
 /// The runner's Python 2 set-up. The first call finds the Python 2.7 (the
 /// configured one, else `python2.7`/`python2` on `PATH`), installs the
 /// package (see [`package_dir`]), and logs what it found; it runs
-/// interpreters, so the runner makes it off its async threads, at
-/// start-up, in the background. Later calls (and calls made meanwhile,
-/// which wait for it) get the same answer.
+/// interpreters, so the runner makes it on a blocking thread at start-up,
+/// before it opens its socket. Later calls get the same answer.
 pub fn get() -> Python2 {
     PYTHON2
         .get_or_init(|| {
