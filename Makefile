@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
+# Python 2.7 of the Python 2 worker tests (issue 13): pyenv's 2.7.18 on this
+# image; empty lets the tests look on PATH themselves (they fail under
+# CI=true when they find none).
+PYTHON2 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/2.7.18/bin/python2.7 $(HOME)/.pyenv/versions/2.7.18/bin/python2.7))
 
 .PHONY: all build venv sdk demo-venv demo demo-short test lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
 
@@ -56,10 +60,10 @@ structure:
 	$(PYTHON) tools/structure.py
 
 rust-test: build
-	VH_TEST_PYTHON=$(CURDIR)/$(VPY) $(CARGO) test
+	VH_TEST_PYTHON=$(CURDIR)/$(VPY) VH_TEST_PYTHON2=$(PYTHON2) $(CARGO) test
 
 py-test: build
-	$(VPY) -m pytest -q examples py-sdk/tests
+	VH_TEST_PYTHON2=$(PYTHON2) $(VPY) -m pytest -q examples py-sdk/tests
 
 # The abi3 wheel builds and installs into a fresh venv, and imports there.
 wheel-check: $(VPY)
@@ -87,7 +91,7 @@ bench-rss: bench-venv
 # The bench still runs (small counts, debug build; figures not judged).
 bench-short: build
 	$(CARGO) test -p vh-bench
-	$(CARGO) run -p vh-bench -- --short
+	VH_BENCH_PYTHON2=$(PYTHON2) $(CARGO) run -p vh-bench -- --short
 
 # The Debian package (target/debian/vh-runner_*.deb): release runner and
 # shim, the `vh` package unpacked from the release abi3 wheel, packaging/

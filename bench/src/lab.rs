@@ -99,6 +99,8 @@ pub struct Lab {
     pub runner_empty_kb: u64,
     /// The shim the hub loaded (its counters are read by `hubshaped`).
     pub shim_path: PathBuf,
+    /// The Python 2.7 of the Python 2 figures, if one was found.
+    pub python2: Option<PathBuf>,
 }
 
 impl Lab {
@@ -111,11 +113,16 @@ impl Lab {
     pub fn start(parts: &Parts) -> Result<Lab> {
         // relayed.py is chat.py with its hooks relayed through the runner,
         // the path every hook took before direct links.
+        let python2 = crate::py2::find_python2();
         let config = format!(
             "[[script]]\nmatch = \"busy.py\"\nhook_deadline_ms = {BUSY_DEADLINE_MS}\n\
              [[script]]\nmatch = \"relayed.py\"\ndirect_link = false\n\
              [[script]]\nmatch = \"usermc-wait.py\"\npipeline_calls = false\n\
-             [[script]]\nmatch = \"sends3-wait.py\"\npipeline_calls = false\n"
+             [[script]]\nmatch = \"sends3-wait.py\"\npipeline_calls = false\n{}",
+            python2
+                .as_deref()
+                .map(crate::py2::config)
+                .unwrap_or_default()
         );
         let runner = RunnerProc::start(&parts.runner, &parts.python, &config)?;
         let runner_empty_kb =
@@ -163,6 +170,7 @@ impl Lab {
             copies: Vec::new(),
             runner_empty_kb,
             shim_path: parts.shim.clone(),
+            python2,
         };
         lab.chat = lab.load("chat.py")?;
         lab.usermc = lab.load("usermc.py")?;

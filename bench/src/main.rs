@@ -29,6 +29,7 @@ mod inproc;
 mod lab;
 mod plan;
 mod procfs;
+mod py2;
 mod report;
 mod runner;
 mod scenarios;

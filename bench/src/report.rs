@@ -73,6 +73,8 @@ pub struct Report {
     pub memory: Memory,
     /// RSS over the long run.
     pub growth: Growth,
+    /// A Python 2.7 worker's figures (issue 13), or why they are missing.
+    pub py2: Result<crate::py2::Figures, String>,
 }
 
 /// Nanoseconds as microseconds, 2 decimals below 10 µs, else 1.
@@ -257,6 +259,27 @@ pub fn render(r: &Report) -> String {
         &base,
         inproc.map(|i| &i.usermc),
     );
+    match &r.py2 {
+        Ok(p) => {
+            latency_row(
+                &mut o,
+                "Python 2 worker: chat hook (OnParsedMsgChat -> 1)",
+                &p.chat.lat,
+                &base,
+                inproc.map(|i| &i.chat),
+            );
+            latency_row(
+                &mut o,
+                "Python 2 worker: chat hook + vh.usermc",
+                &p.usermc.lat,
+                &base,
+                inproc.map(|i| &i.usermc),
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(o, "{:<LABEL$} missing: {e}", "Python 2 worker");
+        }
+    }
     latency_row(
         &mut o,
         "vh-runner: result ignored (OnUserLogout), hub thread",
@@ -396,6 +419,21 @@ pub fn render(r: &Report) -> String {
         mib(m.workers_many_rss_kb),
         mib(m.workers_many_pss_kb)
     );
+    if let Ok(p) = &r.py2 {
+        let _ = writeln!(
+            o,
+            "{:<LABEL$} {:>10}",
+            format!("bare {} (sleeping)", p.python2.display()),
+            mib(p.bare_kb)
+        );
+        let _ = writeln!(
+            o,
+            "{:<LABEL$} {:>10}   {}",
+            "Python 2 worker, idle (chat.py loaded)",
+            mib(p.idle_kb),
+            ratio(p.idle_kb as f64, p.bare_kb as f64)
+        );
+    }
     let g = &r.growth;
     let last = |v: &[f64]| v.last().copied().unwrap_or(0.0);
     let first = |v: &[f64]| v.first().copied().unwrap_or(0.0);

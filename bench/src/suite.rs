@@ -132,6 +132,8 @@ pub fn run(args: &[String]) -> Result<i32> {
     };
     say("chat hooks with vh.usermc");
     let (usermc_l, usermc_hops) = scenarios::chat_hooks(&mut lab, usermc_id, plan.sync_hooks / 2)?;
+    say("Python 2 worker: chat hooks, with vh.usermc, idle RSS");
+    let py2 = crate::py2::measure(&mut lab, plan.sync_hooks / 4).map_err(|e| format!("{e:#}"));
     say("hooks whose result is ignored");
     let ignored = scenarios::ignored_hooks(&mut lab, plan.ignored_hooks)?;
     say("w_HasHook");
@@ -211,6 +213,7 @@ pub fn run(args: &[String]) -> Result<i32> {
         busy,
         memory,
         growth,
+        py2,
     };
     print!("{}", report::render(&report));
     Ok(if o.strict && !o.short && !targets::all_met(&report) {

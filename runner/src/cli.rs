@@ -24,7 +24,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the effective configuration (file plus flags) as TOML.
     CheckConfig(ServeArgs),
-    /// Show every script: pid, state, uptime, restarts, hooks, latency.
+    /// Show every script: pid, state, uptime, restarts, hooks, latency,
+    /// link, Python version (PY).
     Status(SocketArg),
     /// Print a script's recent output (and follow it with -f).
     Logs {
@@ -45,6 +46,13 @@ pub enum Command {
         script: String,
         #[command(flatten)]
         socket: SocketArg,
+    },
+    /// Write the Python 2 `vh` package that Python 2.7 workers import into
+    /// DIR (the runner does so itself at start-up; for inspection and for
+    /// running a Python 2 script's tests).
+    Py2Package {
+        /// Directory to write into (created, mode 0700).
+        dir: PathBuf,
     },
     /// Stop a script's worker; its hooks allow until `restart`.
     Stop {

@@ -77,6 +77,7 @@ pub fn render_status(scripts: &[ScriptStatus]) -> String {
             "P50",
             "P99",
             "LINK",
+            "PY",
             "SANDBOX",
             "LAST ERROR",
         ]
@@ -113,6 +114,11 @@ pub fn render_status(scripts: &[ScriptStatus]) -> String {
                 (0, _) => "-".into(),
                 (_, true) => "direct".into(),
                 (_, false) => "runner".into(),
+            },
+            if s.python.is_empty() {
+                "-".into()
+            } else {
+                s.python.clone()
             },
             match s.sandbox.as_str() {
                 "" => "-".into(),
@@ -235,6 +241,7 @@ mod tests {
             p50_us: 180,
             p99_us: 12_500,
             last_error: "worker killed by signal 9\nmore".into(),
+            python: "2.7".into(),
             ..ScriptStatus::default()
         }]);
         let lines: Vec<&str> = table.lines().collect();
@@ -253,7 +260,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            lines[1].contains("180µs  12ms  runner  -        worker killed by signal 9")
+            lines[1].contains("180µs  12ms  runner  2.7  -        worker killed by signal 9")
                 && !table.contains("more"),
             "{table}"
         );

@@ -134,6 +134,11 @@ pub struct ScriptSettings {
     /// enforce its sandbox or `network = false`, instead of logging it and
     /// running it less restricted.
     pub sandbox_required: bool,
+    /// The Python 2.7 that scripts written for Python 2 fall back to
+    /// (issue 13, [`crate::py2`]); read from `[defaults]` at start-up.
+    /// Unset: `python2.7` or `python2` on `PATH`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python2: Option<PathBuf>,
 }
 
 /// A plugin generation whose `vh` behaviour a script gets (spec
@@ -182,6 +187,7 @@ impl Default for ScriptSettings {
             sandbox_write: Vec::new(),
             network: true,
             sandbox_required: false,
+            python2: None,
         }
     }
 }
@@ -239,6 +245,13 @@ pub struct Resolved {
     pub settings: ScriptSettings,
     /// Folder of the scripts' state folders (`state_root` or its default).
     pub state_root: PathBuf,
+    /// A `[[script]]` section named the interpreter: no automatic choice.
+    pub explicit_python: bool,
+    /// The interpreter is a Python 2 (set by the supervisor, [`crate::py2`]).
+    pub py2: bool,
+    /// A failed load that looks like Python 2 code is tried again under
+    /// Python 2.7 (set by the supervisor).
+    pub py2_fallback: bool,
 }
 
 impl Config {
@@ -327,11 +340,17 @@ impl Config {
                 // Validated at load; defaults are the safe fallback.
                 settings: self.merge(s).unwrap_or_else(|_| self.defaults.clone()),
                 state_root,
+                explicit_python: s.python.is_some(),
+                py2: false,
+                py2_fallback: false,
             },
             None => Resolved {
                 python: self.python.clone(),
                 settings: self.defaults.clone(),
                 state_root,
+                explicit_python: false,
+                py2: false,
+                py2_fallback: false,
             },
         };
         crate::sdk::apply(&self.python_path, &mut resolved.settings.env);
@@ -357,6 +376,9 @@ impl Config {
             }
         };
         absolute(&mut self.python);
+        if let Some(p) = self.defaults.python2.as_mut() {
+            absolute(p);
+        }
         for s in &mut self.scripts {
             if let Some(p) = s.python.as_mut() {
                 absolute(p);

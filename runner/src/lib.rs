@@ -28,6 +28,7 @@ pub mod doctor_socket;
 pub mod elf;
 pub mod install;
 pub mod policy;
+pub mod py2;
 pub mod registry;
 pub mod sandbox;
 pub mod sdk;

@@ -87,6 +87,11 @@ fn run() -> Result<()> {
         Command::Restart { script, socket } => {
             rt.block_on(client::command(&socket.socket, &script, true))
         }
+        Command::Py2Package { dir } => {
+            vh_runner::py2::install(&dir)?;
+            println!("{}", dir.join("vh").display());
+            Ok(())
+        }
         Command::Stop { script, socket } => {
             rt.block_on(client::command(&socket.socket, &script, false))
         }

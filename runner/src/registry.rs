@@ -66,6 +66,9 @@ pub struct Stats {
     pub direct_link: bool,
     /// What the current worker is restricted by (`-`, `fs`, `fs+net`).
     pub sandbox: &'static str,
+    /// Version of the worker's interpreter (`"2.7"`, `"3.12"`; empty if
+    /// unknown), for the PY column of `vh-runner status`.
+    pub python: String,
     latencies_us: VecDeque<u32>,
 }
 
@@ -164,6 +167,7 @@ impl Entry {
                 last_error: s.last_error.clone(),
                 direct_link: s.direct_link && s.pid != 0,
                 sandbox: if s.pid == 0 { "-" } else { s.sandbox }.into(),
+                python: s.python.clone(),
             }
         })
     }
@@ -199,6 +203,7 @@ impl Registry {
                 last_error: String::new(),
                 direct_link: false,
                 sandbox: "-",
+                python: String::new(),
                 latencies_us: VecDeque::new(),
             }),
             logs: Mutex::new(VecDeque::new()),

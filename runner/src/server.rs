@@ -157,6 +157,17 @@ fn notify_systemd() {
 /// The socket cannot be bound (names the path and why), the socket group
 /// does not exist, or the server fails.
 pub async fn serve(config: Config) -> Result<()> {
+    // Python 2 set-up (issue 13) before the socket exists: it runs
+    // interpreters (the workers' Python 3 for `status`, the candidates for
+    // Python 2.7), which must neither hold a hub's load waiting nor leave
+    // short-lived pipes open while hubs are served.
+    crate::py2::configure(config.defaults.python2.as_deref(), &config.socket);
+    let python = config.python.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        crate::py2::version_of(&python);
+        crate::py2::get();
+    })
+    .await;
     let access = Arc::new(Access::from_config(&config)?);
     let listener = bind(&config, access.socket_gid()).await?;
     let path = config.socket.clone();
@@ -197,8 +208,11 @@ pub async fn serve(config: Config) -> Result<()> {
         // The server failed on its own: no stop sequence to run.
         r = &mut server => {
             let _ = std::fs::remove_file(&path);
+            crate::py2::cleanup();
             return r.context("the server task")?;
         }
     };
-    shutdown::stop(signal, &shutdown, &registry, (path, identity), server).await
+    let stopped = shutdown::stop(signal, &shutdown, &registry, (path, identity), server).await;
+    crate::py2::cleanup();
+    stopped
 }

@@ -109,7 +109,7 @@ async fn wait_down(
 /// worker gets a direct link to the hub if `link` is given.
 pub async fn run(
     load: LoadScript,
-    resolved: Resolved,
+    mut resolved: Resolved,
     link: Option<Arc<LinkSlot>>,
     registry: Arc<Registry>,
     to_shim: ToShim,
@@ -121,6 +121,7 @@ pub async fn run(
     let (key, entry) = registry.add(id, &path, control_tx);
     let mut policy = RestartPolicy::new(&resolved.settings);
     let mut reloaded = false;
+    choose_interpreter(&mut resolved, &entry).await;
     loop {
         let exit = worker::run_once(
             &load,
@@ -132,6 +133,17 @@ pub async fn run(
             reloaded,
         )
         .await;
+        if let Exit::Fallback { why, error } = exit {
+            let py2 = tokio::task::spawn_blocking(crate::py2::get)
+                .await
+                .unwrap_or_default();
+            if fall_back_to_python2(&mut resolved, &entry, &why, &py2) {
+                continue;
+            }
+            // No Python 2.7 to try: the Python 3 failure is the outcome.
+            worker::load_failed(&entry, &to_shim, error);
+            break;
+        }
         reloaded = true;
         let down = |reason: &str, restart_in: Duration| {
             entry.log("runner", reason);
@@ -146,6 +158,8 @@ pub async fn run(
         };
         let until = match exit {
             Exit::Unloaded | Exit::SessionGone | Exit::LoadFailed => break,
+            // Handled above.
+            Exit::Fallback { .. } => continue,
             Exit::AdminRestart => {
                 policy.reset();
                 entry.log("runner", "restarted by vh-runner restart");
@@ -203,4 +217,65 @@ pub async fn run(
         }
     }
     registry.remove(key);
+}
+
+/// Python 2 or 3 (issue 13, [`crate::py2`]). A script's own `python`
+/// runs it, as a Python 2 worker if it is a Python 2 (asked once per
+/// interpreter). Without one the script runs under the top-level
+/// (Python 3) interpreter, and may fall back to the runner's Python 2.7 if
+/// its load fails as Python 2 code fails under Python 3; its version for
+/// `vh-runner status` is asked in the background, so that the load does
+/// not wait for it.
+async fn choose_interpreter(resolved: &mut Resolved, entry: &Arc<Entry>) {
+    let python = resolved.python.clone();
+    if resolved.explicit_python {
+        let version = tokio::task::spawn_blocking(move || crate::py2::version_of(&python))
+            .await
+            .ok()
+            .flatten();
+        resolved.py2 = version.as_deref().is_some_and(crate::py2::is_python2);
+        resolved.py2_fallback = false;
+        entry.update(|s| s.python = version.unwrap_or_default());
+        return;
+    }
+    resolved.py2 = false;
+    resolved.py2_fallback = true;
+    let entry = Arc::clone(entry);
+    tokio::task::spawn_blocking(move || {
+        if let Some(v) = crate::py2::version_of(&python) {
+            entry.update(|s| {
+                if s.python.is_empty() {
+                    s.python = v;
+                }
+            });
+        }
+    });
+}
+
+/// After [`worker::Exit::Fallback`]: if the runner has a Python 2.7 (and
+/// its package), the script runs under it from now on (restarts
+/// included), with one log line saying why; returns false otherwise.
+fn fall_back_to_python2(
+    resolved: &mut Resolved,
+    entry: &Entry,
+    why: &str,
+    py2: &crate::py2::Python2,
+) -> bool {
+    let (Some(python), Some(_)) = (py2.python.clone(), py2.package_dir.as_ref()) else {
+        return false;
+    };
+    let line = format!(
+        "not Python 3 code ({why}); loading it again under Python 2.7 ({})",
+        python.display()
+    );
+    tracing::info!(script = %entry.name, script_id = entry.script_id, "{line}");
+    entry.log("runner", &line);
+    resolved.python = python;
+    resolved.py2 = true;
+    resolved.py2_fallback = false;
+    entry.update(|s| {
+        s.python = "2.7".into();
+        s.last_error.clear();
+    });
+    true
 }

@@ -68,6 +68,16 @@ pub enum Exit {
     AdminStop,
     /// The script's worker exited with code 0 on its own.
     CleanExit,
+    /// The first load failed under Python 3 as Python 2 code fails there
+    /// ([`crate::py2::fails_as_python2`]); nothing was sent to the hub: the
+    /// supervisor loads the script again under Python 2.7, or, without
+    /// one, reports this failure with [`load_failed`].
+    Fallback {
+        /// Why it looks like Python 2 code (the traceback's last line).
+        why: String,
+        /// The whole failure, as the hub would have got it.
+        error: String,
+    },
     /// Anything else: a crash, a kill, a stuck hook, a failed reload.
     Crashed {
         /// Exit code or signal, and the last lines of output.
@@ -164,6 +174,18 @@ fn spawn(
     };
     if !s.pipeline_calls {
         cmd.env("VH_PIPELINE_CALLS", "0");
+    if resolved.py2
+        && let Some(dir) = crate::py2::get().package_dir
+    {
+        let existing = s
+            .env
+            .get("PYTHONPATH")
+            .cloned()
+            .or_else(|| std::env::var("PYTHONPATH").ok());
+        cmd.env(
+            "PYTHONPATH",
+            crate::py2::pythonpath(&dir, existing.as_deref()),
+        );
     }
     if direct_end.is_some() {
         cmd.env("VH_DIRECT_FD", DIRECT_FD.to_string());
@@ -318,6 +340,23 @@ enum Stop {
     Killed(Exit),
 }
 
+/// Reports a failed first load to the hub (and the log and `status`);
+/// returns [`Exit::LoadFailed`].
+pub fn load_failed(entry: &Entry, to_shim: &ToShim, error: String) -> Exit {
+    tracing::warn!(script = %entry.name, script_id = entry.script_id, %error, "script failed to load");
+    entry.update(|s| s.last_error.clone_from(&error));
+    send_shim(
+        to_shim,
+        runner_message::Kind::Loaded(ScriptLoaded {
+            script_id: entry.script_id,
+            ok: false,
+            error,
+            ..ScriptLoaded::default()
+        }),
+    );
+    Exit::LoadFailed
+}
+
 /// Runs one worker for `load` until it ends; `reloaded` marks a restart
 /// (its load result goes to the shim as a reload, its load failure counts
 /// as a crash).
@@ -336,24 +375,19 @@ pub async fn run_once(
     let fail = |error: String| -> Exit {
         let error = clip(error);
         entry.log("runner", &error);
+        if resolved.py2_fallback
+            && !reloaded
+            && let Some(why) = crate::py2::fails_as_python2(&error)
+        {
+            return Exit::Fallback { why, error };
+        }
         if reloaded {
             return Exit::Crashed {
                 reason: error,
                 uptime: Duration::ZERO,
             };
         }
-        tracing::warn!(script = %name, script_id = id, %error, "script failed to load");
-        entry.update(|s| s.last_error.clone_from(&error));
-        send_shim(
-            to_shim,
-            runner_message::Kind::Loaded(ScriptLoaded {
-                script_id: id,
-                ok: false,
-                error,
-                ..ScriptLoaded::default()
-            }),
-        );
-        Exit::LoadFailed
+        load_failed(entry, to_shim, error)
     };
     let (parent_end, child_end) = match std::os::unix::net::UnixStream::pair() {
         Ok(pair) => pair,

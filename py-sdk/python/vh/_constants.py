@@ -1,3 +1,4 @@
+# -*- coding: utf-8 -*-
 """Constants of the ``vh`` module with the hub's values (spec §7.4; ban
 flags as generation A, the bit flags the hub's ``Ban()`` expects)."""
 

@@ -1,20 +1,23 @@
+# -*- coding: utf-8 -*-
 """The table of ``vh`` functions: names, parameters and result kinds of
 generation A (spec/wrapper-abi.md §7.2, A column), each backed by one hub
 callback (§6.3). ``vh``, ``vh.strict`` and ``vh.aio`` are all built from it.
-"""
 
-from __future__ import annotations
+The Python 2 worker's ``vh`` package imports this very file (vh-runner
+writes it into that package, issue 13), so it stays Python 2.7 syntax:
+no annotations (type comments instead), no f-strings.
+"""
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses stay out of a worker's memory
-    from typing import Any, Optional
+    from typing import Any, Optional  # noqa: F401 (used in type comments)
 
 #: Parameter kinds, as the callback's argument format (spec §6.3): ``s`` a
 #: hub string (``str`` or ``None``), ``l`` a C long, ``d`` a C double.
 KINDS = ("s", "l", "d")
 
 
-class Param:
+class Param(object):
     """One parameter of a ``vh`` function (immutable by convention).
 
     A plain class rather than a dataclass: ``dataclasses`` would add
@@ -22,7 +25,8 @@ class Param:
 
     __slots__ = ("name", "kind", "optional", "default")
 
-    def __init__(self, name: str, kind: str, optional: bool, default: Any) -> None:
+    def __init__(self, name, kind, optional, default):
+        # type: (str, str, bool, Any) -> None
         self.name = name
         #: ``"s"``, ``"l"`` or ``"d"`` (see :data:`KINDS`).
         self.kind = kind
@@ -31,20 +35,28 @@ class Param:
         #: Sent to the hub when an optional parameter is omitted.
         self.default = default
 
-    def _key(self) -> tuple[Any, ...]:
+    def _key(self):
+        # type: () -> tuple[Any, ...]
         return (self.name, self.kind, self.optional, self.default)
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other):
+        # type: (object) -> bool
         return type(other) is Param and self._key() == other._key()
 
-    def __hash__(self) -> int:
+    def __ne__(self, other):
+        # type: (object) -> bool
+        return not self == other
+
+    def __hash__(self):
+        # type: () -> int
         return hash(self._key())
 
-    def __repr__(self) -> str:
+    def __repr__(self):
+        # type: () -> str
         return "Param(name={!r}, kind={!r}, optional={!r}, default={!r})".format(*self._key())
 
 
-class FunctionSpec:
+class FunctionSpec(object):
     """One ``vh`` function and the hub callback behind it (immutable by
     convention; a plain class for the reason given at :class:`Param`)."""
 
@@ -61,14 +73,15 @@ class FunctionSpec:
 
     def __init__(
         self,
-        name: str,
-        callback: str,
-        params: tuple[Param, ...],
-        result: str,
-        keywords: bool = False,
-        failure_is_refusal: bool = True,
-        doc: str = "",
-    ) -> None:
+        name,  # type: str
+        callback,  # type: str
+        params,  # type: tuple[Param, ...]
+        result,  # type: str
+        keywords=False,  # type: bool
+        failure_is_refusal=True,  # type: bool
+        doc="",  # type: str
+    ):
+        # type: (...) -> None
         self.name = name
         #: Hub callback name (spec §6.1); the ``GetRaw*List`` functions share
         #: their callback with ``Get*List``.
@@ -89,7 +102,8 @@ class FunctionSpec:
         #: Number of required parameters.
         self.required = sum(1 for p in params if not p.optional)
 
-    def _key(self) -> tuple[Any, ...]:
+    def _key(self):
+        # type: () -> tuple[Any, ...]
         return (
             self.name,
             self.callback,
@@ -100,13 +114,20 @@ class FunctionSpec:
             self.doc,
         )
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other):
+        # type: (object) -> bool
         return type(other) is FunctionSpec and self._key() == other._key()
 
-    def __hash__(self) -> int:
+    def __ne__(self, other):
+        # type: (object) -> bool
+        return not self == other
+
+    def __hash__(self):
+        # type: () -> int
         return hash(self._key())
 
-    def __repr__(self) -> str:
+    def __repr__(self):
+        # type: () -> str
         return (
             "FunctionSpec(name={!r}, callback={!r}, params={!r}, result={!r}, keywords={!r}, "
             "failure_is_refusal={!r}, doc={!r})".format(*self._key())
@@ -116,7 +137,8 @@ class FunctionSpec:
 _EMPTY_DEFAULTS = {"s": None, "l": 0, "d": 0.0}
 
 
-def _params(text: str) -> tuple[Param, ...]:
+def _params(text):
+    # type: (str) -> tuple[Param, ...]
     """``"text:s, delay:l?, limit:l?100"`` -> parameters (``?`` = optional,
     followed by a non-default integer to send when omitted)."""
     out = []
@@ -124,19 +146,14 @@ def _params(text: str) -> tuple[Param, ...]:
         name, _, rest = item.partition(":")
         kind, optional, default_text = rest[:1], "?" in rest, rest[2:]
         if kind not in KINDS:
-            raise ValueError(f"bad parameter {item!r}")
+            raise ValueError("bad parameter %r" % (item,))
         default = int(default_text) if default_text else _EMPTY_DEFAULTS[kind]
         out.append(Param(name, kind, optional, default))
     return tuple(out)
 
 
-def _f(
-    name: str,
-    params: str,
-    result: str = "bool",
-    callback: Optional[str] = None,
-    **kw: Any,
-) -> FunctionSpec:
+def _f(name, params, result="bool", callback=None, **kw):
+    # type: (str, str, str, Optional[str], **Any) -> FunctionSpec
     return FunctionSpec(name, callback or name, _params(params), result, doc=DOCS[name], **kw)
 
 
@@ -223,7 +240,7 @@ DOCS = {
 
 
 #: Every classic function, spec §7.2 (A column), in the spec's order.
-FUNCTIONS: tuple[FunctionSpec, ...] = (
+FUNCTIONS = (  # type: tuple[FunctionSpec, ...]
     _f("SendToOpChat", "text:s, from_nick:s?"),
     _f("SendToActive", "data:s, delay:l?"),
     _f("SendToPassive", "data:s, delay:l?"),
@@ -288,4 +305,4 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 )
 
 #: The same functions by name.
-BY_NAME: dict[str, FunctionSpec] = {spec.name: spec for spec in FUNCTIONS}
+BY_NAME = dict((spec.name, spec) for spec in FUNCTIONS)  # type: dict[str, FunctionSpec]

@@ -1,12 +1,14 @@
+# -*- coding: utf-8 -*-
 """The hook table of python_pi (spec/wrapper-abi.md §4.1), shared by both
 plugin generations: the position in ``HOOK_NAMES`` is the hub's hook index. The hooks'
 arguments are in ``_hook_args`` (only ``vh.testing`` needs them; a worker
 does not import ``typing``).
+
+The Python 2 worker's ``vh`` package imports this very file (issue 13), so
+it stays Python 2.7 syntax (no annotations).
 """
 
-from __future__ import annotations
-
-HOOK_NAMES: tuple[str, ...] = (
+HOOK_NAMES = (  # type: tuple[str, ...]
     "OnNewConn",
     "OnCloseConn",
     "OnCloseConnEx",
@@ -61,4 +63,4 @@ ON_TIMER = 37
 
 
 #: Hook index by name.
-HOOK_INDEX: dict[str, int] = {name: i for i, name in enumerate(HOOK_NAMES)}
+HOOK_INDEX = dict((name, i) for i, name in enumerate(HOOK_NAMES))  # type: dict[str, int]

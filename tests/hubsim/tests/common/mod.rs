@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fakes;
+pub mod py2;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

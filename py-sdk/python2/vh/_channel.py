@@ -1,0 +1,426 @@
+# -*- coding: utf-8 -*-
+"""The Python 2 worker's transport: frames on the socket to the runner
+(fd ``VH_WORKER_FD``), docs/protocol.md "Runner ↔ worker".
+
+The Python 3 worker does this in Rust (``py-sdk/src/lib.rs``); here it is
+pure Python (Python 2.7 standard library only), with the same routing: a
+reader thread reads every frame and hands the ``CallResult`` of a ``vh.*``
+call made off the main thread straight to the thread waiting for it;
+everything else (the load request, hooks, results of the main thread's
+calls, pings, unload) goes to the main thread's queue, which
+:meth:`Channel.recv_main` reads.
+
+Events are tuples, as ``vh._core.Channel.recv_main`` gives them:
+``("load", load_dict)``, ``("hook", call_id, hook, args)``,
+``("function", call_id, name, kinds, args)``, ``("result", call_id, ok,
+values, error)``, ``("unload",)``, ``("ping", seq)``, ``("closed",
+reason)``. Hub values are ``str`` (the hub's bytes, untouched), ``int``,
+``float`` or ``None`` (a NULL string).
+
+With a direct link to the hub (fd ``VH_DIRECT_FD``, docs/protocol.md
+"Direct links") the main thread also reads that link itself, sleeping in
+``select`` on it and on a pipe the reader thread writes to when it queues
+something, so a hook from the hub reaches Python with no thread hop. Answers
+go back the way their request came (the runner's link for a hook whose
+result the hub ignores); the main thread's ``vh.*`` calls take the direct
+link while it serves a call the hub waits for there; everything else goes
+to the runner. A direct link that closes or breaks is dropped, and
+everything goes through the runner from then on.
+"""
+
+import errno
+import fcntl
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+
+from . import _link, _wire
+from ._errors import MessageTooBigError, NotConnectedError
+
+if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
+    import Queue as queue  # noqa: N813
+else:
+    import queue
+
+#: Largest frame either side accepts (``vh_proto::frame::MAX_FRAME_LEN``).
+MAX_FRAME_LEN = 16 * 1024 * 1024
+#: Largest message a worker sends: room for what the runner adds
+#: (``vh_proto::frame::MAX_MESSAGE_LEN``).
+MAX_MESSAGE_LEN = MAX_FRAME_LEN - 64 * 1024
+
+#: Which link a message came on or goes out on.
+RUNNER, DIRECT = "runner", "direct"
+
+
+def value_to_py(value):
+    """A ``Value`` message (dict) as a Python 2 hub value."""
+    if "l" in value:
+        return int(value["l"])
+    if "s" in value:
+        return value["s"]
+    if "d" in value:
+        return float(value["d"])
+    if "json" in value:
+        return value["json"]
+    return None
+
+
+def value_kind(value):
+    """The format character of a ``Value`` message: ``l``, ``s``, ``d``, ``D``."""
+    if "l" in value:
+        return "l"
+    if "d" in value:
+        return "d"
+    if "json" in value:
+        return "D"
+    return "s"
+
+
+def py_to_value(obj):
+    """A Python hub value as a ``Value`` message: ``None`` -> NULL string,
+    ``bool``/``int``/``long`` -> ``l``, ``float`` -> ``d``, ``str`` -> ``s``.
+
+    # Errors
+    ``TypeError`` for anything else (``unicode`` must be encoded first).
+    """
+    if obj is None:
+        return {"null_s": True}
+    if isinstance(obj, bool):
+        return {"l": int(obj)}
+    if isinstance(obj, float):
+        return {"d": obj}
+    if isinstance(obj, bytes):
+        return {"s": obj}
+    if isinstance(obj, _wire._int_types):
+        if not -(2**63) <= obj < 2**63:
+            raise OverflowError("integer does not fit in a C long")
+        return {"l": int(obj)}
+    raise TypeError("hub values are str, int, float or None, not %s" % type(obj).__name__)
+
+
+def _read_exact(sock, n):
+    chunks = []
+    while n:
+        try:
+            chunk = sock.recv(min(n, 1 << 20))
+        except socket.error as e:
+            if getattr(e, "errno", None) == 4:  # EINTR
+                continue
+            raise
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(sock):
+    """One frame's body from ``sock``; ``None`` at its end.
+
+    # Errors
+    ``ValueError`` for a frame over the limit, ``socket.error``.
+    """
+    head = _read_exact(sock, 4)
+    if head is None:
+        return None
+    (size,) = struct.unpack("<I", head)
+    if size > MAX_FRAME_LEN:
+        raise ValueError("frame of %d bytes is over the limit" % size)
+    body = _read_exact(sock, size) if size else b""
+    return body
+
+
+def _nonblocking(fd):
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+
+
+class Channel(object):
+    """The worker's link to the runner on socket ``fd`` and, if
+    ``direct_fd`` is not negative, its direct link to the hub (both owned
+    from now on)."""
+
+    def __init__(self, fd, direct_fd=-1):
+        self._sock = socket.fromfd(fd, socket.AF_UNIX, socket.SOCK_STREAM)
+        os.close(fd)
+        self._send_lock = threading.Lock()
+        self._main = queue.Queue()
+        self._pending = {}
+        self._lock = threading.Lock()
+        self._next_call = 1
+        self._closed = None
+        #: Requests the main thread serves, innermost last: (call id, link,
+        #: whether the hub waits for the answer).
+        self._active = []
+        self._direct = None
+        if direct_fd >= 0:
+            self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
+            os.close(direct_fd)
+            self._direct_lock = threading.Lock()
+            self._wake_r, self._wake_w = os.pipe()
+            _nonblocking(self._wake_r)
+            _nonblocking(self._wake_w)
+        reader = threading.Thread(target=self._reader, name="vh-reader")
+        reader.daemon = True
+        reader.start()
+
+    # -- reading ---------------------------------------------------------------
+
+    def _reader(self):
+        reason = "the runner closed the link"
+        try:
+            while True:
+                body = _read_frame(self._sock)
+                if body is None:
+                    break
+                event = self._event(_wire.decode("ToWorker", body))
+                if event is None:
+                    continue
+                if event[0] == "result":
+                    with self._lock:
+                        waiter = self._pending.pop(event[1], None)
+                    if waiter is not None:
+                        waiter.put(event)
+                        continue
+                self._to_main(event)
+        except Exception as e:  # a broken link or frame ends the worker
+            reason = "link error: %s" % (e,)
+        with self._lock:
+            self._closed = reason
+            waiters = list(self._pending.values())
+            self._pending.clear()
+        for w in waiters:
+            w.put(("closed", reason))
+        self._to_main(("closed", reason))
+
+    def _to_main(self, event):
+        """Queues ``event`` for the main thread and wakes it if it sleeps
+        on the direct link."""
+        self._main.put(event)
+        if self._direct is not None:
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:
+                pass  # the pipe is full: the main thread wakes anyway
+
+    @staticmethod
+    def _event(msg):
+        if "load" in msg:
+            return ("load", msg["load"])
+        if "hook" in msg:
+            h = msg["hook"]
+            return ("hook", h["call_id"], h["hook"], [value_to_py(v) for v in h["args"]])
+        if "call_result" in msg:
+            r = msg["call_result"]
+            values = r["values"]
+            return (
+                "result",
+                r["call_id"],
+                r["ok"],
+                [value_to_py(v) for v in values],
+                r["error"],
+                "".join(value_kind(v) for v in values),
+            )
+        if "unload" in msg:
+            return ("unload",)
+        if "ping" in msg:
+            return ("ping", msg["ping"]["seq"])
+        if "function" in msg:
+            f = msg["function"]
+            args = f["args"]
+            return (
+                "function",
+                f["call_id"],
+                f["name"],
+                "".join(value_kind(v) for v in args),
+                [value_to_py(v) for v in args],
+            )
+        return None
+
+    def recv_main(self):
+        """The next event for the main thread (blocks until there is one)."""
+        event, link = self._next_main()
+        kind = event[0]
+        if kind == "hook":
+            self._active.append((event[1], link, event[2] not in _link.RESULT_IGNORED))
+        elif kind == "function":
+            self._active.append((event[1], link, True))
+        return event
+
+    def _next_main(self):
+        while True:
+            try:
+                return self._main.get_nowait(), RUNNER
+            except queue.Empty:
+                pass
+            if self._direct is None:
+                while True:
+                    try:
+                        # A long timeout keeps the wait interruptible
+                        # without Python 2's polling of short timeouts.
+                        return self._main.get(True, 3600 * 24), RUNNER
+                    except queue.Empty:
+                        continue
+            try:
+                ready = select.select([self._direct, self._wake_r], [], [])[0]
+            except (select.error, OSError) as e:
+                if e.args and e.args[0] == errno.EINTR:
+                    continue
+                raise
+            if self._wake_r in ready:
+                try:
+                    while os.read(self._wake_r, 4096):
+                        pass
+                except OSError:
+                    pass
+            if self._direct in ready:
+                event = self._read_direct()
+                if event is not None:
+                    return event, DIRECT
+
+    def _read_direct(self):
+        """One event from the direct link; ``None`` if it carried nothing
+        for the main thread, or closed (then it is dropped)."""
+        try:
+            body = _read_frame(self._direct)
+            if body is not None:
+                return self._event(_wire.decode("ToWorker", body))
+        except Exception:
+            pass
+        # The hub closed it (or broke it): all through the runner now.
+        self._drop_direct()
+        return None
+
+    def _drop_direct(self):
+        direct, self._direct = self._direct, None
+        if direct is not None:
+            try:
+                direct.shutdown(socket.SHUT_RDWR)
+            except socket.error:
+                pass
+            direct.close()
+
+    def _origin(self, call_id):
+        """The link to answer request ``call_id`` on (forgotten now)."""
+        for i in range(len(self._active) - 1, -1, -1):
+            if self._active[i][0] == call_id:
+                _, link, awaited = self._active.pop(i)
+                return DIRECT if link == DIRECT and awaited else RUNNER
+        return RUNNER
+
+    def _main_link(self):
+        """The link of the main thread's ``vh.*`` calls: the direct one
+        while it serves a call the hub waits for there."""
+        if self._active:
+            _, link, awaited = self._active[-1]
+            if link == DIRECT and awaited:
+                return DIRECT
+        return RUNNER
+
+    # -- writing ---------------------------------------------------------------
+
+    def _send(self, kind, body, link=RUNNER):
+        data = _wire.encode("FromWorker", {kind: body})
+        if len(data) > MAX_MESSAGE_LEN:
+            raise MessageTooBigError("a message", len(data), MAX_MESSAGE_LEN)
+        frame = struct.pack("<I", len(data)) + data
+        direct = self._direct
+        if link == DIRECT and direct is not None:
+            with self._direct_lock:
+                try:
+                    direct.sendall(frame)
+                    return
+                except socket.error:
+                    # A frame cut short would garble the link: drop it.
+                    self._drop_direct()
+        with self._send_lock:
+            try:
+                self._sock.sendall(frame)
+            except socket.error as e:
+                raise NotConnectedError("vh-runner link closed: %s" % (e,))
+
+    def _call_id(self):
+        with self._lock:
+            n = self._next_call
+            self._next_call += 1
+            return n
+
+    def send_loaded(self, ok, error, hooks):
+        """Reports the load outcome and the defined hook indices."""
+        if not isinstance(error, bytes):
+            error = error.encode("utf-8", "replace")
+        self._send(
+            "loaded",
+            {"ok": ok, "error": error, "hooks": list(hooks), "pid": os.getpid()},
+        )
+
+    def send_hook_result(self, call_id, no_opinion, values):
+        """Answers hook ``call_id`` with hub values (already mapped)."""
+        self._send(
+            "hook_result",
+            {
+                "call_id": call_id,
+                "no_opinion": no_opinion,
+                "values": [py_to_value(v) for v in values],
+            },
+            self._origin(call_id),
+        )
+
+    def send_function_result(self, call_id, ok, kind, value, error):
+        """Answers function call ``call_id`` (``w_CallFunction``)."""
+        body = {"call_id": call_id, "ok": ok, "error": error}
+        if ok:
+            body["value"] = {"json": value} if kind == "D" else py_to_value(value)
+        self._send("function_result", body, self._origin(call_id))
+
+    def send_pong(self, seq):
+        """Answers a health ping."""
+        self._send("pong", {"seq": seq})
+
+    def send_unloaded(self):
+        """Confirms an unload."""
+        self._send("unloaded", {"script_id": 0})
+
+    def start_call(self, callback, args):
+        """Sends a hub callback call from the main thread; returns its call
+        id. The result comes on the main queue as ``("result", ...)``."""
+        call_id = self._call_id()
+        values = [py_to_value(a) for a in args]
+        self._send(
+            "hub_call",
+            {"call_id": call_id, "callback": callback, "args": values},
+            self._main_link(),
+        )
+        return call_id
+
+    def call_blocking(self, callback, args):
+        """Sends a hub callback call from another thread and blocks until
+        its result: ``(ok, values, error)``.
+
+        # Errors
+        ``NotConnectedError`` if the link closes first.
+        """
+        values = [py_to_value(a) for a in args]
+        call_id = self._call_id()
+        waiter = queue.Queue(1)
+        with self._lock:
+            if self._closed is not None:
+                raise NotConnectedError("vh-runner link closed: %s" % self._closed)
+            self._pending[call_id] = waiter
+        try:
+            self._send("hub_call", {"call_id": call_id, "callback": callback, "args": values})
+        except Exception:
+            with self._lock:
+                self._pending.pop(call_id, None)
+            raise
+        while True:
+            try:
+                event = waiter.get(True, 3600 * 24)
+                break
+            except queue.Empty:
+                continue
+        if event[0] == "closed":
+            raise NotConnectedError("vh-runner link closed: %s" % event[1])
+        return bool(event[2]), list(event[3]), event[4]

@@ -1,0 +1,330 @@
+# -*- coding: utf-8 -*-
+"""The Python 2 worker's runtime: runs the hooks of the one script this
+worker loaded and the script's ``vh.*`` calls, with generation A's
+semantics exactly (spec/wrapper-abi.md §4.3, §7; DESIGN.md "Python 2.7
+scripts").
+
+* Hook arguments are Python 2 ``str`` holding the hub's bytes, unchanged
+  (no decoding at all, spec §8 A), ``int`` and ``float``; a NULL string is
+  ``None``.
+* Hook results map as A's wrapper maps them (§4.3 table): ``None`` -> 1,
+  ``int``/``bool`` -> the value, ``long`` and anything unexpected -> 1 with
+  a log line, ``(str|None, int)`` -> send and act, chat ``str`` /
+  ``(nick, text)`` and MyINFO 5-tuples substitute.
+* ``vh.*`` calls on the main thread (inside a hook) wait for the hub's
+  answer and serve the hooks it fires meanwhile (re-entrancy, §9.2); calls
+  from other threads block that thread until the hub runs them at its next
+  entry into the shim, as in the Python 3 SDK (``vh._runtime``).
+
+Python 2.7 and 3 syntax alike (the files are linted as Python 3).
+"""
+
+import sys
+import threading
+import traceback
+
+from ._hooks import HOOK_INDEX, HOOK_NAMES, MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
+
+if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
+    _long = long  # noqa: F821
+    _unicode = unicode  # noqa: F821
+else:
+    _long = type("_no_long", (), {})
+    _unicode = type("_no_unicode", (), {})
+
+#: Deepest nesting of hooks inside ``vh.*`` calls inside hooks (as the
+#: Python 3 worker, docs/protocol.md).
+MAX_DEPTH = 32
+#: Hook index of ``OnScriptCommand`` (``_update_settings``, §4.3).
+ON_SCRIPT_COMMAND = HOOK_INDEX["OnScriptCommand"]
+
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
+def _is_str_or_none(x):
+    return x is None or isinstance(x, bytes)
+
+
+def _print(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class Runtime(object):
+    """State of the one script this worker runs: its module, its link
+    (``vh._channel.Channel``), the script id and file name for log lines."""
+
+    def __init__(self, channel, script_id, name):
+        self.channel = channel
+        self.script_id = script_id
+        self.name = name
+        self.module = None
+        self.depth = 0
+        self.pending_unload = False
+        #: A's OnTimer flag (§7.6): None until decided.
+        self._timer_without_arg = None
+        self._main_ident = threading.current_thread().ident
+        self._main_waits = []
+        self._early_results = {}
+
+    def _tag(self):
+        return "PY: [%d:%s]" % (self.script_id, self.name)
+
+    # -- vh.* calls --------------------------------------------------------------
+
+    def call(self, callback, args):
+        """Runs hub callback ``callback`` with ``args`` (hub values, full
+        length, spec §6.3); returns ``(ok, values, error)``.
+
+        # Errors
+        ``NotConnectedError`` if the link is gone, ``MessageTooBigError``
+        if the call is too big to send.
+        """
+        if threading.current_thread().ident != self._main_ident:
+            return self.channel.call_blocking(callback, args)
+        call_id = self.channel.start_call(callback, args)
+        event = self._wait_result(call_id)
+        return bool(event[2]), list(event[3]), event[4]
+
+    def _wait_result(self, call_id):
+        """Waits on the main thread for the result of call ``call_id``,
+        running every hook the hub fires meanwhile (§9.2); answers for an
+        outer wait are kept until it resumes (docs/protocol.md)."""
+        from ._errors import NotConnectedError
+
+        self._main_waits.append(call_id)
+        try:
+            while True:
+                early = self._early_results.pop(call_id, None)
+                if early is not None:
+                    return early
+                event = self.channel.recv_main()
+                kind = event[0]
+                if kind == "result":
+                    if event[1] == call_id:
+                        return event
+                    if event[1] in self._main_waits:
+                        self._early_results[event[1]] = event
+                elif kind == "hook":
+                    self.run_hook(event[1], event[2], event[3])
+                elif kind == "function":
+                    self.run_function(event[1], event[2], event[3], event[4])
+                elif kind == "ping":
+                    self.answer_ping(event[1])
+                elif kind == "closed":
+                    raise NotConnectedError("vh-runner link closed: %s" % (event[1],))
+                elif kind == "unload":
+                    self.pending_unload = True
+        finally:
+            self._main_waits.pop()
+
+    # -- hooks -------------------------------------------------------------------
+
+    def run_hook(self, call_id, hook, args):
+        """Calls the script's hook with the hub's values and answers."""
+        if hook == ON_SCRIPT_COMMAND:
+            self._update_settings(args)
+        name = HOOK_NAMES[hook] if 0 <= hook < len(HOOK_NAMES) else None
+        fn = getattr(self.module, name, None) if name else None
+        if name is None or not callable(fn):
+            self.channel.send_hook_result(call_id, True, [])
+            return
+        if self.depth >= MAX_DEPTH:
+            _print(
+                "vh: %s not called: hooks nested %d deep inside vh.* calls (limit %d); "
+                "the hub goes on as if it allowed" % (name, self.depth, MAX_DEPTH)
+            )
+            self.channel.send_hook_result(call_id, False, [1])
+            return
+        self.depth += 1
+        try:
+            if hook == ON_TIMER:
+                result = self._call_timer(fn, args)
+            else:
+                result = fn(*args)
+        except Exception:
+            _print("%s Call (%s): failed" % (self._tag(), name))
+            traceback.print_exc()
+            sys.stderr.flush()
+            result = None
+        finally:
+            self.depth -= 1
+        self.deliver_hook_result(call_id, hook, name, result)
+
+    def _call_timer(self, fn, args):
+        """``OnTimer`` with its float argument, or without it for a script
+        whose ``OnTimer`` takes none (§7.6): decided by introspection once,
+        with A's retry on ``TypeError`` as the fallback."""
+        if self._timer_without_arg is None:
+            self._timer_without_arg = _takes_no_positional(fn)
+        if not self._timer_without_arg:
+            try:
+                return fn(*args)
+            except TypeError as e:
+                if not str(e).startswith("OnTimer() takes no arguments"):
+                    raise
+                _print(
+                    "%s OnTimer didn't expect an argument; we'll call it without it "
+                    "next time" % self._tag()
+                )
+                self._timer_without_arg = True
+                return None
+        try:
+            return fn()
+        except TypeError as e:
+            if not str(e).startswith("OnTimer() takes exactly 1 argument"):
+                raise
+            _print(
+                "%s OnTimer expected an argument; we'll call it with one next time" % self._tag()
+            )
+            self._timer_without_arg = False
+            return None
+
+    def _update_settings(self, args):
+        """A's ``_update_settings`` (§4.3): the hub's own ``OnScriptCommand``
+        ``_hub_security_change`` / ``_opchat_name_change`` renames
+        ``vh.botname`` / ``vh.opchatname`` before the script's hook runs."""
+        if len(args) != 4 or args[2] or args[3]:
+            return
+        import vh
+
+        command, data = args[0], args[1]
+        if command == b"_hub_security_change" and vh.botname != data:
+            vh.botname = data
+        elif command == b"_opchat_name_change" and vh.opchatname != data:
+            vh.opchatname = data
+
+    def map_result(self, hook, name, r):
+        """The hook's return value as A's wrapper hands it to the plugin
+        (spec §4.3 table, A): a list of hub values."""
+        if r is None:
+            return [1]
+        if isinstance(r, (int, bool)) and not isinstance(r, _long):
+            return [int(r)]
+        if hook == ON_PARSED_MSG_CHAT:
+            if isinstance(r, bytes):
+                return [None, r]
+            if isinstance(r, tuple) and len(r) == 2:
+                # A parses it with "zz": a failure prints and allows.
+                if all(_is_str_or_none(x) for x in r):
+                    return [r[0], r[1]]
+                _print(
+                    "%s CallHook %s: the (nick, text) tuple must hold str or None"
+                    % (self._tag(), name)
+                )
+                return [1]
+        if hook in MYINFO_HOOKS and isinstance(r, tuple) and len(r) == 5:
+            if all(_is_str_or_none(x) for x in r):
+                return list(r)
+            _print("%s CallHook %s: the MyINFO tuple must hold str or None" % (self._tag(), name))
+            return [1]
+        if isinstance(r, tuple) and len(r) == 2 and _is_str_or_none(r[0]) and _is_int(r[1]):
+            return [r[0], int(r[1])]
+        _print("%s CallHook %s: unexpected return value: %r" % (self._tag(), name, r))
+        return [1]
+
+    def deliver_hook_result(self, call_id, hook, name, value):
+        """Sends what hook ``name`` returned, mapped (§4.3). Text with a NUL
+        byte (a C string ends there) counts as a failed parse: 1."""
+        from ._errors import MessageTooBigError
+
+        values = self.map_result(hook, name, value)
+        if any(isinstance(v, bytes) and b"\0" in v for v in values):
+            _print("%s CallHook %s: returned text with a NUL byte" % (self._tag(), name))
+            values = [1]
+        try:
+            self.channel.send_hook_result(call_id, False, values)
+        except MessageTooBigError as e:
+            _print("vh: %s returned a value too big for the hub: %s; the hub goes on" % (name, e))
+            self.channel.send_hook_result(call_id, False, [1])
+
+    # -- w_CallFunction (generation B), health pings, unload ---------------------
+
+    def run_function(self, call_id, name, kinds, args):
+        """Generation B's ``w_CallFunction`` (spec §3.9) on a Python 2 script:
+        the module-level function ``name`` is called with the arguments
+        (JSON ones as their text); an ``int``/``bool``/``None`` result goes
+        back as ``l``, ``float`` as ``d``, ``str`` as ``s``; anything else,
+        a missing function or an exception is a failure (NULL)."""
+        fn = getattr(self.module, name, None)
+        if not callable(fn):
+            self.channel.send_function_result(call_id, False, "", None, "no function %r" % name)
+            return
+        self.depth += 1
+        try:
+            r = fn(*args)
+        except Exception as e:
+            traceback.print_exc()
+            self.channel.send_function_result(
+                call_id, False, "", None, "%s raised %s" % (name, type(e).__name__)
+            )
+            return
+        finally:
+            self.depth -= 1
+        if r is None:
+            r = 0
+        if isinstance(r, (bool, int, _long)) and _LONG_MIN <= r <= _LONG_MAX:
+            self.channel.send_function_result(call_id, True, "l", int(r), "")
+        elif isinstance(r, float):
+            self.channel.send_function_result(call_id, True, "d", r, "")
+        elif isinstance(r, bytes):
+            self.channel.send_function_result(call_id, True, "s", r, "")
+        else:
+            what = "%s() returned %s, which has no C form" % (name, type(r).__name__)
+            self.channel.send_function_result(call_id, False, "", None, what)
+
+    def answer_ping(self, seq):
+        """Answers the runner's health ping from the main thread."""
+        try:
+            self.channel.send_pong(seq)
+        except Exception:
+            pass
+
+    def run_unload(self):
+        """Calls the script's ``UnLoad()`` (spec §7.5)."""
+        unload = getattr(self.module, "UnLoad", None)
+        if callable(unload):
+            try:
+                unload()
+            except Exception:
+                traceback.print_exc()
+
+
+def _is_int(x):
+    return isinstance(x, (int, bool)) and not isinstance(x, _long)
+
+
+def _takes_no_positional(fn):
+    """True if ``fn`` (a function or a bound method) takes no positional
+    argument; False when that cannot be told (A's ``TypeError`` retry
+    then decides)."""
+    code = getattr(fn, "__code__", None) or getattr(fn, "func_code", None)
+    skip = 0
+    if code is None:
+        inner = getattr(fn, "__func__", None) or getattr(fn, "im_func", None)
+        code = getattr(inner, "__code__", None) or getattr(inner, "func_code", None)
+        skip = 1
+    if code is None:
+        return False
+    return code.co_argcount - skip <= 0 and not code.co_flags & 0x04
+
+
+_runtime = None
+
+
+def get():
+    """The worker's runtime, or a clear error outside a worker."""
+    if _runtime is None:
+        from ._errors import NotConnectedError
+
+        raise NotConnectedError(
+            "vh is not connected to a hub: scripts run under vh-runner "
+            "(the hub loads them with !pyload)"
+        )
+    return _runtime
+
+
+def install(runtime):
+    """Makes ``runtime`` the one ``vh.*`` calls use."""
+    global _runtime
+    _runtime = runtime

@@ -1,0 +1,285 @@
+//! Issue 13: scripts written for python_pi 1.6 (Python 2.7) run unchanged,
+//! each in its own Python 2.7 worker, through real parts: hubsim drives the
+//! shim as python_pi does, a real runner picks the interpreter (no
+//! `python` for the script: Python 3 first, then the Python 2.7 fallback),
+//! a real `python2.7` runs the runner's own `vh` package. Every assertion
+//! is a callback the hub received or a hook result, as spec/wrapper-abi.md
+//! §7 (A column) and §4.3 describe them.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::py2::{config, python2, script};
+use common::{Runner, actions, serial, shim_env, shim_path, show, wait_until};
+use vh_hubsim::{Generation, Hub};
+
+/// Cyrillic "Иван" in CP1251 and "Jürgen" in Latin-1: bytes no UTF-8
+/// decoder accepts, which must reach the script and come back unchanged.
+const CP1251_NICK: &[u8] = b"\xc8\xe2\xe0\xed";
+const LATIN1_NICK: &[u8] = b"J\xfcrgen";
+
+fn open(runner: &Runner, generation: Generation) -> Hub {
+    shim_env(&runner.socket(), 5_000);
+    Hub::open(&shim_path(), generation).expect("hubsim opens the shim")
+}
+
+fn login(hub: &mut Hub, nick: &[u8], class: i64) -> bool {
+    hub.login(
+        nick,
+        class,
+        b"10.0.0.9",
+        b"desc",
+        b"<++ V:1>",
+        b"1\x01",
+        b"m@x",
+        b"42",
+    )
+}
+
+/// Says `text` as `nick`; returns (allowed, the action records).
+fn say(hub: &mut Hub, nick: &[u8], text: &[u8]) -> (bool, Vec<Vec<u8>>) {
+    hub.clear_records();
+    let allowed = hub.chat(nick, text);
+    (allowed, actions(&hub.records()))
+}
+
+fn usermc(to: &[u8], text: &[u8]) -> Vec<u8> {
+    [b"USERMC ", to, b"\tVerlihub\t", text].concat()
+}
+
+fn hook_line(hub: &Hub, hook: &str, id: i32) -> String {
+    let prefix = format!("HOOK {hook}\t{id}\t");
+    hub.records()
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .find(|r| r.starts_with(&prefix))
+        .unwrap_or_default()
+}
+
+fn load(hub: &mut Hub, runner: &Runner, path: &Path) -> i32 {
+    let id = hub.load(path);
+    assert!(
+        id >= 0,
+        "{} did not load:\n{}",
+        path.display(),
+        runner.log()
+    );
+    id
+}
+
+#[test]
+fn a_classic_python2_script_loads_by_the_automatic_choice_and_keeps_a_semantics() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    // With a direct link to the hub, and relayed through the runner.
+    for (extra, link) in [("", "direct"), ("direct_link = false\n", "runner")] {
+        let runner = Runner::start_with(&config(&py2, extra));
+        classic_script(&runner, link);
+    }
+}
+
+/// `vh-runner status`'s LINK cell of script `name`.
+fn link_of(runner: &Runner, name: &str) -> String {
+    let out = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
+    let mut lines = out.lines().skip_while(|l| !l.starts_with("ID"));
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let col = header.iter().position(|h| *h == "LINK").expect("LINK");
+    lines
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|c| c.get(1) == Some(&name))
+        .and_then(|c| c.get(col).map(|s| s.to_string()))
+        .unwrap_or_else(|| panic!("{name} not in the status:\n{out}"))
+}
+
+fn classic_script(runner: &Runner, link: &str) {
+    let mut hub = open(runner, Generation::A);
+    let id = load(&mut hub, runner, &script("classic2.py"));
+    assert_eq!(link_of(runner, "classic2.py"), link);
+    let log = runner.log();
+    assert!(
+        log.contains("not Python 3 code") && log.contains("loading it again under Python 2.7"),
+        "one log line says why:\n{log}"
+    );
+    assert!(login(&mut hub, CP1251_NICK, 0));
+    assert!(login(&mut hub, LATIN1_NICK, 0));
+    assert!(login(&mut hub, b"bob", 0));
+    assert!(login(&mut hub, b"opx", 3));
+
+    // Hub strings are Python 2 str holding the hub's bytes, both ways.
+    for nick in [CP1251_NICK, LATIN1_NICK] {
+        let (ok, acts) = say(&mut hub, nick, b"!echo");
+        assert!(!ok, "0 blocks: {}\n{}", show(&hub.records()), runner.log());
+        let text = [
+            b"you are ".as_slice(),
+            nick,
+            format!(" str {}", nick.len()).as_bytes(),
+        ]
+        .concat();
+        assert_eq!(acts, vec![usermc(nick, &text)], "{}", show(&acts));
+    }
+    let nicks = [
+        b"nicks: Verlihub,OpChat,".as_slice(),
+        CP1251_NICK,
+        b",",
+        LATIN1_NICK,
+        b",bob,opx str",
+    ]
+    .concat();
+    assert_eq!(
+        say(&mut hub, b"bob", b"!who").1,
+        vec![usermc(b"bob", &nicks)]
+    );
+    let raw = [
+        b"$NickList Verlihub$$OpChat$$".as_slice(),
+        CP1251_NICK,
+        b"$$",
+        LATIN1_NICK,
+        b"$$bob$$opx$$",
+    ]
+    .concat();
+    assert_eq!(say(&mut hub, b"bob", b"!raw").1, vec![usermc(b"bob", &raw)]);
+    assert_eq!(
+        say(&mut hub, b"bob", b"!ops").1,
+        vec![usermc(b"bob", b"ops: ['Verlihub', 'OpChat', 'opx']")]
+    );
+
+    // Python 2's standard library and syntax.
+    assert_eq!(
+        say(&mut hub, b"bob", b"!cfg").1,
+        vec![usermc(b"bob", b"cfg classic")]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!url").1,
+        vec![usermc(b"bob", b"url a%20b/c")]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!err").1,
+        vec![usermc(b"bob", b"caught boom")]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!count").1,
+        vec![usermc(b"bob", b"count 7 long 40")]
+    );
+
+    // A's argument checks: unicode and long are refused with the failure
+    // value (False) and no exception; nothing reaches the hub.
+    assert_eq!(
+        say(&mut hub, b"bob", b"!unicode").1,
+        vec![usermc(b"bob", b"unicode refused False")]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!long").1,
+        vec![usermc(b"bob", b"long refused False")]
+    );
+
+    // Results of A: int, str, tuples; SQL's failure value (hubsim has no
+    // database).
+    assert_eq!(
+        say(&mut hub, b"bob", b"!class").1,
+        vec![usermc(b"bob", b"class 0 ip '10.0.0.9'")]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!myinfo").1,
+        vec![usermc(
+            b"bob",
+            b"myinfo ('bob', 'desc', '<++ V:1>', '1\\x01', 'm@x', '42')"
+        )]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!sql").1,
+        vec![usermc(b"bob", b"sql 0 []")]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!attrs").1,
+        vec![usermc(
+            b"bob",
+            b"attrs True 'Verlihub' 'OpChat' 'classic2.py' (1, 6, 0, 0)"
+        )]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!attrs2").1,
+        vec![usermc(b"bob", b"attrs2 'config' '/tmp' int True True")]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!consts").1,
+        vec![usermc(b"bob", b"consts 2 4 5")]
+    );
+    assert_eq!(
+        say(&mut hub, b"bob", b"!enc").1,
+        vec![usermc(b"bob", b"a&#36;b&#124;c $|")]
+    );
+
+    // Hook results as A's wrapper maps them (§4.3).
+    let (ok, acts) = say(&mut hub, CP1251_NICK, b"!sub \xe0\xe1\xe2");
+    assert!(ok);
+    assert_eq!(
+        acts,
+        vec![[b"MC ".as_slice(), CP1251_NICK, b"\t\xe0\xe1\xe2"].concat()]
+    );
+    let (ok, acts) = say(&mut hub, b"bob", b"!both hi");
+    assert!(ok);
+    assert_eq!(acts, vec![b"MC Bot\thi".to_vec()]);
+    for (text, what) in [
+        (&b"!long0"[..], "a long is unexpected: allow"),
+        (b"!unicode0", "unicode is unexpected: allow"),
+        (b"!bad", "a list is unexpected: allow"),
+    ] {
+        let (ok, _) = say(&mut hub, b"bob", text);
+        assert!(ok, "{what}");
+        assert_eq!(
+            hook_line(&hub, "OnParsedMsgChat", id),
+            format!("HOOK OnParsedMsgChat\t{id}\tl:1"),
+            "{what}"
+        );
+    }
+    hub.clear_records();
+    assert!(!hub.pm(b"bob", LATIN1_NICK, b"!reply"));
+    assert!(
+        hub.records()
+            .contains(&b"RAW bob\treplied to bob|".to_vec()),
+        "(str, 0) sends and blocks:\n{}",
+        show(&hub.records())
+    );
+
+    // OnTimer without its argument.
+    hub.clear_records();
+    hub.timer(1_700_000_000.0);
+    assert_eq!(
+        actions(&hub.records()),
+        vec![b"OPCHAT OpChat\ttick without an argument".to_vec()]
+    );
+
+    // A thread's vh.* call runs at the hub's next entry into the shim (may
+    // be while the hub still waits for the hook that started the thread).
+    let (ok, _) = say(&mut hub, b"bob", b"!thread");
+    assert!(!ok);
+    wait_until(Duration::from_secs(5), "the thread's call", || {
+        if show(&hub.records()).contains("OPCHAT OpChat\tfrom a thread") {
+            return true;
+        }
+        hub.timer(1_700_000_001.0);
+        false
+    });
+
+    // Re-entrancy: SetConfig fires OnSetConfig into the same script, whose
+    // vh.* call runs while the outer one waits; then A's _update_settings
+    // renames vh.botname. SetConfig returns False (A's bug, §7.2).
+    let (_, acts) = say(&mut hub, b"bob", b"!rename");
+    assert_eq!(
+        acts,
+        vec![
+            b"OPCHAT OpChat\tsetconfig hub_security Verlihub -> \xc1\xee\xf2".to_vec(),
+            b"CONFIG config\thub_security\t\xc1\xee\xf2".to_vec(),
+            b"USERMC bob\t\xc1\xee\xf2\trenamed False '\\xc1\\xee\\xf2'".to_vec(),
+        ],
+        "{}",
+        show(&acts)
+    );
+
+    // UnLoad runs at unload.
+    assert!(hub.unload(id));
+    let marker = runner.dir.path().join("classic2.unloaded");
+    wait_until(Duration::from_secs(5), "UnLoad()", || marker.exists());
+}

@@ -1,0 +1,284 @@
+//! Issue 13: the Python 2 worker's wire codec (`py-sdk/python2/vh/_wire.py`,
+//! driven by the schema `proto/build.rs` generates from `vh.proto`) against
+//! prost, the Rust side's codec: frames prost encodes decode in a real
+//! Python 2.7 and encode back to the same bytes; messages Python encodes
+//! decode in prost to the values meant.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::py2::python2;
+use common::target_dir;
+use prost::Message;
+use vh_proto::v1::{
+    CallResult, FromWorker, FunctionCall, FunctionResult, HookCall, HookResult, HubCall,
+    LoadScript, Ping, Pong, ScriptLoaded, ScriptUnloaded, ToWorker, UnloadScript, Value,
+    from_worker, to_worker, value::Kind,
+};
+
+/// Decodes each `Name hex` line as message `Name`, then prints the
+/// message encoded again (hex) and `repr` of what it decoded.
+const ROUND_TRIP: &str = r#"
+import sys, binascii
+from vh import _wire
+for line in sys.stdin:
+    name, data = line.rstrip("\n").split(" ")
+    msg = _wire.decode(name, binascii.unhexlify(data))
+    sys.stdout.write(binascii.hexlify(_wire.encode(name, msg)) + " " + repr(msg) + "\n")
+"#;
+
+fn v(kind: Kind) -> Value {
+    Value { kind: Some(kind) }
+}
+
+fn py2_package() -> std::path::PathBuf {
+    let dir = tempfile::tempdir().expect("tempdir").keep();
+    let out = Command::new(target_dir().join("vh-runner"))
+        .arg("py2-package")
+        .arg(&dir)
+        .output()
+        .expect("vh-runner py2-package");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+fn run_python2(
+    py2: &std::path::Path,
+    package: &std::path::Path,
+    code: &str,
+    input: &str,
+) -> String {
+    let mut child = Command::new(py2)
+        .args(["-c", code])
+        .env("PYTHONPATH", package)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python2.7");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("ascii output")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn prost_frames_round_trip_through_the_python2_codec_byte_for_byte() {
+    let Some(py2) = python2() else { return };
+    let package = py2_package();
+    let to_worker = |k| ToWorker { kind: Some(k) };
+    let from_worker = |k| FromWorker { kind: Some(k) };
+    let to: Vec<ToWorker> = vec![
+        to_worker(to_worker::Kind::Load(LoadScript {
+            script_id: 7,
+            path: b"/etc/verlihub/scripts/\xe9t\xe9.py".to_vec(),
+            botname: b"\xc8\xe2\xe0\xed".to_vec(),
+            opchatname: b"OpChat".to_vec(),
+            config_dir: b"/etc/verlihub".to_vec(),
+            start_time: 1_700_000_000,
+            config_name: b"config".to_vec(),
+            hub_encoding: "cp1251".into(),
+            generation: "A".into(),
+            hub_cwd: b"/".to_vec(),
+        })),
+        to_worker(to_worker::Kind::Hook(HookCall {
+            script_id: 0,
+            call_id: u64::MAX,
+            hook: 40,
+            args: vec![
+                v(Kind::S(b"J\xfcrgen".to_vec())),
+                v(Kind::S(Vec::new())),
+                v(Kind::NullS(true)),
+                v(Kind::L(0)),
+                v(Kind::L(-1)),
+                v(Kind::L(i64::MIN)),
+                v(Kind::L(i64::MAX)),
+                v(Kind::D(1_700_000_000.25)),
+                v(Kind::D(-0.0)),
+                v(Kind::Json(b"[\"a\"]".to_vec())),
+            ],
+        })),
+        to_worker(to_worker::Kind::CallResult(CallResult {
+            script_id: -3,
+            call_id: 300,
+            ok: true,
+            values: vec![v(Kind::L(1)), v(Kind::L(2)), v(Kind::S(b"x".to_vec()))],
+            error: "caf\u{e9} \u{2603}".into(),
+        })),
+        to_worker(to_worker::Kind::Unload(UnloadScript { script_id: 0 })),
+        to_worker(to_worker::Kind::Ping(Ping {
+            script_id: 1,
+            seq: 1 << 63,
+        })),
+        to_worker(to_worker::Kind::Function(FunctionCall {
+            script_id: 2,
+            call_id: 9,
+            name: b"f".to_vec(),
+            args: vec![v(Kind::Json(Vec::new()))],
+        })),
+        ToWorker { kind: None },
+    ];
+    let from: Vec<FromWorker> = vec![
+        from_worker(from_worker::Kind::Loaded(ScriptLoaded {
+            ok: true,
+            hooks: vec![0, 3, 33, 40, 300, u32::MAX],
+            pid: 4242,
+            error: "line\nnext".into(),
+            ..ScriptLoaded::default()
+        })),
+        from_worker(from_worker::Kind::HookResult(HookResult {
+            script_id: 0,
+            call_id: 5,
+            no_opinion: false,
+            values: vec![v(Kind::NullS(true)), v(Kind::S(b"\x00\xff".to_vec()))],
+        })),
+        from_worker(from_worker::Kind::HubCall(HubCall {
+            script_id: 0,
+            call_id: 6,
+            callback: "usermc".into(),
+            args: vec![v(Kind::S(b"hi".to_vec())), v(Kind::L(100))],
+        })),
+        from_worker(from_worker::Kind::FunctionResult(FunctionResult {
+            script_id: 0,
+            call_id: 7,
+            ok: true,
+            value: Some(v(Kind::D(2.5))),
+            error: String::new(),
+        })),
+        from_worker(from_worker::Kind::Pong(Pong {
+            script_id: 0,
+            seq: 0,
+        })),
+        from_worker(from_worker::Kind::Unloaded(ScriptUnloaded { script_id: 0 })),
+    ];
+    let mut input = String::new();
+    let mut frames = Vec::new();
+    for m in &to {
+        frames.push(m.encode_to_vec());
+        input += &format!("ToWorker {}\n", hex(frames.last().unwrap()));
+    }
+    for m in &from {
+        frames.push(m.encode_to_vec());
+        input += &format!("FromWorker {}\n", hex(frames.last().unwrap()));
+    }
+    let out = run_python2(&py2, &package, ROUND_TRIP, &input);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), frames.len(), "{out}");
+    for (line, frame) in lines.iter().zip(&frames) {
+        let (again, repr) = line.split_once(' ').unwrap();
+        assert_eq!(
+            again,
+            hex(frame),
+            "re-encoded differently; decoded as {repr}"
+        );
+    }
+    // What Python 2 saw: the hub's bytes as str, numbers exact.
+    assert!(lines[1].contains(r"{'s': 'J\xfcrgen'}"), "{}", lines[1]);
+    assert!(
+        lines[1].contains("{'l': -9223372036854775808}"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].contains("'call_id': 18446744073709551615"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains("{'null_s': True}"), "{}", lines[1]);
+    assert!(
+        lines[7].contains("'hooks': [0, 3, 33, 40, 300, 4294967295]"),
+        "{}",
+        lines[7]
+    );
+}
+
+#[test]
+fn messages_the_python2_codec_encodes_decode_in_prost() {
+    let Some(py2) = python2() else { return };
+    let package = py2_package();
+    let code = r#"
+import binascii
+from vh import _wire
+print(binascii.hexlify(_wire.encode("FromWorker", {"hub_call": {
+    "call_id": 2**64 - 1, "callback": u"caf\xe9", "args": [
+        {"s": "\xc8\xe2"}, {"l": -5}, {"l": 2**63 - 1}, {"null_s": True}, {"d": 0.5}]}})))
+print(binascii.hexlify(_wire.encode("FromWorker", {"loaded": {"ok": True, "hooks": [3, 37], "pid": 1}})))
+print(binascii.hexlify(_wire.encode("FromWorker", {"unloaded": {"script_id": 0}})))
+print(binascii.hexlify(_wire.encode("FromWorker", {"loaded": {"error": "caf\xe9 \xc3\xa9"}})))
+"#;
+    let out = run_python2(&py2, &package, code, "");
+    let msgs: Vec<FromWorker> = out
+        .lines()
+        .map(|l| FromWorker::decode(unhex(l).as_slice()).expect("prost decodes it"))
+        .collect();
+    assert_eq!(
+        msgs[0],
+        FromWorker {
+            kind: Some(from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id: u64::MAX,
+                callback: "caf\u{e9}".into(),
+                args: vec![
+                    v(Kind::S(b"\xc8\xe2".to_vec())),
+                    v(Kind::L(-5)),
+                    v(Kind::L(i64::MAX)),
+                    v(Kind::NullS(true)),
+                    v(Kind::D(0.5)),
+                ],
+            }))
+        }
+    );
+    assert_eq!(
+        msgs[1],
+        FromWorker {
+            kind: Some(from_worker::Kind::Loaded(ScriptLoaded {
+                ok: true,
+                hooks: vec![3, 37],
+                pid: 1,
+                ..ScriptLoaded::default()
+            }))
+        }
+    );
+    assert_eq!(
+        msgs[2],
+        FromWorker {
+            kind: Some(from_worker::Kind::Unloaded(ScriptUnloaded { script_id: 0 }))
+        }
+    );
+    // Not UTF-8 (a CP1252 byte), then UTF-8: the first becomes U+FFFD.
+    assert_eq!(
+        msgs[3],
+        FromWorker {
+            kind: Some(from_worker::Kind::Loaded(ScriptLoaded {
+                error: "caf\u{fffd} \u{e9}".into(),
+                ..ScriptLoaded::default()
+            }))
+        }
+    );
+}

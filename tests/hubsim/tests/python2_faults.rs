@@ -1,0 +1,355 @@
+//! Issue 13: what the supervisor gives Python 3 workers holds for Python 2
+//! workers (the fault tests of `supervisor.rs`, with Python 2 scripts
+//! loaded by the automatic choice): an exception in a hook, an endless
+//! loop, `os._exit` at load, a killed worker, a runner restart; and a
+//! Python 3 and a Python 2 script side by side on one hub, the PY column
+//! of `vh-runner status`, a script's own `python` winning, generation B.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::py2::{config, python2, script};
+use common::{Runner, actions, serial, shim_env, shim_path, show, wait_until};
+use vh_hubsim::{Generation, HookArg, Hub};
+
+fn open(runner: &Runner, generation: Generation) -> Hub {
+    shim_env(&runner.socket(), 2_000);
+    let mut hub = Hub::open(&shim_path(), generation).expect("hubsim opens the shim");
+    assert!(hub.login(
+        b"op",
+        0,
+        b"10.0.0.1",
+        b"d",
+        b"<++ V:1>",
+        b"1\x01",
+        b"",
+        b"0"
+    ));
+    hub
+}
+
+fn timed_chat(hub: &mut Hub, text: &[u8]) -> (bool, Duration) {
+    let t = Instant::now();
+    let allowed = hub.chat(b"op", text);
+    (allowed, t.elapsed())
+}
+
+fn said(hub: &Hub, what: &str) -> bool {
+    show(&actions(&hub.records())).contains(what)
+}
+
+/// The cells of script `name`'s row in `vh-runner status`, by column name.
+fn status_row(runner: &Runner, name: &str) -> std::collections::HashMap<String, String> {
+    let out = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
+    let mut lines = out.lines().skip_while(|l| !l.starts_with("ID"));
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    for line in lines {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        if cells.get(1) == Some(&name) {
+            return header
+                .iter()
+                .zip(cells)
+                .map(|(h, c)| (h.to_string(), c.to_string()))
+                .collect();
+        }
+    }
+    panic!("{name} not in the status:\n{out}");
+}
+
+#[test]
+fn an_exception_in_a_python2_hook_allows_and_logs_the_traceback() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    let runner = Runner::start_with(&config(&py2, ""));
+    let mut hub = open(&runner, Generation::A);
+    let id = hub.load(&script("raise2.py"));
+    assert!(id >= 0, "{}", runner.log());
+    assert!(hub.chat(b"op", b"!raise"), "a hook that raised allows");
+    assert!(
+        hub.records()
+            .contains(&format!("HOOK OnParsedMsgChat\t{id}\tl:1").into_bytes())
+    );
+    wait_until(Duration::from_secs(5), "the traceback in the log", || {
+        runner
+            .log()
+            .contains("ZeroDivisionError: integer division or modulo by zero")
+    });
+    let text = String::from_utf8_lossy(&runner.cli(&["logs", "raise2.py"]).stdout).into_owned();
+    assert!(
+        text.contains("Call (OnParsedMsgChat): failed") && text.contains("Traceback"),
+        "{text}"
+    );
+    assert_eq!(status_row(&runner, "raise2.py")["PY"], "2.7");
+}
+
+#[test]
+fn an_endless_loop_in_python2_times_out_and_is_killed_and_restarted() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    let runner = Runner::start_with(&config(
+        &py2,
+        "hook_deadline_ms = 300\ncircuit_after = 2\nhook_kill_timeout_ms = 1500\nrestart_initial_ms = 100\n",
+    ));
+    let mut hub = open(&runner, Generation::A);
+    assert!(hub.load(&script("spin2.py")) >= 0, "{}", runner.log());
+    let (allowed, held) = timed_chat(&mut hub, b"!spin");
+    assert!(allowed, "a hook past its deadline allows");
+    assert!(held < Duration::from_millis(1_000), "held the hub {held:?}");
+    let (_, held) = timed_chat(&mut hub, b"hi");
+    assert!(
+        held < Duration::from_millis(1_000),
+        "second timeout held the hub {held:?}"
+    );
+    // Two timeouts in a row: the circuit is open, hooks are skipped at once.
+    let (allowed, held) = timed_chat(&mut hub, b"hi");
+    assert!(
+        allowed && held < Duration::from_millis(100),
+        "open circuit still held the hub {held:?}"
+    );
+    hub.clear_records();
+    wait_until(
+        Duration::from_secs(15),
+        "the restarted script to answer",
+        || {
+            hub.timer(0.0);
+            let (_, held) = timed_chat(&mut hub, b"hi");
+            assert!(held < Duration::from_millis(1_000), "held the hub {held:?}");
+            said(&hub, "hello from spin2")
+        },
+    );
+    assert!(
+        runner.log().contains("stuck in OnParsedMsgChat"),
+        "{}",
+        runner.log()
+    );
+    let row = status_row(&runner, "spin2.py");
+    assert_eq!(
+        (row["STATE"].as_str(), row["PY"].as_str()),
+        ("running", "2.7")
+    );
+}
+
+#[test]
+fn os_exit_at_python2_import_fails_the_load_cleanly() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    let runner = Runner::start_with(&config(&py2, ""));
+    let mut hub = open(&runner, Generation::A);
+    let t = Instant::now();
+    assert_eq!(hub.load(&script("exit2.py")), -1);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+    let log = runner.log();
+    assert!(
+        log.contains("loading it again under Python 2.7") && log.contains("exited with code 1"),
+        "{log}"
+    );
+    assert!(
+        log.contains("about to exit"),
+        "the script's last output is kept"
+    );
+    let id = hub.load(&script("raise2.py"));
+    assert!(
+        id >= 0 && hub.chat(b"op", b"hi"),
+        "another script still works"
+    );
+}
+
+#[test]
+fn a_python2_load_error_in_hub_bytes_is_reported_once() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    let runner = Runner::start_with(&config(&py2, ""));
+    let mut hub = open(&runner, Generation::A);
+    assert_eq!(hub.load(&script("bad_load2.py")), -1);
+    let log = runner.log();
+    // The traceback's CP1251 bytes are not UTF-8: they arrive replaced,
+    // and the failure is the script's, not a broken link.
+    assert!(
+        log.contains("ValueError: \u{fffd}\u{fffd}\u{fffd}\u{fffd} is not welcome")
+            && !log.contains("undecodable frame"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("WARN vh_runner::worker: script failed to load")
+            .count(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
+fn a_killed_python2_worker_is_restarted_and_a_runner_restart_brings_it_back() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    let mut runner = Runner::start_with(&config(&py2, "restart_initial_ms = 100\n"));
+    let mut hub = open(&runner, Generation::A);
+    let id = hub.load(&script("state2.py"));
+    assert!(id >= 0, "{}", runner.log());
+    let reported = |hub: &Hub| -> Vec<(i64, i64, i64)> {
+        actions(&hub.records())
+            .iter()
+            .filter_map(|r| r.strip_prefix(b"USERMC op\tVerlihub\t"))
+            .map(|t| {
+                let n: Vec<i64> = String::from_utf8_lossy(t)
+                    .split(' ')
+                    .map(|x| x.parse().unwrap())
+                    .collect();
+                (n[0], n[1], n[2])
+            })
+            .collect()
+    };
+    hub.chat(b"op", b"count");
+    hub.chat(b"op", b"count");
+    let (pid0, id0, n) = *reported(&hub).last().unwrap();
+    assert_eq!((id0, n), (i64::from(id), 2));
+
+    // SIGKILL of the worker: the hook allows, the worker comes back.
+    // SAFETY: plain kill(2) of the worker we started.
+    unsafe { libc::kill(pid0 as i32, libc::SIGKILL) };
+    wait_until(Duration::from_secs(15), "the restarted worker", || {
+        hub.timer(0.0);
+        let (_, held) = timed_chat(&mut hub, b"count");
+        assert!(held < Duration::from_millis(2_500), "held the hub {held:?}");
+        reported(&hub)
+            .last()
+            .is_some_and(|(pid, _, _)| *pid != pid0)
+    });
+    let (pid1, id1, n) = *reported(&hub).last().unwrap();
+    assert_eq!(
+        (id1, n),
+        (i64::from(id), 1),
+        "a fresh worker, same script id"
+    );
+    assert!(
+        runner.log().contains("killed by signal 9"),
+        "{}",
+        runner.log()
+    );
+
+    // The runner killed and started again: the shim loads the script anew,
+    // and the automatic choice finds Python 2.7 again.
+    runner.kill();
+    let (allowed, held) = timed_chat(&mut hub, b"count");
+    assert!(
+        allowed && held < Duration::from_millis(2_500),
+        "runner gone: held {held:?}"
+    );
+    runner.restart();
+    wait_until(Duration::from_secs(15), "the script to come back", || {
+        hub.timer(0.0);
+        hub.chat(b"op", b"count");
+        reported(&hub)
+            .last()
+            .is_some_and(|(pid, _, _)| *pid != pid1)
+    });
+    let (_, id2, _) = *reported(&hub).last().unwrap();
+    assert_eq!(
+        id2,
+        i64::from(id),
+        "same script id after the runner restart"
+    );
+    assert_eq!(status_row(&runner, "state2.py")["PY"], "2.7");
+
+    // The thread's calls, per worker: numbered 0, 1, 2, … with none lost,
+    // duplicated or reordered.
+    for _ in 0..20 {
+        hub.timer(0.0);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut per_pid: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for r in actions(&hub.records()) {
+        if let Some(t) = r.strip_prefix(b"OPCHAT OpChat\t") {
+            let n: Vec<i64> = String::from_utf8_lossy(t)
+                .split(' ')
+                .map(|x| x.parse().unwrap())
+                .collect();
+            per_pid.entry(n[0]).or_default().push(n[1]);
+        }
+    }
+    assert!(per_pid.len() >= 2, "{per_pid:?}");
+    for (pid, seqs) in &per_pid {
+        assert_eq!(
+            *seqs,
+            (0..seqs.len() as i64).collect::<Vec<_>>(),
+            "worker {pid}"
+        );
+    }
+}
+
+#[test]
+fn python3_and_python2_scripts_side_by_side_and_a_scripts_python_wins() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    // py2_side.py is valid Python 3 too: only its own `python` puts it
+    // under Python 2.
+    let cfg = format!(
+        "[[script]]\nmatch = \"py2_side.py\"\npython = {:?}\n",
+        py2.display().to_string()
+    );
+    let runner = Runner::start_with(&cfg);
+    for generation in [Generation::A, Generation::B] {
+        let mut hub = open(&runner, generation);
+        let py3 = hub.load(&script("py3_side.py"));
+        let py2_id = hub.load(&script("py2_side.py"));
+        assert!(py3 >= 0 && py2_id >= 0, "{}", runner.log());
+        hub.clear_records();
+        assert!(hub.chat(b"op", b"!which"));
+        let acts = actions(&hub.records());
+        assert_eq!(
+            acts,
+            vec![
+                b"USERMC op\tVerlihub\tpy3 3 str".to_vec(),
+                b"USERMC op\tVerlihub\tpy2 2 str".to_vec(),
+                b"MC op\t!which".to_vec(),
+            ],
+            "{generation:?}: {}",
+            show(&acts)
+        );
+        let row = status_row(&runner, "py2_side.py");
+        assert_eq!(
+            (row["PY"].as_str(), row["LINK"].as_str()),
+            ("2.7", "direct")
+        );
+        assert!(status_row(&runner, "py3_side.py")["PY"].starts_with("3."));
+        if generation == Generation::B {
+            wait_until(Duration::from_secs(5), "the generation B note", || {
+                runner
+                    .log()
+                    .contains("Python 2 worker on a generation B hub")
+            });
+            // B's w_CallFunction on a Python 2 script (spec §3.9), with a
+            // re-entrant vh.* call inside.
+            let func = |hub: &Hub| {
+                hub.records()
+                    .into_iter()
+                    .filter(|r| r.starts_with(b"FUNC ") || r.starts_with(b"USERMC "))
+                    .collect::<Vec<_>>()
+            };
+            hub.clear_records();
+            let twice = hub.call_function(py2_id, b"Twice", "l", &[HookArg::Long(21)]);
+            assert_eq!(twice, Ok(true));
+            assert_eq!(
+                func(&hub),
+                vec![format!("FUNC Twice\t{py2_id}\tl:42").into_bytes()]
+            );
+            hub.clear_records();
+            let greet = hub.call_function(py2_id, b"Greet", "s", &[HookArg::Str(Some(b"op"))]);
+            assert_eq!(greet, Ok(true));
+            assert_eq!(
+                func(&hub),
+                vec![
+                    b"USERMC op\tVerlihub\thello op".to_vec(),
+                    format!("FUNC Greet\t{py2_id}\ts:greeted op").into_bytes(),
+                ]
+            );
+            let missing = hub.call_function(py2_id, b"Nope", "", &[]);
+            assert_eq!(missing, Ok(false), "no such function: NULL");
+        }
+        drop(hub);
+    }
+}
