@@ -174,6 +174,7 @@ fn spawn(
     };
     if !s.pipeline_calls {
         cmd.env("VH_PIPELINE_CALLS", "0");
+    }
     if resolved.py2
         && let Some(dir) = crate::py2::get().package_dir
     {

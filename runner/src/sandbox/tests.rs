@@ -44,6 +44,9 @@ async fn run(python: &Path, sandbox: bool) -> (Level, String) {
             ..ScriptSettings::default()
         },
         state_root: tmp.path().join("state"),
+        explicit_python: false,
+        py2: false,
+        py2_fallback: false,
     };
     let registry = Registry::default();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

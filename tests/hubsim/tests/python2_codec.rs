@@ -106,6 +106,7 @@ fn prost_frames_round_trip_through_the_python2_codec_byte_for_byte() {
             hub_encoding: "cp1251".into(),
             generation: "A".into(),
             hub_cwd: b"/".to_vec(),
+            semantics: "B".into(),
         })),
         to_worker(to_worker::Kind::Hook(HookCall {
             script_id: 0,
@@ -163,6 +164,7 @@ fn prost_frames_round_trip_through_the_python2_codec_byte_for_byte() {
             call_id: 6,
             callback: "usermc".into(),
             args: vec![v(Kind::S(b"hi".to_vec())), v(Kind::L(100))],
+            pipelined: true,
         })),
         from_worker(from_worker::Kind::FunctionResult(FunctionResult {
             script_id: 0,
@@ -251,6 +253,7 @@ print(binascii.hexlify(_wire.encode("FromWorker", {"loaded": {"error": "caf\xe9 
                     v(Kind::NullS(true)),
                     v(Kind::D(0.5)),
                 ],
+                pipelined: false,
             }))
         }
     );
