@@ -171,7 +171,7 @@ fn check_config(opts: &Options, out: &mut Vec<Finding>) -> Config {
                     "install the commented example: `install -D -m 0644 packaging/runner.toml /etc/vh-runner/runner.toml` (the .deb does)",
                 )),
             }
-            c.with_overrides(&opts.serve)
+            c.with_overrides(&opts.serve.overrides())
         }
         Err(e) => {
             out.push(Finding::problem(
@@ -179,7 +179,7 @@ fn check_config(opts: &Options, out: &mut Vec<Finding>) -> Config {
                 format!("{e:#}"),
                 "correct that key (`vh-runner check-config --config FILE` shows the effective settings); the runner refuses to start with it",
             ));
-            Config::default().with_overrides(&opts.serve)
+            Config::default().with_overrides(&opts.serve.overrides())
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod admin;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod control;
 pub mod direct;
 pub mod doctor;
 pub mod doctor_python;

@@ -2,7 +2,7 @@
 //! vh.worker` with one end of a socketpair as fd 3, exchange
 //! length-delimited prost frames with it (`vh_proto::frame`), copy its
 //! stdout/stderr into the log line by line, and report how it ended. The
-//! script's [`crate::supervisor`] decides what happens next.
+//! script's supervisor decides what happens next.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -30,11 +30,10 @@ use vh_proto::v1::{
 };
 
 use crate::config::{Resolved, ScriptSettings};
+use crate::control::{Control, ToShim};
 use crate::direct::LinkSlot;
 use crate::registry::{Entry, State};
 use crate::sandbox;
-use crate::session::ToShim;
-use crate::supervisor::Control;
 
 /// The fd number the worker finds its socket on (`VH_WORKER_FD`).
 pub const WORKER_FD: i32 = 3;
