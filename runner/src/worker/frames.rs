@@ -59,8 +59,12 @@ fn with_semantics(load: &LoadScript, settings: &ScriptSettings) -> LoadScript {
 
 /// Why the frame loop ended.
 pub(super) enum Stop {
+    /// The worker closed its socket.
     Eof,
+    /// A bad frame, or the socket failed (the reason).
     LinkError(String),
+    /// Killed on the supervisor's command, or the hub left; how the
+    /// incarnation ended.
     Killed(Exit),
     /// The worker reported a failed load (the error, for the shim); it has
     /// been reaped.
