@@ -30,7 +30,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::baseline::{ChildGuard, NICK, TEXT};
 use crate::driver::Event;
 use crate::lab::{Lab, SENDS3_PY, USERMC_PY};
-use crate::targets::Target;
+use crate::target::Target;
 
 /// `argv[1]` of the clients process.
 pub const CLIENTS_MODE: &str = "__vh_bench_clients";

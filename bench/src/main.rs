@@ -16,8 +16,10 @@
 //! * [`scenarios`]: the measurements through vh-runner;
 //! * [`hubshaped`]: issue 17's hub-shaped scenario (a competing process,
 //!   rounds, pipelined calls, round trips per hook);
-//! * [`procfs`], [`stats`], [`report`], [`targets`]: readings, figures, the
-//!   table, the targets;
+//! * [`procfs`], [`stats`]: readings, figures;
+//! * [`results`]: what one run measured; [`report`]: its table, in the
+//!   [`units`] it prints;
+//! * [`target`], [`targets`]: one target, and issue 8's targets judged;
 //! * [`cli`], [`plan`], [`suite`]: the command line, the counts, and the
 //!   order of the run.
 
@@ -31,11 +33,14 @@ mod plan;
 mod procfs;
 mod py2;
 mod report;
+mod results;
 mod runner;
 mod scenarios;
 mod stats;
 mod suite;
+mod target;
 mod targets;
+mod units;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -11,9 +11,11 @@ use crate::inproc;
 use crate::lab::{self, Lab, Parts};
 use crate::plan::Plan;
 use crate::procfs;
-use crate::report::{self, Report};
+use crate::report;
+use crate::results::Report;
 use crate::scenarios;
 use crate::targets;
+use crate::units::mib;
 
 fn say(what: &str) {
     eprintln!("vh-bench: {what}");
@@ -301,8 +303,8 @@ fn rss_only(parts: &Parts, conditions: &str, strict: bool) -> Result<i32> {
     let met = ratio <= 1.3;
     println!(
         "median: worker {}, bare python3 {}: {ratio:.2}x; target <= 1.3x: {}",
-        report::mib(w),
-        report::mib(b),
+        mib(w),
+        mib(b),
         if met { "met" } else { "MISSED" }
     );
     Ok(if strict && !met { 2 } else { 0 })

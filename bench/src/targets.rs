@@ -1,19 +1,9 @@
 //! Issue 8's targets, judged against the baselines of the same run, and
 //! issue 17's hub-shaped ones (`crate::hubshaped`).
 
-use crate::report::{Report, mib, us};
-
-/// One target: what, the measured figure, and whether it is met.
-pub struct Target {
-    /// The target, as issue 8 states it.
-    pub what: &'static str,
-    /// The figure and what it was compared with.
-    pub measured: String,
-    /// Whether the figure meets the target.
-    pub met: bool,
-    /// How far off it is, if it does not.
-    pub miss: String,
-}
+use crate::results::Report;
+use crate::target::Target;
+use crate::units::{mib, us};
 
 /// A latency target: `v` at most `limit` times `base`.
 fn ratio_target(what: &'static str, v: f64, base: f64, limit: f64) -> Target {

@@ -11,8 +11,8 @@ use tonic::{Request, Response, Status};
 use vh_proto::v1::admin_server::Admin;
 use vh_proto::v1::{AdminReply, LogLine, LogsRequest, ScriptRef, StatusReply, StatusRequest};
 
+use crate::control::Control;
 use crate::registry::{Entry, Registry};
-use crate::supervisor::Control;
 
 /// The admin service over the shared [`Registry`].
 pub struct AdminService {

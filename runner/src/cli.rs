@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::DEFAULT_SOCKET;
+use crate::config::{DEFAULT_SOCKET, Overrides};
 
 /// Out-of-process Python scripting for the Verlihub hub: one isolated
 /// worker process per script, driven by the hub's unchanged python_pi
@@ -120,4 +120,15 @@ pub struct ServeArgs {
     /// Python interpreter for the workers (needs the `vh` package) [default: python3].
     #[arg(long)]
     pub python: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The flags that override the configuration file
+    /// ([`crate::config::Config::with_overrides`]).
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            socket: self.socket.clone(),
+            python: self.python.clone(),
+        }
+    }
 }

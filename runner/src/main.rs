@@ -33,7 +33,7 @@ fn run() -> Result<()> {
         .build()?;
     match cli.command {
         Command::Serve(args) => {
-            let config = Config::load(args.config.as_deref())?.with_overrides(&args);
+            let config = Config::load(args.config.as_deref())?.with_overrides(&args.overrides());
             let result = rt.block_on(vh_runner::server::serve(config));
             // The stop has already bounded everything worth waiting for
             // (runner/src/shutdown.rs); tasks still parked do not delay the exit.
@@ -41,7 +41,7 @@ fn run() -> Result<()> {
             result
         }
         Command::CheckConfig(args) => {
-            let config = Config::load(args.config.as_deref())?.with_overrides(&args);
+            let config = Config::load(args.config.as_deref())?.with_overrides(&args.overrides());
             print!("{}", config.to_toml()?);
             Ok(())
         }

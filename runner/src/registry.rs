@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc};
 use vh_proto::v1::{LogLine, ScriptStatus};
 
-use crate::supervisor::Control;
+use crate::control::Control;
 
 /// Lines of output kept per script for `vh-runner logs`.
 pub const LOG_LINES_KEPT: usize = 1000;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use prost::Message;
 use tokio::sync::mpsc;
-use tonic::{Status, Streaming};
+use tonic::Streaming;
 use vh_proto::frame::{MAX_FRAME_LEN, too_big};
 use vh_proto::v1::{
     CallResult, FunctionResult, HookResult, RunnerMessage, ScriptUnloaded, ShimMessage, ToWorker,
@@ -17,13 +17,11 @@ use vh_proto::v1::{
 };
 
 use crate::config::Config;
+use crate::control::{Control, ToShim};
 use crate::direct::{LinkSlot, Links};
 use crate::registry::Registry;
 use crate::shutdown::{self, Shutdown};
-use crate::supervisor::{self, Control};
-
-/// Sender of the stream back to the shim.
-pub type ToShim = mpsc::UnboundedSender<Result<RunnerMessage, Status>>;
+use crate::supervisor;
 
 fn reply(to_shim: &ToShim, kind: runner_message::Kind) {
     let _ = to_shim.send(Ok(RunnerMessage { kind: Some(kind) }));

@@ -25,8 +25,8 @@ use vh_proto::v1::{
     RunnerMessage, RunnerStopping, ToWorker, UnloadScript, runner_message, to_worker,
 };
 
+use crate::control::Control;
 use crate::registry::Registry;
-use crate::supervisor::Control;
 
 /// How long all the workers together get to run `UnLoad` and exit.
 pub const UNLOAD_GRACE: Duration = Duration::from_secs(2);

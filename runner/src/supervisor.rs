@@ -9,34 +9,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use vh_proto::v1::{
-    FunctionResult, HookResult, HookStuck, LoadScript, RunnerMessage, ScriptDown, ScriptUnloaded,
-    ToWorker, runner_message, to_worker,
+    FunctionResult, HookResult, LoadScript, RunnerMessage, ScriptDown, ScriptUnloaded, ToWorker,
+    runner_message, to_worker,
 };
 
 use crate::config::Resolved;
+use crate::control::{Control, ToShim};
 use crate::direct::LinkSlot;
 use crate::policy::{Decision, RestartPolicy};
 use crate::registry::{Entry, Registry, State};
-use crate::session::ToShim;
 use crate::worker::{self, Exit};
-
-/// What the session and the admin service tell a supervisor.
-// A hook frame is the common case and is sent by value; boxing every one
-// to shrink the rare large load frame would cost an allocation per hook.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Control {
-    /// A frame for the worker (hook, vh.* result, unload, ping).
-    Msg(ToWorker),
-    /// `vh-runner restart`: start the worker again now, forget crashes.
-    Restart,
-    /// `vh-runner stop`: stop the worker until a restart.
-    Stop,
-    /// The hub gave up on a hook it sent on the direct link.
-    Stuck(HookStuck),
-    /// Round trips of direct-link hooks the hub measured, microseconds.
-    Stats(Vec<u32>),
-}
 
 fn send_shim(to_shim: &ToShim, kind: runner_message::Kind) {
     let _ = to_shim.send(Ok(RunnerMessage { kind: Some(kind) }));

@@ -24,9 +24,10 @@ pub mod state;
 
 use std::path::{Path, PathBuf};
 
+pub use crate::config::sandbox_keys::check;
 pub use landlock::{describe_kernel_abi, kernel_abi};
 
-use crate::config::{Resolved, ScriptSettings};
+use crate::config::Resolved;
 use crate::registry::Entry;
 use landlock::{READ, READ_EXEC, READ_WRITE, Ruleset};
 
@@ -82,27 +83,6 @@ impl Level {
             Level::FsNet => "fs+net",
         }
     }
-}
-
-/// Checks the sandbox keys of one script's settings (at config load).
-///
-/// # Errors
-/// `network = false` without `sandbox = true` (only the sandbox can enforce
-/// it), or a relative `sandbox_read`/`sandbox_write` path; the message
-/// names the key.
-pub fn check(settings: &ScriptSettings) -> Result<(), String> {
-    if !settings.network && !settings.sandbox {
-        return Err("network = false needs sandbox = true (Landlock enforces it)".into());
-    }
-    for (key, list) in [
-        ("sandbox_read", &settings.sandbox_read),
-        ("sandbox_write", &settings.sandbox_write),
-    ] {
-        if let Some(p) = list.iter().find(|p| !p.is_absolute()) {
-            return Err(format!("{key}: {:?} is not an absolute path", p.display()));
-        }
-    }
-    Ok(())
 }
 
 /// One worker's sandbox, ready to be put on its `Command`

@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use super::finding::Finding;
+use super::probe::{run_bounded, which};
 use crate::config::Config;
-use crate::doctor::{Finding, run_bounded, which};
 
 /// The interpreters the workers use: `python`, then each `[[script]]`'s.
 fn interpreters(config: &Config) -> Vec<PathBuf> {

@@ -9,8 +9,8 @@ use std::ffi::CString;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
+use super::finding::Finding;
 use crate::config::Config;
-use crate::doctor::Finding;
 
 /// The hub's user as the kernel sees it.
 struct HubUser {
