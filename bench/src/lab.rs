@@ -113,7 +113,7 @@ impl Lab {
     pub fn start(parts: &Parts) -> Result<Lab> {
         // relayed.py is chat.py with its hooks relayed through the runner,
         // the path every hook took before direct links.
-        let python2 = crate::py2::find_python2();
+        let python2 = crate::py2_setup::find_python2();
         let config = format!(
             "[[script]]\nmatch = \"busy.py\"\nhook_deadline_ms = {BUSY_DEADLINE_MS}\n\
              [[script]]\nmatch = \"relayed.py\"\ndirect_link = false\n\
@@ -121,7 +121,7 @@ impl Lab {
              [[script]]\nmatch = \"sends3-wait.py\"\npipeline_calls = false\n{}",
             python2
                 .as_deref()
-                .map(crate::py2::config)
+                .map(crate::py2_setup::config)
                 .unwrap_or_default()
         );
         let runner = RunnerProc::start(&parts.runner, &parts.python, &config)?;

@@ -14,6 +14,8 @@
 //! * [`inproc`]: the in-process CPython baseline;
 //! * [`lab`], [`driver`], [`runner`]: the runner, the hub and the shim;
 //! * [`scenarios`]: the measurements through vh-runner;
+//! * [`py2`]: a Python 2.7 worker's figures ([`py2_setup`]: finding the
+//!   Python 2.7, its runner config);
 //! * [`hubshaped`]: issue 17's hub-shaped scenario (a competing process,
 //!   rounds, pipelined calls, round trips per hook);
 //! * [`procfs`], [`stats`]: readings, figures;
@@ -32,6 +34,7 @@ mod lab;
 mod plan;
 mod procfs;
 mod py2;
+mod py2_setup;
 mod report;
 mod results;
 mod runner;
