@@ -54,6 +54,7 @@ lint: $(VPY)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PYTHON) tools/structure.py
 
 # Module sizes and import cycles (issue 16; tools/structure.py says how).
 structure:
