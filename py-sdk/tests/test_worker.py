@@ -330,3 +330,26 @@ def test_a_classic_worker_imports_no_heavy_module(start: Any) -> None:
         assert got == [None, b"none"], f"imported: {got}"
         runner.send(ping_msg(call_id))
         assert runner.recv() == ("pong", {"seq": call_id})
+
+
+def test_modules_in_the_hubs_working_directory_import_as_under_a(
+    start: Any, tmp_path: Path
+) -> None:
+    # Generation A's sys.path[0] was the hub's working directory (spec
+    # §7.5): a module there still imports, after the script's own folder.
+    hub_dir = tmp_path / "hub"
+    hub_dir.mkdir()
+    (hub_dir / "hub_helper.py").write_text("WHERE = 'hub'\n", encoding="utf-8")
+    runner = start(
+        """
+        import os, sys, hub_helper
+        HERE = os.path.dirname(os.path.abspath(__file__))
+        ORDER = (sys.path.index(HERE), sys.path.index(os.environ["VH_TEST_DIR"] + "/hub"))
+
+        def OnUserLogin(nick):
+            return 1 if hub_helper.WHERE == "hub" and ORDER[0] < ORDER[1] else 0
+        """,
+        hub_cwd=str(hub_dir),
+    )
+    runner.send(hook_msg(1, LOGIN, [b"alice"]))
+    assert runner.until("hook_result", ack, call_id=1)["values"] == [1]

@@ -105,7 +105,7 @@ def _values(field: int, values: list[Any]) -> bytes:
 
 
 # ToWorker kinds.
-def load_msg(path: str, encoding: str, script_id: int = 7) -> bytes:
+def load_msg(path: str, encoding: str, script_id: int = 7, hub_cwd: str = "") -> bytes:
     body = (
         _int(1, script_id)
         + _bytes(2, os.fsencode(path))
@@ -116,6 +116,7 @@ def load_msg(path: str, encoding: str, script_id: int = 7) -> bytes:
         + _bytes(7, b"config")
         + _bytes(8, encoding.encode())
         + _bytes(9, b"A")
+        + (_bytes(10, os.fsencode(hub_cwd)) if hub_cwd else b"")
     )
     return _bytes(1, body)
 
@@ -179,7 +180,11 @@ class FakeRunner:
     """One real worker process running ``script``, driven from the test."""
 
     def __init__(
-        self, script: Path, encoding: str = "cp1252", env: Optional[dict[str, str]] = None
+        self,
+        script: Path,
+        encoding: str = "cp1252",
+        env: Optional[dict[str, str]] = None,
+        hub_cwd: str = "",
     ) -> None:
         ours, theirs = socket.socketpair()
         self.sock = ours
@@ -194,7 +199,7 @@ class FakeRunner:
         )
         theirs.close()
         self._buffer = b""
-        self.send(load_msg(str(script), encoding))
+        self.send(load_msg(str(script), encoding, hub_cwd=hub_cwd))
 
     def send(self, frame: bytes) -> None:
         self.sock.sendall(struct.pack("<I", len(frame)) + frame)

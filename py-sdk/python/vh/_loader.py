@@ -108,6 +108,15 @@ def add_scripts_folder(basedir: str) -> None:
             sys.path.insert(0, folder)
 
 
+def add_hub_folder(hub_cwd: str) -> None:
+    """Generation A's import path (§7.5): A's ``sys.path[0]`` was ``''``,
+    the hub's working directory, so a module there imports as it did in
+    the hub; it goes after the script's own folder, which
+    :func:`run_script` puts first."""
+    if hub_cwd and hub_cwd not in sys.path:
+        sys.path.insert(0, hub_cwd)
+
+
 def run_script(path: str, name: str = "__main__") -> types.ModuleType:
     """Executes the script file as module ``name`` (``__main__``:
     generation A; see :func:`module_name`) with its folder first on

@@ -111,6 +111,8 @@ def main() -> int:
     _semantics.apply(semantics)
     if semantics == "B":
         _loader.add_scripts_folder(attrs.basedir)
+    elif len(event) > 10 and event[10]:
+        _loader.add_hub_folder(os.fsdecode(event[10]))
     rt = _runtime.Runtime(channel, encoding)
     _runtime.install(rt)
     try:

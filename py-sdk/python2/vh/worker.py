@@ -115,6 +115,10 @@ def main():
             "semantics (docs/admin.md)" % load["generation"]
         )
     try:
+        # A's sys.path[0] was '' (the hub's working directory, spec §7.5):
+        # it stays importable, after the script's folder.
+        if load["hub_cwd"] and load["hub_cwd"] not in sys.path:
+            sys.path.insert(0, load["hub_cwd"])
         rt.module = _run_script(_script_file(load))
         _declare_name_and_version(rt.module)
     except BaseException:
