@@ -44,10 +44,10 @@ demo-venv: $(VPY)
 	$(DEMO_PY) -m pip install --quiet -r examples/requirements.txt
 
 demo: demo-venv
-	$(DEMO_PY) examples/demo.py --release
+	$(DEMO_PY) examples/demo.py --release $(if $(PYTHON2),--python2 $(PYTHON2))
 
 demo-short: demo-venv
-	$(DEMO_PY) examples/demo.py --release --short
+	$(DEMO_PY) examples/demo.py --release --short $(if $(PYTHON2),--python2 $(PYTHON2))
 
 lint: $(VPY)
 	$(CARGO) fmt --all -- --check

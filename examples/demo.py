@@ -42,8 +42,26 @@ TARGET = REPO / "target" / "debug"
 EXAMPLES = REPO / "examples"
 SESSIONS = EXAMPLES / "sessions"
 SCRIPTS = ["greeter.py", "chat_filter.py", "hub_api.py", "matterbridge.py"]
+#: A classic Python 2 script (issue 13), loaded when a Python 2.7 is found.
+PY2_SCRIPT = "python2/chat_stats.py"
 ENCODING = "cp1251"
 BRIDGE_TOKEN = "demo-token"
+
+
+def find_python2(given: Optional[str]) -> Optional[str]:
+    """``--python2``, else ``python2.7``/``python2`` on ``PATH``, else
+    pyenv's 2.7.18: the first that really is a Python 2.7."""
+    import shutil
+
+    candidates = [given] if given else []
+    candidates += [shutil.which(n) or "" for n in ("python2.7", "python2")]
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates.append(os.path.join(root, "versions", "2.7.18", "bin", "python2.7"))
+    for c in filter(None, candidates):
+        check = [c, "-c", "import sys; sys.exit(sys.version_info[:2] != (2, 7))"]
+        if subprocess.run(check, capture_output=True).returncode == 0:
+            return c
+    return None
 
 
 def free_port() -> int:
@@ -226,6 +244,9 @@ def main() -> int:
         action="store_true",
         help="use the release binaries in target/release (`make demo` builds them)",
     )
+    parser.add_argument(
+        "--python2", help="the Python 2.7 for the classic Python 2 script (default: found)"
+    )
     args = parser.parse_args()
     global TARGET
     profile = "release" if args.release else "debug"
@@ -247,6 +268,12 @@ def main() -> int:
     runner_log, hub_log = out / "runner.log", out / "hub-output.txt"
     api_port, bridge_port = free_port(), free_port()
     api, bridge = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bridge_port}"
+    python2 = find_python2(args.python2)
+    scripts = SCRIPTS + ([PY2_SCRIPT] if python2 else [])
+    stats_file = out / "state" / "chat_stats" / "stats.json"
+    stats_file.unlink(missing_ok=True)
+    if not python2:
+        print(f"no Python 2.7 found: {PY2_SCRIPT} is left out (--python2 PATH to add it)")
     config = out / "runner.toml"
     config.write_text(
         f"""# Written by examples/demo.py.
@@ -258,6 +285,8 @@ state_root = {json.dumps(str(out / "state"))}
 # Generous for a busy 2-core machine; a hub would keep the 200 ms default.
 hook_deadline_ms = 1000
 restart_initial_ms = 300
+# The Python 2.7 that scripts written for python_pi 1.6 fall back to.
+{"python2 = " + json.dumps(python2) if python2 else "# (no Python 2.7 found)"}
 
 # The two scripts with servers and clients run sandboxed (docs/admin.md
 # "Sandbox"): they read only their folder and their Python, write only their
@@ -324,7 +353,7 @@ sandbox = true
             "--speed",
             str(speed),
         ]
-        for script in SCRIPTS:
+        for script in scripts:
             cmd += ["--script", str(EXAMPLES / script)]
         cmd.append(str(transcript))
         driver = Driver(session, speed, api, bridge, sock)
@@ -407,7 +436,6 @@ sandbox = true
         "filter_state": filter_row.get("STATE", "?"),
         "scripts": rows,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
 
     print()
     print(f"{profile} build ({TARGET.relative_to(REPO)}); hubsim exit code {code}; {summary_line}")
@@ -423,13 +451,29 @@ sandbox = true
         f"  chat_filter.py worker {driver.killed_pid} killed mid-replay: "
         f"now {summary['filter_state']}, restarts {summary['filter_restarts']}"
     )
+    stats: dict[str, Any] = {}
+    if python2:
+        if stats_file.exists():
+            stats = json.loads(stats_file.read_text())
+        top = sorted(stats.get("lines", {}).items(), key=lambda kv: -kv[1])[:3]
+        busiest = ", ".join(
+            f"{n.encode('latin-1').decode(ENCODING, 'replace')} {c}" for n, c in top
+        )
+        print(
+            f"  chat_stats.py, Python 2 (PY {rows.get('chat_stats.py', {}).get('PY', '?')}): "
+            f"counted {stats.get('total', 0)} of {summary['chat_lines']} chat lines; "
+            f"busiest: {busiest or 'none'}"
+        )
+    summary["python2_counted"] = stats.get("total")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     print("  per script (hooks served, hook round trip as the hub measured it):")
-    for name in SCRIPTS:
+    for name in (Path(s).name for s in scripts):
         r = rows.get(name, {})
         print(
             f"    {name:16} {r.get('STATE', '?'):8} hooks {r.get('HOOKS', '?'):>6}  "
             f"p50 {r.get('P50', '?'):>7}  p99 {r.get('P99', '?'):>7}  "
-            f"restarts {r.get('RESTARTS', '?')}  sandbox {r.get('SANDBOX', '?')}"
+            f"restarts {r.get('RESTARTS', '?')}  sandbox {r.get('SANDBOX', '?')}  "
+            f"python {r.get('PY', '?')}"
         )
     print(
         f"full hub output: {hub_log.relative_to(REPO)}; runner log: "
@@ -444,6 +488,7 @@ sandbox = true
         and to_bridge > 0
         and summary["filter_restarts"] >= 1
         and summary["filter_state"] == "running"
+        and (not python2 or stats.get("total") == summary["chat_lines"])
     )
     if not ok:
         print("demo: something did not work as expected; see the summary above", file=sys.stderr)
