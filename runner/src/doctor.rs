@@ -45,7 +45,7 @@ pub fn run(opts: &Options) -> Vec<Finding> {
     socket::check(&config, &opts.hub_user, &mut out);
     check_wrapper(opts.plugin.as_deref(), &mut out);
     python::check_python3(&config, &mut out);
-    python::check_python2(&mut out);
+    python::check_python2(&config, &mut out);
     check_landlock(&config, &mut out);
     check_unit(opts.unit.as_deref(), &mut out);
     out

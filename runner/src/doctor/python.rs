@@ -69,13 +69,42 @@ pub fn check_python3(config: &Config, out: &mut Vec<Finding>) {
     }
 }
 
-/// Interpreters tried for legacy (Python 2) scripts, first found wins:
-/// `python2.7`, then `python2` on `PATH`. (A configured `python2` key, if
-/// the runner has one, goes first; see the report of issue 15.)
+/// Interpreters tried for legacy (Python 2) scripts after `[defaults]
+/// python2`, first found wins: `python2.7`, then `python2` on `PATH`, as
+/// the runner itself looks ([`crate::py2::find_python2`]).
 pub const PYTHON2_NAMES: &[&str] = &["python2.7", "python2"];
 
-/// Adds the Python 2.7 finding to `out`.
-pub fn check_python2(out: &mut Vec<Finding>) {
+/// `"2.7"`, `"3.11"`, … as `exe` says of itself, or what it said instead
+/// (`None`: no answer within the probe's bound).
+fn version(exe: &std::path::Path) -> Option<(bool, String)> {
+    run_bounded(Command::new(exe).args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]))
+}
+
+/// Adds the Python 2.7 finding to `out`: `[defaults] python2` if the
+/// config names one (a problem if it is no Python 2.7: the runner would
+/// fall back to `PATH` and say so only in its log), else `PATH`.
+pub fn check_python2(config: &Config, out: &mut Vec<Finding>) {
+    if let Some(exe) = &config.defaults.python2 {
+        match version(exe) {
+            Some((true, v)) if v.trim() == "2.7" => out.push(Finding::ok(
+                "python2",
+                format!(
+                    "{}: Python 2.7 for legacy scripts ([defaults] python2)",
+                    exe.display()
+                ),
+            )),
+            other => out.push(Finding::problem(
+                "python2",
+                format!(
+                    "[defaults] python2 = {}: not a Python 2.7 ({})",
+                    exe.display(),
+                    other.map_or_else(|| "no answer".to_string(), |(_, s)| s.trim().to_string())
+                ),
+                "point `python2` in runner.toml at a python2.7 executable, or remove the key",
+            )),
+        }
+        return;
+    }
     // Every python2.7 / python2 on PATH, in order: a pyenv shim without a
     // selected 2.7 fails, a later one may work.
     let dirs: Vec<PathBuf> = std::env::var_os("PATH")
@@ -88,9 +117,7 @@ pub fn check_python2(out: &mut Vec<Finding>) {
         .collect();
     let mut failed = None;
     for exe in &candidates {
-        match run_bounded(
-            Command::new(exe).args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]),
-        ) {
+        match version(exe) {
             Some((true, v)) if v.trim() == "2.7" => {
                 out.push(Finding::ok(
                     "python2",

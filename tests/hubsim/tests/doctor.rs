@@ -246,6 +246,35 @@ fn each_problem_is_explained_with_its_fix() {
         "{text}"
     );
 
+    // `[defaults] python2` goes first: a Python 2.7 there is the one, and
+    // anything else there is a problem (the runner would only log it).
+    let with_python2 = |exe: &Path, name: &str| {
+        let text = std::fs::read_to_string(s.runner.dir.path().join("runner.toml")).unwrap();
+        let path = dir.join(name);
+        let key = format!("[defaults]\npython2 = {:?}\n", exe.display().to_string());
+        std::fs::write(&path, text.replacen("[defaults]\n", &key, 1)).unwrap();
+        path
+    };
+    let config = with_python2(&s.bin.join("python2.7"), "py2-ok.toml");
+    let (code, text) = s.doctor(&[
+        ("--config", config.to_str().unwrap()),
+        ("PATH", "/nonexistent"),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("python2.7: Python 2.7 for legacy scripts ([defaults] python2)"),
+        "{text}"
+    );
+    let not2 = dir.join("python3-standin");
+    script(&not2, "echo 3.11");
+    let config = with_python2(&not2, "py2-bad.toml");
+    s.fails(
+        &[("--config", config.to_str().unwrap())],
+        "python2",
+        "not a Python 2.7 (3.11)",
+        "point `python2` in runner.toml",
+    );
+
     // A hub user the socket lets in by neither mode nor group.
     if Command::new("id")
         .arg("nobody")
