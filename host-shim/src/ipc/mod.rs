@@ -139,29 +139,19 @@ impl Ipc {
             // Ask for an attempt now and wait for its outcome, not the old one.
             let seen = guard.1;
             self.wake.notify_one();
-            while guard.1 == seen || guard.0 == Link::Connecting {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                guard = self
-                    .link_changed
-                    .wait_timeout(guard, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-        }
-        while guard.0 == Link::Connecting {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
             guard = self
                 .link_changed
-                .wait_timeout(guard, left)
+                .wait_timeout_while(guard, left, |g| g.1 == seen || g.0 == Link::Connecting)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+        let left = deadline.saturating_duration_since(Instant::now());
+        guard = self
+            .link_changed
+            .wait_timeout_while(guard, left, |g| g.0 == Link::Connecting)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
         match &guard.0 {
             Link::Connected => Ok(()),
             Link::Down(reason) => Err(reason.clone()),
