@@ -20,7 +20,8 @@
  * Usage: vh-bench-inproc CHAT_SCRIPT USERMC_SCRIPT N
  *        vh-bench-inproc --lines SCRIPT N FD...   (issue 17's hub-shaped
  *            scenario: N chat lines back to back, each then sent to every
- *            client socket FD as a hub broadcasts it; only `value lines`)
+ *            client socket FD as a hub broadcasts it; only `value lines`
+ *            and `value sends`)
  * Output, nanoseconds, one line each:
  *   value <name> <ns>                       mean of a batch
  *   series <name> <p50> <p99> <p99.9> <mean>  per-call times
@@ -314,17 +315,24 @@ static void batch(const char *name, int id, int hook, size_t n)
 /* The chat line as the hub broadcasts it (vh-bench's hubshaped.rs sends the same). */
 static const char LINE[] = "<bench> hello everyone, how is the hub doing today?|";
 
+/* Nanoseconds spent in the sends of hub-shaped lines (see line()). */
+static uint64_t send_ns;
+
 /* One hub-shaped line: the event, then the line to every client (full
- * client buffers drop the copy, as in c/driver.c vb_lines). */
+ * client buffers drop the copy, as in c/driver.c vb_lines); the sends'
+ * time is added to send_ns. */
 static void line(int id, const int *fds, int nfds)
 {
 	event(id, ON_PARSED_MSG_CHAT);
+	uint64_t t = now_ns();
 	for (int k = 0; k < nfds; k++)
 		(void)send(fds[k], LINE, sizeof LINE - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	send_ns += now_ns() - t;
 }
 
 /* --lines SCRIPT N FD...: N hub-shaped lines back to back to SCRIPT, after
- * a warm-up; prints `value lines <ns per line>`. */
+ * a warm-up; prints `value lines <ns per line>` and `value sends <ns per
+ * line spent in the sends>`. */
 static int lines_main(const char *script, size_t n, int nfds, char **fd_args)
 {
 	int fds[256];
@@ -339,9 +347,11 @@ static int lines_main(const char *script, size_t n, int nfds, char **fd_args)
 	for (size_t i = 0; i < n / 10 + 10; i++)
 		line(id, fds, nfds);
 	uint64_t t0 = now_ns();
+	send_ns = 0;
 	for (size_t i = 0; i < n; i++)
 		line(id, fds, nfds);
 	printf("value lines %.2f\n", (double)(now_ns() - t0) / (double)(n ? n : 1));
+	printf("value sends %.2f\n", (double)send_ns / (double)(n ? n : 1));
 	PyEval_RestoreThread(main_ts);
 	Py_FinalizeEx();
 	return 0;

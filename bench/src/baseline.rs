@@ -57,6 +57,7 @@ pub fn hook_sizes() -> Sizes {
     let call = ShimMessage {
         kind: Some(shim_message::Kind::Hook(HookCall {
             script_id: 1,
+            hub_cpu: 1,
             call_id: 123_456,
             hook: 3,
             args: vec![s(NICK), s(TEXT)],

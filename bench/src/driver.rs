@@ -57,6 +57,7 @@ unsafe extern "C" {
         len: usize,
         counts: *mut Counts,
         dropped: *mut u64,
+        send_ns: *mut u64,
     ) -> u64;
     fn vb_events_for(
         ids: *const c_int,
@@ -178,8 +179,8 @@ impl Driver {
     /// Issue 17's hub-shaped lines: `n` chat events `e` (two string
     /// arguments), each followed by `line` sent to every client socket of
     /// `fds` as a hub broadcasts a chat line (`c/driver.c` `vb_lines`).
-    /// Returns the tallies, copies dropped on full client buffers, and the
-    /// total time.
+    /// Returns the tallies, copies dropped on full client buffers, the
+    /// total time and the part of it spent in the sends.
     ///
     /// # Errors
     /// The event is malformed.
@@ -189,10 +190,10 @@ impl Driver {
         n: usize,
         fds: &[c_int],
         line: &[u8],
-    ) -> Result<(Counts, u64, Duration)> {
+    ) -> Result<(Counts, u64, Duration, Duration)> {
         let p = Packed::new(e)?;
         let mut counts = Counts::default();
-        let mut dropped = 0u64;
+        let (mut dropped, mut send_ns) = (0u64, 0u64);
         // SAFETY: every pointer is valid for the call and its length; the
         // shim is loaded (attach).
         let total = unsafe {
@@ -209,9 +210,15 @@ impl Driver {
                 line.len(),
                 &mut counts,
                 &mut dropped,
+                &mut send_ns,
             )
         };
-        Ok((counts, dropped, Duration::from_nanos(total)))
+        Ok((
+            counts,
+            dropped,
+            Duration::from_nanos(total),
+            Duration::from_nanos(send_ns),
+        ))
     }
 
     /// Runs events for `duration` (at most `max`); returns each event's

@@ -13,7 +13,11 @@
 //!   and `sends3.py` (three).
 //!
 //! Round trips per hook come from the shim's own counters
-//! (`vh_shim_round_trips`, docs/protocol.md "Pipelined calls").
+//! (`vh_shim_round_trips`, docs/protocol.md "Pipelined calls"). The part
+//! of each line the hub spent in its 20 sends is reported apart: a send
+//! that wakes a sleeping clients process costs the hub several times one
+//! that finds it busy, so the slower a line, the dearer its sends
+//! (docs/performance.md "Hub-shaped chat lines").
 
 use std::ffi::CString;
 use std::fmt::Write as _;
@@ -72,6 +76,9 @@ const RUNNER_SCRIPTS: [(&str, &str); 4] = [
 pub struct HubShaped {
     /// µs per line, `[variant][round]`, in the order of [`VARIANTS`].
     pub us_per_line: Vec<Vec<f64>>,
+    /// Of those, µs per line spent in the sends to the clients,
+    /// `[variant][round]`.
+    pub sends_us: Vec<Vec<f64>>,
     /// Round trips per hook of the vh-runner variants (hook + answered
     /// `vh.*` calls, over all rounds), in [`VARIANTS`] order from index 2.
     pub round_trips: Vec<f64>,
@@ -181,21 +188,26 @@ pub fn run(lab: &mut Lab, rounds: usize, lines: usize) -> Result<HubShaped> {
     let counters = RoundTrips::find(&lab.shim_path)?;
     let mut out = HubShaped {
         us_per_line: vec![Vec::new(); VARIANTS.len()],
+        sends_us: vec![Vec::new(); VARIANTS.len()],
         round_trips: vec![0.0; RUNNER_SCRIPTS.len()],
         lines,
     };
     let mut trips = vec![(0u64, 0u64); RUNNER_SCRIPTS.len()];
     for round in 0..rounds {
         eprintln!("vh-bench: hub-shaped round {}/{rounds}", round + 1);
-        out.us_per_line[0].push(inproc_lines(&usermc, lines, &hub_fds)?);
-        out.us_per_line[1].push(inproc_lines(&sends3, lines, &hub_fds)?);
+        for (i, script) in [&usermc, &sends3].into_iter().enumerate() {
+            let (line_us, sends_us) = inproc_lines(script, lines, &hub_fds)?;
+            out.us_per_line[i].push(line_us);
+            out.sends_us[i].push(sends_us);
+        }
         for (i, &id) in ids.iter().enumerate() {
             let before = counters.read();
-            let ns = runner_lines(lab, id, lines, &hub_fds)?;
+            let (line_us, sends_us) = runner_lines(lab, id, lines, &hub_fds)?;
             let after = counters.read();
             trips[i].0 += after.0 - before.0;
             trips[i].1 += (after.0 - before.0) + (after.1 - before.1);
-            out.us_per_line[2 + i].push(ns / 1000.0);
+            out.us_per_line[2 + i].push(line_us);
+            out.sends_us[2 + i].push(sends_us);
         }
     }
     for (i, (hooks, round_trips)) in trips.iter().enumerate() {
@@ -210,8 +222,9 @@ pub fn run(lab: &mut Lab, rounds: usize, lines: usize) -> Result<HubShaped> {
 }
 
 /// `lines` hub-shaped chat lines to script `id` through the shim, back to
-/// back (after a warm-up), each sent to the clients `fds`; ns per line.
-fn runner_lines(lab: &mut Lab, id: i32, lines: usize, fds: &[RawFd]) -> Result<f64> {
+/// back (after a warm-up), each sent to the clients `fds`; µs per line, and
+/// of those µs in the sends.
+fn runner_lines(lab: &mut Lab, id: i32, lines: usize, fds: &[RawFd]) -> Result<(f64, f64)> {
     let ids = [id];
     let e = Event {
         ids: &ids,
@@ -220,17 +233,19 @@ fn runner_lines(lab: &mut Lab, id: i32, lines: usize, fds: &[RawFd]) -> Result<f
     };
     lab.driver.lines(&e, lines / 10 + 10, fds, LINE)?;
     lab.hub.clear_records();
-    let (counts, _dropped, took) = lab.driver.lines(&e, lines, fds, LINE)?;
+    let (counts, _dropped, took, sends) = lab.driver.lines(&e, lines, fds, LINE)?;
     lab.hub.clear_records();
     if counts.allowed != lines as u64 {
         bail!("hub-shaped lines to #{id}: expected {lines} results l:1, got {counts:?}");
     }
-    Ok(took.as_nanos() as f64 / lines as f64)
+    let per_line = |d: std::time::Duration| d.as_nanos() as f64 / 1000.0 / lines as f64;
+    Ok((per_line(took), per_line(sends)))
 }
 
 /// The in-process baseline's µs per line for `script`, each line sent to
-/// the clients `fds` (inherited by the program).
-fn inproc_lines(script: &Path, lines: usize, fds: &[RawFd]) -> Result<f64> {
+/// the clients `fds` (inherited by the program), and of those µs in the
+/// sends.
+fn inproc_lines(script: &Path, lines: usize, fds: &[RawFd]) -> Result<(f64, f64)> {
     let program = env!("VH_BENCH_INPROC");
     if program.is_empty() {
         bail!(
@@ -251,16 +266,18 @@ fn inproc_lines(script: &Path, lines: usize, fds: &[RawFd]) -> Result<f64> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    parse_lines(&String::from_utf8_lossy(&out.stdout))
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok((parse_value(&text, "lines")?, parse_value(&text, "sends")?))
 }
 
-/// `value lines <ns>` of the baseline's output, as µs.
-fn parse_lines(text: &str) -> Result<f64> {
+/// `value <name> <ns>` of the baseline's output, as µs.
+fn parse_value(text: &str, name: &str) -> Result<f64> {
+    let prefix = format!("value {name} ");
     text.lines()
-        .find_map(|l| l.strip_prefix("value lines "))
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|ns| ns / 1000.0)
-        .ok_or_else(|| anyhow!("the baseline printed no `value lines`: {text:?}"))
+        .ok_or_else(|| anyhow!("the baseline printed no `value {name}`: {text:?}"))
 }
 
 /// The loaded shim's `vh_shim_round_trips`.
@@ -318,8 +335,8 @@ pub fn render(h: &HubShaped) -> String {
     );
     let _ = writeln!(
         o,
-        "{:<34} {:>8} {:>8} {:>8}  {:>6}  rounds",
-        "", "median", "slowest", "xinproc", "trips"
+        "{:<34} {:>8} {:>8} {:>8}  {:>6} {:>6}  rounds",
+        "", "median", "slowest", "xinproc", "trips", "sends"
     );
     for (i, label) in VARIANTS.iter().enumerate() {
         let v = &h.us_per_line[i];
@@ -333,10 +350,11 @@ pub fn render(h: &HubShaped) -> String {
         let rounds: Vec<String> = v.iter().map(|x| format!("{x:.1}")).collect();
         let _ = writeln!(
             o,
-            "{label:<34} {:>8.1} {:>8.1} {:>7.2}x  {trips:>6}  {}",
+            "{label:<34} {:>8.1} {:>8.1} {:>7.2}x  {trips:>6} {:>6.1}  {}",
             median(v),
             max(v),
             median(v) / base.max(1e-9),
+            median(h.sends_us.get(i).map_or(&[][..], Vec::as_slice)),
             rounds.join(" ")
         );
     }
@@ -391,6 +409,7 @@ mod tests {
                 vec![90.0; 5],
                 vec![45.0; 5],
             ],
+            sends_us: vec![vec![7.0; 5]; 6],
             round_trips: vec![2.0, trips, 4.0, trips],
             lines: 100,
         }
@@ -414,8 +433,10 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_baselines_lines_value() {
-        assert_eq!(parse_lines("value lines 25000.0\n").ok(), Some(25.0));
-        assert!(parse_lines("value clock 20\n").is_err());
+    fn parses_the_baselines_lines_and_sends_values() {
+        let out = "value lines 25000.0\nvalue sends 7500.0\n";
+        assert_eq!(parse_value(out, "lines").ok(), Some(25.0));
+        assert_eq!(parse_value(out, "sends").ok(), Some(7.5));
+        assert!(parse_value("value clock 20\n", "lines").is_err());
     }
 }

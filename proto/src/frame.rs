@@ -100,6 +100,7 @@ mod tests {
     fn round_trips_and_reports_clean_close() {
         let msg = HookCall {
             script_id: 7,
+            hub_cpu: 2,
             call_id: 42,
             hook: 3,
             args: vec![Value {

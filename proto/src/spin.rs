@@ -183,6 +183,14 @@ fn parse_running(line: &[u8]) -> Option<u64> {
     field.split_once('/')?.0.parse().ok()
 }
 
+/// 1 + the CPU the calling thread runs on now (`sched_getcpu`, a vDSO
+/// read), or 0 if it cannot be told: `HookCall.hub_cpu`.
+pub fn cpu_tag() -> u32 {
+    // SAFETY: no arguments; returns -1 on failure.
+    let cpu = unsafe { libc::sched_getcpu() };
+    u32::try_from(cpu).map_or(0, |c| c.saturating_add(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,10 +19,12 @@
 //! - [`reader`]: the runner link's reader thread and its routing.
 //! - [`links`]: which socket a message takes (runner or direct link).
 //! - [`held`]: pipelined calls held until the next frame on the direct link.
+//! - [`affinity`]: sleeping on the hub thread's CPU between hooks.
 //! - [`transport`]: the worker's sockets, frames out, off-main-thread
 //!   calls, and (`transport::main_wait`) the main thread's wait.
 //! - [`channel`]: `vh._core.Channel`, the transport as a Python object.
 
+mod affinity;
 mod channel;
 mod events;
 mod held;

@@ -60,6 +60,8 @@ pub struct Transport {
     /// Pipelined calls not written yet (`held`): they go out with the next
     /// frame on the direct link.
     held: held::Held,
+    /// Where the hub thread sends hooks from, to sleep there (`affinity`).
+    hub_cpu: crate::affinity::HubCpu,
 }
 
 /// The callback name of a `HubCall` message (for error messages).
@@ -133,6 +135,7 @@ impl Transport {
             main_polling,
             next_call: AtomicU64::new(1),
             spin: vh_proto::spin::Adaptive::from_env(),
+            hub_cpu: crate::affinity::HubCpu::from_env(),
             held: held::Held::default(),
         })
     }

@@ -74,6 +74,7 @@ impl Shim {
                 call_id: call,
                 hook: hook as u32,
                 args,
+                hub_cpu: vh_proto::spin::cpu_tag(),
             }),
         );
         let Some(route) = route else {

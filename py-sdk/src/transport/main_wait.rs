@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use vh_proto::frame::read_frame;
-use vh_proto::v1::ToWorker;
+use vh_proto::v1::{ToWorker, to_worker};
 
 use super::Transport;
 use crate::events::Incoming;
@@ -27,7 +27,9 @@ impl Transport {
         }
         let started = Instant::now();
         let got = self.next_main_inner(timeout);
-        self.spin.waited(started.elapsed());
+        let took = started.elapsed();
+        self.spin.waited(took);
+        self.hub_cpu.waited(took);
         got
     }
 
@@ -95,8 +97,15 @@ impl Transport {
                     i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
                 }
             };
+            // A sleep (not a check after spinning) waits on the hub's CPU.
+            let pinned = if ms == 0 {
+                None
+            } else {
+                self.hub_cpu.pin_for_sleep()
+            };
             // SAFETY: two valid pollfds.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+            drop(pinned);
             self.main_polling.store(false, Ordering::SeqCst);
             if fds[1].revents != 0 {
                 let mut buf = [0u8; 8];
@@ -106,6 +115,9 @@ impl Transport {
             if fds[0].revents != 0 {
                 match read_frame::<_, ToWorker>(&mut &direct.reader) {
                     Ok(Some(ToWorker { kind: Some(kind) })) => {
+                        if let to_worker::Kind::Hook(call) = &kind {
+                            self.hub_cpu.note(call.hub_cpu);
+                        }
                         return Some((Incoming::Frame(kind), Link::Direct));
                     }
                     Ok(Some(ToWorker { kind: None })) => {}

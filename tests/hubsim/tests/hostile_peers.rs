@@ -334,6 +334,7 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
     p.send_grpc(&[0x7a, 0x02, 0x08, 0x01]);
     p.send_grpc(&[0xf8, 0x06, 0x01]);
     p.send_grpc(&shim_msg(shim_message::Kind::Hook(HookCall {
+        hub_cpu: 0,
         script_id: 12_345,
         call_id: 7,
         hook: 999,
@@ -416,6 +417,7 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
         (13, 3, vec![Value { kind: None }, s(b"\xff")]),
     ] {
         p.send_grpc(&shim_msg(shim_message::Kind::Hook(HookCall {
+            hub_cpu: 0,
             script_id: 2,
             call_id,
             hook,
@@ -465,6 +467,7 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
         "{got:?}"
     );
     p.send_grpc(&shim_msg(shim_message::Kind::Hook(HookCall {
+        hub_cpu: 0,
         script_id: 3,
         call_id: 1,
         hook: 3,

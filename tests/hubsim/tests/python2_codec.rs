@@ -109,6 +109,7 @@ fn prost_frames_round_trip_through_the_python2_codec_byte_for_byte() {
             semantics: "B".into(),
         })),
         to_worker(to_worker::Kind::Hook(HookCall {
+            hub_cpu: 0,
             script_id: 0,
             call_id: u64::MAX,
             hook: 40,
