@@ -11,7 +11,7 @@ mod main_wait;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -120,9 +120,16 @@ impl Transport {
             Arc::clone(&wake),
             Arc::clone(&main_polling),
         );
+        // The reader's mask is the worker's own (module `affinity`).
+        let reader_tid = Arc::new(AtomicI32::new(0));
+        let tid = Arc::clone(&reader_tid);
         std::thread::Builder::new()
             .name("vh-core-reader".into())
-            .spawn(move || reader(read_half, main_tx, p, w, m))
+            .spawn(move || {
+                // SAFETY: no arguments; always succeeds.
+                tid.store(unsafe { libc::gettid() }, Ordering::Relaxed);
+                reader(read_half, main_tx, p, w, m)
+            })
             .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
         Ok(Transport {
             writer: Mutex::new(stream),
@@ -135,7 +142,7 @@ impl Transport {
             main_polling,
             next_call: AtomicU64::new(1),
             spin: vh_proto::spin::Adaptive::from_env(),
-            hub_cpu: crate::affinity::HubCpu::from_env(),
+            hub_cpu: crate::affinity::HubCpu::from_env(reader_tid),
             held: held::Held::default(),
         })
     }

@@ -74,7 +74,7 @@ impl Shim {
                 call_id: call,
                 hook: hook as u32,
                 args,
-                hub_cpu: vh_proto::spin::cpu_tag(),
+                hub_cpu: self.hub_cpu_for_worker(),
             }),
         );
         let Some(route) = route else {
@@ -165,6 +165,20 @@ impl Shim {
             self.settings.hook_deadline
         } else {
             Duration::from_millis(u64::from(ms))
+        }
+    }
+
+    /// `HookCall.hub_cpu` (docs/protocol.md "Direct links"): 1 + the CPU
+    /// this thread runs on if it will sleep at once while it waits for the
+    /// answer (its spin budget is nothing: a busy machine, or answers that
+    /// come slowly), so that a worker about to sleep does so on this CPU
+    /// and the hook wakes it here; 0 while this thread spins for answers,
+    /// as then hub thread and worker are best apart, each on its own CPU.
+    fn hub_cpu_for_worker(&self) -> u32 {
+        if self.spinner.budget().is_zero() {
+            vh_proto::spin::cpu_tag()
+        } else {
+            0
         }
     }
 }

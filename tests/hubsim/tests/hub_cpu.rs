@@ -2,10 +2,11 @@
 //! (docs/performance.md "Waiting on the hub's CPU"), through real parts:
 //! hubsim's hub thread (this test's thread) pinned to one CPU and then to
 //! another, the dlopened shim, a real runner and worker. While the worker
-//! sleeps for its next hook it may run only on the CPU the hub thread sent
-//! the last hook from; while it runs a hook, it and every thread it starts
-//! may run on all the CPUs it started with; `VH_WAIT_ON_HUB_CPU=0` leaves
-//! its mask alone.
+//! sleeps for its next hook (hooks coming densely, from a hub thread that
+//! does not spin for answers) it may run only on the CPU the hub thread
+//! sent the last hook from; while it runs a hook, it and every thread it
+//! starts may run on all the CPUs of the worker; a mask set for the whole
+//! worker holds; `VH_WAIT_ON_HUB_CPU=0` leaves its mask alone.
 
 mod common;
 
@@ -93,9 +94,13 @@ fn probe(hub: &mut Hub) -> (u32, String, String) {
     )
 }
 
-/// A hub on `runner` with hub_cpu.py loaded and alice in.
+/// A hub on `runner` with hub_cpu.py loaded and alice in. Its hub thread
+/// never spins for answers (`VH_SPIN_US=0`), so it tells the worker its CPU
+/// with every hook, as on a busy machine (`HookCall.hub_cpu`).
 fn hub_on(runner: &Runner) -> Hub {
     shim_env(&runner.socket(), 10_000);
+    // SAFETY: tests hold `serial()`; nothing else reads the environment now.
+    unsafe { std::env::set_var("VH_SPIN_US", "0") };
     let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
     assert!(hub.load(&script("hub_cpu.py")) >= 0, "{}", runner.log());
     assert!(hub.login(b"alice", 3, b"10.0.0.1", b"", b"", b"", b"", b"0"));
@@ -172,8 +177,23 @@ fn vh_wait_on_hub_cpu_0_leaves_the_workers_mask_alone() {
     drop(hub);
 }
 
+/// Restricts every thread of process `pid` to `cpu`, as `taskset -a -p`
+/// does.
+fn pin_process(pid: u32, cpu: usize) {
+    // SAFETY: an all-zero cpu_set_t is the empty set; `cpu` came from the
+    // kernel's own list.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("worker threads");
+    for tid in tasks.filter_map(|t| t.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+        // SAFETY: a valid set of the size given.
+        let rc = unsafe { libc::sched_setaffinity(tid, size_of::<libc::cpu_set_t>(), &set) };
+        assert_eq!(rc, 0, "sched_setaffinity on worker thread {tid}");
+    }
+}
+
 #[test]
-fn a_mask_set_from_outside_stays_as_set() {
+fn a_mask_set_for_the_whole_worker_holds_even_while_it_sleeps_pinned() {
     let _serial = serial();
     let all = own_cpus();
     if all.len() < 2 {
@@ -184,27 +204,21 @@ fn a_mask_set_from_outside_stays_as_set() {
     let mut hub = hub_on(&runner);
     let (first, last) = (all[0], all[all.len() - 1]);
     pin_to(&[first]);
-    // After a quiet spell, so that the worker then sleeps unpinned: a mask
-    // set from outside while it sleeps pinned is lost (module docs).
-    std::thread::sleep(Duration::from_millis(50));
+    let everywhere = format!("{all:?}");
+    // Dense hooks: the worker now sleeps on `first` alone.
+    burst_until_pinned(&mut hub, first, &everywhere);
     let (pid, _, _) = probe(&mut hub);
-    std::thread::sleep(Duration::from_millis(50));
-    // As `taskset -p` would: the worker's main thread on `last` alone.
-    // SAFETY: an all-zero cpu_set_t is the empty set; `last` came from the
-    // kernel's own list.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    unsafe { libc::CPU_SET(last, &mut set) };
-    // SAFETY: a valid set of the size given; pid is the worker's main thread.
-    let rc = unsafe { libc::sched_setaffinity(pid as i32, size_of::<libc::cpu_set_t>(), &set) };
-    assert_eq!(rc, 0, "sched_setaffinity on the worker");
-    // The hub thread stays on `first`, a CPU the worker may no longer use.
+    // As `taskset -a -p` would, while the worker sleeps pinned: every
+    // thread on `last`, a CPU the hub thread (on `first`) does not use.
+    pin_process(pid, last);
     for _ in 0..200 {
-        let (_, main, _) = probe(&mut hub);
+        let (_, main, thread) = probe(&mut hub);
         assert_eq!(
             main,
             format!("[{last}]"),
             "the admin's mask held during the hook"
         );
+        assert_eq!(thread, format!("[{last}]"), "and for the hook's threads");
         assert_eq!(allowed_list(pid), last.to_string(), "and between hooks");
     }
     pin_to(&all);
