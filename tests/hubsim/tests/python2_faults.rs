@@ -10,34 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::py2::{config, python2, script};
-use common::{Runner, actions, serial, shim_env, shim_path, show, wait_until};
+use common::{Runner, actions, op_hub, said, serial, show, timed_chat, wait_until};
 use vh_hubsim::{Generation, HookArg, Hub};
-
-fn open(runner: &Runner, generation: Generation) -> Hub {
-    shim_env(&runner.socket(), 2_000);
-    let mut hub = Hub::open(&shim_path(), generation).expect("hubsim opens the shim");
-    assert!(hub.login(
-        b"op",
-        0,
-        b"10.0.0.1",
-        b"d",
-        b"<++ V:1>",
-        b"1\x01",
-        b"",
-        b"0"
-    ));
-    hub
-}
-
-fn timed_chat(hub: &mut Hub, text: &[u8]) -> (bool, Duration) {
-    let t = Instant::now();
-    let allowed = hub.chat(b"op", text);
-    (allowed, t.elapsed())
-}
-
-fn said(hub: &Hub, what: &str) -> bool {
-    show(&actions(&hub.records())).contains(what)
-}
 
 /// The cells of script `name`'s row in `vh-runner status`, by column name.
 fn status_row(runner: &Runner, name: &str) -> std::collections::HashMap<String, String> {
@@ -62,7 +36,7 @@ fn an_exception_in_a_python2_hook_allows_and_logs_the_traceback() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
     let runner = Runner::start_with(&config(&py2, ""));
-    let mut hub = open(&runner, Generation::A);
+    let mut hub = op_hub(&runner, Generation::A);
     let id = hub.load(&script("raise2.py"));
     assert!(id >= 0, "{}", runner.log());
     assert!(hub.chat(b"op", b"!raise"), "a hook that raised allows");
@@ -91,7 +65,7 @@ fn an_endless_loop_in_python2_times_out_and_is_killed_and_restarted() {
         &py2,
         "hook_deadline_ms = 300\ncircuit_after = 2\nhook_kill_timeout_ms = 1500\nrestart_initial_ms = 100\n",
     ));
-    let mut hub = open(&runner, Generation::A);
+    let mut hub = op_hub(&runner, Generation::A);
     assert!(hub.load(&script("spin2.py")) >= 0, "{}", runner.log());
     let (allowed, held) = timed_chat(&mut hub, b"!spin");
     assert!(allowed, "a hook past its deadline allows");
@@ -135,7 +109,7 @@ fn os_exit_at_python2_import_fails_the_load_cleanly() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
     let runner = Runner::start_with(&config(&py2, ""));
-    let mut hub = open(&runner, Generation::A);
+    let mut hub = op_hub(&runner, Generation::A);
     let t = Instant::now();
     assert_eq!(hub.load(&script("exit2.py")), -1);
     assert!(
@@ -164,7 +138,7 @@ fn a_python2_load_error_in_hub_bytes_is_reported_once() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
     let runner = Runner::start_with(&config(&py2, ""));
-    let mut hub = open(&runner, Generation::A);
+    let mut hub = op_hub(&runner, Generation::A);
     assert_eq!(hub.load(&script("bad_load2.py")), -1);
     let log = runner.log();
     // The traceback's CP1251 bytes are not UTF-8: they arrive replaced,
@@ -187,7 +161,7 @@ fn a_killed_python2_worker_is_restarted_and_a_runner_restart_brings_it_back() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
     let mut runner = Runner::start_with(&config(&py2, "restart_initial_ms = 100\n"));
-    let mut hub = open(&runner, Generation::A);
+    let mut hub = op_hub(&runner, Generation::A);
     let id = hub.load(&script("state2.py"));
     assert!(id >= 0, "{}", runner.log());
     let reported = |hub: &Hub| -> Vec<(i64, i64, i64)> {
@@ -293,7 +267,7 @@ fn python3_and_python2_scripts_side_by_side_and_a_scripts_python_wins() {
     );
     let runner = Runner::start_with(&cfg);
     for generation in [Generation::A, Generation::B] {
-        let mut hub = open(&runner, generation);
+        let mut hub = op_hub(&runner, generation);
         let py3 = hub.load(&script("py3_side.py"));
         let py2_id = hub.load(&script("py2_side.py"));
         assert!(py3 >= 0 && py2_id >= 0, "{}", runner.log());

@@ -6,36 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Runner, actions, script, serial, shim_env, shim_path, show, wait_until};
+use common::{Runner, actions, op_hub, said, script, serial, shim_path, timed_chat, wait_until};
 use vh_hubsim::{Generation, Hub};
 
-const MYINFO: [&[u8]; 5] = [b"d", b"<++ V:1,M:A,H:1/0/0,S:1>", b"100\x01", b"", b"0"];
-
 fn open(runner: &Runner) -> Hub {
-    shim_env(&runner.socket(), 2_000);
-    let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
-    assert!(hub.login(
-        b"op",
-        0,
-        b"10.0.0.1",
-        MYINFO[0],
-        MYINFO[1],
-        MYINFO[2],
-        MYINFO[3],
-        MYINFO[4]
-    ));
-    hub
-}
-
-/// Chats and returns (allowed, how long the hub thread was held).
-fn timed_chat(hub: &mut Hub, text: &[u8]) -> (bool, Duration) {
-    let t = Instant::now();
-    let allowed = hub.chat(b"op", text);
-    (allowed, t.elapsed())
-}
-
-fn said(hub: &Hub, what: &str) -> bool {
-    show(&actions(&hub.records())).contains(what)
+    op_hub(runner, Generation::A)
 }
 
 #[test]

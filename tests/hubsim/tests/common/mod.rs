@@ -236,6 +236,36 @@ pub fn sandbox_column(runner: &Runner, script: &str) -> String {
         .to_string()
 }
 
+/// A hub of `generation` on `runner` (hook deadline 2 s) with user `op`
+/// (class 0) logged in: the hub the fault tests chat through.
+pub fn op_hub(runner: &Runner, generation: vh_hubsim::Generation) -> vh_hubsim::Hub {
+    shim_env(&runner.socket(), 2_000);
+    let mut hub = vh_hubsim::Hub::open(&shim_path(), generation).expect("hubsim opens the shim");
+    assert!(hub.login(
+        b"op",
+        0,
+        b"10.0.0.1",
+        b"d",
+        b"<++ V:1,M:A,H:1/0/0,S:1>",
+        b"100\x01",
+        b"",
+        b"0"
+    ));
+    hub
+}
+
+/// `op` chats `text`: (allowed, how long the hub thread was held).
+pub fn timed_chat(hub: &mut vh_hubsim::Hub, text: &[u8]) -> (bool, Duration) {
+    let t = Instant::now();
+    let allowed = hub.chat(b"op", text);
+    (allowed, t.elapsed())
+}
+
+/// True if the hub's records other than `HOOK` lines contain `what`.
+pub fn said(hub: &vh_hubsim::Hub, what: &str) -> bool {
+    show(&actions(&hub.records())).contains(what)
+}
+
 /// Polls `done` every 20 ms until it is true; panics with `what` after `limit`.
 pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
