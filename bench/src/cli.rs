@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use crate::lab::Parts;
 
 pub const USAGE: &str =
-    "usage: vh-bench [--short] [--strict] [--rss] [--hub] [--python PATH] [--bin-dir DIR]
+    "usage: vh-bench [--short] [--strict] [--rss] [--hub] [--throughput] [--python PATH] [--bin-dir DIR]
 
   --short        small counts, to check that the bench runs (CI); not timed
   --strict       exit with status 2 if a target is missed (full run, --rss)
@@ -18,6 +18,10 @@ pub const USAGE: &str =
   --hub          only the hub-shaped scenario (issue 17): its rounds, its
                  table and its targets (about a minute; with --short, 2
                  small rounds)
+  --throughput   only the sustained throughput, 1 script and 4 scripts
+                 alternated over 5 rounds of 5 s each, every round and the
+                 medians (about a minute); for comparing spin and
+                 placement rules within minutes
   --python PATH  the workers' interpreter, with the vh package
                  [default: $VH_BENCH_PYTHON, else <repo>/.venv/bin/python]
   --bin-dir DIR  where libvh_python_wrapper.so and vh-runner are
@@ -44,6 +48,8 @@ pub struct Options {
     pub rss: bool,
     /// `--hub`.
     pub hub: bool,
+    /// `--throughput`.
+    pub throughput: bool,
 }
 
 /// Parses this program's arguments (`args[0]` is its name).
@@ -59,6 +65,7 @@ pub fn options(args: &[String]) -> Result<Options> {
         soak: None,
         rss: false,
         hub: false,
+        throughput: false,
     };
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
@@ -67,6 +74,7 @@ pub fn options(args: &[String]) -> Result<Options> {
             "--strict" => o.strict = true,
             "--rss" => o.rss = true,
             "--hub" => o.hub = true,
+            "--throughput" => o.throughput = true,
             "--python" => o.python = it.next().map(PathBuf::from),
             "--bin-dir" => o.bin_dir = it.next().map(PathBuf::from),
             "--soak" => {

@@ -40,6 +40,9 @@ pub fn run(args: &[String]) -> Result<i32> {
     if o.hub {
         return hub_only(&parts, &plan, &conditions, o.strict);
     }
+    if o.throughput {
+        return throughput_only(&parts, &plan, &conditions);
+    }
     say(&format!(
         "shim {}, runner {}, python {}",
         parts.shim.display(),
@@ -334,6 +337,39 @@ fn hub_only(parts: &Parts, plan: &Plan, conditions: &str, strict: bool) -> Resul
     println!("load average at the end: {}", procfs::loadavg());
     Ok(if strict && !plan.short && !met { 2 } else { 0 })
 }
+
+/// `--throughput`: the sustained throughput of the full run (one script,
+/// then four), alternated over [`THROUGHPUT_ROUNDS`] rounds; prints each
+/// round and the medians.
+fn throughput_only(parts: &Parts, plan: &Plan, conditions: &str) -> Result<i32> {
+    say("starting vh-runner and the hub");
+    let mut lab = Lab::start(parts)?;
+    let one = [lab.chat];
+    lab.load_copies(3)?;
+    let four: Vec<i32> = one.iter().chain(lab.copies.iter()).copied().collect();
+    let (mut ones, mut fours) = (Vec::new(), Vec::new());
+    for round in 1..=THROUGHPUT_ROUNDS {
+        say(&format!("throughput round {round}/{THROUGHPUT_ROUNDS}"));
+        ones.push(scenarios::sustained(&mut lab, &one, plan.sustained)?.hooks_per_s);
+        fours.push(scenarios::sustained(&mut lab, &four, plan.sustained)?.hooks_per_s);
+    }
+    drop(lab);
+    println!("vh-bench --throughput: {conditions}");
+    for (label, v) in [("1 script", &mut ones), ("4 scripts", &mut fours)] {
+        let rounds: Vec<String> = v.iter().map(|x| format!("{x:.0}")).collect();
+        v.sort_by(f64::total_cmp);
+        println!(
+            "{label:<10} hooks/s median {:>8.0}  rounds {}",
+            v[v.len() / 2],
+            rounds.join(" ")
+        );
+    }
+    println!("load average at the end: {}", procfs::loadavg());
+    Ok(0)
+}
+
+/// Rounds of `--throughput`.
+const THROUGHPUT_ROUNDS: usize = 5;
 
 /// `--soak`: chat hooks to `chat.py` for `seconds`, for profiling.
 fn soak(parts: &Parts, seconds: f64) -> Result<i32> {
