@@ -81,7 +81,7 @@ bench-venv: $(VPY)
 	$(CARGO) build --release -p vh-host-shim -p vh-runner -p vh-hubsim -p vh-bench
 	rm -rf target/bench-wheels && $(PYTHON) -m venv target/bench-venv
 	cd py-sdk && $(CURDIR)/$(VENV)/bin/maturin build --quiet --release --out $(CURDIR)/target/bench-wheels
-	target/bench-venv/bin/pip install --quiet --force-reinstall target/bench-wheels/vh_runner_sdk-*.whl
+	target/bench-venv/bin/python -m pip install --quiet --force-reinstall target/bench-wheels/vh_runner_sdk-*.whl
 
 bench: bench-venv
 	target/release/vh-bench --python target/bench-venv/bin/python
