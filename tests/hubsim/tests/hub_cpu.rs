@@ -28,6 +28,17 @@ fn own_cpus() -> Vec<usize> {
         .collect()
 }
 
+/// The CPUs this thread may use if there are two or more; else `None`,
+/// saying that the test is skipped (there is no other CPU to wait on).
+fn two_cpus() -> Option<Vec<usize>> {
+    let all = own_cpus();
+    if all.len() < 2 {
+        eprintln!("skipped: this test needs two CPUs, the machine gives it {all:?}");
+        return None;
+    }
+    Some(all)
+}
+
 /// Restricts the calling thread (the hub thread) to `cpus`.
 fn pin_to(cpus: &[usize]) {
     // SAFETY: an all-zero cpu_set_t is the empty set; indexes are CPUs the
@@ -129,11 +140,7 @@ fn burst_until_pinned(hub: &mut Hub, cpu: usize, everywhere: &str) {
 #[test]
 fn a_worker_with_dense_hooks_sleeps_on_the_hub_threads_cpu_and_runs_hooks_anywhere() {
     let _serial = serial();
-    let all = own_cpus();
-    if all.len() < 2 {
-        eprintln!("skipped: this test needs two CPUs, the machine gives it {all:?}");
-        return;
-    }
+    let Some(all) = two_cpus() else { return };
     let runner = Runner::start();
     let mut hub = hub_on(&runner);
     let everywhere = format!("{all:?}");
@@ -159,11 +166,7 @@ fn a_worker_with_dense_hooks_sleeps_on_the_hub_threads_cpu_and_runs_hooks_anywhe
 #[test]
 fn vh_wait_on_hub_cpu_0_leaves_the_workers_mask_alone() {
     let _serial = serial();
-    let all = own_cpus();
-    if all.len() < 2 {
-        eprintln!("skipped: this test needs two CPUs, the machine gives it {all:?}");
-        return;
-    }
+    let Some(all) = two_cpus() else { return };
     let runner = Runner::start_with_env("", &[("VH_WAIT_ON_HUB_CPU", "0")]);
     let mut hub = hub_on(&runner);
     pin_to(&[all[0]]);
@@ -195,11 +198,7 @@ fn pin_process(pid: u32, cpu: usize) {
 #[test]
 fn a_mask_set_for_the_whole_worker_holds_even_while_it_sleeps_pinned() {
     let _serial = serial();
-    let all = own_cpus();
-    if all.len() < 2 {
-        eprintln!("skipped: this test needs two CPUs, the machine gives it {all:?}");
-        return;
-    }
+    let Some(all) = two_cpus() else { return };
     let runner = Runner::start();
     let mut hub = hub_on(&runner);
     let (first, last) = (all[0], all[all.len() - 1]);

@@ -12,25 +12,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{
-    Runner, actions, landlock_abi, sandbox_column, script, serial, shim_env, shim_path, show,
-    wait_until,
+    Runner, actions, landlock_abi, op_hub_with, sandbox_column, script, serial, show, wait_until,
 };
 use vh_hubsim::{Generation, Hub};
 
 fn open(runner: &Runner) -> Hub {
-    shim_env(&runner.socket(), 5_000);
-    let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
-    assert!(hub.login(
-        b"op",
-        0,
-        b"10.0.0.1",
-        b"d",
-        b"<++ V:1,M:A,H:1/0/0,S:1>",
-        b"100\x01",
-        b"",
-        b"0"
-    ));
-    hub
+    op_hub_with(runner, Generation::A, 5_000)
 }
 
 /// A hub-like tree: each script in its own folder, a secret beside them

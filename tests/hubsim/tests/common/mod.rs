@@ -239,7 +239,16 @@ pub fn sandbox_column(runner: &Runner, script: &str) -> String {
 /// A hub of `generation` on `runner` (hook deadline 2 s) with user `op`
 /// (class 0) logged in: the hub the fault tests chat through.
 pub fn op_hub(runner: &Runner, generation: vh_hubsim::Generation) -> vh_hubsim::Hub {
-    shim_env(&runner.socket(), 2_000);
+    op_hub_with(runner, generation, 2_000)
+}
+
+/// [`op_hub`] with a hook deadline of `hook_deadline_ms`.
+pub fn op_hub_with(
+    runner: &Runner,
+    generation: vh_hubsim::Generation,
+    hook_deadline_ms: u64,
+) -> vh_hubsim::Hub {
+    shim_env(&runner.socket(), hook_deadline_ms);
     let mut hub = vh_hubsim::Hub::open(&shim_path(), generation).expect("hubsim opens the shim");
     assert!(hub.login(
         b"op",
