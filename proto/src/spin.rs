@@ -184,7 +184,7 @@ fn parse_running(line: &[u8]) -> Option<u64> {
 }
 
 /// 1 + the CPU the calling thread runs on now (`sched_getcpu`, a vDSO
-/// read), or 0 if it cannot be told: `HookCall.hub_cpu`.
+/// read), or 0 if it cannot be told (the value of `HookCall.hub_cpu`).
 pub fn cpu_tag() -> u32 {
     // SAFETY: no arguments; returns -1 on failure.
     let cpu = unsafe { libc::sched_getcpu() };
