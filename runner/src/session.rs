@@ -85,12 +85,9 @@ pub async fn run(
             () = shutdown.stopping.cancelled() => None,
             m = inbound.message() => Some(m),
         };
-        let Some(next) = next else {
-            // The runner stops (crate::shutdown): the stream to the hub
-            // ends with a goodbye; every script gets its UnLoad.
-            shutdown::unload_all(&scripts).await;
-            break;
-        };
+        // The runner stops (crate::shutdown): the stream to the hub ends
+        // with a goodbye and every script gets its UnLoad (after the loop).
+        let Some(next) = next else { break };
         let msg = match next {
             Ok(Some(m)) => m,
             Ok(None) => {
@@ -219,6 +216,12 @@ pub async fn run(
             }
             None => tracing::warn!("empty message from the hub; ignored"),
         }
+    }
+    // Also when the hub detached first: the goodbye makes the shim close its
+    // stream, which may be seen before the cancellation is; dropping the
+    // routes without UnLoad would kill the workers unloaded.
+    if shutdown.stopping.is_cancelled() {
+        shutdown::unload_all(&scripts).await;
     }
     links.unregister(&token);
 }
