@@ -354,7 +354,7 @@ pub fn render(h: &HubShaped) -> String {
             median(v),
             max(v),
             median(v) / base.max(1e-9),
-            median(h.sends_us.get(i).map_or(&[][..], Vec::as_slice)),
+            median(&h.sends_us[i]),
             rounds.join(" ")
         );
     }
