@@ -82,25 +82,10 @@ fn python3() -> PathBuf {
         .unwrap_or_else(|| "python3".into())
 }
 
-/// Python 2.7 as the tests find it: `VH_TEST_PYTHON2`, `python2.7` on
-/// `PATH`, pyenv's 2.7.18.
+/// Python 2.7 as every test finds it: `VH_TEST_PYTHON2`, `PATH`, pyenv's
+/// 2.7.18 ([`vh_hubsim::python2::find_python27`]).
 fn python2() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("VH_TEST_PYTHON2") {
-        return Some(p.into());
-    }
-    let on_path = std::process::Command::new("python2.7")
-        .arg("-c")
-        .arg("pass")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if on_path {
-        return Some("python2.7".into());
-    }
-    let root = std::env::var_os("PYENV_ROOT")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
-    let p = root.join("versions/2.7.18/bin/python2.7");
-    p.exists().then_some(p)
+    vh_hubsim::python2::find_python27("VH_TEST_PYTHON2")
 }
 
 #[tokio::test]

@@ -7,10 +7,12 @@
 //!
 //! * [`ffi`]: the raw C API of `c/hubsim.h`.
 //! * [`Hub`]: a safe handle on the (process-global) simulated hub.
+//! * [`python2`]: finding a Python 2.7 for the tests and the bench.
 //!
 //! See `tests/hubsim/README.md` for the record and transcript formats.
 
 pub mod ffi;
 mod hub;
+pub mod python2;
 
 pub use hub::{Generation, HookArg, Hub, ReplayStats};

@@ -9,21 +9,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Runner, actions, script, serial, shim_env, shim_path, target_dir, wait_until};
+use common::{Runner, faults, script, serial, shim_env, shim_path, target_dir, wait_until};
 use vh_hubsim::{Generation, Hub};
 
 /// (worker pid, script id) of every USERMC answer so far, by script id.
 fn reported(hub: &Hub) -> BTreeMap<i64, i64> {
-    actions(&hub.records())
-        .iter()
-        .filter_map(|r| r.strip_prefix(b"USERMC op\tVerlihub\t"))
-        .map(|t| {
-            let n: Vec<i64> = String::from_utf8_lossy(t)
-                .split(' ')
-                .map(|x| x.parse().expect("pid and id"))
-                .collect();
-            (n[1], n[0])
-        })
+    faults::usermc_numbers(hub)
+        .into_iter()
+        .map(|n| (n[1], n[0]))
         .collect()
 }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::py2::{config, python2, script};
-use common::{Runner, actions, serial, shim_env, shim_path, show, wait_until};
+use common::{Runner, actions, faults, serial, shim_env, shim_path, show, wait_until};
 use vh_hubsim::{Generation, Hub};
 
 /// Cyrillic "Иван" in CP1251 and "Jürgen" in Latin-1: bytes no UTF-8
@@ -80,23 +80,10 @@ fn a_classic_python2_script_loads_by_the_automatic_choice_and_keeps_a_semantics(
     }
 }
 
-/// `vh-runner status`'s LINK cell of script `name`.
-fn link_of(runner: &Runner, name: &str) -> String {
-    let out = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
-    let mut lines = out.lines().skip_while(|l| !l.starts_with("ID"));
-    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
-    let col = header.iter().position(|h| *h == "LINK").expect("LINK");
-    lines
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|c| c.get(1) == Some(&name))
-        .and_then(|c| c.get(col).map(|s| s.to_string()))
-        .unwrap_or_else(|| panic!("{name} not in the status:\n{out}"))
-}
-
 fn classic_script(runner: &Runner, link: &str) {
     let mut hub = open(runner, Generation::A);
     let id = load(&mut hub, runner, &script("classic2.py"));
-    assert_eq!(link_of(runner, "classic2.py"), link);
+    assert_eq!(faults::status_row(runner, "classic2.py")["LINK"], link);
     let log = runner.log();
     assert!(
         log.contains("not Python 3 code") && log.contains("loading it again under Python 2.7"),
@@ -140,76 +127,42 @@ fn classic_script(runner: &Runner, link: &str) {
     ]
     .concat();
     assert_eq!(say(&mut hub, b"bob", b"!raw").1, vec![usermc(b"bob", &raw)]);
-    assert_eq!(
-        say(&mut hub, b"bob", b"!ops").1,
-        vec![usermc(b"bob", b"ops: ['Verlihub', 'OpChat', 'opx']")]
-    );
-
-    // Python 2's standard library and syntax.
-    assert_eq!(
-        say(&mut hub, b"bob", b"!cfg").1,
-        vec![usermc(b"bob", b"cfg classic")]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!url").1,
-        vec![usermc(b"bob", b"url a%20b/c")]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!err").1,
-        vec![usermc(b"bob", b"caught boom")]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!count").1,
-        vec![usermc(b"bob", b"count 7 long 40")]
-    );
-
-    // A's argument checks: unicode and long are refused with the failure
-    // value (False) and no exception; nothing reaches the hub.
-    assert_eq!(
-        say(&mut hub, b"bob", b"!unicode").1,
-        vec![usermc(b"bob", b"unicode refused False")]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!long").1,
-        vec![usermc(b"bob", b"long refused False")]
-    );
-
-    // Results of A: int, str, tuples; SQL's failure value (hubsim has no
-    // database).
-    assert_eq!(
-        say(&mut hub, b"bob", b"!class").1,
-        vec![usermc(b"bob", b"class 0 ip '10.0.0.9'")]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!myinfo").1,
-        vec![usermc(
-            b"bob",
-            b"myinfo ('bob', 'desc', '<++ V:1>', '1\\x01', 'm@x', '42')"
-        )]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!sql").1,
-        vec![usermc(b"bob", b"sql 0 []")]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!attrs").1,
-        vec![usermc(
-            b"bob",
-            b"attrs True 'Verlihub' 'OpChat' 'classic2.py' (1, 6, 0, 0)"
-        )]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!attrs2").1,
-        vec![usermc(b"bob", b"attrs2 'config' '/tmp' int True True")]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!consts").1,
-        vec![usermc(b"bob", b"consts 2 4 5")]
-    );
-    assert_eq!(
-        say(&mut hub, b"bob", b"!enc").1,
-        vec![usermc(b"bob", b"a&#36;b&#124;c $|")]
-    );
+    // Replies to "bob": (command, the reply's text).
+    let replies: &[(&[u8], &[u8])] = &[
+        (b"!ops", b"ops: ['Verlihub', 'OpChat', 'opx']"),
+        // Python 2's standard library and syntax.
+        (b"!cfg", b"cfg classic"),
+        (b"!url", b"url a%20b/c"),
+        (b"!err", b"caught boom"),
+        (b"!count", b"count 7 long 40"),
+        // A's argument checks: unicode and long are refused with the failure
+        // value (False) and no exception; nothing reaches the hub.
+        (b"!unicode", b"unicode refused False"),
+        (b"!long", b"long refused False"),
+        // Results of A: int, str, tuples; SQL's failure value (hubsim has no
+        // database).
+        (b"!class", b"class 0 ip '10.0.0.9'"),
+        (
+            b"!myinfo",
+            b"myinfo ('bob', 'desc', '<++ V:1>', '1\\x01', 'm@x', '42')",
+        ),
+        (b"!sql", b"sql 0 []"),
+        (
+            b"!attrs",
+            b"attrs True 'Verlihub' 'OpChat' 'classic2.py' (1, 6, 0, 0)",
+        ),
+        (b"!attrs2", b"attrs2 'config' '/tmp' int True True"),
+        (b"!consts", b"consts 2 4 5"),
+        (b"!enc", b"a&#36;b&#124;c $|"),
+    ];
+    for &(command, reply) in replies {
+        assert_eq!(
+            say(&mut hub, b"bob", command).1,
+            vec![usermc(b"bob", reply)],
+            "{}",
+            String::from_utf8_lossy(command)
+        );
+    }
 
     // Hook results as A's wrapper maps them (§4.3).
     let (ok, acts) = say(&mut hub, CP1251_NICK, b"!sub \xe0\xe1\xe2");

@@ -7,53 +7,24 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::faults::{self, status_row};
 use common::py2::{config, python2, script};
-use common::{Runner, actions, op_hub, said, serial, show, timed_chat, wait_until};
+use common::{Runner, actions, op_hub, serial, show, timed_chat, wait_until};
 use vh_hubsim::{Generation, HookArg, Hub};
-
-/// The cells of script `name`'s row in `vh-runner status`, by column name.
-fn status_row(runner: &Runner, name: &str) -> std::collections::HashMap<String, String> {
-    let out = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
-    let mut lines = out.lines().skip_while(|l| !l.starts_with("ID"));
-    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
-    for line in lines {
-        let cells: Vec<&str> = line.split_whitespace().collect();
-        if cells.get(1) == Some(&name) {
-            return header
-                .iter()
-                .zip(cells)
-                .map(|(h, c)| (h.to_string(), c.to_string()))
-                .collect();
-        }
-    }
-    panic!("{name} not in the status:\n{out}");
-}
 
 #[test]
 fn an_exception_in_a_python2_hook_allows_and_logs_the_traceback() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
     let runner = Runner::start_with(&config(&py2, ""));
-    let mut hub = op_hub(&runner, Generation::A);
-    let id = hub.load(&script("raise2.py"));
-    assert!(id >= 0, "{}", runner.log());
-    assert!(hub.chat(b"op", b"!raise"), "a hook that raised allows");
-    assert!(
-        hub.records()
-            .contains(&format!("HOOK OnParsedMsgChat\t{id}\tl:1").into_bytes())
+    let (_hub, text) = faults::exception_in_hook(
+        &runner,
+        &script("raise2.py"),
+        "ZeroDivisionError: integer division or modulo by zero",
     );
-    wait_until(Duration::from_secs(5), "the traceback in the log", || {
-        runner
-            .log()
-            .contains("ZeroDivisionError: integer division or modulo by zero")
-    });
-    let text = String::from_utf8_lossy(&runner.cli(&["logs", "raise2.py"]).stdout).into_owned();
-    assert!(
-        text.contains("Call (OnParsedMsgChat): failed") && text.contains("Traceback"),
-        "{text}"
-    );
+    assert!(text.contains("Call (OnParsedMsgChat): failed"), "{text}");
     assert_eq!(status_row(&runner, "raise2.py")["PY"], "2.7");
 }
 
@@ -61,47 +32,9 @@ fn an_exception_in_a_python2_hook_allows_and_logs_the_traceback() {
 fn an_endless_loop_in_python2_times_out_and_is_killed_and_restarted() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
-    let runner = Runner::start_with(&config(
-        &py2,
-        "hook_deadline_ms = 300\ncircuit_after = 2\nhook_kill_timeout_ms = 1500\nrestart_initial_ms = 100\n",
-    ));
-    let mut hub = op_hub(&runner, Generation::A);
-    assert!(hub.load(&script("spin2.py")) >= 0, "{}", runner.log());
-    let (allowed, held) = timed_chat(&mut hub, b"!spin");
-    assert!(allowed, "a hook past its deadline allows");
-    assert!(held < Duration::from_millis(1_000), "held the hub {held:?}");
-    let (_, held) = timed_chat(&mut hub, b"hi");
-    assert!(
-        held < Duration::from_millis(1_000),
-        "second timeout held the hub {held:?}"
-    );
-    // Two timeouts in a row: the circuit is open, hooks are skipped at once.
-    let (allowed, held) = timed_chat(&mut hub, b"hi");
-    assert!(
-        allowed && held < Duration::from_millis(100),
-        "open circuit still held the hub {held:?}"
-    );
-    hub.clear_records();
-    wait_until(
-        Duration::from_secs(15),
-        "the restarted script to answer",
-        || {
-            hub.timer(0.0);
-            let (_, held) = timed_chat(&mut hub, b"hi");
-            assert!(held < Duration::from_millis(1_000), "held the hub {held:?}");
-            said(&hub, "hello from spin2")
-        },
-    );
-    assert!(
-        runner.log().contains("stuck in OnParsedMsgChat"),
-        "{}",
-        runner.log()
-    );
-    let row = status_row(&runner, "spin2.py");
-    assert_eq!(
-        (row["STATE"].as_str(), row["PY"].as_str()),
-        ("running", "2.7")
-    );
+    let runner = Runner::start_with(&config(&py2, faults::ENDLESS_LOOP_DEFAULTS));
+    let _hub = faults::endless_loop(&runner, &script("spin2.py"), "hello from spin2");
+    assert_eq!(status_row(&runner, "spin2.py")["PY"], "2.7");
 }
 
 #[test]
@@ -109,22 +42,11 @@ fn os_exit_at_python2_import_fails_the_load_cleanly() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
     let runner = Runner::start_with(&config(&py2, ""));
-    let mut hub = op_hub(&runner, Generation::A);
-    let t = Instant::now();
-    assert_eq!(hub.load(&script("exit2.py")), -1);
+    let mut hub = faults::os_exit_at_import(&runner, &script("exit2.py"));
     assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        t.elapsed()
-    );
-    let log = runner.log();
-    assert!(
-        log.contains("loading it again under Python 2.7") && log.contains("exited with code 1"),
-        "{log}"
-    );
-    assert!(
-        log.contains("about to exit"),
-        "the script's last output is kept"
+        runner.log().contains("loading it again under Python 2.7"),
+        "{}",
+        runner.log()
     );
     let id = hub.load(&script("raise2.py"));
     assert!(
@@ -164,17 +86,11 @@ fn a_killed_python2_worker_is_restarted_and_a_runner_restart_brings_it_back() {
     let mut hub = op_hub(&runner, Generation::A);
     let id = hub.load(&script("state2.py"));
     assert!(id >= 0, "{}", runner.log());
+    // state2.py answers "<worker pid> <script id> <count>".
     let reported = |hub: &Hub| -> Vec<(i64, i64, i64)> {
-        actions(&hub.records())
-            .iter()
-            .filter_map(|r| r.strip_prefix(b"USERMC op\tVerlihub\t"))
-            .map(|t| {
-                let n: Vec<i64> = String::from_utf8_lossy(t)
-                    .split(' ')
-                    .map(|x| x.parse().unwrap())
-                    .collect();
-                (n[0], n[1], n[2])
-            })
+        faults::usermc_numbers(hub)
+            .into_iter()
+            .map(|n| (n[0], n[1], n[2]))
             .collect()
     };
     hub.chat(b"op", b"count");
@@ -235,24 +151,9 @@ fn a_killed_python2_worker_is_restarted_and_a_runner_restart_brings_it_back() {
         hub.timer(0.0);
         std::thread::sleep(Duration::from_millis(10));
     }
-    let mut per_pid: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
-    for r in actions(&hub.records()) {
-        if let Some(t) = r.strip_prefix(b"OPCHAT OpChat\t") {
-            let n: Vec<i64> = String::from_utf8_lossy(t)
-                .split(' ')
-                .map(|x| x.parse().unwrap())
-                .collect();
-            per_pid.entry(n[0]).or_default().push(n[1]);
-        }
-    }
+    let per_pid = faults::thread_sequences(&hub);
     assert!(per_pid.len() >= 2, "{per_pid:?}");
-    for (pid, seqs) in &per_pid {
-        assert_eq!(
-            *seqs,
-            (0..seqs.len() as i64).collect::<Vec<_>>(),
-            "worker {pid}"
-        );
-    }
+    faults::assert_numbered_from_zero(&per_pid);
 }
 
 #[test]

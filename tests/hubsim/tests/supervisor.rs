@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Runner, actions, op_hub, said, script, serial, shim_path, timed_chat, wait_until};
+use common::{Runner, faults, op_hub, said, script, serial, shim_path, timed_chat, wait_until};
 use vh_hubsim::{Generation, Hub};
 
 fn open(runner: &Runner) -> Hub {
@@ -17,97 +17,21 @@ fn open(runner: &Runner) -> Hub {
 fn an_exception_in_a_hook_allows_and_logs_the_traceback() {
     let _serial = serial();
     let runner = Runner::start();
-    let mut hub = open(&runner);
-    let id = hub.load(&script("raise.py"));
-    assert!(id >= 0, "{}", runner.log());
-    assert!(hub.chat(b"op", b"!raise"), "a hook that raised allows");
-    assert!(
-        hub.records()
-            .contains(&format!("HOOK OnParsedMsgChat\t{id}\tl:1").into_bytes())
-    );
-    wait_until(
-        Duration::from_secs(5),
-        "the traceback in the runner log",
-        || runner.log().contains("ZeroDivisionError"),
-    );
-    let logs = runner.cli(&["logs", "raise.py"]);
-    let text = String::from_utf8_lossy(&logs.stdout);
-    assert!(
-        logs.status.success() && text.contains("Traceback") && text.contains("ZeroDivisionError"),
-        "{text}"
-    );
+    faults::exception_in_hook(&runner, &script("raise.py"), "ZeroDivisionError");
 }
 
 #[test]
 fn an_endless_loop_times_out_opens_the_circuit_and_is_killed_and_restarted() {
     let _serial = serial();
-    let runner = Runner::start_with(
-        "[defaults]\nhook_deadline_ms = 300\ncircuit_after = 2\nhook_kill_timeout_ms = 1500\nrestart_initial_ms = 100\n",
-    );
-    let mut hub = open(&runner);
-    assert!(hub.load(&script("spin.py")) >= 0, "{}", runner.log());
-    let (allowed, held) = timed_chat(&mut hub, b"!spin");
-    assert!(allowed, "a hook past its deadline allows");
-    assert!(
-        held < Duration::from_millis(1_000),
-        "held the hub {held:?} for a 300 ms deadline"
-    );
-    let (_, held) = timed_chat(&mut hub, b"hi");
-    assert!(
-        held < Duration::from_millis(1_000),
-        "second timeout held the hub {held:?}"
-    );
-    // Two timeouts in a row: the circuit is open, hooks are skipped at once.
-    let (allowed, held) = timed_chat(&mut hub, b"hi");
-    assert!(
-        allowed && held < Duration::from_millis(100),
-        "open circuit still held the hub {held:?}"
-    );
-    // Past hook_kill_timeout_ms the runner kills the worker and restarts it.
-    hub.clear_records();
-    wait_until(
-        Duration::from_secs(15),
-        "the restarted script to answer",
-        || {
-            hub.timer(0.0);
-            let (_, held) = timed_chat(&mut hub, b"hi");
-            assert!(held < Duration::from_millis(1_000), "held the hub {held:?}");
-            said(&hub, "hello from spin")
-        },
-    );
-    assert!(
-        runner.log().contains("stuck in OnParsedMsgChat"),
-        "{}",
-        runner.log()
-    );
-    let status = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
-    assert!(
-        status.contains("spin.py") && status.contains("running"),
-        "{status}"
-    );
+    let runner = Runner::start_with(&format!("[defaults]\n{}", faults::ENDLESS_LOOP_DEFAULTS));
+    faults::endless_loop(&runner, &script("spin.py"), "hello from spin");
 }
 
 #[test]
 fn os_exit_at_import_fails_the_load_cleanly_and_the_hub_goes_on() {
     let _serial = serial();
     let runner = Runner::start();
-    let mut hub = open(&runner);
-    let t = Instant::now();
-    assert_eq!(hub.load(&script("exit_at_import.py")), -1);
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "load failure took {:?}",
-        t.elapsed()
-    );
-    assert!(
-        runner.log().contains("exited with code 1"),
-        "{}",
-        runner.log()
-    );
-    assert!(
-        runner.log().contains("about to exit"),
-        "the script's last output is kept"
-    );
+    let mut hub = faults::os_exit_at_import(&runner, &script("exit_at_import.py"));
     let id = hub.load(&script("ping.py"));
     assert!(
         id >= 0 && !hub.chat(b"op", b"!ping"),
@@ -146,14 +70,12 @@ fn a_segfault_in_a_hook_allows_and_the_worker_is_restarted() {
         "{}",
         runner.log()
     );
-    let status = String::from_utf8_lossy(&runner.cli(&["status"]).stdout).into_owned();
-    let row = status
-        .lines()
-        .find(|l| l.contains("segv.py"))
-        .unwrap_or_default();
-    let cells: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cells.get(3), Some(&"running"), "{status}");
-    assert_eq!(cells.get(5), Some(&"1"), "one restart:\n{status}");
+    let row = faults::status_row(&runner, "segv.py");
+    assert_eq!(
+        (row["STATE"].as_str(), row["RESTARTS"].as_str()),
+        ("running", "1"),
+        "one restart: {row:?}"
+    );
 }
 
 #[test]
@@ -177,10 +99,14 @@ fn a_crash_loop_reaches_the_intensity_limit_and_stays_failed() {
         .lines()
         .find(|l| l.contains("crash_soon.py"))
         .unwrap_or_default();
-    let cells: Vec<&str> = row.split_whitespace().collect();
+    let cells = faults::status_row(&runner, "crash_soon.py");
     assert_eq!(
-        (cells.get(2), cells.get(3), cells.get(5)),
-        (Some(&"-"), Some(&"failed"), Some(&"2")),
+        (
+            cells["PID"].as_str(),
+            cells["STATE"].as_str(),
+            cells["RESTARTS"].as_str()
+        ),
+        ("-", "failed", "2"),
         "{status}"
     );
     assert!(row.contains("failed: more than 2 crashes"), "{status}");
@@ -211,17 +137,11 @@ fn runner_sigkill_then_restart_brings_scripts_back_with_their_ids() {
         hub.load(&script("seq_thread.py")),
     ];
     assert!(ids.iter().all(|&i| i >= 0), "{}", runner.log());
+    // state.py answers "<worker pid> <script id>".
     let reported = |hub: &Hub| -> Vec<(i64, i64)> {
-        actions(&hub.records())
-            .iter()
-            .filter_map(|r| r.strip_prefix(b"USERMC op\tVerlihub\t"))
-            .map(|t| {
-                let n: Vec<i64> = String::from_utf8_lossy(t)
-                    .split(' ')
-                    .map(|x| x.parse().unwrap())
-                    .collect();
-                (n[0], n[1])
-            })
+        faults::usermc_numbers(hub)
+            .into_iter()
+            .map(|n| (n[0], n[1]))
             .collect()
     };
     hub.chat(b"op", b"count");
@@ -256,28 +176,13 @@ fn runner_sigkill_then_restart_brings_scripts_back_with_their_ids() {
     }
     // Calls from the script's thread: per worker, numbered 0, 1, 2, ... with
     // none lost, duplicated or reordered.
-    let mut per_pid: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
-    for r in actions(&hub.records()) {
-        if let Some(t) = r.strip_prefix(b"OPCHAT ") {
-            let text = String::from_utf8_lossy(t);
-            let body = text.rsplit('\t').next().unwrap_or_default();
-            let n: Vec<i64> = body.split(' ').map(|x| x.parse().unwrap()).collect();
-            per_pid.entry(n[0]).or_default().push(n[1]);
-        }
-    }
+    let per_pid = faults::thread_sequences(&hub);
     assert_eq!(
         per_pid.len(),
         2,
         "one worker before and one after: {per_pid:?}"
     );
-    for (pid, seqs) in &per_pid {
-        assert!(!seqs.is_empty());
-        assert_eq!(
-            *seqs,
-            (0..seqs.len() as i64).collect::<Vec<_>>(),
-            "worker {pid}: {seqs:?}"
-        );
-    }
+    faults::assert_numbered_from_zero(&per_pid);
 }
 
 #[test]

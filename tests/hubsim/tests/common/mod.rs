@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fakes;
+pub mod faults;
 pub mod py2;
 
 use std::path::{Path, PathBuf};

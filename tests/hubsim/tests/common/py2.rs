@@ -4,46 +4,18 @@
 //! pass as skipped, except under `CI=true`, where they fail.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
-fn is_python27(p: &Path) -> bool {
-    Command::new(p)
-        .args([
-            "-c",
-            "import sys; sys.exit(0 if sys.version_info[:2] == (2, 7) else 1)",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn find() -> Option<PathBuf> {
+    let found = vh_hubsim::python2::find_python27("VH_TEST_PYTHON2");
     if let Some(p) = std::env::var_os("VH_TEST_PYTHON2").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
         assert!(
-            is_python27(&p),
+            found.is_some(),
             "VH_TEST_PYTHON2={} is not a Python 2.7",
-            p.display()
+            PathBuf::from(p).display()
         );
-        return Some(p);
     }
-    let mut candidates = Vec::new();
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            candidates.push(dir.join("python2.7"));
-            candidates.push(dir.join("python2"));
-        }
-    }
-    let roots = [
-        std::env::var_os("PYENV_ROOT").map(PathBuf::from),
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")),
-    ];
-    for root in roots.into_iter().flatten() {
-        candidates.push(root.join("versions/2.7.18/bin/python2.7"));
-    }
-    candidates
-        .into_iter()
-        .find(|p| p.is_file() && is_python27(p))
+    found
 }
 
 /// The Python 2.7 to test with, or `None` (with a line saying the test is
