@@ -1,19 +1,20 @@
-"""Cases for ``vh._discard`` (issue 17), runnable on any CPython 3.9+ as
-``python discard_cases.py PATH/TO/_discard.py``: loads that file alone (no
-``vh`` package, no extension) and prints one JSON object: the version,
+"""Cases for ``vh._discard`` (issue 17), runnable on CPython 2.7 and 3.9+
+as ``python discard_cases.py PATH/TO/_discard.py``: loads that file alone
+(no ``vh`` package, no extension) and prints one JSON object: the version,
 whether the module knows it, its tables checked against ``dis``, and the
 cases it got wrong. ``test_pipeline.py`` runs it on every interpreter it
-finds."""
-
-from __future__ import annotations
+finds. Python 2.7 syntax, like the module it tests."""
 
 import dis
-import importlib.util
 import json
 import sys
 
-seen: list[bool] = []
-m = None
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any  # noqa: F401 (used in type comments)
+
+seen = []  # type: list[bool]
+m = None  # type: Any
 
 
 def f(*args, **kwargs):
@@ -120,7 +121,8 @@ WANT = {
 }
 
 
-def tables_match_dis() -> list[str]:
+def tables_match_dis():
+    # type: () -> list[str]
     """Differences between the module's table for this version and dis."""
     calls, pop_top, extended_arg = m.TABLES[sys.version_info[:2]]
     problems = []
@@ -131,26 +133,42 @@ def tables_match_dis() -> list[str]:
     caches = getattr(dis, "_inline_cache_entries", None)
     for op in calls:
         name = dis.opname[op]
-        if not name.startswith("CALL") or name == "CALL_FUNCTION_EX":
-            problems.append(f"opcode {op} is {name}")
+        # Star calls wait: 3.x CALL_FUNCTION_EX, 2.7 every CALL_FUNCTION_*.
+        star = name == "CALL_FUNCTION_EX" or (sys.version_info[0] == 2 and name != "CALL_FUNCTION")
+        if not name.startswith("CALL") or star:
+            problems.append("opcode %d is %s" % (op, name))
         want = 0
         if isinstance(caches, dict):
             want = caches.get(name, 0) or 0
         elif caches is not None:
             want = caches[op]
         if calls[op] != want:
-            problems.append(f"{name} caches {calls[op]} != {want}")
+            problems.append("%s caches %d != %d" % (name, calls[op], want))
     return problems
 
 
-def main() -> None:
+def load(path):
+    # type: (str) -> Any
+    """The module at ``path``, loaded alone."""
+    if sys.version_info[0] == 2:
+        import imp
+
+        return imp.load_source("_discard", path)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_discard", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main():
+    # type: () -> None
     global m
-    spec = importlib.util.spec_from_file_location("_discard", sys.argv[1])
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
+    m = load(sys.argv[1])
     wrong = {}
     for name, want in WANT.items():
-        seen.clear()
+        del seen[:]
         globals()[name]()
         if seen[0] != want:
             wrong[name] = seen[0]

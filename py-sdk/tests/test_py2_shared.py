@@ -1,7 +1,8 @@
-"""The table modules the Python 2 worker imports unchanged (issue 13:
-``_functions``, ``_hooks``, ``_constants``; vh-runner writes these very
-files into its Python 2 ``vh`` package) stay Python 2.7 code and give
-Python 2 the same table as Python 3.
+"""The modules the Python 2 worker imports unchanged (issue 13: the
+tables ``_functions``, ``_hooks``, ``_constants``, and ``_discard``, the
+discarded-result detector of pipelined calls; vh-runner writes these very
+files into its Python 2 ``vh`` package) stay Python 2.7 code, give Python 2
+the same table as Python 3, and the detector gets every case right there.
 
 Python 2.7 is found as the end-to-end tests find it: ``VH_TEST_PYTHON2``,
 then ``python2.7``/``python2`` on ``PATH``, then pyenv's 2.7.18. Without
@@ -69,6 +70,7 @@ def test_python2_reads_the_same_table(python2: str) -> None:
         "   [[p.name, p.kind, p.optional, p.default] for p in f.params]]\n"
         "   for f in _functions.FUNCTIONS],\n"
         " 'hooks': list(_hooks.HOOK_NAMES),\n"
+        " 'pipelined': sorted(_functions.PIPELINED_CALLBACKS),\n"
         " 'constants': dict((k, v) for k, v in vars(_constants).items() if k[:1] == 'e'),\n"
         "}))\n"
     )
@@ -89,4 +91,22 @@ def test_python2_reads_the_same_table(python2: str) -> None:
         for f in _functions.FUNCTIONS
     ]
     assert table["hooks"] == list(_hooks.HOOK_NAMES)
+    assert table["pipelined"] == sorted(_functions.PIPELINED_CALLBACKS)
     assert table["constants"] == {k: v for k, v in vars(_constants).items() if k[:1] == "e"}
+
+
+def test_python2_detects_discarded_results(python2: str) -> None:
+    here = Path(__file__).parent
+    got = subprocess.run(
+        [python2, "-B", str(here / "discard_cases.py"), str(VH_DIR / "_discard.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == {
+        "version": [2, 7],
+        "supported": True,
+        "tables": [],
+        "wrong": {},
+    }

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 /// The files of the Python 2 `vh` package, by path inside the package
-/// directory. Three are the Python 3 SDK's own (shared, not copied).
+/// directory. Four are the Python 3 SDK's own (shared, not copied).
 pub const PACKAGE: &[(&str, &str)] = &[
     (
         "vh/__init__.py",
@@ -40,6 +40,14 @@ pub const PACKAGE: &[(&str, &str)] = &[
     (
         "vh/_errors.py",
         include_str!("../../py-sdk/python2/vh/_errors.py"),
+    ),
+    (
+        "vh/_frames.py",
+        include_str!("../../py-sdk/python2/vh/_frames.py"),
+    ),
+    (
+        "vh/_held.py",
+        include_str!("../../py-sdk/python2/vh/_held.py"),
     ),
     (
         "vh/_runtime.py",
@@ -65,6 +73,10 @@ pub const PACKAGE: &[(&str, &str)] = &[
     (
         "vh/_constants.py",
         include_str!("../../py-sdk/python/vh/_constants.py"),
+    ),
+    (
+        "vh/_discard.py",
+        include_str!("../../py-sdk/python/vh/_discard.py"),
     ),
 ];
 

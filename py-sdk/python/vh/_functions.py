@@ -306,3 +306,33 @@ FUNCTIONS = (  # type: tuple[FunctionSpec, ...]
 
 #: The same functions by name.
 BY_NAME = dict((spec.name, spec) for spec in FUNCTIONS)  # type: dict[str, FunctionSpec]
+
+#: Hub callbacks that only send or change a user's hub state, return only
+#: success or failure, and fire no hook (spec/wrapper-abi.md §6.3, §9.2):
+#: the ones a script calls as statements, whose discarded calls are
+#: pipelined (docs/protocol.md "Pipelined calls"). Calls that may re-enter
+#: the hub's hooks (``KickUser`` fires ``OnOperatorKicks``,
+#: ``CloseConnection`` the close hooks, ``ParseCommand``, ``ScriptCommand``,
+#: ``SetConfig``) and the registration and ban calls (``OnNewReg``,
+#: ``OnNewBan``: not traced, so unsure) always wait: a nested hook must run
+#: where the in-process plugin runs it, before the script's next call.
+PIPELINED_CALLBACKS = frozenset(
+    [
+        "SendToOpChat",
+        "SendToActive",
+        "SendToPassive",
+        "SendToActiveClass",
+        "SendToPassiveClass",
+        "SendDataToUser",
+        "SendDataToAll",
+        "SendPMToAll",
+        "usermc",
+        "pm",
+        "mc",
+        "classmc",
+        "SetMyINFO",
+        "SetMyINFOFlag",
+        "UnsetMyINFOFlag",
+        "SetUserIP",
+    ]
+)  # type: frozenset[str]

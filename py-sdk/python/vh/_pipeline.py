@@ -23,6 +23,7 @@ import _thread
 import os
 import sys
 
+from . import _functions
 from ._discard import discarded
 from ._errors import NotConnectedError
 
@@ -32,34 +33,10 @@ if TYPE_CHECKING:
 
     from ._runtime import Runtime
 
-#: Hub callbacks that only send or change a user's hub state, return only
-#: success or failure, and fire no hook (spec/wrapper-abi.md §6.3, §9.2):
-#: the ones a script calls as statements. Calls that may re-enter the hub's
-#: hooks (``KickUser`` fires ``OnOperatorKicks``, ``CloseConnection`` the
-#: close hooks, ``ParseCommand``, ``ScriptCommand``, ``SetConfig``) and the
-#: registration and ban calls (``OnNewReg``, ``OnNewBan``: not traced, so
-#: unsure) always wait: a nested hook must run where the in-process plugin
-#: runs it, before the script's next call.
-CALLBACKS = frozenset(
-    {
-        "SendToOpChat",
-        "SendToActive",
-        "SendToPassive",
-        "SendToActiveClass",
-        "SendToPassiveClass",
-        "SendDataToUser",
-        "SendDataToAll",
-        "SendPMToAll",
-        "usermc",
-        "pm",
-        "mc",
-        "classmc",
-        "SetMyINFO",
-        "SetMyINFOFlag",
-        "UnsetMyINFOFlag",
-        "SetUserIP",
-    }
-)
+#: The callbacks a discarded call of may be pipelined: the table's
+#: ``PIPELINED_CALLBACKS`` (shared with the Python 2 worker; why these and
+#: not the others is said there).
+CALLBACKS = _functions.PIPELINED_CALLBACKS
 
 #: False when the runner's config says ``pipeline_calls = false``.
 ENABLED = os.environ.get("VH_PIPELINE_CALLS", "1").strip().lower() not in ("0", "false", "no")

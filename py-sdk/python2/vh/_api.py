@@ -23,7 +23,7 @@ import sys
 
 from . import _runtime
 from ._errors import MessageTooBigError
-from ._functions import FUNCTIONS
+from ._functions import FUNCTIONS, PIPELINED_CALLBACKS
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
     _long = long  # noqa: F821
@@ -234,6 +234,8 @@ CLASSIC = {
 def make_classic(spec):
     """The classic function of ``spec``: A's checks and results."""
     convert = CLASSIC[spec.result]
+    # docs/protocol.md "Pipelined calls": a send whose result is discarded.
+    pipelined = spec.callback in PIPELINED_CALLBACKS
 
     def classic(*args, **kwargs):
         try:
@@ -242,6 +244,9 @@ def make_classic(spec):
             return convert(False, [])
         rt = _runtime.get()
         try:
+            nargs = len(args) + len(kwargs)
+            if pipelined and rt.pipelined(spec.callback, values, sys._getframe(1), nargs):
+                return convert(True, [1])
             ok, result, _error = rt.call(spec.callback, values)
         except MessageTooBigError as e:
             _print("vh: %s(): %s; it returns its failure value" % (spec.name, e))

@@ -33,104 +33,20 @@ import fcntl
 import os
 import select
 import socket
-import struct
 import sys
 import threading
 
-from . import _link, _wire
-from ._errors import MessageTooBigError, NotConnectedError
+from . import _held, _link, _wire
+from ._errors import NotConnectedError
+from ._frames import encode_frame, py_to_value, read_frame, value_kind, value_to_py
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
     import Queue as queue  # noqa: N813
 else:
     import queue
 
-#: Largest frame either side accepts (``vh_proto::frame::MAX_FRAME_LEN``).
-MAX_FRAME_LEN = 16 * 1024 * 1024
-#: Largest message a worker sends: room for what the runner adds
-#: (``vh_proto::frame::MAX_MESSAGE_LEN``).
-MAX_MESSAGE_LEN = MAX_FRAME_LEN - 64 * 1024
-
 #: Which link a message came on or goes out on.
 RUNNER, DIRECT = "runner", "direct"
-
-
-def value_to_py(value):
-    """A ``Value`` message (dict) as a Python 2 hub value."""
-    if "l" in value:
-        return int(value["l"])
-    if "s" in value:
-        return value["s"]
-    if "d" in value:
-        return float(value["d"])
-    if "json" in value:
-        return value["json"]
-    return None
-
-
-def value_kind(value):
-    """The format character of a ``Value`` message: ``l``, ``s``, ``d``, ``D``."""
-    if "l" in value:
-        return "l"
-    if "d" in value:
-        return "d"
-    if "json" in value:
-        return "D"
-    return "s"
-
-
-def py_to_value(obj):
-    """A Python hub value as a ``Value`` message: ``None`` -> NULL string,
-    ``bool``/``int``/``long`` -> ``l``, ``float`` -> ``d``, ``str`` -> ``s``.
-
-    # Errors
-    ``TypeError`` for anything else (``unicode`` must be encoded first).
-    """
-    if obj is None:
-        return {"null_s": True}
-    if isinstance(obj, bool):
-        return {"l": int(obj)}
-    if isinstance(obj, float):
-        return {"d": obj}
-    if isinstance(obj, bytes):
-        return {"s": obj}
-    if isinstance(obj, _wire._int_types):
-        if not -(2**63) <= obj < 2**63:
-            raise OverflowError("integer does not fit in a C long")
-        return {"l": int(obj)}
-    raise TypeError("hub values are str, int, float or None, not %s" % type(obj).__name__)
-
-
-def _read_exact(sock, n):
-    chunks = []
-    while n:
-        try:
-            chunk = sock.recv(min(n, 1 << 20))
-        except socket.error as e:
-            if getattr(e, "errno", None) == 4:  # EINTR
-                continue
-            raise
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_frame(sock):
-    """One frame's body from ``sock``; ``None`` at its end.
-
-    # Errors
-    ``ValueError`` for a frame over the limit, ``socket.error``.
-    """
-    head = _read_exact(sock, 4)
-    if head is None:
-        return None
-    (size,) = struct.unpack("<I", head)
-    if size > MAX_FRAME_LEN:
-        raise ValueError("frame of %d bytes is over the limit" % size)
-    body = _read_exact(sock, size) if size else b""
-    return body
 
 
 def _nonblocking(fd):
@@ -154,6 +70,8 @@ class Channel(object):
         #: Requests the main thread serves, innermost last: (call id, link,
         #: whether the hub waits for the answer).
         self._active = []
+        #: Pipelined calls not yet written (main thread only).
+        self._held = _held.Held()
         self._direct = None
         if direct_fd >= 0:
             self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
@@ -172,7 +90,7 @@ class Channel(object):
         reason = "the runner closed the link"
         try:
             while True:
-                body = _read_frame(self._sock)
+                body = read_frame(self._sock)
                 if body is None:
                     break
                 event = self._event(_wire.decode("ToWorker", body))
@@ -240,7 +158,10 @@ class Channel(object):
         return None
 
     def recv_main(self):
-        """The next event for the main thread (blocks until there is one)."""
+        """The next event for the main thread (blocks until there is one);
+        the pipelined calls it holds are written first."""
+        if self._held:
+            self._write_direct(b"")
         event, link = self._next_main()
         kind = event[0]
         if kind == "hook":
@@ -284,7 +205,7 @@ class Channel(object):
         """One event from the direct link; ``None`` if it carried nothing
         for the main thread, or closed (then it is dropped)."""
         try:
-            body = _read_frame(self._direct)
+            body = read_frame(self._direct)
             if body is not None:
                 return self._event(_wire.decode("ToWorker", body))
         except Exception:
@@ -322,12 +243,19 @@ class Channel(object):
     # -- writing ---------------------------------------------------------------
 
     def _send(self, kind, body, link=RUNNER):
-        data = _wire.encode("FromWorker", {kind: body})
-        if len(data) > MAX_MESSAGE_LEN:
-            raise MessageTooBigError("a message", len(data), MAX_MESSAGE_LEN)
-        frame = struct.pack("<I", len(data)) + data
+        frame = encode_frame(kind, body)
+        if link == DIRECT:
+            self._write_direct(frame)
+        else:
+            self._write_runner(frame)
+
+    def _write_direct(self, frame):
+        """Writes the held pipelined calls and then ``frame`` (main thread
+        only) on the direct link in one write while it is up, else (or if
+        writing fails) to the runner, in the same order."""
+        frame = self._held.take() + frame
         direct = self._direct
-        if link == DIRECT and direct is not None:
+        if direct is not None:
             with self._direct_lock:
                 try:
                     direct.sendall(frame)
@@ -335,6 +263,9 @@ class Channel(object):
                 except socket.error:
                     # A frame cut short would garble the link: drop it.
                     self._drop_direct()
+        self._write_runner(frame)
+
+    def _write_runner(self, frame):
         with self._send_lock:
             try:
                 self._sock.sendall(frame)
@@ -394,6 +325,33 @@ class Channel(object):
             self._main_link(),
         )
         return call_id
+
+    def pipeline_call(self, callback, args):
+        """Sends hub callback ``callback(args)`` from the main thread
+        without waiting for its result, if the hub waits for this script on
+        the direct link and nothing it sent is still unread there
+        (docs/protocol.md "Pipelined calls"); the call is held until the
+        next frame on the link (``vh._held``). True if sent that way; False
+        if the caller must make the ordinary call.
+
+        # Errors
+        ``MessageTooBigError`` if the call is too big to send,
+        ``NotConnectedError`` if no link is left to write held calls on.
+        """
+        direct = self._direct
+        if direct is None or self._main_link() != DIRECT or not self._main.empty():
+            return False
+        if select.select([direct], [], [], 0)[0]:
+            return False
+        body = {
+            "call_id": self._call_id(),
+            "callback": callback,
+            "args": [py_to_value(a) for a in args],
+            "pipelined": True,
+        }
+        if self._held.push(encode_frame("hub_call", body, "the call vh.%s()" % callback)):
+            self._write_direct(b"")
+        return True
 
     def call_blocking(self, callback, args):
         """Sends a hub callback call from another thread and blocks until

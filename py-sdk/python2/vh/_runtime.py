@@ -19,10 +19,12 @@ scripts").
 Python 2.7 and 3 syntax alike (the files are linted as Python 3).
 """
 
+import os
 import sys
 import threading
 import traceback
 
+from ._discard import discarded
 from ._hooks import HOOK_INDEX, HOOK_NAMES, MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
@@ -39,6 +41,14 @@ MAX_DEPTH = 32
 ON_SCRIPT_COMMAND = HOOK_INDEX["OnScriptCommand"]
 
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+#: False when the runner's config says ``pipeline_calls = false``
+#: (docs/protocol.md "Pipelined calls").
+PIPELINE_CALLS = os.environ.get("VH_PIPELINE_CALLS", "1").strip().lower() not in (
+    "0",
+    "false",
+    "no",
+)
 
 
 def _is_str_or_none(x):
@@ -85,6 +95,21 @@ class Runtime(object):
         call_id = self.channel.start_call(callback, args)
         event = self._wait_result(call_id)
         return bool(event[2]), list(event[3]), event[4]
+
+    def pipelined(self, callback, args, frame, nargs):
+        """Sends hub callback ``callback`` with ``args`` without waiting,
+        if it may be (docs/protocol.md "Pipelined calls"): on the main
+        thread, when ``frame`` (the script's, calling with ``nargs``
+        arguments) discards the result and the hub waits for this script on
+        the direct link. True if sent that way; False if the caller must
+        make the ordinary call.
+
+        # Errors
+        As ``Channel.pipeline_call``.
+        """
+        if not PIPELINE_CALLS or threading.current_thread().ident != self._main_ident:
+            return False
+        return discarded(frame, nargs) and self.channel.pipeline_call(callback, args)
 
     def _wait_result(self, call_id):
         """Waits on the main thread for the result of call ``call_id``,

@@ -11,7 +11,10 @@ mod common;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 
-use common::{A_SEMANTICS, Runner, capture_stdout, script, serial, shim_env, shim_path, show};
+use common::py2::python2;
+use common::{
+    A_SEMANTICS, Runner, capture_stdout, faults, script, serial, shim_env, shim_path, show,
+};
 use vh_hubsim::{Generation, Hub};
 
 /// `vh_shim_round_trips` of the loaded shim.
@@ -69,43 +72,51 @@ fn interleaved_sends_reads_and_nested_hooks_give_the_synchronous_record() {
     for generation in [Generation::A, Generation::B] {
         // pipe_order.py is written for generation A (its ScriptCommand
         // passes an int): on a B hub it says so, as an admin would.
-        let waiting = Runner::start_with("[defaults]\npipeline_calls = false\nsemantics = \"A\"\n");
-        let mut hub = hub_on(&waiting, generation);
-        let (sync, _, sync_answered, sync_pipelined) = chat(&mut hub, b"mix");
-        drop(hub);
-        let piped = Runner::start_with(A_SEMANTICS);
-        let mut hub = hub_on(&piped, generation);
-        let (got, _, answered, pipelined) = chat(&mut hub, b"mix");
-        drop(hub);
-
-        assert_eq!(sync_pipelined, 0, "pipeline_calls = false pipelined calls");
-        assert!(
-            sync.iter().any(|r| r.starts_with(b"HOOK OnOperatorKicks"))
-                && sync.iter().any(|r| r.starts_with(b"HOOK OnSetConfig"))
-                && sync
-                    .iter()
-                    .any(|r| r.starts_with(b"USERMC alice\tVerlihub\tlast")),
-            "the synchronous run is incomplete:\n{}\n{}",
-            show(&sync),
-            waiting.log()
-        );
-        assert_eq!(
-            show(&got),
-            show(&sync),
-            "{generation:?}: pipelined record differs from the synchronous one\n{}",
-            piped.log()
-        );
-        // Generation B's ScriptCommand always fails (spec §6.3): fewer sends.
-        assert!(
-            pipelined >= 10,
-            "{generation:?}: only {pipelined} calls pipelined"
-        );
-        assert_eq!(
-            answered + pipelined,
-            sync_answered,
-            "{generation:?}: every call still reaches the hub once"
-        );
+        let waiting = "[defaults]\npipeline_calls = false\nsemantics = \"A\"\n";
+        same_record_both_ways(waiting, A_SEMANTICS, generation);
     }
+}
+
+/// Alice's "mix" line on a runner with config `waiting` (every call
+/// waits) and on one with config `piped`: the same record, at least ten
+/// calls pipelined, and every call reaching the hub once either way.
+fn same_record_both_ways(waiting: &str, piped: &str, generation: Generation) {
+    let waiting = Runner::start_with(waiting);
+    let mut hub = hub_on(&waiting, generation);
+    let (sync, _, sync_answered, sync_pipelined) = chat(&mut hub, b"mix");
+    drop(hub);
+    let piped = Runner::start_with(piped);
+    let mut hub = hub_on(&piped, generation);
+    let (got, _, answered, pipelined) = chat(&mut hub, b"mix");
+    drop(hub);
+
+    assert_eq!(sync_pipelined, 0, "pipeline_calls = false pipelined calls");
+    assert!(
+        sync.iter().any(|r| r.starts_with(b"HOOK OnOperatorKicks"))
+            && sync.iter().any(|r| r.starts_with(b"HOOK OnSetConfig"))
+            && sync
+                .iter()
+                .any(|r| r.starts_with(b"USERMC alice\tVerlihub\tlast")),
+        "the synchronous run is incomplete:\n{}\n{}",
+        show(&sync),
+        waiting.log()
+    );
+    assert_eq!(
+        show(&got),
+        show(&sync),
+        "{generation:?}: pipelined record differs from the synchronous one\n{}",
+        piped.log()
+    );
+    // Generation B's ScriptCommand always fails (spec §6.3): fewer sends.
+    assert!(
+        pipelined >= 10,
+        "{generation:?}: only {pipelined} calls pipelined"
+    );
+    assert_eq!(
+        answered + pipelined,
+        sync_answered,
+        "{generation:?}: every call still reaches the hub once"
+    );
 }
 
 #[test]
@@ -133,6 +144,25 @@ fn discarded_sends_once(hub: &mut Hub) {
             (1, 0, 3),
             "one round trip (the hook) per line"
         );
+    }
+}
+
+#[test]
+fn a_python2_script_pipelines_its_discarded_sends_as_a_python3_one_does() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    // pipe_order.py is Python 2 code too: its own `python` puts it there.
+    let under_py2 = format!(
+        "[[script]]\nmatch = \"pipe_order.py\"\npython = {:?}\n",
+        py2.display().to_string()
+    );
+    for generation in [Generation::A, Generation::B] {
+        let waiting = format!("[defaults]\npipeline_calls = false\n{under_py2}");
+        same_record_both_ways(&waiting, &under_py2, generation);
+        let runner = Runner::start_with(&under_py2);
+        let mut hub = hub_on(&runner, generation);
+        assert_eq!(faults::status_row(&runner, "pipe_order.py")["PY"], "2.7");
+        discarded_sends_once(&mut hub);
     }
 }
 

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+"""Frames and hub values of the Python 2 worker's links (docs/protocol.md
+"Runner ↔ worker: frames on a socketpair"): a 4-byte little-endian
+length, then a protobuf message encoded by ``vh._wire``; ``Value``
+messages to and from Python 2 hub values.
+
+Python 2.7 and 3 syntax alike.
+"""
+
+import socket
+import struct
+
+from . import _wire
+from ._errors import MessageTooBigError
+
+#: Largest frame either side accepts (``vh_proto::frame::MAX_FRAME_LEN``).
+MAX_FRAME_LEN = 16 * 1024 * 1024
+#: Largest message a worker sends: room for what the runner adds
+#: (``vh_proto::frame::MAX_MESSAGE_LEN``).
+MAX_MESSAGE_LEN = MAX_FRAME_LEN - 64 * 1024
+
+
+def value_to_py(value):
+    """A ``Value`` message (dict) as a Python 2 hub value."""
+    if "l" in value:
+        return int(value["l"])
+    if "s" in value:
+        return value["s"]
+    if "d" in value:
+        return float(value["d"])
+    if "json" in value:
+        return value["json"]
+    return None
+
+
+def value_kind(value):
+    """The format character of a ``Value`` message: ``l``, ``s``, ``d``, ``D``."""
+    if "l" in value:
+        return "l"
+    if "d" in value:
+        return "d"
+    if "json" in value:
+        return "D"
+    return "s"
+
+
+def py_to_value(obj):
+    """A Python hub value as a ``Value`` message: ``None`` -> NULL string,
+    ``bool``/``int``/``long`` -> ``l``, ``float`` -> ``d``, ``str`` -> ``s``.
+
+    # Errors
+    ``TypeError`` for anything else (``unicode`` must be encoded first).
+    """
+    if obj is None:
+        return {"null_s": True}
+    if isinstance(obj, bool):
+        return {"l": int(obj)}
+    if isinstance(obj, float):
+        return {"d": obj}
+    if isinstance(obj, bytes):
+        return {"s": obj}
+    if isinstance(obj, _wire._int_types):
+        if not -(2**63) <= obj < 2**63:
+            raise OverflowError("integer does not fit in a C long")
+        return {"l": int(obj)}
+    raise TypeError("hub values are str, int, float or None, not %s" % type(obj).__name__)
+
+
+def _read_exact(sock, n):
+    chunks = []
+    while n:
+        try:
+            chunk = sock.recv(min(n, 1 << 20))
+        except socket.error as e:
+            if getattr(e, "errno", None) == 4:  # EINTR
+                continue
+            raise
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(sock):
+    """One frame's body from ``sock``; ``None`` at its end.
+
+    # Errors
+    ``ValueError`` for a frame over the limit, ``socket.error``.
+    """
+    head = _read_exact(sock, 4)
+    if head is None:
+        return None
+    (size,) = struct.unpack("<I", head)
+    if size > MAX_FRAME_LEN:
+        raise ValueError("frame of %d bytes is over the limit" % size)
+    body = _read_exact(sock, size) if size else b""
+    return body
+
+
+def encode_frame(kind, body, what="a message"):
+    """The frame of a ``FromWorker`` message whose ``kind`` member is
+    ``body``, length prefix included.
+
+    # Errors
+    ``MessageTooBigError`` (naming ``what``) over :data:`MAX_MESSAGE_LEN`.
+    """
+    data = _wire.encode("FromWorker", {kind: body})
+    if len(data) > MAX_MESSAGE_LEN:
+        raise MessageTooBigError(what, len(data), MAX_MESSAGE_LEN)
+    return struct.pack("<I", len(data)) + data
