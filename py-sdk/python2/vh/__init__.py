@@ -9,9 +9,10 @@ holding the hub's bytes untouched. Unlike in the hub, every function may
 be called from any thread of the script (a call off the main thread waits
 for the hub's next entry into the shim).
 
-The function table (names, parameters, defaults, result kinds) and the
-constants are the Python 3 SDK's own files (``_functions.py``,
-``_hooks.py``, ``_constants.py``), which the runner writes into this
+The function table (names, parameters, defaults, result kinds, which sends
+are pipelined), the constants and the discarded-result detector are the
+Python 3 SDK's own files (``_functions.py``, ``_hooks.py``,
+``_constants.py``, ``_discard.py``), which the runner writes into this
 package; only the Python 2 transport, runtime and codec live here
 (``py-sdk/python2/vh/``).
 
