@@ -64,16 +64,45 @@ class DecodeError(ValueError):
     """Bytes that are no valid message of the schema."""
 
 
+def _defaults(fields):
+    out = {}
+    for _number, fname, ftype, repeated, _msg, oneof in fields:
+        if oneof is not None or repeated:
+            continue
+        if ftype == "message":
+            out[fname] = None
+        elif ftype in ("string", "bytes"):
+            out[fname] = "" if ftype == "string" else b""
+        elif ftype == "bool":
+            out[fname] = False
+        elif ftype in ("double", "float"):
+            out[fname] = 0.0
+        else:
+            out[fname] = 0
+    return out
+
+
 class _Message(object):
     """One message of the schema, with its fields by number and by name."""
 
-    __slots__ = ("name", "fields", "by_number", "by_name")
+    __slots__ = ("name", "fields", "by_number", "by_name", "defaults", "repeated", "siblings")
 
     def __init__(self, name, fields):
         self.name = name
         self.fields = tuple(sorted(fields))
         self.by_number = dict((f[0], f) for f in self.fields)
         self.by_name = dict((f[1], f) for f in self.fields)
+        # Worked out once, for decoding (a worker decodes every hook).
+        #: Proto3 defaults of the single fields outside a oneof.
+        self.defaults = _defaults(self.fields)
+        #: Names of the repeated fields (each decode gets new lists).
+        self.repeated = tuple(f[1] for f in self.fields if f[3] and f[5] is None)
+        #: For each oneof member, the other members of its oneof.
+        self.siblings = dict(
+            (f[1], tuple(o[1] for o in self.fields if o[5] == f[5] and o[1] != f[1]))
+            for f in self.fields
+            if f[5] is not None
+        )
 
 
 def _load():
@@ -99,6 +128,9 @@ def _spec(name):
 
 
 def _put_varint(out, n):
+    if 0 <= n < 0x80:  # most keys and lengths
+        out.append(n)
+        return
     n &= _MASK64
     while True:
         b = n & 0x7F
@@ -178,32 +210,21 @@ def decode(name, data):
     return _decode(_spec(name), view, 0, len(view))
 
 
-def _empty(spec):
-    out = {}
-    for _number, fname, ftype, repeated, _msg, oneof in spec.fields:
-        if oneof is not None:
-            continue
-        if repeated:
-            out[fname] = []
-        elif ftype == "message":
-            out[fname] = None
-        elif ftype in ("string", "bytes"):
-            out[fname] = "" if ftype == "string" else b""
-        elif ftype == "bool":
-            out[fname] = False
-        elif ftype in ("double", "float"):
-            out[fname] = 0.0
-        else:
-            out[fname] = 0
-    return out
-
-
 def _decode(spec, view, pos, end):
-    out = _empty(spec)
+    out = dict(spec.defaults)
+    for fname in spec.repeated:
+        out[fname] = []
+    by_number = spec.by_number
     while pos < end:
-        key, pos = _get_varint(view, pos)
+        # One-byte varints (field keys, short lengths) read inline: this
+        # loop runs for every field of every hook.
+        key = view[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = _get_varint(view, pos)
         number, wire = key >> 3, key & 7
-        field = spec.by_number.get(number)
+        field = by_number.get(number)
         if wire == _VARINT:
             raw, pos = _get_varint(view, pos)
             chunk = None
@@ -212,7 +233,10 @@ def _decode(spec, view, pos, end):
         elif wire == _FIXED32:
             chunk, pos = view[pos : pos + 4], pos + 4
         elif wire == _LENGTH:
-            size, pos = _get_varint(view, pos)
+            if pos < end and view[pos] < 0x80:
+                size, pos = view[pos], pos + 1
+            else:
+                size, pos = _get_varint(view, pos)
             chunk, pos = view[pos : pos + size], pos + size
         else:
             raise DecodeError("unsupported wire type %d" % wire)
@@ -229,9 +253,8 @@ def _decode(spec, view, pos, end):
             out[fname].append(value)
         else:
             if oneof is not None:
-                for other in spec.fields:
-                    if other[5] == oneof:
-                        out.pop(other[1], None)
+                for other in spec.siblings[fname]:
+                    out.pop(other, None)
             out[fname] = value
     return out
 
@@ -289,12 +312,16 @@ def encode(name, message):
 
 
 def _encode(spec, message, out):
+    fields = []
     for key in message:
-        if key not in spec.by_name:
+        field = spec.by_name.get(key)
+        if field is None:
             raise KeyError("%s has no field %r" % (spec.name, key))
-    for number, fname, ftype, repeated, msg, oneof in spec.fields:
-        if fname not in message:
-            continue
+        fields.append(field)
+    # In field-number order, as prost writes them; only the fields given
+    # (a FromWorker has a dozen, a frame sets one).
+    fields.sort()
+    for number, fname, ftype, repeated, msg, oneof in fields:
         value = message[fname]
         if repeated:
             if not value:
