@@ -50,6 +50,10 @@ pub const PACKAGE: &[(&str, &str)] = &[
         include_str!("../../py-sdk/python2/vh/_held.py"),
     ),
     (
+        "vh/_spin.py",
+        include_str!("../../py-sdk/python2/vh/_spin.py"),
+    ),
+    (
         "vh/_runtime.py",
         include_str!("../../py-sdk/python2/vh/_runtime.py"),
     ),

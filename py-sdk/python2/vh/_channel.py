@@ -35,8 +35,9 @@ import select
 import socket
 import sys
 import threading
+import time
 
-from . import _held, _link, _wire
+from . import _held, _link, _spin, _wire
 from ._errors import NotConnectedError
 from ._frames import encode_frame, py_to_value, read_frame, value_kind, value_to_py
 
@@ -72,6 +73,8 @@ class Channel(object):
         self._active = []
         #: Pipelined calls not yet written (main thread only).
         self._held = _held.Held()
+        #: How long the main thread checks the direct link before it sleeps.
+        self._spin = _spin.Adaptive(_spin.budget_from_env())
         self._direct = None
         if direct_fd >= 0:
             self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
@@ -162,7 +165,9 @@ class Channel(object):
         the pipelined calls it holds are written first."""
         if self._held:
             self._write_direct(b"")
+        started = time.time()
         event, link = self._next_main()
+        self._spin.waited(time.time() - started)
         kind = event[0]
         if kind == "hook":
             self._active.append((event[1], link, event[2] not in _link.RESULT_IGNORED))
@@ -184,8 +189,9 @@ class Channel(object):
                         return self._main.get(True, 3600 * 24), RUNNER
                     except queue.Empty:
                         continue
+            fds = [self._direct, self._wake_r]
             try:
-                ready = select.select([self._direct, self._wake_r], [], [])[0]
+                ready = self._spin_for(fds) or select.select(fds, [], [])[0]
             except (select.error, OSError) as e:
                 if e.args and e.args[0] == errno.EINTR:
                     continue
@@ -200,6 +206,19 @@ class Channel(object):
                 event = self._read_direct()
                 if event is not None:
                     return event, DIRECT
+
+    def _spin_for(self, fds):
+        """Which of ``fds`` became readable while the main thread checked
+        them for up to its spin budget (``vh._spin``); empty if none did or
+        the budget is zero."""
+        budget = self._spin.budget()
+        if not budget:
+            return []
+        end = time.time() + budget
+        while True:
+            ready = select.select(fds, [], [], 0)[0]
+            if ready or time.time() >= end:
+                return ready
 
     def _read_direct(self):
         """One event from the direct link; ``None`` if it carried nothing

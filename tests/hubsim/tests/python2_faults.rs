@@ -3,7 +3,8 @@
 //! loaded by the automatic choice): an exception in a hook, an endless
 //! loop, `os._exit` at load, a killed worker, a runner restart; and a
 //! Python 3 and a Python 2 script side by side on one hub, the PY column
-//! of `vh-runner status`, a script's own `python` winning, generation B.
+//! of `vh-runner status`, a script's own `python` winning, generation B;
+//! and that a worker that spun for dense hooks uses no CPU once idle.
 
 mod common;
 
@@ -227,4 +228,40 @@ fn python3_and_python2_scripts_side_by_side_and_a_scripts_python_wins() {
         }
         drop(hub);
     }
+}
+
+/// User plus system CPU time of process `pid` so far (`/proc/PID/stat`).
+fn cpu_time(pid: i64) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the worker's stat");
+    // Fields after the command name, which ends at the last ')'.
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+#[test]
+fn a_python2_worker_that_spun_for_dense_hooks_sleeps_once_they_stop() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    let runner = Runner::start_with(&config(&py2, ""));
+    let mut hub = op_hub(&runner, Generation::A);
+    assert!(hub.load(&script("pid2.py")) >= 0, "{}", runner.log());
+    // Hooks back to back: the main thread's spin budget grows to its largest.
+    for _ in 0..200 {
+        hub.chat(b"op", b"hi");
+    }
+    let pid = faults::usermc_numbers(&hub)
+        .last()
+        .expect("pid2.py's answers")[0];
+    let before = cpu_time(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_time(pid) - before;
+    assert!(
+        used < Duration::from_millis(100),
+        "an idle Python 2 worker used {used:?} of CPU in 1 s"
+    );
 }
