@@ -11,7 +11,7 @@ mod common;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 
-use common::py2::python2;
+use common::py2::{python2, script_section};
 use common::{
     A_SEMANTICS, Runner, capture_stdout, faults, script, serial, shim_env, shim_path, show,
 };
@@ -152,10 +152,7 @@ fn a_python2_script_pipelines_its_discarded_sends_as_a_python3_one_does() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
     // pipe_order.py is Python 2 code too: its own `python` puts it there.
-    let under_py2 = format!(
-        "[[script]]\nmatch = \"pipe_order.py\"\npython = {:?}\n",
-        py2.display().to_string()
-    );
+    let under_py2 = script_section(&py2, "pipe_order.py");
     for generation in [Generation::A, Generation::B] {
         let waiting = format!("[defaults]\npipeline_calls = false\n{under_py2}");
         same_record_both_ways(&waiting, &under_py2, generation);

@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::faults::{self, status_row};
-use common::py2::{config, python2, script};
+use common::py2::{config, python2, script, script_section};
 use common::{Runner, actions, op_hub, serial, show, timed_chat, wait_until};
 use vh_hubsim::{Generation, HookArg, Hub};
 
@@ -163,11 +163,7 @@ fn python3_and_python2_scripts_side_by_side_and_a_scripts_python_wins() {
     let Some(py2) = python2() else { return };
     // py2_side.py is valid Python 3 too: only its own `python` puts it
     // under Python 2.
-    let cfg = format!(
-        "[[script]]\nmatch = \"py2_side.py\"\npython = {:?}\n",
-        py2.display().to_string()
-    );
-    let runner = Runner::start_with(&cfg);
+    let runner = Runner::start_with(&script_section(&py2, "py2_side.py"));
     for generation in [Generation::A, Generation::B] {
         let mut hub = op_hub(&runner, generation);
         let py3 = hub.load(&script("py3_side.py"));

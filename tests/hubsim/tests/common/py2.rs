@@ -40,6 +40,15 @@ pub fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A `[[script]]` section that runs script `name` under `python2` (its
+/// own `python` wins over the automatic choice).
+pub fn script_section(python2: &Path, name: &str) -> String {
+    format!(
+        "[[script]]\nmatch = {name:?}\npython = {:?}\n",
+        python2.display().to_string()
+    )
+}
+
 /// `[defaults] python2 = "<python2>"` plus `extra` lines of `[defaults]`.
 pub fn config(python2: &Path, extra: &str) -> String {
     format!(
