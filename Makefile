@@ -10,7 +10,7 @@ CARGO ?= cargo
 # CI=true when they find none).
 PYTHON2 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/2.7.18/bin/python2.7 $(HOME)/.pyenv/versions/2.7.18/bin/python2.7))
 
-.PHONY: all build venv sdk demo-venv demo demo-short test lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
+.PHONY: all build venv sdk demo-venv demo demo-short test realhub-test lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
 
 all: build
 
@@ -119,6 +119,16 @@ deb-check: deb build
 # workers, the shim driven from C), Python tests, the wheel in a fresh venv,
 # the benchmark in its short mode.
 test: lint rust-test wheel-check bench-short py-test
+
+# The real, unchanged Verlihub of both plugin generations (tests/realhub/):
+# each built once from VERLIHUB_SRC_A / VERLIHUB_SRC_B into target/realhub/
+# (about 2-3 minutes each with -j2, then cached by a hash of the sources),
+# a private MariaDB on loopback, NMDC sessions run in-process and through
+# vh-runner and compared. Needs the Debian packages .ci/run installs; skipped
+# with a message when the sources are not set, failed under CI=true. Not
+# part of `make test`.
+realhub-test: build
+	VH_TEST_PYTHON=$(CURDIR)/$(VPY) VH_TEST_PYTHON2=$(PYTHON2) $(VPY) -m pytest -q -rs tests/realhub
 
 clean:
 	$(CARGO) clean
