@@ -204,6 +204,10 @@ def _c_sql(ok, values):
     if nrows < 0 or ncols < 0 or len(cells) != nrows * ncols:
         return (0, [])
     rows = [cells[r * ncols : (r + 1) * ncols] for r in range(nrows)] if ncols else []
+    if rows:
+        # A's wrapper gave the flag of a result with rows as a long
+        # (PyLong_FromLong), of one without as an int (Py_BuildValue "l")
+        return (_long(1 if success else 0), rows)
     return (1 if success else 0, rows)
 
 

@@ -93,9 +93,9 @@ fn classic_functions_check_and_convert_as_generation_a() {
         String::from_utf8_lossy(&out.stderr)
     );
     let expected = [
-        r"sql (1, [['alice', '1'], ['b\xf6b', 'NULL']])",
+        r"sql (1L, [['alice', '1'], ['b\xf6b', 'NULL']])",
         r"sql-args ('SQL', ['SELECT nick, class FROM reglist', 5])",
-        r"sql-default ((1, [['alice', '1'], ['b\xf6b', 'NULL']]), ('SQL', ['SELECT 1', 100]))",
+        r"sql-default ((1L, [['alice', '1'], ['b\xf6b', 'NULL']]), ('SQL', ['SELECT 1', 100]))",
         "sql-failed (0, [])",
         r"geoip [('area_code', 31), ('city', 'Z\xfcrich'), ('latitude', 47.5), ('longitude', 8.5), ('metro_code', 7)]",
         "restr ([('chat', True), ('ctm', False), ('pm', False), ('search', True)], ('UserRestrictions', ['bob', None, '1', None, None]))",
