@@ -7,6 +7,10 @@ import os
 import vh
 
 OUT = os.path.join(os.environ["VH_REALHUB_OUT"], "record_hooks.txt")
+# Python 2 only (a long literal): `print >>f, x` alone is valid Python 3
+# syntax, and the runner picks the Python 2.7 worker for a script that does
+# not compile under Python 3 (docs/admin.md "Python 2 scripts")
+count = [0L]
 
 HOOKS = (
     "OnNewConn", "OnCloseConn", "OnCloseConnEx", "OnParsedMsgChat",
@@ -25,6 +29,7 @@ HOOKS = (
 
 
 def record(name, args, result):
+    count[0] += 1
     f = open(OUT, "ab")
     print >>f, "%s\t%r\t%r" % (name, args, result)
     f.close()
