@@ -31,6 +31,13 @@ CP1251_NICK = b"\xcf\xf0\xe8\xe2\xe5\xf2"
 LATIN1_NICK = b"J\xfcrgen"
 
 
+def gen_scripts(gen: str) -> list[Path]:
+    """The differential scripts of a generation, in load order. Python 2
+    ones are kept as `.py2` (ruff cannot parse Python 2); the session
+    installs every script as `.py`, as the plugin's autoload wants."""
+    return sorted((SCRIPTS / gen.lower()).glob("*.py*"))
+
+
 @dataclass
 class Env:
     """What every session of one generation shares."""
@@ -70,7 +77,7 @@ class Session:
         self.out = self.dir / "out"
         self.out.mkdir()
         for s in scripts:
-            shutil.copy(s, self.dir / "scripts" / s.name)
+            shutil.copy(s, self.dir / "scripts" / (s.stem + ".py"))
         self.port = hubs.free_port()
         self.result = Result(mode)
         penv = hubs.base_env(env.built, env.template.db, self.dir)

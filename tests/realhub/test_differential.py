@@ -26,7 +26,7 @@ from compare import (
     normalise_list_order,
     normalise_received,
 )
-from session import CP1251_NICK, LATIN1_NICK, SCRIPTS, Session, main_session
+from session import CP1251_NICK, LATIN1_NICK, Session, gen_scripts, main_session
 
 EIGHT_BIT = (CP1251_NICK, LATIN1_NICK)
 
@@ -45,7 +45,7 @@ def run(env, mode: str, name: str, scripts):
 @pytest.fixture(scope="module")
 def pair(gen_env):
     gen = gen_env.built.gen
-    scripts = sorted((SCRIPTS / gen.lower()).glob("*.py"))
+    scripts = gen_scripts(gen)
     inproc = run(gen_env, "inproc", "main", scripts)
     runner = run(gen_env, "runner", "main", scripts)
     return gen, inproc, runner

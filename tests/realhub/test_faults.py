@@ -26,7 +26,7 @@ RUNNER_CONFIG = f"hook_kill_timeout_ms = {KILL_AFTER_MS}\n"
 
 def fault_scripts(env, tmp_path):
     """Two copies of the generation's fault script, `one.py` and `two.py`."""
-    src = SCRIPTS / "faults" / ("fault_py2.py" if env.built.gen == "A" else "fault_py3.py")
+    src = SCRIPTS / "faults" / ("fault_py2.py2" if env.built.gen == "A" else "fault_py3.py")
     out = []
     for name in ("one.py", "two.py"):
         shutil.copy(src, tmp_path / name)
