@@ -39,6 +39,23 @@ def start(tmp_path: Path) -> Iterator[Any]:
         runner.close()
 
 
+def test_a_script_whose_attribute_lookup_raises_still_loads(start: Any) -> None:
+    # The worker's own look-up of the hooks a script defines must not fail
+    # a load the plugin lets through: a module-level __getattr__ that
+    # raises only means "no such hook".
+    runner = start(
+        """
+        def __getattr__(name):
+            raise RuntimeError("no " + name)
+
+        def OnParsedMsgChat(nick, message):
+            return 0
+        """
+    )
+    runner.send(hook_msg(1, CHAT, [b"a", b"m"]))
+    assert runner.until("hook_result", ack, call_id=1)["values"] == [0]
+
+
 def test_async_hook_results_map_like_plain_ones(start: Any) -> None:
     runner = start(
         """

@@ -67,25 +67,6 @@ def _script_file(path: str, event: tuple[Any, ...]) -> str:
     return path
 
 
-def _declare_name_and_version(module: Any) -> None:
-    """A script may declare its name and version with a module-level
-    ``name_and_version()`` returning ``(name, version)`` (the plugin's
-    README, seeds/001 "Script Structure"); it is handed to the plugin as
-    ``vh.name_and_version(name, version)`` would. Anything else is left
-    alone."""
-    import vh
-
-    declare = getattr(module, "name_and_version", None)
-    if not callable(declare) or declare is vh.name_and_version:
-        return
-    try:
-        got = declare()
-    except Exception:
-        return
-    if isinstance(got, tuple) and len(got) == 2 and all(isinstance(x, str) for x in got):
-        vh.name_and_version(got[0], got[1])
-
-
 def _semantics_of(event: tuple[Any, ...]) -> str:
     """Whose ``vh`` the script gets: the load event's semantics (12th
     element, from runner.toml), else the hub's generation (10th), else A
@@ -116,10 +97,13 @@ def main() -> int:
     rt = _runtime.Runtime(channel, encoding)
     _runtime.install(rt)
     try:
+        # Only the script's own code runs here: neither plugin generation
+        # calls anything of a script at load (a module-level
+        # name_and_version() is the script's business, docs/abi.md §7.5),
+        # so nothing the worker adds can fail a load that works in-process.
         rt.module = _loader.run_script(
             _script_file(attrs.path, event), _loader.module_name(attrs.path, semantics)
         )
-        _declare_name_and_version(rt.module)
     except BaseException:
         import traceback
 

@@ -66,20 +66,13 @@ def _run_script(path):
     return module
 
 
-def _declare_name_and_version(module):
-    """A module-level ``name_and_version()`` returning ``(name, version)``
-    is handed to the plugin as ``vh.name_and_version(name, version)``."""
-    import vh
-
-    declare = getattr(module, "name_and_version", None)
-    if not callable(declare) or declare is vh.name_and_version:
-        return
+def _has_callable(module, name):
+    """ "Attribute exists and is callable", the plugin's test for a hook; a
+    lookup that raises means "no such hook", never a failed load."""
     try:
-        got = declare()
+        return callable(getattr(module, name, None))
     except Exception:
-        return
-    if isinstance(got, tuple) and len(got) == 2 and all(isinstance(x, bytes) for x in got):
-        vh.name_and_version(got[0], got[1])
+        return False
 
 
 def _encoding(name):
@@ -119,13 +112,14 @@ def main():
         # it stays importable, after the script's folder.
         if load["hub_cwd"] and load["hub_cwd"] not in sys.path:
             sys.path.insert(0, load["hub_cwd"])
+        # Only the script's own code runs here, as in python_pi 1.6: a
+        # module-level name_and_version() is not called (docs/abi.md §7.5).
         rt.module = _run_script(_script_file(load))
-        _declare_name_and_version(rt.module)
     except BaseException:
         error = traceback.format_exc()
         channel.send_loaded(False, error, [])
         return 1
-    hooks = [i for i, n in enumerate(HOOK_NAMES) if callable(getattr(rt.module, n, None))]
+    hooks = [i for i, n in enumerate(HOOK_NAMES) if _has_callable(rt.module, n)]
     if _runtime.ON_SCRIPT_COMMAND not in hooks:
         hooks = sorted(hooks + [_runtime.ON_SCRIPT_COMMAND])
     channel.send_loaded(True, "", hooks)
