@@ -39,9 +39,7 @@ def assert_same(what: str, inproc: list, runner: list):
         return
     a = [x if isinstance(x, str) else repr(x) for x in inproc]
     b = [x if isinstance(x, str) else repr(x) for x in runner]
-    diff = "\n".join(
-        difflib.unified_diff(a, b, "in-process", "vh-runner", lineterm="", n=2)
-    )
+    diff = "\n".join(difflib.unified_diff(a, b, "in-process", "vh-runner", lineterm="", n=2))
     raise AssertionError(f"{what} differ between in-process and vh-runner:\n{diff}")
 
 
@@ -52,7 +50,14 @@ def assert_same(what: str, inproc: list, runner: list):
 _LIST_MSG = re.compile(rb"^\$(OpList|NickList|BotList) (.*)$", re.S)
 
 
+# 30_readme_style.py's ".ops" answer joins vh.GetOpList() as the README does
+_OPS_REPLY = re.compile(rb"^(<VerliHub> Operators: )(.*)$", re.S)
+
+
 def _sorted_raw_list(m: bytes) -> bytes:
+    ops = _OPS_REPLY.match(m)
+    if ops:
+        return ops.group(1) + b", ".join(sorted(ops.group(2).split(b", ")))
     got = _LIST_MSG.match(m)
     if not got:
         return m
@@ -73,8 +78,15 @@ def normalise_list_order(msgs: list[bytes]) -> list[bytes]:
     return out[:-1]
 
 
-LIST_RESULTS = ("GetNickList", "GetOpList", "GetBotList", "GetRawNickList", "GetRawOpList",
-                "GetRawBotList", "import GetNickList")
+LIST_RESULTS = (
+    "GetNickList",
+    "GetOpList",
+    "GetBotList",
+    "GetRawNickList",
+    "GetRawOpList",
+    "GetRawBotList",
+    "import GetNickList",
+)
 
 
 def normalise_api_list_order(line: str) -> str:

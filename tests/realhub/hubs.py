@@ -91,27 +91,46 @@ class MariaDB:
         if as_root:
             shutil.chown(self.dir, "mysql", "mysql")
         r = subprocess.run(
-            [tool("mariadb-install-db", "mysql_install_db"), *user,
-             f"--datadir={self.datadir}", "--auth-root-authentication-method=socket",
-             "--skip-test-db"],
-            capture_output=True, text=True,
+            [
+                tool("mariadb-install-db", "mysql_install_db"),
+                *user,
+                f"--datadir={self.datadir}",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
+            capture_output=True,
+            text=True,
         )
         if r.returncode != 0:
             raise RuntimeError(f"mariadb-install-db failed:\n{r.stdout}\n{r.stderr}")
         self.err = open(self.dir / "mariadbd.err", "wb")
         self.proc = subprocess.Popen(
-            [tool("mariadbd", "mysqld"), "--no-defaults", *user,
-             f"--datadir={self.datadir}", f"--socket={self.sock}", f"--port={self.port}",
-             "--bind-address=127.0.0.1", "--skip-name-resolve",
-             f"--pid-file={self.dir / 'mariadbd.pid'}",
-             "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
-             "--innodb-flush-log-at-trx-commit=0", "--skip-log-bin"],
-            stdout=self.err, stderr=subprocess.STDOUT,
+            [
+                tool("mariadbd", "mysqld"),
+                "--no-defaults",
+                *user,
+                f"--datadir={self.datadir}",
+                f"--socket={self.sock}",
+                f"--port={self.port}",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                f"--pid-file={self.dir / 'mariadbd.pid'}",
+                "--innodb-buffer-pool-size=32M",
+                "--innodb-log-file-size=16M",
+                "--innodb-flush-log-at-trx-commit=0",
+                "--skip-log-bin",
+            ],
+            stdout=self.err,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         wait_until(
-            lambda: self.proc.poll() is not None or (self.sock.exists() and port_accepts(self.port)),
-            timeout, "mariadbd listening", self.errlog,
+            lambda: (
+                self.proc.poll() is not None or (self.sock.exists() and port_accepts(self.port))
+            ),
+            timeout,
+            "mariadbd listening",
+            self.errlog,
         )
         if self.proc.poll() is not None:
             raise RuntimeError(f"mariadbd exited:\n{self.errlog()}")
@@ -127,8 +146,14 @@ class MariaDB:
             return ""
 
     def root_sql(self, sql: str, db: str | None = None) -> str:
-        cmd = [tool("mariadb", "mysql"), "--no-defaults", f"--socket={self.sock}", "-uroot",
-               "-N", "-B"]
+        cmd = [
+            tool("mariadb", "mysql"),
+            "--no-defaults",
+            f"--socket={self.sock}",
+            "-uroot",
+            "-N",
+            "-B",
+        ]
         if db:
             cmd.append(db)
         r = subprocess.run(cmd, input=sql, capture_output=True, text=True)
@@ -139,9 +164,16 @@ class MariaDB:
     def dump(self, db: str, path: Path):
         with open(path, "wb") as f:
             subprocess.run(
-                [tool("mariadb-dump", "mysqldump"), "--no-defaults", f"--socket={self.sock}",
-                 "-uroot", "--skip-dump-date", db],
-                stdout=f, check=True,
+                [
+                    tool("mariadb-dump", "mysqldump"),
+                    "--no-defaults",
+                    f"--socket={self.sock}",
+                    "-uroot",
+                    "--skip-dump-date",
+                    db,
+                ],
+                stdout=f,
+                check=True,
             )
 
     def load(self, db: str, path: Path):
@@ -149,7 +181,8 @@ class MariaDB:
         with open(path, "rb") as f:
             subprocess.run(
                 [tool("mariadb", "mysql"), "--no-defaults", f"--socket={self.sock}", "-uroot", db],
-                stdin=f, check=True,
+                stdin=f,
+                check=True,
             )
 
     def stop(self):
@@ -186,8 +219,11 @@ HUB_SETTINGS = {
 def base_env(built: Built, db: MariaDB, home: Path) -> dict:
     env = dict(os.environ)
     env.update(
-        HOME=str(home), USER=env.get("USER") or "root", TERM=env.get("TERM") or "dumb",
-        LD_LIBRARY_PATH=built.ld_library_path, LC_ALL="C.UTF-8",
+        HOME=str(home),
+        USER=env.get("USER") or "root",
+        TERM=env.get("TERM") or "dumb",
+        LD_LIBRARY_PATH=built.ld_library_path,
+        LC_ALL="C.UTF-8",
         # the hub's dbconfig has no port: the client library takes it from here
         MYSQL_TCP_PORT=str(db.port),
     )
@@ -242,7 +278,10 @@ class HubTemplate:
         env = base_env(b, self.db, self.workdir)
         r = subprocess.run(
             [str(b.vh), "--adduser", self.op.decode(), self.op_pass.decode(), "10", str(self.dir)],
-            input="y\n", capture_output=True, text=True, env=env,
+            input="y\n",
+            capture_output=True,
+            text=True,
+            env=env,
         )
         # python_pi starts with the hub and autoloads DIR/scripts/*.py
         self.db.root_sql("UPDATE pi_plug SET autoload=1 WHERE nick='python';", self.dbname)
@@ -250,8 +289,9 @@ class HubTemplate:
             f"SELECT class FROM reglist WHERE nick='{self.op.decode()}';", self.dbname
         ).strip()
         if got != "10":
-            raise RuntimeError(f"vh --adduser did not register the operator ({got!r}):\n"
-                               f"{r.stdout}\n{r.stderr}")
+            raise RuntimeError(
+                f"vh --adduser did not register the operator ({got!r}):\n{r.stdout}\n{r.stderr}"
+            )
         self.db.dump(self.dbname, self.dump)
 
     def session_dir(self, name: str) -> tuple[Path, str]:
@@ -285,13 +325,19 @@ class HubProcess:
         err = open(self.dir / "err", "ab")
         self.proc = subprocess.Popen(
             [str(self.built.prefix / "bin" / "verlihub"), "-d", str(self.dir), str(self.port)],
-            cwd=self.dir, env=self.env, stdout=out, stderr=err, start_new_session=True,
+            cwd=self.dir,
+            env=self.env,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
         )
         out.close()
         err.close()
         wait_until(
             lambda: self.proc.poll() is not None or port_accepts(self.port),
-            timeout, f"hub {self.built.gen} listening on {self.port}", self.diag,
+            timeout,
+            f"hub {self.built.gen} listening on {self.port}",
+            self.diag,
         )
         if self.proc.poll() is not None:
             raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.diag()}")
@@ -319,8 +365,9 @@ class HubProcess:
 class Runner:
     """`vh-runner serve` on a socket in a private 0700 folder."""
 
-    def __init__(self, workdir: Path, python: Path, python2: Path | None, env: dict,
-                 extra_config: str = ""):
+    def __init__(
+        self, workdir: Path, python: Path, python2: Path | None, env: dict, extra_config: str = ""
+    ):
         self.dir = Path(tempfile.mkdtemp(prefix="vh-realhub-run-"))
         os.chmod(self.dir, 0o700)
         self.socket = self.dir / "runner.sock"
@@ -338,9 +385,20 @@ class Runner:
     def start(self, timeout: float = 20.0):
         log = open(self.log, "ab")
         self.proc = subprocess.Popen(
-            [str(REPO / "target" / "debug" / "vh-runner"), "serve", "--socket", str(self.socket),
-             "--python", str(self.python), "--config", str(self.config)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(REPO / "target" / "debug" / "vh-runner"),
+                "serve",
+                "--socket",
+                str(self.socket),
+                "--python",
+                str(self.python),
+                "--config",
+                str(self.config),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
 
@@ -365,7 +423,9 @@ class Runner:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(REPO / "target" / "debug" / "vh-runner"), *args, "--socket", str(self.socket)],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
 
     def stop(self, sig=signal.SIGTERM, timeout: float = 10.0) -> float:
@@ -381,6 +441,7 @@ class Runner:
 
 
 # ---- which wrapper the plugin loads -------------------------------------
+
 
 def wrapper_paths(built: Built) -> list[Path]:
     """Every file python_pi of this build would load as its wrapper: the

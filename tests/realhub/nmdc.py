@@ -68,9 +68,7 @@ class Client:
                     for m in msgs:
                         self.received.append(m)
                         if self._log is not None:
-                            self._log.write(
-                                "%s < %r\n" % (self.nick.decode("latin-1"), m)
-                            )
+                            self._log.write("%s < %r\n" % (self.nick.decode("latin-1"), m))
                     self._cond.notify_all()
         except (ConnectionError, OSError):
             pass
@@ -113,8 +111,9 @@ class Client:
                 except asyncio.TimeoutError:
                     pass
 
-    async def login(self, port: int, desc: bytes = b"test client", share: int = 0,
-                    timeout: float = 15.0) -> None:
+    async def login(
+        self, port: int, desc: bytes = b"test client", share: int = 0, timeout: float = 15.0
+    ) -> None:
         await self.connect(port)
         i = await self.wait_for(lambda m: m.startswith(b"$Lock "), timeout)
         lock = self.received[i][6:].split(b" Pk=")[0]
@@ -127,8 +126,7 @@ class Client:
         )
         while True:
             j = await self.wait_for(
-                lambda m: m.startswith((b"$GetPass", b"$Hello ", b"$ValidateDenide",
-                                        b"$BadPass")),
+                lambda m: m.startswith((b"$GetPass", b"$Hello ", b"$ValidateDenide", b"$BadPass")),
                 timeout,
                 i + 1,
             )
@@ -145,29 +143,27 @@ class Client:
                 i = j
                 continue
             raise LoginFailed("%r: %r; got %r" % (self.nick, m, self.received))
-        self.send(
-            b"$Version 1,0091|$GetNickList|"
-            + self.myinfo(desc, share)
-        )
+        self.send(b"$Version 1,0091|$GetNickList|" + self.myinfo(desc, share))
         # the hub answers the nick list after MyINFO: our own MyINFO back
-        await self.wait_for(
-            lambda m: m.startswith(b"$MyINFO $ALL " + self.nick + b" "), timeout, j
-        )
+        await self.wait_for(lambda m: m.startswith(b"$MyINFO $ALL " + self.nick + b" "), timeout, j)
 
     def myinfo(self, desc: bytes, share: int = 0) -> bytes:
         return (
-            b"$MyINFO $ALL " + self.nick + b" " + desc
+            b"$MyINFO $ALL "
+            + self.nick
+            + b" "
+            + desc
             + b"<++ V:0.868,M:A,H:1/0/0,S:3>$ $100\x01$"
-            + b"mail@example.org$" + str(share).encode() + b"$|"
+            + b"mail@example.org$"
+            + str(share).encode()
+            + b"$|"
         )
 
     def chat(self, text: bytes) -> None:
         self.send(b"<" + self.nick + b"> " + text + b"|")
 
     def pm(self, to: bytes, text: bytes) -> None:
-        self.send(
-            b"$To: " + to + b" From: " + self.nick + b" $<" + self.nick + b"> " + text + b"|"
-        )
+        self.send(b"$To: " + to + b" From: " + self.nick + b" $<" + self.nick + b"> " + text + b"|")
 
     def search(self, pattern: bytes) -> None:
         self.send(b"$Search Hub:" + self.nick + b" F?T?0?1?" + pattern + b"|")

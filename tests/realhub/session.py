@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hubs
+from hubs import SHIM_PATH as SHIM
 from nmdc import Client
-from vhbuild import REPO, Built
+from vhbuild import Built
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
-from hubs import SHIM_PATH as SHIM
 OP = b"op"
 OP_PASS = b"op-secret"
 # a CP1251 nick ("Привет") and a Latin-1 one ("Jürgen"): hub bytes that are
@@ -64,8 +64,15 @@ class Session:
     """A hub (and, in runner mode, a runner) with scripts autoloaded from
     the hub's scripts folder; `async with` starts and always stops both."""
 
-    def __init__(self, env: Env, mode: str, name: str, scripts: list[Path],
-                 runner_config: str = "", hook_deadline_ms: int = 5000):
+    def __init__(
+        self,
+        env: Env,
+        mode: str,
+        name: str,
+        scripts: list[Path],
+        runner_config: str = "",
+        hook_deadline_ms: int = 5000,
+    ):
         self.env = env
         self.mode = mode
         self.name = name
@@ -148,11 +155,16 @@ class Session:
         before the line's echo: wait for the echo on every client still
         connected."""
         line = b".sync " + tag.encode()
+        live = [
+            c
+            for c in self.clients
+            if not c.closed and c._writer is not None and not c._writer.is_closing()
+        ]
+        starts = [len(c.received) for c in live]
         by.chat(line)
         want = b"<" + by.nick + b"> " + line
-        for c in self.clients:
-            if not c.closed and c._writer is not None and not c._writer.is_closing():
-                await c.wait_for(lambda m: m == want, timeout)
+        for c, start in zip(live, starts):
+            await c.wait_for(lambda m: m == want, timeout, start)
 
 
 async def main_session(s: Session) -> None:
@@ -195,6 +207,9 @@ async def main_session(s: Session) -> None:
     op.chat(b"!pylist")
     op.chat(b"!help")
     await s.barrier(op, "op-commands")
+    # the plugin's own unload: the script's UnLoad() runs (under A)
+    op.chat(b"!pyunload " + str(s.dir / "scripts" / "20_api_calls.py").encode())
+    await s.barrier(op, "pyunload")
     cp = await s.login(CP1251_NICK)
     lat = await s.login(LATIN1_NICK)
     await s.barrier(op, "8bit-logins")
@@ -204,8 +219,12 @@ async def main_session(s: Session) -> None:
     await s.barrier(lat, "latin1-chat")
     op.pm(CP1251_NICK, b"pm to \xcf\xf0\xe8\xe2\xe5\xf2")
     await s.barrier(op, "8bit-pm")
+    left = [op, user, lat, cp]
     for c in (cp, lat, user):
         await c.close()
-        # the hub has seen the close once the operator gets its $Quit
-        await op.wait_for(lambda m, n=c.nick: m == b"$Quit " + n, 30)
+        left.remove(c)
+        # the hub has seen the close once the others get its $Quit (and
+        # each of them gets it before it closes in turn)
+        for other in left:
+            await other.wait_for(lambda m, n=c.nick: m == b"$Quit " + n, 30)
     await s.barrier(op, "logouts")

@@ -61,21 +61,31 @@ async def ping(s: Session, op, name: str, timeout: float = 20.0) -> int:
             got = rx.match(m)
             if got:
                 return int(got.group(1))
-        assert time.monotonic() < deadline, f"{name} did not answer .ping in {timeout} s"
+        assert time.monotonic() < deadline, (
+            f"{name} did not answer .ping in {timeout} s: {op.received[-6:]}"
+        )
 
 
 def test_loop_kill_and_runner_stop_leave_the_hub_answering(gen_env, tmp_path):
-    s = Session(gen_env, "runner", "faults", fault_scripts(gen_env, tmp_path),
-                runner_config=RUNNER_CONFIG, hook_deadline_ms=HOOK_DEADLINE_MS)
+    s = Session(
+        gen_env,
+        "runner",
+        "faults",
+        fault_scripts(gen_env, tmp_path),
+        runner_config=RUNNER_CONFIG,
+        hook_deadline_ms=HOOK_DEADLINE_MS,
+    )
 
     async def go():
         async with s:
             op = await s.login(OP, OP_PASS)
             user = await s.login(b"plain")
             one = await asyncio.to_thread(
-                wait_until, lambda: loaded_pid(s, "one.py"), 30, "one.py loaded")
+                wait_until, lambda: loaded_pid(s, "one.py"), 30, "one.py loaded"
+            )
             two = await asyncio.to_thread(
-                wait_until, lambda: loaded_pid(s, "two.py"), 30, "two.py loaded")
+                wait_until, lambda: loaded_pid(s, "two.py"), 30, "two.py loaded"
+            )
             assert await ping(s, op, "one.py") == one
             assert await ping(s, op, "two.py") == two
 
@@ -91,8 +101,12 @@ def test_loop_kill_and_runner_stop_leave_the_hub_answering(gen_env, tmp_path):
             assert s.hub.alive()
             # the runner kills the looping worker and starts it again
             new_one = await asyncio.to_thread(
-                wait_until, lambda: loaded_pid(s, "one.py", one), 30, "one.py reloaded",
-                s.runner.logtext)
+                wait_until,
+                lambda: loaded_pid(s, "one.py", one),
+                30,
+                "one.py reloaded",
+                s.runner.logtext,
+            )
             assert await ping(s, op, "one.py") == new_one
             assert await ping(s, op, "two.py") == two
 
@@ -101,8 +115,12 @@ def test_loop_kill_and_runner_stop_leave_the_hub_answering(gen_env, tmp_path):
             user.chat(b"during the restart")
             await s.barrier(user, "user-after-kill")
             new_two = await asyncio.to_thread(
-                wait_until, lambda: loaded_pid(s, "two.py", two), 30, "two.py restarted",
-                s.runner.logtext)
+                wait_until,
+                lambda: loaded_pid(s, "two.py", two),
+                30,
+                "two.py restarted",
+                s.runner.logtext,
+            )
             assert await ping(s, op, "two.py") == new_two
             assert s.hub.alive()
 

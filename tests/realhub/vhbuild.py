@@ -143,8 +143,15 @@ def build(name: str, jobs: int = 2, log=print) -> Built | None:
     t0 = time.monotonic()
     env = dict(os.environ, LC_ALL="C")
     steps = [
-        ["cmake", "-S", str(gen.src), "-B", str(b.build),
-         f"-DCMAKE_INSTALL_PREFIX={b.prefix}", *gen.cmake],
+        [
+            "cmake",
+            "-S",
+            str(gen.src),
+            "-B",
+            str(b.build),
+            f"-DCMAKE_INSTALL_PREFIX={b.prefix}",
+            *gen.cmake,
+        ],
         ["cmake", "--build", str(b.build), "-j", str(jobs)],
         ["cmake", "--install", str(b.build)],
     ]

@@ -1,25 +1,53 @@
-# -*- coding: utf-8 -*-
 # Records every hook this script gets, with its arguments and its return
 # value, one line each, into $VH_REALHUB_OUT/record_hooks.txt. Python 3,
 # as python_pi 1.7 runs it. OnTimer is answered but not recorded: how many
 # ticks a session sees depends on the wall clock, not on the hub.
 import os
-import vh
+
+import vh  # noqa: F401 (as every python_pi script does)
 
 OUT = os.path.join(os.environ["VH_REALHUB_OUT"], "record_hooks.txt")
 
 HOOKS = (
-    "OnNewConn", "OnCloseConn", "OnCloseConnEx", "OnParsedMsgChat",
-    "OnParsedMsgPM", "OnParsedMsgMCTo", "OnParsedMsgSearch", "OnParsedMsgSR",
-    "OnParsedMsgMyINFO", "OnFirstMyINFO", "OnParsedMsgValidateNick",
-    "OnParsedMsgAny", "OnParsedMsgAnyEx", "OnOpChatMessage",
-    "OnPublicBotMessage", "OnUnLoad", "OnCtmToHub", "OnParsedMsgSupports",
-    "OnParsedMsgMyHubURL", "OnParsedMsgExtJSON", "OnParsedMsgBotINFO",
-    "OnParsedMsgVersion", "OnParsedMsgMyPass", "OnParsedMsgConnectToMe",
-    "OnParsedMsgRevConnectToMe", "OnUnknownMsg", "OnOperatorCommand",
-    "OnOperatorKicks", "OnOperatorDrops", "OnOperatorDropsWithReason",
-    "OnValidateTag", "OnUserCommand", "OnHubCommand", "OnScriptCommand",
-    "OnUserInList", "OnUserLogin", "OnUserLogout", "OnNewReg", "OnNewBan",
+    "OnNewConn",
+    "OnCloseConn",
+    "OnCloseConnEx",
+    "OnParsedMsgChat",
+    "OnParsedMsgPM",
+    "OnParsedMsgMCTo",
+    "OnParsedMsgSearch",
+    "OnParsedMsgSR",
+    "OnParsedMsgMyINFO",
+    "OnFirstMyINFO",
+    "OnParsedMsgValidateNick",
+    "OnParsedMsgAny",
+    "OnParsedMsgAnyEx",
+    "OnOpChatMessage",
+    "OnPublicBotMessage",
+    "OnUnLoad",
+    "OnCtmToHub",
+    "OnParsedMsgSupports",
+    "OnParsedMsgMyHubURL",
+    "OnParsedMsgExtJSON",
+    "OnParsedMsgBotINFO",
+    "OnParsedMsgVersion",
+    "OnParsedMsgMyPass",
+    "OnParsedMsgConnectToMe",
+    "OnParsedMsgRevConnectToMe",
+    "OnUnknownMsg",
+    "OnOperatorCommand",
+    "OnOperatorKicks",
+    "OnOperatorDrops",
+    "OnOperatorDropsWithReason",
+    "OnValidateTag",
+    "OnUserCommand",
+    "OnHubCommand",
+    "OnScriptCommand",
+    "OnUserInList",
+    "OnUserLogin",
+    "OnUserLogout",
+    "OnNewReg",
+    "OnNewBan",
     "OnSetConfig",
 )
 
@@ -45,6 +73,7 @@ def make(name):
         result = result_for(name, args)
         record(name, args, result)
         return result
+
     hook.__name__ = name
     return hook
 

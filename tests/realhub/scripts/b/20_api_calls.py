@@ -1,8 +1,8 @@
-# -*- coding: utf-8 -*-
 # Calls many vh functions and writes each result or exception (its repr)
 # into $VH_REALHUB_OUT/api_calls.txt: some at import time, the rest when
 # the operator says "!api" in main chat. Python 3, as python_pi 1.7 runs it.
 import os
+
 import vh
 
 OUT = os.path.join(os.environ["VH_REALHUB_OUT"], "api_calls.txt")
@@ -93,3 +93,7 @@ def OnParsedMsgChat(nick, message):
         api_round()
         return 0
     return 1
+
+
+def UnLoad():
+    write("UnLoad")

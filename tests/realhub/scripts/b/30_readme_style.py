@@ -4,6 +4,7 @@ A script with the structure python_pi 1.7's README gives ("Script
 Structure", "Basic Python Script"): its own name_and_version(), hooks
 returning 1/0, OnTimer(msec), helpers, f-strings.
 """
+
 import os
 
 import vh  # Always import the vh module
