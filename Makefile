@@ -10,7 +10,7 @@ CARGO ?= cargo
 # CI=true when they find none).
 PYTHON2 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/2.7.18/bin/python2.7 $(HOME)/.pyenv/versions/2.7.18/bin/python2.7))
 
-.PHONY: all build venv sdk demo-venv demo demo-short test realhub-test lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
+.PHONY: all build venv sdk demo-venv demo demo-short test realhub-test realhub-bench lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
 
 all: build
 
@@ -129,6 +129,13 @@ test: lint rust-test wheel-check bench-short py-test
 # part of `make test`.
 realhub-test: build
 	VH_TEST_PYTHON=$(CURDIR)/$(VPY) VH_TEST_PYTHON2=$(PYTHON2) $(VPY) -m pytest -q -rs tests/realhub
+
+# Main-chat lines answered by a script with vh.usermc on the real hubs, the
+# script in-process and through vh-runner (release shim, runner and vh
+# package, as `make bench`): µs per line and the ratio (docs/performance.md).
+realhub-bench: bench-venv
+	VH_REALHUB_PROFILE=release VH_TEST_PYTHON=$(CURDIR)/target/bench-venv/bin/python \
+		VH_TEST_PYTHON2=$(PYTHON2) $(VPY) tests/realhub/bench.py
 
 clean:
 	$(CARGO) clean

@@ -73,8 +73,8 @@ def _gen_env(gen: str, mariadb) -> Env:
         return _envs[gen]
     if not os.environ.get(f"VERLIHUB_SRC_{gen}"):
         unavailable(HOW)
-    if not hubs.SHIM_PATH.exists() or not (vhbuild.REPO / "target/debug/vh-runner").exists():
-        unavailable("target/debug has no shim or runner: run `make build` (cargo build)")
+    if not hubs.SHIM_PATH.exists() or not hubs.RUNNER_PATH.exists():
+        unavailable(f"{hubs.PROFILE_DIR} has no shim or runner: run `make build` (cargo build)")
     try:
         built = vhbuild.build(gen, log=lambda m: print(m, file=sys.stderr))
     except Exception as e:  # noqa: BLE001

@@ -21,8 +21,12 @@ from pathlib import Path
 
 from vhbuild import REPO, Built
 
+#: cargo's profile folder the shim and the runner come from: debug for the
+#: tests, release for the bench (VH_REALHUB_PROFILE=release)
+PROFILE_DIR = REPO / "target" / os.environ.get("VH_REALHUB_PROFILE", "debug")
 #: the shim as cargo builds it (the drop-in libvh_python_wrapper.so)
-SHIM_PATH = REPO / "target" / "debug" / "libvh_python_wrapper.so"
+SHIM_PATH = PROFILE_DIR / "libvh_python_wrapper.so"
+RUNNER_PATH = PROFILE_DIR / "vh-runner"
 
 
 def free_port() -> int:
@@ -386,7 +390,7 @@ class Runner:
         log = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [
-                str(REPO / "target" / "debug" / "vh-runner"),
+                str(RUNNER_PATH),
                 "serve",
                 "--socket",
                 str(self.socket),
@@ -422,7 +426,7 @@ class Runner:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(REPO / "target" / "debug" / "vh-runner"), *args, "--socket", str(self.socket)],
+            [str(RUNNER_PATH), *args, "--socket", str(self.socket)],
             capture_output=True,
             text=True,
             timeout=30,

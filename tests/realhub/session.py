@@ -58,6 +58,9 @@ class Result:
     hub_stop_s: float = 0.0
     runner_stop_s: float | None = None
     hub_alive_at_end: bool = True
+    # every wrapper file the hub process has mapped: (path, inode, what it
+    # is: "shim", "original" or "other")
+    wrapper_maps: set = field(default_factory=set)
 
 
 class Session:
@@ -143,6 +146,20 @@ class Session:
             await c.close()
         await asyncio.get_running_loop().run_in_executor(None, self.stop)
 
+    def record_wrapper_maps(self):
+        """Which wrapper the hub has mapped (python_pi has loaded it by
+        now): each file by path and inode, and whether it is the shim."""
+        shim = SHIM.read_bytes()
+        for line in Path(f"/proc/{self.hub.proc.pid}/maps").read_text().splitlines():
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].endswith("libvh_python_wrapper.so"):
+                path = Path(parts[5])
+                st = path.stat()
+                same = st.st_ino == int(parts[4])
+                body = path.read_bytes() if same else b""
+                what = "shim" if body == shim else "original" if same else "other"
+                self.result.wrapper_maps.add((str(path), int(parts[4]), what))
+
     async def login(self, nick: bytes, password: bytes | None = None) -> Client:
         c = Client(nick, password)
         self.clients.append(c)
@@ -177,6 +194,7 @@ async def main_session(s: Session) -> None:
     op = await s.login(OP, OP_PASS)
     user = await s.login(b"plain")
     await s.barrier(op, "logins")
+    s.record_wrapper_maps()
     op.chat(b"hello all")
     await s.barrier(op, "op-chat")
     user.chat(b"hello op")
