@@ -240,7 +240,15 @@ class HubTemplate:
     created by the hub's first start, the settings, the operator. Each
     session copies both, so every session starts from the same state."""
 
-    def __init__(self, built: Built, db: MariaDB, workdir: Path, op: bytes, op_pass: bytes):
+    def __init__(
+        self,
+        built: Built,
+        db: MariaDB,
+        workdir: Path,
+        op: bytes,
+        op_pass: bytes,
+        settings: dict | None = None,
+    ):
         self.built = built
         self.db = db
         self.workdir = workdir
@@ -249,6 +257,7 @@ class HubTemplate:
         self.dump = workdir / "template.sql"
         self.op = op
         self.op_pass = op_pass
+        self.settings = dict(HUB_SETTINGS, **(settings or {}))
 
     def write_dbconfig(self, hubdir: Path, dbname: str):
         (hubdir / "dbconfig").write_text(
@@ -276,7 +285,7 @@ class HubTemplate:
         hub.stop()
         sets = "".join(
             f"REPLACE INTO SetupList (file, var, val) VALUES ('config', '{k}', '{v}');"
-            for k, v in HUB_SETTINGS.items()
+            for k, v in self.settings.items()
         )
         self.db.root_sql(sets, self.dbname)
         env = base_env(b, self.db, self.workdir)
