@@ -201,7 +201,9 @@ class MariaDB:
 # settings of a test hub (NOTES on standing up the hubs): nothing leaves the
 # machine, no flood bans for quick test clients, TLS off the login path
 HUB_SETTINGS = {
-    "listen_ip": "0.0.0.0",
+    # loopback only; the TLS address must differ from it, else every local
+    # client is taken for the TLS proxy and its login hangs
+    "listen_ip": "127.0.0.1",
     "tls_listen_ip": "127.0.0.2",
     "tls_listen_port": "0",
     "int_login": "0",
@@ -278,15 +280,22 @@ class HubTemplate:
         (self.dir / "scripts").mkdir(exist_ok=True)
         self.write_dbconfig(self.dir, self.dbname)
         self.db.root_sql(f"CREATE DATABASE {self.dbname};")
-        # the first start creates the tables
-        port = free_port()
-        hub = HubProcess(b, self.dir, port, base_env(b, self.db, self.workdir))
-        hub.start()
-        hub.stop()
+        # The first start creates the tables. The settings table is made
+        # first, as the hub makes it, so that the hub finds the settings
+        # (loopback only, nothing leaves the machine) at that start too.
         sets = "".join(
             f"REPLACE INTO SetupList (file, var, val) VALUES ('config', '{k}', '{v}');"
             for k, v in self.settings.items()
         )
+        self.db.root_sql(
+            "CREATE TABLE SetupList (file varchar(30) NOT NULL, var varchar(50) NOT NULL, "
+            "val text DEFAULT NULL, PRIMARY KEY (file, var)) DEFAULT CHARSET=latin1;" + sets,
+            self.dbname,
+        )
+        port = free_port()
+        hub = HubProcess(b, self.dir, port, base_env(b, self.db, self.workdir))
+        hub.start()
+        hub.stop()
         self.db.root_sql(sets, self.dbname)
         env = base_env(b, self.db, self.workdir)
         r = subprocess.run(
@@ -346,12 +355,16 @@ class HubProcess:
         )
         out.close()
         err.close()
-        wait_until(
-            lambda: self.proc.poll() is not None or port_accepts(self.port),
-            timeout,
-            f"hub {self.built.gen} listening on {self.port}",
-            self.diag,
-        )
+        try:
+            wait_until(
+                lambda: self.proc.poll() is not None or port_accepts(self.port),
+                timeout,
+                f"hub {self.built.gen} listening on {self.port}",
+                self.diag,
+            )
+        except BaseException:
+            stop_child(self.proc, signal.SIGKILL)
+            raise
         if self.proc.poll() is not None:
             raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.diag()}")
 
@@ -424,7 +437,11 @@ class Runner:
             finally:
                 s.close()
 
-        wait_until(up, timeout, "vh-runner listening", self.logtext)
+        try:
+            wait_until(up, timeout, "vh-runner listening", self.logtext)
+        except BaseException:
+            stop_child(self.proc, signal.SIGKILL)
+            raise
         if self.proc.poll() is not None:
             raise RuntimeError(f"vh-runner exited:\n{self.logtext()}")
 

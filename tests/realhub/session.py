@@ -113,7 +113,7 @@ class Session:
         self.hub.start()
 
     def stop(self):
-        """Stops the hub (SIGQUIT: it unloads its scripts), then the runner
+        """Stops the hub (SIGQUIT, as vh_daemon does), then the runner
         (SIGTERM); both are reaped whatever happens."""
         try:
             self.result.hub_alive_at_end = self.hub.alive()
@@ -130,6 +130,10 @@ class Session:
     def collect(self):
         for c in self.clients:
             self.result.received[c.nick] = list(c.received)
+            # for a look afterwards: one message per line, as Python bytes
+            name = c.nick.decode("latin-1").encode("ascii", "backslashreplace").decode()
+            with open(self.dir / f"received-{name}.txt", "w") as f:
+                f.writelines(repr(m) + "\n" for m in c.received)
         for f in sorted(self.out.iterdir()):
             self.result.files[f.name] = f.read_bytes()
         with contextlib.suppress(OSError):
@@ -138,7 +142,12 @@ class Session:
             self.result.runner_log = self.runner.logtext()
 
     async def __aenter__(self):
-        await asyncio.get_running_loop().run_in_executor(None, self.start)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.start)
+        except BaseException:
+            # whatever started is stopped and reaped
+            await asyncio.get_running_loop().run_in_executor(None, self.stop)
+            raise
         return self
 
     async def __aexit__(self, *exc):
