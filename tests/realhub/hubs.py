@@ -368,6 +368,18 @@ class HubProcess:
         if self.proc.poll() is not None:
             raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.diag()}")
 
+    def listening_addresses(self) -> set[str]:
+        """Every address:port this hub's port is listened on (IPv4 and v6)."""
+        out = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError):
+                for line in Path(table).read_text().splitlines()[1:]:
+                    local, state = line.split()[1], line.split()[3]
+                    addr, port = local.split(":")
+                    if state == "0A" and int(port, 16) == self.port:
+                        out.add(addr)
+        return out
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

@@ -111,6 +111,8 @@ class Session:
         if self.runner is not None:
             self.runner.start()
         self.hub.start()
+        # 127.0.0.1 (little-endian hex in /proc/net/tcp), nothing else
+        assert self.hub.listening_addresses() == {"0100007F"}, self.hub.listening_addresses()
 
     def stop(self):
         """Stops the hub (SIGQUIT, as vh_daemon does), then the runner
