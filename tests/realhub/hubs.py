@@ -462,6 +462,16 @@ class Runner:
             return self.log.read_text(errors="replace")[-6000:]
         return ""
 
+    def children(self) -> list[int]:
+        """Pids of the runner's child processes (its workers)."""
+        out: list[int] = []
+        if self.proc is None:
+            return out
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                out += [int(p) for p in (task / "children").read_text().split()]
+        return out
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(RUNNER_PATH), *args, "--socket", str(self.socket)],

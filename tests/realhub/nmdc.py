@@ -47,6 +47,8 @@ class Client:
         self._cond = asyncio.Condition()
         self._pump: asyncio.Task | None = None
         self.closed = False
+        # set when the hub is about to close this connection (a kick)
+        self.expect_close = False
         self._log = log  # a file object or None: "<nick> < msg" lines
 
     async def connect(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0):

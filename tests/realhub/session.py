@@ -120,6 +120,17 @@ class Session:
         try:
             self.result.hub_alive_at_end = self.hub.alive()
             self.result.hub_stop_s = self.hub.stop()
+            if self.runner is not None and self.runner.proc is not None:
+                # A hub that exits runs no UnLoad(), in-process or not (the
+                # hub unloads nothing on SIGQUIT); the runner stops the
+                # workers of a hub that went away. Wait for that before the
+                # runner's own stop, which would run every UnLoad().
+                hubs.wait_until(
+                    lambda: not self.runner.children(),
+                    30,
+                    "the runner stopped the workers of the hub that went away",
+                    self.runner.logtext,
+                )
         finally:
             if self.runner is not None:
                 self.result.runner_stop_s = self.runner.stop(signal.SIGTERM)
@@ -171,6 +182,17 @@ class Session:
                 what = "shim" if body == shim else "original" if same else "other"
                 self.result.wrapper_maps.add((str(path), int(parts[4]), what))
 
+    async def wait_output(self, name: str, text: str, timeout: float = 30.0):
+        """Waits until a script's output file `name` holds `text`."""
+
+        def has():
+            try:
+                return text in (self.out / name).read_text(errors="replace")
+            except FileNotFoundError:
+                return False
+
+        await asyncio.to_thread(hubs.wait_until, has, timeout, f"{text!r} in {name}")
+
     async def login(self, nick: bytes, password: bytes | None = None) -> Client:
         c = Client(nick, password)
         self.clients.append(c)
@@ -183,16 +205,24 @@ class Session:
         before the line's echo: wait for the echo on every client still
         connected."""
         line = b".sync " + tag.encode()
+        # not a client the hub is closing (it gets nothing more)
         live = [
             c
             for c in self.clients
-            if not c.closed and c._writer is not None and not c._writer.is_closing()
+            if not c.closed
+            and not c.expect_close
+            and c._writer is not None
+            and not c._writer.is_closing()
         ]
         starts = [len(c.received) for c in live]
         by.chat(line)
         want = b"<" + by.nick + b"> " + line
         for c, start in zip(live, starts):
-            await c.wait_for(lambda m: m == want, timeout, start)
+            try:
+                await c.wait_for(lambda m: m == want, timeout, start)
+            except ConnectionError:
+                if not c.expect_close:
+                    raise
 
 
 async def main_session(s: Session) -> None:

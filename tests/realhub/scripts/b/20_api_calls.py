@@ -85,6 +85,11 @@ def api_round():
     call("DelRobot", "DelRobot", "TestBot")
     call("GetBotList after", "GetBotList")
     call("DelNickTempBan", "DelNickTempBan", "nobody")
+    call("GetIPCN", "GetIPCN", "127.0.0.1")
+    call("GetIPASN", "GetIPASN", "127.0.0.1")
+    call("SendDataToAll", "SendDataToAll", "<Raw> raw data to all|", 0, 10)
+    call("mc", "mc", "main chat from a script")
+    call("classmc", "classmc", "to classes 3 to 10", 3, 10)
     call("SQL", "SQL", "SELECT nick, class FROM reglist ORDER BY nick")
 
 
