@@ -211,6 +211,10 @@ impl Shim {
             .remove(&id);
         self.loads.remove(id);
         self.functions.drop_script(id);
+        self.gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
         hooktable::clear(id);
         // UnLoad() talks through the runner; a hook of this script still on
         // the stack keeps its own handle on the link.
