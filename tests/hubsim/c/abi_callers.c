@@ -14,7 +14,8 @@
  *   late     a callback filled in after w_Begin (§3.2; run with HUBSIM_LATE_CALLBACK)
  *   config   GetConfig calls the wrapper makes by itself at a load (§8)
  *   fds      fds 0, 1 and 2 after a load with them closed (run with --close-std, §1.1)
- *   stress   loads, hooks and unloads in a loop; hook counts and time ($HUBSIM_ABI_ROUNDS)
+ *   stress   loads, hooks and unloads in a loop; hook counts and time ($HUBSIM_ABI_ROUNDS
+ *            rounds of $HUBSIM_ABI_HOOKS hooks, default 20 and 50)
  */
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -138,7 +139,10 @@ static void reserve(const char *const *scripts)
 	int a = g.w.ReserveID();
 	int b = g.w.ReserveID();
 	line("reserve %d %d", a, b);
-	line("loaded_as %d", load(scripts[0]));
+	int id = load(scripts[0]);
+	line("loaded_as %d", id);
+	hubsim_unload(id);
+	line("reserve_after_unload %d", g.w.ReserveID());
 }
 
 /* Dynamic functions (§3.10): called with id -1; results read by their first element. */
@@ -250,7 +254,8 @@ static double now_ms(void)
 static void stress(const char *const *scripts)
 {
 	const char *env = getenv("HUBSIM_ABI_ROUNDS");
-	int rounds = env && *env ? atoi(env) : 20, per_round = 50;
+	const char *hooks = getenv("HUBSIM_ABI_HOOKS");
+	int rounds = env && *env ? atoi(env) : 20, per_round = hooks && *hooks ? atoi(hooks) : 50;
 	long called = 0, seen = 0, failed = 0;
 	double t0 = now_ms();
 	for (int round = 0; round < rounds; round++) {
@@ -281,6 +286,7 @@ static void stress(const char *const *scripts)
 	line("stress_results %ld", called);
 	line("stress_hooks_seen %ld", seen);
 	fprintf(out, "TIME stress_ms %.0f\n", now_ms() - t0);
+	fflush(out);
 }
 
 int abi_open_out(void)
