@@ -143,6 +143,13 @@ static void reserve(const char *const *scripts)
 	line("loaded_as %d", id);
 	hubsim_unload(id);
 	line("reserve_after_unload %d", g.w.ReserveID());
+	if (g.gen == 'A') {
+		/* A loads only at the id w_ReserveID gives (§3.5); B's has no bounds check. */
+		w_Targs *a = g.w.pack("lssssls", 7L, scripts[0], g.botname, g.opchatname,
+				      g.config_dir, (long)g.start_time, g.config_name);
+		line("load_unreserved %d", g.w.Load(a));
+		free(a);
+	}
 }
 
 /* Dynamic functions (§3.10): called with id -1; results read by their first element. */

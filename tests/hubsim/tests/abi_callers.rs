@@ -212,8 +212,9 @@ fn hooks_take_other_formats_and_return_other_types_as_each_generation_did() {
 }
 
 /// docs/abi.md §3.4: A reserves nothing (the same id twice), B a new id at
-/// every call. After an unload A gave the freed id again; the shim never
-/// reuses one (a departure, docs/compatibility.md).
+/// every call; A's `w_Load` refuses an id it did not give (§3.5). After an
+/// unload A gave the freed id again; the shim never reuses one (a
+/// departure, docs/compatibility.md).
 #[test]
 fn reserve_id_twice_before_any_load_gives_each_generations_ids() {
     check(
@@ -221,7 +222,12 @@ fn reserve_id_twice_before_any_load_gives_each_generations_ids() {
         "abi_plain.py",
         &[],
         |g| match g {
-            'A' => owned(&["reserve 0 0", "loaded_as 0", "reserve_after_unload 1"]),
+            'A' => owned(&[
+                "reserve 0 0",
+                "loaded_as 0",
+                "reserve_after_unload 1",
+                "load_unreserved -1",
+            ]),
             _ => owned(&["reserve 0 1", "loaded_as 2", "reserve_after_unload 3"]),
         },
         |g| match g {

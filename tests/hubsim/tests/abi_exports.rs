@@ -5,7 +5,7 @@
 //! listed, with the reason they are not exported, in [`NOT_EXPORTED`].
 //! With `VERLIHUB_SRC_A` / `VERLIHUB_SRC_B` set, each original is built and
 //! its own `nm -D --defined-only` list is checked against these lists;
-//! else the lists below (spec §1.2, §1.3 and the headers) stand alone.
+//! else the lists below (docs/abi.md §1.2, §1.3 and the headers) stand alone.
 
 mod common;
 
