@@ -205,12 +205,15 @@ struct Reader {
 			}
 			errno = 0;
 			std::strtoull(token.c_str(), &end, 10);
-			if (errno == 0 && token[0] != '-')
+			if (errno == 0 && token[0] != '-') {
+				// Kept as its digits for the text of a list or map item.
 				wide_unsigned = true;
+				v.string_val = token;
+			}
 		}
 		v.type = JsonType::DOUBLE;
 		v.double_val = std::strtod(token.c_str(), nullptr);
-		return true;
+		return std::isfinite(v.double_val); // beyond a double: malformed
 	}
 	bool value(JsonValue &v)
 	{
@@ -362,7 +365,7 @@ void write_double(std::string &out, double d)
 	}
 }
 
-void write(std::string &out, const JsonValue &v, int indent, int level);
+void write(std::string &out, const JsonValue &v, int indent, int level, bool digits = false);
 
 template <typename Items, typename Each>
 void write_items(std::string &out, const Items &items, char open, char close, int indent, int level, Each each)
@@ -390,14 +393,21 @@ void write_items(std::string &out, const Items &items, char open, char close, in
 	out += close;
 }
 
-void write(std::string &out, const JsonValue &v, int indent, int level)
+// `digits`: a number the reader kept as its digits (an integer only uint64
+// holds) is written as those digits (only for values the reader made).
+void write(std::string &out, const JsonValue &v, int indent, int level, bool digits)
 {
-	auto element = [&](const JsonValue &x) { write(out, x, indent, level + 1); };
+	auto element = [&](const JsonValue &x) { write(out, x, indent, level + 1, digits); };
 	switch (v.type) {
 	case JsonType::NULL_TYPE: out += "null"; break;
 	case JsonType::BOOL: out += v.bool_val ? "true" : "false"; break;
 	case JsonType::INT: out += std::to_string(v.int_val); break;
-	case JsonType::DOUBLE: write_double(out, v.double_val); break;
+	case JsonType::DOUBLE:
+		if (digits && !v.string_val.empty())
+			out += v.string_val;
+		else
+			write_double(out, v.double_val);
+		break;
 	case JsonType::STRING: write_string(out, v.string_val); break;
 	case JsonType::ARRAY: write_items(out, v.array_val, '[', ']', indent, level, element); break;
 	case JsonType::TUPLE: write_items(out, v.tuple_val, '[', ']', indent, level, element); break;
@@ -407,7 +417,7 @@ void write(std::string &out, const JsonValue &v, int indent, int level)
 			    [&](const std::pair<const std::string, JsonValue> &kv) {
 				    write_string(out, kv.first);
 				    out += indent ? ": " : ":";
-				    write(out, kv.second, indent, level + 1);
+				    write(out, kv.second, indent, level + 1, digits);
 			    });
 		break;
 	}
@@ -420,7 +430,7 @@ std::string as_text(const JsonValue &v)
 	if (v.type == JsonType::STRING)
 		return v.string_val;
 	std::string out;
-	write(out, v, 0, 0);
+	write(out, v, 0, 0, true);
 	return out;
 }
 

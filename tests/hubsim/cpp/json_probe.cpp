@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 		"{\"b\":[1,2.5,\"x\\u00e9\\n\",true,null],\"a\":{\"k\":\"v\"}}",
 		"[0.1, 1e30, -0.0, 100.0, 1.5e-7, 0.001, -42, 9223372036854775807]",
 		"\"caf\xe9 \\\"q\\\" \\ud83d\\ude00\"",
-		"", "[1,", "1 2", "{\"a\" 1}", "18446744073709551615", "[\"\x01\"]",
+		"", "[1,", "1 2", "{\"a\" 1}", "18446744073709551615", "[\"\x01\"]", "[1e400]",
 	};
 	for (const char *doc : docs) {
 		JsonValue v;
@@ -78,7 +78,8 @@ int main(int argc, char **argv)
 	tuple.tuple_val[1].type = JsonType::STRING;
 	tuple.tuple_val[1].string_val = "t";
 	std::printf("tuple %s\n", to_text(tuple, false).c_str());
-	for (const char *doc : { "[\"a\",1,{\"x\":2},null,\"b\xe9\"]", "{\"a\":1}", "" }) {
+	for (const char *doc : { "[\"a\",1,{\"x\":2},null,\"b\xe9\"]", "{\"a\":1}", "",
+				 "[18446744073709551615,{\"u\":[18446744073709551615]},2.50]", "[1e400]" }) {
 		std::printf("list");
 		for (const std::string &s : to_list(doc))
 			std::printf(" <%s>", s.c_str());

@@ -185,6 +185,7 @@ fn b_json_helpers_answer_a_cpp_caller_as_bs_own() {
         "parse 0 -",
         "tuple [null,\"t\"]",
         "list <a> <1> <{\"x\":2}> <null>",
+        "list <18446744073709551615> <{\"u\":[18446744073709551615]}> <2.5>",
         "map {\"k\":\"v\",\"q\\\"\":\"\\n",
         "tomap 1 a=b n=3 o=[1]",
         "tomap 0 old=x",
