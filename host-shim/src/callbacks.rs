@@ -30,28 +30,54 @@ pub fn lookup(generation: Generation, name: &str) -> Option<(usize, &'static str
     Some((index, format))
 }
 
-/// A copy of the plugin's table (spec §3.2: the shim copies the entries).
+/// The plugin's table as each generation's wrapper keeps it (docs/abi.md
+/// §3.2): generation A's copied the 100 entries at `w_Begin`; B's kept the
+/// caller's pointer and so sees entries the caller fills in later.
 pub struct Table {
     entries: [Option<Callback>; MAX_CALLBACKS],
+    /// The caller's table (generation B), read at every call; 0 under A.
+    live: usize,
     generation: Generation,
 }
 
 impl Table {
-    /// Copies the 100 entries of `raw`.
+    /// The table at `raw` for `generation`: its 100 entries copied (A), or
+    /// the pointer kept (B).
     ///
     /// # Safety
-    /// Each non-NULL entry is a callback of the [`Callback`] type.
-    pub unsafe fn copy(raw: &[*const c_void; MAX_CALLBACKS], generation: Generation) -> Table {
+    /// `raw` points to 100 entries, each NULL or a callback of the
+    /// [`Callback`] type; under B they stay readable and so typed for as
+    /// long as the shim runs (python_pi never frees its table, §3.2).
+    pub unsafe fn new(raw: *const *const c_void, generation: Generation) -> Table {
         let mut entries = [None; MAX_CALLBACKS];
-        for (e, p) in entries.iter_mut().zip(raw) {
-            if !p.is_null() {
-                // SAFETY: per the contract, a non-NULL entry is a Callback.
-                *e = Some(unsafe { std::mem::transmute::<*const c_void, Callback>(*p) });
-            }
+        for (i, e) in entries.iter_mut().enumerate() {
+            // SAFETY: per the contract.
+            *e = unsafe { as_callback(*raw.add(i)) };
         }
         Table {
             entries,
+            live: if generation == Generation::B {
+                raw as usize
+            } else {
+                0
+            },
             generation,
+        }
+    }
+
+    /// Entry `index` as the generation's wrapper would see it now.
+    fn entry(&self, index: usize) -> Option<Callback> {
+        if self.live == 0 || index >= MAX_CALLBACKS {
+            return self.entries.get(index).copied().flatten();
+        }
+        // SAFETY: `live` is the caller's table of 100 entries (see `new`);
+        // read afresh, as the caller may have filled it in since.
+        unsafe {
+            as_callback(
+                (self.live as *const *const c_void)
+                    .add(index)
+                    .read_volatile(),
+            )
         }
     }
 
@@ -77,7 +103,7 @@ impl Table {
         let Some((index, format)) = lookup(self.generation, &call.callback) else {
             return fail(format!("no hub callback named {:?}", call.callback));
         };
-        let Some(cb) = self.entries[index] else {
+        let Some(cb) = self.entry(index) else {
             return fail(format!(
                 "the hub has no {} callback (python_pi {})",
                 call.callback,
@@ -116,6 +142,15 @@ impl Table {
             Err(e) => fail(e),
         }
     }
+}
+
+/// A table entry as a callback; `None` for NULL.
+///
+/// # Safety
+/// `p` is NULL or a function of the [`Callback`] type.
+unsafe fn as_callback(p: *const c_void) -> Option<Callback> {
+    // SAFETY: per the contract, a non-NULL entry is a Callback.
+    (!p.is_null()).then(|| unsafe { std::mem::transmute::<*const c_void, Callback>(p) })
 }
 
 fn s_value(bytes: &[u8]) -> Value {

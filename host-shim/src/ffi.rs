@@ -26,13 +26,16 @@ fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
-/// `int w_Begin(w_Tcallback *callbacks)`, both generations (spec §3.2):
-/// copies the 100-entry table, detects the generation (§6.4, logged),
-/// starts the IPC thread that connects to the runner.
+/// `int w_Begin(w_Tcallback *callbacks)`, both generations (docs/abi.md
+/// §3.2): detects the generation (§6.4, logged), keeps the 100-entry table
+/// as that generation's wrapper did (A: a copy; B: the pointer, so entries
+/// filled in later are seen), starts the IPC thread that connects to the
+/// runner.
 ///
 /// # Safety
 /// `callbacks` points to 100 entries (NULL or callbacks), as the plugin's
-/// `calloc`ed table does; hub thread.
+/// `calloc`ed table does; under generation B it must stay valid until
+/// `w_End` (python_pi never frees it). Hub thread.
 ///
 /// Returns 1, or 0 (plugin stays offline) for a NULL or unrecognised table
 /// or a panic.
@@ -57,8 +60,10 @@ pub extern "C" fn w_End() -> c_int {
     })
 }
 
-/// `int w_ReserveID(void)`, both generations (spec §3.4): the id the next
-/// `w_Load` should use. Reserves nothing; ids are never reused.
+/// `int w_ReserveID(void)`, both generations (docs/abi.md §3.4): the id the
+/// next `w_Load` should use. Under generation A the same id until a load
+/// takes it (A reserved nothing); under B a new id at every call, as B's
+/// wrapper appended a slot per call. Ids are never reused.
 ///
 /// Returns 0 before `w_Begin` or on panic.
 #[unsafe(no_mangle)]
@@ -130,10 +135,17 @@ pub extern "C" fn w_HasHook(id: c_int, hook: c_int) -> c_int {
 /// `params` is NULL or from `w_pack` with the hook's format (§4.1),
 /// borrowed. Hub thread.
 ///
+/// Arguments: under generation A exactly the hook's format (§4.1), else
+/// NULL as A's wrapper; under B any of 'l', 's', 'd', 'p' (an address as
+/// int), passed to the script as given, as B's wrapper did (§4.3).
+///
 /// Returns NULL ("no opinion") on any failure, deadline, dead worker or
-/// panic; else a result ("l", "sl", "ss" for chat, "sssss" for MyINFO) in
-/// one `malloc` block that the plugin's `free()` (A) or `w_free_args` (B)
-/// releases entirely.
+/// panic; else a result ("l", "sl", "ss" for chat, "sssss" for MyINFO;
+/// under B also "s" and "d" for a script's `str` or `float`, §4.3),
+/// allocated as the generation's wrapper did (§2.7): under A one `malloc`
+/// block that the A plugin's `free()` releases entirely; under B the
+/// format and each string `malloc`ed on their own, released by
+/// `w_free_args`, or by `free()` of each string and then of the struct.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn w_CallHook(id: c_int, hook: c_int, params: *mut Targs) -> *mut Targs {
     guard(ptr::null_mut(), || {
@@ -164,8 +176,10 @@ pub unsafe extern "C" fn w_CallHook(id: c_int, hook: c_int, params: *mut Targs) 
 /// # Safety
 /// `func_name` NULL or a C string; `params` NULL (no arguments) or a
 /// struct from `w_pack`, borrowed (the caller still owns and frees it).
-/// Hub thread. The result is one `malloc` block owned by the caller, who
-/// releases it with `free()` or `w_free_args`.
+/// Hub thread. The result is owned by the caller and allocated as B's
+/// wrapper did (docs/abi.md §2.7): the format and a string element
+/// `malloc`ed on their own; `w_free_args` releases all of it, and so does
+/// `free()` of the string then of the struct (but for the format).
 ///
 /// Returns NULL (logged) for an unknown script, a NULL or empty name, an
 /// 'O' or unknown format character, a missing or non-callable function,
@@ -297,8 +311,10 @@ pub unsafe extern "C" fn w_free_args(a: *mut Targs) {
 /// until unregistered or the script is unloaded. Any thread (normally the
 /// hub's).
 ///
-/// Returns 1, or 0 if no script `script_id` is loaded, `func_name` or `cb`
-/// is NULL, or on panic.
+/// Returns 1, or 0 if `script_id` was never handed out by `w_ReserveID`
+/// or is unloaded, `func_name` or `cb` is NULL, or on panic. A reserved id
+/// is accepted before its `w_Load` and while it runs, as in B
+/// (docs/abi.md §3.10).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn w_RegisterFunction(
     script_id: c_int,

@@ -191,13 +191,15 @@ pub unsafe fn params_to_wire(format: &[u8], elems: &[Element]) -> Result<Vec<Val
 }
 
 /// The struct `w_CallFunction` returns for the function's result (spec
-/// §3.9): one element 'l', 'd', 's' or 'D' in one `calloc` block (§2.7),
-/// which `free()` and `w_free_args` both release entirely. `None` for a
+/// §3.9): one element 'l', 'd', 's' or 'D', allocated as generation B's
+/// wrapper does (docs/abi.md §2.7): the string and the format `malloc`ed
+/// on their own, so that a caller may `free()` the string it unpacked and
+/// then the struct, or release all of it with `w_free_args`. `None` for a
 /// value without a C form.
 pub fn result_struct(value: &Value) -> Option<*mut Targs> {
     value.kind.as_ref()?;
     let arg = Arg::from_wire(value);
-    let t = targs::build(std::slice::from_ref(&arg));
+    let t = targs::build_owned(std::slice::from_ref(&arg));
     (!t.is_null()).then_some(t)
 }
 

@@ -31,12 +31,14 @@
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
 //! * [`pipeline`]: pipelined `vh.*` calls and the round-trip counters;
 //! * [`config`]: settings from the hub's environment;
+//! * [`fds`]: sockets and eventfds kept off fds 0, 1 and 2;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
 
 pub mod callback_names;
 pub mod callbacks;
 pub mod config;
 pub mod direct;
+pub mod fds;
 pub mod ffi;
 pub mod functions;
 pub mod generation;

@@ -120,7 +120,10 @@ def test_b_chat_str_result_replaces_nothing(script: Script) -> None:
     source = "def OnParsedMsgChat(nick, message):\n    return 'new text'\n"
     with FakeHub(generation="B") as hub:
         hub.load(script(source))
-        assert hub.fire("OnParsedMsgChat", "ann", "hi").result == [1]
+        # B's wrapper answered 's', which B's chat handler does not read.
+        outcome = hub.fire("OnParsedMsgChat", "ann", "hi")
+        assert outcome.result == [b"new text"]
+        assert (outcome.allowed, outcome.substitution) == (True, None)
     with FakeHub(generation="A") as hub:
         hub.load(script(source))
         assert hub.fire("OnParsedMsgChat", "ann", "hi").result == [None, b"new text"]

@@ -21,6 +21,7 @@ const SOURCES: &[&str] = &[
     "c/console.c",
     "c/replay.c",
     "c/cli.c",
+    "c/abi_callers.c",
 ];
 
 const HEADERS: &[&str] = &["c/hubsim.h", "c/internal.h", "c/callback_list.h"];

@@ -132,19 +132,18 @@ impl Shim {
         }
     }
 
-    /// `w_RegisterFunction` (spec §3.10): registers `cb` as `name` for
-    /// script `id`, replacing one of the same name. False if no script
-    /// with that id is loaded.
+    /// `w_RegisterFunction` (docs/abi.md §3.10): registers `cb` as `name`
+    /// for script `id`, replacing one of the same name. As generation B's
+    /// wrapper, the id needs only a slot: reserved by `w_ReserveID` (also
+    /// while its `w_Load` runs, e.g. from a callback of the script's
+    /// top-level code) or loaded. False for an id never reserved or
+    /// unloaded.
     pub fn register_function(&self, id: i32, name: &[u8], cb: Callback) -> bool {
-        let loaded = self
-            .scripts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&id);
-        if loaded {
+        let slot = self.has_slot(id);
+        if slot {
             self.functions.register(id, name, cb);
         }
-        loaded
+        slot
     }
 
     /// `w_UnregisterFunction` (spec §3.10): true if `name` was registered

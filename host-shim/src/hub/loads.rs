@@ -102,6 +102,14 @@ impl Shim {
         if id < 0 {
             return -1;
         }
+        // Generation A's wrapper loads only at the id `w_ReserveID` gives
+        // (docs/abi.md §3.5); B's takes any slot it reserved.
+        if self.generation() == crate::generation::Generation::A
+            && id != self.next_id.load(Ordering::Relaxed)
+        {
+            shim_log!(2, "cannot start a new python interpreter with ID {id}");
+            return -1;
+        }
         // Never reuse an id, even of a failed load (spec §3.4, §12).
         self.next_id
             .fetch_max(id.saturating_add(1), Ordering::Relaxed);
@@ -211,6 +219,10 @@ impl Shim {
             .remove(&id);
         self.loads.remove(id);
         self.functions.drop_script(id);
+        self.gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
         hooktable::clear(id);
         // UnLoad() talks through the runner; a hook of this script still on
         // the stack keeps its own handle on the link.

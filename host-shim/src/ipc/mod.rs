@@ -96,13 +96,19 @@ impl Ipc {
             round_trips: Mutex::default(),
         });
         let me = Arc::clone(&ipc);
+        // Built here, on the hub thread, with the hub's closed fds 0..2
+        // held meanwhile: the runtime's own epoll, eventfd and socketpair
+        // must not take those numbers (docs/abi.md §1.1, `crate::fds`).
+        let rt = {
+            let _held = vh_proto::fd::StdioPlaceholders::hold();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        };
         let handle = std::thread::Builder::new()
             .name("vh-shim-ipc".into())
             .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
+                let rt = match rt {
                     Ok(rt) => rt,
                     Err(e) => {
                         me.set_link(Link::Down(format!("cannot start the IPC runtime: {e}")));

@@ -125,8 +125,16 @@ class HookDispatch(ResultConversion):
         byte, which ends a C string) counts as an exception in the hook:
         the traceback is printed and the hook allows, as generation A did
         when it could not parse a result (§4.3)."""
+        if error is not None and is_b():
+            # B's wrapper: an exception is no opinion (docs/abi.md §4.3).
+            self.channel.send_hook_result(call_id, True, [])
+            return
         try:
-            values = self.map_result(hook, name, value)
+            mapped = self.map_result(hook, name, value)
+            if mapped is None:
+                self.channel.send_hook_result(call_id, True, [])
+                return
+            values = mapped
             if any(isinstance(v, bytes) and b"\0" in v for v in values):
                 raise ValueError(f"{name} returned text with a NUL byte, which the hub cannot take")
         except (UnicodeEncodeError, ValueError):

@@ -88,6 +88,46 @@ int build_callback_table(void)
 	return 0;
 }
 
+/* Index of callback `name` (without the `_`) in the open generation's table, or -1. */
+static int entry_of(const char *name)
+{
+	for (size_t i = 0; i < ENTRY_COUNT; i++)
+		if (name && !strcmp(entries[i].symbol + 1, name))
+			return (int)i;
+	return -1;
+}
+
+int callback_index(const char *name)
+{
+	int i = entry_of(name);
+	return i < 0 ? -1 : g.gen == 'A' ? entries[i].a : entries[i].b;
+}
+
+long hubsim_callback_calls(const char *name)
+{
+	int i = entry_of(name);
+	unsigned long (*calls)(int) =
+		g.face ? (unsigned long (*)(int))dlsym(g.face, "hubsim_face_calls") : NULL;
+	if (i < 0 || !calls)
+		return -1;
+	return (long)calls(entries[i].b);
+}
+
+int face_override(const char *name, w_Tcallback fn)
+{
+	int i = entry_of(name);
+	void (*init)(const w_Tcallback *, int) =
+		g.face ? (void (*)(const w_Tcallback *, int))dlsym(g.face, "hubsim_face_init") : NULL;
+	if (i < 0 || !init)
+		return -1;
+	w_Tcallback impls[HUBSIM_CB_COUNT];
+	memcpy(impls, impl_by_b, sizeof impls);
+	if (fn)
+		impls[entries[i].b] = fn;
+	init(impls, HUBSIM_CB_COUNT);
+	return 0;
+}
+
 /* ---- hubsim_fault_callback (test knob) ---- */
 
 static int fault_mode;

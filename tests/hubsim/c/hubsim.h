@@ -48,6 +48,12 @@ extern "C" {
  */
 int hubsim_open(const char *shim_path, char generation);
 
+/*
+ * Calls of hub callback `name` (e.g. "GetConfig") through the plugin face since hubsim_open,
+ * whoever made them; -1 for an unknown name or without a face.
+ */
+long hubsim_callback_calls(const char *name);
+
 /* Message of the last error, "" if none. Owned by hubsim, valid until the next call. */
 const char *hubsim_last_error(void);
 

@@ -30,6 +30,7 @@ struct wrapper_api {
 	int (*Begin)(w_Tcallback *callbacks);
 	int (*End)(void);
 	int (*ReserveID)(void);
+	int (*RegisterFunction)(int id, const char *name, w_Tcallback cb); /* B, not resolved by python_pi */
 	int (*Load)(w_Targs *args);
 	int (*Unload)(int id);
 	int (*HasHook)(int id, int hook);
@@ -194,6 +195,13 @@ int valid_class(long uclass);            /* 0..5 or 10 */
 
 /* ---- callback_table.c ---- */
 int build_callback_table(void);       /* fills g.table (and g.face); 0 ok, -1 error */
+int callback_index(const char *name); /* index of `name` in g.gen's table, or -1 */
+/* The face calls fn for callback `name` (NULL: hubsim's own again); -1 without a face. */
+int face_override(const char *name, w_Tcallback fn);
+
+/* ---- abi_callers.c ---- */
+int abi_open_out(void); /* opens $HUBSIM_ABI_OUT (else stdout) once; 0 on failure */
+int abi_run(const char *scenario, const char *const *scripts, size_t nscripts);
 void free_callback_table(void);
 
 /* ---- console.c ---- */

@@ -12,7 +12,7 @@
  * "undefined symbol" when the wrapper does not export them, like the B plugin would).
  *
  * Each `_<Name>` only forwards to the simulator's implementation registered with
- * hubsim_face_init(); the face holds no other state.
+ * hubsim_face_init() and counts the calls (hubsim_face_calls); no other state.
  */
 #include <stddef.h>
 
@@ -23,8 +23,17 @@ typedef w_Targs *(*w_Tcallback)(int id, w_Targs *args);
 
 /* Simulator implementations, indexed by generation-B callback index. */
 static w_Tcallback impls[HUBSIM_CB_COUNT];
+/* How often each `_<Name>` was called, by generation-B callback index. */
+static unsigned long calls[HUBSIM_CB_COUNT];
 
 void hubsim_face_init(const w_Tcallback *table, int count);
+unsigned long hubsim_face_calls(int b_index);
+
+/* Calls of the callback at generation-B index b_index since the face was loaded. */
+unsigned long hubsim_face_calls(int b_index)
+{
+	return b_index >= 0 && b_index < HUBSIM_CB_COUNT ? calls[b_index] : 0;
+}
 
 /* Registers the simulator's implementations; `table` is indexed by B callback index. */
 void hubsim_face_init(const w_Tcallback *table, int count)
@@ -37,6 +46,7 @@ void hubsim_face_init(const w_Tcallback *table, int count)
 	w_Targs *_##name(int id, w_Targs *args);                    \
 	w_Targs *_##name(int id, w_Targs *args)                     \
 	{                                                           \
+		calls[b_index]++;                                       \
 		return impls[b_index] ? impls[b_index](id, args) : NULL; \
 	}
 #define FACE_COMMON(name, a_index, b_index) FACE_FORWARD(name, b_index)

@@ -10,6 +10,9 @@
 //! with a reason that allows it (a crash, hang, leak, memory corruption or
 //! lost bytes in B, or B contradicting its own docs) and a test; the item
 //! tables mark the same rows `**departure**`.
+//!
+//! Its "C callers of the wrapper" section names a test for every behaviour
+//! at the C ABI, and each of its departures a reason and a test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -312,6 +315,55 @@ fn departure_drift(spec: &SpecItems, doc: &str) -> Vec<String> {
     problems
 }
 
+/// What may justify a departure from the original wrappers at the C ABI
+/// ("C callers of the wrapper"): behaviour that needs the interpreter in
+/// the hub's process, ids that would let a dead worker's answer pass for a
+/// new script's, text decoded with the wrong encoding, or one of
+/// [`DEPARTURE_KINDS`].
+const C_CALLER_KINDS: [&str; 3] = ["out of process", "stale ids", "wrong text"];
+
+/// Rows of the "C callers of the wrapper" tables that name no test, and
+/// departures whose kind is not one of [`C_CALLER_KINDS`] or
+/// [`DEPARTURE_KINDS`].
+fn c_caller_drift(doc: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let rows = |heading: &str| -> Vec<Vec<String>> {
+        section(doc, heading)
+            .iter()
+            .filter_map(|l| cells(l))
+            .filter(|c| {
+                !c[0].is_empty()
+                    && !c[0].starts_with("---")
+                    && c[0] != "Behaviour"
+                    && c[0] != "Item"
+            })
+            .map(|c| c.iter().map(|x| x.to_string()).collect())
+            .collect()
+    };
+    let behaviours = rows("## C callers of the wrapper");
+    if behaviours.is_empty() {
+        problems.push("no behaviour rows under \"C callers of the wrapper\"".into());
+    }
+    for row in &behaviours {
+        if test_refs(&row.join("|")).is_empty() {
+            problems.push(format!("C callers: {:?} names no test", row[0]));
+        }
+    }
+    for row in rows("### Departures for C callers") {
+        let kind = row.get(1).map_or("", String::as_str);
+        if !C_CALLER_KINDS.contains(&kind) && !DEPARTURE_KINDS.contains(&kind) {
+            problems.push(format!(
+                "C callers departure {:?}: kind {kind:?} is no reason to depart",
+                row[0]
+            ));
+        }
+        if test_refs(&row.join("|")).is_empty() {
+            problems.push(format!("C callers departure {:?} names no test", row[0]));
+        }
+    }
+    problems
+}
+
 /// Every `tests/hubsim/tests/*.rs` file's test functions.
 fn hubsim_tests() -> BTreeMap<String, BTreeSet<String>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
@@ -369,6 +421,32 @@ fn departures_under_b_are_listed_with_their_reason_and_test() {
     ] {
         assert!(
             problems.iter().any(|p| p == want),
+            "{want:?} not reported:\n{problems:#?}"
+        );
+    }
+}
+
+#[test]
+fn c_caller_behaviours_and_departures_name_their_tests_and_reasons() {
+    let doc = read(&repo_root().join("docs/compatibility.md"));
+    let problems = c_caller_drift(&doc);
+    assert!(
+        problems.is_empty(),
+        "docs/compatibility.md, \"C callers of the wrapper\":\n  {}",
+        problems.join("\n  ")
+    );
+    // The check itself: a bad kind, a row without a test.
+    let broken = doc.replace("| wrong text |", "| taste |").replace(
+        "| abi_callers.rs::a_callback_filled_in_after_w_begin_is_seen_under_b_only |",
+        "| none |",
+    );
+    let problems = c_caller_drift(&broken);
+    for want in [
+        "kind \"taste\" is no reason to depart",
+        "the callback table given to `w_Begin` (§3.2)\" names no test",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(want)),
             "{want:?} not reported:\n{problems:#?}"
         );
     }

@@ -528,6 +528,37 @@ fn check_results(
     }
 }
 
+/// `cases` as generation B's wrapper answers them (docs/abi.md §4.3): a
+/// `str` is "s", a `float` "d" (the plugin logs both as unexpected and goes
+/// on), an exception or a value of another type but a tuple is NULL (no
+/// opinion); the rest as under A.
+fn under_b(generation: Generation, cases: &[ResultCase]) -> Vec<ResultCase> {
+    const B: [(&str, &[u8]); 11] = [
+        ("'text'", b"unexpected:s ( s:<text> )"),
+        ("'new text'", b"unexpected:s ( s:<new text> )"),
+        ("'\\u02dc|$'", b"unexpected:s ( s:<\x98|$> )"),
+        ("'desc'", b"unexpected:s ( s:<desc> )"),
+        ("1.5", b"unexpected:d ( d:<1.5> )"),
+        ("b'bytes'", b"NULL"),
+        ("[0]", b"NULL"),
+        ("{'a': 0}", b"NULL"),
+        ("['d', 't', 's', 'e', 'sh']", b"NULL"),
+        ("1/0", b"NULL"),
+        ("None", b"l:1"),
+    ];
+    cases
+        .iter()
+        .map(
+            |c| match B.iter().find(|(returns, _)| *returns == c.returns) {
+                Some((_, result)) if generation == Generation::B => {
+                    r(c.returns, result, true, None)
+                }
+                _ => c.clone(),
+            },
+        )
+        .collect()
+}
+
 #[test]
 fn generic_hook_results_map_as_generation_a_in_both_generations() {
     let _serial = serial();
@@ -560,11 +591,12 @@ fn generic_hook_results_map_as_generation_a_in_both_generations() {
             true,
             Some(b"big|"),
         ),
-        // Anything else allows (A: "l" 1, and a log line). B's wrapper
-        // gave "s"/"d" (the plugin logs "unexpected" and goes on) or NULL
-        // (no opinion) here: the same effect. Its "l" 0 for None (blocks,
-        // though B's docs say None equals 1) and its "tab" tuples (heap
-        // corruption) are departures (docs/compatibility.md).
+        // Anything else allows (A: "l" 1, and a log line). Under B as B's
+        // wrapper gave it (`under_b`): "s"/"d" (the plugin logs
+        // "unexpected" and goes on) or NULL (no opinion): the same effect.
+        // Its "l" 0 for None (blocks, though B's docs say None equals 1)
+        // and its "tab" tuples (heap corruption) are departures
+        // (docs/compatibility.md).
         r("'text'", b"l:1", true, None),
         r("b'bytes'", b"l:1", true, None),
         r("1.5", b"l:1", true, None),
@@ -587,7 +619,7 @@ fn generic_hook_results_map_as_generation_a_in_both_generations() {
             (4, "OnParsedMsgPM", "sss"),
             &pm,
             "alice",
-            &cases,
+            &under_b(generation, &cases),
         );
         // A hook without a connection: a (str, n) reply goes nowhere.
         let no_conn = [
@@ -632,26 +664,10 @@ fn chat_hook_results_substitute_nick_and_text_in_both_generations() {
     ];
     // Generation B's plugin never read a str as the new text (B's wrapper
     // gave "s", which the chat handler logs as unexpected): it allows.
-    let b_str = [
-        r("'new text'", b"l:1", true, None),
-        r("'\\u02dc|$'", b"l:1", true, None),
-    ];
     for generation in GENERATIONS {
         let mut f = Fixture::open(&runner, generation, &["conf_hooks.py"]);
         let args = [s(b"alice"), s(b"hello")];
-        let cases: Vec<ResultCase> = match generation {
-            Generation::A => cases.to_vec(),
-            Generation::B => cases
-                .iter()
-                .map(|c| {
-                    b_str
-                        .iter()
-                        .find(|b| b.returns == c.returns)
-                        .unwrap_or(c)
-                        .clone()
-                })
-                .collect(),
-        };
+        let cases = under_b(generation, &cases);
         check_results(
             &mut f,
             generation,
@@ -707,7 +723,7 @@ fn myinfo_hook_results_substitute_the_five_fields_in_both_generations() {
                 (index, name, "ssssss"),
                 &args,
                 "alice",
-                &cases,
+                &under_b(generation, &cases),
             );
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod fakes;
 pub mod faults;
+pub mod originals;
 pub mod py2;
 
 use std::path::{Path, PathBuf};
