@@ -67,7 +67,7 @@ def test_short_demo_does_real_work_on_the_real_session():
 
     # The classic Python 2 script (issue 13) was loaded by the automatic
     # choice in a Python 2.7 worker and saw every chat hook the hub made, as
-    # every script does (spec §4.2), the blocked lines included.
+    # every script does (docs/abi.md §4.2), the blocked lines included.
     if os.environ.get("CI") == "true":
         assert py2, "no Python 2.7 for the demo's Python 2 script under CI"
     if py2:

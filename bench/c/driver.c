@@ -1,7 +1,7 @@
 /*
  * The hub side of the benchmark: loops that drive an already loaded wrapper
  * (the vh-runner shim, opened by hubsim) exactly as python_pi's CallAll does
- * (spec/wrapper-abi.md §4.2): one w_pack per event, then for every script
+ * (docs/abi.md §4.2): one w_pack per event, then for every script
  * w_HasHook and, if it says yes, w_CallHook; the result is read with
  * w_unpack in the plugin's order ("l", then "ss" for chat, then "sl") and
  * released with free() (generation A); the arguments are released with

@@ -82,7 +82,7 @@ unsafe extern "C" {
 pub struct Event<'a> {
     /// Script ids in call order.
     pub ids: &'a [i32],
-    /// Hook index (spec §4.1).
+    /// Hook index (docs/abi.md §4.1).
     pub hook: i32,
     /// The hook's arguments, all `'s'`.
     pub args: &'a [&'a str],

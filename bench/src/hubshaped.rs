@@ -49,7 +49,7 @@ const LINE: &[u8] = b"<bench> hello everyone, how is the hub doing today?|";
 /// client does with a line (find the `|`, split, look the nick up, draw).
 const CLIENT_WORK_PER_BYTE: u32 = 8;
 
-/// Hook index of `OnParsedMsgChat` (spec/wrapper-abi.md §4.1).
+/// Hook index of `OnParsedMsgChat` (docs/abi.md §4.1).
 const ON_PARSED_MSG_CHAT: i32 = 3;
 
 /// The variants of a round, in the order measured and reported.

@@ -5,9 +5,9 @@
 //! `regressions/` through it on stable Rust.
 //!
 //! * [`targs`]: `w_pack` / `w_unpack` called through the C ABI (varargs),
-//!   `targs::build`, `w_packprint`, `w_free_args` (spec/wrapper-abi.md §2);
+//!   `targs::build`, `w_packprint`, `w_free_args` (docs/abi.md §2);
 //! * [`hub_call`]: the shim running a `vh.*` call against a callback table
-//!   whose callbacks return arbitrary results (spec §6.3);
+//!   whose callbacks return arbitrary results (docs/abi.md §6.3);
 //! * [`frame`]: `vh_proto::frame::read_frame` and the runner's
 //!   length-delimited codec on arbitrary bytes;
 //! * [`proto_decode`]: every prost message type from arbitrary bytes;

@@ -5,7 +5,7 @@
 //! result and the callback only sends or changes hub state without firing
 //! hooks. The hub thread runs it where it finds it on the link, in order
 //! with the script's other calls and before that hook's result, exactly as
-//! a waited-for call (spec/wrapper-abi.md §9.2: on the hub thread, while
+//! a waited-for call (docs/abi.md §9.2: on the hub thread, while
 //! the hub waits for the script); it only sends no `CallResult` back. A
 //! pipelined call that fails is logged here, once per script and callback,
 //! since nobody else will see it.

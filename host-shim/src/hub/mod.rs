@@ -1,7 +1,7 @@
 //! The shim's state between `w_Begin` and `w_End`, and everything the hub
 //! thread does inside a shim function: loading scripts, calling hooks, and
-//! running scripts' `vh.*` calls while it waits (DESIGN.md "host-shim",
-//! spec/wrapper-abi.md §9.2 re-entrancy).
+//! running scripts' `vh.*` calls while it waits (docs/architecture.md "host-shim",
+//! docs/abi.md §9.2 re-entrancy).
 //!
 //! This file holds [`Shim`], `w_Begin`/`w_End` and the hub's cheap entries
 //! (`w_ReserveID`, `w_HasHook`, the pump of queued calls). The rest, one
@@ -64,7 +64,7 @@ pub struct Shim {
     loads: Loads,
     /// Zero point of `Script::last_ping_ms`.
     epoch: Instant,
-    /// Functions other plugins registered for the scripts (B, spec §3.10).
+    /// Functions other plugins registered for the scripts (B, docs/abi.md §3.10).
     functions: Registry,
     /// Failed pipelined `vh.*` calls already logged (issue 17).
     pipelined: crate::pipeline::Failures,
@@ -128,7 +128,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
     };
     let spinner = vh_proto::spin::Adaptive::new(settings.spin);
     let shim = Shim {
-        // SAFETY: entries of the plugin's table are callbacks (spec §6.1).
+        // SAFETY: entries of the plugin's table are callbacks (docs/abi.md §6.1).
         table: unsafe { Table::copy(raw, generation) },
         ipc,
         settings,
@@ -148,7 +148,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
 }
 
 /// `w_End`: asks the runner to stop what is left, stops the IPC thread and
-/// drops all state, so that a later `w_Begin` starts clean (spec §3.3).
+/// drops all state, so that a later `w_Begin` starts clean (docs/abi.md §3.3).
 pub fn end() {
     let Some(shim) = CURRENT.write().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
@@ -187,12 +187,12 @@ impl Shim {
             .cloned()
     }
 
-    /// `w_ReserveID`: the next id; ids are never reused (spec §3.4, B).
+    /// `w_ReserveID`: the next id; ids are never reused (docs/abi.md §3.4, B).
     pub fn reserve_id(&self) -> i32 {
         self.next_id.load(Ordering::Relaxed)
     }
 
-    /// `w_HasHook` (spec §3.7) for ids beyond the lock-free
+    /// `w_HasHook` (docs/abi.md §3.7) for ids beyond the lock-free
     /// [`hooktable`] (which `ffi::w_HasHook` reads first); also runs `vh.*`
     /// calls queued since the hub's last entry.
     pub fn has_hook(&self, id: i32, hook: i32) -> bool {

@@ -1,5 +1,5 @@
 """Python values a script returns, converted for the hub (a layer of
-``vh._runtime``): a hook's result as the plugin reads it (spec/wrapper-abi.md
+``vh._runtime``): a hook's result as the plugin reads it (docs/abi.md
 §4.4, generation A's mapping for both generations) and a ``w_CallFunction``
 result as §3.9 converts it."""
 
@@ -28,7 +28,7 @@ class ResultConversion(ScriptState):
 
     def map_result(self, hook: int, name: Optional[str], r: Any) -> list[Any]:
         """The hook's return value as the plugin reads it: generation A's
-        mapping for both generations (spec §4.4, DESIGN.md "Semantics")."""
+        mapping for both generations (docs/abi.md §4.4, docs/architecture.md "Semantics")."""
         if r is None:
             return [1]
         if isinstance(r, bool):

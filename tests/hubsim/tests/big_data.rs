@@ -408,7 +408,7 @@ fn hub_callbacks_that_return_null_or_a_wrong_format_give_clear_errors() {
                 "{line}"
             ),
             // A refused or unreadable result, or one in another format than
-            // the callback's own (spec §6.3): the classic failure value and
+            // the callback's own (docs/abi.md §6.3): the classic failure value and
             // vh.strict's HubRefusedError; never another exception.
             _ => {
                 let failure = if *name == "mc" {

@@ -1,5 +1,5 @@
 //! Issue 4: `docs/compatibility.md` must list every item of the
-//! script-facing contract in `spec/wrapper-abi.md` — the hooks of §4.1, the
+//! script-facing contract in `docs/abi.md` — the hooks of §4.1, the
 //! `vh` functions of §7.2, the module attributes of §7.3 and the constants
 //! of §7.4 — and nothing else in those tables, each with at least one test,
 //! and every test it names must exist (a `#[test]` function, not ignored, in
@@ -24,7 +24,7 @@ fn repo_root() -> PathBuf {
 
 /// The shared spec, beside the repository.
 fn spec_path() -> PathBuf {
-    repo_root().join("../shared/spec/wrapper-abi.md")
+    repo_root().join("../shared/docs/abi.md")
 }
 
 fn read(path: &Path) -> String {
@@ -120,20 +120,20 @@ fn spec_items(spec: &str) -> SpecItems {
         constants: constant_names(&section(spec, "### 7.4 ")),
     };
     // Guards against a parser that silently finds nothing.
-    assert_eq!(items.hooks.len(), 41, "spec §4.1: {:?}", items.hooks);
+    assert_eq!(items.hooks.len(), 41, "docs/abi.md §4.1: {:?}", items.hooks);
     assert!(
         items.functions.len() >= 60,
-        "spec §7.2: {:?}",
+        "docs/abi.md §7.2: {:?}",
         items.functions
     );
     assert!(
         items.attributes.len() >= 8,
-        "spec §7.3: {:?}",
+        "docs/abi.md §7.3: {:?}",
         items.attributes
     );
     assert!(
         items.constants.len() >= 37,
-        "spec §7.4: {:?}",
+        "docs/abi.md §7.4: {:?}",
         items.constants
     );
     items
@@ -240,7 +240,7 @@ fn drift(spec: &SpecItems, doc: &str, tests: &BTreeMap<String, BTreeSet<String>>
 }
 
 /// What may justify a departure from generation B's own behaviour
-/// (DESIGN.md "Semantics"): "docs" = B contradicts its own documentation.
+/// (docs/architecture.md "Semantics"): "docs" = B contradicts its own documentation.
 const DEPARTURE_KINDS: [&str; 6] = [
     "crash",
     "hang",

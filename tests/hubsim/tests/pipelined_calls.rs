@@ -107,7 +107,7 @@ fn same_record_both_ways(waiting: &str, piped: &str, generation: Generation) {
         "{generation:?}: pipelined record differs from the synchronous one\n{}",
         piped.log()
     );
-    // Generation B's ScriptCommand always fails (spec §6.3): fewer sends.
+    // Generation B's ScriptCommand always fails (docs/abi.md §6.3): fewer sends.
     assert!(
         pipelined >= 10,
         "{generation:?}: only {pipelined} calls pipelined"

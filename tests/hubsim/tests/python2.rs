@@ -3,7 +3,7 @@
 //! shim as python_pi does, a real runner picks the interpreter (no
 //! `python` for the script: Python 3 first, then the Python 2.7 fallback),
 //! a real `python2.7` runs the runner's own `vh` package. Every assertion
-//! is a callback the hub received or a hook result, as spec/wrapper-abi.md
+//! is a callback the hub received or a hook result, as docs/abi.md
 //! §7 (A column) and §4.3 describe them.
 
 mod common;

@@ -55,7 +55,7 @@ pub fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// runner.toml giving every script generation A's `vh` (DESIGN.md
+/// runner.toml giving every script generation A's `vh` (docs/architecture.md
 /// "Semantics"): scripts written for python_pi 1.6 run so on a B hub.
 pub const A_SEMANTICS: &str = "[defaults]\nsemantics = \"A\"\n";
 
