@@ -1,6 +1,6 @@
 //! `w_pack` / `w_unpack` and the `w_Targs` helpers through the C ABI
 //! (docs/abi.md §2): arbitrary formats (valid or not) and element
-//! data in, and every result checked against the spec, not just "did not
+//! data in, and every result checked against docs/abi.md, not just "did not
 //! crash".
 //!
 //! Calling a C variadic function with a format chosen at run time needs
@@ -385,7 +385,7 @@ fn pack_case(u: &mut Unstructured<'_>) -> Result<()> {
     Ok(())
 }
 
-/// `w_unpack`'s answer `r` and out slots against the spec.
+/// `w_unpack`'s answer `r` and out slots against docs/abi.md.
 fn check_unpacked(stored: &[u8], want: &[u8], r: c_int, out: &[u64; OUT_SLOTS], values: &[u64]) {
     match spec_unpack(stored, want) {
         None => {

@@ -1,7 +1,7 @@
 //! The C ABI python_pi resolves with `dlsym` (docs/abi.md §1.2) or
 //! links against (§1.3, generation B). Each function is a thin wrapper: it
 //! catches panics (a panic crossing `extern "C"` would abort the hub) and
-//! returns the spec's failure value, then calls safe code in [`crate::hub`].
+//! returns the failure value docs/abi.md gives, then calls safe code in [`crate::hub`].
 //!
 //! Thread: python_pi calls every one of these on the hub's main thread
 //! (§9.1); hub callbacks run only there, only inside these functions.

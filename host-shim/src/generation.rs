@@ -7,7 +7,7 @@ use std::ffi::{CStr, c_void};
 
 use crate::callback_names::{A_NAMES, MAX_CALLBACKS};
 
-/// A plugin generation (spec, table at the top).
+/// A plugin generation (docs/abi.md, "Reading this page").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Generation {
     /// Upstream python_pi 1.6.0.0 (Python 2 era wrapper).

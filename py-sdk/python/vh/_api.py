@@ -226,7 +226,7 @@ def describe_async(fn: Callable[..., Any], spec: FunctionSpec) -> None:
     _describe(fn, spec, "aio")
 
 
-#: The classic functions, in the spec's order.
+#: The classic functions, in docs/abi.md §7.2's order.
 CLASSIC_FUNCTIONS: tuple[Callable[..., Any], ...] = tuple(make_classic(s) for s in FUNCTIONS)
 
 _ENTITIES = (("\x05", "&#5;"), ("$", "&#36;"), ("`", "&#96;"), ("|", "&#124;"), ("~", "&#126;"))

@@ -6,7 +6,8 @@ Two groups:
   which calls a C function another plugin registered for the script with
   ``w_RegisterFunction``;
 * names the plugin's own documentation shows (its README and the example
-  scripts' README, in ``seeds/``) that neither wrapper defines (docs/abi.md §13):
+  scripts' README; docs/abi.md, appendix) that neither wrapper defines
+  (docs/abi.md §13):
   ``SendToAll``, ``eCR_BANNED``, ``eCR_PLUGIN``, ``eBF_REVERSE`` and the
   ``eIT_*`` config value types of ``OnSetConfig``. Each is built on what the
   hub already offers and takes the hub's own value; where the

@@ -94,8 +94,8 @@ class FunctionSpec(object):
         #: ``UserRestrictions``, as in generation A).
         self.keywords = keywords
         #: False if the hub's "failure" is no failure: ``SetConfig`` never
-        #: reports success although it sets the value (plugin bug, spec
-        #: §6.3), so its strict form does not raise.
+        #: reports success although it sets the value (plugin bug,
+        #: docs/abi.md §6.3), so its strict form does not raise.
         self.failure_is_refusal = failure_is_refusal
         #: One line on what the function does (its docstring and the stubs').
         self.doc = doc
@@ -239,7 +239,7 @@ DOCS = {
 }
 
 
-#: Every classic function, docs/abi.md §7.2 (A column), in the spec's order.
+#: Every classic function, docs/abi.md §7.2 (A column), in docs/abi.md's order.
 FUNCTIONS = (  # type: tuple[FunctionSpec, ...]
     _f("SendToOpChat", "text:s, from_nick:s?"),
     _f("SendToActive", "data:s, delay:l?"),

@@ -295,7 +295,9 @@ def _s_list(kind: str) -> Strict:
 def _s_raw(callback: str, values: Values, rt: _runtime.Runtime) -> str:
     raw = _first(callback, values)
     if not isinstance(raw, bytes) or raw.startswith(b"["):
-        raise HubRefusedError(callback, "this plugin generation has no raw lists (docs/abi.md §7.2)")
+        raise HubRefusedError(
+            callback, "this plugin generation has no raw lists (docs/abi.md §7.2)"
+        )
     return raw.decode(rt.encoding, "surrogateescape")
 
 

@@ -70,7 +70,7 @@ def _script_file(path: str, event: tuple[Any, ...]) -> str:
 def _declare_name_and_version(module: Any) -> None:
     """A script may declare its name and version with a module-level
     ``name_and_version()`` returning ``(name, version)`` (the plugin's
-    README, seeds/001 "Script Structure"); it is handed to the plugin as
+    README, "Script Structure"; docs/abi.md, appendix); it is handed to the plugin as
     ``vh.name_and_version(name, version)`` would. Anything else is left
     alone."""
     import vh

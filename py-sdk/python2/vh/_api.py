@@ -258,7 +258,7 @@ def make_classic(spec):
     return classic
 
 
-#: The classic functions, in the spec's order.
+#: The classic functions, in docs/abi.md §7.2's order.
 CLASSIC_FUNCTIONS = tuple(make_classic(s) for s in FUNCTIONS)
 
 _ENTITIES = (

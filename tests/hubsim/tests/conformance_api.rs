@@ -68,7 +68,7 @@ void hubsim_face_init(const w_Tcallback *table, int count)
 		impls[i] = (table && i < count) ? table[i] : nullptr;
 }
 
-/* spec section 2.1: format pointer, then 16-byte elements (type byte, value at +8). */
+/* docs/abi.md §2.1: format pointer, then 16-byte elements (type byte, value at +8). */
 struct Element {
 	char type;
 	union { long l; char *s; double d; void *p; } v;

@@ -2,7 +2,7 @@
 //! (hubsim's `hubsim_pack_probe`, varargs exactly as python_pi passes them)
 //! into the real dlopened shim, in both plugin generations, released with
 //! `free()` (A) and `w_free_args()` (B). Inputs: the committed corpus
-//! `fuzz/regressions/pack_formats.txt` (formats the fuzzer and the spec
+//! `fuzz/regressions/pack_formats.txt` (formats the fuzzer and docs/abi.md
 //! found interesting, one `pack<TAB>unpack` pair per line, `\xNN` escapes)
 //! and 20,000 pairs from a fixed-seed generator. Every answer is checked
 //! against docs/abi.md §2.4, written out here independently.
