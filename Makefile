@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
-# Python 2.7 of the Python 2 worker tests (issue 13): pyenv's 2.7.18 on this
+# Python 2.7 of the Python 2 worker tests: pyenv's 2.7.18 on this
 # image; empty lets the tests look on PATH themselves (they fail under
 # CI=true when they find none).
 PYTHON2 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/2.7.18/bin/python2.7 $(HOME)/.pyenv/versions/2.7.18/bin/python2.7))
@@ -56,7 +56,7 @@ lint: $(VPY)
 	$(VENV)/bin/ruff format --check .
 	$(PYTHON) tools/structure.py
 
-# Module sizes and import cycles (issue 16; tools/structure.py says how).
+# Module sizes and import cycles (tools/structure.py says how).
 structure:
 	$(PYTHON) tools/structure.py
 

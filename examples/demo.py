@@ -42,7 +42,7 @@ TARGET = REPO / "target" / "debug"
 EXAMPLES = REPO / "examples"
 SESSIONS = EXAMPLES / "sessions"
 SCRIPTS = ["greeter.py", "chat_filter.py", "hub_api.py", "matterbridge.py"]
-#: A classic Python 2 script (issue 13), loaded when a Python 2.7 is found.
+#: A classic Python 2 script, loaded when a Python 2.7 is found.
 PY2_SCRIPT = "python2/chat_stats.py"
 ENCODING = "cp1251"
 BRIDGE_TOKEN = "demo-token"

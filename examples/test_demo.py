@@ -53,7 +53,7 @@ def test_short_demo_does_real_work_on_the_real_session():
     assert summary["bridge_pushed"] and summary["bridge_to_hub"] >= 1
     assert summary["hub_to_bridge"] > 0
 
-    # The API and the bridge ran sandboxed (issue 18), the others not.
+    # The API and the bridge ran sandboxed, the others not.
     sandbox = {name: row.get("SANDBOX") for name, row in summary["scripts"].items()}
     want = "fs" if landlock_abi() else "-"
     py2 = summary["python2_counted"] is not None
@@ -65,7 +65,7 @@ def test_short_demo_does_real_work_on_the_real_session():
         **({"chat_stats.py": "-"} if py2 else {}),
     }, sandbox
 
-    # The classic Python 2 script (issue 13) was loaded by the automatic
+    # The classic Python 2 script was loaded by the automatic
     # choice in a Python 2.7 worker and saw every chat hook the hub made, as
     # every script does (docs/abi.md §4.2), the blocked lines included.
     if os.environ.get("CI") == "true":

@@ -155,7 +155,7 @@ uint64_t vb_events(const int *ids, int nids, int hook, const char *fmt, const ch
 }
 
 /*
- * Issue 17's hub-shaped lines: n chat events as vb_events runs them, each
+ * The hub-shaped lines: n chat events as vb_events runs them, each
  * followed by what a hub does with a chat line it allowed: the line, `len`
  * bytes, sent to each of `nfds` client sockets (non-blocking; a full
  * client buffer drops the copy, counted in *dropped). Returns the total

@@ -18,7 +18,7 @@
  * passed Python 2 byte strings).
  *
  * Usage: vh-bench-inproc CHAT_SCRIPT USERMC_SCRIPT N
- *        vh-bench-inproc --lines SCRIPT N FD...   (issue 17's hub-shaped
+ *        vh-bench-inproc --lines SCRIPT N FD...   (the hub-shaped
  *            scenario: N chat lines back to back, each then sent to every
  *            client socket FD as a hub broadcasts it; only `value lines`
  *            and `value sends`)

@@ -1,4 +1,4 @@
-//! Fuzz harnesses of vh-runner (issue 9). Each public function takes one
+//! Fuzz harnesses of vh-runner. Each public function takes one
 //! fuzzer input, never panics on any input unless it found a bug, and is
 //! shared by its cargo-fuzz target (`fuzz_targets/`) and the replay test
 //! (`tests/replay.rs`), which runs every file of `seeds/` and

@@ -1,5 +1,5 @@
 //! Pipelined `vh.*` calls and the round-trip counters (docs/protocol.md
-//! "Pipelined calls", issue 17).
+//! "Pipelined calls").
 //!
 //! A worker marks a `HubCall` `pipelined` when the script discards its
 //! result and the callback only sends or changes hub state without firing

@@ -1,4 +1,4 @@
-"""Issue 9 at the frame level, with a real worker (``python -m vh.worker``,
+"""Hostile hub results at the frame level, with a real worker (``python -m vh.worker``,
 the real transport) driven by the Python stand-in for the runner
 (``wire.py``): hub callbacks that answer in another format than their own
 (docs/abi.md §6.3) give the classic failure value (§7.2) and

@@ -1,4 +1,4 @@
-//! `vh-runner install-shim` and `uninstall-shim` (issue 15): put the shim
+//! `vh-runner install-shim` and `uninstall-shim`: put the shim
 //! in the place of every wrapper file python_pi would load, and put the
 //! originals back.
 //!

@@ -66,7 +66,7 @@ pub struct Shim {
     epoch: Instant,
     /// Functions other plugins registered for the scripts (B, docs/abi.md §3.10).
     functions: Registry,
-    /// Failed pipelined `vh.*` calls already logged (issue 17).
+    /// Failed pipelined `vh.*` calls already logged.
     pipelined: crate::pipeline::Failures,
     /// How long the hub thread checks a direct link before it sleeps
     /// (`VH_SPIN_US` at most; adapted, and nothing on a busy machine).

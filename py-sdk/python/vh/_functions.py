@@ -4,7 +4,7 @@ generation A (docs/abi.md §7.2, A column), each backed by one hub
 callback (§6.3). ``vh``, ``vh.strict`` and ``vh.aio`` are all built from it.
 
 The Python 2 worker's ``vh`` package imports this very file (vh-runner
-writes it into that package, issue 13), so it stays Python 2.7 syntax:
+writes it into that package), so it stays Python 2.7 syntax:
 no annotations (type comments instead), no f-strings.
 """
 

@@ -4,7 +4,7 @@ plugin generations: the position in ``HOOK_NAMES`` is the hub's hook index. The 
 arguments are in ``_hook_args`` (only ``vh.testing`` needs them; a worker
 does not import ``typing``).
 
-The Python 2 worker's ``vh`` package imports this very file (issue 13), so
+The Python 2 worker's ``vh`` package imports this very file, so
 it stays Python 2.7 syntax (no annotations).
 """
 

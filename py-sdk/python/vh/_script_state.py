@@ -15,7 +15,7 @@ import sys
 
 from ._generation import is_b
 
-# What a worker imports at idle is kept small (issue 8, docs/performance.md:
+# What a worker imports at idle is kept small (docs/performance.md:
 # idle RSS): ``threading``, ``json`` and ``asyncio`` are imported where
 # first needed, not here.
 TYPE_CHECKING = False

@@ -76,7 +76,7 @@ pub struct ScriptSettings {
     /// running it less restricted.
     pub sandbox_required: bool,
     /// The Python 2.7 that scripts written for Python 2 fall back to
-    /// (issue 13, [`crate::py2`]); read from `[defaults]` at start-up.
+    /// ([`crate::py2`]); read from `[defaults]` at start-up.
     /// Unset: `python2.7` or `python2` on `PATH`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub python2: Option<PathBuf>,

@@ -188,7 +188,7 @@ int hubsim_call_hookv(int hook, const char *fmt, const hubsim_arg *args);
  */
 int hubsim_call_function(int id, const char *func_name, const char *fmt, const hubsim_arg *args);
 
-/* ---- test knobs (issue 9: hostile input) ---------------------------------------------- */
+/* ---- test knobs (hostile input) ---------------------------------------------- */
 
 /*
  * w_pack(pack_fmt, ints[0..8], doubles[0..8]) through the loaded wrapper, for any pack_fmt with

@@ -1,4 +1,4 @@
-//! Issue 9: big and odd data through every link, with real parts (hubsim
+//! Big and odd data through every link, with real parts (hubsim
 //! driving the shim, a real runner, real workers): 1 MiB messages both
 //! ways, a 10,000-user nick list, arbitrary NUL-free bytes in every string
 //! field, and hub callbacks that return NULL or a wrong format (hubsim's

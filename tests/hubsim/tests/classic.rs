@@ -1,4 +1,4 @@
-//! Issue 4: the classic corpus (`examples/classic/`), unchanged scripts in
+//! The classic corpus (`examples/classic/`), unchanged scripts in
 //! python_pi's style, run through real parts (hubsim + the shim + a real
 //! runner + real workers); each test checks what the script is documented
 //! to do. They were written for generation A (a str from

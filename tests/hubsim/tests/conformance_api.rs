@@ -1,4 +1,4 @@
-//! Issue 4, conformance of the `vh` module (docs/abi.md §7.2–§7.4)
+//! Conformance of the `vh` module (docs/abi.md §7.2–§7.4)
 //! for both plugin generations: for every function, the exact callback
 //! arguments the hub receives (defaults of omitted arguments included), what
 //! the hub does (records), and the Python result the script sees; `TypeError`

@@ -1,4 +1,4 @@
-//! Issue 4, conformance of the hook table (docs/abi.md §4) for both
+//! Conformance of the hook table (docs/abi.md §4) for both
 //! plugin generations: every one of the 41 hooks reaches a classic script
 //! with its arguments as Python values (§4.1), and every kind of return
 //! value comes back to the hub as generation A's wrapper built it (§4.4),

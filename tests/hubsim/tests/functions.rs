@@ -1,4 +1,4 @@
-//! Issue 4, generation B's extras through real parts (hubsim + the shim +
+//! Generation B's extras through real parts (hubsim + the shim +
 //! a real runner + real workers): `w_CallFunction` with the marshaling of
 //! docs/abi.md §3.9, and dynamic functions (§3.10) registered with
 //! the shim's `w_RegisterFunction` by "another plugin" (this test) and

@@ -1,4 +1,4 @@
-//! Issue 9: `w_pack` / `w_unpack` with arbitrary formats, called from C
+//! `w_pack` / `w_unpack` with arbitrary formats, called from C
 //! (hubsim's `hubsim_pack_probe`, varargs exactly as python_pi passes them)
 //! into the real dlopened shim, in both plugin generations, released with
 //! `free()` (A) and `w_free_args()` (B). Inputs: the committed corpus

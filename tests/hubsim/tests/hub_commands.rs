@@ -1,4 +1,4 @@
-//! Issue 4: the plugin's own console commands (`!pyload`, `!pyunload`,
+//! The plugin's own console commands (`!pyload`, `!pyunload`,
 //! `!pyreload`, `!pylist`; docs/abi.md §10.1), driven as an
 //! operator types them, through the unchanged plugin (hubsim's console),
 //! the shim, a real runner and real workers. Ids are never reused, a

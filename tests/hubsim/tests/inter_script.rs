@@ -1,4 +1,4 @@
-//! Issue 4, inter-script and nested calls through real parts (hubsim +
+//! Inter-script and nested calls through real parts (hubsim +
 //! the shim + a real runner + real workers): `vh.ScriptCommand` reaching
 //! every script, generation A's bot-name updates before `OnScriptCommand`
 //! (docs/abi.md §4.3), `vh.*` calls that fire hooks into the

@@ -1,4 +1,4 @@
-//! Issue 17, pipelined `vh.*` calls (docs/protocol.md "Pipelined calls"),
+//! Pipelined `vh.*` calls (docs/protocol.md "Pipelined calls"),
 //! through real parts: hubsim driving the dlopened shim, a real runner,
 //! real workers. A discarded send does not wait for the hub's answer, yet
 //! the hub sees exactly the calls, nested hooks and order it sees when every

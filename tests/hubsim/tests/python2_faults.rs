@@ -1,4 +1,4 @@
-//! Issue 13: what the supervisor gives Python 3 workers holds for Python 2
+//! What the supervisor gives Python 3 workers holds for Python 2
 //! workers (the fault tests of `supervisor.rs`, with Python 2 scripts
 //! loaded by the automatic choice): an exception in a hook, an endless
 //! loop, `os._exit` at load, a killed worker, a runner restart; and a

@@ -1,4 +1,4 @@
-//! Issue 14: a script gets the `vh` of its plugin generation (docs/architecture.md
+//! A script gets the `vh` of its plugin generation (docs/architecture.md
 //! "Semantics"): a script written for python_pi 1.7 (generation B),
 //! unchanged, on a B hub gets B's answers (`None` for an empty string,
 //! docs/abi.md §7.1; B's module, §7.3, §7.5), and runner.toml's

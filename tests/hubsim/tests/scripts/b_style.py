@@ -5,7 +5,7 @@ not run as ``__main__`` (§7.5). tests/hubsim/tests/semantics.rs.
 
 ``OnPublicBotMessage('b_style', <nick>, 0, 0)`` answers ``(report, 1)``:
 the hub description and the user's fields the way a REST endpoint of a
-B script shows them (issue 14).
+B script shows them.
 """
 
 import os
