@@ -55,6 +55,7 @@ lint: $(VPY)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PYTHON) tools/structure.py
+	$(PYTHON) tools/in_repo.py
 
 # Module sizes and import cycles (tools/structure.py says how).
 structure:
