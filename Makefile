@@ -17,7 +17,7 @@ all: build
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet "maturin>=1.7,<2" "pytest>=8" "ruff>=0.6" "mypy>=1.11"
+	$(VPY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "ruff>=0.6" "mypy>=1.11"
 	$(VPY) -m pip install --quiet -r examples/requirements.txt
 
 venv: $(VPY)
