@@ -48,6 +48,15 @@ def test_short_demo_does_real_work_on_the_real_session():
     assert summary["api_answers"] >= 2 and not summary["api_errors"]
     assert summary["api_nicks_unknown"] == []
     assert any(re.search("[А-Яа-яЁё]", n) for n in summary["api_non_ascii_nicks"])
+    # The summary shows them as the clients that typed them see them: the
+    # Latin-1 nicks the CP1251 hub reads as "Franзois" and "Jьrgen" as
+    # "François" and "Jürgen", the Cyrillic ones unchanged.
+    typed = summary["api_non_ascii_nicks_as_typed"]
+    assert len(typed) == len(summary["api_non_ascii_nicks"])
+    for hub_reads, client_shows in [("Franзois", "François"), ("Jьrgen", "Jürgen")]:
+        if hub_reads in summary["api_non_ascii_nicks"]:
+            assert client_shows in typed and hub_reads not in typed, typed
+    assert any(re.search("[А-Яа-яЁё]", n) for n in typed)
 
     # The bridge carried messages both ways.
     assert summary["bridge_pushed"] and summary["bridge_to_hub"] >= 1
