@@ -207,7 +207,9 @@ fn drift(abi: &AbiItems, doc: &str, tests: &BTreeMap<String, BTreeSet<String>>) 
         let got = code_rows(&lines, name_cell, index_cell);
         for (name, index) in want {
             match got.get(name) {
-                None => problems.push(format!("{kind} {name} (docs/abi.md) is missing from the doc")),
+                None => problems.push(format!(
+                    "{kind} {name} (docs/abi.md) is missing from the doc"
+                )),
                 Some(i) if i != index => problems.push(format!(
                     "{kind} {name}: index {i:?} in the doc, {index:?} in docs/abi.md"
                 )),
@@ -215,7 +217,9 @@ fn drift(abi: &AbiItems, doc: &str, tests: &BTreeMap<String, BTreeSet<String>>) 
             }
         }
         for name in got.keys().filter(|n| !want.contains_key(*n)) {
-            problems.push(format!("{kind} {name} is in the doc but not in docs/abi.md"));
+            problems.push(format!(
+                "{kind} {name} is in the doc but not in docs/abi.md"
+            ));
         }
         for line in &lines {
             let Some(name) = cells(line).and_then(|c| c.get(name_cell).and_then(|c| code(c)))
