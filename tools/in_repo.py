@@ -67,7 +67,7 @@ def main() -> int:
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
-    print(f"in_repo: {len(files)} tracked files cite only documents in the repository")
+    print(f"in_repo: {len(files)} tracked file(s) checked, none names an outside document")
     return 0
 
 
