@@ -491,7 +491,9 @@ sandbox = true
             stats = json.loads(stats_file.read_text())
         top = sorted(stats.get("lines", {}).items(), key=lambda kv: -kv[1])[:3]
         busiest = ", ".join(
-            f"{n.encode('latin-1').decode(ENCODING, 'replace')} {c}" for n, c in top
+            f"{session.typed.get(hub_nick, hub_nick)} {c}"
+            for n, c in top
+            for hub_nick in [n.encode("latin-1").decode(ENCODING, "replace")]
         )
         print(
             f"  chat_stats.py, Python 2 (PY {rows.get('chat_stats.py', {}).get('PY', '?')}): "
