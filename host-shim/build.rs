@@ -1,4 +1,4 @@
-//! Builds the two non-Rust pieces of the shim (spec/wrapper-abi.md §1.3,
+//! Builds the two non-Rust pieces of the shim (docs/abi.md §1.3,
 //! §2.3): the variadic `w_pack`/`w_unpack` in C and `stringListToJson` in C++.
 
 fn main() {

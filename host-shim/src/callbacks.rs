@@ -1,4 +1,4 @@
-//! The hub's callback table (spec/wrapper-abi.md §6): names, indices per
+//! The hub's callback table (docs/abi.md §6): names, indices per
 //! generation, argument formats, and calling one callback for a script's
 //! `vh.*` call with the ownership rules of §2.7 / §6.3.
 
@@ -10,7 +10,7 @@ pub use crate::callback_names::{A_NAMES, MAX_CALLBACKS};
 use crate::generation::Generation;
 use crate::targs::{self, Arg, Targs};
 
-/// A callback entry: `w_Targs *(*)(int id, w_Targs *args)` (spec §2.1).
+/// A callback entry: `w_Targs *(*)(int id, w_Targs *args)` (docs/abi.md §2.1).
 pub type Callback = unsafe extern "C" fn(c_int, *mut Targs) -> *mut Targs;
 
 /// Index of generation A's `GetIPASN`, where B inserted `GetIPCity`.
@@ -87,11 +87,11 @@ impl Table {
     }
 
     /// Runs one `vh.*` call on the hub thread: builds the argument struct,
-    /// calls the callback with the script's real id (spec §6.2), copies the
+    /// calls the callback with the script's real id (docs/abi.md §6.2), copies the
     /// result out and releases it as §6.3 says.
     ///
     /// Must only run on the hub thread while the hub is inside a shim
-    /// function (DESIGN.md "host-shim").
+    /// function (docs/architecture.md "host-shim").
     pub fn call(&self, call: &HubCall) -> CallResult {
         let fail = |error: String| CallResult {
             script_id: call.script_id,
@@ -161,7 +161,7 @@ fn s_value(bytes: &[u8]) -> Value {
 
 /// Copies a callback result into wire values and releases it: the struct,
 /// every owned string (all of them, except A's GetGeoIP key literals), the
-/// SQL matrix and the GeoIP vector (spec §2.7, §6.3, §12).
+/// SQL matrix and the GeoIP vector (docs/abi.md §2.7, §6.3, §12).
 ///
 /// # Safety
 /// `res` is a live result struct from the plugin.
@@ -221,7 +221,7 @@ unsafe fn take_result(
 }
 
 /// Appends the `rows * cols` cells of SQL's `char**` matrix (row-major,
-/// each cell and the array owned by us; spec §6.3 SQL) and frees them.
+/// each cell and the array owned by us; docs/abi.md §6.3 SQL) and frees them.
 ///
 /// # Safety
 /// `matrix` is NULL or holds `rows * cols` malloc'ed strings.

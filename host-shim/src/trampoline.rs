@@ -2,7 +2,7 @@
 //!
 //! rustc links a cdylib with a version script that exports only Rust's own
 //! `#[no_mangle]` items and hides every symbol of linked C archives. The
-//! variadic `w_pack`/`w_unpack` (spec/wrapper-abi.md §2.3, §2.4) and the C++
+//! variadic `w_pack`/`w_unpack` (docs/abi.md §2.3, §2.4) and the C++
 //! `stringListToJson` (§1.3) and JSON helpers of B's header (docs/abi.md
 //! §1.3) therefore live under internal names in `c/pack.c`,
 //! `cpp/string_list.cpp` and `cpp/json_marshal.cpp`, and the exported names
@@ -39,7 +39,7 @@ macro_rules! trampoline {
 
 trampoline!(
     /// `w_Targs *w_pack(const char *format, ...)`, both generations
-    /// (spec §2.3): a new struct from the varargs, strings not copied.
+    /// (docs/abi.md §2.3): a new struct from the varargs, strings not copied.
     ///
     /// # Safety
     /// Variadic C call only: each vararg must have the type its format
@@ -51,7 +51,7 @@ trampoline!(
 
 trampoline!(
     /// `int w_unpack(w_Targs *a, const char *format, ...)`, both
-    /// generations (spec §2.4): 1 and the values written through the
+    /// generations (docs/abi.md §2.4): 1 and the values written through the
     /// pointers, or 0 with nothing written.
     ///
     /// # Safety
@@ -64,7 +64,7 @@ trampoline!(
 trampoline!(
     /// `std::string nVerliHub::nPythonPlugin::stringListToJson(const
     /// std::vector<std::string>&)`, called directly by the generation B
-    /// plugin (spec §1.3): a JSON array of the strings.
+    /// plugin (docs/abi.md §1.3): a JSON array of the strings.
     ///
     /// # Safety
     /// C++ call only, with the libstdc++ C++11 ABI.

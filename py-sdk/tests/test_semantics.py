@@ -1,4 +1,4 @@
-"""Generation B's ``vh`` (``vh._semantics``, issue 14): what a script run
+"""Generation B's ``vh`` (``vh._semantics``): what a script run
 with ``semantics = "B"`` gets, through ``vh.testing.FakeHub``, and that
 leaving it gives A's module back. The same rows run through the real shim,
 runner and worker in tests/hubsim/tests/conformance_api.rs."""

@@ -1,5 +1,5 @@
 //! `vh-runner`: runs each Verlihub Python script in its own worker process
-//! and serves the hub's shim on a Unix socket (DESIGN.md "runner").
+//! and serves the hub's shim on a Unix socket (docs/architecture.md "runner").
 
 use anyhow::Result;
 use clap::Parser;

@@ -1,4 +1,4 @@
-//! Hook calls (`w_CallHook`, spec/wrapper-abi.md §5): send, wait up to the
+//! Hook calls (`w_CallHook`, docs/abi.md §5): send, wait up to the
 //! deadline, turn the answer into the struct the plugin reads (§4), and
 //! count timeouts towards the script's circuit (docs/reliability.md).
 
@@ -23,7 +23,7 @@ use crate::targs::{self, Arg, Targs};
 const DEFAULT_CIRCUIT_AFTER: u32 = 3;
 
 impl Shim {
-    /// `w_CallHook` (spec §5): sends the hook and waits up to the hook
+    /// `w_CallHook` (docs/abi.md §5): sends the hook and waits up to the hook
     /// deadline, running the script's `vh.*` calls meanwhile. NULL ("no
     /// opinion", which lets the hub go on) on any failure, logged once per
     /// incident.

@@ -1,7 +1,7 @@
 //! The shim's state between `w_Begin` and `w_End`, and everything the hub
 //! thread does inside a shim function: loading scripts, calling hooks, and
-//! running scripts' `vh.*` calls while it waits (DESIGN.md "host-shim",
-//! spec/wrapper-abi.md §9.2 re-entrancy).
+//! running scripts' `vh.*` calls while it waits (docs/architecture.md "host-shim",
+//! docs/abi.md §9.2 re-entrancy).
 //!
 //! This file holds [`Shim`], `w_Begin`/`w_End` and the hub's cheap entries
 //! (`w_ReserveID`, `w_HasHook`, the pump of queued calls). The rest, one
@@ -68,9 +68,9 @@ pub struct Shim {
     loads: Loads,
     /// Zero point of `Script::last_ping_ms`.
     epoch: Instant,
-    /// Functions other plugins registered for the scripts (B, spec §3.10).
+    /// Functions other plugins registered for the scripts (B, docs/abi.md §3.10).
     functions: Registry,
-    /// Failed pipelined `vh.*` calls already logged (issue 17).
+    /// Failed pipelined `vh.*` calls already logged.
     pipelined: crate::pipeline::Failures,
     /// How long the hub thread checks a direct link before it sleeps
     /// (`VH_SPIN_US` at most; adapted, and nothing on a busy machine).
@@ -156,7 +156,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
 }
 
 /// `w_End`: asks the runner to stop what is left, stops the IPC thread and
-/// drops all state, so that a later `w_Begin` starts clean (spec §3.3).
+/// drops all state, so that a later `w_Begin` starts clean (docs/abi.md §3.3).
 pub fn end() {
     let Some(shim) = CURRENT.write().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
@@ -222,7 +222,7 @@ impl Shim {
                     .contains(&id))
     }
 
-    /// `w_HasHook` (spec §3.7) for ids beyond the lock-free
+    /// `w_HasHook` (docs/abi.md §3.7) for ids beyond the lock-free
     /// [`hooktable`] (which `ffi::w_HasHook` reads first); also runs `vh.*`
     /// calls queued since the hub's last entry.
     pub fn has_hook(&self, id: i32, hook: i32) -> bool {

@@ -1,5 +1,5 @@
 //! The shim's background IPC thread: one tokio runtime holding the gRPC
-//! stream to the runner (DESIGN.md "The hot path"), the side connection on
+//! stream to the runner (docs/architecture.md "The hot path"), the side connection on
 //! which the runner hands over direct links ([`crate::direct`]), and the
 //! periodic `HookStats` report. The hub thread never touches the gRPC
 //! stream: it queues outgoing messages on an unbounded channel and reads

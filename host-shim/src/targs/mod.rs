@@ -1,4 +1,4 @@
-//! `w_Targs`: the argument lists that cross the C ABI (spec/wrapper-abi.md
+//! `w_Targs`: the argument lists that cross the C ABI (docs/abi.md
 //! §2), their allocation and ownership rules (§2.7), and conversion to and
 //! from wire [`Value`]s.
 //!
@@ -29,7 +29,7 @@ use std::ptr;
 
 use vh_proto::v1::{Value, value::Kind};
 
-/// One 16-byte element (spec §2.1): the format character, then the value.
+/// One 16-byte element (docs/abi.md §2.1): the format character, then the value.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Element {
@@ -39,7 +39,7 @@ pub struct Element {
     pub value: ElemValue,
 }
 
-/// The element's value union (spec §2.1).
+/// The element's value union (docs/abi.md §2.1).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union ElemValue {
@@ -63,7 +63,7 @@ pub struct Targs {
 
 const HEADER: usize = size_of::<Targs>();
 const ELEM: usize = size_of::<Element>();
-const _: () = assert!(HEADER == 8 && ELEM == 16, "spec §2.1 layout (LP64)");
+const _: () = assert!(HEADER == 8 && ELEM == 16, "docs/abi.md §2.1 layout (LP64)");
 
 /// A value to put into a struct the shim builds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,7 +101,7 @@ impl<'a> Arg<'a> {
     }
 }
 
-/// Bytes up to the first NUL: C strings cannot carry more (spec §8).
+/// Bytes up to the first NUL: C strings cannot carry more (docs/abi.md §8).
 fn c_bytes(s: &[u8]) -> &[u8] {
     s.iter().position(|&b| b == 0).map_or(s, |n| &s[..n])
 }
@@ -281,7 +281,7 @@ pub unsafe fn to_wire(format: &[u8], elems: &[Element]) -> Result<Vec<Value>, ch
         .collect()
 }
 
-/// `w_free_args` (spec §2.6): frees every `s`/`D` string, `L` array and the
+/// `w_free_args` (docs/abi.md §2.6): frees every `s`/`D` string, `L` array and the
 /// format that lie outside the struct's own block, then the block.
 ///
 /// # Safety

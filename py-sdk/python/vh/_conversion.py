@@ -1,5 +1,5 @@
 """Python values a script returns, converted for the hub (a layer of
-``vh._runtime``): a hook's result as the plugin reads it (spec/wrapper-abi.md
+``vh._runtime``): a hook's result as the plugin reads it (docs/abi.md
 §4.4, generation A's mapping, and B's own under B where it crashes nothing)
 and a ``w_CallFunction`` result as §3.9 converts it."""
 

@@ -1,5 +1,5 @@
 /*
- * The 100-entry callback table python_pi builds for its generation (spec §6.1), filled with
+ * The 100-entry callback table python_pi builds for its generation (docs/abi.md §6.1), filled with
  * the plugin face's exported `_<Name>` functions (README.md, "Plugin face") or, without a
  * face, with the simulator's own.
  */
@@ -59,7 +59,7 @@ static int table_from_face(const char *path)
 	return 0;
 }
 
-/* The 100-entry table python_pi builds with calloc for its generation (spec §6.1). */
+/* The 100-entry table python_pi builds with calloc for its generation (docs/abi.md §6.1). */
 int build_callback_table(void)
 {
 	g.table = calloc(W_MAX_CALLBACKS, sizeof *g.table);

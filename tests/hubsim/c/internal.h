@@ -16,7 +16,7 @@
 #include "callback_list.h"
 #include "hubsim.h"
 
-/* ---- wrapper ABI (spec §2.1, §1.2) ---- */
+/* ---- wrapper ABI (docs/abi.md §2.1, §1.2) ---- */
 
 /* Opaque: like python_pi, hubsim never reads a w_Targs itself, only through w_unpack. */
 typedef struct w_Targs w_Targs;
@@ -44,7 +44,7 @@ struct wrapper_api {
 	void (*free_args)(w_Targs *a); /* B: linked directly by the B plugin */
 };
 
-/* Hook indices (spec §4.1). */
+/* Hook indices (docs/abi.md §4.1). */
 enum hook {
 	H_OnNewConn = 0, H_OnCloseConn = 1, H_OnCloseConnEx = 2, H_OnParsedMsgChat = 3,
 	H_OnParsedMsgPM = 4, H_OnParsedMsgMyINFO = 8, H_OnFirstMyINFO = 9,
@@ -54,13 +54,13 @@ enum hook {
 	H_OnUserLogout = 36, H_OnTimer = 37, H_OnNewBan = 39, H_OnSetConfig = 40,
 };
 
-/* Connection close reasons used by the hub (spec §7.4). */
+/* Connection close reasons used by the hub (docs/abi.md §7.4). */
 enum close_reason { eCR_KICKED = 2, eCR_QUIT = 4, eCR_PLUGIN = 21 };
 
 /* User classes (src/cuser.h). */
 enum { CLASS_OPERATOR = 3, CLASS_MASTER = 10 };
 
-/* Result interpretation modes of python_pi (spec §4.2). */
+/* Result interpretation modes of python_pi (docs/abi.md §4.2). */
 enum mode { MODE_GENERIC, MODE_CHAT, MODE_MYINFO };
 
 /* MyINFO fields after the nick, in hook order. */
