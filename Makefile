@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
-# Python 2.7 of the Python 2 worker tests (issue 13): pyenv's 2.7.18 on this
+# Python 2.7 of the Python 2 worker tests: pyenv's 2.7.18 on this
 # image; empty lets the tests look on PATH themselves (they fail under
 # CI=true when they find none).
 PYTHON2 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/2.7.18/bin/python2.7 $(HOME)/.pyenv/versions/2.7.18/bin/python2.7))
@@ -17,7 +17,7 @@ all: build
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet "maturin>=1.7,<2" "pytest>=8" "ruff>=0.6" "mypy>=1.11"
+	$(VPY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "ruff>=0.6" "mypy>=1.11"
 	$(VPY) -m pip install --quiet -r examples/requirements.txt
 
 venv: $(VPY)
@@ -55,8 +55,9 @@ lint: $(VPY)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PYTHON) tools/structure.py
+	$(PYTHON) tools/in_repo.py
 
-# Module sizes and import cycles (issue 16; tools/structure.py says how).
+# Module sizes and import cycles (tools/structure.py says how).
 structure:
 	$(PYTHON) tools/structure.py
 

@@ -1,4 +1,4 @@
-//! Python 2 workers (issue 13), reported next to the Python 3 figures, with
+//! Python 2 workers, reported next to the Python 3 figures, with
 //! no target yet: a chat hook and a chat hook with `vh.usermc` to the same
 //! bench scripts run by a Python 2.7 worker (they are Python 2 code too),
 //! and that worker's idle RSS against a bare `python2.7`. Both scripts take

@@ -1,6 +1,6 @@
-"""Issue 4 at the frame level: a real worker (``python -m vh.worker``, the
+"""The `vh` functions at the frame level: a real worker (``python -m vh.worker``, the
 real transport) driven by the Python stand-in for the runner (``wire.py``):
-generation B's ``w_CallFunction`` marshaling (spec/wrapper-abi.md §3.9),
+generation B's ``w_CallFunction`` marshaling (docs/abi.md §3.9),
 ``vh.CallDynamicFunction`` (§3.10), generation A's bot-name updates before
 ``OnScriptCommand`` (§4.3), answers that come back out of order around a
 nested hook (§9.2), the extras of ``vh._extras`` and a script's declared
@@ -25,7 +25,7 @@ from vh._hooks import HOOK_INDEX
 CHAT = HOOK_INDEX["OnParsedMsgChat"]
 SCRIPT_COMMAND = HOOK_INDEX["OnScriptCommand"]
 
-# -- the frames of issue 4 that wire.py does not know ------------------------------
+# -- the frames of the vh functions that wire.py does not know ---------------------------
 
 
 def _typed(kind: str, value: Any) -> bytes:

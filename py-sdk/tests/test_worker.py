@@ -135,7 +135,7 @@ def test_a_hook_nested_in_an_async_hooks_call_is_served(start: Any, nested: str)
         if callback == "SetConfig":  # the hub fires OnSetConfig inside the call
             runner.send(hook_msg(100, SET_CONFIG, [b"Verlihub", b"config", b"x", args[2], b"", -1]))
             nested_results.append(runner.until("hook_result", hub, call_id=100)["values"])
-            return False, []  # as the plugin answers SetConfig (spec §6.3)
+            return False, []  # as the plugin answers SetConfig (docs/abi.md §6.3)
         return True, [1]
 
     runner.send(hook_msg(1, CHAT, [b"alice", b"v1"]))
@@ -352,7 +352,7 @@ def test_a_classic_worker_imports_no_heavy_module(start: Any) -> None:
 def test_modules_in_the_hubs_working_directory_import_as_under_a(
     start: Any, tmp_path: Path
 ) -> None:
-    # Generation A's sys.path[0] was the hub's working directory (spec
+    # Generation A's sys.path[0] was the hub's working directory (docs/abi.md
     # §7.5): a module there still imports, after the script's own folder.
     hub_dir = tmp_path / "hub"
     hub_dir.mkdir()

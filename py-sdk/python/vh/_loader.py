@@ -1,4 +1,4 @@
-"""Loading a script the way python_pi's generation A does (spec/wrapper-abi.md
+"""Loading a script the way python_pi's generation A does (docs/abi.md
 §7.5), shared by the worker and ``vh.testing``: the ``vh`` module's
 attributes first (§7.3), then the file runs as ``__main__`` with its folder
 on ``sys.path``, then the hooks it defines are found by name.

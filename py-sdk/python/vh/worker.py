@@ -4,7 +4,7 @@ vh-runner starts one per script with the socket to the runner on fd
 ``VH_WORKER_FD`` and, when the hub takes direct links, the direct link to
 the hub on fd ``VH_DIRECT_FD`` (docs/protocol.md "Direct links"). The
 worker waits for the load request, runs the script file the way python_pi
-does (spec/wrapper-abi.md §7.5: as ``__main__``, with its folder on
+does (docs/abi.md §7.5: as ``__main__``, with its folder on
 ``sys.path``), reports which hooks it defines, then runs
 hooks and function calls (generation B's ``w_CallFunction``) on its main
 thread until it is unloaded or the runner goes away (docs/protocol.md
@@ -12,7 +12,7 @@ thread until it is unloaded or the runner goes away (docs/protocol.md
 (see ``vh._hook_dispatch``).
 
 It always asks for ``OnScriptCommand``, defined or not, so that the hub's
-bot renames reach ``vh.botname``/``vh.opchatname`` in every script (spec
+bot renames reach ``vh.botname``/``vh.opchatname`` in every script (docs/abi.md
 §4.3; the hub does not wait for that hook).
 """
 
@@ -70,7 +70,7 @@ def _script_file(path: str, event: tuple[Any, ...]) -> str:
 def _semantics_of(event: tuple[Any, ...]) -> str:
     """Whose ``vh`` the script gets: the load event's semantics (12th
     element, from runner.toml), else the hub's generation (10th), else A
-    (DESIGN.md "Semantics")."""
+    (docs/architecture.md "Semantics")."""
     for i in (11, 9):
         if len(event) > i and event[i] in ("A", "B"):
             return str(event[i])

@@ -2,7 +2,7 @@
 """The classic ``vh`` functions of the Python 2 worker, built from the very
 table the Python 3 SDK uses (``_functions.py``, shared, not copied: the
 runner writes the same file into this package), with generation A's
-argument checks and results (spec/wrapper-abi.md §7.1, §7.2, A column):
+argument checks and results (docs/abi.md §7.1, §7.2, A column):
 
 * ``s`` parameters take a Python 2 ``str`` (its bytes go to the hub as
   they are) or ``None``; ``l`` ones an ``int`` or ``bool``; ``d`` ones a
@@ -262,7 +262,7 @@ def make_classic(spec):
     return classic
 
 
-#: The classic functions, in the spec's order.
+#: The classic functions, in docs/abi.md §7.2's order.
 CLASSIC_FUNCTIONS = tuple(make_classic(s) for s in FUNCTIONS)
 
 _ENTITIES = (
@@ -275,7 +275,7 @@ _ENTITIES = (
 
 
 def encode(s):
-    """NMDC-escapes the five special characters (spec §7.2 ``encode``)."""
+    """NMDC-escapes the five special characters (docs/abi.md §7.2 ``encode``)."""
     for raw, entity in _ENTITIES:
         s = s.replace(raw, entity)
     return s

@@ -6,7 +6,7 @@ vh-runner starts one per Python 2 script, with this package on
 and the socket to the runner on fd ``VH_WORKER_FD``. Like the Python 3
 worker (``py-sdk/python/vh/worker.py``) it waits for the load request,
 runs the script file as ``__main__`` with its folder first on ``sys.path``
-(spec/wrapper-abi.md §7.5), reports the hooks it defines, then runs hooks
+(docs/abi.md §7.5), reports the hooks it defines, then runs hooks
 on its main thread until it is unloaded or the runner goes away
 (docs/protocol.md "Runner ↔ worker"). It always asks for
 ``OnScriptCommand`` so that the hub's bot renames reach ``vh.botname`` /
@@ -108,7 +108,7 @@ def main():
             "semantics (docs/admin.md)" % load["generation"]
         )
     try:
-        # A's sys.path[0] was '' (the hub's working directory, spec §7.5):
+        # A's sys.path[0] was '' (the hub's working directory, docs/abi.md §7.5):
         # it stays importable, after the script's folder.
         if load["hub_cwd"] and load["hub_cwd"] not in sys.path:
             sys.path.insert(0, load["hub_cwd"])

@@ -1,4 +1,4 @@
-//! Issue 13: the Python 2 `vh` module's argument checks and results (spec
+//! The Python 2 `vh` module's argument checks and results (docs/abi.md
 //! §7.1, §7.2 A column) for what hubsim cannot answer (it has no database
 //! or GeoIP): a real Python 2.7 imports the runner's package and calls the
 //! classic functions over a scripted channel that records each callback
