@@ -68,11 +68,13 @@ def mariadb():
 _envs: dict[str, Env] = {}
 
 
-def _gen_env(gen: str, mariadb) -> Env:
+def _gen_env(gen: str, request) -> Env:
     if gen in _envs:
         return _envs[gen]
     if not os.environ.get(f"VERLIHUB_SRC_{gen}"):
         unavailable(HOW)
+    # MariaDB only once there is a hub to give it to
+    mariadb = request.getfixturevalue("mariadb")
     if not hubs.SHIM_PATH.exists() or not hubs.RUNNER_PATH.exists():
         unavailable(f"{hubs.PROFILE_DIR} has no shim or runner: run `make build` (cargo build)")
     try:
@@ -100,18 +102,13 @@ def _gen_env(gen: str, mariadb) -> Env:
 
 
 @pytest.fixture(scope="session", params=["A", "B"])
-def gen_env(request, mariadb) -> Env:
-    return _gen_env(request.param, mariadb)
+def gen_env(request) -> Env:
+    return _gen_env(request.param, request)
 
 
 @pytest.fixture(scope="session")
-def env_a(mariadb) -> Env:
-    return _gen_env("A", mariadb)
-
-
-@pytest.fixture(scope="session")
-def env_b(mariadb) -> Env:
-    return _gen_env("B", mariadb)
+def env_a(request) -> Env:
+    return _gen_env("A", request)
 
 
 def pytest_terminal_summary(terminalreporter):
