@@ -164,9 +164,25 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Where the runtime linker finds `name` for `plugin`, and by which rule:
-/// the plugin's RUNPATH/RPATH, then `ldconfig -p` (the ld.so cache), then
-/// the default directories. `LD_LIBRARY_PATH` of the hub is not known here.
+/// `LD_LIBRARY_PATH` (this process's: run `install-shim` with the hub's,
+/// as a hub without a RUNPATH finds B's wrapper only through it), the
+/// plugin's RUNPATH/RPATH, then `ldconfig -p` (the ld.so cache), then the
+/// default directories; ld.so's order for a RUNPATH (an old-style RPATH
+/// would come before `LD_LIBRARY_PATH`).
 pub fn resolve_needed(plugin: &Object, name: &str) -> Option<(PathBuf, &'static str)> {
+    let env_dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for dir in &env_dirs {
+        let p = dir.join(name);
+        if p.exists() {
+            return Some((p, "LD_LIBRARY_PATH"));
+        }
+    }
     for dir in &plugin.search_path {
         let p = dir.join(name);
         if p.exists() {

@@ -121,6 +121,9 @@ fn key(p: &Path) -> PathBuf {
     }
 }
 
+/// Why a B plugin's `DT_NEEDED` wrapper is missing from a [`Survey`].
+const NEEDED_NOT_FOUND: &str = "DT_NEEDED: not found in LD_LIBRARY_PATH, the plugin's RUNPATH, the ld.so cache or the default directories";
+
 /// Lists the wrapper files `plugin` would load: the `dlopen` paths
 /// compiled into it (B tries its build-tree copy first, docs/abi.md §1.1), the
 /// file beside it, and B's `DT_NEEDED` entry as the runtime linker finds it.
@@ -160,10 +163,7 @@ pub fn survey(plugin_path: &Path) -> Result<Survey> {
     if generation == 'B' {
         match elf::resolve_needed(&plugin, WRAPPER) {
             Some((p, how)) => add(p, format!("DT_NEEDED, found through {how}"), &mut absent),
-            None => absent.push((
-                PathBuf::from(WRAPPER),
-                "DT_NEEDED: not found in the plugin's RUNPATH, the ld.so cache or the default directories".into(),
-            )),
+            None => absent.push((PathBuf::from(WRAPPER), NEEDED_NOT_FOUND.into())),
         }
     }
     Ok(Survey {
@@ -239,6 +239,17 @@ pub fn install(plugin: Option<&Path>, shim: Option<&Path>) -> Result<String> {
     let mut out = header(&survey);
     if survey.wrappers.is_empty() {
         return refuse(format!("{out}no wrapper file found: nothing to replace"));
+    }
+    // The hub loads that copy through its own LD_LIBRARY_PATH: left as the
+    // original, it would free the shim's results with the original's
+    // w_free_args (docs/abi.md §1.3). Nothing is changed until it is known.
+    if survey.absent.iter().any(|(_, why)| why == NEEDED_NOT_FOUND) {
+        return refuse(format!(
+            "{out}generation B's plugin links {WRAPPER} itself, and the hub finds it through \
+             its own LD_LIBRARY_PATH: run install-shim with the hub's LD_LIBRARY_PATH \
+             (e.g. LD_LIBRARY_PATH=<prefix>/lib vh-runner install-shim) so that copy is \
+             replaced too"
+        ));
     }
     // Check everything first.
     let mut plan = Vec::new();

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::fakes::{gcc, original_wrapper, plugin};
+use common::fakes::{gcc, original_wrapper, plugin, plugin_with_runpath};
 use common::{shim_path, target_dir, wait_until};
 
 const WRAPPER: &str = "libvh_python_wrapper.so";
@@ -76,11 +76,21 @@ int main(int argc, char **argv) {
     child
 }
 
+/// Runs `vh-runner args` as an admin would, without cargo's
+/// `LD_LIBRARY_PATH` (it holds target/debug, where the shim is, and
+/// install-shim follows `LD_LIBRARY_PATH` to B's linked wrapper).
 fn vh_runner(args: &[&str]) -> Output {
-    Command::new(target_dir().join("vh-runner"))
-        .args(args)
-        .output()
-        .expect("run vh-runner")
+    vh_runner_with(args, None)
+}
+
+/// [`vh_runner`] with `LD_LIBRARY_PATH=ld_library_path` if given.
+fn vh_runner_with(args: &[&str], ld_library_path: Option<&Path>) -> Output {
+    let mut cmd = Command::new(target_dir().join("vh-runner"));
+    cmd.args(args).env_remove("LD_LIBRARY_PATH");
+    if let Some(p) = ld_library_path {
+        cmd.env("LD_LIBRARY_PATH", p);
+    }
+    cmd.output().expect("run vh-runner")
 }
 
 fn text(out: &Output) -> String {
@@ -348,4 +358,45 @@ fn mismatches_are_refused_with_exit_2_and_change_nothing() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn a_b_plugin_without_runpath_needs_the_hubs_library_path() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let lib = w.join("prefix/lib");
+    let installed = lib.join(WRAPPER);
+    let original = original_wrapper(w, &installed, "installed");
+    // As Verlihub's own B build: the plugin links the wrapper, no RUNPATH;
+    // the hub finds it through LD_LIBRARY_PATH=<prefix>/lib.
+    let plugin_path = plugin_with_runpath(w, &lib.join("plugins"), &[], Some(&lib), false);
+    let shim = shim_path();
+    let args = [
+        "install-shim",
+        "--plugin",
+        plugin_path.to_str().unwrap(),
+        "--shim",
+        shim.to_str().unwrap(),
+    ];
+    let out = vh_runner_with(&args, None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("LD_LIBRARY_PATH"), "{}", text(&out));
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        original,
+        "nothing changed"
+    );
+
+    let out = vh_runner_with(&args, Some(&lib));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("DT_NEEDED, found through LD_LIBRARY_PATH"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(shim_path()).unwrap()
+    );
+    assert_eq!(std::fs::read(orig(&installed)).unwrap(), original);
 }

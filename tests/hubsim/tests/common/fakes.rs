@@ -52,6 +52,18 @@ pub fn plugin(
     dlopen_paths: &[&Path],
     needed_dir: Option<&Path>,
 ) -> PathBuf {
+    plugin_with_runpath(work, dir, dlopen_paths, needed_dir, true)
+}
+
+/// [`plugin`], with the RUNPATH to `needed_dir` only if `runpath`: without
+/// one, as a real B build, the wrapper is found through `LD_LIBRARY_PATH`.
+pub fn plugin_with_runpath(
+    work: &Path,
+    dir: &Path,
+    dlopen_paths: &[&Path],
+    needed_dir: Option<&Path>,
+    runpath: bool,
+) -> PathBuf {
     let src = work.join("plugin.c");
     let paths: Vec<String> = dlopen_paths
         .iter()
@@ -79,8 +91,10 @@ pub fn plugin(
             "-Wl,--no-as-needed".into(),
             format!("-L{}", d.display()),
             "-lvh_python_wrapper".into(),
-            format!("-Wl,--enable-new-dtags,-rpath,{}", d.display()),
         ]);
+        if runpath {
+            args.push(format!("-Wl,--enable-new-dtags,-rpath,{}", d.display()));
+        }
     }
     gcc(&args.iter().map(String::as_str).collect::<Vec<_>>());
     out
