@@ -37,9 +37,18 @@ import sys
 import threading
 import time
 
-from . import _held, _link, _spin, _wire
+from . import _fast, _held, _link, _spin, _wire
 from ._errors import NotConnectedError
-from ._frames import encode_frame, py_to_value, read_frame, value_kind, value_to_py
+from ._frames import (
+    encode_frame,
+    hook_result_frame,
+    hub_call_frame,
+    py_to_value,
+    read_frame,
+    take_frame,
+    value_kind,
+    value_to_py,
+)
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
     import Queue as queue  # noqa: N813
@@ -76,6 +85,8 @@ class Channel(object):
         #: How long the main thread checks the direct link before it sleeps.
         self._spin = _spin.Adaptive(_spin.budget_from_env())
         self._direct = None
+        #: Bytes read from the direct link, not yet a whole frame's worth.
+        self._dbuf = b""
         if direct_fd >= 0:
             self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
             os.close(direct_fd)
@@ -96,7 +107,7 @@ class Channel(object):
                 body = read_frame(self._sock)
                 if body is None:
                     break
-                event = self._event(_wire.decode("ToWorker", body))
+                event = self._decode(body)
                 if event is None:
                     continue
                 if event[0] == "result":
@@ -125,6 +136,16 @@ class Channel(object):
                 os.write(self._wake_w, b"x")
             except OSError:
                 pass  # the pipe is full: the main thread wakes anyway
+
+    @classmethod
+    def _decode(cls, body):
+        """The event of one ``ToWorker`` frame's body: hooks and results
+        by ``vh._fast``, everything else (or anything it does not expect)
+        by ``vh._wire``."""
+        event = _fast.decode_event(body)
+        if event is None:
+            event = cls._event(_wire.decode("ToWorker", body))
+        return event
 
     @staticmethod
     def _event(msg):
@@ -176,11 +197,10 @@ class Channel(object):
         return event
 
     def _next_main(self):
+        queued = self._main.queue  # only this thread takes from it
         while True:
-            try:
+            if queued:
                 return self._main.get_nowait(), RUNNER
-            except queue.Empty:
-                pass
             if self._direct is None:
                 while True:
                     try:
@@ -189,6 +209,12 @@ class Channel(object):
                         return self._main.get(True, 3600 * 24), RUNNER
                     except queue.Empty:
                         continue
+            if self._dbuf:
+                event = self._buffered_direct()
+                if event is not None:
+                    return event, DIRECT
+                if self._direct is None:
+                    continue
             fds = [self._direct, self._wake_r]
             try:
                 ready = self._spin_for(fds) or select.select(fds, [], [])[0]
@@ -221,20 +247,39 @@ class Channel(object):
                 return ready
 
     def _read_direct(self):
-        """One event from the direct link; ``None`` if it carried nothing
-        for the main thread, or closed (then it is dropped)."""
+        """Reads what the direct link has (one ``recv``: a hook's frame
+        usually comes whole) and returns the event of its first whole
+        frame; ``None`` if it carried nothing for the main thread or not a
+        whole frame yet, or closed (then it is dropped)."""
         try:
-            body = read_frame(self._direct)
-            if body is not None:
-                return self._event(_wire.decode("ToWorker", body))
+            chunk = self._direct.recv(1 << 14)
+        except socket.error as e:
+            if getattr(e, "errno", None) in (errno.EINTR, errno.EAGAIN):
+                return None
+            chunk = b""
+        if not chunk:
+            # The hub closed it (or broke it): all through the runner now.
+            self._drop_direct()
+            return None
+        self._dbuf = self._dbuf + chunk if self._dbuf else chunk
+        return self._buffered_direct()
+
+    def _buffered_direct(self):
+        """The event of the first whole frame read from the direct link;
+        ``None`` if there is none yet or it carried nothing for the main
+        thread, or the link broke (then it is dropped)."""
+        try:
+            body, self._dbuf = take_frame(self._dbuf)
+            if body is None:
+                return None
+            return self._decode(body)
         except Exception:
-            pass
-        # The hub closed it (or broke it): all through the runner now.
-        self._drop_direct()
-        return None
+            self._drop_direct()
+            return None
 
     def _drop_direct(self):
         direct, self._direct = self._direct, None
+        self._dbuf = b""
         if direct is not None:
             try:
                 direct.shutdown(socket.SHUT_RDWR)
@@ -262,7 +307,9 @@ class Channel(object):
     # -- writing ---------------------------------------------------------------
 
     def _send(self, kind, body, link=RUNNER):
-        frame = encode_frame(kind, body)
+        self._write(encode_frame(kind, body), link)
+
+    def _write(self, frame, link=RUNNER):
         if link == DIRECT:
             self._write_direct(frame)
         else:
@@ -308,15 +355,8 @@ class Channel(object):
 
     def send_hook_result(self, call_id, no_opinion, values):
         """Answers hook ``call_id`` with hub values (already mapped)."""
-        self._send(
-            "hook_result",
-            {
-                "call_id": call_id,
-                "no_opinion": no_opinion,
-                "values": [py_to_value(v) for v in values],
-            },
-            self._origin(call_id),
-        )
+        frame = hook_result_frame(call_id, no_opinion, values)
+        self._write(frame, self._origin(call_id))
 
     def send_function_result(self, call_id, ok, kind, value, error):
         """Answers function call ``call_id`` (``w_CallFunction``)."""
@@ -337,12 +377,7 @@ class Channel(object):
         """Sends a hub callback call from the main thread; returns its call
         id. The result comes on the main queue as ``("result", ...)``."""
         call_id = self._call_id()
-        values = [py_to_value(a) for a in args]
-        self._send(
-            "hub_call",
-            {"call_id": call_id, "callback": callback, "args": values},
-            self._main_link(),
-        )
+        self._write(hub_call_frame(call_id, callback, args), self._main_link())
         return call_id
 
     def pipeline_call(self, callback, args):
@@ -358,17 +393,12 @@ class Channel(object):
         ``NotConnectedError`` if no link is left to write held calls on.
         """
         direct = self._direct
-        if direct is None or self._main_link() != DIRECT or not self._main.empty():
+        if direct is None or self._dbuf or self._main.queue or self._main_link() != DIRECT:
             return False
         if select.select([direct], [], [], 0)[0]:
             return False
-        body = {
-            "call_id": self._call_id(),
-            "callback": callback,
-            "args": [py_to_value(a) for a in args],
-            "pipelined": True,
-        }
-        if self._held.push(encode_frame("hub_call", body, "the call vh.%s()" % callback)):
+        frame = hub_call_frame(self._call_id(), callback, args, True, "the call vh.%s()" % callback)
+        if self._held.push(frame):
             self._write_direct(b"")
         return True
 
@@ -379,15 +409,15 @@ class Channel(object):
         # Errors
         ``NotConnectedError`` if the link closes first.
         """
-        values = [py_to_value(a) for a in args]
         call_id = self._call_id()
+        frame = hub_call_frame(call_id, callback, args)
         waiter = queue.Queue(1)
         with self._lock:
             if self._closed is not None:
                 raise NotConnectedError("vh-runner link closed: %s" % self._closed)
             self._pending[call_id] = waiter
         try:
-            self._send("hub_call", {"call_id": call_id, "callback": callback, "args": values})
+            self._write(frame)
         except Exception:
             with self._lock:
                 self._pending.pop(call_id, None)

@@ -10,7 +10,7 @@ Python 2.7 and 3 syntax alike.
 import socket
 import struct
 
-from . import _wire
+from . import _fast, _wire
 from ._errors import MessageTooBigError
 
 #: Largest frame either side accepts (``vh_proto::frame::MAX_FRAME_LEN``).
@@ -82,6 +82,30 @@ def _read_exact(sock, n):
     return b"".join(chunks)
 
 
+_unpack_len = struct.Struct("<I").unpack
+
+
+def take_frame(buf):
+    """The first whole frame's body in ``buf`` (bytes read from a link)
+    and what follows it: ``(body, rest)``, or ``(None, buf)`` while the
+    frame is not all there.
+
+    # Errors
+    ``ValueError`` for a frame over the limit.
+    """
+    if len(buf) < 4:
+        return None, buf
+    (size,) = _unpack_len(buf[:4])
+    if size > MAX_FRAME_LEN:
+        raise ValueError("frame of %d bytes is over the limit" % size)
+    end = 4 + size
+    if len(buf) < end:
+        return None, buf
+    if len(buf) == end:
+        return buf[4:], b""
+    return buf[4:end], buf[end:]
+
+
 def read_frame(sock):
     """One frame's body from ``sock``; ``None`` at its end.
 
@@ -96,6 +120,49 @@ def read_frame(sock):
         raise ValueError("frame of %d bytes is over the limit" % size)
     body = _read_exact(sock, size) if size else b""
     return body
+
+
+def _checked(frame, what):
+    size = len(frame) - 4
+    if size > MAX_MESSAGE_LEN:
+        raise MessageTooBigError(what, size, MAX_MESSAGE_LEN)
+    return frame
+
+
+def hook_result_frame(call_id, no_opinion, values):
+    """The frame of a ``HookResult`` (``values``: hub values), by
+    ``vh._fast`` when it can, else by ``vh._wire``: the same bytes.
+
+    # Errors
+    As :func:`encode_frame`; ``TypeError`` for a value that is no hub value.
+    """
+    try:
+        frame = _fast.hook_result_frame(call_id, no_opinion, values)
+    except _fast.Unexpected:
+        body = {
+            "call_id": call_id,
+            "no_opinion": no_opinion,
+            "values": [py_to_value(v) for v in values],
+        }
+        return encode_frame("hook_result", body)
+    return _checked(frame, "a message")
+
+
+def hub_call_frame(call_id, callback, args, pipelined=False, what="a message"):
+    """The frame of a ``HubCall`` (``args``: hub values), by ``vh._fast``
+    when it can, else by ``vh._wire``: the same bytes.
+
+    # Errors
+    As :func:`encode_frame`; ``TypeError`` for a value that is no hub value.
+    """
+    try:
+        frame = _fast.hub_call_frame(call_id, callback, args, pipelined)
+    except _fast.Unexpected:
+        body = {"call_id": call_id, "callback": callback, "args": [py_to_value(a) for a in args]}
+        if pipelined:
+            body["pipelined"] = True
+        return encode_frame("hub_call", body, what)
+    return _checked(frame, what)
 
 
 def encode_frame(kind, body, what="a message"):

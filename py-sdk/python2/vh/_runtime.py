@@ -254,9 +254,11 @@ class Runtime(object):
         from ._errors import MessageTooBigError
 
         values = self.map_result(hook, name, value)
-        if any(isinstance(v, bytes) and b"\0" in v for v in values):
-            _print("%s CallHook %s: returned text with a NUL byte" % (self._tag(), name))
-            values = [1]
+        for v in values:
+            if isinstance(v, bytes) and b"\0" in v:
+                _print("%s CallHook %s: returned text with a NUL byte" % (self._tag(), name))
+                values = [1]
+                break
         try:
             self.channel.send_hook_result(call_id, False, values)
         except MessageTooBigError as e:
