@@ -60,6 +60,29 @@ def convert_args(spec, args, kwargs):
     """
     if kwargs:
         args = _merge_keywords(spec, args, kwargs)
+    elif len(args) == len(spec.params):
+        # Every argument given by position (the usual call): the checks of
+        # _convert inlined for the kinds that pass.
+        values = list(args)
+        i = 0
+        for p in spec.params:
+            v = values[i]
+            kind = p.kind
+            t = type(v)
+            if kind == "s":
+                if t is bytes:
+                    if b"\0" in v:
+                        break
+                elif v is not None:
+                    break
+            elif kind == "l":
+                if t is not int:
+                    break
+            elif t is not float:
+                break
+            i += 1
+        else:
+            return values
     if not spec.required <= len(args) <= len(spec.params):
         if len(args) < spec.required:
             raise TypeError("too few arguments")
@@ -242,10 +265,11 @@ def make_classic(spec):
             values = convert_args(spec, args, kwargs)
         except _Refused:
             return convert(False, [])
-        rt = _runtime.get()
+        rt = _runtime._runtime or _runtime.get()
         try:
-            nargs = len(args) + len(kwargs)
-            if pipelined and rt.pipelined(spec.callback, values, sys._getframe(1), nargs):
+            if pipelined and rt.pipelined(
+                spec.callback, values, sys._getframe(1), len(args) + len(kwargs)
+            ):
                 return convert(True, [1])
             ok, result, _error = rt.call(spec.callback, values)
         except MessageTooBigError as e:

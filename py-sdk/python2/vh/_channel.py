@@ -94,6 +94,13 @@ class Channel(object):
             self._wake_r, self._wake_w = os.pipe()
             _nonblocking(self._wake_r)
             _nonblocking(self._wake_w)
+            # poll objects made once: the main thread's wait (the link and
+            # the pipe) and its check for unread frames (the link).
+            self._poll = select.poll()
+            self._poll.register(self._direct.fileno(), select.POLLIN)
+            self._poll.register(self._wake_r, select.POLLIN)
+            self._peek = select.poll()
+            self._peek.register(self._direct.fileno(), select.POLLIN)
         reader = threading.Thread(target=self._reader, name="vh-reader")
         reader.daemon = True
         reader.start()
@@ -184,7 +191,7 @@ class Channel(object):
     def recv_main(self):
         """The next event for the main thread (blocks until there is one);
         the pipelined calls it holds are written first."""
-        if self._held:
+        if self._held._frames:
             self._write_direct(b"")
         started = time.time()
         event, link = self._next_main()
@@ -215,34 +222,39 @@ class Channel(object):
                     return event, DIRECT
                 if self._direct is None:
                     continue
-            fds = [self._direct, self._wake_r]
             try:
-                ready = self._spin_for(fds) or select.select(fds, [], [])[0]
+                ready = self._spin_for() or self._poll.poll()
             except (select.error, OSError) as e:
                 if e.args and e.args[0] == errno.EINTR:
                     continue
                 raise
-            if self._wake_r in ready:
+            direct_ready = False
+            for fd, _events in ready:
+                if fd != self._wake_r:
+                    direct_ready = True
+                    continue
                 try:
                     while os.read(self._wake_r, 4096):
                         pass
                 except OSError:
                     pass
-            if self._direct in ready:
+            if direct_ready:
                 event = self._read_direct()
                 if event is not None:
                     return event, DIRECT
 
-    def _spin_for(self, fds):
-        """Which of ``fds`` became readable while the main thread checked
-        them for up to its spin budget (``vh._spin``); empty if none did or
-        the budget is zero."""
+    def _spin_for(self):
+        """The ``poll`` result of the direct link and the wake-up pipe once
+        one became readable while the main thread checked them for up to
+        its spin budget (``vh._spin``); empty if none did or the budget is
+        zero."""
         budget = self._spin.budget()
         if not budget:
             return []
+        poll = self._poll.poll
         end = time.time() + budget
         while True:
-            ready = select.select(fds, [], [], 0)[0]
+            ready = poll(0)
             if ready or time.time() >= end:
                 return ready
 
@@ -289,8 +301,12 @@ class Channel(object):
 
     def _origin(self, call_id):
         """The link to answer request ``call_id`` on (forgotten now)."""
-        for i in range(len(self._active) - 1, -1, -1):
-            if self._active[i][0] == call_id:
+        active = self._active
+        if active and active[-1][0] == call_id:  # the innermost, as a rule
+            _, link, awaited = active.pop()
+            return DIRECT if link == DIRECT and awaited else RUNNER
+        for i in range(len(active) - 1, -1, -1):
+            if active[i][0] == call_id:
                 _, link, awaited = self._active.pop(i)
                 return DIRECT if link == DIRECT and awaited else RUNNER
         return RUNNER
@@ -319,7 +335,8 @@ class Channel(object):
         """Writes the held pipelined calls and then ``frame`` (main thread
         only) on the direct link in one write while it is up, else (or if
         writing fails) to the runner, in the same order."""
-        frame = self._held.take() + frame
+        if self._held._frames:
+            frame = self._held.take() + frame
         direct = self._direct
         if direct is not None:
             with self._direct_lock:
@@ -395,7 +412,7 @@ class Channel(object):
         direct = self._direct
         if direct is None or self._dbuf or self._main.queue or self._main_link() != DIRECT:
             return False
-        if select.select([direct], [], [], 0)[0]:
+        if self._peek.poll(0):
             return False
         frame = hub_call_frame(self._call_id(), callback, args, True, "the call vh.%s()" % callback)
         if self._held.push(frame):

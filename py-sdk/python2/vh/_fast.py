@@ -209,13 +209,21 @@ def decode_event(data):
         while pos < end:
             key = v[pos]
             if key == 0x10:
-                call_id, pos = _varint(v, pos + 1)
+                call_id = v[pos + 1]
+                if call_id < 0x80:
+                    pos += 2
+                else:
+                    call_id, pos = _varint(v, pos + 1)
             elif key == 0x22:
                 more, more_kinds, pos = _values(v, pos, end, data)
                 values.extend(more)
                 kinds.extend(more_kinds)
             elif key == 0x18:
-                third, pos = _varint(v, pos + 1)
+                third = v[pos + 1]
+                if third < 0x80:
+                    pos += 2
+                else:
+                    third, pos = _varint(v, pos + 1)
             elif key == 0x08:
                 _n, pos = _varint(v, pos + 1)
             elif key == 0x28 and top == 0x12:  # hub_cpu
@@ -298,10 +306,13 @@ def _frame(kind_key, parts):
     """The frame of ``FromWorker`` member ``kind_key`` whose message body
     is ``parts`` joined: length prefix, key, length, body."""
     body = b"".join(parts)
+    n = len(body)
+    if n < 0x80:
+        return _pack_len(n + 2) + kind_key + _BYTE[n] + body
     head = [kind_key]
-    _put_varint(head, len(body))
+    _put_varint(head, n)
     head = b"".join(head)
-    return _pack_len(len(head) + len(body)) + head + body
+    return _pack_len(len(head) + n) + head + body
 
 
 def hook_result_frame(call_id, no_opinion, values):
@@ -314,10 +325,13 @@ def hook_result_frame(call_id, no_opinion, values):
     """
     if not ENABLED:
         raise Unexpected()
-    parts = []
-    if call_id:
-        parts.append(b"\x10")
-        _put_varint(parts, call_id)
+    if 0 < call_id < 0x80:
+        parts = [b"\x10" + _BYTE[call_id]]
+    else:
+        parts = []
+        if call_id:
+            parts.append(b"\x10")
+            _put_varint(parts, call_id)
     if no_opinion:
         parts.append(b"\x18\x01")
     for x in values:
@@ -360,11 +374,15 @@ def hub_call_frame(call_id, callback, args, pipelined):
     """
     if not ENABLED:
         raise Unexpected()
-    parts = []
-    if call_id:
-        parts.append(b"\x10")
-        _put_varint(parts, call_id)
-    parts.append(_callback_field(callback))
+    if 0 < call_id < 0x80:
+        parts = [b"\x10" + _BYTE[call_id]]
+    else:
+        parts = []
+        if call_id:
+            parts.append(b"\x10")
+            _put_varint(parts, call_id)
+    field = _CALLBACKS.get(callback)
+    parts.append(field if field is not None else _callback_field(callback))
     for x in args:
         _value(parts, x)
     if pipelined:

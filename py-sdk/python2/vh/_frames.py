@@ -122,6 +122,10 @@ def read_frame(sock):
     return body
 
 
+#: Longest frame (prefix included) sent without :func:`_checked`.
+_FAST_MAX = MAX_MESSAGE_LEN + 4
+
+
 def _checked(frame, what):
     size = len(frame) - 4
     if size > MAX_MESSAGE_LEN:
@@ -138,6 +142,8 @@ def hook_result_frame(call_id, no_opinion, values):
     """
     try:
         frame = _fast.hook_result_frame(call_id, no_opinion, values)
+        if len(frame) <= _FAST_MAX:
+            return frame
     except _fast.Unexpected:
         body = {
             "call_id": call_id,
@@ -157,6 +163,8 @@ def hub_call_frame(call_id, callback, args, pipelined=False, what="a message"):
     """
     try:
         frame = _fast.hub_call_frame(call_id, callback, args, pipelined)
+        if len(frame) <= _FAST_MAX:
+            return frame
     except _fast.Unexpected:
         body = {"call_id": call_id, "callback": callback, "args": [py_to_value(a) for a in args]}
         if pipelined:
