@@ -30,6 +30,7 @@ everything goes through the runner from then on.
 
 import errno
 import fcntl
+import itertools
 import os
 import select
 import socket
@@ -75,7 +76,8 @@ class Channel(object):
         self._main = queue.Queue()
         self._pending = {}
         self._lock = threading.Lock()
-        self._next_call = 1
+        #: Call ids: ``next`` on a C iterator is atomic under the GIL.
+        self._call_ids = itertools.count(1)
         self._closed = None
         #: Requests the main thread serves, innermost last: (call id, link,
         #: whether the hub waits for the answer).
@@ -356,10 +358,7 @@ class Channel(object):
                 raise NotConnectedError("vh-runner link closed: %s" % (e,))
 
     def _call_id(self):
-        with self._lock:
-            n = self._next_call
-            self._next_call += 1
-            return n
+        return next(self._call_ids)
 
     def send_loaded(self, ok, error, hooks):
         """Reports the load outcome and the defined hook indices."""
@@ -414,7 +413,7 @@ class Channel(object):
             return False
         if self._peek.poll(0):
             return False
-        frame = hub_call_frame(self._call_id(), callback, args, True, "the call vh.%s()" % callback)
+        frame = hub_call_frame(self._call_id(), callback, args, True)
         if self._held.push(frame):
             self._write_direct(b"")
         return True

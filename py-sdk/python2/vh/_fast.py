@@ -126,7 +126,8 @@ def _varint(v, pos):
         pos += 1
         result |= (b & 0x7F) << shift
         if b < 0x80:
-            return result & _MASK64, pos
+            # Python 2: an int while it fits one, as vh._wire's int(n).
+            return (int(result & _MASK64) if shift >= 56 else result), pos
         shift += 7
         if shift >= 70:
             raise Unexpected()
@@ -257,7 +258,8 @@ def _put_varint(out, n):
     if 0 <= n < 0x80:
         out.append(_BYTE[n])
         return
-    n &= _MASK64
+    if n < 0:
+        n &= _MASK64
     while n >= 0x80:
         out.append(_BYTE[(n & 0x7F) | 0x80])
         n >>= 7
@@ -285,9 +287,10 @@ def _value(out, x):
         out.append(x)
         return
     if t is bool or t in _int_types:
-        if not _LONG_MIN <= x <= _LONG_MAX:
+        # A Python 2 int is a C long: always in range.
+        if not (PY2 and t is int) and not _LONG_MIN <= x <= _LONG_MAX:
             raise Unexpected()  # vh._wire / py_to_value raise OverflowError
-        z = ((x << 1) ^ (x >> 63)) & _MASK64
+        z = x << 1 if x >= 0 else ((-x) << 1) - 1  # zigzag
         if z < 0x80:
             out.append(b"\x22\x02\x08" + _BYTE[z])
             return

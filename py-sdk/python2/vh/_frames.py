@@ -154,9 +154,10 @@ def hook_result_frame(call_id, no_opinion, values):
     return _checked(frame, "a message")
 
 
-def hub_call_frame(call_id, callback, args, pipelined=False, what="a message"):
+def hub_call_frame(call_id, callback, args, pipelined=False):
     """The frame of a ``HubCall`` (``args``: hub values), by ``vh._fast``
-    when it can, else by ``vh._wire``: the same bytes.
+    when it can, else by ``vh._wire``: the same bytes. A pipelined call
+    too big to send is named in the error (``the call vh.usermc()``).
 
     # Errors
     As :func:`encode_frame`; ``TypeError`` for a value that is no hub value.
@@ -169,8 +170,12 @@ def hub_call_frame(call_id, callback, args, pipelined=False, what="a message"):
         body = {"call_id": call_id, "callback": callback, "args": [py_to_value(a) for a in args]}
         if pipelined:
             body["pipelined"] = True
-        return encode_frame("hub_call", body, what)
-    return _checked(frame, what)
+        return encode_frame("hub_call", body, _what(callback, pipelined))
+    return _checked(frame, _what(callback, pipelined))
+
+
+def _what(callback, pipelined):
+    return "the call vh.%s()" % callback if pipelined else "a message"
 
 
 def encode_frame(kind, body, what="a message"):
