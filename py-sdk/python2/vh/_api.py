@@ -60,13 +60,13 @@ def convert_args(spec, args, kwargs):
     """
     if kwargs:
         args = _merge_keywords(spec, args, kwargs)
-    elif len(args) == len(spec.params):
-        # Every argument given by position (the usual call): the checks of
-        # _convert inlined for the kinds that pass.
+    elif spec.required <= len(args) <= len(spec.params):
+        # Arguments given by position (the usual call): the checks of
+        # _convert inlined for the values that pass, defaults after them.
         values = list(args)
         i = 0
-        for p in spec.params:
-            v = values[i]
+        for v in args:
+            p = spec.params[i]
             kind = p.kind
             t = type(v)
             if kind == "s":
@@ -82,6 +82,8 @@ def convert_args(spec, args, kwargs):
                 break
             i += 1
         else:
+            for p in spec.params[i:]:
+                values.append(p.default)
             return values
     if not spec.required <= len(args) <= len(spec.params):
         if len(args) < spec.required:

@@ -409,7 +409,10 @@ class Channel(object):
         ``NotConnectedError`` if no link is left to write held calls on.
         """
         direct = self._direct
-        if direct is None or self._dbuf or self._main.queue or self._main_link() != DIRECT:
+        if direct is None or self._dbuf or self._main.queue or not self._active:
+            return False
+        _, link, awaited = self._active[-1]  # as in _main_link
+        if link != DIRECT or not awaited:
             return False
         if self._peek.poll(0):
             return False

@@ -266,6 +266,10 @@ def _put_varint(out, n):
     out.append(_BYTE[n])
 
 
+#: Key and lengths of a ``Value`` holding ``s`` of 0 to 125 bytes, by size.
+_SHORT_S = [b"\x22" + _BYTE[n + 2] + b"\x12" + _BYTE[n] for n in range(0x7E)]
+
+
 def _value(out, x):
     """Appends the key, length and body of one ``Value`` (field 4 of the
     four messages) for the hub value ``x``, as ``py_to_value`` maps it."""
@@ -276,7 +280,7 @@ def _value(out, x):
     if t is bytes:
         n = len(x)
         if n < 0x7E:  # the Value's own length fits one byte too
-            out.append(_BYTE[0x22] + _BYTE[n + 2] + b"\x12" + _BYTE[n])
+            out.append(_SHORT_S[n])
         else:
             inner = [b"\x12"]
             _put_varint(inner, n)
