@@ -22,8 +22,14 @@ exception behind a normal value); a string with a NUL byte raises
 import sys
 
 from . import _runtime
+from ._discard import discarded
 from ._errors import MessageTooBigError
 from ._functions import FUNCTIONS, PIPELINED_CALLBACKS
+
+try:  # pragma: no cover - Python 2 only
+    from thread import get_ident
+except ImportError:
+    from threading import get_ident
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
     _long = long  # noqa: F821
@@ -269,8 +275,13 @@ def make_classic(spec):
             return convert(False, [])
         rt = _runtime._runtime or _runtime.get()
         try:
-            if pipelined and rt.pipelined(
-                spec.callback, values, sys._getframe(1), len(args) + len(kwargs)
+            # Runtime.pipelined, inlined: this runs for every send.
+            if (
+                pipelined
+                and _runtime.PIPELINE_CALLS
+                and get_ident() == rt._main_ident
+                and discarded(sys._getframe(1), len(args) + len(kwargs))
+                and rt.channel.pipeline_call(spec.callback, values)
             ):
                 return convert(True, [1])
             ok, result, _error = rt.call(spec.callback, values)

@@ -41,6 +41,7 @@ import time
 from . import _fast, _held, _link, _spin, _wire
 from ._errors import NotConnectedError
 from ._frames import (
+    MAX_MESSAGE_LEN,
     encode_frame,
     hook_result_frame,
     hub_call_frame,
@@ -55,6 +56,9 @@ if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
     import Queue as queue  # noqa: N813
 else:
     import queue
+
+#: Longest frame (prefix included) the fast path's may be without checks.
+_FAST_MAX = MAX_MESSAGE_LEN + 4
 
 #: Which link a message came on or goes out on.
 RUNNER, DIRECT = "runner", "direct"
@@ -416,7 +420,13 @@ class Channel(object):
             return False
         if self._peek.poll(0):
             return False
-        frame = hub_call_frame(self._call_id(), callback, args, True)
+        call_id = next(self._call_ids)
+        try:
+            frame = _fast.hub_call_frame(call_id, callback, args, True)
+        except _fast.Unexpected:
+            frame = None
+        if frame is None or len(frame) > _FAST_MAX:
+            frame = hub_call_frame(call_id, callback, args, True)
         if self._held.push(frame):
             self._write_direct(b"")
         return True

@@ -270,6 +270,10 @@ def _put_varint(out, n):
 _SHORT_S = [b"\x22" + _BYTE[n + 2] + b"\x12" + _BYTE[n] for n in range(0x7E)]
 
 
+#: A whole ``Value`` holding ``l`` of 0 to 63, by value (zigzag 2n < 0x80).
+_SMALL_L = [b"\x22\x02\x08" + _BYTE[2 * n] for n in range(0x40)]
+
+
 def _value(out, x):
     """Appends the key, length and body of one ``Value`` (field 4 of the
     four messages) for the hub value ``x``, as ``py_to_value`` maps it."""
@@ -342,7 +346,14 @@ def hook_result_frame(call_id, no_opinion, values):
     if no_opinion:
         parts.append(b"\x18\x01")
     for x in values:
-        _value(parts, x)
+        t = type(x)
+        if t is int and 0 <= x < 0x40:  # small results: 1, 0
+            parts.append(_SMALL_L[x])
+        elif t is bytes and len(x) < 0x7E:
+            parts.append(_SHORT_S[len(x)])
+            parts.append(x)
+        else:
+            _value(parts, x)
     return _frame(b"\x12", parts)
 
 
@@ -391,7 +402,13 @@ def hub_call_frame(call_id, callback, args, pipelined):
     field = _CALLBACKS.get(callback)
     parts.append(field if field is not None else _callback_field(callback))
     for x in args:
-        _value(parts, x)
+        if x is None:
+            parts.append(b"\x22\x02\x20\x01")
+        elif type(x) is bytes and len(x) < 0x7E:
+            parts.append(_SHORT_S[len(x)])
+            parts.append(x)
+        else:
+            _value(parts, x)
     if pipelined:
         parts.append(b"\x28\x01")
     return _frame(b"\x1a", parts)
