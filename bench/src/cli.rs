@@ -28,7 +28,8 @@ pub const USAGE: &str =
                  rounds; p50/p90/p99, CPU per hook, targets (about 80 s)
   --workers      only the chat hook and the hook with vh.usermc back to
                  back to a Python 3 and a Python 2 worker, alternated in 5
-                 rounds: every round, the medians and the ratios (a minute)
+                 rounds, and each worker's chat hooks per second: every
+                 round, the medians and the ratios (about two minutes)
   --python PATH  the workers' interpreter, with the vh package
                  [default: $VH_BENCH_PYTHON, else <repo>/.venv/bin/python]
   --bin-dir DIR  where libvh_python_wrapper.so and vh-runner are

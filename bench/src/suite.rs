@@ -416,11 +416,16 @@ fn workers_only(parts: &Parts, plan: &Plan, conditions: &str) -> Result<i32> {
     ];
     let n = plan.sync_hooks / 5;
     let mut p50s = vec![Vec::new(); ids.len()];
+    let mut rates = vec![Vec::new(); 2];
     for round in 1..=THROUGHPUT_ROUNDS {
         say(&format!("workers round {round}/{THROUGHPUT_ROUNDS}"));
         for (k, (_, id)) in ids.iter().enumerate() {
             let (l, _) = scenarios::chat_hooks(&mut lab, *id, n)?;
             p50s[k].push(l.lat.p50 / 1000.0);
+        }
+        for (k, (_, id)) in ids[..2].iter().enumerate() {
+            let r = scenarios::sustained(&mut lab, &[*id], plan.sustained / 2)?;
+            rates[k].push(r.hooks_per_s);
         }
     }
     drop(lab);
@@ -439,6 +444,15 @@ fn workers_only(parts: &Parts, plan: &Plan, conditions: &str) -> Result<i32> {
         medians[1] / medians[0],
         medians[3] / medians[2]
     );
+    for (label, v) in ["Python 3 worker", "Python 2 worker"].iter().zip(&mut rates) {
+        let rounds: Vec<String> = v.iter().map(|x| format!("{x:.0}")).collect();
+        v.sort_by(f64::total_cmp);
+        println!(
+            "{label}: chat hooks/s back to back, median {:>7.0}  rounds {}",
+            v[v.len() / 2],
+            rounds.join(" ")
+        );
+    }
     println!("load average at the end: {}", procfs::loadavg());
     Ok(0)
 }
