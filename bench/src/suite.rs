@@ -444,7 +444,10 @@ fn workers_only(parts: &Parts, plan: &Plan, conditions: &str) -> Result<i32> {
         medians[1] / medians[0],
         medians[3] / medians[2]
     );
-    for (label, v) in ["Python 3 worker", "Python 2 worker"].iter().zip(&mut rates) {
+    for (label, v) in ["Python 3 worker", "Python 2 worker"]
+        .iter()
+        .zip(&mut rates)
+    {
         let rounds: Vec<String> = v.iter().map(|x| format!("{x:.0}")).collect();
         v.sort_by(f64::total_cmp);
         println!(

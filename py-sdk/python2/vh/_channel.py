@@ -38,18 +38,18 @@ import sys
 import threading
 import time
 
-from . import _fast, _held, _link, _spin, _wire
+from . import _fast, _held, _link, _spin
 from ._errors import NotConnectedError
 from ._frames import (
     MAX_MESSAGE_LEN,
+    decode_to_worker,
     encode_frame,
+    event_of,
     hook_result_frame,
     hub_call_frame,
     py_to_value,
     read_frame,
     take_frame,
-    value_kind,
-    value_to_py,
 )
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
@@ -120,7 +120,7 @@ class Channel(object):
                 body = read_frame(self._sock)
                 if body is None:
                     break
-                event = self._decode(body)
+                event = decode_to_worker(body)
                 if event is None:
                     continue
                 if event[0] == "result":
@@ -150,49 +150,8 @@ class Channel(object):
             except OSError:
                 pass  # the pipe is full: the main thread wakes anyway
 
-    @classmethod
-    def _decode(cls, body):
-        """The event of one ``ToWorker`` frame's body: hooks and results
-        by ``vh._fast``, everything else (or anything it does not expect)
-        by ``vh._wire``."""
-        event = _fast.decode_event(body)
-        if event is None:
-            event = cls._event(_wire.decode("ToWorker", body))
-        return event
-
-    @staticmethod
-    def _event(msg):
-        if "load" in msg:
-            return ("load", msg["load"])
-        if "hook" in msg:
-            h = msg["hook"]
-            return ("hook", h["call_id"], h["hook"], [value_to_py(v) for v in h["args"]])
-        if "call_result" in msg:
-            r = msg["call_result"]
-            values = r["values"]
-            return (
-                "result",
-                r["call_id"],
-                r["ok"],
-                [value_to_py(v) for v in values],
-                r["error"],
-                "".join(value_kind(v) for v in values),
-            )
-        if "unload" in msg:
-            return ("unload",)
-        if "ping" in msg:
-            return ("ping", msg["ping"]["seq"])
-        if "function" in msg:
-            f = msg["function"]
-            args = f["args"]
-            return (
-                "function",
-                f["call_id"],
-                f["name"],
-                "".join(value_kind(v) for v in args),
-                [value_to_py(v) for v in args],
-            )
-        return None
+    #: The event of a decoded ``ToWorker`` message (``vh._frames``).
+    _event = staticmethod(event_of)
 
     def recv_main(self):
         """The next event for the main thread (blocks until there is one);
@@ -290,7 +249,7 @@ class Channel(object):
             body, self._dbuf = take_frame(self._dbuf)
             if body is None:
                 return None
-            return self._decode(body)
+            return decode_to_worker(body)
         except Exception:
             self._drop_direct()
             return None

@@ -20,6 +20,56 @@ MAX_FRAME_LEN = 16 * 1024 * 1024
 MAX_MESSAGE_LEN = MAX_FRAME_LEN - 64 * 1024
 
 
+def event_of(msg):
+    """The main thread's event tuple (``vh._channel``) of a decoded
+    ``ToWorker`` message; ``None`` for one with no member it knows."""
+    if "load" in msg:
+        return ("load", msg["load"])
+    if "hook" in msg:
+        h = msg["hook"]
+        return ("hook", h["call_id"], h["hook"], [value_to_py(v) for v in h["args"]])
+    if "call_result" in msg:
+        r = msg["call_result"]
+        values = r["values"]
+        return (
+            "result",
+            r["call_id"],
+            r["ok"],
+            [value_to_py(v) for v in values],
+            r["error"],
+            "".join(value_kind(v) for v in values),
+        )
+    if "unload" in msg:
+        return ("unload",)
+    if "ping" in msg:
+        return ("ping", msg["ping"]["seq"])
+    if "function" in msg:
+        f = msg["function"]
+        args = f["args"]
+        return (
+            "function",
+            f["call_id"],
+            f["name"],
+            "".join(value_kind(v) for v in args),
+            [value_to_py(v) for v in args],
+        )
+    return None
+
+
+def decode_to_worker(body):
+    """The event of one ``ToWorker`` frame's body: hooks and results by
+    ``vh._fast``, everything else (or anything it does not expect) by
+    ``vh._wire``.
+
+    # Errors
+    ``vh._wire.DecodeError`` for bytes that are no ``ToWorker``.
+    """
+    event = _fast.decode_event(body)
+    if event is None:
+        event = event_of(_wire.decode("ToWorker", body))
+    return event
+
+
 def value_to_py(value):
     """A ``Value`` message (dict) as a Python 2 hub value."""
     if "l" in value:
