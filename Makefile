@@ -5,19 +5,19 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
-# Python 2.7 of the Python 2 worker tests (issue 13): pyenv's 2.7.18 on this
+# Python 2.7 of the Python 2 worker tests: pyenv's 2.7.18 on this
 # image; empty lets the tests look on PATH themselves (they fail under
 # CI=true when they find none).
 PYTHON2 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/2.7.18/bin/python2.7 $(HOME)/.pyenv/versions/2.7.18/bin/python2.7))
 
-.PHONY: all build venv sdk demo-venv demo demo-short test lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
+.PHONY: all build venv sdk demo-venv demo demo-short test realhub-test realhub-bench lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
 
 all: build
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet "maturin>=1.7,<2" "pytest>=8" "ruff>=0.6" "mypy>=1.11"
+	$(VPY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "ruff>=0.6" "mypy>=1.11"
 	$(VPY) -m pip install --quiet -r examples/requirements.txt
 
 venv: $(VPY)
@@ -55,8 +55,9 @@ lint: $(VPY)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PYTHON) tools/structure.py
+	$(PYTHON) tools/in_repo.py
 
-# Module sizes and import cycles (issue 16; tools/structure.py says how).
+# Module sizes and import cycles (tools/structure.py says how).
 structure:
 	$(PYTHON) tools/structure.py
 
@@ -119,6 +120,23 @@ deb-check: deb build
 # workers, the shim driven from C), Python tests, the wheel in a fresh venv,
 # the benchmark in its short mode.
 test: lint rust-test wheel-check bench-short py-test
+
+# The real, unchanged Verlihub of both plugin generations (tests/realhub/):
+# each built once from VERLIHUB_SRC_A / VERLIHUB_SRC_B into target/realhub/
+# (about 2-3 minutes each with -j2, then cached by a hash of the sources),
+# a private MariaDB on loopback, NMDC sessions run in-process and through
+# vh-runner and compared. Needs the Debian packages .ci/run installs; skipped
+# with a message when the sources are not set, failed under CI=true. Not
+# part of `make test`.
+realhub-test: build
+	VH_TEST_PYTHON=$(CURDIR)/$(VPY) VH_TEST_PYTHON2=$(PYTHON2) $(VPY) -m pytest -q -rs tests/realhub
+
+# Main-chat lines answered by a script with vh.usermc on the real hubs, the
+# script in-process and through vh-runner (release shim, runner and vh
+# package, as `make bench`): µs per line and the ratio (docs/performance.md).
+realhub-bench: bench-venv
+	VH_REALHUB_PROFILE=release VH_TEST_PYTHON=$(CURDIR)/target/bench-venv/bin/python \
+		VH_TEST_PYTHON2=$(PYTHON2) $(VPY) tests/realhub/bench.py
 
 clean:
 	$(CARGO) clean

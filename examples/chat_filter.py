@@ -6,7 +6,7 @@ What it does (``OnParsedMsgChat``):
     and the sender is told why (``vh.usermc``);
   * a message shouting in capitals (more than 20 letters, none lower case)
     is passed on in lower case: the script returns the new text, which the
-    hub substitutes (spec/wrapper-abi.md §4.3);
+    hub substitutes (docs/abi.md §4.3);
   * anything else passes unchanged (returns 1).
 
 The word list sits beside the script; set ``VH_CHAT_FILTER_WORDS`` to use

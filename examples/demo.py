@@ -42,7 +42,7 @@ TARGET = REPO / "target" / "debug"
 EXAMPLES = REPO / "examples"
 SESSIONS = EXAMPLES / "sessions"
 SCRIPTS = ["greeter.py", "chat_filter.py", "hub_api.py", "matterbridge.py"]
-#: A classic Python 2 script (issue 13), loaded when a Python 2.7 is found.
+#: A classic Python 2 script, loaded when a Python 2.7 is found.
 PY2_SCRIPT = "python2/chat_stats.py"
 ENCODING = "cp1251"
 BRIDGE_TOKEN = "demo-token"
@@ -84,6 +84,25 @@ def wait_for_socket(path: Path, proc: subprocess.Popen, timeout_s: float = 10.0)
     raise SystemExit(f"vh-runner did not listen on {path} within {timeout_s:.0f} s")
 
 
+def as_typed(field: str) -> str:
+    """A transcript nick as its own client shows it. A ``\\xNN`` escape is a
+    byte a Western client sent (CP1252, Latin-1's Windows superset:
+    ``Fran\\xe7ois`` is "François", ``Zo\\x98e`` "Zo˜e"); the rest is text a
+    CP1251 client typed. The hub, whose encoding is CP1251, keeps the bytes
+    and reads them as "Franзois"; so does the REST API."""
+
+    def byte(m: re.Match) -> str:
+        if not m.group(1):
+            return "\\"
+        raw = bytes([int(m.group(1), 16)])
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+    return re.sub(r"\\x([0-9a-fA-F]{2})|\\\\", byte, field)
+
+
 def unescape(field: str) -> bytes:
     """A transcript field as the hub's bytes (``\\xNN`` raw, the rest CP1251)."""
     out = bytearray()
@@ -103,12 +122,14 @@ def unescape(field: str) -> bytes:
 
 class Session:
     """What the transcript holds: event counts, duration, nicks as the API
-    should show them (hub bytes decoded, undecodable bytes as U+FFFD)."""
+    should show them (hub bytes decoded, undecodable bytes as U+FFFD), and
+    each such nick as the client that typed it shows it."""
 
     def __init__(self, path: Path) -> None:
         self.events: Counter = Counter()
         self.duration = 0.0
         self.nicks: set[str] = set()
+        self.typed: dict[str, str] = {}
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line or line.startswith("#"):
                 continue
@@ -116,7 +137,9 @@ class Session:
             self.events[f[1]] += 1
             self.duration = max(self.duration, float(f[0]))
             if f[1] == "login":
-                self.nicks.add(unescape(f[2]).decode(ENCODING, "replace"))
+                nick = unescape(f[2]).decode(ENCODING, "replace")
+                self.nicks.add(nick)
+                self.typed[nick] = as_typed(f[2])
 
 
 def get_json(url: str) -> Any:
@@ -432,6 +455,9 @@ sandbox = true
         "api_nicks_seen": len(set(api_nicks)),
         "api_nicks_unknown": unknown,
         "api_non_ascii_nicks": sorted({n for n in api_nicks if not n.isascii()}),
+        "api_non_ascii_nicks_as_typed": sorted(
+            {session.typed.get(n, n) for n in api_nicks if not n.isascii()}
+        ),
         "bridge_pushed": driver.pushed,
         "bridge_to_hub": bridged_in,
         "hub_to_bridge": to_bridge,
@@ -447,8 +473,9 @@ sandbox = true
     print(f"  chat lines: {summary['chat_lines']}, blocked by chat_filter.py: {blocked}")
     print(
         f"  REST API: {len(driver.api_answers)} answers during the replay, "
-        f"{len(set(api_nicks))} distinct nicks (non-ASCII: "
-        f"{', '.join(summary['api_non_ascii_nicks']) or 'none'}); errors: {len(driver.api_errors)}"
+        f"{len(set(api_nicks))} distinct nicks (non-ASCII, as their clients typed them: "
+        f"{', '.join(summary['api_non_ascii_nicks_as_typed']) or 'none'}); "
+        f"errors: {len(driver.api_errors)}"
     )
     print(f"  Matterbridge: {to_bridge} hub messages out, {bridged_in} bridge message(s) in")
     print(
@@ -464,7 +491,9 @@ sandbox = true
             stats = json.loads(stats_file.read_text())
         top = sorted(stats.get("lines", {}).items(), key=lambda kv: -kv[1])[:3]
         busiest = ", ".join(
-            f"{n.encode('latin-1').decode(ENCODING, 'replace')} {c}" for n, c in top
+            f"{session.typed.get(hub_nick, hub_nick)} {c}"
+            for n, c in top
+            for hub_nick in [n.encode("latin-1").decode(ENCODING, "replace")]
         )
         print(
             f"  chat_stats.py, Python 2 (PY {rows.get('chat_stats.py', {}).get('PY', '?')}): "

@@ -48,12 +48,21 @@ def test_short_demo_does_real_work_on_the_real_session():
     assert summary["api_answers"] >= 2 and not summary["api_errors"]
     assert summary["api_nicks_unknown"] == []
     assert any(re.search("[А-Яа-яЁё]", n) for n in summary["api_non_ascii_nicks"])
+    # The summary shows them as the clients that typed them see them: the
+    # Latin-1 nicks the CP1251 hub reads as "Franзois" and "Jьrgen" as
+    # "François" and "Jürgen", the Cyrillic ones unchanged.
+    typed = summary["api_non_ascii_nicks_as_typed"]
+    assert len(typed) == len(summary["api_non_ascii_nicks"])
+    for hub_reads, client_shows in [("Franзois", "François"), ("Jьrgen", "Jürgen")]:
+        if hub_reads in summary["api_non_ascii_nicks"]:
+            assert client_shows in typed and hub_reads not in typed, typed
+    assert any(re.search("[А-Яа-яЁё]", n) for n in typed)
 
     # The bridge carried messages both ways.
     assert summary["bridge_pushed"] and summary["bridge_to_hub"] >= 1
     assert summary["hub_to_bridge"] > 0
 
-    # The API and the bridge ran sandboxed (issue 18), the others not.
+    # The API and the bridge ran sandboxed, the others not.
     sandbox = {name: row.get("SANDBOX") for name, row in summary["scripts"].items()}
     want = "fs" if landlock_abi() else "-"
     py2 = summary["python2_counted"] is not None
@@ -65,9 +74,9 @@ def test_short_demo_does_real_work_on_the_real_session():
         **({"chat_stats.py": "-"} if py2 else {}),
     }, sandbox
 
-    # The classic Python 2 script (issue 13) was loaded by the automatic
+    # The classic Python 2 script was loaded by the automatic
     # choice in a Python 2.7 worker and saw every chat hook the hub made, as
-    # every script does (spec §4.2), the blocked lines included.
+    # every script does (docs/abi.md §4.2), the blocked lines included.
     if os.environ.get("CI") == "true":
         assert py2, "no Python 2.7 for the demo's Python 2 script under CI"
     if py2:

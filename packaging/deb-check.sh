@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks a built vh-runner .deb (issue 15), as CI does after `make deb`:
+# Checks a built vh-runner .deb, as CI does after `make deb`:
 #   1. its contents (runner, shim, the vh package with its subfolders, unit,
 #      conffile, maintainer script);
 #   2. the packaged runner and shim run from an unpacked copy (dpkg-deb -x):

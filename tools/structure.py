@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the project's shape (issue 16): no hand-written source file over
+"""Checks the project's shape: no hand-written source file over
 the line limit, and no import cycle between the modules of a Rust crate or
 of the ``vh`` Python package.
 
@@ -29,7 +29,7 @@ import re
 import sys
 from pathlib import Path
 
-#: Most lines a hand-written source file may have (issue 16).
+#: Most lines a hand-written source file may have.
 MAX_LINES = 450
 
 #: Rust crates: (name, source folder, whether the line limit applies).

@@ -1,7 +1,7 @@
 /*
  * The hub side of the benchmark: loops that drive an already loaded wrapper
  * (the vh-runner shim, opened by hubsim) exactly as python_pi's CallAll does
- * (spec/wrapper-abi.md §4.2): one w_pack per event, then for every script
+ * (docs/abi.md §4.2): one w_pack per event, then for every script
  * w_HasHook and, if it says yes, w_CallHook; the result is read with
  * w_unpack in the plugin's order ("l", then "ss" for chat, then "sl") and
  * released with free() (generation A); the arguments are released with
@@ -155,7 +155,7 @@ uint64_t vb_events(const int *ids, int nids, int hook, const char *fmt, const ch
 }
 
 /*
- * Issue 17's hub-shaped lines: n chat events as vb_events runs them, each
+ * The hub-shaped lines: n chat events as vb_events runs them, each
  * followed by what a hub does with a chat line it allowed: the line, `len`
  * bytes, sent to each of `nfds` client sockets (non-blocking; a full
  * client buffer drops the copy, counted in *dropped). Returns the total

@@ -2,7 +2,7 @@
  * vh-bench-inproc: the in-process baseline. It does what python_pi plus the
  * original wrapper do for one hook, inside one process with CPython
  * embedded, with the same hook function and the same arguments as the
- * vh-runner measurements (spec/wrapper-abi.md §2-§5, §9):
+ * vh-runner measurements (docs/abi.md §2-§5, §9):
  *
  *   plugin:  args = w_pack("ss", nick, text); w_HasHook(id, hook);
  *            r = w_CallHook(id, hook, args); w_unpack(r, "l", ...); free(r); free(args)
@@ -18,7 +18,7 @@
  * passed Python 2 byte strings).
  *
  * Usage: vh-bench-inproc CHAT_SCRIPT USERMC_SCRIPT N
- *        vh-bench-inproc --lines SCRIPT N FD...   (issue 17's hub-shaped
+ *        vh-bench-inproc --lines SCRIPT N FD...   (the hub-shaped
  *            scenario: N chat lines back to back, each then sent to every
  *            client socket FD as a hub broadcasts it; only `value lines`
  *            and `value sends`)
@@ -37,7 +37,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-/* spec §2.1 */
+/* docs/abi.md §2.1 */
 typedef struct {
 	char type;
 	union {

@@ -1,6 +1,6 @@
 """vh-bench: a chat hook that makes three vh.usermc calls whose results it
 discards (statements), then allows the line: with pipelined calls, still
-one round trip per hook (issue 17)."""
+one round trip per hook."""
 
 import vh
 

@@ -15,7 +15,7 @@ pub const USAGE: &str =
   --rss          only a worker's idle RSS against bare python3: 5 fresh
                  workers and 5 bare interpreters, the medians and the
                  ratio (a few seconds)
-  --hub          only the hub-shaped scenario (issue 17): its rounds, its
+  --hub          only the hub-shaped scenario: its rounds, its
                  table and its targets (about a minute; with --short, 2
                  small rounds)
   --throughput   only the sustained throughput, 1 script and 4 scripts

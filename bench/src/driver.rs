@@ -95,7 +95,7 @@ unsafe extern "C" {
 pub struct Event<'a> {
     /// Script ids in call order.
     pub ids: &'a [i32],
-    /// Hook index (spec §4.1).
+    /// Hook index (docs/abi.md §4.1).
     pub hook: i32,
     /// The hook's arguments, all `'s'`.
     pub args: &'a [&'a str],
@@ -189,7 +189,7 @@ impl Driver {
         Ok((lat, counts, Duration::from_nanos(total)))
     }
 
-    /// Issue 17's hub-shaped lines: `n` chat events `e` (two string
+    /// The hub-shaped lines: `n` chat events `e` (two string
     /// arguments), each followed by `line` sent to every client socket of
     /// `fds` as a hub broadcasts a chat line (`c/driver.c` `vb_lines`).
     /// Returns the tallies, copies dropped on full client buffers, the

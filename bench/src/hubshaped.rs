@@ -1,4 +1,4 @@
-//! Issue 17's hub-shaped scenario: chat lines back to back to a script
+//! The hub-shaped scenario: chat lines back to back to a script
 //! that answers each with `vh.usermc`, in rounds. Each line costs the hub
 //! what a chat line costs a hub: the plugin's hook, then the line sent to
 //! each of [`CLIENTS`] client sockets; a separate clients process reads
@@ -49,7 +49,7 @@ const LINE: &[u8] = b"<bench> hello everyone, how is the hub doing today?|";
 /// client does with a line (find the `|`, split, look the nick up, draw).
 const CLIENT_WORK_PER_BYTE: u32 = 8;
 
-/// Hook index of `OnParsedMsgChat` (spec/wrapper-abi.md §4.1).
+/// Hook index of `OnParsedMsgChat` (docs/abi.md §4.1).
 const ON_PARSED_MSG_CHAT: i32 = 3;
 
 /// The variants of a round, in the order measured and reported.
@@ -361,7 +361,7 @@ pub fn render(h: &HubShaped) -> String {
     o
 }
 
-/// Issue 17's targets on `h`: pipelined `usermc.py` within 1.3x of the
+/// The targets on `h`: pipelined `usermc.py` within 1.3x of the
 /// in-process median (slowest round within 1.6x), and one round trip per
 /// hook for the pipelined variants.
 pub fn targets(h: &HubShaped) -> Vec<Target> {

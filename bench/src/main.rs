@@ -1,4 +1,4 @@
-//! vh-bench: issue 8's benchmark. In one run on one machine it measures the
+//! vh-bench: the benchmark. In one run on one machine it measures the
 //! physical limits (a raw Unix-socket ping-pong of a hook-sized message, one
 //! and two hops), the in-process CPython plugin (`c/inproc.c`), and
 //! vh-runner through its real shim driven from C as python_pi drives it,
@@ -18,12 +18,12 @@
 //!   Python 2.7, its runner config);
 //! * [`paced`]: hooks at human rates (one every 20 ms), Python 3 and 2
 //!   workers beside a paced raw ping-pong and the in-process plugin;
-//! * [`hubshaped`]: issue 17's hub-shaped scenario (a competing process,
+//! * [`hubshaped`]: the hub-shaped scenario (a competing process,
 //!   rounds, pipelined calls, round trips per hook);
 //! * [`procfs`], [`stats`]: readings, figures;
 //! * [`results`]: what one run measured; [`report`]: its table, in the
 //!   [`units`] it prints;
-//! * [`target`], [`targets`]: one target, and issue 8's targets judged;
+//! * [`target`], [`targets`]: one target, and the bench's targets judged;
 //! * [`cli`], [`plan`], [`suite`]: the command line, the counts, and the
 //!   order of the run.
 

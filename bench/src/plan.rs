@@ -27,7 +27,7 @@ pub struct Plan {
     pub rss_hooks: usize,
     /// See `rss_hooks`.
     pub rss_step: usize,
-    /// Rounds of the hub-shaped scenario (issue 17: at least 5).
+    /// Rounds of the hub-shaped scenario (at least 5).
     pub hub_rounds: usize,
     /// Chat lines per variant and round of the hub-shaped scenario.
     pub hub_lines: usize,

@@ -1,5 +1,5 @@
 //! Finding a Python 2.7 for the Python 2 figures and the runner config
-//! that puts the bench scripts under it (issue 13); the `py2` module
+//! that puts the bench scripts under it; the `py2` module
 //! measures, the `lab` starts the runner with this config.
 
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ use crate::stats::Summary;
 pub struct Report {
     /// `--short`.
     pub short: bool,
-    /// Issue 17's hub-shaped scenario, or why it could not run.
+    /// The hub-shaped scenario, or why it could not run.
     pub hub_shaped: Result<crate::hubshaped::HubShaped, String>,
     /// Machine and load, at start and end.
     pub conditions: String,
@@ -70,7 +70,7 @@ pub struct Report {
     pub memory: Memory,
     /// RSS over the long run.
     pub growth: Growth,
-    /// A Python 2.7 worker's figures (issue 13), or why they are missing.
+    /// A Python 2.7 worker's figures, or why they are missing.
     pub py2: Result<crate::py2::Figures, String>,
     /// Hooks at human rates (one every 20 ms).
     pub paced: Result<crate::paced::Paced, String>,

@@ -13,7 +13,7 @@ use crate::lab::Lab;
 use crate::procfs::{self, Delta, ThreadStat};
 use crate::stats::{Summary, slope};
 
-/// Hook indices (spec §4.1).
+/// Hook indices (docs/abi.md §4.1).
 pub const ON_PARSED_MSG_CHAT: i32 = 3;
 /// See [`ON_PARSED_MSG_CHAT`].
 pub const ON_PARSED_MSG_PM: i32 = 4;

@@ -175,7 +175,7 @@ pub fn run(args: &[String]) -> Result<i32> {
         busy.push((label.to_string(), l));
     }
 
-    say("hub-shaped scenario (issue 17)");
+    say("hub-shaped scenario");
     let hub_shaped = crate::hubshaped::run(&mut lab, plan.hub_rounds, plan.hub_lines)
         .map_err(|e| format!("{e:#}"));
 
@@ -324,7 +324,7 @@ fn rss_only(parts: &Parts, conditions: &str, strict: bool) -> Result<i32> {
     Ok(if strict && !met { 2 } else { 0 })
 }
 
-/// `--hub`: only issue 17's hub-shaped scenario, its table and targets.
+/// `--hub`: only the hub-shaped scenario, its table and targets.
 /// Exit status 2 with `strict` (full counts) if a target is missed.
 fn hub_only(parts: &Parts, plan: &Plan, conditions: &str, strict: bool) -> Result<i32> {
     say("starting vh-runner and the hub");

@@ -1,9 +1,9 @@
-//! One target of the bench (issue 8, issue 17): what it asks, the measured
+//! One target of the bench: what it asks, the measured
 //! figure and whether it is met; `targets` and `hubshaped` judge them.
 
 /// One target: what, the measured figure, and whether it is met.
 pub struct Target {
-    /// The target, as issue 8 states it.
+    /// The target, as docs/performance.md states it.
     pub what: &'static str,
     /// The figure and what it was compared with.
     pub measured: String,

@@ -1,5 +1,5 @@
-//! Issue 8's targets, judged against the baselines of the same run, and
-//! issue 17's hub-shaped ones (`crate::hubshaped`).
+//! The bench's targets (docs/performance.md), judged against the baselines of the same run, and
+//! the hub-shaped ones (`crate::hubshaped`).
 
 use crate::results::Report;
 use crate::target::Target;
@@ -16,7 +16,7 @@ fn ratio_target(what: &'static str, v: f64, base: f64, limit: f64) -> Target {
     }
 }
 
-/// Issue 8's targets judged on the figures of `r`.
+/// The bench's targets judged on the figures of `r`.
 pub fn targets(r: &Report) -> Vec<Target> {
     let mut t = Vec::new();
     // Like for like first: on one CPU neither side pays for cross-CPU
@@ -98,7 +98,7 @@ pub fn targets(r: &Report) -> Vec<Target> {
     match &r.hub_shaped {
         Ok(h) => t.extend(crate::hubshaped::targets(h)),
         Err(e) => t.push(Target {
-            what: "hub-shaped scenario (issue 17)",
+            what: "hub-shaped scenario",
             measured: "not measured".into(),
             met: false,
             miss: e.clone(),

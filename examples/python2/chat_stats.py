@@ -1,4 +1,4 @@
-"""Chat statistics, written for python_pi 1.6 in Python 2 (issue 13).
+"""Chat statistics, written for python_pi 1.6 in Python 2.
 
 A classic Python 2 script as hubs run them today: print statements, the
 ``except E, e`` form, ``dict.has_key``, ``long`` counters and nicks kept as

@@ -1,7 +1,7 @@
 //! The shim running one `vh.*` call, a `HubCall` that a script (or a
 //! hostile worker) controls entirely, against a callback table whose
 //! callbacks return arbitrary results, as a buggy hub might: NULL, a struct
-//! without a format, any mix of `l s d D p L O` elements (spec §6.3).
+//! without a format, any mix of `l s d D p L O` elements (docs/abi.md §6.3).
 //!
 //! Checked: the callback is called only with the argument format the
 //! plugin unpacks and the caller's script id, its strings are valid C
@@ -77,7 +77,7 @@ thread_local! {
 }
 
 /// GetGeoIP's first 8 strings under generation A are string literals the
-/// receiver must not free (spec §6.3, §12).
+/// receiver must not free (docs/abi.md §6.3, §12).
 static GEO_KEY: &CStr = c"country_code";
 
 fn malloc_bytes(bytes: &[u8]) -> *mut c_char {
@@ -213,7 +213,7 @@ fn draw_reply(u: &mut Unstructured<'_>, name: &str) -> Result<Reply> {
             3 | 4 => Elem::S((!u.ratio(1, 8)?).then(|| u.arbitrary()).transpose()?),
             5 => Elem::Json((!u.ratio(1, 8)?).then(|| u.arbitrary()).transpose()?),
             6 => {
-                // SQL's matrix needs its dimensions at 1 and 2 (spec §6.3).
+                // SQL's matrix needs its dimensions at 1 and 2 (docs/abi.md §6.3).
                 // The shim reads them from the values copied so far, so
                 // element 0 must copy to exactly one value too ("lllp").
                 let dims = match (elems.first(), elems.get(1), elems.get(2)) {

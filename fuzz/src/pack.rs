@@ -1,6 +1,6 @@
 //! `w_pack` / `w_unpack` and the `w_Targs` helpers through the C ABI
-//! (spec/wrapper-abi.md §2): arbitrary formats (valid or not) and element
-//! data in, and every result checked against the spec, not just "did not
+//! (docs/abi.md §2): arbitrary formats (valid or not) and element
+//! data in, and every result checked against docs/abi.md, not just "did not
 //! crash".
 //!
 //! Calling a C variadic function with a format chosen at run time needs
@@ -35,7 +35,7 @@ pub const OUT_SLOTS: usize = 16;
 /// What `w_unpack` must leave in an out slot it does not write.
 pub const SENTINEL: u64 = 0xa5a5_5a5a_a5a5_5a5a;
 
-/// Characters `w_pack` accepts (spec §2.2).
+/// Characters `w_pack` accepts (docs/abi.md §2.2).
 pub const PACK_CHARS: &[u8] = b"lsdpLDO";
 
 /// The shim's exported `w_pack`, as the variadic function it is.
@@ -119,7 +119,7 @@ pub unsafe fn call_unpack(
     }
 }
 
-/// How many values `w_unpack(stored struct, want)` must write, per spec
+/// How many values `w_unpack(stored struct, want)` must write, per docs/abi.md
 /// §2.4: A's exact match, or B's one `|` splitting required from optional
 /// characters (the stored format is a prefix of at least the required
 /// ones). `None`: it must return 0 and write nothing. Written from the
@@ -385,7 +385,7 @@ fn pack_case(u: &mut Unstructured<'_>) -> Result<()> {
     Ok(())
 }
 
-/// `w_unpack`'s answer `r` and out slots against the spec.
+/// `w_unpack`'s answer `r` and out slots against docs/abi.md.
 fn check_unpacked(stored: &[u8], want: &[u8], r: c_int, out: &[u64; OUT_SLOTS], values: &[u64]) {
     match spec_unpack(stored, want) {
         None => {
@@ -488,7 +488,7 @@ fn build_case(u: &mut Unstructured<'_>) -> Result<()> {
     Ok(())
 }
 
-/// A struct as a hub's own code builds one for `w_free_args` (spec §2.6):
+/// A struct as a hub's own code builds one for `w_free_args` (docs/abi.md §2.6):
 /// `malloc`ed header and elements, the format inside the block or
 /// `malloc`ed apart, strings and lists `malloc`ed or NULL.
 fn hub_struct_case(u: &mut Unstructured<'_>) -> Result<()> {

@@ -1,6 +1,6 @@
 /*
  * The two variadic functions of the wrapper ABI, w_pack and w_unpack
- * (spec/wrapper-abi.md §2.3, §2.4).
+ * (docs/abi.md §2.3, §2.4).
  *
  * Stable Rust cannot define C variadic functions, so this file only turns
  * the varargs into a plain array of elements and hands it to Rust, or takes
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Layout of spec §2.1 (LP64): 16-byte tagged elements after an 8-byte header. */
+/* Layout of docs/abi.md §2.1 (LP64): 16-byte tagged elements after an 8-byte header. */
 typedef struct {
 	char type;
 	union {
@@ -33,15 +33,15 @@ typedef struct {
 	w_Telement args[];
 } w_Targs;
 
-_Static_assert(sizeof(w_Telement) == 16, "w_Telement must be 16 bytes (spec 2.1)");
-_Static_assert(sizeof(w_Targs) == 8, "w_Targs header must be 8 bytes (spec 2.1)");
+_Static_assert(sizeof(w_Telement) == 16, "w_Telement must be 16 bytes (docs/abi.md §2.1)");
+_Static_assert(sizeof(w_Targs) == 8, "w_Targs header must be 8 bytes (docs/abi.md §2.1)");
 
 /* Implemented in Rust (src/targs.rs). */
 extern w_Targs *vh_shim_pack(const char *format, const w_Telement *elems, size_t n);
 extern void vh_shim_pack_rejected(const char *format);
 extern long vh_shim_unpack(const w_Targs *a, const char *format, w_Telement *out, size_t cap);
 
-/* Format characters w_pack accepts: A's "lsdp" plus B's "LDO" (spec 2.2). */
+/* Format characters w_pack accepts: A's "lsdp" plus B's "LDO" (docs/abi.md §2.2). */
 static const char PACK_CHARS[] = "lsdpLDO";
 
 w_Targs *vh_c_w_pack(const char *format, ...)
@@ -91,7 +91,7 @@ int vh_c_w_unpack(w_Targs *a, const char *format, ...)
 	va_list ap;
 	va_start(ap, format);
 	for (long j = 0; j < n; j++) {
-		/* Always a full long for 'l', as both original unpackers did (spec 2.2). */
+		/* Always a full long for 'l', as both original unpackers did (docs/abi.md §2.2). */
 		switch (vals[j].type) {
 		case 'l': *va_arg(ap, long *) = vals[j].l; break;
 		case 's':

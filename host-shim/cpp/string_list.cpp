@@ -1,4 +1,4 @@
-// The one C++ entry point of the contract (spec/wrapper-abi.md §1.3) and a
+// The one C++ entry point of the contract (docs/abi.md §1.3) and a
 // helper for the GeoIP result vector (§6.3, §12), both needing libstdc++
 // object layouts that only C++ should touch.
 #include <cstddef>
@@ -17,7 +17,7 @@ extern "C" std::string vh_cpp_string_list_to_json(const std::vector<std::string>
 // linked archives); same signature, so the jump passes everything through.
 //
 // JSON array of the given strings, as generation B's plugin expects from
-// its GetNickList/GetOpList/GetBotList (spec §1.3): ["a","b"], JSON
+// its GetNickList/GetOpList/GetBotList (docs/abi.md §1.3): ["a","b"], JSON
 // escapes for quote, backslash and control bytes, bytes >= 0x80 unchanged.
 extern "C" std::string vh_cpp_string_list_to_json(const std::vector<std::string> &list)
 {
@@ -56,7 +56,7 @@ extern "C" std::string vh_cpp_string_list_to_json(const std::vector<std::string>
 
 
 // Hands every string of a GeoIP `std::vector<std::string>*` to `sink`, then
-// deletes the vector: it is owned by the receiver (spec §6.3 GetGeoIP).
+// deletes the vector: it is owned by the receiver (docs/abi.md §6.3 GetGeoIP).
 extern "C" void vh_shim_geo_take(void *vec, vh_shim_str_sink sink, void *ctx)
 {
 	auto *v = static_cast<std::vector<std::string> *>(vec);

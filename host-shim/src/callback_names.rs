@@ -1,5 +1,5 @@
 //! The layout of the callback table python_pi passes to `w_Begin`
-//! (spec/wrapper-abi.md §6.1, §6.3): its size, and the callbacks' names and
+//! (docs/abi.md §6.1, §6.3): its size, and the callbacks' names and
 //! argument formats in generation A's order. Plain data that both the
 //! `callbacks` module (calling an entry) and the `generation` module
 //! (recognising a table) read, so that neither imports the other.
@@ -8,9 +8,9 @@
 pub const MAX_CALLBACKS: usize = 100;
 
 /// Callback names in generation A's order with the argument format the
-/// plugin unpacks (spec §6.1, §6.3). Generation B inserts `GetIPCity` at 22.
+/// plugin unpacks (docs/abi.md §6.1, §6.3). Generation B inserts `GetIPCity` at 22.
 /// `IsRobotNickBad` is sent as the plugin unpacks it (`s`), not as A's
-/// wrapper did (`ss`, which made it always fail; spec §7.2).
+/// wrapper did (`ss`, which made it always fail; docs/abi.md §7.2).
 pub const A_NAMES: [(&str, &str); 56] = [
     ("SendToOpChat", "ss"),
     ("SendToActive", "sl"),

@@ -1,4 +1,4 @@
-//! The hub's callback table (spec/wrapper-abi.md §6): names, indices per
+//! The hub's callback table (docs/abi.md §6): names, indices per
 //! generation, argument formats, and calling one callback for a script's
 //! `vh.*` call with the ownership rules of §2.7 / §6.3.
 
@@ -10,7 +10,7 @@ pub use crate::callback_names::{A_NAMES, MAX_CALLBACKS};
 use crate::generation::Generation;
 use crate::targs::{self, Arg, Targs};
 
-/// A callback entry: `w_Targs *(*)(int id, w_Targs *args)` (spec §2.1).
+/// A callback entry: `w_Targs *(*)(int id, w_Targs *args)` (docs/abi.md §2.1).
 pub type Callback = unsafe extern "C" fn(c_int, *mut Targs) -> *mut Targs;
 
 /// Index of generation A's `GetIPASN`, where B inserted `GetIPCity`.
@@ -30,28 +30,54 @@ pub fn lookup(generation: Generation, name: &str) -> Option<(usize, &'static str
     Some((index, format))
 }
 
-/// A copy of the plugin's table (spec §3.2: the shim copies the entries).
+/// The plugin's table as each generation's wrapper keeps it (docs/abi.md
+/// §3.2): generation A's copied the 100 entries at `w_Begin`; B's kept the
+/// caller's pointer and so sees entries the caller fills in later.
 pub struct Table {
     entries: [Option<Callback>; MAX_CALLBACKS],
+    /// The caller's table (generation B), read at every call; 0 under A.
+    live: usize,
     generation: Generation,
 }
 
 impl Table {
-    /// Copies the 100 entries of `raw`.
+    /// The table at `raw` for `generation`: its 100 entries copied (A), or
+    /// the pointer kept (B).
     ///
     /// # Safety
-    /// Each non-NULL entry is a callback of the [`Callback`] type.
-    pub unsafe fn copy(raw: &[*const c_void; MAX_CALLBACKS], generation: Generation) -> Table {
+    /// `raw` points to 100 entries, each NULL or a callback of the
+    /// [`Callback`] type; under B they stay readable and so typed for as
+    /// long as the shim runs (python_pi never frees its table, §3.2).
+    pub unsafe fn new(raw: *const *const c_void, generation: Generation) -> Table {
         let mut entries = [None; MAX_CALLBACKS];
-        for (e, p) in entries.iter_mut().zip(raw) {
-            if !p.is_null() {
-                // SAFETY: per the contract, a non-NULL entry is a Callback.
-                *e = Some(unsafe { std::mem::transmute::<*const c_void, Callback>(*p) });
-            }
+        for (i, e) in entries.iter_mut().enumerate() {
+            // SAFETY: per the contract.
+            *e = unsafe { as_callback(*raw.add(i)) };
         }
         Table {
             entries,
+            live: if generation == Generation::B {
+                raw as usize
+            } else {
+                0
+            },
             generation,
+        }
+    }
+
+    /// Entry `index` as the generation's wrapper would see it now.
+    fn entry(&self, index: usize) -> Option<Callback> {
+        if self.live == 0 || index >= MAX_CALLBACKS {
+            return self.entries.get(index).copied().flatten();
+        }
+        // SAFETY: `live` is the caller's table of 100 entries (see `new`);
+        // read afresh, as the caller may have filled it in since.
+        unsafe {
+            as_callback(
+                (self.live as *const *const c_void)
+                    .add(index)
+                    .read_volatile(),
+            )
         }
     }
 
@@ -61,11 +87,11 @@ impl Table {
     }
 
     /// Runs one `vh.*` call on the hub thread: builds the argument struct,
-    /// calls the callback with the script's real id (spec §6.2), copies the
+    /// calls the callback with the script's real id (docs/abi.md §6.2), copies the
     /// result out and releases it as §6.3 says.
     ///
     /// Must only run on the hub thread while the hub is inside a shim
-    /// function (DESIGN.md "host-shim").
+    /// function (docs/architecture.md "host-shim").
     pub fn call(&self, call: &HubCall) -> CallResult {
         let fail = |error: String| CallResult {
             script_id: call.script_id,
@@ -77,7 +103,7 @@ impl Table {
         let Some((index, format)) = lookup(self.generation, &call.callback) else {
             return fail(format!("no hub callback named {:?}", call.callback));
         };
-        let Some(cb) = self.entries[index] else {
+        let Some(cb) = self.entry(index) else {
             return fail(format!(
                 "the hub has no {} callback (python_pi {})",
                 call.callback,
@@ -118,6 +144,15 @@ impl Table {
     }
 }
 
+/// A table entry as a callback; `None` for NULL.
+///
+/// # Safety
+/// `p` is NULL or a function of the [`Callback`] type.
+unsafe fn as_callback(p: *const c_void) -> Option<Callback> {
+    // SAFETY: per the contract, a non-NULL entry is a Callback.
+    (!p.is_null()).then(|| unsafe { std::mem::transmute::<*const c_void, Callback>(p) })
+}
+
 fn s_value(bytes: &[u8]) -> Value {
     Value {
         kind: Some(Kind::S(bytes.to_vec())),
@@ -126,7 +161,7 @@ fn s_value(bytes: &[u8]) -> Value {
 
 /// Copies a callback result into wire values and releases it: the struct,
 /// every owned string (all of them, except A's GetGeoIP key literals), the
-/// SQL matrix and the GeoIP vector (spec §2.7, §6.3, §12).
+/// SQL matrix and the GeoIP vector (docs/abi.md §2.7, §6.3, §12).
 ///
 /// # Safety
 /// `res` is a live result struct from the plugin.
@@ -186,7 +221,7 @@ unsafe fn take_result(
 }
 
 /// Appends the `rows * cols` cells of SQL's `char**` matrix (row-major,
-/// each cell and the array owned by us; spec §6.3 SQL) and frees them.
+/// each cell and the array owned by us; docs/abi.md §6.3 SQL) and frees them.
 ///
 /// # Safety
 /// `matrix` is NULL or holds `rows * cols` malloc'ed strings.

@@ -28,7 +28,7 @@ pub struct Settings {
     pub load_deadline: Duration,
     /// `VH_UNLOAD_DEADLINE_MS`: per `w_Unload`.
     pub unload_deadline: Duration,
-    /// `VH_SHIM_TABLE`: `A`, `B` or `auto` (spec §6.4).
+    /// `VH_SHIM_TABLE`: `A`, `B` or `auto` (docs/abi.md §6.4).
     pub table_override: Option<String>,
     /// `VH_HUB_ENCODING`: the hub's encoding if the hub config should not
     /// be asked (e.g. `CP1251`).

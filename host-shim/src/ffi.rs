@@ -1,7 +1,7 @@
-//! The C ABI python_pi resolves with `dlsym` (spec/wrapper-abi.md §1.2) or
+//! The C ABI python_pi resolves with `dlsym` (docs/abi.md §1.2) or
 //! links against (§1.3, generation B). Each function is a thin wrapper: it
 //! catches panics (a panic crossing `extern "C"` would abort the hub) and
-//! returns the spec's failure value, then calls safe code in [`crate::hub`].
+//! returns the failure value docs/abi.md gives, then calls safe code in [`crate::hub`].
 //!
 //! Thread: python_pi calls every one of these on the hub's main thread
 //! (§9.1); hub callbacks run only there, only inside these functions.
@@ -26,13 +26,16 @@ fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
-/// `int w_Begin(w_Tcallback *callbacks)`, both generations (spec §3.2):
-/// copies the 100-entry table, detects the generation (§6.4, logged),
-/// starts the IPC thread that connects to the runner.
+/// `int w_Begin(w_Tcallback *callbacks)`, both generations (docs/abi.md
+/// §3.2): detects the generation (§6.4, logged), keeps the 100-entry table
+/// as that generation's wrapper did (A: a copy; B: the pointer, so entries
+/// filled in later are seen), starts the IPC thread that connects to the
+/// runner.
 ///
 /// # Safety
 /// `callbacks` points to 100 entries (NULL or callbacks), as the plugin's
-/// `calloc`ed table does; hub thread.
+/// `calloc`ed table does; under generation B it must stay valid until
+/// `w_End` (python_pi never frees it). Hub thread.
 ///
 /// Returns 1, or 0 (plugin stays offline) for a NULL or unrecognised table
 /// or a panic.
@@ -45,7 +48,7 @@ pub unsafe extern "C" fn w_Begin(callbacks: *const *const c_void) -> c_int {
     guard(0, || c_int::from(unsafe { hub::begin(callbacks) }))
 }
 
-/// `int w_End(void)`, both generations (spec §3.3): stops what is left,
+/// `int w_End(void)`, both generations (docs/abi.md §3.3): stops what is left,
 /// stops the IPC thread, frees all state so that `w_Begin` may follow.
 ///
 /// Returns 1 (the plugin ignores it); 0 on panic.
@@ -57,8 +60,10 @@ pub extern "C" fn w_End() -> c_int {
     })
 }
 
-/// `int w_ReserveID(void)`, both generations (spec §3.4): the id the next
-/// `w_Load` should use. Reserves nothing; ids are never reused.
+/// `int w_ReserveID(void)`, both generations (docs/abi.md §3.4): the id the
+/// next `w_Load` should use. Under generation A the same id until a load
+/// takes it (A reserved nothing); under B a new id at every call, as B's
+/// wrapper appended a slot per call. Ids are never reused.
 ///
 /// Returns 0 before `w_Begin` or on panic.
 #[unsafe(no_mangle)]
@@ -66,7 +71,7 @@ pub extern "C" fn w_ReserveID() -> c_int {
     guard(0, || hub::current().map_or(0, |s| s.reserve_id()))
 }
 
-/// `int w_Load(w_Targs *args)`, both generations (spec §3.5): `args` is
+/// `int w_Load(w_Targs *args)`, both generations (docs/abi.md §3.5): `args` is
 /// `"lssssls"` (id, path, botname, opchatname, config_dir, start_time,
 /// config_name). Starts the script in its own worker through the runner
 /// and waits (bounded by `VH_LOAD_DEADLINE_MS`) for its hook table.
@@ -85,7 +90,7 @@ pub unsafe extern "C" fn w_Load(args: *mut Targs) -> c_int {
     })
 }
 
-/// `int w_Unload(int id)`, both generations (spec §3.6): the worker calls
+/// `int w_Unload(int id)`, both generations (docs/abi.md §3.6): the worker calls
 /// the script's `UnLoad()` (A behaviour) and exits; waits up to
 /// `VH_UNLOAD_DEADLINE_MS`.
 ///
@@ -95,7 +100,7 @@ pub extern "C" fn w_Unload(id: c_int) -> c_int {
     guard(-1, || hub::current().map_or(-1, |s| s.unload(id)))
 }
 
-/// `int w_HasHook(int id, int hook)`, both generations (spec §3.7): from
+/// `int w_HasHook(int id, int hook)`, both generations (docs/abi.md §3.7): from
 /// the hook table the worker reported at load; no IPC. Also the hub entry
 /// at which queued `vh.*` calls run.
 ///
@@ -122,7 +127,7 @@ pub extern "C" fn w_HasHook(id: c_int, hook: c_int) -> c_int {
 }
 
 /// `w_Targs *w_CallHook(int id, int hook, w_Targs *params)`, both
-/// generations (spec §4, §5): sends the hook to the script's worker and
+/// generations (docs/abi.md §4, §5): sends the hook to the script's worker and
 /// waits up to `VH_HOOK_DEADLINE_MS`, running the script's `vh.*` calls on
 /// this thread meanwhile (§9.2).
 ///
@@ -130,10 +135,17 @@ pub extern "C" fn w_HasHook(id: c_int, hook: c_int) -> c_int {
 /// `params` is NULL or from `w_pack` with the hook's format (§4.1),
 /// borrowed. Hub thread.
 ///
+/// Arguments: under generation A exactly the hook's format (§4.1), else
+/// NULL as A's wrapper; under B any of 'l', 's', 'd', 'p' (an address as
+/// int), passed to the script as given, as B's wrapper did (§4.3).
+///
 /// Returns NULL ("no opinion") on any failure, deadline, dead worker or
-/// panic; else a result ("l", "sl", "ss" for chat, "sssss" for MyINFO) in
-/// one `malloc` block that the plugin's `free()` (A) or `w_free_args` (B)
-/// releases entirely.
+/// panic; else a result ("l", "sl", "ss" for chat, "sssss" for MyINFO;
+/// under B also "s" and "d" for a script's `str` or `float`, §4.3),
+/// allocated as the generation's wrapper did (§2.7): under A one `malloc`
+/// block that the A plugin's `free()` releases entirely; under B the
+/// format and each string `malloc`ed on their own, released by
+/// `w_free_args`, or by `free()` of each string and then of the struct.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn w_CallHook(id: c_int, hook: c_int, params: *mut Targs) -> *mut Targs {
     guard(ptr::null_mut(), || {
@@ -145,7 +157,7 @@ pub unsafe extern "C" fn w_CallHook(id: c_int, hook: c_int, params: *mut Targs) 
 }
 
 /// `w_Targs *w_CallFunction(int id, const char *func_name, w_Targs
-/// *params)`, generation B (spec §3.9; exported for both, harmless for A):
+/// *params)`, generation B (docs/abi.md §3.9; exported for both, harmless for A):
 /// calls the module-level function `func_name` of script `id` in its
 /// worker, on the worker's main thread, re-entrant like a hook (its `vh.*`
 /// calls run on this thread meanwhile), waiting at most the script's hook
@@ -155,7 +167,7 @@ pub unsafe extern "C" fn w_CallHook(id: c_int, hook: c_int, params: *mut Targs) 
 /// 'D' -> the JSON document parsed (NULL, empty or invalid -> `{}`), 'p' ->
 /// int (the address), 'L' -> list of str. Strings are decoded with the
 /// hub's encoding and `surrogateescape`, **not** strict UTF-8 as B's
-/// wrapper did (DESIGN.md "Hub strings are bytes"): every byte reaches the
+/// wrapper did (docs/architecture.md "Hub strings are bytes"): every byte reaches the
 /// script and comes back unchanged. 'O' (a Python object) has no meaning
 /// out of process: such a call fails. Result: int/bool -> "l", float ->
 /// "d", str -> "s" (hub encoding), None -> "l" 0, list/tuple/set/
@@ -164,8 +176,10 @@ pub unsafe extern "C" fn w_CallHook(id: c_int, hook: c_int, params: *mut Targs) 
 /// # Safety
 /// `func_name` NULL or a C string; `params` NULL (no arguments) or a
 /// struct from `w_pack`, borrowed (the caller still owns and frees it).
-/// Hub thread. The result is one `malloc` block owned by the caller, who
-/// releases it with `free()` or `w_free_args`.
+/// Hub thread. The result is owned by the caller and allocated as B's
+/// wrapper did (docs/abi.md §2.7): the format and a string element
+/// `malloc`ed on their own; `w_free_args` releases all of it, and so does
+/// `free()` of the string then of the struct (but for the format).
 ///
 /// Returns NULL (logged) for an unknown script, a NULL or empty name, an
 /// 'O' or unknown format character, a missing or non-callable function,
@@ -195,7 +209,7 @@ fn hook_names() -> &'static [CString] {
     })
 }
 
-/// `const char *w_HookName(int hook)`, both generations (spec §3.10): the
+/// `const char *w_HookName(int hook)`, both generations (docs/abi.md §3.10): the
 /// hook's Python name for 0..40, NULL otherwise. Static strings.
 #[unsafe(no_mangle)]
 pub extern "C" fn w_HookName(hook: c_int) -> *const c_char {
@@ -207,7 +221,7 @@ pub extern "C" fn w_HookName(hook: c_int) -> *const c_char {
     })
 }
 
-/// `const char *w_CallName(int cb)` (spec §3.10): the callback's name in
+/// `const char *w_CallName(int cb)` (docs/abi.md §3.10): the callback's name in
 /// the detected generation's numbering (A before `w_Begin`), NULL outside.
 /// Not used by the plugin. Static strings.
 #[unsafe(no_mangle)]
@@ -239,21 +253,21 @@ pub extern "C" fn w_CallName(cb: c_int) -> *const c_char {
     })
 }
 
-/// `void *w_GetHook(int hook)` (spec §3.10): would return a Python object;
+/// `void *w_GetHook(int hook)` (docs/abi.md §3.10): would return a Python object;
 /// out of process there is none, so NULL always (as B's stub).
 #[unsafe(no_mangle)]
 pub extern "C" fn w_GetHook(_hook: c_int) -> *mut c_void {
     ptr::null_mut()
 }
 
-/// `void w_LogLevel(int level)`, both generations (spec §3.10, §10.3): the
+/// `void w_LogLevel(int level)`, both generations (docs/abi.md §3.10, §10.3): the
 /// level for the shim's own log lines.
 #[unsafe(no_mangle)]
 pub extern "C" fn w_LogLevel(level: c_int) {
     log::set_level(level);
 }
 
-/// `const char *w_packprint(w_Targs *a)`, both generations (spec §2.5):
+/// `const char *w_packprint(w_Targs *a)`, both generations (docs/abi.md §2.5):
 /// text for log lines, `"(null)"` for NULL.
 ///
 /// # Safety
@@ -265,7 +279,7 @@ pub unsafe extern "C" fn w_packprint(a: *mut Targs) -> *const c_char {
     guard(c"(null)".as_ptr(), || unsafe { targs::packprint(a) })
 }
 
-/// `void w_free_args(w_Targs *a)`, generation B (spec §2.6), linked
+/// `void w_free_args(w_Targs *a)`, generation B (docs/abi.md §2.6), linked
 /// directly by the B plugin to release hook results: frees the struct and
 /// every string, list and format it points to outside its own block.
 ///
@@ -279,7 +293,7 @@ pub unsafe extern "C" fn w_free_args(a: *mut Targs) {
 }
 
 /// `int w_RegisterFunction(int script_id, const char *func_name,
-/// w_Tcallback cb)`, generation B (spec §3.10; exported for both): makes
+/// w_Tcallback cb)`, generation B (docs/abi.md §3.10; exported for both): makes
 /// `cb` callable by script `script_id` as `vh.CallDynamicFunction(func_name,
 /// *args)`, replacing a function of the same name. The registry is per
 /// script and goes when the script is unloaded (or at `w_End`).
@@ -297,8 +311,10 @@ pub unsafe extern "C" fn w_free_args(a: *mut Targs) {
 /// until unregistered or the script is unloaded. Any thread (normally the
 /// hub's).
 ///
-/// Returns 1, or 0 if no script `script_id` is loaded, `func_name` or `cb`
-/// is NULL, or on panic.
+/// Returns 1, or 0 if `script_id` was never handed out by `w_ReserveID`
+/// or is unloaded, `func_name` or `cb` is NULL, or on panic. A reserved id
+/// is accepted before its `w_Load` and while it runs, as in B
+/// (docs/abi.md §3.10).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn w_RegisterFunction(
     script_id: c_int,
@@ -319,7 +335,7 @@ pub unsafe extern "C" fn w_RegisterFunction(
 }
 
 /// `int w_UnregisterFunction(int script_id, const char *func_name)`,
-/// generation B (spec §3.10; exported for both): removes a function
+/// generation B (docs/abi.md §3.10; exported for both): removes a function
 /// registered with `w_RegisterFunction`.
 ///
 /// # Safety

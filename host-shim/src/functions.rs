@@ -1,11 +1,11 @@
-//! Generation B's extras (spec/wrapper-abi.md §3.9, §3.10): the argument
+//! Generation B's extras (docs/abi.md §3.9, §3.10): the argument
 //! and result marshaling of `w_CallFunction`, the per-script registry of
 //! `w_RegisterFunction`, and running a script's `vh.CallDynamicFunction`
 //! on the hub thread. The waiting itself is the hub thread's (module `hub`).
 //!
-//! Strings stay hub bytes on this side (DESIGN.md "Hub strings are bytes");
+//! Strings stay hub bytes on this side (docs/architecture.md "Hub strings are bytes");
 //! the worker decodes them with the hub encoding and `surrogateescape`,
-//! where B's wrapper used strict UTF-8 (spec §8).
+//! where B's wrapper used strict UTF-8 (docs/abi.md §8).
 
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char};
@@ -16,7 +16,7 @@ use vh_proto::v1::{CallResult, DynamicCall, Value, value::Kind};
 use crate::callbacks::Callback;
 use crate::targs::{self, Arg, Element, Targs};
 
-/// What `w_UnregisterFunction` could not do (spec §3.10: 0, logged for the
+/// What `w_UnregisterFunction` could not do (docs/abi.md §3.10: 0, logged for the
 /// last two).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Unregister {
@@ -78,7 +78,7 @@ impl Registry {
             .copied()
     }
 
-    /// Runs a script's `vh.CallDynamicFunction` on the hub thread (spec
+    /// Runs a script's `vh.CallDynamicFunction` on the hub thread (docs/abi.md
     /// §3.10): calls the registered function with id -1 and a struct in
     /// the arguments' format, releases that struct with `w_free_args`
     /// semantics, and answers with the result's first element, which is
@@ -127,7 +127,7 @@ impl Registry {
 }
 
 /// The first element of a dynamic function's result as a wire value
-/// (spec §3.10): 'l', 's', 'd', 'D', and 'L' as a JSON array; `None` for
+/// (docs/abi.md §3.10): 'l', 's', 'd', 'D', and 'L' as a JSON array; `None` for
 /// NULL, an empty format or any other character.
 ///
 /// # Safety
@@ -152,7 +152,7 @@ unsafe fn first_value(res: *const Targs) -> Option<Value> {
 
 /// `w_CallFunction`'s `params` as wire values (see `FunctionCall.args` in
 /// vh.proto): 'l', 's', 'd' as they are, 'D' as JSON (NULL as an empty
-/// document, which the worker reads as `{}`, spec §3.9), 'p' as its
+/// document, which the worker reads as `{}`, docs/abi.md §3.9), 'p' as its
 /// address, 'L' as a JSON array of its strings.
 ///
 /// # Errors
@@ -190,14 +190,16 @@ pub unsafe fn params_to_wire(format: &[u8], elems: &[Element]) -> Result<Vec<Val
         .collect()
 }
 
-/// The struct `w_CallFunction` returns for the function's result (spec
-/// §3.9): one element 'l', 'd', 's' or 'D' in one `calloc` block (§2.7),
-/// which `free()` and `w_free_args` both release entirely. `None` for a
+/// The struct `w_CallFunction` returns for the function's result (docs/abi.md
+/// §3.9): one element 'l', 'd', 's' or 'D', allocated as generation B's
+/// wrapper does (docs/abi.md §2.7): the string and the format `malloc`ed
+/// on their own, so that a caller may `free()` the string it unpacked and
+/// then the struct, or release all of it with `w_free_args`. `None` for a
 /// value without a C form.
 pub fn result_struct(value: &Value) -> Option<*mut Targs> {
     value.kind.as_ref()?;
     let arg = Arg::from_wire(value);
-    let t = targs::build(std::slice::from_ref(&arg));
+    let t = targs::build_owned(std::slice::from_ref(&arg));
     (!t.is_null()).then_some(t)
 }
 

@@ -1,4 +1,4 @@
-//! Which python_pi generation handed us its callback table (spec/wrapper-abi.md
+//! Which python_pi generation handed us its callback table (docs/abi.md
 //! §6.4): by the callbacks' symbol names (`dladdr`), else by the table's
 //! NULL-gap fingerprint, or as the admin says (`VH_SHIM_TABLE=A|B`). Never
 //! by guessing: an unknown table is refused.
@@ -7,7 +7,7 @@ use std::ffi::{CStr, c_void};
 
 use crate::callback_names::{A_NAMES, MAX_CALLBACKS};
 
-/// A plugin generation (spec, table at the top).
+/// A plugin generation (docs/abi.md, "Reading this page").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Generation {
     /// Upstream python_pi 1.6.0.0 (Python 2 era wrapper).
@@ -100,7 +100,7 @@ fn by_symbol_names(table: &[*const c_void; MAX_CALLBACKS]) -> Option<Generation>
 
 fn by_fingerprint(table: &[*const c_void; MAX_CALLBACKS]) -> Option<Generation> {
     let filled = |i: usize| !table[i].is_null();
-    // A: 0..=41 and 45..=55 filled; B: 0..=42 and 46..=56 (spec §6.4).
+    // A: 0..=41 and 45..=55 filled; B: 0..=42 and 46..=56 (docs/abi.md §6.4).
     let matches = |last: usize, gap: usize| {
         (0..MAX_CALLBACKS).all(|i| filled(i) == (i <= last && !(gap..gap + 3).contains(&i)))
     };

@@ -1,6 +1,6 @@
 //! The hook table `w_HasHook` reads: one lock-free word per script id, so
 //! that the call the plugin makes for every script before every hook
-//! (spec/wrapper-abi.md §4.2) costs a few atomic loads and no lock, no
+//! (docs/abi.md §4.2) costs a few atomic loads and no lock, no
 //! reference count and no hashing. Written only on load, reload and
 //! unload; reset at `w_Begin` and `w_End`.
 

@@ -1,12 +1,12 @@
 //! host-shim: a drop-in `libvh_python_wrapper.so` for Verlihub's
 //! `python_pi` that embeds no Python. It forwards hooks over gRPC on a Unix
 //! socket to `vh-runner`, which runs each script in its own worker process,
-//! and runs the scripts' `vh.*` calls on the hub thread (DESIGN.md).
+//! and runs the scripts' `vh.*` calls on the hub thread (docs/architecture.md).
 //!
 //! Parts, from the C ABI down (each module's own `//!` text says more;
 //! nothing below imports anything above it in a cycle, see
 //! `tools/structure.py`):
-//! * [`ffi`]: the exported C ABI, thin wrappers (spec/wrapper-abi.md §1.2,
+//! * [`ffi`]: the exported C ABI, thin wrappers (docs/abi.md §1.2,
 //!   §1.3);
 //! * [`trampoline`]: exported names of the C (`w_pack`, `w_unpack`) and C++
 //!   (`stringListToJson`) functions;
@@ -31,12 +31,14 @@
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
 //! * [`pipeline`]: pipelined `vh.*` calls and the round-trip counters;
 //! * [`config`]: settings from the hub's environment;
+//! * [`fds`]: sockets and eventfds kept off fds 0, 1 and 2;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
 
 pub mod callback_names;
 pub mod callbacks;
 pub mod config;
 pub mod direct;
+pub mod fds;
 pub mod ffi;
 pub mod functions;
 pub mod generation;

@@ -1,6 +1,6 @@
 //! The shim's own log lines, in the plugin's style: `PY: ` prefix on
 //! stdout, flushed per line, filtered by the level python_pi sets through
-//! `w_LogLevel` (spec/wrapper-abi.md §10.3: 0 always, 1 status, 2 values,
+//! `w_LogLevel` (docs/abi.md §10.3: 0 always, 1 status, 2 values,
 //! 3..5 debug).
 
 use std::io::Write;

@@ -1,11 +1,11 @@
 //! Pipelined `vh.*` calls and the round-trip counters (docs/protocol.md
-//! "Pipelined calls", issue 17).
+//! "Pipelined calls").
 //!
 //! A worker marks a `HubCall` `pipelined` when the script discards its
 //! result and the callback only sends or changes hub state without firing
 //! hooks. The hub thread runs it where it finds it on the link, in order
 //! with the script's other calls and before that hook's result, exactly as
-//! a waited-for call (spec/wrapper-abi.md §9.2: on the hub thread, while
+//! a waited-for call (docs/abi.md §9.2: on the hub thread, while
 //! the hub waits for the script); it only sends no `CallResult` back. A
 //! pipelined call that fails is logged here, once per script and callback,
 //! since nobody else will see it.

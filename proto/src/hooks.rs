@@ -1,8 +1,8 @@
-//! The hook table shared by both plugin generations (spec/wrapper-abi.md
+//! The hook table shared by both plugin generations (docs/abi.md
 //! §4.1): index, Python function name, argument format, and how the plugin
 //! reads the result (§4.2).
 
-/// How the plugin interprets a hook's result (spec §4.2).
+/// How the plugin interprets a hook's result (docs/abi.md §4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultMode {
     /// `CallAll`: understands "l" and "sl".
@@ -13,7 +13,7 @@ pub enum ResultMode {
     MyInfo,
 }
 
-/// One row of spec §4.1.
+/// One row of docs/abi.md §4.1.
 #[derive(Debug, Clone, Copy)]
 pub struct Hook {
     /// Python function name; also what `w_HookName` returns.
@@ -97,11 +97,11 @@ pub const HOOKS: [Hook; 41] = [
     h("OnSetConfig", "sssssl"),
 ];
 
-/// Hooks whose result neither the hub nor the plugin acts on (spec §4.1
+/// Hooks whose result neither the hub nor the plugin acts on (docs/abi.md §4.1
 /// "Hub uses result: no", and no connection to send a `(text, n)` reply
 /// worth having: the connection is closing, the user is leaving, the hub is
 /// stopping, or there is none). The shim delivers them without making the
-/// hub wait (DESIGN.md "host-shim"), in order with every other message.
+/// hub wait (docs/architecture.md "host-shim"), in order with every other message.
 /// `OnUnknownMsg` is not among them: a script may answer the user.
 pub const RESULT_IGNORED: [usize; 5] = [1, 2, 15, 33, 36];
 

@@ -4,6 +4,7 @@
 //!   shim <-> runner gRPC stream.
 //! * [`frame`]: the length-delimited framing used between runner and worker.
 //! * [`spin`]: bounded busy-waiting of the two ends of a direct link.
+//! * [`fd`]: sockets kept off fds 0, 1 and 2.
 
 /// Messages of package `vh.v1`; see `proto/vh.proto` for every field.
 #[allow(clippy::all, missing_docs)]
@@ -11,6 +12,7 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/vh.v1.rs"));
 }
 
+pub mod fd;
 pub mod frame;
 pub mod hooks;
 pub mod spin;

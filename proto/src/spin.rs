@@ -63,7 +63,7 @@ pub fn readable(fd: RawFd) -> bool {
     n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock
 }
 
-/// A spin budget that adapts to how the waits of one waiter go (issue 17):
+/// A spin budget that adapts to how the waits of one waiter go:
 /// it spins only while spinning pays, and not at all while every CPU of the
 /// machine has something else to run (see [`cpus_busy`]), so that spinning
 /// never takes a CPU from the hub thread, another worker or the hub's

@@ -70,7 +70,7 @@ impl Channel {
         }))
     }
 
-    /// Answers hook `call_id`: `values` already mapped (spec §4.4), or
+    /// Answers hook `call_id`: `values` already mapped (docs/abi.md §4.4), or
     /// `no_opinion` for NULL.
     fn send_hook_result(
         &self,
@@ -131,7 +131,7 @@ impl Channel {
 
     /// Sends a hub callback call from the main thread and returns its call
     /// id; the result arrives on the main queue as `("result", ...)`,
-    /// possibly after hooks that nest inside this call (spec §9.2).
+    /// possibly after hooks that nest inside this call (docs/abi.md §9.2).
     fn start_call(&self, callback: String, args: &Bound<'_, PyList>) -> PyResult<u64> {
         let args = list_from_py(args)?;
         let call_id = self.transport.next_call_id();
@@ -179,7 +179,7 @@ impl Channel {
         Ok(true)
     }
 
-    /// Sends a dynamic function call (`vh.CallDynamicFunction`, spec §3.10)
+    /// Sends a dynamic function call (`vh.CallDynamicFunction`, docs/abi.md §3.10)
     /// from the main thread, `args` of the given `kinds`; returns its call
     /// id. Its `("result", ...)` arrives as a hub call's does.
     fn start_dynamic(

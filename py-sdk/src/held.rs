@@ -1,5 +1,5 @@
 //! Pipelined `vh.*` calls held back on the worker until its next frame on
-//! the direct link (docs/protocol.md "Pipelined calls", issue 17).
+//! the direct link (docs/protocol.md "Pipelined calls").
 //!
 //! A pipelined call needs no answer, so nothing is lost by writing it a
 //! little later, together with the frame that follows it on the link (the

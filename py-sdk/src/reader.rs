@@ -65,7 +65,8 @@ pub fn reader(
     to_main(Incoming::Closed(reason));
 }
 
-/// A non-blocking eventfd (the reader's wake-up for the main thread).
+/// A non-blocking eventfd (the reader's wake-up for the main thread),
+/// numbered 3 or more (`vh_proto::fd`, docs/abi.md §1.1).
 pub fn new_eventfd() -> std::io::Result<OwnedFd> {
     // SAFETY: plain syscall; the fd is ours if it succeeds.
     let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
@@ -73,5 +74,5 @@ pub fn new_eventfd() -> std::io::Result<OwnedFd> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: just created.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    vh_proto::fd::above_stdio(unsafe { OwnedFd::from_raw_fd(fd) })
 }

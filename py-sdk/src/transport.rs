@@ -26,6 +26,7 @@ use crate::events::Incoming;
 use crate::held;
 use crate::links::{ActiveRequests, Link};
 use crate::reader::{Pending, new_eventfd, reader};
+use vh_proto::fd::dup_above_stdio;
 
 /// The worker's end of its direct link to the hub.
 struct Direct {
@@ -103,11 +104,13 @@ impl Transport {
         let main_polling = Arc::new(AtomicBool::new(false));
         // SAFETY: the runner passes these fds for us alone; we own them.
         let stream = unsafe { UnixStream::from_raw_fd(fd) };
-        let read_half = stream.try_clone().map_err(err(fd))?;
+        // Clones numbered 3 or more, never on a closed stdio number
+        // (`vh_proto::fd`, docs/abi.md §1.1).
+        let read_half = UnixStream::from(dup_above_stdio(&stream).map_err(err(fd))?);
         let direct = if direct_fd >= 0 {
             // SAFETY: as above.
             let reader = unsafe { UnixStream::from_raw_fd(direct_fd) };
-            let writer = reader.try_clone().map_err(err(direct_fd))?;
+            let writer = UnixStream::from(dup_above_stdio(&reader).map_err(err(direct_fd))?);
             Some(Direct {
                 reader,
                 writer: Mutex::new(writer),

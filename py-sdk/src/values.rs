@@ -1,7 +1,7 @@
 //! Hub values between Python and the wire (`vh_proto::v1::Value`): `int`,
 //! `float`, `bytes` or `None` one way, and the *kinds* string (`l`, `s`,
 //! `d`, `D`, one character per value) that tells a JSON document from a
-//! string where it matters (spec/wrapper-abi.md §3.9, §3.10).
+//! string where it matters (docs/abi.md §3.9, §3.10).
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;

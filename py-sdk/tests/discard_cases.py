@@ -1,4 +1,4 @@
-"""Cases for ``vh._discard`` (issue 17), runnable on CPython 2.7 and 3.9+
+"""Cases for ``vh._discard``, runnable on CPython 2.7 and 3.9+
 as ``python discard_cases.py PATH/TO/_discard.py``: loads that file alone
 (no ``vh`` package, no extension) and prints one JSON object: the version,
 whether the module knows it, its tables checked against ``dis``, and the

@@ -1,6 +1,6 @@
-"""Issue 4 at the frame level: a real worker (``python -m vh.worker``, the
+"""The `vh` functions at the frame level: a real worker (``python -m vh.worker``, the
 real transport) driven by the Python stand-in for the runner (``wire.py``):
-generation B's ``w_CallFunction`` marshaling (spec/wrapper-abi.md §3.9),
+generation B's ``w_CallFunction`` marshaling (docs/abi.md §3.9),
 ``vh.CallDynamicFunction`` (§3.10), generation A's bot-name updates before
 ``OnScriptCommand`` (§4.3), answers that come back out of order around a
 nested hook (§9.2), the extras of ``vh._extras`` and a script's declared
@@ -25,7 +25,7 @@ from vh._hooks import HOOK_INDEX
 CHAT = HOOK_INDEX["OnParsedMsgChat"]
 SCRIPT_COMMAND = HOOK_INDEX["OnScriptCommand"]
 
-# -- the frames of issue 4 that wire.py does not know ------------------------------
+# -- the frames of the vh functions that wire.py does not know ---------------------------
 
 
 def _typed(kind: str, value: Any) -> bytes:
@@ -398,16 +398,25 @@ def test_an_outer_answer_arriving_during_a_nested_hook_is_kept(start: Any) -> No
     assert runner.until("hook_result", ack, call_id=1)["values"] == [None, b"done True"]
 
 
-def test_a_declared_name_and_version_reach_the_plugin_at_load(start: Any) -> None:
+def test_a_scripts_own_name_and_version_is_left_to_the_script(start: Any) -> None:
+    # Neither plugin calls a module-level name_and_version() (docs/abi.md
+    # §7.5): the worker neither calls it nor tells the hub anything at load.
     runner = start(
         """
+        called = []
+
         def name_and_version():
+            called.append(1)
             return "Stats", "2.0"
+
+        def OnParsedMsgChat(nick, message):
+            return ("called %d" % len(called), 1)
         """
     )
-    assert [(c["callback"], c["args"]) for c in runner.calls] == [
-        ("name_and_version", [b"Stats", b"2.0"])
-    ]
+    assert runner.calls == []
+    runner.send(hook_msg(1, CHAT, [b"a", b"m"]))
+    assert runner.until("hook_result", ack, call_id=1)["values"] == [b"called 0", 1]
+    assert runner.calls == []
 
 
 # -- extras --------------------------------------------------------------------------

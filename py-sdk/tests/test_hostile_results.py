@@ -1,7 +1,7 @@
-"""Issue 9 at the frame level, with a real worker (``python -m vh.worker``,
+"""Hostile hub results at the frame level, with a real worker (``python -m vh.worker``,
 the real transport) driven by the Python stand-in for the runner
 (``wire.py``): hub callbacks that answer in another format than their own
-(spec/wrapper-abi.md §6.3) give the classic failure value (§7.2) and
+(docs/abi.md §6.3) give the classic failure value (§7.2) and
 ``HubRefusedError`` in ``vh.strict``, never another exception; and calls or
 hook results over the 16 MiB message limit fail alone, with
 ``MessageTooBigError``, while the link goes on."""

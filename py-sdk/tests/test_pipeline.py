@@ -1,4 +1,4 @@
-"""Pipelined ``vh.*`` calls (issue 17, docs/protocol.md "Pipelined
+"""Pipelined ``vh.*`` calls (docs/protocol.md "Pipelined
 calls"): the discarded-result detector on every CPython from 3.9 to 3.13
 found, and which calls the classic functions pipeline. The end-to-end
 order, round-trip and logging tests are in

@@ -1,4 +1,4 @@
-"""The modules the Python 2 worker imports unchanged (issue 13: the
+"""The modules the Python 2 worker imports unchanged (the
 tables ``_functions``, ``_hooks``, ``_constants``, and ``_discard``, the
 discarded-result detector of pipelined calls; vh-runner writes these very
 files into its Python 2 ``vh`` package) stay Python 2.7 code, give Python 2

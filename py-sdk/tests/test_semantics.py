@@ -1,4 +1,4 @@
-"""Generation B's ``vh`` (``vh._semantics``, issue 14): what a script run
+"""Generation B's ``vh`` (``vh._semantics``): what a script run
 with ``semantics = "B"`` gets, through ``vh.testing.FakeHub``, and that
 leaving it gives A's module back. The same rows run through the real shim,
 runner and worker in tests/hubsim/tests/conformance_api.rs."""
@@ -120,7 +120,10 @@ def test_b_chat_str_result_replaces_nothing(script: Script) -> None:
     source = "def OnParsedMsgChat(nick, message):\n    return 'new text'\n"
     with FakeHub(generation="B") as hub:
         hub.load(script(source))
-        assert hub.fire("OnParsedMsgChat", "ann", "hi").result == [1]
+        # B's wrapper answered 's', which B's chat handler does not read.
+        outcome = hub.fire("OnParsedMsgChat", "ann", "hi")
+        assert outcome.result == [b"new text"]
+        assert (outcome.allowed, outcome.substitution) == (True, None)
     with FakeHub(generation="A") as hub:
         hub.load(script(source))
         assert hub.fire("OnParsedMsgChat", "ann", "hi").result == [None, b"new text"]

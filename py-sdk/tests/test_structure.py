@@ -1,4 +1,4 @@
-"""The py-sdk keeps the shape issue 16 gave it, as ``tools/structure.py``
+"""The py-sdk keeps the shape (module sizes, no import cycles), as ``tools/structure.py``
 measures it: no module of the ``vh`` package or of ``vh._core``'s crate
 imports itself round a cycle, no hand-written file is over the line limit,
 and the runtime's layers import one way (each only the ones below it)."""

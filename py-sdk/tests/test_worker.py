@@ -39,6 +39,23 @@ def start(tmp_path: Path) -> Iterator[Any]:
         runner.close()
 
 
+def test_a_script_whose_attribute_lookup_raises_still_loads(start: Any) -> None:
+    # The worker's own look-up of the hooks a script defines must not fail
+    # a load the plugin lets through: a module-level __getattr__ that
+    # raises only means "no such hook".
+    runner = start(
+        """
+        def __getattr__(name):
+            raise RuntimeError("no " + name)
+
+        def OnParsedMsgChat(nick, message):
+            return 0
+        """
+    )
+    runner.send(hook_msg(1, CHAT, [b"a", b"m"]))
+    assert runner.until("hook_result", ack, call_id=1)["values"] == [0]
+
+
 def test_async_hook_results_map_like_plain_ones(start: Any) -> None:
     runner = start(
         """
@@ -118,7 +135,7 @@ def test_a_hook_nested_in_an_async_hooks_call_is_served(start: Any, nested: str)
         if callback == "SetConfig":  # the hub fires OnSetConfig inside the call
             runner.send(hook_msg(100, SET_CONFIG, [b"Verlihub", b"config", b"x", args[2], b"", -1]))
             nested_results.append(runner.until("hook_result", hub, call_id=100)["values"])
-            return False, []  # as the plugin answers SetConfig (spec §6.3)
+            return False, []  # as the plugin answers SetConfig (docs/abi.md §6.3)
         return True, [1]
 
     runner.send(hook_msg(1, CHAT, [b"alice", b"v1"]))
@@ -335,7 +352,7 @@ def test_a_classic_worker_imports_no_heavy_module(start: Any) -> None:
 def test_modules_in_the_hubs_working_directory_import_as_under_a(
     start: Any, tmp_path: Path
 ) -> None:
-    # Generation A's sys.path[0] was the hub's working directory (spec
+    # Generation A's sys.path[0] was the hub's working directory (docs/abi.md
     # §7.5): a module there still imports, after the script's own folder.
     hub_dir = tmp_path / "hub"
     hub_dir.mkdir()

@@ -71,7 +71,7 @@ impl Access {
     /// Checks a new connection; logs and refuses one that is not allowed.
     pub fn admit(&self, stream: &UnixStream) -> bool {
         match stream.peer_cred() {
-            // Same uid, but a sandboxed script (issue 18, sandbox::peers).
+            // Same uid, but a sandboxed script (sandbox::peers).
             Ok(c) if c.pid().is_some_and(crate::sandbox::peers::inside) => {
                 tracing::warn!(
                     pid = c.pid(),

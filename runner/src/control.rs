@@ -1,5 +1,5 @@
 //! What flows between a hub's session, a script's supervisor and its
-//! worker (STYLE.md §5): [`Control`] commands go down to a supervisor,
+//! worker (docs/architecture.md "Code conventions"): [`Control`] commands go down to a supervisor,
 //! [`ToShim`] carries everything back up to the hub. Both sides import this
 //! module instead of each other, so ownership runs one way: session →
 //! supervisor → worker, with the registry as shared state.

@@ -1,7 +1,7 @@
 //! Direct links (docs/protocol.md "Direct links"): the runner gives each
 //! worker a second socketpair and hands the other end to the hub's shim
 //! with `SCM_RIGHTS`, so that a hook goes hub -> worker -> hub over one
-//! socket instead of through the runner (issue 8: the relay cost two
+//! socket instead of through the runner (the relay cost two
 //! thread hops and two protobuf round trips per hook).
 //!
 //! The shim asks for links by opening a second connection to the runner

@@ -1,4 +1,4 @@
-//! `vh-runner doctor` (issue 15): checks what a hub admin would otherwise
+//! `vh-runner doctor`: checks what a hub admin would otherwise
 //! find out alone, and explains each finding with its fix: the config
 //! file, the runner socket against the hub's user, which wrapper python_pi
 //! loads ([`crate::install::survey`]), the Python 3 interpreter and `import

@@ -1,6 +1,6 @@
 //! What `install-shim`, `uninstall-shim` and `doctor` need to know about
 //! python_pi (`libpython_pi.so`) and its wrapper (`libvh_python_wrapper.so`):
-//! which wrapper files the plugin would load (spec/wrapper-abi.md §1.1:
+//! which wrapper files the plugin would load (docs/abi.md §1.1:
 //! the path compiled into the plugin, generation B's build-tree copy first,
 //! and B's `DT_NEEDED` entry resolved as the runtime linker does), and
 //! whether a wrapper file is the vh-runner shim or an original.
@@ -12,14 +12,14 @@ use goblin::elf::Elf;
 use goblin::elf::section_header::SHN_UNDEF;
 use goblin::elf::sym::{STB_GLOBAL, STB_WEAK};
 
-/// The wrapper's file name (spec §1.1: fixed by python_pi).
+/// The wrapper's file name (docs/abi.md §1.1: fixed by python_pi).
 pub const WRAPPER: &str = "libvh_python_wrapper.so";
 /// The plugin's file name.
 pub const PLUGIN: &str = "libpython_pi.so";
 
-/// Symbols python_pi resolves with `dlsym` (spec §1.2; `w_CallFunction`
+/// Symbols python_pi resolves with `dlsym` (docs/abi.md §1.2; `w_CallFunction`
 /// is required by generation B) and those generation B links directly
-/// against (spec §1.3). A wrapper that lacks one leaves the plugin offline
+/// against (docs/abi.md §1.3). A wrapper that lacks one leaves the plugin offline
 /// or unloadable.
 pub const REQUIRED_SYMBOLS: &[&str] = &[
     "w_Begin",
@@ -136,7 +136,7 @@ impl Object {
     }
 
     /// Absolute paths to a wrapper file compiled into it (python_pi's
-    /// `dlopen` targets, spec §1.1), in the order they appear.
+    /// `dlopen` targets, docs/abi.md §1.1), in the order they appear.
     pub fn wrapper_paths(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = Vec::new();
         for chunk in self.bytes.split(|&b| b == 0) {
@@ -153,7 +153,7 @@ impl Object {
         out
     }
 
-    /// True if it links the wrapper directly (generation B, spec §1.3).
+    /// True if it links the wrapper directly (generation B, docs/abi.md §1.3).
     pub fn links_wrapper(&self) -> bool {
         self.needed.iter().any(|n| n == WRAPPER)
     }

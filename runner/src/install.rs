@@ -1,8 +1,8 @@
-//! `vh-runner install-shim` and `uninstall-shim` (issue 15): put the shim
+//! `vh-runner install-shim` and `uninstall-shim`: put the shim
 //! in the place of every wrapper file python_pi would load, and put the
 //! originals back.
 //!
-//! Which files: [`survey`] (spec/wrapper-abi.md §1.1, §1.3). How: a file a
+//! Which files: [`survey`] (docs/abi.md §1.1, §1.3). How: a file a
 //! running hub has mapped is never written in place (that corrupts the
 //! hub's code); the shim is written to a new file in the same directory,
 //! fsynced, and renamed over the old name, so a running hub keeps its old
@@ -102,7 +102,7 @@ pub struct WrapperFile {
 pub struct Survey {
     /// The plugin, read.
     pub plugin: Object,
-    /// 'A' or 'B' (spec §6.4; here from the file: B links the wrapper).
+    /// 'A' or 'B' (docs/abi.md §6.4; here from the file: B links the wrapper).
     pub generation: char,
     /// Existing wrapper files, without duplicates.
     pub wrappers: Vec<WrapperFile>,
@@ -122,7 +122,7 @@ fn key(p: &Path) -> PathBuf {
 }
 
 /// Lists the wrapper files `plugin` would load: the `dlopen` paths
-/// compiled into it (B tries its build-tree copy first, spec §1.1), the
+/// compiled into it (B tries its build-tree copy first, docs/abi.md §1.1), the
 /// file beside it, and B's `DT_NEEDED` entry as the runtime linker finds it.
 ///
 /// # Errors
@@ -229,7 +229,7 @@ pub fn install(plugin: Option<&Path>, shim: Option<&Path>) -> Result<String> {
     let missing = shim.missing_symbols();
     if !missing.is_empty() {
         return refuse(format!(
-            "the shim {} lacks {} (spec/wrapper-abi.md §1.2, §1.3)",
+            "the shim {} lacks {} (docs/abi.md §1.2, §1.3)",
             shim_path.display(),
             missing.join(", ")
         ));

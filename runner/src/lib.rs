@@ -1,11 +1,11 @@
 //! The vh-runner supervisor: runs each Verlihub Python script in its own
-//! worker process and serves the hub's shim on a Unix socket (DESIGN.md
+//! worker process and serves the hub's shim on a Unix socket (docs/architecture.md
 //! "runner").
 //!
 //! Parts, from the socket down (each module's own `//!` text says more;
 //! ownership runs one way, session → supervisor → worker, with the
 //! registry as shared state and [`control`] as what flows between them,
-//! STYLE.md §5; no module cycles, see `tools/structure.py`):
+//! docs/architecture.md "Code conventions"; no module cycles, see `tools/structure.py`):
 //! * [`server`]: the Unix socket, systemd notification;
 //! * [`access`]: who may connect (SO_PEERCRED);
 //! * [`session`]: one hub's stream, routed to the scripts' supervisors;

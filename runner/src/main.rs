@@ -1,5 +1,5 @@
 //! `vh-runner`: runs each Verlihub Python script in its own worker process
-//! and serves the hub's shim on a Unix socket (DESIGN.md "runner").
+//! and serves the hub's shim on a Unix socket (docs/architecture.md "runner").
 
 use anyhow::Result;
 use clap::Parser;
@@ -9,6 +9,11 @@ use vh_runner::client;
 use vh_runner::config::Config;
 
 fn main() {
+    // Started with stdin, stdout or stderr closed, the listening socket,
+    // the workers' socketpairs and accepted connections would take those
+    // numbers, and a child's stdio set-up would overwrite them: /dev/null
+    // holds them instead (vh_proto::fd, docs/abi.md §1.1).
+    vh_proto::fd::fill_closed_stdio();
     if let Err(e) = run() {
         eprintln!("vh-runner: {e:#}");
         // A refusal (install-shim, uninstall-shim, doctor) changed nothing.

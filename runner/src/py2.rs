@@ -1,4 +1,4 @@
-//! Python 2.7 workers (issue 13; DESIGN.md "Python 2.7 scripts"): scripts
+//! Python 2.7 workers (docs/architecture.md "Python 2.7 scripts"): scripts
 //! written for python_pi 1.6 run unchanged, each in its own Python 2.7
 //! worker, beside Python 3 workers on the same hub.
 //!

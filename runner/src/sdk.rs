@@ -1,4 +1,4 @@
-//! The `vh` package the runner ships (issue 15): the .deb installs it in
+//! The `vh` package the runner ships: the .deb installs it in
 //! `/usr/lib/vh-runner/python`, and the runner puts that folder first on
 //! every worker's `PYTHONPATH` (config key `python_path`), so that a
 //! script's own venv runs its worker with no extra install step, and the

@@ -54,7 +54,7 @@ impl Runner for RunnerService {
             Arc::clone(&self.links),
             self.shutdown.clone(),
         ));
-        // When the runner stops, the stream ends with a goodbye (issue 15).
+        // When the runner stops, the stream ends with a goodbye.
         let stopping = self.shutdown.stopping.clone().cancelled_owned();
         let shutdown = self.shutdown.clone();
         let out = futures_util::StreamExt::chain(
@@ -157,7 +157,7 @@ fn notify_systemd() {
 /// The socket cannot be bound (names the path and why), the socket group
 /// does not exist, or the server fails.
 pub async fn serve(config: Config) -> Result<()> {
-    // Python 2 set-up (issue 13) before the socket exists: it runs
+    // Python 2 set-up before the socket exists: it runs
     // interpreters (the workers' Python 3 for `status`, the candidates for
     // Python 2.7), which must neither hold a hub's load waiting nor leave
     // short-lived pipes open while hubs are served.

@@ -131,7 +131,7 @@ pub async fn run(
             Some(shim_message::Kind::Unload(u)) => {
                 let id = u.script_id;
                 // The route stays until the supervisor ends: a script
-                // unloaded while one of its vh.* calls runs (spec §9.2,
+                // unloaded while one of its vh.* calls runs (docs/abi.md §9.2,
                 // §12) still needs that call's result to finish its hook
                 // and run UnLoad().
                 if !matches!(

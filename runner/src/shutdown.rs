@@ -1,4 +1,4 @@
-//! The runner's clean stop on SIGTERM or SIGINT (issue 15): `systemctl
+//! The runner's clean stop on SIGTERM or SIGINT: `systemctl
 //! stop` and `restart` must not wait for systemd's stop timeout.
 //!
 //! In order, with one log line per step:

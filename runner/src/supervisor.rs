@@ -201,7 +201,7 @@ pub async fn run(
     registry.remove(key);
 }
 
-/// Python 2 or 3 (issue 13, [`crate::py2`]). A script's own `python`
+/// Python 2 or 3 ([`crate::py2`]). A script's own `python`
 /// runs it, as a Python 2 worker if it is a Python 2 (asked once per
 /// interpreter). Without one the script runs under the top-level
 /// (Python 3) interpreter, and may fall back to the runner's Python 2.7 if

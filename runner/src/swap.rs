@@ -1,4 +1,4 @@
-//! Replacing a library that a running hub may have mapped (issue 15):
+//! Replacing a library that a running hub may have mapped:
 //! never in place (`cp` keeps the inode and changes the code under the
 //! hub), always a new file in the same folder, fsynced, renamed over the
 //! old name; the folder fsynced after.

@@ -5,7 +5,7 @@
 //!   `libhubsim_plugin_b.so`. At `hubsim_open` the simulator loads the one of the
 //!   requested plugin generation with `RTLD_GLOBAL`, so the callbacks in the table handed to
 //!   `w_Begin` are exported symbols named `_SendToOpChat`, `_mc`, ... exactly as python_pi's
-//!   are (spec/wrapper-abi.md §1.1, §6.4), and the B face has the B plugin's link-time
+//!   are (docs/abi.md §1.1, §6.4), and the B face has the B plugin's link-time
 //!   references to `w_free_args` and `stringListToJson` (§1.3).
 
 use std::env;
@@ -21,6 +21,7 @@ const SOURCES: &[&str] = &[
     "c/console.c",
     "c/replay.c",
     "c/cli.c",
+    "c/abi_callers.c",
 ];
 
 const HEADERS: &[&str] = &["c/hubsim.h", "c/internal.h", "c/callback_list.h"];

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use tokio::io::{AsyncWriteExt, Interest};
-use tokio::net::UnixStream;
 
 use super::{DirectLink, Links};
 use crate::shim_log;
@@ -30,7 +29,7 @@ pub fn new_token() -> Option<Vec<u8>> {
 /// Opens the direct-link connection to the runner at `socket` and adopts
 /// every link the runner sends on it, until the runner closes it.
 pub async fn attach(socket: &Path, token: &[u8], links: Arc<Links>) {
-    let mut conn = match UnixStream::connect(socket).await {
+    let mut conn = match crate::fds::connect(socket).await {
         Ok(c) => c,
         Err(e) => {
             shim_log!(
@@ -80,7 +79,10 @@ fn receive_link(conn: RawFd) -> std::io::Result<Option<(i32, OwnedFd)>> {
             for raw in fds {
                 // SAFETY: the kernel just gave us this descriptor.
                 let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                fd.get_or_insert(owned);
+                // It came at the lowest free number, which may be 0..2.
+                if fd.is_none() {
+                    fd = Some(vh_proto::fd::above_stdio(owned)?);
+                }
             }
         }
     }

@@ -8,7 +8,7 @@
 //! (`vh_proto::frame`: 4-byte little-endian length, one `ToWorker`) without
 //! blocking past a bound, and while it waits for that script it sleeps in
 //! `poll` on the link and on the IPC thread's wake-up eventfd, so the
-//! runner's messages are served as before (spec/wrapper-abi.md §9.2). The
+//! runner's messages are served as before (docs/abi.md §9.2). The
 //! worker sends on its link only what belongs to a call the hub thread is
 //! waiting for (answers, and its main thread's `vh.*` calls); a hook the hub
 //! gave up on stays "owed" and its link is read at every hub entry until

@@ -1,4 +1,4 @@
-//! Generation B's function calls on the hub thread (spec/wrapper-abi.md
+//! Generation B's function calls on the hub thread (docs/abi.md
 //! §3.9, §3.10): `w_CallFunction` into a script's worker, and the
 //! functions other plugins register for scripts. The marshaling is in
 //! the `functions` module.
@@ -21,7 +21,7 @@ use crate::shim_log;
 use crate::targs::{self, Targs};
 
 impl Shim {
-    /// `w_CallFunction` (spec §3.9): calls the module-level function `name`
+    /// `w_CallFunction` (docs/abi.md §3.9): calls the module-level function `name`
     /// of script `id` in its worker, on the worker's main thread, and waits
     /// up to the script's hook deadline, running `vh.*` calls meanwhile
     /// (the function may call `vh.*` and fire hooks, as a hook may). NULL
@@ -132,22 +132,21 @@ impl Shim {
         }
     }
 
-    /// `w_RegisterFunction` (spec §3.10): registers `cb` as `name` for
-    /// script `id`, replacing one of the same name. False if no script
-    /// with that id is loaded.
+    /// `w_RegisterFunction` (docs/abi.md §3.10): registers `cb` as `name`
+    /// for script `id`, replacing one of the same name. As generation B's
+    /// wrapper, the id needs only a slot: reserved by `w_ReserveID` (also
+    /// while its `w_Load` runs, e.g. from a callback of the script's
+    /// top-level code) or loaded. False for an id never reserved or
+    /// unloaded.
     pub fn register_function(&self, id: i32, name: &[u8], cb: Callback) -> bool {
-        let loaded = self
-            .scripts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&id);
-        if loaded {
+        let slot = self.has_slot(id);
+        if slot {
             self.functions.register(id, name, cb);
         }
-        loaded
+        slot
     }
 
-    /// `w_UnregisterFunction` (spec §3.10): true if `name` was registered
+    /// `w_UnregisterFunction` (docs/abi.md §3.10): true if `name` was registered
     /// for script `id` and is removed; an unknown name is logged.
     pub fn unregister_function(&self, id: i32, name: &[u8]) -> bool {
         match self.functions.unregister(id, name) {

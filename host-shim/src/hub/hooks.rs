@@ -1,4 +1,4 @@
-//! Hook calls (`w_CallHook`, spec/wrapper-abi.md §5): send, wait up to the
+//! Hook calls (`w_CallHook`, docs/abi.md §5): send, wait up to the
 //! deadline, turn the answer into the struct the plugin reads (§4), and
 //! count timeouts towards the script's circuit (docs/reliability.md).
 
@@ -14,6 +14,7 @@ use vh_proto::v1::{
 use super::Shim;
 use super::script::Script;
 use super::waits::{Awaited, Outcome};
+use crate::generation::Generation;
 use crate::shim_log;
 use crate::targs::{self, Arg, Targs};
 
@@ -22,7 +23,7 @@ use crate::targs::{self, Arg, Targs};
 const DEFAULT_CIRCUIT_AFTER: u32 = 3;
 
 impl Shim {
-    /// `w_CallHook` (spec §5): sends the hook and waits up to the hook
+    /// `w_CallHook` (docs/abi.md §5): sends the hook and waits up to the hook
     /// deadline, running the script's `vh.*` calls meanwhile. NULL ("no
     /// opinion", which lets the hub go on) on any failure, logged once per
     /// incident.
@@ -52,7 +53,7 @@ impl Shim {
         let Some((format, elems)) = (unsafe { targs::view(params) }) else {
             return std::ptr::null_mut();
         };
-        if format != spec.format.as_bytes() {
+        if !self.takes_arguments(spec.format.as_bytes(), format) {
             shim_log!(
                 1,
                 "CallHook {}: unexpected parameters {:?}",
@@ -101,7 +102,7 @@ impl Shim {
                 if r.no_opinion {
                     return std::ptr::null_mut();
                 }
-                result_struct(spec.mode, &r.values).unwrap_or_else(|| {
+                result_struct(self.generation(), spec.mode, &r.values).unwrap_or_else(|| {
                     shim_log!(
                         1,
                         "[{id}:{}] CallHook {}: unexpected return value",
@@ -152,6 +153,18 @@ impl Shim {
         }
     }
 
+    /// Whether a hook whose plugin format is `plugin` may be called with
+    /// arguments `got` (docs/abi.md §4.3, §5): generation A's wrapper
+    /// unpacks exactly the plugin's format and refuses anything else;
+    /// B's converts whatever it is given (`l`, `s`, `d`, `p`; e.g.
+    /// `OnTimer` with no argument) and calls the script with that.
+    fn takes_arguments(&self, plugin: &[u8], got: &[u8]) -> bool {
+        match self.generation() {
+            Generation::A => got == plugin,
+            Generation::B => got.iter().all(|c| b"lsdp".contains(c)),
+        }
+    }
+
     /// The deadline of `hook` for `script`: the runner's per-script setting,
     /// else `VH_HOOK_DEADLINE_MS`; `OnTimer` may have its own.
     pub(super) fn deadline_of(&self, script: &Script, hook: i32) -> Duration {
@@ -183,17 +196,31 @@ impl Shim {
     }
 }
 
-/// Builds the hook result the plugin understands (spec §4.2, §4.4) from the
-/// worker's values, or `None` if their format is not one it reads for this
-/// hook's mode.
-fn result_struct(mode: ResultMode, values: &[Value]) -> Option<*mut Targs> {
+/// Builds the hook result from the worker's values (docs/abi.md §4.3,
+/// §4.4), or `None` if their format is none the wrapper of `generation`
+/// gives for this hook's mode: "l" and "sl" always, "ss" in chat and
+/// "sssss" in MyINFO mode; "s" and "d" (a `str` or `float` the script
+/// returned) as generation B's wrapper gives them for any hook.
+///
+/// Allocated as that generation's wrapper does (§2.7): under A one block,
+/// which the A plugin's `free()` releases entirely; under B the format and
+/// each string on their own, released by `w_free_args`, or by a caller's
+/// `free()` of each string and then of the struct.
+fn result_struct(generation: Generation, mode: ResultMode, values: &[Value]) -> Option<*mut Targs> {
     let args: Vec<Arg<'_>> = values.iter().map(Arg::from_wire).collect();
     let format: String = args.iter().map(|a| a.format_char() as char).collect();
     let allowed = match format.as_str() {
-        "l" | "sl" => true,
+        "l" | "sl" | "s" | "d" => true,
         "ss" => mode == ResultMode::Chat,
         "sssss" => mode == ResultMode::MyInfo,
         _ => false,
     };
-    allowed.then(|| targs::build(&args))
+    if !allowed {
+        return None;
+    }
+    let t = match generation {
+        Generation::A => targs::build(&args),
+        Generation::B => targs::build_owned(&args),
+    };
+    (!t.is_null()).then_some(t)
 }

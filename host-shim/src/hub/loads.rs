@@ -1,5 +1,5 @@
 //! Script loads and unloads on the hub thread (`w_Load`, `w_Unload`,
-//! spec/wrapper-abi.md §3.5, §3.6), including unloads deferred until the
+//! docs/abi.md §3.5, §3.6), including unloads deferred until the
 //! script's own hook returns (§9.2, §12), and the hub encoding a load
 //! tells the worker (§8).
 
@@ -22,7 +22,7 @@ use crate::targs::{self, Targs};
 
 impl Shim {
     /// The hub's encoding as a Python codec name: `VH_HUB_ENCODING`, else
-    /// the hub config `hub_encoding` (spec §8), else CP1252, the hub default.
+    /// the hub config `hub_encoding` (docs/abi.md §8), else CP1252, the hub default.
     fn hub_encoding(&self, config_name: &[u8]) -> String {
         let mut cached = self.hub_encoding.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(e) = cached.as_ref() {
@@ -63,7 +63,7 @@ impl Shim {
         enc
     }
 
-    /// `w_Load` (spec §3.5): starts the script in a worker and waits for its
+    /// `w_Load` (docs/abi.md §3.5): starts the script in a worker and waits for its
     /// hook table, running its top-level `vh.*` calls meanwhile. Returns the
     /// id, or -1 with one log line saying why.
     ///
@@ -102,7 +102,15 @@ impl Shim {
         if id < 0 {
             return -1;
         }
-        // Never reuse an id, even of a failed load (spec §3.4, §12).
+        // Generation A's wrapper loads only at the id `w_ReserveID` gives
+        // (docs/abi.md §3.5); B's takes any slot it reserved.
+        if self.generation() == crate::generation::Generation::A
+            && id != self.next_id.load(Ordering::Relaxed)
+        {
+            shim_log!(2, "cannot start a new python interpreter with ID {id}");
+            return -1;
+        }
+        // Never reuse an id, even of a failed load (docs/abi.md §3.4, §12).
         self.next_id
             .fetch_max(id.saturating_add(1), Ordering::Relaxed);
         let path = bytes(1);
@@ -194,12 +202,12 @@ impl Shim {
         -1
     }
 
-    /// `w_Unload` (spec §3.6): the worker runs the script's `UnLoad()` and
+    /// `w_Unload` (docs/abi.md §3.6): the worker runs the script's `UnLoad()` and
     /// exits. Returns 1, or -1 for an unknown id.
     ///
     /// A script unloaded from inside one of its own hooks (or one that is
     /// still on the hub thread's stack, e.g. `vh.ParseCommand("!pyunload
-    /// ...")`, spec §9.2, §12) is gone for the hub at once (no more hooks,
+    /// ...")`, docs/abi.md §9.2, §12) is gone for the hub at once (no more hooks,
     /// its dynamic functions dropped), but its worker is told to stop only
     /// when the outermost of those hooks returns, so that the hook can
     /// finish and `UnLoad()` runs after it, not in the middle of it.
@@ -211,6 +219,10 @@ impl Shim {
             .remove(&id);
         self.loads.remove(id);
         self.functions.drop_script(id);
+        self.gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
         hooktable::clear(id);
         // UnLoad() talks through the runner; a hook of this script still on
         // the stack keeps its own handle on the link.

@@ -1,7 +1,7 @@
 //! The shim's state between `w_Begin` and `w_End`, and everything the hub
 //! thread does inside a shim function: loading scripts, calling hooks, and
-//! running scripts' `vh.*` calls while it waits (DESIGN.md "host-shim",
-//! spec/wrapper-abi.md §9.2 re-entrancy).
+//! running scripts' `vh.*` calls while it waits (docs/architecture.md "host-shim",
+//! docs/abi.md §9.2 re-entrancy).
 //!
 //! This file holds [`Shim`], `w_Begin`/`w_End` and the hub's cheap entries
 //! (`w_ReserveID`, `w_HasHook`, the pump of queued calls). The rest, one
@@ -27,7 +27,7 @@ mod waits;
 pub use script::Script;
 pub use waits::MAX_NESTED_WAITS;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -55,6 +55,10 @@ pub struct Shim {
     settings: Settings,
     scripts: RwLock<HashMap<i32, Arc<Script>>>,
     next_id: AtomicI32,
+    /// One past the highest id `w_ReserveID` handed out.
+    reserved_upto: AtomicI32,
+    /// Ids unloaded since `w_Begin` (their slots are gone, docs/abi.md §3.6).
+    gone: Mutex<HashSet<i32>>,
     next_call: AtomicU64,
     /// The wait stack's books (`waits`), one entry per wait in progress.
     waits: Mutex<HubWaits>,
@@ -64,9 +68,9 @@ pub struct Shim {
     loads: Loads,
     /// Zero point of `Script::last_ping_ms`.
     epoch: Instant,
-    /// Functions other plugins registered for the scripts (B, spec §3.10).
+    /// Functions other plugins registered for the scripts (B, docs/abi.md §3.10).
     functions: Registry,
-    /// Failed pipelined `vh.*` calls already logged (issue 17).
+    /// Failed pipelined `vh.*` calls already logged.
     pipelined: crate::pipeline::Failures,
     /// How long the hub thread checks a direct link before it sleeps
     /// (`VH_SPIN_US` at most; adapted, and nothing on a busy machine).
@@ -84,7 +88,8 @@ pub fn current() -> Option<Arc<Shim>> {
     CURRENT.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// `w_Begin`: copies the table, detects the generation, starts the IPC
+/// `w_Begin`: detects the generation, keeps the table as that generation's
+/// wrapper did (a copy under A, the pointer under B), starts the IPC
 /// thread. Returns false (plugin stays offline) only for an unusable table.
 ///
 /// # Safety
@@ -128,12 +133,15 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
     };
     let spinner = vh_proto::spin::Adaptive::new(settings.spin);
     let shim = Shim {
-        // SAFETY: entries of the plugin's table are callbacks (spec §6.1).
-        table: unsafe { Table::copy(raw, generation) },
+        // SAFETY: entries of the plugin's table are callbacks, and python_pi
+        // never frees the table (docs/abi.md §3.2, §6.1).
+        table: unsafe { Table::new(raw.as_ptr(), generation) },
         ipc,
         settings,
         scripts: RwLock::new(HashMap::new()),
         next_id: AtomicI32::new(0),
+        reserved_upto: AtomicI32::new(0),
+        gone: Mutex::new(HashSet::new()),
         next_call: AtomicU64::new(1),
         waits: Mutex::new(HubWaits::default()),
         hub_encoding: Mutex::new(None),
@@ -148,7 +156,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
 }
 
 /// `w_End`: asks the runner to stop what is left, stops the IPC thread and
-/// drops all state, so that a later `w_Begin` starts clean (spec §3.3).
+/// drops all state, so that a later `w_Begin` starts clean (docs/abi.md §3.3).
 pub fn end() {
     let Some(shim) = CURRENT.write().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
@@ -187,12 +195,34 @@ impl Shim {
             .cloned()
     }
 
-    /// `w_ReserveID`: the next id; ids are never reused (spec §3.4, B).
+    /// `w_ReserveID` (docs/abi.md §3.4): under generation A the id the next
+    /// `w_Load` takes, the same until a load takes it (A reserved nothing);
+    /// under B a new id at every call (B appended a slot per call: two
+    /// calls give 0 and 1). Ids are never reused.
     pub fn reserve_id(&self) -> i32 {
-        self.next_id.load(Ordering::Relaxed)
+        let id = match self.generation() {
+            Generation::A => self.next_id.load(Ordering::Relaxed),
+            Generation::B => self.next_id.fetch_add(1, Ordering::Relaxed),
+        };
+        self.reserved_upto
+            .fetch_max(id.saturating_add(1), Ordering::Relaxed);
+        id
     }
 
-    /// `w_HasHook` (spec §3.7) for ids beyond the lock-free
+    /// True if script `id` is loaded, or was handed out by `w_ReserveID`
+    /// and not unloaded since: the slot generation B's wrapper kept for it
+    /// from `w_ReserveID` on, also while `w_Load` runs (docs/abi.md §3.10).
+    fn has_slot(&self, id: i32) -> bool {
+        self.script(id).is_some()
+            || ((0..self.reserved_upto.load(Ordering::Relaxed)).contains(&id)
+                && !self
+                    .gone
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(&id))
+    }
+
+    /// `w_HasHook` (docs/abi.md §3.7) for ids beyond the lock-free
     /// [`hooktable`] (which `ffi::w_HasHook` reads first); also runs `vh.*`
     /// calls queued since the hub's last entry.
     pub fn has_hook(&self, id: i32, hook: i32) -> bool {

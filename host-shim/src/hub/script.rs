@@ -12,9 +12,9 @@ use crate::hooktable;
 pub struct Script {
     /// The hub's script id.
     pub(super) id: i32,
-    /// File name with `.py`, as generation A's `vh.name` (spec §7.3).
+    /// File name with `.py`, as generation A's `vh.name` (docs/abi.md §7.3).
     pub name: String,
-    /// Bit i set if the script defined hook i at its last load (spec §3.7).
+    /// Bit i set if the script defined hook i at its last load (docs/abi.md §3.7).
     pub(super) hooks: AtomicU64,
     /// False while its worker is gone: hooks then allow at once.
     pub(super) up: AtomicBool,

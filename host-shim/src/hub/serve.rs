@@ -1,6 +1,6 @@
 //! The hub thread's wait loop: [`Shim::wait`] waits for one answer and
 //! meanwhile serves everything else that comes, from the runner and from
-//! direct links (spec/wrapper-abi.md §9.2), keeping the books in
+//! direct links (docs/abi.md §9.2), keeping the books in
 //! `waits`. Also the nesting guard, and the reads of direct links.
 
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub(super) enum LinkRead {
 impl Shim {
     /// Waits for `what` until `deadline`, serving `vh.*` calls of any script
     /// on this (the hub's) thread meanwhile, including calls that re-enter
-    /// the shim with nested hooks (spec §9.2). When `what` went on a direct
+    /// the shim with nested hooks (docs/abi.md §9.2). When `what` went on a direct
     /// link, this thread reads that link itself and sleeps in `poll` on it
     /// and on the IPC thread's wake-up, so the answer costs no thread hop.
     pub(super) fn wait(
@@ -92,7 +92,7 @@ impl Shim {
     }
 
     /// True if one more hook or function wait may be stacked; else logs
-    /// (once per incident) that `what` is skipped (spec §9.2: "guard
+    /// (once per incident) that `what` is skipped (docs/abi.md §9.2: "guard
     /// against unbounded recursion").
     pub(super) fn may_nest(&self, what: &str, id: i32) -> bool {
         let nesting = self.waits().check_nesting();

@@ -1,4 +1,4 @@
-//! The hub thread's wait stack, as rules without I/O (spec/wrapper-abi.md
+//! The hub thread's wait stack, as rules without I/O (docs/abi.md
 //! §9.2 re-entrancy). While the hub thread waits for a script (a load, an
 //! unload, a hook, a function call) it runs the scripts' `vh.*` calls, and
 //! those may fire hooks whose waits stack up inside the first. This module
@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use vh_proto::v1::{RunnerMessage, runner_message::Kind as In};
 
 /// Most hook and function waits the hub thread stacks up (hooks fired by
-/// `vh.*` calls inside hooks, spec §9.2). A worker refuses to nest deeper
+/// `vh.*` calls inside hooks, docs/abi.md §9.2). A worker refuses to nest deeper
 /// than 32 hooks itself (`vh._runtime.MAX_DEPTH`); this bound is above it,
 /// so that a script recursing into itself meets the worker's limit, and
 /// stops scripts that recurse through each other (each of them only half
@@ -115,7 +115,7 @@ pub(super) struct Waits<L, S> {
     leftovers: VecDeque<(RunnerMessage, L)>,
     /// Scripts the hub unloaded while one of their hooks (or function
     /// calls) was on the stack: their workers stop when the outermost of
-    /// those returns (spec §9.2, §12).
+    /// those returns (docs/abi.md §9.2, §12).
     deferred_unloads: HashMap<i32, S>,
     /// The nesting limit was hit and logged in the current incident (reset
     /// when the stack is empty again).
@@ -185,7 +185,7 @@ impl<L, S> Waits<L, S> {
         }
     }
 
-    /// Whether one more hook or function wait may be stacked (spec §9.2:
+    /// Whether one more hook or function wait may be stacked (docs/abi.md §9.2:
     /// "guard against unbounded recursion"; [`MAX_NESTED_WAITS`]).
     pub(super) fn check_nesting(&mut self) -> Nesting {
         let depth = self.stack.len();

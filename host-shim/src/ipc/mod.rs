@@ -1,5 +1,5 @@
 //! The shim's background IPC thread: one tokio runtime holding the gRPC
-//! stream to the runner (DESIGN.md "The hot path"), the side connection on
+//! stream to the runner (docs/architecture.md "The hot path"), the side connection on
 //! which the runner hands over direct links ([`crate::direct`]), and the
 //! periodic `HookStats` report. The hub thread never touches the gRPC
 //! stream: it queues outgoing messages on an unbounded channel and reads
@@ -96,13 +96,19 @@ impl Ipc {
             round_trips: Mutex::default(),
         });
         let me = Arc::clone(&ipc);
+        // Built here, on the hub thread, with the hub's closed fds 0..2
+        // held meanwhile: the runtime's own epoll, eventfd and socketpair
+        // must not take those numbers (docs/abi.md §1.1, `crate::fds`).
+        let rt = {
+            let _held = vh_proto::fd::StdioPlaceholders::hold();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        };
         let handle = std::thread::Builder::new()
             .name("vh-shim-ipc".into())
             .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
+                let rt = match rt {
                     Ok(rt) => rt,
                     Err(e) => {
                         me.set_link(Link::Down(format!("cannot start the IPC runtime: {e}")));

@@ -58,9 +58,9 @@ impl Ipc {
     /// A message whose encoding exceeds [`MAX_MESSAGE_LEN`] would end the
     /// whole stream (tonic refuses it, the runner could not decode it), so
     /// it is never queued: a `CallResult` (the answer to a script's `vh.*`
-    /// call, spec §6.2) is replaced by a failed one whose error gives the
+    /// call, docs/abi.md §6.2) is replaced by a failed one whose error gives the
     /// size and the limit, so that only that call fails; anything else
-    /// (a hook call with a huge chat line, spec §5) is dropped with one log
+    /// (a hook call with a huge chat line, docs/abi.md §5) is dropped with one log
     /// line and [`Unsent::TooBig`], and the caller treats it as "no
     /// opinion" or a failure.
     ///

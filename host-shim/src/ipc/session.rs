@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::{Endpoint, Uri};
@@ -82,7 +81,7 @@ impl Ipc {
         let path = socket.to_path_buf();
         let connector = tower::service_fn(move |_: Uri| {
             let path = path.clone();
-            async move { UnixStream::connect(path).await.map(TokioIo::new) }
+            async move { crate::fds::connect(&path).await.map(TokioIo::new) }
         });
         // The URI is required by the HTTP/2 layer but never resolved.
         let endpoint = Endpoint::from_static("http://vh-runner.localhost")

@@ -7,16 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::{Event, Ipc};
 
-/// A non-blocking eventfd.
+/// A non-blocking eventfd, numbered 3 or more (`crate::fds`).
 pub(super) fn new_eventfd() -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: plain syscall; the fd is ours if it succeeds.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: just created.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    crate::fds::eventfd()
 }
 
 impl Ipc {

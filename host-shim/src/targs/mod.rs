@@ -1,13 +1,19 @@
-//! `w_Targs`: the argument lists that cross the C ABI (spec/wrapper-abi.md
+//! `w_Targs`: the argument lists that cross the C ABI (docs/abi.md
 //! §2), their allocation and ownership rules (§2.7), and conversion to and
 //! from wire [`Value`]s.
 //!
-//! Every struct the shim hands out is **one** `calloc` block: header,
-//! elements, then the format string and (for structs the shim fills itself)
-//! copies of the strings. The plugin's `free()` (generation A) therefore
-//! releases everything, and so does `w_free_args` (generation B), which
-//! frees only pointers that lie outside the block (§2.6, §2.7 "Pick one
-//! convention": this is ours).
+//! Two layouts, as the originals allocate (docs/abi.md §2.1, §2.7):
+//! * [`build`]: **one** `calloc` block: header, elements, then the format
+//!   string and copies of the strings. Generation A's plugin releases a
+//!   hook result with `free()` alone, which releases all of it; callback
+//!   arguments use it too (the shim frees them itself).
+//! * [`build_owned`]: header and elements in one block, the format and each
+//!   string `malloc`ed on their own, as generation B's `w_pack("s",
+//!   strdup(s))` results: a caller may `free()` a string it unpacked and
+//!   then the struct (B's hook and `w_CallFunction` results).
+//!
+//! `w_free_args` releases either completely: it frees the pointers that
+//! lie outside the struct's own block (§2.6).
 //!
 //! `pack` holds the Rust half of `w_pack`/`w_unpack` (the C file
 //! `c/pack.c` reads the varargs), `print` the text of `w_packprint`.
@@ -23,7 +29,7 @@ use std::ptr;
 
 use vh_proto::v1::{Value, value::Kind};
 
-/// One 16-byte element (spec §2.1): the format character, then the value.
+/// One 16-byte element (docs/abi.md §2.1): the format character, then the value.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Element {
@@ -33,7 +39,7 @@ pub struct Element {
     pub value: ElemValue,
 }
 
-/// The element's value union (spec §2.1).
+/// The element's value union (docs/abi.md §2.1).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union ElemValue {
@@ -57,7 +63,7 @@ pub struct Targs {
 
 const HEADER: usize = size_of::<Targs>();
 const ELEM: usize = size_of::<Element>();
-const _: () = assert!(HEADER == 8 && ELEM == 16, "spec §2.1 layout (LP64)");
+const _: () = assert!(HEADER == 8 && ELEM == 16, "docs/abi.md §2.1 layout (LP64)");
 
 /// A value to put into a struct the shim builds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,7 +101,7 @@ impl<'a> Arg<'a> {
     }
 }
 
-/// Bytes up to the first NUL: C strings cannot carry more (spec §8).
+/// Bytes up to the first NUL: C strings cannot carry more (docs/abi.md §8).
 fn c_bytes(s: &[u8]) -> &[u8] {
     s.iter().position(|&b| b == 0).map_or(s, |n| &s[..n])
 }
@@ -152,6 +158,75 @@ pub fn build(args: &[Arg<'_>]) -> *mut Targs {
     }
 }
 
+/// `strdup` of `s` up to its first NUL; NULL only if `malloc` fails.
+fn c_strdup(s: &[u8]) -> *mut c_char {
+    let s = c_bytes(s);
+    // SAFETY: malloc of len + 1 bytes, all written below.
+    unsafe {
+        let p = libc::malloc(s.len() + 1).cast::<u8>();
+        if !p.is_null() {
+            ptr::copy_nonoverlapping(s.as_ptr(), p, s.len());
+            *p.add(s.len()) = 0;
+        }
+        p.cast()
+    }
+}
+
+/// Builds a struct holding `args` as generation B's wrapper allocates its
+/// results (docs/abi.md §2.6, §2.7): header and elements in one `calloc`
+/// block, the format and every string `malloc`ed on their own. Released
+/// with `w_free_args`, or by `free()` on each string and then the struct
+/// (the format then leaks, as with B's own results).
+///
+/// Returns NULL only if an allocation fails (nothing is left allocated).
+pub fn build_owned(args: &[Arg<'_>]) -> *mut Targs {
+    let n = args.len();
+    let format: Vec<u8> = args.iter().map(Arg::format_char).collect();
+    // SAFETY: calloc of a non-zero size; written only within it. On a
+    // failed allocation everything made so far is released.
+    unsafe {
+        let block = libc::calloc(1, HEADER + ELEM * n).cast::<u8>();
+        if block.is_null() {
+            return ptr::null_mut();
+        }
+        let t = block.cast::<Targs>();
+        let fmt = c_strdup(&format);
+        (*t).format = fmt;
+        let elems = block.add(HEADER).cast::<Element>();
+        let mut failed = fmt.is_null();
+        for (i, a) in args.iter().enumerate() {
+            let value = match a {
+                Arg::Long(l) => ElemValue { l: *l as c_long },
+                Arg::Double(d) => ElemValue { d: *d },
+                Arg::Str(None) => ElemValue { s: ptr::null_mut() },
+                Arg::Str(Some(s)) | Arg::Json(s) => {
+                    let p = c_strdup(s);
+                    failed |= p.is_null();
+                    ElemValue { s: p }
+                }
+            };
+            elems.add(i).write(Element {
+                kind: a.format_char() as c_char,
+                value,
+            });
+        }
+        if failed {
+            if fmt.is_null() {
+                for (i, a) in args.iter().enumerate() {
+                    if matches!(a, Arg::Str(Some(_)) | Arg::Json(_)) {
+                        libc::free((*elems.add(i)).value.s.cast());
+                    }
+                }
+                libc::free(block.cast());
+            } else {
+                free_args(t);
+            }
+            return ptr::null_mut();
+        }
+        t
+    }
+}
+
 /// The format and elements of `a`, or `None` for NULL / NULL format.
 ///
 /// # Safety
@@ -195,6 +270,9 @@ pub unsafe fn to_wire(format: &[u8], elems: &[Element]) -> Result<Vec<Value>, ch
                     b's' => Kind::S(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
                     b'D' if e.value.s.is_null() => Kind::NullS(true),
                     b'D' => Kind::Json(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
+                    // An opaque pointer reaches a script as its address, as
+                    // generation B's wrapper passes it (docs/abi.md §4.3).
+                    b'p' => Kind::L(e.value.p as c_long),
                     other => return Err(other as char),
                 }
             };
@@ -203,7 +281,7 @@ pub unsafe fn to_wire(format: &[u8], elems: &[Element]) -> Result<Vec<Value>, ch
         .collect()
 }
 
-/// `w_free_args` (spec §2.6): frees every `s`/`D` string, `L` array and the
+/// `w_free_args` (docs/abi.md §2.6): frees every `s`/`D` string, `L` array and the
 /// format that lie outside the struct's own block, then the block.
 ///
 /// # Safety
@@ -270,6 +348,27 @@ mod tests {
             assert_eq!(w[1].kind, Some(Kind::L(-2)));
             assert_eq!(w[2].kind, Some(Kind::NullS(true)));
             assert_eq!(w[3].kind, Some(Kind::D(1.5)));
+            free_args(t);
+        }
+    }
+
+    #[test]
+    fn build_owned_allocates_each_string_on_its_own() {
+        let t = build_owned(&[Arg::Str(Some(b"abc")), Arg::Long(3), Arg::Str(None)]);
+        // SAFETY: fresh struct from build_owned; its strings are malloc'ed.
+        unsafe {
+            let (format, elems) = view(t).unwrap();
+            assert_eq!(format, b"sls");
+            let s = elems[0].value.s;
+            let lo = t as usize;
+            let hi = lo + libc::malloc_usable_size(t.cast());
+            assert!((s as usize) < lo || (s as usize) >= hi, "outside the block");
+            assert_eq!(CStr::from_ptr(s).to_bytes(), b"abc");
+            // What a C caller may do with B's result: free the string, then the struct.
+            libc::free(s.cast());
+            libc::free((*t).format as *mut c_void);
+            libc::free(t.cast());
+            let t = build_owned(&[Arg::Json(b"[1]"), Arg::Double(0.5)]);
             free_args(t);
         }
     }

@@ -1,4 +1,4 @@
-//! The Rust half of `w_pack` and `w_unpack` (spec/wrapper-abi.md §2.2,
+//! The Rust half of `w_pack` and `w_unpack` (docs/abi.md §2.2,
 //! §2.4): `c/pack.c` turns the varargs into plain elements and calls these
 //! exported functions, which build the struct and check formats.
 
@@ -38,7 +38,7 @@ pub unsafe extern "C" fn vh_shim_pack(
     .unwrap_or(ptr::null_mut())
 }
 
-/// Logs a `w_pack` call with an unknown format character (spec §2.2).
+/// Logs a `w_pack` call with an unknown format character (docs/abi.md §2.2).
 ///
 /// # Safety
 /// `format` is a valid C string.
@@ -57,7 +57,7 @@ pub unsafe extern "C" fn vh_shim_pack_rejected(format: *const c_char) {
     });
 }
 
-/// The checks of `w_unpack` (spec §2.4): A's exact format match, plus B's
+/// The checks of `w_unpack` (docs/abi.md §2.4): A's exact format match, plus B's
 /// `|` (required|optional) for the B plugin's `GetConfig` ("ss|s"). Fills
 /// `out[j]` for each non-`|` character j (type = requested character,
 /// value zero for an absent optional) and returns how many; -1 on mismatch,
@@ -112,7 +112,7 @@ pub unsafe extern "C" fn vh_shim_unpack(
 }
 
 /// For each requested element: its character and whether it is stored.
-/// `None` if `stored` does not satisfy `want` (spec §2.4).
+/// `None` if `stored` does not satisfy `want` (docs/abi.md §2.4).
 fn unpack_plan(stored: &[u8], want: &[u8]) -> Option<Vec<(u8, bool)>> {
     let bar = want.iter().position(|&c| c == b'|');
     let chars: Vec<u8> = want.iter().copied().filter(|&c| c != b'|').collect();

@@ -1,4 +1,4 @@
-//! The text of `w_packprint` (spec/wrapper-abi.md §2.5), for log lines.
+//! The text of `w_packprint` (docs/abi.md §2.5), for log lines.
 
 use std::cell::RefCell;
 use std::ffi::{CStr, c_char};
@@ -10,7 +10,7 @@ thread_local! {
 }
 
 /// Text of `a` for log lines, A's style: `ss ( s:<nick>, s:<text> )`
-/// (spec §2.5), each item cut at 399 bytes. The buffer is per thread and
+/// (docs/abi.md §2.5), each item cut at 399 bytes. The buffer is per thread and
 /// rewritten by the next call on that thread (never grows without bound,
 /// unlike A's).
 ///

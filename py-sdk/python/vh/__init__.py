@@ -2,14 +2,14 @@
 by vh-runner.
 
 Existing scripts keep working: ``import vh`` gives the functions,
-constants and attributes the in-process plugin gave (spec/wrapper-abi.md
+constants and attributes the in-process plugin gave (docs/abi.md
 §7), with the results of the hub's plugin generation (A: python_pi 1.6,
 B: 1.7; a script may choose the other in runner.toml, see ``vh._semantics``
 and docs/compatibility.md). Unlike there, every function may be called
 from any thread of the script.
 
 Also there: generation B's ``vh.CallDynamicFunction`` (C functions other
-plugins register, spec §3.10) and the names the plugin's documentation
+plugins register, docs/abi.md §3.10) and the names the plugin's documentation
 shows but neither wrapper had (``vh.SendToAll``, ``eCR_PLUGIN``,
 ``eCR_BANNED``, ``eBF_REVERSE``, the ``eIT_*`` config types; see
 ``vh._extras``).
@@ -24,7 +24,7 @@ Added for new scripts (docs/script-authors.md):
 * ``vh.testing`` and the pytest fixture ``vh_hub``: a fake hub to test a
   script without a hub or a runner.
 
-Attributes set when the worker loads the script (spec §7.3): ``myid``,
+Attributes set when the worker loads the script (docs/abi.md §7.3): ``myid``,
 ``botname``, ``opchatname``, ``name``, ``path``, ``basedir``,
 ``config_name``, ``starttime``.
 """
@@ -70,7 +70,7 @@ for _fn in _api.CLASSIC_FUNCTIONS:
     _g[_fn.__name__] = _fn
 del _g, _fn
 
-# Generation B's spellings of encode/decode (spec §7.2).
+# Generation B's spellings of encode/decode (docs/abi.md §7.2).
 Encode = encode
 Decode = decode
 

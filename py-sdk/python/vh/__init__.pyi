@@ -14,7 +14,7 @@ from ._errors import VhError as VhError
 __version__: tuple[int, int, int, int]
 __version_string__: str
 
-# Set when the worker loads the script (spec/wrapper-abi.md §7.3).
+# Set when the worker loads the script (docs/abi.md §7.3).
 myid: int
 botname: str
 opchatname: str
@@ -28,7 +28,7 @@ hub_encoding: str
 # vh-runner extra: the script's state folder (VH_STATE_DIR), '' if none.
 state_dir: str
 
-# Hub constants (spec §7.4, generation A's values).
+# Hub constants (docs/abi.md §7.4, generation A's values).
 eCR_DEFAULT: Final = 0
 eCR_INVALID_USER: Final = 1
 eCR_KICKED: Final = 2
@@ -87,7 +87,7 @@ eIT_STRING: Final = 12
 eIT_DOUBLE: Final = 13
 
 def encode(s: str) -> str:
-    """NMDC-escapes the five special characters (spec §7.2 ``encode``)."""
+    """NMDC-escapes the five special characters (docs/abi.md §7.2 ``encode``)."""
 
 def decode(s: str) -> str:
     """Exact inverse of :func:`encode`; other ``&#`` sequences stay."""
@@ -100,7 +100,7 @@ def SendToOpChat(text: str, from_nick: str | None = None, /) -> bool:
     op-chat bot.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SendToOpChat`` (spec/wrapper-abi.md §6.3).
+    ``SendToOpChat`` (docs/abi.md §6.3).
     """
 
 def SendToActive(data: str, delay: int = 0, /) -> bool:
@@ -108,14 +108,14 @@ def SendToActive(data: str, delay: int = 0, /) -> bool:
     send cache).
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SendToActive`` (spec/wrapper-abi.md §6.3).
+    ``SendToActive`` (docs/abi.md §6.3).
     """
 
 def SendToPassive(data: str, delay: int = 0, /) -> bool:
     """Sends raw protocol ``data`` to every passive-mode user.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SendToPassive`` (spec/wrapper-abi.md §6.3).
+    ``SendToPassive`` (docs/abi.md §6.3).
     """
 
 def SendToActiveClass(data: str, min_class: int, max_class: int, delay: int = 0, /) -> bool:
@@ -123,7 +123,7 @@ def SendToActiveClass(data: str, min_class: int, max_class: int, delay: int = 0,
     max_class]``.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SendToActiveClass`` (spec/wrapper-abi.md §6.3).
+    ``SendToActiveClass`` (docs/abi.md §6.3).
     """
 
 def SendToPassiveClass(data: str, min_class: int, max_class: int, delay: int = 0, /) -> bool:
@@ -131,21 +131,21 @@ def SendToPassiveClass(data: str, min_class: int, max_class: int, delay: int = 0
     max_class]``.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SendToPassiveClass`` (spec/wrapper-abi.md §6.3).
+    ``SendToPassiveClass`` (docs/abi.md §6.3).
     """
 
 def SendDataToUser(data: str, nick: str, delay: int = 0, /) -> bool:
     """Sends raw protocol ``data`` to one online user (``|`` is added if missing).
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SendDataToUser`` (spec/wrapper-abi.md §6.3).
+    ``SendDataToUser`` (docs/abi.md §6.3).
     """
 
 def SendDataToAll(data: str, min_class: int, max_class: int, delay: int = 0, /) -> bool:
     """Sends raw protocol ``data`` to every user with a class in ``[min_class, max_class]``.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SendDataToAll`` (spec/wrapper-abi.md §6.3).
+    ``SendDataToAll`` (docs/abi.md §6.3).
     """
 
 def SendPMToAll(text: str, from_nick: str, min_class: int, max_class: int, /) -> bool:
@@ -153,7 +153,7 @@ def SendPMToAll(text: str, from_nick: str, min_class: int, max_class: int, /) ->
     ``[min_class, max_class]``.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SendPMToAll`` (spec/wrapper-abi.md §6.3).
+    ``SendPMToAll`` (docs/abi.md §6.3).
     """
 
 def CloseConnection(nick: str, delay_ms: int = 0, reason: int = 0, /) -> bool:
@@ -161,14 +161,14 @@ def CloseConnection(nick: str, delay_ms: int = 0, reason: int = 0, /) -> bool:
     (an ``eCR_*`` constant).
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``CloseConnection`` (spec/wrapper-abi.md §6.3).
+    ``CloseConnection`` (docs/abi.md §6.3).
     """
 
 def GetMyINFO(nick: str, /) -> tuple[str, str, str, str, str, str] | None:
     """A user's MyINFO fields ``(nick, desc, tag, speed, email, share)``.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetMyINFO`` (spec/wrapper-abi.md §6.3).
+    ``GetMyINFO`` (docs/abi.md §6.3).
     """
 
 def SetMyINFO(
@@ -183,133 +183,133 @@ def SetMyINFO(
     """Changes a user's MyINFO fields (``None`` keeps one) and broadcasts it.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``SetMyINFO``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def GetUserClass(nick: str, /) -> int | None:
     """A user's class (``-2``: not online).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetUserClass`` (spec/wrapper-abi.md §6.3).
+    ``GetUserClass`` (docs/abi.md §6.3).
     """
 
 def GetNickList() -> list[str] | None:
     """The nicks in the user list, bots included.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetNickList`` (spec/wrapper-abi.md §6.3).
+    ``GetNickList`` (docs/abi.md §6.3).
     """
 
 def GetOpList() -> list[str] | None:
     """The nicks of operators (class 3 and up), bots included.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetOpList`` (spec/wrapper-abi.md §6.3).
+    ``GetOpList`` (docs/abi.md §6.3).
     """
 
 def GetBotList() -> list[str] | None:
     """The nicks of the bots.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetBotList`` (spec/wrapper-abi.md §6.3).
+    ``GetBotList`` (docs/abi.md §6.3).
     """
 
 def GetRawNickList() -> str | None:
     """The raw ``$NickList a$$b$$`` string (plugin generation A only).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetNickList`` (spec/wrapper-abi.md §6.3).
+    ``GetNickList`` (docs/abi.md §6.3).
     """
 
 def GetRawOpList() -> str | None:
     """The raw ``$OpList a$$b$$`` string (plugin generation A only).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetOpList`` (spec/wrapper-abi.md §6.3).
+    ``GetOpList`` (docs/abi.md §6.3).
     """
 
 def GetRawBotList() -> str | None:
     """The raw ``$BotList a$$b$$`` string (plugin generation A only).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetBotList`` (spec/wrapper-abi.md §6.3).
+    ``GetBotList`` (docs/abi.md §6.3).
     """
 
 def GetUserHost(nick: str, /) -> str | None:
     """A user's host name (``''`` if unknown; the hub may resolve DNS first).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetUserHost`` (spec/wrapper-abi.md §6.3).
+    ``GetUserHost`` (docs/abi.md §6.3).
     """
 
 def GetUserIP(nick: str, /) -> str | None:
     """A user's IP (``''`` if unknown, ``127.0.0.1`` for bots).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetUserIP`` (spec/wrapper-abi.md §6.3).
+    ``GetUserIP`` (docs/abi.md §6.3).
     """
 
 def SetUserIP(nick: str, ip: str, /) -> bool:
     """Changes the IP the hub has for an online user.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``SetUserIP``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def SetMyINFOFlag(nick: str, flag: int, /) -> bool:
     """Sets the bits ``flag`` in the status byte of a user's MyINFO.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SetMyINFOFlag`` (spec/wrapper-abi.md §6.3).
+    ``SetMyINFOFlag`` (docs/abi.md §6.3).
     """
 
 def UnsetMyINFOFlag(nick: str, flag: int, /) -> bool:
     """Clears the bits ``flag`` in the status byte of a user's MyINFO.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``UnsetMyINFOFlag`` (spec/wrapper-abi.md §6.3).
+    ``UnsetMyINFOFlag`` (docs/abi.md §6.3).
     """
 
 def GetUserHubURL(nick: str, /) -> str | None:
     """The hub address a user connected to (``''`` if unknown).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetUserHubURL`` (spec/wrapper-abi.md §6.3).
+    ``GetUserHubURL`` (docs/abi.md §6.3).
     """
 
 def GetUserExtJSON(nick: str, /) -> str | None:
     """A user's ExtJSON data (``''`` if unknown).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetUserExtJSON`` (spec/wrapper-abi.md §6.3).
+    ``GetUserExtJSON`` (docs/abi.md §6.3).
     """
 
 def GetUserCC(nick: str, /) -> str | None:
     """A user's country code (``''`` if unknown).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetUserCC`` (spec/wrapper-abi.md §6.3).
+    ``GetUserCC`` (docs/abi.md §6.3).
     """
 
 def GetIPCC(ip: str, /) -> str | None:
     """The country code of an IP (GeoIP).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetIPCC`` (spec/wrapper-abi.md §6.3).
+    ``GetIPCC`` (docs/abi.md §6.3).
     """
 
 def GetIPCN(ip: str, /) -> str | None:
     """The country name of an IP (GeoIP).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetIPCN`` (spec/wrapper-abi.md §6.3).
+    ``GetIPCN`` (docs/abi.md §6.3).
     """
 
 def GetIPASN(ip: str, db: str | None = None, /) -> str | None:
     """The autonomous system of an IP (GeoIP ASN database ``db``).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetIPASN`` (spec/wrapper-abi.md §6.3).
+    ``GetIPASN`` (docs/abi.md §6.3).
     """
 
 def GetGeoIP(ip: str, db: str | None = None, /) -> dict[str, Any] | None:
@@ -317,7 +317,7 @@ def GetGeoIP(ip: str, db: str | None = None, /) -> dict[str, Any] | None:
     ``area_code`` (int), ``country``, ``city``, … (str).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetGeoIP`` (spec/wrapper-abi.md §6.3).
+    ``GetGeoIP`` (docs/abi.md §6.3).
     """
 
 def AddRegUser(
@@ -326,21 +326,21 @@ def AddRegUser(
     """Registers ``nick`` with class ``uclass`` (0 to 5, or 10) and ``password``, as ``op_nick``.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``AddRegUser`` (spec/wrapper-abi.md §6.3).
+    ``AddRegUser`` (docs/abi.md §6.3).
     """
 
 def DelRegUser(nick: str, /) -> bool:
     """Deletes the registration of ``nick``.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``DelRegUser`` (spec/wrapper-abi.md §6.3).
+    ``DelRegUser`` (docs/abi.md §6.3).
     """
 
 def SetRegClass(nick: str, uclass: int, /) -> bool:
     """Changes the class of a registered nick.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``SetRegClass`` (spec/wrapper-abi.md §6.3).
+    ``SetRegClass`` (docs/abi.md §6.3).
     """
 
 def Ban(op_nick: str, nick: str, reason: str, seconds: int, ban_type: int, /) -> bool:
@@ -348,7 +348,7 @@ def Ban(op_nick: str, nick: str, reason: str, seconds: int, ban_type: int, /) ->
     constant.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``Ban``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def KickUser(
@@ -364,21 +364,21 @@ def KickUser(
     ``OnOperatorKicks``).
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``KickUser``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def DelNickTempBan(nick: str, /) -> bool:
     """Lifts the temporary bans of a nick.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``DelNickTempBan`` (spec/wrapper-abi.md §6.3).
+    ``DelNickTempBan`` (docs/abi.md §6.3).
     """
 
 def DelIPTempBan(ip: str, /) -> bool:
     """Lifts the temporary bans of an IP.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``DelIPTempBan`` (spec/wrapper-abi.md §6.3).
+    ``DelIPTempBan`` (docs/abi.md §6.3).
     """
 
 def ParseCommand(nick: str, command: str, in_pm: int, /) -> bool:
@@ -386,7 +386,7 @@ def ParseCommand(nick: str, command: str, in_pm: int, /) -> bool:
     hooks.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``ParseCommand`` (spec/wrapper-abi.md §6.3).
+    ``ParseCommand`` (docs/abi.md §6.3).
     """
 
 def ScriptCommand(cmd: str, data: str, instant: int = 0, /) -> bool:
@@ -394,43 +394,43 @@ def ScriptCommand(cmd: str, data: str, instant: int = 0, /) -> bool:
     ``instant`` > 0, else at the next timer tick.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback
-    ``ScriptCommand`` (spec/wrapper-abi.md §6.3).
+    ``ScriptCommand`` (docs/abi.md §6.3).
     """
 
 def SetConfig(conf: str, var: str, value: str, /) -> bool:
     """Sets hub config variable ``var`` of ``conf`` (fires ``OnSetConfig``). The plugin reports
-    failure even when it set the value (spec §6.3).
+    failure even when it set the value (docs/abi.md §6.3).
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``SetConfig``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def GetConfig(conf: str, var: str, default: str | None = None, /) -> str | None:
     """A hub config value (``default`` if it is not set).
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetConfig`` (spec/wrapper-abi.md §6.3).
+    ``GetConfig`` (docs/abi.md §6.3).
     """
 
 def IsRobotNickBad(nick: str, /) -> int | None:
     """Whether a nick may be a new bot's: an ``eBOT_*`` code, 0 if fine.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``IsRobotNickBad`` (spec/wrapper-abi.md §6.3).
+    ``IsRobotNickBad`` (docs/abi.md §6.3).
     """
 
 def AddRobot(nick: str, uclass: int, desc: str, speed: str, email: str, share: str, /) -> bool:
     """Adds a bot to the user list with the given class and MyINFO fields.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``AddRobot``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def DelRobot(nick: str, /) -> bool:
     """Removes a bot added with ``AddRobot``.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``DelRobot``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def SQL(query: str, limit: int = 100, /) -> tuple[int, list[list[str]]]:
@@ -438,28 +438,28 @@ def SQL(query: str, limit: int = 100, /) -> tuple[int, list[list[str]]]:
     (``'NULL'`` for SQL NULL).
 
     Returns ``(1, rows)``, or ``(0, [])`` if the query failed (§7.2, generation A). Hub
-    callback ``SQL`` (spec/wrapper-abi.md §6.3).
+    callback ``SQL`` (docs/abi.md §6.3).
     """
 
 def GetServFreq() -> float | None:
     """The frequency of the hub's main loop, per second.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetServFreq`` (spec/wrapper-abi.md §6.3).
+    ``GetServFreq`` (docs/abi.md §6.3).
     """
 
 def GetUsersCount() -> int | None:
     """The number of users online.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetUsersCount`` (spec/wrapper-abi.md §6.3).
+    ``GetUsersCount`` (docs/abi.md §6.3).
     """
 
 def GetTotalShareSize() -> str | None:
     """The total share of the users online, in bytes, as a decimal string.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``GetTotalShareSize`` (spec/wrapper-abi.md §6.3).
+    ``GetTotalShareSize`` (docs/abi.md §6.3).
     """
 
 def usermc(text: str, nick: str, from_nick: str | None = None, /) -> bool:
@@ -467,7 +467,7 @@ def usermc(text: str, nick: str, from_nick: str | None = None, /) -> bool:
     security bot).
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``usermc``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def pm(
@@ -477,21 +477,21 @@ def pm(
     security bot), shown as from ``display_nick``.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``pm``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def mc(text: str, from_nick: str | None = None, /) -> bool:
     """Sends ``text`` to main chat from ``from_nick`` (default: the hub-security bot).
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``mc``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def classmc(text: str, min_class: int, max_class: int, from_nick: str | None = None, /) -> bool:
     """Sends ``text`` to the main chat of users with a class in ``[min_class, max_class]``.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``classmc``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def UserRestrictions(
@@ -506,14 +506,14 @@ def UserRestrictions(
     …; ``'0'`` lifts, ``None`` keeps); the restrictions now active, by name.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``UserRestrictions`` (spec/wrapper-abi.md §6.3).
+    ``UserRestrictions`` (docs/abi.md §6.3).
     """
 
 def Topic(new_topic: str | None = None, /) -> str | None:
     """The hub topic; sets it first if ``new_topic`` is given.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback ``Topic``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def name_and_version(
@@ -522,14 +522,14 @@ def name_and_version(
     """This script's name and version as the plugin lists them; sets them first if given.
 
     Returns the value, or None if the hub refused (§7.2, generation A). Hub callback
-    ``name_and_version`` (spec/wrapper-abi.md §6.3).
+    ``name_and_version`` (docs/abi.md §6.3).
     """
 
 def StopHub(code: int, delay: int = 0, /) -> bool:
     """Stops the hub with exit code ``code`` after ``delay`` seconds (-1: at once).
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``StopHub``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 # vh-runner extras (vh._extras).
@@ -539,12 +539,12 @@ def SendToAll(text: str, from_nick: str | None = None, /) -> bool:
     plugin's README.
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``mc``
-    (spec/wrapper-abi.md §6.3).
+    (docs/abi.md §6.3).
     """
 
 def CallDynamicFunction(name: str, /, *args: Any) -> Any:
     """Calls the C function another plugin registered for this script as ``name``
-    (``w_RegisterFunction``, spec §3.10) and returns its result.
+    (``w_RegisterFunction``, docs/abi.md §3.10) and returns its result.
 
     Arguments become the C struct's elements by type: ``int``/``bool`` 'l', ``str`` 's' (in
     the hub encoding), ``float`` 'd', and ``list``, ``tuple``, ``set``, ``frozenset``,

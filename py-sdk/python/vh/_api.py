@@ -1,10 +1,10 @@
 """Builds the ``vh`` functions from the table in ``_functions``: argument
-checks and conversion, one hub callback per call (spec/wrapper-abi.md
+checks and conversion, one hub callback per call (docs/abi.md
 §7.2, §6.3), then the result in the classic or the strict flavour
 (``_results``).
 
 Departures from generation A, all where A's behaviour could not be what a
-script wants (spec §11 item 10):
+script wants (docs/abi.md §11 item 10):
 
 * a wrong number of arguments raises ``TypeError`` at once (A left a
   pending exception and returned a normal value);
@@ -120,7 +120,7 @@ def call_strict(
     # Errors
     ``HubRefusedError`` if the callback failed (except ``SetConfig``, see
     ``FunctionSpec.failure_is_refusal``) or answered in another format than
-    its own (spec §6.3), ``HubTimeoutError`` past ``timeout`` seconds,
+    its own (docs/abi.md §6.3), ``HubTimeoutError`` past ``timeout`` seconds,
     ``NotConnectedError``, ``TypeError``, ``MessageTooBigError`` if the
     call is too big to send.
     """
@@ -164,7 +164,7 @@ _CLASSIC_FAILURE = {
 def docstring(spec: FunctionSpec, flavour: str) -> str:
     """The docstring of ``spec``'s function in ``flavour`` ``"classic"``,
     ``"strict"`` or ``"aio"`` (also used for the stubs)."""
-    where = f"Hub callback ``{spec.callback}`` (spec/wrapper-abi.md §6.3)."
+    where = f"Hub callback ``{spec.callback}`` (docs/abi.md §6.3)."
     if flavour == "classic":
         failure = _CLASSIC_FAILURE.get(spec.result, "the value, or None if the hub refused")
         return f"{spec.doc}\n\nReturns {failure} (§7.2, generation A). {where}"
@@ -185,7 +185,7 @@ def _describe(fn: Callable[..., Any], spec: FunctionSpec, flavour: str) -> None:
 
 def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     """The classic function: generation A's results, ``False``/``None`` when
-    the callback fails (spec §7.2), also when its result has another format
+    the callback fails (docs/abi.md §7.2), also when its result has another format
     than the callback's own (§6.3) or the call is too big to send."""
     convert = _results.CLASSIC[spec.result]
     # docs/protocol.md "Pipelined calls": a send whose result is discarded.
@@ -226,14 +226,14 @@ def describe_async(fn: Callable[..., Any], spec: FunctionSpec) -> None:
     _describe(fn, spec, "aio")
 
 
-#: The classic functions, in the spec's order.
+#: The classic functions, in docs/abi.md §7.2's order.
 CLASSIC_FUNCTIONS: tuple[Callable[..., Any], ...] = tuple(make_classic(s) for s in FUNCTIONS)
 
 _ENTITIES = (("\x05", "&#5;"), ("$", "&#36;"), ("`", "&#96;"), ("|", "&#124;"), ("~", "&#126;"))
 
 
 def encode(s: str) -> str:
-    """NMDC-escapes the five special characters (spec §7.2 ``encode``)."""
+    """NMDC-escapes the five special characters (docs/abi.md §7.2 ``encode``)."""
     for raw, entity in _ENTITIES:
         s = s.replace(raw, entity)
     return s

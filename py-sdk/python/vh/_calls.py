@@ -2,10 +2,10 @@
 
 * On the main thread (inside a hook), the call waits for the hub's answer
   while serving any hook the hub fires meanwhile (the hub may re-enter the
-  script, spec/wrapper-abi.md §9.2); it runs at once because the hub is
+  script, docs/abi.md §9.2); it runs at once because the hub is
   waiting for this script.
 * On any other thread, the call blocks that thread until the hub runs it,
-  at its next entry into the shim (DESIGN.md "host-shim"; latency up to the
+  at its next entry into the shim (docs/architecture.md "host-shim"; latency up to the
   hub's timer period, 1 s). Each thread's calls reach the hub in the order
   it made them, since a thread makes its next call only after the last
   one's answer.
@@ -49,7 +49,7 @@ class Calls(FunctionCalls):
 
     def call(self, callback: str, args: list[Any], timeout: Optional[float] = None) -> CallOutcome:
         """Runs hub callback ``callback`` with ``args`` (already hub values,
-        full length, spec §6.3) and returns ``(ok, values, error)``.
+        full length, docs/abi.md §6.3) and returns ``(ok, values, error)``.
 
         # Errors
         ``HubTimeoutError`` if ``timeout`` (seconds) passes first (the call
@@ -91,7 +91,7 @@ class Calls(FunctionCalls):
     def _wait_result(self, call_id: int, what: str, timeout: Optional[float]) -> tuple[Any, ...]:
         """Waits on the main thread for the ``("result", call_id, …)`` event,
         running every hook and function call the hub sends meanwhile: the
-        hub may re-enter this script while it waits (spec §9.2).
+        hub may re-enter this script while it waits (docs/abi.md §9.2).
 
         Such a nested hook may itself wait for a call, and the answer to
         this (outer) call may come first: the hub does not wait for hooks
@@ -140,7 +140,7 @@ class Calls(FunctionCalls):
         self, name: bytes, kinds: str, args: list[Any], timeout: Optional[float] = None
     ) -> DynamicOutcome:
         """Calls the C function registered as ``name`` for this script
-        (``vh.CallDynamicFunction``, spec §3.10) with hub values ``args`` of
+        (``vh.CallDynamicFunction``, docs/abi.md §3.10) with hub values ``args`` of
         the given ``kinds``; from any thread, like :meth:`call`.
 
         # Errors

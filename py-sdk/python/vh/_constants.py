@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Constants of the ``vh`` module with the hub's values (spec §7.4; ban
+"""Constants of the ``vh`` module with the hub's values (docs/abi.md §7.4; ban
 flags as generation A, the bit flags the hub's ``Ban()`` expects)."""
 
 # Connection close reasons (eCR_*), as the hub numbers them.

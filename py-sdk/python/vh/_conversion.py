@@ -1,7 +1,7 @@
 """Python values a script returns, converted for the hub (a layer of
-``vh._runtime``): a hook's result as the plugin reads it (spec/wrapper-abi.md
-§4.4, generation A's mapping for both generations) and a ``w_CallFunction``
-result as §3.9 converts it."""
+``vh._runtime``): a hook's result as the plugin reads it (docs/abi.md
+§4.4, generation A's mapping, and B's own under B where it crashes nothing)
+and a ``w_CallFunction`` result as §3.9 converts it."""
 
 from __future__ import annotations
 
@@ -26,18 +26,26 @@ class ResultConversion(ScriptState):
     """Converts the script's return values for the hub and sends function
     results (``vh._runtime.Runtime`` is built on it)."""
 
-    def map_result(self, hook: int, name: Optional[str], r: Any) -> list[Any]:
-        """The hook's return value as the plugin reads it: generation A's
-        mapping for both generations (spec §4.4, DESIGN.md "Semantics")."""
+    def map_result(self, hook: int, name: Optional[str], r: Any) -> Optional[list[Any]]:
+        """The hook's return value as the plugin reads it (docs/abi.md §4.3,
+        §4.4): generation A's mapping, and under B its wrapper's own results
+        where they crash nothing: a ``str`` is ``'s'`` and a ``float`` is
+        ``'d'`` for every hook (B's plugin reads neither: no effect), and
+        a value of any other type but a tuple is no opinion (None, the hub
+        gets NULL). ``None`` allows and tuples map as under A in both (B
+        blocked on ``None`` against its docs and crashed on tuples)."""
         if r is None:
             return [1]
         if isinstance(r, bool):
             return [int(r)]
         if isinstance(r, int):
             return [min(max(r, LONG_MIN), LONG_MAX)]
+        if is_b() and isinstance(r, str):
+            return [self.to_hub(r)]
+        if is_b() and isinstance(r, float):
+            return [r]
         if hook == ON_PARSED_MSG_CHAT:
-            # Generation B's plugin never read a str as new chat text (§4.3).
-            if isinstance(r, str) and not is_b():
+            if isinstance(r, str):
                 return [None, self.to_hub(r)]
             if _is_tuple_of(r, 2, (str, type(None))):
                 return [self.to_hub(r[0]), self.to_hub(r[1])]
@@ -52,7 +60,8 @@ class ResultConversion(ScriptState):
             n = min(max(int(r[1]), LONG_MIN), LONG_MAX)
             return [self.to_hub(r[0]), n]
         print(f"vh: {name}: unexpected return value: {r!r}", flush=True)
-        return [1]
+        # B: no opinion, but for a tuple (its "tab" struct crashed the hub).
+        return None if is_b() and not isinstance(r, tuple) else [1]
 
     def _send_function_result(self, call_id: int, fname: str, r: Any) -> None:
         """Sends ``r`` as §3.9 converts it: int/bool -> 'l', float -> 'd',

@@ -31,7 +31,7 @@ class Channel:
     def send_loaded(self, ok: bool, error: str, hooks: list[int]) -> None:
         """Reports the load outcome and the defined hook indices."""
     def send_hook_result(self, call_id: int, no_opinion: bool, values: list[Any]) -> None:
-        """Answers hook ``call_id`` with mapped ``values`` (spec §4.4), or
+        """Answers hook ``call_id`` with mapped ``values`` (docs/abi.md §4.4), or
         ``no_opinion`` (NULL)."""
     def send_pong(self, seq: int) -> None:
         """Answers a health ping."""

@@ -2,7 +2,7 @@
 """Does the caller discard the result of the call it is making?
 
 Used to pipeline ``vh.*`` send calls whose result a script throws away
-(docs/protocol.md "Pipelined calls", issue 17). The answer comes from the
+(docs/protocol.md "Pipelined calls"). The answer comes from the
 caller's byte code: the instruction at ``frame.f_lasti`` must be a call
 instruction whose argument count is the number of arguments the callee
 got (so the call is this one, not a C function such as ``map`` calling

@@ -1,7 +1,7 @@
 """The exceptions of the ``vh`` package.
 
 The classic functions (``vh.mc``, ``vh.GetUserIP``, …) keep generation A's
-results (``False``/``None`` on failure, spec/wrapper-abi.md §7.2) so that
+results (``False``/``None`` on failure, docs/abi.md §7.2) so that
 unchanged scripts behave as before; only a lost link raises there (a call
 too big to send also returns the failure value, with a line in the log).
 The strict forms (``vh.strict``, ``vh.aio``) raise these instead.
@@ -25,10 +25,10 @@ class NotConnectedError(VhError, RuntimeError):
 
 class HubRefusedError(VhError):
     """The hub callback behind a strict function reported failure (returned
-    NULL, spec §6.2), or the shim could not call it.
+    NULL, docs/abi.md §6.2), or the shim could not call it.
 
     Attributes:
-        callback: the hub callback's name (spec §6.1), e.g. ``"usermc"``.
+        callback: the hub callback's name (docs/abi.md §6.1), e.g. ``"usermc"``.
         reason: the shim's explanation when it gave one (e.g. the callback
             does not exist in this plugin generation), else ``""``.
     """
@@ -61,7 +61,7 @@ class MessageTooBigError(VhError, ValueError):
     send to the hub: its message would exceed the links' 16 MiB limit (the
     exact limit leaves room for the runner's envelope). Nothing was sent;
     the link, the worker and every other call go on. The classic functions
-    return their failure value instead (spec §7.2); a hook whose result is
+    return their failure value instead (docs/abi.md §7.2); a hook whose result is
     too big allows, as one that raised.
 
     Attributes:

@@ -2,11 +2,12 @@
 
 Two groups:
 
-* generation B's ``vh.CallDynamicFunction`` (spec/wrapper-abi.md §3.10),
+* generation B's ``vh.CallDynamicFunction`` (docs/abi.md §3.10),
   which calls a C function another plugin registered for the script with
   ``w_RegisterFunction``;
 * names the plugin's own documentation shows (its README and the example
-  scripts' README, in ``seeds/``) that neither wrapper defines (spec §13):
+  scripts' README; docs/abi.md, appendix) that neither wrapper defines
+  (docs/abi.md §13):
   ``SendToAll``, ``eCR_BANNED``, ``eCR_PLUGIN``, ``eBF_REVERSE`` and the
   ``eIT_*`` config value types of ``OnSetConfig``. Each is built on what the
   hub already offers and takes the hub's own value; where the
@@ -48,7 +49,7 @@ __all__ = [
 # -- constants ----------------------------------------------------------------
 
 #: Connection closed by a plugin (the hub's ``eCR_PLUGIN``, src/cserverdc.h):
-#: what ``OnCloseConnEx`` reports after a script refused a nick (spec §7.4).
+#: what ``OnCloseConnEx`` reports after a script refused a nick (docs/abi.md §7.4).
 eCR_PLUGIN = 21
 #: The documentation's name for a banned user's close reason. The hub has
 #: no code of its own for it: a banned nick or IP is closed with
@@ -106,7 +107,7 @@ SendToAll = _api.make_classic(SEND_TO_ALL)
 
 def CallDynamicFunction(name: str, /, *args: Any) -> Any:
     """Calls the C function another plugin registered for this script as
-    ``name`` (``w_RegisterFunction``, spec §3.10) and returns its result.
+    ``name`` (``w_RegisterFunction``, docs/abi.md §3.10) and returns its result.
 
     Arguments become the C struct's elements by type: ``int``/``bool`` 'l',
     ``str`` 's' (in the hub encoding), ``float`` 'd', and ``list``,

@@ -1,4 +1,4 @@
-"""Generation B's ``w_CallFunction`` (spec/wrapper-abi.md §3.9; a layer of
+"""Generation B's ``w_CallFunction`` (docs/abi.md §3.9; a layer of
 ``vh._runtime``): it reaches the main thread like a hook, the script's
 module-level function runs there, may call ``vh.*`` and be re-entered, and
 its result goes back converted as §3.9 says (``vh._conversion``). An
@@ -23,7 +23,7 @@ class FunctionCalls(HookDispatch):
     it)."""
 
     def run_function(self, call_id: int, name: bytes, kinds: str, args: list[Any]) -> None:
-        """Runs ``w_CallFunction`` (spec §3.9): calls the script's
+        """Runs ``w_CallFunction`` (docs/abi.md §3.9): calls the script's
         module-level function ``name`` with the hub's arguments (``kinds``
         says which are JSON) and answers with its result converted for C,
         or a failure (NULL) with the reason. An ``async def`` function is
@@ -78,7 +78,7 @@ class FunctionCalls(HookDispatch):
             pass  # the link is gone; the main thread sees "closed" and exits
 
     def _function_arg(self, kind: str, value: Any) -> Any:
-        """One ``w_CallFunction`` argument for Python (spec §3.9): JSON
+        """One ``w_CallFunction`` argument for Python (docs/abi.md §3.9): JSON
         ('D', and 'L' lists) parsed, NULL/empty/invalid JSON as ``{}``;
         strings decoded with :meth:`function_encoding` (``surrogateescape``)."""
         if kind != "D":

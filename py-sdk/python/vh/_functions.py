@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 """The table of ``vh`` functions: names, parameters and result kinds of
-generation A (spec/wrapper-abi.md §7.2, A column), each backed by one hub
+generation A (docs/abi.md §7.2, A column), each backed by one hub
 callback (§6.3). ``vh``, ``vh.strict`` and ``vh.aio`` are all built from it.
 
 The Python 2 worker's ``vh`` package imports this very file (vh-runner
-writes it into that package, issue 13), so it stays Python 2.7 syntax:
+writes it into that package), so it stays Python 2.7 syntax:
 no annotations (type comments instead), no f-strings.
 """
 
@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses stay out of a worker's memory
     from typing import Any, Optional  # noqa: F401 (used in type comments)
 
-#: Parameter kinds, as the callback's argument format (spec §6.3): ``s`` a
+#: Parameter kinds, as the callback's argument format (docs/abi.md §6.3): ``s`` a
 #: hub string (``str`` or ``None``), ``l`` a C long, ``d`` a C double.
 KINDS = ("s", "l", "d")
 
@@ -83,7 +83,7 @@ class FunctionSpec(object):
     ):
         # type: (...) -> None
         self.name = name
-        #: Hub callback name (spec §6.1); the ``GetRaw*List`` functions share
+        #: Hub callback name (docs/abi.md §6.1); the ``GetRaw*List`` functions share
         #: their callback with ``Get*List``.
         self.callback = callback
         self.params = params
@@ -94,8 +94,8 @@ class FunctionSpec(object):
         #: ``UserRestrictions``, as in generation A).
         self.keywords = keywords
         #: False if the hub's "failure" is no failure: ``SetConfig`` never
-        #: reports success although it sets the value (plugin bug, spec
-        #: §6.3), so its strict form does not raise.
+        #: reports success although it sets the value (plugin bug,
+        #: docs/abi.md §6.3), so its strict form does not raise.
         self.failure_is_refusal = failure_is_refusal
         #: One line on what the function does (its docstring and the stubs').
         self.doc = doc
@@ -157,7 +157,7 @@ def _f(name, params, result="bool", callback=None, **kw):
     return FunctionSpec(name, callback or name, _params(params), result, doc=DOCS[name], **kw)
 
 
-#: What each function does, from the hub's side (spec §6.3, §7.2).
+#: What each function does, from the hub's side (docs/abi.md §6.3, §7.2).
 DOCS = {
     "SendToOpChat": "Sends ``text`` to the op chat, from ``from_nick`` if that is an online "
     "user, else from the op-chat bot.",
@@ -212,7 +212,7 @@ DOCS = {
     "ScriptCommand": "Sends ``OnScriptCommand(cmd, data, 'python', <this script>)`` to every "
     "script: now if ``instant`` > 0, else at the next timer tick.",
     "SetConfig": "Sets hub config variable ``var`` of ``conf`` (fires ``OnSetConfig``). The "
-    "plugin reports failure even when it set the value (spec §6.3).",
+    "plugin reports failure even when it set the value (docs/abi.md §6.3).",
     "GetConfig": "A hub config value (``default`` if it is not set).",
     "IsRobotNickBad": "Whether a nick may be a new bot's: an ``eBOT_*`` code, 0 if fine.",
     "AddRobot": "Adds a bot to the user list with the given class and MyINFO fields.",
@@ -239,7 +239,7 @@ DOCS = {
 }
 
 
-#: Every classic function, spec §7.2 (A column), in the spec's order.
+#: Every classic function, docs/abi.md §7.2 (A column), in docs/abi.md's order.
 FUNCTIONS = (  # type: tuple[FunctionSpec, ...]
     _f("SendToOpChat", "text:s, from_nick:s?"),
     _f("SendToActive", "data:s, delay:l?"),
@@ -308,7 +308,7 @@ FUNCTIONS = (  # type: tuple[FunctionSpec, ...]
 BY_NAME = dict((spec.name, spec) for spec in FUNCTIONS)  # type: dict[str, FunctionSpec]
 
 #: Hub callbacks that only send or change a user's hub state, return only
-#: success or failure, and fire no hook (spec/wrapper-abi.md §6.3, §9.2):
+#: success or failure, and fire no hook (docs/abi.md §6.3, §9.2):
 #: the ones a script calls as statements, whose discarded calls are
 #: pipelined (docs/protocol.md "Pipelined calls"). Calls that may re-enter
 #: the hub's hooks (``KickUser`` fires ``OnOperatorKicks``,

@@ -1,5 +1,5 @@
 """Which plugin generation's semantics the script runs with (``"A"`` or
-``"B"``, DESIGN.md "Semantics"): the one piece of ``vh._semantics`` the
+``"B"``, docs/architecture.md "Semantics"): the one piece of ``vh._semantics`` the
 runtime reads, kept down here so that the runtime need not import
 ``vh._semantics`` (which imports the ``vh.*`` functions, which import the
 runtime). ``vh._semantics.apply`` sets it."""

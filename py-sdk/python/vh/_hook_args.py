@@ -1,4 +1,4 @@
-"""The arguments of every hook of python_pi (spec/wrapper-abi.md §4.1), by
+"""The arguments of every hook of python_pi (docs/abi.md §4.1), by
 hook index (see ``_hooks``); used by ``vh.testing`` to call hooks.
 """
 
@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 class HookArgs(NamedTuple):
     """A hook's arguments: the plugin's ``w_pack`` format (``s`` str, ``l``
-    int, ``d`` float) and a name for each (spec §4.1)."""
+    int, ``d`` float) and a name for each (docs/abi.md §4.1)."""
 
     format: str
     names: tuple[str, ...]
@@ -24,7 +24,7 @@ def _a(fmt: str, names: str) -> HookArgs:
 
 _MYINFO = _a("ssssss", "nick desc tag speed email share")
 
-#: The arguments of every hook, by hook index (spec §4.1).
+#: The arguments of every hook, by hook index (docs/abi.md §4.1).
 HOOK_ARGS: tuple[HookArgs, ...] = (
     _a("s", "ip"),
     _a("s", "ip"),

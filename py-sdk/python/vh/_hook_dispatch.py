@@ -1,12 +1,12 @@
 """Hook dispatch (a layer of ``vh._runtime``): a hook the hub fires runs
 the script's function of that name on the main thread and its result goes
-back mapped (spec/wrapper-abi.md §4.4); generation A's ``_update_settings``
+back mapped (docs/abi.md §4.4); generation A's ``_update_settings``
 runs first (§4.3); nesting is bounded (:data:`MAX_DEPTH`).
 
 ``async def`` hooks: calling the hook function on the main thread only
 creates a coroutine. It runs on the worker's asyncio loop (``_loop``, a
 daemon thread), and the loop's thread sends the hook's result when the
-coroutine finishes, mapped exactly as a plain hook's (spec §4.4). The main
+coroutine finishes, mapped exactly as a plain hook's (docs/abi.md §4.4). The main
 thread does not wait: it goes straight back to receiving, so it serves any
 hook the hub fires while the coroutine runs (nested hooks from the
 coroutine's ``vh.aio`` calls, or the next hook once the hub's deadline for
@@ -32,11 +32,11 @@ if TYPE_CHECKING:
 #: Deepest nesting of hooks (and function calls) inside ``vh.*`` calls
 #: inside hooks; ``async`` hooks still running count as one level each.
 #: Past it a hook is not called and the hub goes on as if it allowed (the
-#: shim bounds the hub thread's nesting too, above this, spec §9.2).
+#: shim bounds the hub thread's nesting too, above this, docs/abi.md §9.2).
 MAX_DEPTH = 32
 
 #: Hook index of ``OnScriptCommand``: generation A's ``_update_settings``
-#: runs before it (spec §4.3).
+#: runs before it (docs/abi.md §4.3).
 ON_SCRIPT_COMMAND = HOOK_INDEX["OnScriptCommand"]
 
 
@@ -92,7 +92,7 @@ class HookDispatch(ResultConversion):
         return True
 
     def _update_settings(self, args: list[Any]) -> None:
-        """Generation A's ``_update_settings`` (spec §4.3): an
+        """Generation A's ``_update_settings`` (docs/abi.md §4.3): an
         ``OnScriptCommand`` from the hub itself (empty plugin and script)
         named ``_hub_security_change`` / ``_opchat_name_change`` renames
         ``vh.botname`` / ``vh.opchatname`` before the script's hook runs.
@@ -118,15 +118,23 @@ class HookDispatch(ResultConversion):
         error: Optional[BaseException] = None,
     ) -> None:
         """Sends what hook ``name`` returned (a Python value; None and the
-        exception if it raised), mapped for the plugin (spec §4.4). Called
+        exception if it raised), mapped for the plugin (docs/abi.md §4.4). Called
         from the thread that got the value.
 
         A result the hub cannot take (text its encoding lacks, or a NUL
         byte, which ends a C string) counts as an exception in the hook:
         the traceback is printed and the hook allows, as generation A did
         when it could not parse a result (§4.3)."""
+        if error is not None and is_b():
+            # B's wrapper: an exception is no opinion (docs/abi.md §4.3).
+            self.channel.send_hook_result(call_id, True, [])
+            return
         try:
-            values = self.map_result(hook, name, value)
+            mapped = self.map_result(hook, name, value)
+            if mapped is None:
+                self.channel.send_hook_result(call_id, True, [])
+                return
+            values = mapped
             if any(isinstance(v, bytes) and b"\0" in v for v in values):
                 raise ValueError(f"{name} returned text with a NUL byte, which the hub cannot take")
         except (UnicodeEncodeError, ValueError):
@@ -168,7 +176,7 @@ class HookDispatch(ResultConversion):
             pass  # the link is gone; the main thread sees "closed" and exits
 
     def _timer_takes_no_arg(self, fn: Callable[..., Any]) -> bool:
-        """True if ``OnTimer`` accepts no argument (spec §7.6: decided by
+        """True if ``OnTimer`` accepts no argument (docs/abi.md §7.6: decided by
         introspection, once)."""
         if self._timer_without_arg is None:
             self._timer_without_arg = takes_no_positional(fn)

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
-"""The hook table of python_pi (spec/wrapper-abi.md §4.1), shared by both
+"""The hook table of python_pi (docs/abi.md §4.1), shared by both
 plugin generations: the position in ``HOOK_NAMES`` is the hub's hook index. The hooks'
 arguments are in ``_hook_args`` (only ``vh.testing`` needs them; a worker
 does not import ``typing``).
 
-The Python 2 worker's ``vh`` package imports this very file (issue 13), so
+The Python 2 worker's ``vh`` package imports this very file, so
 it stays Python 2.7 syntax (no annotations).
 """
 
@@ -53,12 +53,12 @@ HOOK_NAMES = (  # type: tuple[str, ...]
 )
 
 #: Hook index of ``OnParsedMsgChat``: a ``str`` or ``(nick, text)`` result
-#: substitutes the message (spec §4.3).
+#: substitutes the message (docs/abi.md §4.3).
 ON_PARSED_MSG_CHAT = 3
 #: Hook indices whose 5-tuple result substitutes MyINFO fields.
 MYINFO_HOOKS = frozenset({8, 9})
 #: Hook index of ``OnTimer`` (called without its argument if the script's
-#: ``OnTimer`` takes none, spec §7.6).
+#: ``OnTimer`` takes none, docs/abi.md §7.6).
 ON_TIMER = 37
 
 

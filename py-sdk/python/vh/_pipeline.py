@@ -1,4 +1,4 @@
-"""Pipelined ``vh.*`` calls (docs/protocol.md "Pipelined calls", issue 17).
+"""Pipelined ``vh.*`` calls (docs/protocol.md "Pipelined calls").
 
 A classic ``vh`` function of :data:`CALLBACKS` whose result the script
 discards (the call is a statement: ``vh.usermc(text, nick)``), called on

@@ -1,6 +1,6 @@
 """Hub callback results -> Python values, in two flavours.
 
-* ``CLASSIC``: generation A's results (spec/wrapper-abi.md §7.2, A column):
+* ``CLASSIC``: generation A's results (docs/abi.md §7.2, A column):
   ``False``/``None`` when the callback failed. The classic ``vh.*``
   functions use these, so unchanged scripts see what they always saw.
 * ``STRICT``: for ``vh.strict`` and ``vh.aio``. A failed callback raises
@@ -148,7 +148,7 @@ def _malformed_sql(values: Values) -> Optional[str]:
 
 
 #: Per result kind (``FunctionSpec.result``), what tells a result in the
-#: callback's own format (spec §6.3) from another one; "bool" callbacks
+#: callback's own format (docs/abi.md §6.3) from another one; "bool" callbacks
 #: only say success or failure, whatever they return.
 _MALFORMED: dict[str, Callable[[Values], Optional[str]]] = {
     "str": _one(_is_text, "s"),
@@ -168,7 +168,7 @@ _MALFORMED: dict[str, Callable[[Values], Optional[str]]] = {
 
 def malformed(kind: str, values: Values) -> Optional[str]:
     """Why a successful callback's result ``values`` cannot be the one of a
-    callback of result kind ``kind`` (spec §6.3: its format, e.g. ``'sd'``
+    callback of result kind ``kind`` (docs/abi.md §6.3: its format, e.g. ``'sd'``
     from ``GetServFreq``, which returns ``'d'``), or None if it can. A
     plugin of another build or a broken hub could answer so; the classic
     functions then give their failure value (§7.2), the strict ones raise
@@ -295,7 +295,9 @@ def _s_list(kind: str) -> Strict:
 def _s_raw(callback: str, values: Values, rt: _runtime.Runtime) -> str:
     raw = _first(callback, values)
     if not isinstance(raw, bytes) or raw.startswith(b"["):
-        raise HubRefusedError(callback, "this plugin generation has no raw lists (spec §7.2)")
+        raise HubRefusedError(
+            callback, "this plugin generation has no raw lists (docs/abi.md §7.2)"
+        )
     return raw.decode(rt.encoding, "surrogateescape")
 
 

@@ -8,7 +8,7 @@ below (so that imports go one way):
 * ``vh._script_state``: the script's state, hub strings and JSON to and
   from Python, the asyncio loop, health pings;
 * ``vh._conversion``: what a hook or a ``w_CallFunction`` function
-  returns, converted for the hub (spec/wrapper-abi.md §4.4, §3.9);
+  returns, converted for the hub (docs/abi.md §4.4, §3.9);
 * ``vh._hook_dispatch``: hooks, plain and ``async def`` ones, and their
   nesting (§4.3, §4.4, §9.2);
 * ``vh._function_calls``: generation B's ``w_CallFunction`` (§3.9);
@@ -55,7 +55,7 @@ class Runtime(Calls):
     """
 
     def run_unload(self, timeout: float = 1.5) -> None:
-        """Calls the script's ``UnLoad()`` (spec §7.5; an ``async def UnLoad``
+        """Calls the script's ``UnLoad()`` (docs/abi.md §7.5; an ``async def UnLoad``
         is awaited on the loop, up to ``timeout`` seconds), then stops the
         asyncio loop, cancelling what still runs there. Both fit in the
         runner's 3 s grace for a worker to exit after an unload."""

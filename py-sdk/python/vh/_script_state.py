@@ -5,7 +5,7 @@ and the answer to the runner's health ping.
 
 Hub strings are bytes in the hub's encoding; scripts see ``str`` decoded
 with that encoding and ``surrogateescape``, and every byte goes back to the
-hub unchanged (DESIGN.md "Hub strings are bytes").
+hub unchanged (docs/architecture.md "Hub strings are bytes").
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 
 from ._generation import is_b
 
-# What a worker imports at idle is kept small (issue 8, docs/performance.md:
+# What a worker imports at idle is kept small (docs/performance.md:
 # idle RSS): ``threading``, ``json`` and ``asyncio`` are imported where
 # first needed, not here.
 TYPE_CHECKING = False
@@ -66,7 +66,7 @@ class ScriptState:
 
     def function_encoding(self) -> str:
         """The encoding of the text ``w_CallFunction`` and
-        ``CallDynamicFunction`` exchange with C (spec §3.9, §3.10): UTF-8
+        ``CallDynamicFunction`` exchange with C (docs/abi.md §3.9, §3.10): UTF-8
         under generation B's semantics, as B's wrapper (§8), else the hub
         encoding. Both with ``surrogateescape``: no byte is lost (B failed
         the call on one that was not UTF-8)."""
@@ -153,7 +153,7 @@ def _main_thread_ident() -> int:
 
 
 def _json_default(value: Any) -> Any:
-    """Sets and frozensets as JSON arrays (spec §3.9, §3.10)."""
+    """Sets and frozensets as JSON arrays (docs/abi.md §3.9, §3.10)."""
     if isinstance(value, (set, frozenset)):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

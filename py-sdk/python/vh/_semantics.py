@@ -1,10 +1,10 @@
-"""Generation B's ``vh`` module (python_pi 1.7, spec/wrapper-abi.md §7,
+"""Generation B's ``vh`` module (python_pi 1.7, docs/abi.md §7,
 B column), for a script run with ``semantics = "B"`` (by default every
 script of a generation B hub; runner.toml may choose per script).
 
 The worker calls :func:`apply` before the script runs. Under ``"A"``
 nothing changes: ``vh`` is built with generation A's behaviour. Under
-``"B"`` the module becomes what B's wrapper gave (DESIGN.md "Semantics"):
+``"B"`` the module becomes what B's wrapper gave (docs/architecture.md "Semantics"):
 
 * strings: ``None`` for an empty string (§7.1 ``vh_CallString``);
   ``GetMyINFO`` gives ``''`` for a field the hub left NULL (§7.2);
@@ -257,7 +257,7 @@ def make_b(spec: FunctionSpec) -> Callable[..., Any]:
 
     function.__name__ = function.__qualname__ = spec.name
     function.__module__ = "vh"
-    function.__doc__ = f"{spec.doc}\n\nGeneration B's form (spec/wrapper-abi.md §7.2, B column)."
+    function.__doc__ = f"{spec.doc}\n\nGeneration B's form (docs/abi.md §7.2, B column)."
     function.__text_signature__ = _api.text_signature(b_spec, False)  # type: ignore[attr-defined]
     return function
 

@@ -13,8 +13,8 @@ Awaitable functions
 
 ``async def`` hooks
     A hook may be a coroutine function. It runs on the worker's loop; the
-    hub gets its result when it finishes (mapped as a plain hook's, spec/
-    wrapper-abi.md §4.4), and waits for it as for any hook, up to its hook
+    hub gets its result when it finishes (mapped as a plain hook's, docs/abi.md
+    §4.4), and waits for it as for any hook, up to its hook
     deadline. Inside it, use ``await vh.aio.X()``: a classic ``vh.X()``
     blocks the loop until the hub answers, and a hook that call makes the
     hub fire into an ``async`` hook of this script then waits for the
@@ -102,7 +102,7 @@ del _g, _spec
 
 
 async def CallDynamicFunction(name: str, /, *args: Any, timeout: Optional[float] = None) -> Any:
-    """Awaitable ``vh.CallDynamicFunction`` (spec §3.10), with a
+    """Awaitable ``vh.CallDynamicFunction`` (docs/abi.md §3.10), with a
     keyword-only ``timeout`` in seconds (:class:`vh.HubTimeoutError`)."""
     if threading.current_thread() is threading.main_thread():
         return call_dynamic(name, args, timeout)

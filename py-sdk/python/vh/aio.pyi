@@ -19,7 +19,7 @@ async def SendToOpChat(
     op-chat bot.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SendToOpChat`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SendToOpChat`` (docs/abi.md §6.3).
     """
 
 async def SendToActive(data: str, delay: int = 0, /, *, timeout: float | None = None) -> None:
@@ -27,14 +27,14 @@ async def SendToActive(data: str, delay: int = 0, /, *, timeout: float | None = 
     send cache).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SendToActive`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SendToActive`` (docs/abi.md §6.3).
     """
 
 async def SendToPassive(data: str, delay: int = 0, /, *, timeout: float | None = None) -> None:
     """Sends raw protocol ``data`` to every passive-mode user.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SendToPassive`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SendToPassive`` (docs/abi.md §6.3).
     """
 
 async def SendToActiveClass(
@@ -44,7 +44,7 @@ async def SendToActiveClass(
     max_class]``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SendToActiveClass`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SendToActiveClass`` (docs/abi.md §6.3).
     """
 
 async def SendToPassiveClass(
@@ -54,7 +54,7 @@ async def SendToPassiveClass(
     max_class]``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SendToPassiveClass`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SendToPassiveClass`` (docs/abi.md §6.3).
     """
 
 async def SendDataToUser(
@@ -63,7 +63,7 @@ async def SendDataToUser(
     """Sends raw protocol ``data`` to one online user (``|`` is added if missing).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SendDataToUser`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SendDataToUser`` (docs/abi.md §6.3).
     """
 
 async def SendDataToAll(
@@ -72,7 +72,7 @@ async def SendDataToAll(
     """Sends raw protocol ``data`` to every user with a class in ``[min_class, max_class]``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SendDataToAll`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SendDataToAll`` (docs/abi.md §6.3).
     """
 
 async def SendPMToAll(
@@ -82,7 +82,7 @@ async def SendPMToAll(
     ``[min_class, max_class]``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SendPMToAll`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SendPMToAll`` (docs/abi.md §6.3).
     """
 
 async def CloseConnection(
@@ -92,7 +92,7 @@ async def CloseConnection(
     (an ``eCR_*`` constant).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``CloseConnection`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``CloseConnection`` (docs/abi.md §6.3).
     """
 
 async def GetMyINFO(
@@ -101,7 +101,7 @@ async def GetMyINFO(
     """A user's MyINFO fields ``(nick, desc, tag, speed, email, share)``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetMyINFO`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetMyINFO`` (docs/abi.md §6.3).
     """
 
 async def SetMyINFO(
@@ -118,133 +118,133 @@ async def SetMyINFO(
     """Changes a user's MyINFO fields (``None`` keeps one) and broadcasts it.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SetMyINFO`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SetMyINFO`` (docs/abi.md §6.3).
     """
 
 async def GetUserClass(nick: str, /, *, timeout: float | None = None) -> int:
     """A user's class (``-2``: not online).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetUserClass`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetUserClass`` (docs/abi.md §6.3).
     """
 
 async def GetNickList(*, timeout: float | None = None) -> list[str]:
     """The nicks in the user list, bots included.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetNickList`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetNickList`` (docs/abi.md §6.3).
     """
 
 async def GetOpList(*, timeout: float | None = None) -> list[str]:
     """The nicks of operators (class 3 and up), bots included.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetOpList`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetOpList`` (docs/abi.md §6.3).
     """
 
 async def GetBotList(*, timeout: float | None = None) -> list[str]:
     """The nicks of the bots.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetBotList`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetBotList`` (docs/abi.md §6.3).
     """
 
 async def GetRawNickList(*, timeout: float | None = None) -> str:
     """The raw ``$NickList a$$b$$`` string (plugin generation A only).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetNickList`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetNickList`` (docs/abi.md §6.3).
     """
 
 async def GetRawOpList(*, timeout: float | None = None) -> str:
     """The raw ``$OpList a$$b$$`` string (plugin generation A only).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetOpList`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetOpList`` (docs/abi.md §6.3).
     """
 
 async def GetRawBotList(*, timeout: float | None = None) -> str:
     """The raw ``$BotList a$$b$$`` string (plugin generation A only).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetBotList`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetBotList`` (docs/abi.md §6.3).
     """
 
 async def GetUserHost(nick: str, /, *, timeout: float | None = None) -> str:
     """A user's host name (``''`` if unknown; the hub may resolve DNS first).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetUserHost`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetUserHost`` (docs/abi.md §6.3).
     """
 
 async def GetUserIP(nick: str, /, *, timeout: float | None = None) -> str:
     """A user's IP (``''`` if unknown, ``127.0.0.1`` for bots).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetUserIP`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetUserIP`` (docs/abi.md §6.3).
     """
 
 async def SetUserIP(nick: str, ip: str, /, *, timeout: float | None = None) -> None:
     """Changes the IP the hub has for an online user.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SetUserIP`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SetUserIP`` (docs/abi.md §6.3).
     """
 
 async def SetMyINFOFlag(nick: str, flag: int, /, *, timeout: float | None = None) -> None:
     """Sets the bits ``flag`` in the status byte of a user's MyINFO.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SetMyINFOFlag`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SetMyINFOFlag`` (docs/abi.md §6.3).
     """
 
 async def UnsetMyINFOFlag(nick: str, flag: int, /, *, timeout: float | None = None) -> None:
     """Clears the bits ``flag`` in the status byte of a user's MyINFO.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``UnsetMyINFOFlag`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``UnsetMyINFOFlag`` (docs/abi.md §6.3).
     """
 
 async def GetUserHubURL(nick: str, /, *, timeout: float | None = None) -> str:
     """The hub address a user connected to (``''`` if unknown).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetUserHubURL`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetUserHubURL`` (docs/abi.md §6.3).
     """
 
 async def GetUserExtJSON(nick: str, /, *, timeout: float | None = None) -> str:
     """A user's ExtJSON data (``''`` if unknown).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetUserExtJSON`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetUserExtJSON`` (docs/abi.md §6.3).
     """
 
 async def GetUserCC(nick: str, /, *, timeout: float | None = None) -> str:
     """A user's country code (``''`` if unknown).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetUserCC`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetUserCC`` (docs/abi.md §6.3).
     """
 
 async def GetIPCC(ip: str, /, *, timeout: float | None = None) -> str:
     """The country code of an IP (GeoIP).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetIPCC`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetIPCC`` (docs/abi.md §6.3).
     """
 
 async def GetIPCN(ip: str, /, *, timeout: float | None = None) -> str:
     """The country name of an IP (GeoIP).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetIPCN`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetIPCN`` (docs/abi.md §6.3).
     """
 
 async def GetIPASN(ip: str, db: str | None = None, /, *, timeout: float | None = None) -> str:
     """The autonomous system of an IP (GeoIP ASN database ``db``).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetIPASN`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetIPASN`` (docs/abi.md §6.3).
     """
 
 async def GetGeoIP(
@@ -254,7 +254,7 @@ async def GetGeoIP(
     ``area_code`` (int), ``country``, ``city``, … (str).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetGeoIP`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetGeoIP`` (docs/abi.md §6.3).
     """
 
 async def AddRegUser(
@@ -269,21 +269,21 @@ async def AddRegUser(
     """Registers ``nick`` with class ``uclass`` (0 to 5, or 10) and ``password``, as ``op_nick``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``AddRegUser`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``AddRegUser`` (docs/abi.md §6.3).
     """
 
 async def DelRegUser(nick: str, /, *, timeout: float | None = None) -> None:
     """Deletes the registration of ``nick``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``DelRegUser`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``DelRegUser`` (docs/abi.md §6.3).
     """
 
 async def SetRegClass(nick: str, uclass: int, /, *, timeout: float | None = None) -> None:
     """Changes the class of a registered nick.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SetRegClass`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SetRegClass`` (docs/abi.md §6.3).
     """
 
 async def Ban(
@@ -300,7 +300,7 @@ async def Ban(
     constant.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``Ban`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``Ban`` (docs/abi.md §6.3).
     """
 
 async def KickUser(
@@ -318,21 +318,21 @@ async def KickUser(
     ``OnOperatorKicks``).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``KickUser`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``KickUser`` (docs/abi.md §6.3).
     """
 
 async def DelNickTempBan(nick: str, /, *, timeout: float | None = None) -> None:
     """Lifts the temporary bans of a nick.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``DelNickTempBan`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``DelNickTempBan`` (docs/abi.md §6.3).
     """
 
 async def DelIPTempBan(ip: str, /, *, timeout: float | None = None) -> None:
     """Lifts the temporary bans of an IP.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``DelIPTempBan`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``DelIPTempBan`` (docs/abi.md §6.3).
     """
 
 async def ParseCommand(
@@ -342,7 +342,7 @@ async def ParseCommand(
     hooks.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``ParseCommand`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``ParseCommand`` (docs/abi.md §6.3).
     """
 
 async def ScriptCommand(
@@ -352,15 +352,15 @@ async def ScriptCommand(
     ``instant`` > 0, else at the next timer tick.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``ScriptCommand`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``ScriptCommand`` (docs/abi.md §6.3).
     """
 
 async def SetConfig(conf: str, var: str, value: str, /, *, timeout: float | None = None) -> None:
     """Sets hub config variable ``var`` of ``conf`` (fires ``OnSetConfig``). The plugin reports
-    failure even when it set the value (spec §6.3).
+    failure even when it set the value (docs/abi.md §6.3).
 
     Never raises ``HubRefusedError``; raises ``HubTimeoutError`` after ``timeout`` seconds.
-    Hub callback ``SetConfig`` (spec/wrapper-abi.md §6.3).
+    Hub callback ``SetConfig`` (docs/abi.md §6.3).
     """
 
 async def GetConfig(
@@ -369,14 +369,14 @@ async def GetConfig(
     """A hub config value (``default`` if it is not set).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetConfig`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetConfig`` (docs/abi.md §6.3).
     """
 
 async def IsRobotNickBad(nick: str, /, *, timeout: float | None = None) -> int:
     """Whether a nick may be a new bot's: an ``eBOT_*`` code, 0 if fine.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``IsRobotNickBad`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``IsRobotNickBad`` (docs/abi.md §6.3).
     """
 
 async def AddRobot(
@@ -393,14 +393,14 @@ async def AddRobot(
     """Adds a bot to the user list with the given class and MyINFO fields.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``AddRobot`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``AddRobot`` (docs/abi.md §6.3).
     """
 
 async def DelRobot(nick: str, /, *, timeout: float | None = None) -> None:
     """Removes a bot added with ``AddRobot``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``DelRobot`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``DelRobot`` (docs/abi.md §6.3).
     """
 
 async def SQL(query: str, limit: int = 100, /, *, timeout: float | None = None) -> list[list[str]]:
@@ -408,28 +408,28 @@ async def SQL(query: str, limit: int = 100, /, *, timeout: float | None = None) 
     (``'NULL'`` for SQL NULL).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``SQL`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``SQL`` (docs/abi.md §6.3).
     """
 
 async def GetServFreq(*, timeout: float | None = None) -> float:
     """The frequency of the hub's main loop, per second.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetServFreq`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetServFreq`` (docs/abi.md §6.3).
     """
 
 async def GetUsersCount(*, timeout: float | None = None) -> int:
     """The number of users online.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetUsersCount`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetUsersCount`` (docs/abi.md §6.3).
     """
 
 async def GetTotalShareSize(*, timeout: float | None = None) -> str:
     """The total share of the users online, in bytes, as a decimal string.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``GetTotalShareSize`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``GetTotalShareSize`` (docs/abi.md §6.3).
     """
 
 async def usermc(
@@ -439,7 +439,7 @@ async def usermc(
     security bot).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``usermc`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``usermc`` (docs/abi.md §6.3).
     """
 
 async def pm(
@@ -455,14 +455,14 @@ async def pm(
     security bot), shown as from ``display_nick``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``pm`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``pm`` (docs/abi.md §6.3).
     """
 
 async def mc(text: str, from_nick: str | None = None, /, *, timeout: float | None = None) -> None:
     """Sends ``text`` to main chat from ``from_nick`` (default: the hub-security bot).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``mc`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``mc`` (docs/abi.md §6.3).
     """
 
 async def classmc(
@@ -477,7 +477,7 @@ async def classmc(
     """Sends ``text`` to the main chat of users with a class in ``[min_class, max_class]``.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``classmc`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``classmc`` (docs/abi.md §6.3).
     """
 
 async def UserRestrictions(
@@ -494,14 +494,14 @@ async def UserRestrictions(
     …; ``'0'`` lifts, ``None`` keeps); the restrictions now active, by name.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``UserRestrictions`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``UserRestrictions`` (docs/abi.md §6.3).
     """
 
 async def Topic(new_topic: str | None = None, /, *, timeout: float | None = None) -> str:
     """The hub topic; sets it first if ``new_topic`` is given.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``Topic`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``Topic`` (docs/abi.md §6.3).
     """
 
 async def name_and_version(
@@ -510,14 +510,14 @@ async def name_and_version(
     """This script's name and version as the plugin lists them; sets them first if given.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``name_and_version`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``name_and_version`` (docs/abi.md §6.3).
     """
 
 async def StopHub(code: int, delay: int = 0, /, *, timeout: float | None = None) -> None:
     """Stops the hub with exit code ``code`` after ``delay`` seconds (-1: at once).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``StopHub`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``StopHub`` (docs/abi.md §6.3).
     """
 
 async def SendToAll(
@@ -528,7 +528,7 @@ async def SendToAll(
     plugin's README.
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
-    seconds. Hub callback ``mc`` (spec/wrapper-abi.md §6.3).
+    seconds. Hub callback ``mc`` (docs/abi.md §6.3).
     """
 
 async def CallDynamicFunction(name: str, /, *args: Any, timeout: float | None = None) -> Any:

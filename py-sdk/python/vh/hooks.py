@@ -1,6 +1,6 @@
 """Types of hook functions, for scripts checked with mypy.
 
-One ``Protocol`` per hook of spec/wrapper-abi.md §4.1, named like the hook,
+One ``Protocol`` per hook of docs/abi.md §4.1, named like the hook,
 with its arguments (``str`` for hub strings, decoded with the hub's
 encoding) and what it may return. A hook may also be ``async def``; it then
 runs on the worker's asyncio loop (see ``vh.aio``) and returns the same
@@ -13,7 +13,7 @@ values. To have mypy check a hook's signature, assign it to its protocol::
 
     _check: vh.hooks.OnUserLogin = OnUserLogin
 
-What the results mean (spec §4.2, §4.3; vh-runner maps them as generation A
+What the results mean (docs/abi.md §4.2, §4.3; vh-runner maps them as generation A
 does for both plugin generations, §4.4, except the chat ``str`` under
 generation B's semantics, docs/compatibility.md):
 
@@ -326,7 +326,7 @@ class OnSetConfig(Protocol):
 
 
 class OnTimerNoArg(Protocol):
-    """``OnTimer`` written without its argument (spec §7.6: vh-runner calls
+    """``OnTimer`` written without its argument (docs/abi.md §7.6: vh-runner calls
     it without one)."""
 
     def __call__(self) -> Returns: ...
@@ -334,7 +334,7 @@ class OnTimerNoArg(Protocol):
 
 class UnLoad(Protocol):
     """The script's ``UnLoad()``: called once when the script is unloaded
-    (``!pyunload``, ``!pyreload``, hub shutdown; spec §7.5). May be
+    (``!pyunload``, ``!pyreload``, hub shutdown; docs/abi.md §7.5). May be
     ``async def``; the worker waits up to 1.5 s for it."""
 
     def __call__(self) -> Union[None, Awaitable[None]]: ...

@@ -1,12 +1,12 @@
 """The ``vh`` functions with Pythonic errors, for threads and new code.
 
-Same names, parameters and hub callbacks as the classic functions (spec/
-wrapper-abi.md §7.2), and like them callable from any thread. They differ
+Same names, parameters and hub callbacks as the classic functions (docs/abi.md
+§7.2), and like them callable from any thread. They differ
 in what they return:
 
 * a failed callback raises :class:`vh.HubRefusedError` (the classic form
   returns ``False``/``None``); ``SetConfig`` alone never raises, because
-  the plugin reports failure even when it set the value (spec §6.3);
+  the plugin reports failure even when it set the value (docs/abi.md §6.3);
 * functions that only acknowledge (``mc``, ``Ban``, …) return ``None``;
 * getters return their value, never ``None`` (``GetNickList`` gives ``[]``
   for an empty hub, ``SQL`` the rows);
@@ -34,7 +34,7 @@ del _g, _spec
 
 
 def CallDynamicFunction(name: str, /, *args: Any, timeout: Optional[float] = None) -> Any:
-    """``vh.CallDynamicFunction`` (spec §3.10) with a keyword-only
+    """``vh.CallDynamicFunction`` (docs/abi.md §3.10) with a keyword-only
     ``timeout`` in seconds: past it, :class:`vh.HubTimeoutError`. Errors
     as there (``NameError`` for a name no plugin registered)."""
     return call_dynamic(name, args, timeout)

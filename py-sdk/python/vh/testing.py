@@ -1,14 +1,14 @@
 """Test a script without a hub or a runner: :class:`FakeHub`.
 
 ``FakeHub`` loads a script file the way the worker does (as ``__main__``,
-its folder on ``sys.path``, ``vh.myid``/``vh.botname``/… set, spec/
-wrapper-abi.md §7.5) and installs a real ``vh`` runtime whose transport is
+its folder on ``sys.path``, ``vh.myid``/``vh.botname``/… set, docs/abi.md
+§7.5) and installs a real ``vh`` runtime whose transport is
 an in-process fake, so the script's ``vh.*`` calls go through the same
 argument and result conversion as under vh-runner, and its hooks' results
-are mapped exactly as the worker maps them (spec §4.4).
+are mapped exactly as the worker maps them (docs/abi.md §4.4).
 
 The fake hub keeps users, configuration, registrations, bans and the
-topic, answers the callbacks of spec §6.3 as the hub does, and records
+topic, answers the callbacks of docs/abi.md §6.3 as the hub does, and records
 every call the script makes (:class:`Call`). Tests fire hooks by name and
 get both what the hook returned and what the plugin would read
 (:class:`HookOutcome`). With pytest, the ``vh_hub`` fixture gives a fresh
@@ -61,7 +61,7 @@ class FakeHub:
         encoding: the hub's encoding (``hub_encoding``); nicks and messages
             reach the script decoded with it, as under vh-runner.
         generation: ``"A"`` or ``"B"``, the plugin generation (the nick
-            list format, spec §6.3).
+            list format, docs/abi.md §6.3).
         semantics: ``"A"`` or ``"B"``, whose ``vh`` the script gets
             (docs/compatibility.md, runner.toml's ``semantics``); default:
             ``generation``.
@@ -186,7 +186,7 @@ class FakeHub:
         """Answers ``callback`` with ``handler(*args)`` instead of the fake
         hub: ``args`` decoded as in :class:`Call`, the return ``(ok,
         values)`` with ``str`` for hub strings, e.g. for ``SQL``:
-        ``lambda query, limit: (True, [1, 1, 1, "cell"])`` (spec §6.3)."""
+        ``lambda query, limit: (True, [1, 1, 1, "cell"])`` (docs/abi.md §6.3)."""
         if callback not in CALLBACKS:
             raise ValueError(f"unknown callback {callback!r}")
         self._answers[callback] = handler
@@ -225,7 +225,7 @@ class FakeHub:
     @property
     def hooks(self) -> list[str]:
         """Names of the hooks the loaded script defines (as reported to the
-        hub at load, spec §7.5)."""
+        hub at load, docs/abi.md §7.5)."""
         if self.module is None:
             return []
         return [HOOK_NAMES[i] for i in _loader.defined_hooks(self.module)]
@@ -266,7 +266,7 @@ class FakeHub:
     # -- hooks -------------------------------------------------------------------
 
     def fire(self, hook: str, *args: Any) -> HookOutcome:
-        """Fires hook ``hook`` (a name of spec §4.1) with ``args`` as the hub
+        """Fires hook ``hook`` (a name of docs/abi.md §4.1) with ``args`` as the hub
         would (``str`` for hub strings, ``int``, ``float``) and returns what
         the script gave back. Waits up to ``hook_timeout`` for an ``async
         def`` hook.
@@ -297,7 +297,7 @@ class FakeHub:
     def tick(self, seconds: float = 1.0) -> HookOutcome:
         """Advances the clock, delivers queued ``ScriptCommand``s
         (``OnScriptCommand``), then fires ``OnTimer(now)``, as the hub's
-        timer does (spec §9.3)."""
+        timer does (docs/abi.md §9.3)."""
         self.model.now += seconds
         queued, self.model.script_commands = self.model.script_commands, []
         for cmd, data in queued:
@@ -309,7 +309,7 @@ class FakeHub:
             raise RuntimeError("no script loaded: call load() first")
         index = HOOK_INDEX.get(hook)
         if index is None:
-            raise ValueError(f"unknown hook {hook!r} (spec §4.1)")
+            raise ValueError(f"unknown hook {hook!r} (docs/abi.md §4.1)")
         spec = HOOK_ARGS[index]
         if len(args) != len(spec.format) or not all(
             isinstance(a, _HOOK_KINDS[k]) for k, a in zip(spec.format, args)
@@ -328,7 +328,7 @@ class FakeHub:
         return outcome
 
     def _fire_nested(self, hook: str, *args: Any) -> bool:
-        """A hook fired by a callback (re-entrancy, spec §9.2): True if the
+        """A hook fired by a callback (re-entrancy, docs/abi.md §9.2): True if the
         plugin would read it as allowed."""
         return self._fire(hook, args).allowed
 
@@ -379,7 +379,7 @@ class FakeHub:
         return bool(ok), [self._rt.to_hub(v) for v in values]
 
 
-#: The ``vh`` attributes a load sets (spec §7.3), restored by ``close()``.
+#: The ``vh`` attributes a load sets (docs/abi.md §7.3), restored by ``close()``.
 _ATTRIBUTES = (
     "myid",
     "botname",

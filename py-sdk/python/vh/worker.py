@@ -4,7 +4,7 @@ vh-runner starts one per script with the socket to the runner on fd
 ``VH_WORKER_FD`` and, when the hub takes direct links, the direct link to
 the hub on fd ``VH_DIRECT_FD`` (docs/protocol.md "Direct links"). The
 worker waits for the load request, runs the script file the way python_pi
-does (spec/wrapper-abi.md §7.5: as ``__main__``, with its folder on
+does (docs/abi.md §7.5: as ``__main__``, with its folder on
 ``sys.path``), reports which hooks it defines, then runs
 hooks and function calls (generation B's ``w_CallFunction``) on its main
 thread until it is unloaded or the runner goes away (docs/protocol.md
@@ -12,7 +12,7 @@ thread until it is unloaded or the runner goes away (docs/protocol.md
 (see ``vh._hook_dispatch``).
 
 It always asks for ``OnScriptCommand``, defined or not, so that the hub's
-bot renames reach ``vh.botname``/``vh.opchatname`` in every script (spec
+bot renames reach ``vh.botname``/``vh.opchatname`` in every script (docs/abi.md
 §4.3; the hub does not wait for that hook).
 """
 
@@ -67,29 +67,10 @@ def _script_file(path: str, event: tuple[Any, ...]) -> str:
     return path
 
 
-def _declare_name_and_version(module: Any) -> None:
-    """A script may declare its name and version with a module-level
-    ``name_and_version()`` returning ``(name, version)`` (the plugin's
-    README, seeds/001 "Script Structure"); it is handed to the plugin as
-    ``vh.name_and_version(name, version)`` would. Anything else is left
-    alone."""
-    import vh
-
-    declare = getattr(module, "name_and_version", None)
-    if not callable(declare) or declare is vh.name_and_version:
-        return
-    try:
-        got = declare()
-    except Exception:
-        return
-    if isinstance(got, tuple) and len(got) == 2 and all(isinstance(x, str) for x in got):
-        vh.name_and_version(got[0], got[1])
-
-
 def _semantics_of(event: tuple[Any, ...]) -> str:
     """Whose ``vh`` the script gets: the load event's semantics (12th
     element, from runner.toml), else the hub's generation (10th), else A
-    (DESIGN.md "Semantics")."""
+    (docs/architecture.md "Semantics")."""
     for i in (11, 9):
         if len(event) > i and event[i] in ("A", "B"):
             return str(event[i])
@@ -116,10 +97,13 @@ def main() -> int:
     rt = _runtime.Runtime(channel, encoding)
     _runtime.install(rt)
     try:
+        # Only the script's own code runs here: neither plugin generation
+        # calls anything of a script at load (a module-level
+        # name_and_version() is the script's business, docs/abi.md §7.5),
+        # so nothing the worker adds can fail a load that works in-process.
         rt.module = _loader.run_script(
             _script_file(attrs.path, event), _loader.module_name(attrs.path, semantics)
         )
-        _declare_name_and_version(rt.module)
     except BaseException:
         import traceback
 

@@ -4,7 +4,7 @@ process by vh-runner in a Python 2.7 worker.
 
 Scripts written for python_pi 1.6 (generation A, Python 2.7) run
 unchanged: ``import vh`` gives the functions, constants and attributes of
-spec/wrapper-abi.md §7 (A column), with hub strings as Python 2 ``str``
+docs/abi.md §7 (A column), with hub strings as Python 2 ``str``
 holding the hub's bytes untouched. Unlike in the hub, every function may
 be called from any thread of the script (a call off the main thread waits
 for the hub's next entry into the shim).
@@ -46,7 +46,7 @@ for _fn in _api.CLASSIC_FUNCTIONS:
     _g[_fn.__name__] = _fn
 del _g, _fn
 
-# Generation B's spellings of encode/decode (spec §7.2).
+# Generation B's spellings of encode/decode (docs/abi.md §7.2).
 Encode = encode
 Decode = decode
 

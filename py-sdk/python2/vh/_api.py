@@ -2,7 +2,7 @@
 """The classic ``vh`` functions of the Python 2 worker, built from the very
 table the Python 3 SDK uses (``_functions.py``, shared, not copied: the
 runner writes the same file into this package), with generation A's
-argument checks and results (spec/wrapper-abi.md §7.1, §7.2, A column):
+argument checks and results (docs/abi.md §7.1, §7.2, A column):
 
 * ``s`` parameters take a Python 2 ``str`` (its bytes go to the hub as
   they are) or ``None``; ``l`` ones an ``int`` or ``bool``; ``d`` ones a
@@ -235,6 +235,10 @@ def _c_sql(ok, values):
     if nrows < 0 or ncols < 0 or len(cells) != nrows * ncols:
         return (0, [])
     rows = [cells[r * ncols : (r + 1) * ncols] for r in range(nrows)] if ncols else []
+    if rows:
+        # A's wrapper gave the flag of a result with rows as a long
+        # (PyLong_FromLong), of one without as an int (Py_BuildValue "l")
+        return (_long(1 if success else 0), rows)
     return (1 if success else 0, rows)
 
 
@@ -295,7 +299,7 @@ def make_classic(spec):
     return classic
 
 
-#: The classic functions, in the spec's order.
+#: The classic functions, in docs/abi.md §7.2's order.
 CLASSIC_FUNCTIONS = tuple(make_classic(s) for s in FUNCTIONS)
 
 _ENTITIES = (
@@ -308,7 +312,7 @@ _ENTITIES = (
 
 
 def encode(s):
-    """NMDC-escapes the five special characters (spec §7.2 ``encode``)."""
+    """NMDC-escapes the five special characters (docs/abi.md §7.2 ``encode``)."""
     for raw, entity in _ENTITIES:
         s = s.replace(raw, entity)
     return s

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """The exceptions of the Python 2 ``vh`` package, named as in the Python 3
 one (``py-sdk/python/vh/_errors.py``). The classic functions keep
-generation A's failure values (spec/wrapper-abi.md §7.2); only a lost link
+generation A's failure values (docs/abi.md §7.2); only a lost link
 raises."""
 
 

@@ -1,11 +1,11 @@
 # -*- coding: utf-8 -*-
 """The Python 2 worker's runtime: runs the hooks of the one script this
 worker loaded and the script's ``vh.*`` calls, with generation A's
-semantics exactly (spec/wrapper-abi.md §4.3, §7; DESIGN.md "Python 2.7
+semantics exactly (docs/abi.md §4.3, §7; docs/architecture.md "Python 2.7
 scripts").
 
 * Hook arguments are Python 2 ``str`` holding the hub's bytes, unchanged
-  (no decoding at all, spec §8 A), ``int`` and ``float``; a NULL string is
+  (no decoding at all, docs/abi.md §8 A), ``int`` and ``float``; a NULL string is
   ``None``.
 * Hook results map as A's wrapper maps them (§4.3 table): ``None`` -> 1,
   ``int``/``bool`` -> the value, ``long`` and anything unexpected -> 1 with
@@ -88,7 +88,7 @@ class Runtime(object):
 
     def call(self, callback, args):
         """Runs hub callback ``callback`` with ``args`` (hub values, full
-        length, spec §6.3); returns ``(ok, values, error)``.
+        length, docs/abi.md §6.3); returns ``(ok, values, error)``.
 
         # Errors
         ``NotConnectedError`` if the link is gone, ``MessageTooBigError``
@@ -225,7 +225,7 @@ class Runtime(object):
 
     def map_result(self, hook, name, r):
         """The hook's return value as A's wrapper hands it to the plugin
-        (spec §4.3 table, A): a list of hub values."""
+        (docs/abi.md §4.3 table, A): a list of hub values."""
         if r is None:
             return [1]
         if isinstance(r, (int, bool)) and not isinstance(r, _long):
@@ -272,7 +272,7 @@ class Runtime(object):
     # -- w_CallFunction (generation B), health pings, unload ---------------------
 
     def run_function(self, call_id, name, kinds, args):
-        """Generation B's ``w_CallFunction`` (spec §3.9) on a Python 2 script:
+        """Generation B's ``w_CallFunction`` (docs/abi.md §3.9) on a Python 2 script:
         the module-level function ``name`` is called with the arguments
         (JSON ones as their text); an ``int``/``bool``/``None`` result goes
         back as ``l``, ``float`` as ``d``, ``str`` as ``s``; anything else,
@@ -312,7 +312,7 @@ class Runtime(object):
             pass
 
     def run_unload(self):
-        """Calls the script's ``UnLoad()`` (spec §7.5)."""
+        """Calls the script's ``UnLoad()`` (docs/abi.md §7.5)."""
         unload = getattr(self.module, "UnLoad", None)
         if callable(unload):
             try:

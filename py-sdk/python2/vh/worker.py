@@ -6,7 +6,7 @@ vh-runner starts one per Python 2 script, with this package on
 and the socket to the runner on fd ``VH_WORKER_FD``. Like the Python 3
 worker (``py-sdk/python/vh/worker.py``) it waits for the load request,
 runs the script file as ``__main__`` with its folder first on ``sys.path``
-(spec/wrapper-abi.md §7.5), reports the hooks it defines, then runs hooks
+(docs/abi.md §7.5), reports the hooks it defines, then runs hooks
 on its main thread until it is unloaded or the runner goes away
 (docs/protocol.md "Runner ↔ worker"). It always asks for
 ``OnScriptCommand`` so that the hub's bot renames reach ``vh.botname`` /
@@ -66,20 +66,13 @@ def _run_script(path):
     return module
 
 
-def _declare_name_and_version(module):
-    """A module-level ``name_and_version()`` returning ``(name, version)``
-    is handed to the plugin as ``vh.name_and_version(name, version)``."""
-    import vh
-
-    declare = getattr(module, "name_and_version", None)
-    if not callable(declare) or declare is vh.name_and_version:
-        return
+def _has_callable(module, name):
+    """ "Attribute exists and is callable", the plugin's test for a hook; a
+    lookup that raises means "no such hook", never a failed load."""
     try:
-        got = declare()
+        return callable(getattr(module, name, None))
     except Exception:
-        return
-    if isinstance(got, tuple) and len(got) == 2 and all(isinstance(x, bytes) for x in got):
-        vh.name_and_version(got[0], got[1])
+        return False
 
 
 def _encoding(name):
@@ -115,17 +108,18 @@ def main():
             "semantics (docs/admin.md)" % load["generation"]
         )
     try:
-        # A's sys.path[0] was '' (the hub's working directory, spec §7.5):
+        # A's sys.path[0] was '' (the hub's working directory, docs/abi.md §7.5):
         # it stays importable, after the script's folder.
         if load["hub_cwd"] and load["hub_cwd"] not in sys.path:
             sys.path.insert(0, load["hub_cwd"])
+        # Only the script's own code runs here, as in python_pi 1.6: a
+        # module-level name_and_version() is not called (docs/abi.md §7.5).
         rt.module = _run_script(_script_file(load))
-        _declare_name_and_version(rt.module)
     except BaseException:
         error = traceback.format_exc()
         channel.send_loaded(False, error, [])
         return 1
-    hooks = [i for i, n in enumerate(HOOK_NAMES) if callable(getattr(rt.module, n, None))]
+    hooks = [i for i, n in enumerate(HOOK_NAMES) if _has_callable(rt.module, n)]
     if _runtime.ON_SCRIPT_COMMAND not in hooks:
         hooks = sorted(hooks + [_runtime.ON_SCRIPT_COMMAND])
     channel.send_loaded(True, "", hooks)

@@ -51,7 +51,7 @@ pub struct ScriptSettings {
     /// links"), so that hooks skip the runner; false sends every hook
     /// through the runner, as before.
     pub direct_link: bool,
-    /// Whose `vh` behaviour the script gets (DESIGN.md "Semantics"):
+    /// Whose `vh` behaviour the script gets (docs/architecture.md "Semantics"):
     /// `"A"` (python_pi 1.6) or `"B"` (1.7), for a script written for the
     /// other plugin generation; unset = the hub's detected generation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,14 +76,14 @@ pub struct ScriptSettings {
     /// running it less restricted.
     pub sandbox_required: bool,
     /// The Python 2.7 that scripts written for Python 2 fall back to
-    /// (issue 13, [`crate::py2`]); read from `[defaults]` at start-up.
+    /// ([`crate::py2`]); read from `[defaults]` at start-up.
     /// Unset: `python2.7` or `python2` on `PATH`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub python2: Option<PathBuf>,
 }
 
-/// A plugin generation whose `vh` behaviour a script gets (spec
-/// wrapper-abi.md §7, one column each; docs/compatibility.md).
+/// A plugin generation whose `vh` behaviour a script gets (docs/abi.md
+/// §7, one column each; docs/compatibility.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Semantics {
     /// python_pi 1.6.0.0: `''` for an empty string, …

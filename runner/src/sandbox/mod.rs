@@ -1,4 +1,4 @@
-//! Sandboxed scripts (issue 18, docs/admin.md "Sandbox"): a worker with
+//! Sandboxed scripts (docs/admin.md "Sandbox"): a worker with
 //! `sandbox = true` is restricted by Linux Landlock before `exec`, in the
 //! runner's spawn path, so every worker (Python 3 or 2) gets it before any
 //! of the script's code runs.

@@ -46,7 +46,7 @@ pub fn codec() -> LengthDelimitedCodec {
 }
 
 /// The load request as the worker gets it: `semantics` from the script's
-/// settings (runner.toml), else the hub's generation (DESIGN.md
+/// settings (runner.toml), else the hub's generation (docs/architecture.md
 /// "Semantics", docs/compatibility.md).
 fn with_semantics(load: &LoadScript, settings: &ScriptSettings) -> LoadScript {
     let mut load = load.clone();

@@ -1,5 +1,5 @@
 //! The worker's output: each line of its stdout and stderr copied into
-//! the runner's log (tagged with the script, STYLE.md §7), the script's
+//! the runner's log (tagged with the script, docs/architecture.md "Code conventions"), the script's
 //! buffer for `vh-runner logs` and its optional log file, with Python
 //! tracebacks kept whole; the last lines are kept to explain a crash.
 

@@ -65,7 +65,7 @@ pub(super) fn spawn(
         cmd.env("VH_PIPELINE_CALLS", "0");
     }
     // A Python 2 worker finds the runner's own Python 2 `vh` package first
-    // (issue 13, crate::py2).
+    // (crate::py2).
     if resolved.py2
         && let Some(dir) = crate::py2::get().package_dir
     {

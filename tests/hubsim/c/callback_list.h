@@ -1,5 +1,5 @@
 /*
- * The callback table python_pi hands to w_Begin (spec/wrapper-abi.md §6.1), as an X-macro
+ * The callback table python_pi hands to w_Begin (docs/abi.md §6.1), as an X-macro
  * shared by the simulator (c/callbacks.c) and the plugin faces (c/plugin_face.c).
  *
  *   X(Name, a_index, b_index)   a callback both plugin generations fill in

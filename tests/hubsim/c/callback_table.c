@@ -1,5 +1,5 @@
 /*
- * The 100-entry callback table python_pi builds for its generation (spec §6.1), filled with
+ * The 100-entry callback table python_pi builds for its generation (docs/abi.md §6.1), filled with
  * the plugin face's exported `_<Name>` functions (README.md, "Plugin face") or, without a
  * face, with the simulator's own.
  */
@@ -59,7 +59,7 @@ static int table_from_face(const char *path)
 	return 0;
 }
 
-/* The 100-entry table python_pi builds with calloc for its generation (spec §6.1). */
+/* The 100-entry table python_pi builds with calloc for its generation (docs/abi.md §6.1). */
 int build_callback_table(void)
 {
 	g.table = calloc(W_MAX_CALLBACKS, sizeof *g.table);
@@ -85,6 +85,46 @@ int build_callback_table(void)
 		if (index >= 0)
 			g.table[index] = impl_by_b[entries[i].b];
 	}
+	return 0;
+}
+
+/* Index of callback `name` (without the `_`) in the open generation's table, or -1. */
+static int entry_of(const char *name)
+{
+	for (size_t i = 0; i < ENTRY_COUNT; i++)
+		if (name && !strcmp(entries[i].symbol + 1, name))
+			return (int)i;
+	return -1;
+}
+
+int callback_index(const char *name)
+{
+	int i = entry_of(name);
+	return i < 0 ? -1 : g.gen == 'A' ? entries[i].a : entries[i].b;
+}
+
+long hubsim_callback_calls(const char *name)
+{
+	int i = entry_of(name);
+	unsigned long (*calls)(int) =
+		g.face ? (unsigned long (*)(int))dlsym(g.face, "hubsim_face_calls") : NULL;
+	if (i < 0 || !calls)
+		return -1;
+	return (long)calls(entries[i].b);
+}
+
+int face_override(const char *name, w_Tcallback fn)
+{
+	int i = entry_of(name);
+	void (*init)(const w_Tcallback *, int) =
+		g.face ? (void (*)(const w_Tcallback *, int))dlsym(g.face, "hubsim_face_init") : NULL;
+	if (i < 0 || !init)
+		return -1;
+	w_Tcallback impls[HUBSIM_CB_COUNT];
+	memcpy(impls, impl_by_b, sizeof impls);
+	if (fn)
+		impls[entries[i].b] = fn;
+	init(impls, HUBSIM_CB_COUNT);
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /*
  * The hub services python_pi offers to the wrapper, part 1: sending, users, lists. One
  * `_<Name>` function per callback, with the plugin's unpack format and result format
- * (spec §6.3), acting on the simulated hub. Arguments are read only through the wrapper's
+ * (docs/abi.md §6.3), acting on the simulated hub. Arguments are read only through the wrapper's
  * w_unpack; results are built with its w_pack, strings in results strdup'ed (owned by the
  * receiver). NULL means failure. The `id` argument is the calling script's id (B wrappers
  * pass the callback index instead, §6.2). Part 2 is callbacks_hub.c; the table is built in

@@ -1,7 +1,7 @@
 /*
  * The hub services python_pi offers to the wrapper, part 2: registrations, bans, robots,
  * the database, restrictions, commands, script commands and configuration. Conventions as
- * in callbacks.c (spec §6.3).
+ * in callbacks.c (docs/abi.md §6.3).
  */
 #include <stdio.h>
 #include <stdlib.h>

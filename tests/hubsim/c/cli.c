@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -26,11 +27,40 @@ static void usage(FILE *out)
 	      "  --quiet              print only the summary line\n"
 	      "  --speed X            replay X transcript seconds per real second (default 0:\n"
 	      "                       no pauses)\n"
+	      "  --abi SCENARIO       instead of a transcript: the raw C calls of one scenario\n"
+	      "                       of c/abi_callers.c, one `ABI key value` line each\n"
+	      "  --close-std          (with --abi) close fds 0, 1 and 2 before opening the hub\n"
 	      "  --help               show this help\n"
 	      "\n"
 	      "Environment: HUBSIM_LOG_LEVEL (plugin log level, default 1), HUBSIM_CONFIG_DIR\n"
 	      "(hub config directory, default /tmp), HUBSIM_FACE_DIR, HUBSIM_NO_FACE.\n",
 	      out);
+}
+
+/* `--abi SCENARIO`: the raw C calls of abi_callers.c instead of a transcript. */
+static int run_abi(const char *shim, char generation, const char *scenario,
+		   const char *const *scripts, size_t n, int close_std)
+{
+	if (close_std) {
+		const char *out = getenv("HUBSIM_ABI_OUT");
+		if (!out || !*out) {
+			fputs("hubsim: --close-std needs HUBSIM_ABI_OUT\n", stderr);
+			return 2;
+		}
+		/* The output file first (fd >= 3), then the hub runs with 0, 1, 2 closed. */
+		if (!abi_open_out())
+			return 1;
+		close(0);
+		close(1);
+		close(2);
+	}
+	if (hubsim_open(shim, generation)) {
+		fprintf(stderr, "hubsim: %s\n", hubsim_last_error());
+		return 1;
+	}
+	int status = abi_run(scenario, scripts, n);
+	hubsim_close();
+	return status;
 }
 
 static int usage_error(const char *msg, const char *arg)
@@ -42,9 +72,9 @@ static int usage_error(const char *msg, const char *arg)
 
 int hubsim_main(int argc, char **argv)
 {
-	const char *shim = NULL, *encoding = "CP1252", *transcript = NULL;
+	const char *shim = NULL, *encoding = "CP1252", *transcript = NULL, *abi = NULL;
 	char generation = 'A';
-	int quiet = 0, options = 1;
+	int quiet = 0, options = 1, close_std = 0;
 	VEC(const char *) scripts = { 0 };
 	VEC(char **) configs = { 0 };
 	int status = 2;
@@ -72,6 +102,10 @@ int hubsim_main(int argc, char **argv)
 		} else if (options && !strcmp(a, "--config") && left >= 3) {
 			VEC_PUSH(configs, &argv[i + 1]);
 			i += 3;
+		} else if (options && !strcmp(a, "--abi") && left >= 1) {
+			abi = argv[++i];
+		} else if (options && !strcmp(a, "--close-std")) {
+			close_std = 1;
 		} else if (options && (!strcmp(a, "--quiet") || !strcmp(a, "-q"))) {
 			quiet = 1;
 		} else if (options && !strcmp(a, "--speed") && left >= 1) {
@@ -92,6 +126,10 @@ int hubsim_main(int argc, char **argv)
 			status = usage_error("more than one transcript: ", a);
 			goto out;
 		}
+	}
+	if (shim && abi) {
+		status = run_abi(shim, generation, abi, scripts.v, scripts.n, close_std);
+		goto out;
 	}
 	if (!shim || !transcript) {
 		status = usage_error(!shim ? "--shim is required" : "a TRANSCRIPT is required", NULL);

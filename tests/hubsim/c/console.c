@@ -1,5 +1,5 @@
 /*
- * python_pi's own console commands (spec §10.1), tried by the plugin's OnOperatorCommand
+ * python_pi's own console commands (docs/abi.md §10.1), tried by the plugin's OnOperatorCommand
  * handler before any script sees an operator command. Answers go to the user through the
  * hub-security bot, i.e. records "USERMC <nick>\t<botname>\t<text>".
  *

@@ -1,5 +1,5 @@
 /*
- * python_pi's hook dispatch (spec §4.2): cpiPython::CallAll and its chat / MyINFO variants,
+ * python_pi's hook dispatch (docs/abi.md §4.2): cpiPython::CallAll and its chat / MyINFO variants,
  * plus argument packing for the generic hook and function calls.
  */
 #include <stdio.h>
@@ -17,7 +17,7 @@ void effects_free(struct effects *fx)
 	memset(fx, 0, sizeof *fx);
 }
 
-/* Sends a "(str, n)" reply to the connection (spec §4.2: '|' appended if missing). */
+/* Sends a "(str, n)" reply to the connection (docs/abi.md §4.2: '|' appended if missing). */
 static void send_reply(const char *conn, const char *data)
 {
 	if (!conn || !data || !*data)
@@ -35,7 +35,7 @@ struct result {
 	char *s[MI_COUNT];   /* borrowed from the result struct */
 };
 
-/* Unpacks r with the formats the plugin tries, in its order (spec §4.2). */
+/* Unpacks r with the formats the plugin tries, in its order (docs/abi.md §4.2). */
 static void classify(w_Targs *r, enum mode mode, struct result *res)
 {
 	memset(res, 0, sizeof *res);
@@ -104,7 +104,7 @@ static int apply(int hook, w_Targs *r, const struct result *res, const char *con
 }
 
 /*
- * cpiPython::CallAll (spec §4.2): every active script in call order, w_HasHook before every
+ * cpiPython::CallAll (docs/abi.md §4.2): every active script in call order, w_HasHook before every
  * w_CallHook, no early stop; args released with free() afterwards. conn names the
  * connection "(str, n)" replies go to (NULL: the hook has none). fx (may be NULL) receives
  * chat / MyINFO substitutions. Each call is recorded ("HOOK ...") when it returns, before
@@ -240,7 +240,7 @@ int hubsim_pack_probe(const char *pack_fmt, const long *ints, const double *doub
 	return r ? 2 : 1;
 }
 
-/* The connection a hook's "(str, n)" replies go to, from its arguments (spec §4.1). */
+/* The connection a hook's "(str, n)" replies go to, from its arguments (docs/abi.md §4.1). */
 static const char *hook_conn(int hook, const char *fmt, const hubsim_arg *a)
 {
 	switch (hook) {

@@ -4,7 +4,7 @@
  *
  * The order of hooks follows Verlihub's hub code (cDCProto::DC_ValidateNick, DC_MyINFO,
  * cServerDC::DoUserLogin, DC_Chat with ParseForCommands before the chat hook, DC_To);
- * the argument lists follow python_pi (spec §4.1).
+ * the argument lists follow python_pi (docs/abi.md §4.1).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,7 +174,7 @@ void flush_script_commands(void)
 /*
  * cDCProto::ParseForCommands. Sets *was_command; returns the combined result of the command
  * hooks (1 if not a command). The operator path runs python_pi's console first, inside its
- * OnOperatorCommand handler (spec §10.1): a console command is answered and hidden from
+ * OnOperatorCommand handler (docs/abi.md §10.1): a console command is answered and hidden from
  * scripts (result 0).
  */
 int run_command(const char *nick, const char *text, int in_pm, int *was_command)

@@ -349,10 +349,21 @@ int hubsim_open(const char *shim_path, char generation)
 	}
 	if (resolve_all() || build_callback_table())
 		goto fail;
+	/* HUBSIM_LATE_CALLBACK=<Name>: that entry is filled in only after w_Begin (a caller
+	 * that completes its table later; docs/abi.md §3.2). */
+	const char *late = getenv("HUBSIM_LATE_CALLBACK");
+	int late_index = late && *late ? callback_index(late) : -1;
+	w_Tcallback late_fn = late_index >= 0 ? g.table[late_index] : NULL;
+	if (late_index >= 0)
+		g.table[late_index] = NULL;
 	if (!g.w.Begin(g.table)) {
 		hs_error("Initiating vh_python_wrapper failed!");
 		goto fail;
 	}
+	if (late_index >= 0)
+		g.table[late_index] = late_fn;
+	g.w.RegisterFunction =
+		(int (*)(int, const char *, w_Tcallback))dlsym(g.lib, "w_RegisterFunction");
 	g.open = 1;
 	g.w.LogLevel(g.log_level);
 	last_error[0] = '\0';

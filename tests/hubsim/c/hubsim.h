@@ -1,7 +1,7 @@
 /*
  * hubsim: a Verlihub hub simulator that loads a libvh_python_wrapper.so (the original or the
  * vh-runner shim) and drives it exactly as the hub's python_pi plugin does
- * (spec/wrapper-abi.md; section numbers below refer to it).
+ * (docs/abi.md; section numbers below refer to it).
  *
  * Model
  *   - One simulated hub per process (all state is global). Not thread-safe: call every
@@ -47,6 +47,12 @@ extern "C" {
  * The hub start time (w_Load's 6th argument) and the simulated clock start at time(NULL).
  */
 int hubsim_open(const char *shim_path, char generation);
+
+/*
+ * Calls of hub callback `name` (e.g. "GetConfig") through the plugin face since hubsim_open,
+ * whoever made them; -1 for an unknown name or without a face.
+ */
+long hubsim_callback_calls(const char *name);
 
 /* Message of the last error, "" if none. Owned by hubsim, valid until the next call. */
 const char *hubsim_last_error(void);
@@ -188,7 +194,7 @@ int hubsim_call_hookv(int hook, const char *fmt, const hubsim_arg *args);
  */
 int hubsim_call_function(int id, const char *func_name, const char *fmt, const hubsim_arg *args);
 
-/* ---- test knobs (issue 9: hostile input) ---------------------------------------------- */
+/* ---- test knobs (hostile input) ---------------------------------------------- */
 
 /*
  * w_pack(pack_fmt, ints[0..8], doubles[0..8]) through the loaded wrapper, for any pack_fmt with
@@ -217,7 +223,7 @@ enum hubsim_fault {
 };
 
 /*
- * Makes the callback `name` (spec §6.1, without the underscore: "GetNickList") misbehave as
+ * Makes the callback `name` (docs/abi.md §6.1, without the underscore: "GetNickList") misbehave as
  * `mode` says, from now until changed or hubsim_close, in the table the wrapper got at w_Begin
  * (through the plugin face). One callback at a time: a new call replaces the previous fault.
  * Returns 0, or -1 if not open, without the plugin face (HUBSIM_NO_FACE), or for an unknown

@@ -16,7 +16,7 @@
 #include "callback_list.h"
 #include "hubsim.h"
 
-/* ---- wrapper ABI (spec §2.1, §1.2) ---- */
+/* ---- wrapper ABI (docs/abi.md §2.1, §1.2) ---- */
 
 /* Opaque: like python_pi, hubsim never reads a w_Targs itself, only through w_unpack. */
 typedef struct w_Targs w_Targs;
@@ -30,6 +30,7 @@ struct wrapper_api {
 	int (*Begin)(w_Tcallback *callbacks);
 	int (*End)(void);
 	int (*ReserveID)(void);
+	int (*RegisterFunction)(int id, const char *name, w_Tcallback cb); /* B, not resolved by python_pi */
 	int (*Load)(w_Targs *args);
 	int (*Unload)(int id);
 	int (*HasHook)(int id, int hook);
@@ -43,7 +44,7 @@ struct wrapper_api {
 	void (*free_args)(w_Targs *a); /* B: linked directly by the B plugin */
 };
 
-/* Hook indices (spec §4.1). */
+/* Hook indices (docs/abi.md §4.1). */
 enum hook {
 	H_OnNewConn = 0, H_OnCloseConn = 1, H_OnCloseConnEx = 2, H_OnParsedMsgChat = 3,
 	H_OnParsedMsgPM = 4, H_OnParsedMsgMyINFO = 8, H_OnFirstMyINFO = 9,
@@ -53,13 +54,13 @@ enum hook {
 	H_OnUserLogout = 36, H_OnTimer = 37, H_OnNewBan = 39, H_OnSetConfig = 40,
 };
 
-/* Connection close reasons used by the hub (spec §7.4). */
+/* Connection close reasons used by the hub (docs/abi.md §7.4). */
 enum close_reason { eCR_KICKED = 2, eCR_QUIT = 4, eCR_PLUGIN = 21 };
 
 /* User classes (src/cuser.h). */
 enum { CLASS_OPERATOR = 3, CLASS_MASTER = 10 };
 
-/* Result interpretation modes of python_pi (spec §4.2). */
+/* Result interpretation modes of python_pi (docs/abi.md §4.2). */
 enum mode { MODE_GENERIC, MODE_CHAT, MODE_MYINFO };
 
 /* MyINFO fields after the nick, in hook order. */
@@ -194,6 +195,13 @@ int valid_class(long uclass);            /* 0..5 or 10 */
 
 /* ---- callback_table.c ---- */
 int build_callback_table(void);       /* fills g.table (and g.face); 0 ok, -1 error */
+int callback_index(const char *name); /* index of `name` in g.gen's table, or -1 */
+/* The face calls fn for callback `name` (NULL: hubsim's own again); -1 without a face. */
+int face_override(const char *name, w_Tcallback fn);
+
+/* ---- abi_callers.c ---- */
+int abi_open_out(void); /* opens $HUBSIM_ABI_OUT (else stdout) once; 0 on failure */
+int abi_run(const char *scenario, const char *const *scripts, size_t nscripts);
 void free_callback_table(void);
 
 /* ---- console.c ---- */

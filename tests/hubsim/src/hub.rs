@@ -11,7 +11,7 @@ use crate::ffi;
 /// Set while a [`Hub`] exists: the C simulator keeps its state in globals.
 static HUB_OPEN: AtomicBool = AtomicBool::new(false);
 
-/// Which python_pi generation to simulate (spec/wrapper-abi.md, table at the top).
+/// Which python_pi generation to simulate (docs/abi.md, "Reading this page").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Generation {
     /// python_pi 1.6.0.0 (Verlihub master): 12 wrapper symbols, callback table without
@@ -227,7 +227,7 @@ impl Hub {
     }
 
     /// Generation B only: calls function `name` of script `id` through the wrapper's
-    /// `w_CallFunction` (spec/wrapper-abi.md §3.9) and records `FUNC <name>\t<id>\t<result>`.
+    /// `w_CallFunction` (docs/abi.md §3.9) and records `FUNC <name>\t<id>\t<result>`.
     /// Returns whether the result was non-NULL.
     ///
     /// # Errors

@@ -1,7 +1,7 @@
 //! vh-hubsim: a Verlihub hub simulator for testing `libvh_python_wrapper.so`.
 //!
 //! The simulator itself is C (`c/`, built by `build.rs`): it `dlopen`s a wrapper library
-//! and drives it exactly as the hub's `python_pi` plugin does (spec/wrapper-abi.md), over a
+//! and drives it exactly as the hub's `python_pi` plugin does (docs/abi.md), over a
 //! simulated hub, recording everything the hub would send. This crate exposes it to Rust
 //! tests and ships the `hubsim` command-line program.
 //!

@@ -1,5 +1,5 @@
 //! Finding a Python 2.7 for the tests and the bench that run Python 2
-//! scripts (issue 13): the runner itself never looks one up this way (its
+//! scripts: the runner itself never looks one up this way (its
 //! `python2` key or the doctor does), so this is test and bench support,
 //! kept in one place for both.
 

@@ -1,4 +1,4 @@
-//! Issue 9: big and odd data through every link, with real parts (hubsim
+//! Big and odd data through every link, with real parts (hubsim
 //! driving the shim, a real runner, real workers): 1 MiB messages both
 //! ways, a 10,000-user nick list, arbitrary NUL-free bytes in every string
 //! field, and hub callbacks that return NULL or a wrong format (hubsim's
@@ -408,7 +408,7 @@ fn hub_callbacks_that_return_null_or_a_wrong_format_give_clear_errors() {
                 "{line}"
             ),
             // A refused or unreadable result, or one in another format than
-            // the callback's own (spec §6.3): the classic failure value and
+            // the callback's own (docs/abi.md §6.3): the classic failure value and
             // vh.strict's HubRefusedError; never another exception.
             _ => {
                 let failure = if *name == "mc" {

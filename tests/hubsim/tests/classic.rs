@@ -1,9 +1,9 @@
-//! Issue 4: the classic corpus (`examples/classic/`), unchanged scripts in
+//! The classic corpus (`examples/classic/`), unchanged scripts in
 //! python_pi's style, run through real parts (hubsim + the shim + a real
 //! runner + real workers); each test checks what the script is documented
 //! to do. They were written for generation A (a str from
 //! `OnParsedMsgChat` replaces the text, `''` for an empty string, …): on
-//! the B hub they choose A's semantics in runner.toml (DESIGN.md
+//! the B hub they choose A's semantics in runner.toml (docs/architecture.md
 //! "Semantics"), as an admin would.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Issue 15: `systemctl stop vh-runner` with a hub attached. On SIGTERM the
+//! `systemctl stop vh-runner` with a hub attached. On SIGTERM the
 //! runner tells the hub it is going, gives each script its `UnLoad`, and
 //! exits 0 within 3 s; the hub's shim treats it as a lost runner and loads
 //! its scripts again in the next runner, under the same ids.

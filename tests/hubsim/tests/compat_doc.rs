@@ -1,15 +1,18 @@
-//! Issue 4: `docs/compatibility.md` must list every item of the
-//! script-facing contract in `spec/wrapper-abi.md` — the hooks of §4.1, the
-//! `vh` functions of §7.2, the module attributes of §7.3 and the constants
-//! of §7.4 — and nothing else in those tables, each with at least one test,
-//! and every test it names must exist (a `#[test]` function, not ignored, in
+//! `docs/compatibility.md` must list every item of the script-facing
+//! contract in `docs/abi.md` — the hooks of §4.1, the `vh` functions of
+//! §7.2, the module attributes of §7.3 and the constants of §7.4 — and
+//! nothing else in those tables, each with at least one test, and every
+//! test it names must exist (a `#[test]` function, not ignored, in
 //! `tests/hubsim/tests/<file>.rs`). Fails with the list of differences.
 //!
-//! Issue 14: its "Departures under B" table lists every place where
+//! Its "Departures under B" table lists every place where
 //! vh-runner under generation B does not do what B's plugin did, each
 //! with a reason that allows it (a crash, hang, leak, memory corruption or
 //! lost bytes in B, or B contradicting its own docs) and a test; the item
 //! tables mark the same rows `**departure**`.
+//!
+//! Its "C callers of the wrapper" section names a test for every behaviour
+//! at the C ABI, and each of its departures a reason and a test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,9 +25,9 @@ fn repo_root() -> PathBuf {
         .expect("repo root")
 }
 
-/// The shared spec, beside the repository.
-fn spec_path() -> PathBuf {
-    repo_root().join("../shared/spec/wrapper-abi.md")
+/// The project's reference of the wrapper ABI, in the repository.
+fn abi_path() -> PathBuf {
+    repo_root().join("docs/abi.md")
 }
 
 fn read(path: &Path) -> String {
@@ -55,8 +58,8 @@ fn code(cell: &str) -> Option<&str> {
 /// The items of one kind, by name; hooks carry their index.
 type Items = BTreeMap<String, Option<usize>>;
 
-/// The four item lists of the spec.
-struct SpecItems {
+/// The four item lists of docs/abi.md.
+struct AbiItems {
     hooks: Items,
     functions: Items,
     attributes: Items,
@@ -112,28 +115,28 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-fn spec_items(spec: &str) -> SpecItems {
-    let items = SpecItems {
-        hooks: code_rows(&section(spec, "### 4.1 "), 1, Some(0)),
-        functions: code_rows(&section(spec, "### 7.2 "), 0, None),
-        attributes: code_rows(&section(spec, "### 7.3 "), 0, None),
-        constants: constant_names(&section(spec, "### 7.4 ")),
+fn abi_items(abi: &str) -> AbiItems {
+    let items = AbiItems {
+        hooks: code_rows(&section(abi, "### 4.1 "), 1, Some(0)),
+        functions: code_rows(&section(abi, "### 7.2 "), 0, None),
+        attributes: code_rows(&section(abi, "### 7.3 "), 0, None),
+        constants: constant_names(&section(abi, "### 7.4 ")),
     };
     // Guards against a parser that silently finds nothing.
-    assert_eq!(items.hooks.len(), 41, "spec §4.1: {:?}", items.hooks);
+    assert_eq!(items.hooks.len(), 41, "docs/abi.md §4.1: {:?}", items.hooks);
     assert!(
         items.functions.len() >= 60,
-        "spec §7.2: {:?}",
+        "docs/abi.md §7.2: {:?}",
         items.functions
     );
     assert!(
         items.attributes.len() >= 8,
-        "spec §7.3: {:?}",
+        "docs/abi.md §7.3: {:?}",
         items.attributes
     );
     assert!(
         items.constants.len() >= 37,
-        "spec §7.4: {:?}",
+        "docs/abi.md §7.4: {:?}",
         items.constants
     );
     items
@@ -185,37 +188,41 @@ fn test_functions(source: &str) -> BTreeSet<String> {
     names
 }
 
-/// Everything that differs between the spec's items and the document, and
+/// Everything that differs between docs/abi.md's items and the document, and
 /// every test the document names that `tests` (file -> test functions)
 /// lacks. Empty when they agree.
-fn drift(spec: &SpecItems, doc: &str, tests: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+fn drift(abi: &AbiItems, doc: &str, tests: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     let mut problems = Vec::new();
     let kinds = [
-        ("## Hooks", "hook", &spec.hooks, 0, Some(1)),
-        ("## Functions", "function", &spec.functions, 0, None),
+        ("## Hooks", "hook", &abi.hooks, 0, Some(1)),
+        ("## Functions", "function", &abi.functions, 0, None),
         (
             "## Module attributes",
             "attribute",
-            &spec.attributes,
+            &abi.attributes,
             0,
             None,
         ),
-        ("## Constants", "constant", &spec.constants, 0, None),
+        ("## Constants", "constant", &abi.constants, 0, None),
     ];
     for (heading, kind, want, name_cell, index_cell) in kinds {
         let lines = section(doc, heading);
         let got = code_rows(&lines, name_cell, index_cell);
         for (name, index) in want {
             match got.get(name) {
-                None => problems.push(format!("{kind} {name} (spec) is missing from the doc")),
+                None => problems.push(format!(
+                    "{kind} {name} (docs/abi.md) is missing from the doc"
+                )),
                 Some(i) if i != index => problems.push(format!(
-                    "{kind} {name}: index {i:?} in the doc, {index:?} in the spec"
+                    "{kind} {name}: index {i:?} in the doc, {index:?} in docs/abi.md"
                 )),
                 Some(_) => {}
             }
         }
         for name in got.keys().filter(|n| !want.contains_key(*n)) {
-            problems.push(format!("{kind} {name} is in the doc but not in the spec"));
+            problems.push(format!(
+                "{kind} {name} is in the doc but not in docs/abi.md"
+            ));
         }
         for line in &lines {
             let Some(name) = cells(line).and_then(|c| c.get(name_cell).and_then(|c| code(c)))
@@ -240,7 +247,7 @@ fn drift(spec: &SpecItems, doc: &str, tests: &BTreeMap<String, BTreeSet<String>>
 }
 
 /// What may justify a departure from generation B's own behaviour
-/// (DESIGN.md "Semantics"): "docs" = B contradicts its own documentation.
+/// (docs/architecture.md "Semantics"): "docs" = B contradicts its own documentation.
 const DEPARTURE_KINDS: [&str; 6] = [
     "crash",
     "hang",
@@ -253,7 +260,7 @@ const DEPARTURE_KINDS: [&str; 6] = [
 /// What differs between the "Departures under B" table and the rows the
 /// item tables mark `**departure**` in their B column, and the rows whose
 /// kind is not one of [`DEPARTURE_KINDS`] or that name no test.
-fn departure_drift(spec: &SpecItems, doc: &str) -> Vec<String> {
+fn departure_drift(abi: &AbiItems, doc: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let mut listed = BTreeSet::new();
     for line in section(doc, "## Departures under B") {
@@ -278,9 +285,9 @@ fn departure_drift(spec: &SpecItems, doc: &str) -> Vec<String> {
         None => item == name,
     };
     let tables = [
-        ("## Functions", &spec.functions, 2),
-        ("## Module attributes", &spec.attributes, 2),
-        ("## Constants", &spec.constants, 3),
+        ("## Functions", &abi.functions, 2),
+        ("## Module attributes", &abi.attributes, 2),
+        ("## Constants", &abi.constants, 3),
     ];
     for (heading, names, b_cell) in tables {
         let mut marked = BTreeSet::new();
@@ -312,6 +319,55 @@ fn departure_drift(spec: &SpecItems, doc: &str) -> Vec<String> {
     problems
 }
 
+/// What may justify a departure from the original wrappers at the C ABI
+/// ("C callers of the wrapper"): behaviour that needs the interpreter in
+/// the hub's process, ids that would let a dead worker's answer pass for a
+/// new script's, text decoded with the wrong encoding, or one of
+/// [`DEPARTURE_KINDS`].
+const C_CALLER_KINDS: [&str; 3] = ["out of process", "stale ids", "wrong text"];
+
+/// Rows of the "C callers of the wrapper" tables that name no test, and
+/// departures whose kind is not one of [`C_CALLER_KINDS`] or
+/// [`DEPARTURE_KINDS`].
+fn c_caller_drift(doc: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let rows = |heading: &str| -> Vec<Vec<String>> {
+        section(doc, heading)
+            .iter()
+            .filter_map(|l| cells(l))
+            .filter(|c| {
+                !c[0].is_empty()
+                    && !c[0].starts_with("---")
+                    && c[0] != "Behaviour"
+                    && c[0] != "Item"
+            })
+            .map(|c| c.iter().map(|x| x.to_string()).collect())
+            .collect()
+    };
+    let behaviours = rows("## C callers of the wrapper");
+    if behaviours.is_empty() {
+        problems.push("no behaviour rows under \"C callers of the wrapper\"".into());
+    }
+    for row in &behaviours {
+        if test_refs(&row.join("|")).is_empty() {
+            problems.push(format!("C callers: {:?} names no test", row[0]));
+        }
+    }
+    for row in rows("### Departures for C callers") {
+        let kind = row.get(1).map_or("", String::as_str);
+        if !C_CALLER_KINDS.contains(&kind) && !DEPARTURE_KINDS.contains(&kind) {
+            problems.push(format!(
+                "C callers departure {:?}: kind {kind:?} is no reason to depart",
+                row[0]
+            ));
+        }
+        if test_refs(&row.join("|")).is_empty() {
+            problems.push(format!("C callers departure {:?} names no test", row[0]));
+        }
+    }
+    problems
+}
+
 /// Every `tests/hubsim/tests/*.rs` file's test functions.
 fn hubsim_tests() -> BTreeMap<String, BTreeSet<String>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
@@ -328,23 +384,23 @@ fn hubsim_tests() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 #[test]
-fn compatibility_doc_lists_every_spec_item_with_existing_tests() {
-    let spec = spec_items(&read(&spec_path()));
+fn compatibility_doc_lists_every_abi_item_with_existing_tests() {
+    let abi = abi_items(&read(&abi_path()));
     let doc = read(&repo_root().join("docs/compatibility.md"));
-    let problems = drift(&spec, &doc, &hubsim_tests());
+    let problems = drift(&abi, &doc, &hubsim_tests());
     assert!(
         problems.is_empty(),
         "docs/compatibility.md and {} disagree:\n  {}",
-        spec_path().display(),
+        abi_path().display(),
         problems.join("\n  ")
     );
 }
 
 #[test]
 fn departures_under_b_are_listed_with_their_reason_and_test() {
-    let spec = spec_items(&read(&spec_path()));
+    let abi = abi_items(&read(&abi_path()));
     let doc = read(&repo_root().join("docs/compatibility.md"));
-    let problems = departure_drift(&spec, &doc);
+    let problems = departure_drift(&abi, &doc);
     assert!(
         problems.is_empty(),
         "docs/compatibility.md, \"Departures under B\":\n  {}",
@@ -361,7 +417,7 @@ fn departures_under_b_are_listed_with_their_reason_and_test() {
             "| `Topic` | str or None | str, None for `''` |",
             "| `Topic` | str or None | **departure** |",
         );
-    let problems = departure_drift(&spec, &broken);
+    let problems = departure_drift(&abi, &broken);
     for want in [
         "departure SQL: kind \"taste\" is no reason to depart",
         "StopHub: in the departures table, not marked in its row",
@@ -375,8 +431,34 @@ fn departures_under_b_are_listed_with_their_reason_and_test() {
 }
 
 #[test]
+fn c_caller_behaviours_and_departures_name_their_tests_and_reasons() {
+    let doc = read(&repo_root().join("docs/compatibility.md"));
+    let problems = c_caller_drift(&doc);
+    assert!(
+        problems.is_empty(),
+        "docs/compatibility.md, \"C callers of the wrapper\":\n  {}",
+        problems.join("\n  ")
+    );
+    // The check itself: a bad kind, a row without a test.
+    let broken = doc.replace("| wrong text |", "| taste |").replace(
+        "| abi_callers.rs::a_callback_filled_in_after_w_begin_is_seen_under_b_only |",
+        "| none |",
+    );
+    let problems = c_caller_drift(&broken);
+    for want in [
+        "kind \"taste\" is no reason to depart",
+        "the callback table given to `w_Begin` (§3.2)\" names no test",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(want)),
+            "{want:?} not reported:\n{problems:#?}"
+        );
+    }
+}
+
+#[test]
 fn drift_check_reports_missing_items_and_unknown_tests() {
-    let spec = spec_items(&read(&spec_path()));
+    let abi = abi_items(&read(&abi_path()));
     let doc = read(&repo_root().join("docs/compatibility.md"));
     let tests = hubsim_tests();
     let on_timer = doc
@@ -391,13 +473,13 @@ fn drift_check_reports_missing_items_and_unknown_tests() {
             "conformance_api.rs::no_such_test",
         )
         .replace("| `OnNewConn` | 0 |", "| `OnNewConn` | 1 |");
-    let problems = drift(&spec, &broken, &tests);
+    let problems = drift(&abi, &broken, &tests);
     for want in [
-        "hook OnTimer (spec) is missing from the doc",
-        "constant eCR_QUIT (spec) is missing from the doc",
-        "constant eCR_QUITS is in the doc but not in the spec",
+        "hook OnTimer (docs/abi.md) is missing from the doc",
+        "constant eCR_QUIT (docs/abi.md) is missing from the doc",
+        "constant eCR_QUITS is in the doc but not in docs/abi.md",
         "conformance_api.rs::no_such_test: no such #[test] in conformance_api.rs",
-        "hook OnNewConn: index Some(1) in the doc, Some(0) in the spec",
+        "hook OnNewConn: index Some(1) in the doc, Some(0) in docs/abi.md",
     ] {
         assert!(
             problems.iter().any(|p| p == want),

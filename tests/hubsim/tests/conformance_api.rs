@@ -1,11 +1,11 @@
-//! Issue 4, conformance of the `vh` module (spec/wrapper-abi.md §7.2–§7.4)
+//! Conformance of the `vh` module (docs/abi.md §7.2–§7.4)
 //! for both plugin generations: for every function, the exact callback
 //! arguments the hub receives (defaults of omitted arguments included), what
 //! the hub does (records), and the Python result the script sees; `TypeError`
 //! for wrong argument counts; the module attributes and constants.
 //!
-//! Under generation B the script gets B's own `vh` (spec §7.1–§7.3, B
-//! column; DESIGN.md "Semantics"): each test asserts B's values under B
+//! Under generation B the script gets B's own `vh` (docs/abi.md §7.1–§7.3, B
+//! column; docs/architecture.md "Semantics"): each test asserts B's values under B
 //! and A's under A, row by row; where B's in-process behaviour was a
 //! crash, a leak, lost bytes or contradicted B's own documentation, the
 //! row asserts the departure docs/compatibility.md lists.
@@ -68,7 +68,7 @@ void hubsim_face_init(const w_Tcallback *table, int count)
 		impls[i] = (table && i < count) ? table[i] : nullptr;
 }
 
-/* spec section 2.1: format pointer, then 16-byte elements (type byte, value at +8). */
+/* docs/abi.md §2.1: format pointer, then 16-byte elements (type byte, value at +8). */
 struct Element {
 	char type;
 	union { long l; char *s; double d; void *p; } v;
@@ -146,7 +146,7 @@ static bool arg_is(const w_Targs *a, size_t i, const char *want)
 #ifdef HUBSIM_GEN_B
 #define KEY(k) strdup(k)
 #else
-#define KEY(k) const_cast<char *>(k) /* A: string literals, not owned (spec 6.3) */
+#define KEY(k) const_cast<char *>(k) /* A: string literals, not owned (docs/abi.md §6.3) */
 #endif
 
 /* What python_pi answers for the lookups hubsim has no data for. */
@@ -635,7 +635,7 @@ fn user_functions_read_and_change_users() {
             &["GetMyINFO\ts\tnobody"],
             &[],
         );
-        // NULL fields: None under A, '' under B (spec §7.2).
+        // NULL fields: None under A, '' under B (docs/abi.md §7.2).
         f.check(
             "vh.GetMyINFO('nullfields')",
             f.ab(
@@ -699,7 +699,7 @@ fn user_functions_read_and_change_users() {
             &["GetUserIP\ts\tVerlihub"],
             &[],
         );
-        // B: None for an empty string (spec §7.1).
+        // B: None for an empty string (docs/abi.md §7.1).
         let empty = f.ab("''", "None");
         f.check(
             "vh.GetUserIP('nobody')",
@@ -814,7 +814,7 @@ fn user_restrictions_take_keywords_and_return_a_dict() {
 }
 
 /// Generation B's `UserRestrictions(nick, nochat='', nopm='', nosearch='',
-/// noctm='')` (spec §7.2): `''` for an omitted item (unchanged, §6.3), and
+/// noctm='')` (docs/abi.md §7.2): `''` for an omitted item (unchanged, §6.3), and
 /// a bool: True if any restriction is active, False on failure.
 fn user_restrictions_of_generation_b(f: &mut Api) {
     f.check(
@@ -882,7 +882,7 @@ fn list_functions_return_lists_and_raw_lists() {
             &[],
         );
         // A plugin: the raw "$NickList a$$b$$"; a B plugin answers JSON,
-        // for which B's wrapper had no raw form (None, spec §7.2).
+        // for which B's wrapper had no raw form (None, docs/abi.md §7.2).
         let raw = |prefix: &str, nicks: &str| match generation {
             Generation::A => format!("'{prefix} {nicks}'"),
             Generation::B => "None".to_string(),
@@ -1163,7 +1163,7 @@ fn command_script_and_config_functions_reenter_the_hooks() {
         });
         std::fs::remove_file(&commands).expect("script_commands.txt");
         // SetConfig: OnSetConfig may veto; python_pi never reports success
-        // (spec §6.3), so it is False either way, as in both generations.
+        // (docs/abi.md §6.3), so it is False either way, as in both generations.
         f.check(
             "vh.SetConfig('config', 'hub_topic', 'Hello')",
             "False",
@@ -1207,7 +1207,7 @@ fn command_script_and_config_functions_reenter_the_hooks() {
             &["GetConfig\tsss\tconfig\tno_such_var\t(null)"],
             &[],
         );
-        // A value set to '': '' under A, None under B (spec §7.1), so a
+        // A value set to '': '' under A, None under B (docs/abi.md §7.1), so a
         // script written for B may write `GetConfig(...) or default`.
         f.hub.set_config(b"config", b"conf_empty", b"");
         f.check(
@@ -1308,7 +1308,7 @@ fn database_and_hub_figures_functions() {
                 &[],
             );
         }
-        // A always returned 0.0 here, B 0 (spec §7.2); the hub's real
+        // A always returned 0.0 here, B 0 (docs/abi.md §7.2); the hub's real
         // value, as a float under A and an int (B's type) under B.
         f.check(
             "vh.GetServFreq()",
@@ -1326,7 +1326,7 @@ fn encode_and_decode_escape_the_five_nmdc_characters() {
     for generation in GENERATIONS {
         let mut f = Api::open(&runner, generation);
         if generation == Generation::B {
-            // B's Decode turns every `&#<n>;` into its character (spec
+            // B's Decode turns every `&#<n>;` into its character (docs/abi.md
             // §7.2). A's encode/decode stay, as vh-runner extras.
             f.check(
                 "(vh.encode('$'), vh.decode('&#36;&#65;'))",
@@ -1428,7 +1428,7 @@ const ARITIES: [(&str, usize, usize); 60] = [
     ("Decode", 1, 1),
 ];
 
-/// Generation B's signatures where they differ from A's (spec §7.2, B
+/// Generation B's signatures where they differ from A's (docs/abi.md §7.2, B
 /// column); B has no `encode`/`decode`.
 const B_ARITIES: [(&str, usize, usize); 7] = [
     ("mc", 1, 1),
@@ -1475,7 +1475,7 @@ fn wrong_argument_counts_and_types_raise_type_error_before_any_callback() {
                 &[],
             );
         }
-        // B's own texts (spec §7.1, `vh_ParseArgs`).
+        // B's own texts (docs/abi.md §7.1, `vh_ParseArgs`).
         if generation == Generation::B {
             for (expression, text) in [
                 (
@@ -1505,9 +1505,9 @@ fn wrong_argument_counts_and_types_raise_type_error_before_any_callback() {
         f.check_raises("vh.mc(text='x')", "TypeError");
         f.check_raises("vh.SendToActive('x', delay=1)", "TypeError");
         // What the hub could not take as it is: raised, never cut or
-        // replaced (DESIGN.md "Hub strings are bytes").
+        // replaced (docs/architecture.md "Hub strings are bytes").
         f.check_raises("vh.mc('a\\x00b')", "ValueError");
-        // bytes are no str under B (spec §7.1).
+        // bytes are no str under B (docs/abi.md §7.1).
         f.check_raises("vh.mc(b'a\\x00b')", f.ab("ValueError", "TypeError"));
         f.check_raises("vh.SendToActive('x', 2**63)", "OverflowError");
         f.check_raises("vh.SendToActive('x', -2**63 - 1)", "OverflowError");
@@ -1550,7 +1550,7 @@ fn call_dynamic_function_checks_its_name_before_any_callback() {
     for generation in GENERATIONS {
         let mut f = Api::open(&runner, generation);
         // Generation B's CallDynamicFunction(name, *args) calls a C function
-        // another plugin registered for this script (spec §3.10). No hub
+        // another plugin registered for this script (docs/abi.md §3.10). No hub
         // callback is involved: an unknown name raises NameError, a bad
         // name TypeError, as B's did.
         f.check_raises(
@@ -1574,7 +1574,7 @@ fn module_attributes_describe_the_script_and_the_hub() {
             (b"opchat_name", b"Ops"),
         ];
         let mut f = Api::open_with(&runner, generation, &config);
-        // B: the module name, without `.py` (spec §7.3).
+        // B: the module name, without `.py` (docs/abi.md §7.3).
         let want = format!(
             r"({}, 'S\xe9curit\xe9', 'Ops', '{}', '{}', '{}', 'config')",
             f.id,
@@ -1589,7 +1589,7 @@ fn module_attributes_describe_the_script_and_the_hub() {
             &[],
         );
         if generation == Generation::B {
-            // B's module had no version (spec §7.3); A's starttime stays,
+            // B's module had no version (docs/abi.md §7.3); A's starttime stays,
             // a vh-runner extra under B. B imported the script as a module.
             f.check(
                 "[hasattr(vh, n) for n in ('__version__', '__version_string__')]",
@@ -1630,7 +1630,7 @@ fn module_attributes_describe_the_script_and_the_hub() {
             &["mc\tss\tx\t(null)"],
             &["MC S\u{e9}curit\u{e9}\tx"],
         );
-        // Ids are never reused (spec §3.4: B's rule; A reused the lowest).
+        // Ids are never reused (docs/abi.md §3.4: B's rule; A reused the lowest).
         let first = f.id;
         assert!(f.hub.unload(first));
         f.id = f.hub.load(&f.script);
@@ -1701,7 +1701,7 @@ fn constants_have_the_hubs_values() {
             &[],
         );
         // The hub's eCR_PLUGIN, which OnCloseConnEx reports after a script
-        // refused a nick: neither wrapper exported it (spec §7.4); vh does,
+        // refused a nick: neither wrapper exported it (docs/abi.md §7.4); vh does,
         // with the hub's value.
         f.check("vh.eCR_PLUGIN", "21", &[], &[]);
         // `from vh import *` gives them, as the plugin's module did.

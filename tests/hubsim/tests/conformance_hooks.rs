@@ -1,4 +1,4 @@
-//! Issue 4, conformance of the hook table (spec/wrapper-abi.md §4) for both
+//! Conformance of the hook table (docs/abi.md §4) for both
 //! plugin generations: every one of the 41 hooks reaches a classic script
 //! with its arguments as Python values (§4.1), and every kind of return
 //! value comes back to the hub as generation A's wrapper built it (§4.4),
@@ -9,7 +9,7 @@
 //!
 //! The hooks whose result the hub ignores (`OnCloseConn`, `OnCloseConnEx`,
 //! `OnUnLoad`, `OnScriptCommand`, `OnUserLogout`) are delivered without
-//! waiting (DESIGN.md "host-shim"): their `HOOK` result is `NULL` (no
+//! waiting (docs/architecture.md "host-shim"): their `HOOK` result is `NULL` (no
 //! opinion) and the script's `vh.*` calls from them run at the hub's next
 //! entry into the shim.
 
@@ -109,7 +109,7 @@ struct HookCase {
     seen: &'static str,
 }
 
-/// All 41 hooks of spec §4.1, in index order, with 8-bit text, NMDC
+/// All 41 hooks of docs/abi.md §4.1, in index order, with 8-bit text, NMDC
 /// separators and control bytes where the hub has them.
 fn hook_cases() -> Vec<HookCase> {
     use HookArg::{Double, Long};
@@ -418,7 +418,7 @@ fn every_hook_reaches_the_script_with_its_arguments_as_python_values() {
     let _serial = serial();
     let runner = Runner::start();
     let cases = hook_cases();
-    assert_eq!(cases.len(), 41, "spec §4.1 has 41 hooks");
+    assert_eq!(cases.len(), 41, "docs/abi.md §4.1 has 41 hooks");
     for generation in GENERATIONS {
         let mut f = Fixture::open(&runner, generation, &["conf_hooks.py"]);
         let id = f.ids[0];
@@ -442,7 +442,7 @@ fn every_hook_reaches_the_script_with_its_arguments_as_python_values() {
             );
             assert!(allowed, "{generation:?} {}: None allows", case.name);
         }
-        // NULL strings (legal in every 's', spec §12) arrive as None.
+        // NULL strings (legal in every 's', docs/abi.md §12) arrive as None.
         let (_, records) = f.call(
             39,
             "ssss",
@@ -528,6 +528,37 @@ fn check_results(
     }
 }
 
+/// `cases` as generation B's wrapper answers them (docs/abi.md §4.3): a
+/// `str` is "s", a `float` "d" (the plugin logs both as unexpected and goes
+/// on), an exception or a value of another type but a tuple is NULL (no
+/// opinion); the rest as under A.
+fn under_b(generation: Generation, cases: &[ResultCase]) -> Vec<ResultCase> {
+    const B: [(&str, &[u8]); 11] = [
+        ("'text'", b"unexpected:s ( s:<text> )"),
+        ("'new text'", b"unexpected:s ( s:<new text> )"),
+        ("'\\u02dc|$'", b"unexpected:s ( s:<\x98|$> )"),
+        ("'desc'", b"unexpected:s ( s:<desc> )"),
+        ("1.5", b"unexpected:d ( d:<1.5> )"),
+        ("b'bytes'", b"NULL"),
+        ("[0]", b"NULL"),
+        ("{'a': 0}", b"NULL"),
+        ("['d', 't', 's', 'e', 'sh']", b"NULL"),
+        ("1/0", b"NULL"),
+        ("None", b"l:1"),
+    ];
+    cases
+        .iter()
+        .map(
+            |c| match B.iter().find(|(returns, _)| *returns == c.returns) {
+                Some((_, result)) if generation == Generation::B => {
+                    r(c.returns, result, true, None)
+                }
+                _ => c.clone(),
+            },
+        )
+        .collect()
+}
+
 #[test]
 fn generic_hook_results_map_as_generation_a_in_both_generations() {
     let _serial = serial();
@@ -540,7 +571,7 @@ fn generic_hook_results_map_as_generation_a_in_both_generations() {
         r("-3", b"l:-3", true, None),
         r("True", b"l:1", true, None),
         r("False", b"l:0", false, None),
-        // Python ints beyond a C long are clamped (spec §4.4).
+        // Python ints beyond a C long are clamped (docs/abi.md §4.4).
         r("2**70", b"l:9223372036854775807", true, None),
         r("-2**70", b"l:-9223372036854775808", true, None),
         // (str, n): str to the user's connection ('|' added), then act on n.
@@ -560,11 +591,12 @@ fn generic_hook_results_map_as_generation_a_in_both_generations() {
             true,
             Some(b"big|"),
         ),
-        // Anything else allows (A: "l" 1, and a log line). B's wrapper
-        // gave "s"/"d" (the plugin logs "unexpected" and goes on) or NULL
-        // (no opinion) here: the same effect. Its "l" 0 for None (blocks,
-        // though B's docs say None equals 1) and its "tab" tuples (heap
-        // corruption) are departures (docs/compatibility.md).
+        // Anything else allows (A: "l" 1, and a log line). Under B as B's
+        // wrapper gave it (`under_b`): "s"/"d" (the plugin logs
+        // "unexpected" and goes on) or NULL (no opinion): the same effect.
+        // Its "l" 0 for None (blocks, though B's docs say None equals 1)
+        // and its "tab" tuples (heap corruption) are departures
+        // (docs/compatibility.md).
         r("'text'", b"l:1", true, None),
         r("b'bytes'", b"l:1", true, None),
         r("1.5", b"l:1", true, None),
@@ -587,7 +619,7 @@ fn generic_hook_results_map_as_generation_a_in_both_generations() {
             (4, "OnParsedMsgPM", "sss"),
             &pm,
             "alice",
-            &cases,
+            &under_b(generation, &cases),
         );
         // A hook without a connection: a (str, n) reply goes nowhere.
         let no_conn = [
@@ -632,26 +664,10 @@ fn chat_hook_results_substitute_nick_and_text_in_both_generations() {
     ];
     // Generation B's plugin never read a str as the new text (B's wrapper
     // gave "s", which the chat handler logs as unexpected): it allows.
-    let b_str = [
-        r("'new text'", b"l:1", true, None),
-        r("'\\u02dc|$'", b"l:1", true, None),
-    ];
     for generation in GENERATIONS {
         let mut f = Fixture::open(&runner, generation, &["conf_hooks.py"]);
         let args = [s(b"alice"), s(b"hello")];
-        let cases: Vec<ResultCase> = match generation {
-            Generation::A => cases.to_vec(),
-            Generation::B => cases
-                .iter()
-                .map(|c| {
-                    b_str
-                        .iter()
-                        .find(|b| b.returns == c.returns)
-                        .unwrap_or(c)
-                        .clone()
-                })
-                .collect(),
-        };
+        let cases = under_b(generation, &cases);
         check_results(
             &mut f,
             generation,
@@ -707,7 +723,7 @@ fn myinfo_hook_results_substitute_the_five_fields_in_both_generations() {
                 (index, name, "ssssss"),
                 &args,
                 "alice",
-                &cases,
+                &under_b(generation, &cases),
             );
         }
     }
@@ -731,7 +747,7 @@ fn on_timer_is_called_with_or_without_its_argument() {
         let records = f.hub.records();
         assert_eq!(records, want, "{generation:?}:\n{}", show(&records));
 
-        // Both styles' results count; no early stop (spec §4.2).
+        // Both styles' results count; no early stop (docs/abi.md §4.2).
         f.returns("0");
         f.hub.clear_records();
         assert!(!f.hub.timer(1_700_000_001.0));
@@ -768,7 +784,7 @@ fn bot_name_changes_update_vh_botname_before_on_script_command() {
     for generation in GENERATIONS {
         let mut f = Fixture::open(&runner, generation, &["conf_hooks.py"]);
         // What the hub sends to every script when hub_security or
-        // opchat_name changes (spec §4.1 #33, §4.3 `_update_settings`).
+        // opchat_name changes (docs/abi.md §4.1 #33, §4.3 `_update_settings`).
         let changes: [(&[u8], &[u8]); 2] = [
             (b"_hub_security_change", b"N\xe9wBot"),
             (b"_opchat_name_change", b"NewOps"),
@@ -877,7 +893,7 @@ fn a_hook_the_hub_does_not_wait_for_may_call_vh_inside_a_vh_call() {
         // OnParsedMsgPM calls vh.ScriptCommand(instant): the hub fires
         // OnScriptCommand (not waited for) into the same script before the
         // callback returns; that hook's own vh.SendToOpChat runs while the
-        // script still waits for ScriptCommand's answer (spec §9.2).
+        // script still waits for ScriptCommand's answer (docs/abi.md §9.2).
         f.returns("vh.ScriptCommand('now', 'x', 1) if name == 'OnParsedMsgPM' else None");
         let started = Instant::now();
         let (allowed, records) = f.call(4, "sss", &[s(b"alice"), s(b"hi"), s(b"bob")]);

@@ -1,4 +1,4 @@
-//! Direct links (docs/protocol.md "Direct links", issue 8): the runner
+//! Direct links (docs/protocol.md "Direct links"): the runner
 //! hands the shim one end of a socketpair per worker, and hooks, function
 //! calls and the main thread's `vh.*` calls skip the runner. Checked
 //! through real parts: hubsim driving the dlopened shim, a real runner,

@@ -1,4 +1,4 @@
-//! Issue 15: `vh-runner doctor` against a real runner, a fake python_pi
+//! `vh-runner doctor` against a real runner, a fake python_pi
 //! layout (common::fakes) and fake unit files: all well gives exit 0; each
 //! problem gives exit 1 and a line that explains it with its fix.
 

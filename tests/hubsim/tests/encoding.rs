@@ -1,6 +1,6 @@
-//! Issue 4: every byte 0x01-0xFF in nicks and messages survives hook
+//! Every byte 0x01-0xFF in nicks and messages survives hook
 //! arguments, callback arguments and hook results byte for byte, for
-//! CP1251, Latin-1 and UTF-8 hubs (DESIGN.md "Hub strings are bytes").
+//! CP1251, Latin-1 and UTF-8 hubs (docs/architecture.md "Hub strings are bytes").
 
 mod common;
 

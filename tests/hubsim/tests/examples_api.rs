@@ -1,4 +1,4 @@
-//! Issue 7: `examples/hub_api.py` end to end. The hub (hubsim driving the
+//! `examples/hub_api.py` end to end. The hub (hubsim driving the
 //! real shim) runs the example in a real worker behind a real `vh-runner`;
 //! the test starts the API with `!api start`, queries it over plain HTTP/1.1
 //! from a thread, and keeps the hub alive meanwhile with a timer tick every
@@ -17,7 +17,7 @@ use common::{
 };
 use vh_hubsim::{Generation, Hub};
 
-/// The example runs sandboxed (issue 18), with what packaging/runner.toml
+/// The example runs sandboxed, with what packaging/runner.toml
 /// gives it: the network on, files as the sandbox allows.
 const SANDBOXED: &str = "[defaults]\nsandbox = true\n";
 

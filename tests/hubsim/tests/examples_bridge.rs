@@ -1,4 +1,4 @@
-//! Issue 7: `examples/matterbridge.py` end to end. The hub (hubsim driving
+//! `examples/matterbridge.py` end to end. The hub (hubsim driving
 //! the real shim) runs the example in a real worker behind a real
 //! `vh-runner`; `examples/fake_matterbridge.py` plays Matterbridge's API on a
 //! loopback port. The test ticks the hub's timer every 20 ms while it waits:
@@ -18,7 +18,7 @@ use common::{
 };
 use vh_hubsim::{Generation, Hub};
 
-/// The example runs sandboxed (issue 18), with what packaging/runner.toml
+/// The example runs sandboxed, with what packaging/runner.toml
 /// gives it: the network on, files as the sandbox allows.
 const SANDBOXED: &str = "[defaults]\nsandbox = true\n";
 

@@ -1,6 +1,6 @@
-//! Issue 4, generation B's extras through real parts (hubsim + the shim +
+//! Generation B's extras through real parts (hubsim + the shim +
 //! a real runner + real workers): `w_CallFunction` with the marshaling of
-//! spec/wrapper-abi.md §3.9, and dynamic functions (§3.10) registered with
+//! docs/abi.md §3.9, and dynamic functions (§3.10) registered with
 //! the shim's `w_RegisterFunction` by "another plugin" (this test) and
 //! called by a script with `vh.CallDynamicFunction`.
 
@@ -58,7 +58,7 @@ fn lookup() -> (*mut c_void, Syms) {
         assert!(!p.is_null(), "{name:?} not exported");
         p
     };
-    // SAFETY: each symbol has the C signature of spec §1.2, §2, §3.9, §3.10.
+    // SAFETY: each symbol has the C signature of docs/abi.md §1.2, §2, §3.9, §3.10.
     let syms = unsafe {
         Syms {
             pack: std::mem::transmute::<*mut c_void, Pack>(get(c"w_pack")),
@@ -144,7 +144,7 @@ unsafe extern "C" fn string_list(id: c_int, _args: *mut c_void) -> *mut c_void {
     seen(id);
     let s = syms();
     // SAFETY: a malloc'ed NULL-terminated array of malloc'ed strings, which
-    // w_free_args releases (spec §2.6).
+    // w_free_args releases (docs/abi.md §2.6).
     unsafe {
         let list = libc::calloc(3, size_of::<*mut c_char>()).cast::<*mut c_char>();
         *list = owned(b"x");
@@ -159,11 +159,11 @@ unsafe extern "C" fn null(id: c_int, _args: *mut c_void) -> *mut c_void {
 }
 
 /// The argument struct's format, then its 'D' elements: what format the
-/// shim derived from the Python types (spec §3.10).
+/// shim derived from the Python types (docs/abi.md §3.10).
 unsafe extern "C" fn formats(id: c_int, args: *mut c_void) -> *mut c_void {
     seen(id);
     let s = syms();
-    // SAFETY: the w_Targs layout of spec §2.1: format pointer, then 16-byte
+    // SAFETY: the w_Targs layout of docs/abi.md §2.1: format pointer, then 16-byte
     // elements whose value is at offset 8.
     unsafe {
         let format = CStr::from_ptr(*args.cast::<*const c_char>()).to_bytes();
@@ -254,7 +254,7 @@ fn call_function_runs_script_functions_with_b_marshaling() {
             vec![HookArg::Long(2), HookArg::Long(3)],
             b"l:5",
         ),
-        // Text is UTF-8, as B's wrapper and docs have it (spec §3.9, §8):
+        // Text is UTF-8, as B's wrapper and docs have it (docs/abi.md §3.9, §8):
         // "да" -> "ДА".
         ("shout", "s", vec![s("да".as_bytes())], "s:ДА".as_bytes()),
         // Bytes that are no UTF-8 ("да" in CP1251 and 0x98; B failed the
@@ -295,7 +295,7 @@ fn call_function_runs_script_functions_with_b_marshaling() {
         );
     }
     // vh.* calls inside a function run on the hub thread, and hooks they
-    // fire reach the script while its function runs (spec §9.2).
+    // fire reach the script while its function runs (docs/abi.md §9.2).
     hub.clear_records();
     hub.call_function(id, b"info", "s", &[s(b"alice")]).unwrap();
     assert_eq!(
@@ -312,7 +312,7 @@ fn call_function_runs_script_functions_with_b_marshaling() {
         show(&records)
     );
 
-    // NULL for everything without a C result (spec §3.9).
+    // NULL for everything without a C result (docs/abi.md §3.9).
     for name in ["obj", "boom", "huge", "missing", "not_callable"] {
         assert_eq!(
             hub.call_function(id, name.as_bytes(), "", &[]),
@@ -409,7 +409,7 @@ fn dynamic_functions_registered_by_a_plugin_are_called_from_the_script() {
         assert!(!hub.chat(b"alice", b"dyn basic"));
         let got = actions(&hub.records());
         // Text goes to C and back in the hub encoding under A, in UTF-8
-        // under B (its wrapper and docs, spec §3.10, §8): the C function
+        // under B (its wrapper and docs, docs/abi.md §3.10, §8): the C function
         // reverses the bytes of "héllo", and a byte that is no UTF-8 stays
         // as a surrogate (B failed the call: lost bytes, a departure).
         let (reversed, listed): (&[u8], &[u8]) = match generation {
@@ -430,7 +430,7 @@ fn dynamic_functions_registered_by_a_plugin_are_called_from_the_script() {
         assert_eq!(got[got.len() - want.len()..], want, "{}", show(&got));
         assert!(
             SEEN_IDS.lock().unwrap().iter().all(|&i| i == -1),
-            "registered functions are called with id -1 (spec §3.10)"
+            "registered functions are called with id -1 (docs/abi.md §3.10)"
         );
 
         hub.clear_records();
@@ -448,7 +448,7 @@ fn dynamic_functions_registered_by_a_plugin_are_called_from_the_script() {
         }
 
         // The C function calls back into the script, which is still
-        // waiting for it: nested on the hub thread (spec §9.2).
+        // waiting for it: nested on the hub thread (docs/abi.md §9.2).
         hub.clear_records();
         assert!(!hub.chat(b"alice", b"dyn reenter"));
         assert_eq!(

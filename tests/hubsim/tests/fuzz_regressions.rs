@@ -1,11 +1,11 @@
-//! Issue 9: `w_pack` / `w_unpack` with arbitrary formats, called from C
+//! `w_pack` / `w_unpack` with arbitrary formats, called from C
 //! (hubsim's `hubsim_pack_probe`, varargs exactly as python_pi passes them)
 //! into the real dlopened shim, in both plugin generations, released with
 //! `free()` (A) and `w_free_args()` (B). Inputs: the committed corpus
-//! `fuzz/regressions/pack_formats.txt` (formats the fuzzer and the spec
+//! `fuzz/regressions/pack_formats.txt` (formats the fuzzer and docs/abi.md
 //! found interesting, one `pack<TAB>unpack` pair per line, `\xNN` escapes)
 //! and 20,000 pairs from a fixed-seed generator. Every answer is checked
-//! against spec/wrapper-abi.md §2.4, written out here independently.
+//! against docs/abi.md §2.4, written out here independently.
 //! The in-process fuzz harnesses and their crash regressions are replayed
 //! by `cargo test --manifest-path fuzz/Cargo.toml` (fuzz/README.md).
 
@@ -34,7 +34,7 @@ const PACK_CHARS: &[u8] = b"lsdpLDO";
 const SENTINEL: u64 = 0x5a5a_a5a5_5a5a_a5a5;
 
 /// How many values `w_unpack(stored, want)` writes, or `None` if it must
-/// fail (spec §2.4: exact match, or one `|` before optional characters).
+/// fail (docs/abi.md §2.4: exact match, or one `|` before optional characters).
 fn spec_unpack(stored: &[u8], want: &[u8]) -> Option<usize> {
     let chars: Vec<u8> = want.iter().copied().filter(|&c| c != b'|').collect();
     match want.iter().filter(|&&c| c == b'|').count() {

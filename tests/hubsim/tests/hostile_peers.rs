@@ -1,4 +1,4 @@
-//! Issue 9: malformed and hostile peers on every link.
+//! Malformed and hostile peers on every link.
 //!
 //! * Clients that connect to the runner's socket and send garbage,
 //!   truncated HTTP/2 and gRPC frames, huge lengths, unknown message types,

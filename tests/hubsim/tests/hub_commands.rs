@@ -1,5 +1,5 @@
-//! Issue 4: the plugin's own console commands (`!pyload`, `!pyunload`,
-//! `!pyreload`, `!pylist`; spec/wrapper-abi.md §10.1), driven as an
+//! The plugin's own console commands (`!pyload`, `!pyunload`,
+//! `!pyreload`, `!pylist`; docs/abi.md §10.1), driven as an
 //! operator types them, through the unchanged plugin (hubsim's console),
 //! the shim, a real runner and real workers. Ids are never reused, a
 //! reload picks up the changed file at the same call position, and a
@@ -38,7 +38,7 @@ fn hello_copy(dir: &Path, name: &str, version: u32) -> PathBuf {
 /// What the hub-security bot answers the admin, as a record.
 /// `cmd_hello.py`'s answer `#<id> <vh.name> v<version>` for `head` =
 /// `#<id> <file name without .py>`: `vh.name` has `.py` under generation
-/// A, not under B (spec §7.3).
+/// A, not under B (docs/abi.md §7.3).
 fn who(generation: Generation, head: &str, version: u32) -> Vec<u8> {
     let py = if generation == Generation::A {
         ".py"

@@ -1,4 +1,4 @@
-//! Issue 17, a worker waits for its next hook on the hub thread's CPU
+//! A worker waits for its next hook on the hub thread's CPU
 //! (docs/performance.md "Waiting on the hub's CPU"), through real parts:
 //! hubsim's hub thread (this test's thread) pinned to one CPU and then to
 //! another, the dlopened shim, a real runner and worker. While the worker

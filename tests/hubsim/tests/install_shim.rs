@@ -1,5 +1,5 @@
-//! Issue 15: `vh-runner install-shim` / `uninstall-shim` on fake python_pi
-//! layouts of both generations (spec/wrapper-abi.md §1.1, §1.3), built
+//! `vh-runner install-shim` / `uninstall-shim` on fake python_pi
+//! layouts of both generations (docs/abi.md §1.1, §1.3), built
 //! here with gcc: a plugin with its compiled-in wrapper paths (and, for B,
 //! a `DT_NEEDED` entry found through its RUNPATH), original wrappers with
 //! the exported symbols of §1.2, and a process that has the old wrappers

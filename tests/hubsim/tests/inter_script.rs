@@ -1,7 +1,7 @@
-//! Issue 4, inter-script and nested calls through real parts (hubsim +
+//! Inter-script and nested calls through real parts (hubsim +
 //! the shim + a real runner + real workers): `vh.ScriptCommand` reaching
 //! every script, generation A's bot-name updates before `OnScriptCommand`
-//! (spec/wrapper-abi.md §4.3), `vh.*` calls that fire hooks into the
+//! (docs/abi.md §4.3), `vh.*` calls that fire hooks into the
 //! calling script while it is inside its own hook (§9.2), and the two
 //! limits on runaway nesting (the worker's and the shim's).
 

@@ -1,4 +1,4 @@
-//! Issue 17, pipelined `vh.*` calls (docs/protocol.md "Pipelined calls"),
+//! Pipelined `vh.*` calls (docs/protocol.md "Pipelined calls"),
 //! through real parts: hubsim driving the dlopened shim, a real runner,
 //! real workers. A discarded send does not wait for the hub's answer, yet
 //! the hub sees exactly the calls, nested hooks and order it sees when every
@@ -107,7 +107,7 @@ fn same_record_both_ways(waiting: &str, piped: &str, generation: Generation) {
         "{generation:?}: pipelined record differs from the synchronous one\n{}",
         piped.log()
     );
-    // Generation B's ScriptCommand always fails (spec §6.3): fewer sends.
+    // Generation B's ScriptCommand always fails (docs/abi.md §6.3): fewer sends.
     assert!(
         pipelined >= 10,
         "{generation:?}: only {pipelined} calls pipelined"

@@ -1,4 +1,4 @@
-//! Issue 4: `!offplug python` / `!onplug python` — `w_End` then `w_Begin`
+//! `!offplug python` / `!onplug python` — `w_End` then `w_Begin`
 //! again in the same process — 100 times in a row, with a script loaded
 //! each time: no crash, no leaked thread or fd, memory flat.
 

@@ -1,9 +1,9 @@
-//! Issue 13: scripts written for python_pi 1.6 (Python 2.7) run unchanged,
+//! Scripts written for python_pi 1.6 (Python 2.7) run unchanged,
 //! each in its own Python 2.7 worker, through real parts: hubsim drives the
 //! shim as python_pi does, a real runner picks the interpreter (no
 //! `python` for the script: Python 3 first, then the Python 2.7 fallback),
 //! a real `python2.7` runs the runner's own `vh` package. Every assertion
-//! is a callback the hub received or a hook result, as spec/wrapper-abi.md
+//! is a callback the hub received or a hook result, as docs/abi.md
 //! §7 (A column) and §4.3 describe them.
 
 mod common;

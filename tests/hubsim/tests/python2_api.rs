@@ -1,4 +1,4 @@
-//! Issue 13: the Python 2 `vh` module's argument checks and results (spec
+//! The Python 2 `vh` module's argument checks and results (docs/abi.md
 //! §7.1, §7.2 A column) for what hubsim cannot answer (it has no database
 //! or GeoIP): a real Python 2.7 imports the runner's package and calls the
 //! classic functions over a scripted channel that records each callback
@@ -93,9 +93,9 @@ fn classic_functions_check_and_convert_as_generation_a() {
         String::from_utf8_lossy(&out.stderr)
     );
     let expected = [
-        r"sql (1, [['alice', '1'], ['b\xf6b', 'NULL']])",
+        r"sql (1L, [['alice', '1'], ['b\xf6b', 'NULL']])",
         r"sql-args ('SQL', ['SELECT nick, class FROM reglist', 5])",
-        r"sql-default ((1, [['alice', '1'], ['b\xf6b', 'NULL']]), ('SQL', ['SELECT 1', 100]))",
+        r"sql-default ((1L, [['alice', '1'], ['b\xf6b', 'NULL']]), ('SQL', ['SELECT 1', 100]))",
         "sql-failed (0, [])",
         r"geoip [('area_code', 31), ('city', 'Z\xfcrich'), ('latitude', 47.5), ('longitude', 8.5), ('metro_code', 7)]",
         "restr ([('chat', True), ('ctm', False), ('pm', False), ('search', True)], ('UserRestrictions', ['bob', None, '1', None, None]))",

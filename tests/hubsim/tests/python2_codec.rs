@@ -1,4 +1,4 @@
-//! Issue 13: the Python 2 worker's wire codec (`py-sdk/python2/vh/_wire.py`,
+//! The Python 2 worker's wire codec (`py-sdk/python2/vh/_wire.py`,
 //! driven by the schema `proto/build.rs` generates from `vh.proto`) against
 //! prost, the Rust side's codec: frames prost encodes decode in a real
 //! Python 2.7 and encode back to the same bytes; messages Python encodes

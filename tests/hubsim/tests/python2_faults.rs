@@ -1,4 +1,4 @@
-//! Issue 13: what the supervisor gives Python 3 workers holds for Python 2
+//! What the supervisor gives Python 3 workers holds for Python 2
 //! workers (the fault tests of `supervisor.rs`, with Python 2 scripts
 //! loaded by the automatic choice): an exception in a hook, an endless
 //! loop, `os._exit` at load, a killed worker, a runner restart; and a
@@ -194,7 +194,7 @@ fn python3_and_python2_scripts_side_by_side_and_a_scripts_python_wins() {
                     .log()
                     .contains("Python 2 worker on a generation B hub")
             });
-            // B's w_CallFunction on a Python 2 script (spec §3.9), with a
+            // B's w_CallFunction on a Python 2 script (docs/abi.md §3.9), with a
             // re-entrant vh.* call inside.
             let func = |hub: &Hub| {
                 hub.records()

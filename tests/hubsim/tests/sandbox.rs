@@ -1,4 +1,4 @@
-//! Issue 18: sandboxed scripts, through real parts (the shim driven by
+//! Sandboxed scripts, through real parts (the shim driven by
 //! hubsim, a real runner, real Python workers). A sandboxed script reads
 //! and writes only what its config allows and, with `network = false`,
 //! cannot connect or bind TCP; an unsandboxed script beside it can do all

@@ -1,7 +1,7 @@
-//! Issue 14: a script gets the `vh` of its plugin generation (DESIGN.md
+//! A script gets the `vh` of its plugin generation (docs/architecture.md
 //! "Semantics"): a script written for python_pi 1.7 (generation B),
 //! unchanged, on a B hub gets B's answers (`None` for an empty string,
-//! spec/wrapper-abi.md §7.1; B's module, §7.3, §7.5), and runner.toml's
+//! docs/abi.md §7.1; B's module, §7.3, §7.5), and runner.toml's
 //! `semantics` gives a script the other generation's `vh` on either hub.
 //!
 //! The script is `scripts/b_style.py`: it treats `None` as "not set" and

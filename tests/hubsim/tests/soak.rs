@@ -1,4 +1,4 @@
-//! Issue 9: load and soak. Ten scripts (copies of `soak_seq.py`) get N
+//! Load and soak. Ten scripts (copies of `soak_seq.py`) get N
 //! hooks each while they make numbered `vh.*` calls from their hooks, a
 //! thread and asyncio; workers are SIGKILLed now and then (some mid-hook)
 //! and the runner is killed and restarted once. Every call is accounted
@@ -19,7 +19,7 @@
 //!
 //! Size: `VH_SOAK_HOOKS` hooks per script (default 1,000: about a minute
 //! in a debug build), `VH_SOAK_KILLS` worker kills (default 10). The full
-//! run of issue 9 (docs/reliability.md):
+//! run (docs/reliability.md):
 //! `VH_SOAK_HOOKS=1000000 VH_SOAK_KILLS=200 cargo test --release -p vh-hubsim --test soak -- --nocapture`.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Issue 5: the supervisor keeps the hub safe from every script, through
+//! The supervisor keeps the hub safe from every script, through
 //! real processes: the shim driven by hubsim, a real runner, real workers.
 //! In every case the hub thread never waits longer than the hook deadline.
 

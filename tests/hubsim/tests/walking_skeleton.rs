@@ -1,4 +1,4 @@
-//! Issue 3's end-to-end path through real parts: the shim loaded with
+//! The end-to-end path through real parts: the shim loaded with
 //! dlopen and driven from C as python_pi drives it (hubsim), a real
 //! `vh-runner`, and real Python workers running classic-style scripts.
 

@@ -13,10 +13,10 @@ __all__ = ["HubModel", "HubState", "User", "Ban", "Answer", "CALLBACKS", "REENTR
 
 class HubModel(UserCallbacks, HubCallbacks):
     """The fake hub: its state, and one method per hub callback, named like
-    it (spec §6.1)."""
+    it (docs/abi.md §6.1)."""
 
 
-#: Every callback a ``vh`` function uses (spec §6.1).
+#: Every callback a ``vh`` function uses (docs/abi.md §6.1).
 CALLBACKS = frozenset(spec.callback for spec in FUNCTIONS)
 
 #: Callbacks that fire hooks: they run without holding the hub lock, so

@@ -1,6 +1,6 @@
 """The fake hub's callbacks, part 2: registrations, bans, robots, the
-database, restrictions, configuration, commands and script commands (spec/
-wrapper-abi.md §6.3). ``SetConfig``, ``KickUser``, ``ParseCommand`` and
+database, restrictions, configuration, commands and script commands (docs/abi.md
+§6.3). ``SetConfig``, ``KickUser``, ``ParseCommand`` and
 ``ScriptCommand`` fire hooks back into the script (§9.2).
 """
 
@@ -62,7 +62,7 @@ class HubCallbacks(HubState):
         return self._del_temp_bans(ip, True)
 
     def robot_nick_check(self, nick: Optional[str]) -> int:
-        """``eBOT_*`` code of a nick (spec §6.3 ``IsRobotNickBad``)."""
+        """``eBOT_*`` code of a nick (docs/abi.md §6.3 ``IsRobotNickBad``)."""
         if not nick:
             return 2
         if any(ord(c) < 0x20 or c in " $|<>" for c in nick):
@@ -127,7 +127,7 @@ class HubCallbacks(HubState):
 
     def SetConfig(self, conf: Optional[str], var: Optional[str], value: Optional[str]) -> Answer:
         """Fires ``OnSetConfig`` (which may veto), then sets; fails even when
-        it set the value, as the plugin does (spec §6.3)."""
+        it set the value, as the plugin does (docs/abi.md §6.3)."""
         if conf is None or var is None or value is None:
             return FAIL
         old = self.config.get((conf, var), "")
@@ -143,7 +143,7 @@ class HubCallbacks(HubState):
     def KickUser(
         self, op: Optional[str], nick: Optional[str], reason: Optional[str], *_: Any
     ) -> Answer:
-        """The op must be online (spec §6.3); ``OnOperatorKicks`` may veto."""
+        """The op must be online (docs/abi.md §6.3); ``OnOperatorKicks`` may veto."""
         if not self.user(op) or not self.user(nick):
             return FAIL
         if not self.fire("OnOperatorKicks", op, nick, reason or ""):

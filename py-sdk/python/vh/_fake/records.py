@@ -16,7 +16,7 @@ del _spec
 
 @dataclass
 class Call:
-    """One hub callback a script called (spec §6.3), as the hub got it.
+    """One hub callback a script called (docs/abi.md §6.3), as the hub got it.
 
     ``args`` are full length (omitted optional arguments as the hub gets
     them: ``None``, ``0``), hub strings decoded to ``str``. ``call["nick"]``
@@ -58,7 +58,7 @@ class HookOutcome:
 
     @property
     def allowed(self) -> bool:
-        """How the plugin reads the result (spec §4.2): False only for 0 or
+        """How the plugin reads the result (docs/abi.md §4.2): False only for 0 or
         ``(text, 0)``; substitutions and no opinion allow."""
         r = self.result
         if not r or len(r) > 2:

@@ -1,7 +1,7 @@
 """State of the fake hub behind ``vh.testing.FakeHub``: users and bots,
 configuration, registrations, bans, queued script commands, the clock.
 The callbacks acting on it are in ``users.py`` and ``hub.py`` (the hub
-side of spec/wrapper-abi.md §6.3, as tests/hubsim implements it in C).
+side of docs/abi.md §6.3, as tests/hubsim implements it in C).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FAIL: Answer = (False, [])
 @dataclass
 class User:
     """A user (or bot) of the fake hub; MyINFO fields as the hub parses them
-    (spec §4.1). Strings are text; the fake encodes them for the script."""
+    (docs/abi.md §4.1). Strings are text; the fake encodes them for the script."""
 
     nick: str
     uclass: int = 0
@@ -66,7 +66,7 @@ class Ban:
 
 class HubState:
     """The fake hub's state. ``generation`` ``"A"`` or ``"B"`` selects the
-    nick list format (``$NickList a$$b$$`` or JSON, spec §6.3)."""
+    nick list format (``$NickList a$$b$$`` or JSON, docs/abi.md §6.3)."""
 
     def __init__(self, botname: str, opchatname: str, generation: str, now: float) -> None:
         self.generation = generation

@@ -1,5 +1,5 @@
-"""The fake hub's callbacks, part 1: sending, users, lists (spec/
-wrapper-abi.md §6.3). Each gets the decoded arguments the plugin unpacks and
+"""The fake hub's callbacks, part 1: sending, users, lists (docs/abi.md
+§6.3). Each gets the decoded arguments the plugin unpacks and
 returns ``(ok, values)``. The fake records every call before it runs, so
 the sending callbacks only check their arguments as the hub does.
 """

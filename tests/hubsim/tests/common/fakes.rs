@@ -1,4 +1,4 @@
-//! Fake python_pi layouts built with gcc (spec/wrapper-abi.md §1.1, §1.3):
+//! Fake python_pi layouts built with gcc (docs/abi.md §1.1, §1.3):
 //! original wrappers exporting the §1.2 symbols, and plugins with their
 //! compiled-in wrapper paths and, for generation B, a `DT_NEEDED` entry
 //! found through RUNPATH.

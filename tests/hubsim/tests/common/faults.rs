@@ -1,5 +1,5 @@
 //! The fault scenarios that `supervisor.rs` runs with Python 3 scripts and
-//! `python2_faults.rs` with Python 2 ones (issues 5 and 13): one body per
+//! `python2_faults.rs` with Python 2 ones: one body per
 //! scenario, so both interpreters are held to the same checks, and the
 //! readers of what the test scripts report.
 

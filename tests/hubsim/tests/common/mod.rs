@@ -6,6 +6,7 @@
 
 pub mod fakes;
 pub mod faults;
+pub mod originals;
 pub mod py2;
 
 use std::path::{Path, PathBuf};
@@ -55,7 +56,7 @@ pub fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// runner.toml giving every script generation A's `vh` (DESIGN.md
+/// runner.toml giving every script generation A's `vh` (docs/architecture.md
 /// "Semantics"): scripts written for python_pi 1.6 run so on a B hub.
 pub const A_SEMANTICS: &str = "[defaults]\nsemantics = \"A\"\n";
 
@@ -196,7 +197,7 @@ fn spawn_runner_cmd(dir: &Path) -> Command {
         .arg(dir.join("runner.toml"))
         .env("VH_TEST_DIR", dir)
         .env("VH_RUNNER_LOG", "debug")
-        // The scripts' state folders (issue 18) go in the test's own dir,
+        // The scripts' state folders go in the test's own dir,
         // as systemd's StateDirectory= would put them in /var/lib/vh-runner.
         .env("STATE_DIRECTORY", dir)
         .env_remove("VH_RUNNER_SOCKET")
@@ -205,7 +206,7 @@ fn spawn_runner_cmd(dir: &Path) -> Command {
     cmd
 }
 
-/// The kernel's Landlock ABI version, 0 if it has none (issue 18's
+/// The kernel's Landlock ABI version, 0 if it has none (the
 /// sandbox is enforced only with one).
 pub fn landlock_abi() -> i64 {
     // SAFETY: a NULL attribute, size 0 and the VERSION flag only ask.

@@ -1,4 +1,4 @@
-//! Finding the Python 2.7 of the Python 2 worker tests (issue 13):
+//! Finding the Python 2.7 of the Python 2 worker tests:
 //! `VH_TEST_PYTHON2`, then `python2.7`/`python2` on `PATH`, then pyenv's
 //! 2.7.18 (`$PYENV_ROOT` or `~/.pyenv`). Without one the tests say so and
 //! pass as skipped, except under `CI=true`, where they fail.

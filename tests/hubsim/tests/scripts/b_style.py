@@ -1,11 +1,11 @@
 """A script written for python_pi 1.7 (generation B), unchanged: it treats
 ``None`` as "not set", as B's ``vh`` gives it for an empty string
-(spec/wrapper-abi.md §7.1), and it relies on B's module being imported,
+(docs/abi.md §7.1), and it relies on B's module being imported,
 not run as ``__main__`` (§7.5). tests/hubsim/tests/semantics.rs.
 
 ``OnPublicBotMessage('b_style', <nick>, 0, 0)`` answers ``(report, 1)``:
 the hub description and the user's fields the way a REST endpoint of a
-B script shows them (issue 14).
+B script shows them.
 """
 
 import os
@@ -43,7 +43,7 @@ def OnPublicBotMessage(nick, message, min_class, max_class):
         "has_version": hasattr(vh, "__version__"),
         "restricted": vh.UserRestrictions(message),
         "ran_as_main": RAN_AS_MAIN,
-        # B puts <config_dir>/scripts on the import path too (spec §7.5).
+        # B puts <config_dir>/scripts on the import path too (docs/abi.md §7.5).
         "scripts_folder_on_path": os.path.join(vh.basedir, "scripts") in sys.path,
     }
     return (ascii(sorted(report.items())), 1)

@@ -1,6 +1,6 @@
 """Echoes every chat message back to its sender through vh.usermc, and
 returns it unchanged as a (nick, text) substitution: with a 1 MiB message,
-1 MiB crosses every link both ways (issue 9). '!blob <n>' sends n bytes
+1 MiB crosses every link both ways. '!blob <n>' sends n bytes
 to the sender with one vh.usermc; '!len' tells the message's length;
 '!config <var>' tells the length of config value <var> (classic GetConfig)
 and what vh.strict.GetConfig says."""

@@ -1,5 +1,5 @@
-"""Sends every hub string it is given straight back to the hub (issue 9:
-arbitrary bytes in every string field): MyINFO fields as an unchanged
+"""Sends every hub string it is given straight back to the hub
+(arbitrary bytes in every string field): MyINFO fields as an unchanged
 substitution; at login the user's MyINFO and IP read back with vh.GetMyINFO
 and vh.GetUserIP and echoed with vh.usermc; PMs echoed to their sender with
 vh.pm; main chat stored with vh.SetConfig, read back with vh.GetConfig and

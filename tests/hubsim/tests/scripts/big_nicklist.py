@@ -1,7 +1,7 @@
 """On '!nicks', reports how many nicks vh.GetNickList() returned and an
 FNV-1a 64 digest of them (each in the hub encoding, sorted as bytes,
 joined by newlines), so the test can check a 10,000-user list without
-printing it (issue 9)."""
+printing it."""
 
 import vh
 

@@ -1,6 +1,6 @@
 """On '!probe <Name>', calls that vh function (classic, then vh.strict) and
 reports what the script got, a value or an exception, through
-vh.SendToOpChat (issue 9: hub callbacks that return NULL or a wrong
+vh.SendToOpChat (hub callbacks that return NULL or a wrong
 format)."""
 
 import vh

@@ -1,5 +1,5 @@
 """Console test: unloads or reloads itself from inside its own hook with
-vh.ParseCommand("!pyunload <id>") / "!pyreload <id>" (spec §9.2, §12), goes
+vh.ParseCommand("!pyunload <id>") / "!pyreload <id>" (docs/abi.md §9.2, §12), goes
 on after the call, and says when its UnLoad() runs."""
 
 import os

@@ -1,6 +1,6 @@
 """Conformance script for the hook table (tests/hubsim/tests/conformance_hooks.rs).
 
-Defines every hook of spec/wrapper-abi.md §4.1 the classic way, with the
+Defines every hook of docs/abi.md §4.1 the classic way, with the
 arity of the table. Each hook reports how the script sees its arguments
 through ``vh.SendToOpChat`` as ``Name(<ascii(arg)>, ...)`` (so the test sees
 the types: quotes for str, bare ints, floats with a dot, None) and then
@@ -160,7 +160,7 @@ def OnHubCommand(nick, command, uclass, in_pm, prefix):
 
 def OnScriptCommand(command, data, plugin, script):
     # vh.botname / vh.opchatname as the script sees them when the hub
-    # announces new bot names (spec §4.3, generation A's _update_settings).
+    # announces new bot names (docs/abi.md §4.3, generation A's _update_settings).
     if command in ("_hub_security_change", "_opchat_name_change"):
         data = "%s botname=%s opchatname=%s" % (data, vh.botname, vh.opchatname)
     return _hook("OnScriptCommand", command, data, plugin, script)

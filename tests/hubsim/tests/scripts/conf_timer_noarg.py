@@ -1,5 +1,5 @@
 """Conformance script: an old-style ``OnTimer`` without the time argument
-(spec/wrapper-abi.md §7.6), as many generation A scripts have. Reports the
+(docs/abi.md §7.6), as many generation A scripts have. Reports the
 call through ``vh.SendToOpChat`` and returns the test's choice, like
 conf_hooks.py."""
 

@@ -1,4 +1,4 @@
-"""Functions for generation B's w_CallFunction (spec §3.9), called by name
+"""Functions for generation B's w_CallFunction (docs/abi.md §3.9), called by name
 from the hub; also a classic hook, re-entered while a function runs."""
 
 import time

@@ -1,5 +1,5 @@
 """Calls the C functions the test registers for this script with
-w_RegisterFunction (spec §3.10) through vh.CallDynamicFunction, and reports
+w_RegisterFunction (docs/abi.md §3.10) through vh.CallDynamicFunction, and reports
 each result (or exception) in main chat to the caller."""
 
 import threading

@@ -1,4 +1,4 @@
-"""A fake worker interpreter for issue 9: the runner starts it instead of
+"""A fake worker interpreter for the hostile-peer tests: the runner starts it instead of
 ``python -u -m vh.worker`` (the test points ``python`` at a wrapper that
 runs this file) and it speaks the worker protocol badly on fd 3, as
 ``FAKE_MODE`` says:

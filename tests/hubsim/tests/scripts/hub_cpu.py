@@ -1,5 +1,5 @@
 """Reports, for each chat line, its worker's pid and the CPUs its main
-thread and a thread it starts in the hook may run on (issue 17: a worker
+thread and a thread it starts in the hook may run on (a worker
 waits for its next hook on the hub thread's CPU, and only then)."""
 
 import os

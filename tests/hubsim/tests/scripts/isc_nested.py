@@ -1,4 +1,4 @@
-"""Nested-call test (spec §9.2): vh.* calls that make the hub fire hooks
+"""Nested-call test (docs/abi.md §9.2): vh.* calls that make the hub fire hooks
 into this same script while it is still inside its chat hook."""
 
 import vh

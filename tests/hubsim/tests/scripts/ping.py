@@ -1,4 +1,4 @@
-"""Classic-style test script (issue 3): greets on login, answers !ping."""
+"""Classic-style test script: greets on login, answers !ping."""
 
 import vh
 

@@ -1,4 +1,4 @@
-"""Pipelined calls (issue 17): a chat hook interleaving discarded sends
+"""Pipelined calls: a chat hook interleaving discarded sends
 (pipelined), reads (GetUserClass, which wait) and calls that make the hub
 fire nested hooks into this script (ScriptCommand, SetConfig, KickUser,
 which wait), also from inside those nested hooks. Its callback record must

@@ -1,4 +1,4 @@
-"""Sandbox test (issue 18): ``!t <script file name> <op> <arg>`` makes
+"""Sandbox test: ``!t <script file name> <op> <arg>`` makes
 that script try one thing and answer ``<op> <arg>: ok`` or
 ``<op> <arg>: <exception class>``; other scripts let it pass.
 

@@ -1,4 +1,4 @@
-"""Soak test script (issue 9), loaded ten times under different names.
+"""Soak test script, loaded ten times under different names.
 Every call carries its script name, its worker's pid and a sequence number,
 so the hub side can account for each one:
 

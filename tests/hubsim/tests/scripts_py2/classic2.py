@@ -1,4 +1,4 @@
-# A classic python_pi 1.6 script in Python 2 style (issue 13): the print
+# A classic python_pi 1.6 script in Python 2 style: the print
 # statement, `except E, e`, long and 0L, dict.has_key, unicode(), urllib2,
 # ConfigParser, Queue, StringIO, and hub strings handled as byte strings.
 import os
