@@ -446,7 +446,7 @@ pub fn render(r: &Report) -> String {
     }
 
     match &r.paced {
-        Ok(p) => o.push_str(&crate::paced::render(p)),
+        Ok(p) => o.push_str(&crate::paced::render(p, r.short)),
         Err(e) => {
             let _ = writeln!(o, "\nPaced hooks: not measured: {e}");
         }

@@ -387,7 +387,7 @@ fn paced_only(parts: &Parts, plan: &Plan, conditions: &str) -> Result<i32> {
     let p = crate::paced::run(&mut lab, plan.paced_rounds, plan.paced_events)?;
     drop(lab);
     println!("vh-bench --paced: {conditions}");
-    print!("{}", crate::paced::render(&p));
+    print!("{}", crate::paced::render(&p, plan.short));
     println!("load average at the end: {}", procfs::loadavg());
     Ok(0)
 }
