@@ -357,8 +357,52 @@ static int lines_main(const char *script, size_t n, int nfds, char **fd_args)
 	return 0;
 }
 
+/* --paced CHAT USERMC N INTERVAL_US: N chat events to each script, one
+ * every INTERVAL_US (alternating the scripts; this thread sleeps in
+ * clock_nanosleep until each is due); prints `samples chat|usermc` and
+ * each event's own time, ns. */
+static int paced_main(const char *chat_script, const char *usermc_script, size_t n,
+		      uint64_t interval_ns)
+{
+	PyImport_AppendInittab("vh", init_vh);
+	Py_InitializeEx(0);
+	int ids[2] = {load_script(chat_script), load_script(usermc_script)};
+	main_ts = PyEval_SaveThread();
+	uint64_t *lat = calloc(2 * n + 1, sizeof *lat);
+	if (!lat)
+		return 1;
+	struct timespec due;
+	clock_gettime(CLOCK_MONOTONIC, &due);
+	for (size_t i = 0; i < 2 * n; i++) {
+		due.tv_nsec += (long)(interval_ns % 1000000000u);
+		due.tv_sec += (time_t)(interval_ns / 1000000000u);
+		if (due.tv_nsec >= 1000000000L) {
+			due.tv_nsec -= 1000000000L;
+			due.tv_sec++;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL))
+			;
+		uint64_t t = now_ns();
+		event(ids[i % 2], ON_PARSED_MSG_CHAT);
+		lat[i] = now_ns() - t;
+	}
+	for (int k = 0; k < 2; k++) {
+		printf("samples %s", k ? "usermc" : "chat");
+		for (size_t i = (size_t)k; i < 2 * n; i += 2)
+			printf(" %llu", (unsigned long long)lat[i]);
+		printf("\n");
+	}
+	free(lat);
+	PyEval_RestoreThread(main_ts);
+	Py_FinalizeEx();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 6 && !strcmp(argv[1], "--paced"))
+		return paced_main(argv[2], argv[3], strtoull(argv[4], NULL, 10),
+				  strtoull(argv[5], NULL, 10) * 1000u);
 	if (argc >= 4 && !strcmp(argv[1], "--lines"))
 		return lines_main(argv[2], strtoull(argv[3], NULL, 10), argc - 4, argv + 4);
 	if (argc != 4) {

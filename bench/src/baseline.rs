@@ -275,6 +275,23 @@ fn ping_pong_here(s: &mut UnixStream, sizes: Sizes, n: usize) -> io::Result<Summ
     Ok(Summary::of(&mut lat))
 }
 
+/// A socketpair with this program's native echo process at its other end
+/// (the raw ping-pong's far end), for a caller's own loop.
+///
+/// # Errors
+/// The child cannot be started.
+pub fn echo_pair(sizes: Sizes) -> Result<(UnixStream, ChildGuard)> {
+    let (mine, theirs) = UnixStream::pair().context("socketpair")?;
+    let child = spawn_with_fds(
+        &mut echo_command(FarEnd::Native, sizes)?,
+        &[theirs.as_raw_fd()],
+        None,
+    )
+    .context("starting the echo process")?;
+    drop(theirs);
+    Ok((mine, child))
+}
+
 /// Raw ping-pong with one other process: the price of one hop.
 ///
 /// # Errors

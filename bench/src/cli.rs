@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use crate::lab::Parts;
 
 pub const USAGE: &str =
-    "usage: vh-bench [--short] [--strict] [--rss] [--hub] [--throughput] [--python PATH] [--bin-dir DIR]
+    "usage: vh-bench [--short] [--strict] [--rss] [--hub] [--throughput] [--paced] [--workers] [--python PATH] [--bin-dir DIR]
 
   --short        small counts, to check that the bench runs (CI); not timed
   --strict       exit with status 2 if a target is missed (full run, --rss)
@@ -22,6 +22,14 @@ pub const USAGE: &str =
                  alternated over 5 rounds of 5 s each, every round and the
                  medians (about a minute); for comparing spin and
                  placement rules within minutes
+  --paced        only hooks at human rates: one event every 20 ms to a
+                 Python 3 and a Python 2 worker, beside a raw paced
+                 ping-pong and the in-process plugin, alternated in 5
+                 rounds; p50/p90/p99, CPU per hook, targets (about 80 s)
+  --workers      only the chat hook and the hook with vh.usermc back to
+                 back to a Python 3 and a Python 2 worker, alternated in 5
+                 rounds, and each worker's chat hooks per second: every
+                 round, the medians and the ratios (about two minutes)
   --python PATH  the workers' interpreter, with the vh package
                  [default: $VH_BENCH_PYTHON, else <repo>/.venv/bin/python]
   --bin-dir DIR  where libvh_python_wrapper.so and vh-runner are
@@ -50,6 +58,10 @@ pub struct Options {
     pub hub: bool,
     /// `--throughput`.
     pub throughput: bool,
+    /// `--paced`.
+    pub paced: bool,
+    /// `--workers`.
+    pub workers: bool,
 }
 
 /// Parses this program's arguments (`args[0]` is its name).
@@ -66,6 +78,8 @@ pub fn options(args: &[String]) -> Result<Options> {
         rss: false,
         hub: false,
         throughput: false,
+        paced: false,
+        workers: false,
     };
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
@@ -75,6 +89,8 @@ pub fn options(args: &[String]) -> Result<Options> {
             "--rss" => o.rss = true,
             "--hub" => o.hub = true,
             "--throughput" => o.throughput = true,
+            "--paced" => o.paced = true,
+            "--workers" => o.workers = true,
             "--python" => o.python = it.next().map(PathBuf::from),
             "--bin-dir" => o.bin_dir = it.next().map(PathBuf::from),
             "--soak" => {

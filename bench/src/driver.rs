@@ -73,6 +73,19 @@ unsafe extern "C" {
         counts: *mut Counts,
         elapsed_ns: *mut u64,
     ) -> u64;
+    fn vb_events_paced(
+        ids: *const c_int,
+        nids: c_int,
+        hook: c_int,
+        fmt: *const c_char,
+        a0: *const c_char,
+        a1: *const c_char,
+        a2: *const c_char,
+        n: u64,
+        interval_ns: u64,
+        lat_ns: *mut u64,
+        counts: *mut Counts,
+    );
     fn vb_has_hook_loop(id: c_int, hook: c_int, n: u64, yes: *mut u64) -> u64;
     fn vb_clock_cost(n: u64) -> u64;
 }
@@ -260,6 +273,40 @@ impl Driver {
         };
         lat.truncate(ran as usize);
         Ok((lat, counts, Duration::from_nanos(elapsed)))
+    }
+
+    /// `n` events, one every `interval` (the hub thread sleeps until each
+    /// is due): each event's own time, and the tallies.
+    ///
+    /// # Errors
+    /// The event is malformed.
+    pub fn events_paced(
+        &self,
+        e: &Event<'_>,
+        n: usize,
+        interval: Duration,
+    ) -> Result<(Vec<u64>, Counts)> {
+        let p = Packed::new(e)?;
+        let mut lat = vec![0u64; n];
+        let mut counts = Counts::default();
+        // SAFETY: every pointer is valid for the call; lat holds n entries;
+        // the shim is loaded (attach).
+        unsafe {
+            vb_events_paced(
+                p.ids.as_ptr(),
+                p.ids.len() as c_int,
+                e.hook,
+                p.fmt.as_ptr(),
+                p.arg(0),
+                p.arg(1),
+                p.arg(2),
+                n as u64,
+                interval.as_nanos() as u64,
+                lat.as_mut_ptr(),
+                &mut counts,
+            );
+        }
+        Ok((lat, counts))
     }
 
     /// `n` back-to-back `w_HasHook(id, hook)` calls: ns per call, and how

@@ -16,6 +16,8 @@
 //! * [`scenarios`]: the measurements through vh-runner;
 //! * [`py2`]: a Python 2.7 worker's figures ([`py2_setup`]: finding the
 //!   Python 2.7, its runner config);
+//! * [`paced`]: hooks at human rates (one every 20 ms), Python 3 and 2
+//!   workers beside a paced raw ping-pong and the in-process plugin;
 //! * [`hubshaped`]: the hub-shaped scenario (a competing process,
 //!   rounds, pipelined calls, round trips per hook);
 //! * [`procfs`], [`stats`]: readings, figures;
@@ -31,6 +33,7 @@ mod driver;
 mod hubshaped;
 mod inproc;
 mod lab;
+mod paced;
 mod plan;
 mod procfs;
 mod py2;

@@ -31,6 +31,10 @@ pub struct Plan {
     pub hub_rounds: usize,
     /// Chat lines per variant and round of the hub-shaped scenario.
     pub hub_lines: usize,
+    /// Rounds of the paced scenario, and events per series per round.
+    pub paced_rounds: usize,
+    /// See `paced_rounds`.
+    pub paced_events: usize,
 }
 
 impl Plan {
@@ -51,6 +55,8 @@ impl Plan {
                 rss_step: 1_000,
                 hub_rounds: 2,
                 hub_lines: 300,
+                paced_rounds: 1,
+                paced_events: 10,
             }
         } else {
             Plan {
@@ -67,6 +73,8 @@ impl Plan {
                 rss_step: 100_000,
                 hub_rounds: 7,
                 hub_lines: 20_000,
+                paced_rounds: 5,
+                paced_events: 100,
             }
         }
     }

@@ -185,12 +185,40 @@ pub fn render(r: &Report) -> String {
                 &base,
                 inproc.map(|i| &i.chat),
             );
+            if let Some(l) = &p.one_cpu {
+                latency_row(
+                    &mut o,
+                    "Python 2 worker: chat hook, every process on one CPU",
+                    &l.lat,
+                    &base,
+                    inproc.map(|i| &i.chat),
+                );
+            }
             latency_row(
                 &mut o,
                 "Python 2 worker: chat hook + vh.usermc",
                 &p.usermc.lat,
                 &base,
                 inproc.map(|i| &i.usermc),
+            );
+            latency_row(
+                &mut o,
+                "Python 2 worker: result ignored (OnUserLogout), hub thread",
+                &p.ignored.lat,
+                &base,
+                inproc.map(|i| &i.chat),
+            );
+            let one_cpu = match (&p.one_cpu, &r.sync_one_cpu) {
+                (Some(l2), Some((l3, _, _))) => {
+                    format!(", one CPU {:.2}x", l2.lat.p50 / l3.lat.p50)
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                o,
+                "(Python 2 / Python 3 worker, p50: chat {:.2}x, + vh.usermc {:.2}x{one_cpu})",
+                p.chat.lat.p50 / r.sync.lat.p50,
+                p.usermc.lat.p50 / r.usermc.lat.p50,
             );
         }
         Err(e) => {
@@ -281,6 +309,13 @@ pub fn render(r: &Report) -> String {
             format!("{} script(s), every chat event to each", rate.scripts),
             rate.hooks_per_s,
             rate.counts.calls
+        );
+    }
+    if let Ok(p) = &r.py2 {
+        let _ = writeln!(
+            o,
+            "{:<LABEL$} {:>10.0}",
+            "1 script, Python 2 worker", p.hooks_per_s
         );
     }
     if let Some((_, _, rate)) = &r.sync_one_cpu {
@@ -407,6 +442,13 @@ pub fn render(r: &Report) -> String {
         Ok(h) => o.push_str(&crate::hubshaped::render(h)),
         Err(e) => {
             let _ = writeln!(o, "\nHub-shaped scenario: not measured: {e}");
+        }
+    }
+
+    match &r.paced {
+        Ok(p) => o.push_str(&crate::paced::render(p, r.short)),
+        Err(e) => {
+            let _ = writeln!(o, "\nPaced hooks: not measured: {e}");
         }
     }
 

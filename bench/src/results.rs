@@ -72,4 +72,6 @@ pub struct Report {
     pub growth: Growth,
     /// A Python 2.7 worker's figures, or why they are missing.
     pub py2: Result<crate::py2::Figures, String>,
+    /// Hooks at human rates (one every 20 ms).
+    pub paced: Result<crate::paced::Paced, String>,
 }

@@ -187,7 +187,16 @@ pub fn chat_hooks(lab: &mut Lab, id: i32, n: usize) -> Result<(Latency, Hops)> {
 /// # Errors
 /// A loop failed.
 pub fn ignored_hooks(lab: &mut Lab, n: usize) -> Result<Latency> {
-    let ids = [lab.chat];
+    let id = lab.chat;
+    ignored_hooks_to(lab, id, n)
+}
+
+/// [`ignored_hooks`] to script `id`.
+///
+/// # Errors
+/// A loop failed.
+pub fn ignored_hooks_to(lab: &mut Lab, id: i32, n: usize) -> Result<Latency> {
+    let ids = [id];
     let logout = Event {
         ids: &ids,
         hook: ON_USER_LOGOUT,

@@ -43,6 +43,12 @@ pub fn run(args: &[String]) -> Result<i32> {
     if o.throughput {
         return throughput_only(&parts, &plan, &conditions);
     }
+    if o.paced {
+        return paced_only(&parts, &plan, &conditions);
+    }
+    if o.workers {
+        return workers_only(&parts, &plan, &conditions);
+    }
     say(&format!(
         "shim {}, runner {}, python {}",
         parts.shim.display(),
@@ -138,7 +144,11 @@ pub fn run(args: &[String]) -> Result<i32> {
     say("chat hooks with vh.usermc");
     let (usermc_l, usermc_hops) = scenarios::chat_hooks(&mut lab, usermc_id, plan.sync_hooks / 2)?;
     say("Python 2 worker: chat hooks, with vh.usermc, idle RSS");
-    let py2 = crate::py2::measure(&mut lab, plan.sync_hooks / 4).map_err(|e| format!("{e:#}"));
+    let py2 = crate::py2::measure(&mut lab, plan.sync_hooks / 4, plan.sustained)
+        .map_err(|e| format!("{e:#}"));
+    say("paced hooks (one every 20 ms), Python 3 and Python 2 workers");
+    let paced = crate::paced::run(&mut lab, plan.paced_rounds, plan.paced_events)
+        .map_err(|e| format!("{e:#}"));
     say("hooks whose result is ignored");
     let ignored = scenarios::ignored_hooks(&mut lab, plan.ignored_hooks)?;
     say("w_HasHook");
@@ -219,6 +229,7 @@ pub fn run(args: &[String]) -> Result<i32> {
         memory,
         growth,
         py2,
+        paced,
     };
     print!("{}", report::render(&report));
     Ok(if o.strict && !o.short && !targets::all_met(&report) {
@@ -360,6 +371,87 @@ fn throughput_only(parts: &Parts, plan: &Plan, conditions: &str) -> Result<i32> 
         v.sort_by(f64::total_cmp);
         println!(
             "{label:<10} hooks/s median {:>8.0}  rounds {}",
+            v[v.len() / 2],
+            rounds.join(" ")
+        );
+    }
+    println!("load average at the end: {}", procfs::loadavg());
+    Ok(0)
+}
+
+/// `--paced`: only the paced scenario, its table and targets.
+fn paced_only(parts: &Parts, plan: &Plan, conditions: &str) -> Result<i32> {
+    say("starting vh-runner and the hub");
+    let mut lab = Lab::start(parts)?;
+    say("paced hooks (one every 20 ms)");
+    let p = crate::paced::run(&mut lab, plan.paced_rounds, plan.paced_events)?;
+    drop(lab);
+    println!("vh-bench --paced: {conditions}");
+    print!("{}", crate::paced::render(&p, plan.short));
+    println!("load average at the end: {}", procfs::loadavg());
+    Ok(0)
+}
+
+/// `--workers`: the chat hook and the hook with `vh.usermc`, back to
+/// back, to a Python 3 and a Python 2 worker, alternated over
+/// [`THROUGHPUT_ROUNDS`] rounds; every round's p50, the medians and the
+/// Python 2 / Python 3 ratios.
+fn workers_only(parts: &Parts, plan: &Plan, conditions: &str) -> Result<i32> {
+    say("starting vh-runner and the hub");
+    let mut lab = Lab::start(parts)?;
+    if lab.python2.is_none() {
+        anyhow::bail!("no Python 2.7 found (set VH_BENCH_PYTHON2)");
+    }
+    let dir = lab.runner.dir.path().to_path_buf();
+    std::fs::write(dir.join(crate::py2::CHAT), lab::CHAT_PY)?;
+    std::fs::write(dir.join(crate::py2::USERMC), lab::USERMC_PY)?;
+    let ids = [
+        ("Python 3 worker: chat hook", lab.chat),
+        ("Python 2 worker: chat hook", lab.load(crate::py2::CHAT)?),
+        ("Python 3 worker: chat hook + vh.usermc", lab.usermc),
+        (
+            "Python 2 worker: chat hook + vh.usermc",
+            lab.load(crate::py2::USERMC)?,
+        ),
+    ];
+    let n = plan.sync_hooks / 5;
+    let mut p50s = vec![Vec::new(); ids.len()];
+    let mut rates = vec![Vec::new(); 2];
+    for round in 1..=THROUGHPUT_ROUNDS {
+        say(&format!("workers round {round}/{THROUGHPUT_ROUNDS}"));
+        for (k, (_, id)) in ids.iter().enumerate() {
+            let (l, _) = scenarios::chat_hooks(&mut lab, *id, n)?;
+            p50s[k].push(l.lat.p50 / 1000.0);
+        }
+        for (k, (_, id)) in ids[..2].iter().enumerate() {
+            let r = scenarios::sustained(&mut lab, &[*id], plan.sustained / 2)?;
+            rates[k].push(r.hooks_per_s);
+        }
+    }
+    drop(lab);
+    println!("vh-bench --workers: {conditions}");
+    println!("back to back, {n} hooks per round, p50 us");
+    let mut medians = Vec::new();
+    for ((label, _), v) in ids.iter().zip(&mut p50s) {
+        let rounds: Vec<String> = v.iter().map(|x| format!("{x:.1}")).collect();
+        v.sort_by(f64::total_cmp);
+        let m = v[v.len() / 2];
+        medians.push(m);
+        println!("{label:<42} median {m:>7.1}  rounds {}", rounds.join(" "));
+    }
+    println!(
+        "Python 2 / Python 3: chat hook {:.2}x, + vh.usermc {:.2}x (target <= 1.5x)",
+        medians[1] / medians[0],
+        medians[3] / medians[2]
+    );
+    for (label, v) in ["Python 3 worker", "Python 2 worker"]
+        .iter()
+        .zip(&mut rates)
+    {
+        let rounds: Vec<String> = v.iter().map(|x| format!("{x:.0}")).collect();
+        v.sort_by(f64::total_cmp);
+        println!(
+            "{label}: chat hooks/s back to back, median {:>7.0}  rounds {}",
             v[v.len() / 2],
             rounds.join(" ")
         );

@@ -42,6 +42,10 @@ pub const PACKAGE: &[(&str, &str)] = &[
         include_str!("../../py-sdk/python2/vh/_errors.py"),
     ),
     (
+        "vh/_fast.py",
+        include_str!("../../py-sdk/python2/vh/_fast.py"),
+    ),
+    (
         "vh/_frames.py",
         include_str!("../../py-sdk/python2/vh/_frames.py"),
     ),

@@ -22,8 +22,14 @@ exception behind a normal value); a string with a NUL byte raises
 import sys
 
 from . import _runtime
+from ._discard import discarded
 from ._errors import MessageTooBigError
 from ._functions import FUNCTIONS, PIPELINED_CALLBACKS
+
+try:  # pragma: no cover - Python 2 only
+    from thread import get_ident
+except ImportError:
+    from threading import get_ident
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
     _long = long  # noqa: F821
@@ -60,6 +66,31 @@ def convert_args(spec, args, kwargs):
     """
     if kwargs:
         args = _merge_keywords(spec, args, kwargs)
+    elif spec.required <= len(args) <= len(spec.params):
+        # Arguments given by position (the usual call): the checks of
+        # _convert inlined for the values that pass, defaults after them.
+        values = list(args)
+        i = 0
+        for v in args:
+            p = spec.params[i]
+            kind = p.kind
+            t = type(v)
+            if kind == "s":
+                if t is bytes:
+                    if b"\0" in v:
+                        break
+                elif v is not None:
+                    break
+            elif kind == "l":
+                if t is not int:
+                    break
+            elif t is not float:
+                break
+            i += 1
+        else:
+            for p in spec.params[i:]:
+                values.append(p.default)
+            return values
     if not spec.required <= len(args) <= len(spec.params):
         if len(args) < spec.required:
             raise TypeError("too few arguments")
@@ -246,10 +277,16 @@ def make_classic(spec):
             values = convert_args(spec, args, kwargs)
         except _Refused:
             return convert(False, [])
-        rt = _runtime.get()
+        rt = _runtime._runtime or _runtime.get()
         try:
-            nargs = len(args) + len(kwargs)
-            if pipelined and rt.pipelined(spec.callback, values, sys._getframe(1), nargs):
+            # Runtime.pipelined, inlined: this runs for every send.
+            if (
+                pipelined
+                and _runtime.PIPELINE_CALLS
+                and get_ident() == rt._main_ident
+                and discarded(sys._getframe(1), len(args) + len(kwargs))
+                and rt.channel.pipeline_call(spec.callback, values)
+            ):
                 return convert(True, [1])
             ok, result, _error = rt.call(spec.callback, values)
         except MessageTooBigError as e:

@@ -30,6 +30,7 @@ everything goes through the runner from then on.
 
 import errno
 import fcntl
+import itertools
 import os
 import select
 import socket
@@ -37,14 +38,27 @@ import sys
 import threading
 import time
 
-from . import _held, _link, _spin, _wire
+from . import _fast, _held, _link, _spin
 from ._errors import NotConnectedError
-from ._frames import encode_frame, py_to_value, read_frame, value_kind, value_to_py
+from ._frames import (
+    MAX_MESSAGE_LEN,
+    decode_to_worker,
+    encode_frame,
+    event_of,
+    hook_result_frame,
+    hub_call_frame,
+    py_to_value,
+    read_frame,
+    take_frame,
+)
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
     import Queue as queue  # noqa: N813
 else:
     import queue
+
+#: Longest frame (prefix included) the fast path's may be without checks.
+_FAST_MAX = MAX_MESSAGE_LEN + 4
 
 #: Which link a message came on or goes out on.
 RUNNER, DIRECT = "runner", "direct"
@@ -66,7 +80,8 @@ class Channel(object):
         self._main = queue.Queue()
         self._pending = {}
         self._lock = threading.Lock()
-        self._next_call = 1
+        #: Call ids: ``next`` on a C iterator is atomic under the GIL.
+        self._call_ids = itertools.count(1)
         self._closed = None
         #: Requests the main thread serves, innermost last: (call id, link,
         #: whether the hub waits for the answer).
@@ -76,6 +91,8 @@ class Channel(object):
         #: How long the main thread checks the direct link before it sleeps.
         self._spin = _spin.Adaptive(_spin.budget_from_env())
         self._direct = None
+        #: Bytes read from the direct link, not yet a whole frame's worth.
+        self._dbuf = b""
         if direct_fd >= 0:
             self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
             os.close(direct_fd)
@@ -83,6 +100,13 @@ class Channel(object):
             self._wake_r, self._wake_w = os.pipe()
             _nonblocking(self._wake_r)
             _nonblocking(self._wake_w)
+            # poll objects made once: the main thread's wait (the link and
+            # the pipe) and its check for unread frames (the link).
+            self._poll = select.poll()
+            self._poll.register(self._direct.fileno(), select.POLLIN)
+            self._poll.register(self._wake_r, select.POLLIN)
+            self._peek = select.poll()
+            self._peek.register(self._direct.fileno(), select.POLLIN)
         reader = threading.Thread(target=self._reader, name="vh-reader")
         reader.daemon = True
         reader.start()
@@ -96,7 +120,7 @@ class Channel(object):
                 body = read_frame(self._sock)
                 if body is None:
                     break
-                event = self._event(_wire.decode("ToWorker", body))
+                event = decode_to_worker(body)
                 if event is None:
                     continue
                 if event[0] == "result":
@@ -126,44 +150,13 @@ class Channel(object):
             except OSError:
                 pass  # the pipe is full: the main thread wakes anyway
 
-    @staticmethod
-    def _event(msg):
-        if "load" in msg:
-            return ("load", msg["load"])
-        if "hook" in msg:
-            h = msg["hook"]
-            return ("hook", h["call_id"], h["hook"], [value_to_py(v) for v in h["args"]])
-        if "call_result" in msg:
-            r = msg["call_result"]
-            values = r["values"]
-            return (
-                "result",
-                r["call_id"],
-                r["ok"],
-                [value_to_py(v) for v in values],
-                r["error"],
-                "".join(value_kind(v) for v in values),
-            )
-        if "unload" in msg:
-            return ("unload",)
-        if "ping" in msg:
-            return ("ping", msg["ping"]["seq"])
-        if "function" in msg:
-            f = msg["function"]
-            args = f["args"]
-            return (
-                "function",
-                f["call_id"],
-                f["name"],
-                "".join(value_kind(v) for v in args),
-                [value_to_py(v) for v in args],
-            )
-        return None
+    #: The event of a decoded ``ToWorker`` message (``vh._frames``).
+    _event = staticmethod(event_of)
 
     def recv_main(self):
         """The next event for the main thread (blocks until there is one);
         the pipelined calls it holds are written first."""
-        if self._held:
+        if self._held._frames:
             self._write_direct(b"")
         started = time.time()
         event, link = self._next_main()
@@ -176,11 +169,10 @@ class Channel(object):
         return event
 
     def _next_main(self):
+        queued = self._main.queue  # only this thread takes from it
         while True:
-            try:
+            if queued:
                 return self._main.get_nowait(), RUNNER
-            except queue.Empty:
-                pass
             if self._direct is None:
                 while True:
                     try:
@@ -189,52 +181,82 @@ class Channel(object):
                         return self._main.get(True, 3600 * 24), RUNNER
                     except queue.Empty:
                         continue
-            fds = [self._direct, self._wake_r]
+            if self._dbuf:
+                event = self._buffered_direct()
+                if event is not None:
+                    return event, DIRECT
+                if self._direct is None:
+                    continue
             try:
-                ready = self._spin_for(fds) or select.select(fds, [], [])[0]
+                ready = self._spin_for() or self._poll.poll()
             except (select.error, OSError) as e:
                 if e.args and e.args[0] == errno.EINTR:
                     continue
                 raise
-            if self._wake_r in ready:
+            direct_ready = False
+            for fd, _events in ready:
+                if fd != self._wake_r:
+                    direct_ready = True
+                    continue
                 try:
                     while os.read(self._wake_r, 4096):
                         pass
                 except OSError:
                     pass
-            if self._direct in ready:
+            if direct_ready:
                 event = self._read_direct()
                 if event is not None:
                     return event, DIRECT
 
-    def _spin_for(self, fds):
-        """Which of ``fds`` became readable while the main thread checked
-        them for up to its spin budget (``vh._spin``); empty if none did or
-        the budget is zero."""
+    def _spin_for(self):
+        """The ``poll`` result of the direct link and the wake-up pipe once
+        one became readable while the main thread checked them for up to
+        its spin budget (``vh._spin``); empty if none did or the budget is
+        zero."""
         budget = self._spin.budget()
         if not budget:
             return []
+        poll = self._poll.poll
         end = time.time() + budget
         while True:
-            ready = select.select(fds, [], [], 0)[0]
+            ready = poll(0)
             if ready or time.time() >= end:
                 return ready
 
     def _read_direct(self):
-        """One event from the direct link; ``None`` if it carried nothing
-        for the main thread, or closed (then it is dropped)."""
+        """Reads what the direct link has (one ``recv``: a hook's frame
+        usually comes whole) and returns the event of its first whole
+        frame; ``None`` if it carried nothing for the main thread or not a
+        whole frame yet, or closed (then it is dropped)."""
         try:
-            body = read_frame(self._direct)
-            if body is not None:
-                return self._event(_wire.decode("ToWorker", body))
+            chunk = self._direct.recv(1 << 14)
+        except socket.error as e:
+            if getattr(e, "errno", None) in (errno.EINTR, errno.EAGAIN):
+                return None
+            chunk = b""
+        if not chunk:
+            # The hub closed it (or broke it): all through the runner now.
+            self._drop_direct()
+            return None
+        self._dbuf = self._dbuf + chunk if self._dbuf else chunk
+        return self._buffered_direct()
+
+    def _buffered_direct(self):
+        """The event of the first whole frame read from the direct link;
+        ``None`` if there is none yet or it carried nothing for the main
+        thread, or the link broke (then it is dropped)."""
+        try:
+            body, self._dbuf = take_frame(self._dbuf)
+            if body is None:
+                return None
+            return decode_to_worker(body)
         except Exception:
-            pass
-        # The hub closed it (or broke it): all through the runner now.
-        self._drop_direct()
-        return None
+            self._drop_direct()
+            return None
 
     def _drop_direct(self):
         direct, self._direct = self._direct, None
+        self._dbuf = b""
         if direct is not None:
             try:
                 direct.shutdown(socket.SHUT_RDWR)
@@ -244,8 +266,12 @@ class Channel(object):
 
     def _origin(self, call_id):
         """The link to answer request ``call_id`` on (forgotten now)."""
-        for i in range(len(self._active) - 1, -1, -1):
-            if self._active[i][0] == call_id:
+        active = self._active
+        if active and active[-1][0] == call_id:  # the innermost, as a rule
+            _, link, awaited = active.pop()
+            return DIRECT if link == DIRECT and awaited else RUNNER
+        for i in range(len(active) - 1, -1, -1):
+            if active[i][0] == call_id:
                 _, link, awaited = self._active.pop(i)
                 return DIRECT if link == DIRECT and awaited else RUNNER
         return RUNNER
@@ -262,7 +288,9 @@ class Channel(object):
     # -- writing ---------------------------------------------------------------
 
     def _send(self, kind, body, link=RUNNER):
-        frame = encode_frame(kind, body)
+        self._write(encode_frame(kind, body), link)
+
+    def _write(self, frame, link=RUNNER):
         if link == DIRECT:
             self._write_direct(frame)
         else:
@@ -272,7 +300,8 @@ class Channel(object):
         """Writes the held pipelined calls and then ``frame`` (main thread
         only) on the direct link in one write while it is up, else (or if
         writing fails) to the runner, in the same order."""
-        frame = self._held.take() + frame
+        if self._held._frames:
+            frame = self._held.take() + frame
         direct = self._direct
         if direct is not None:
             with self._direct_lock:
@@ -292,10 +321,7 @@ class Channel(object):
                 raise NotConnectedError("vh-runner link closed: %s" % (e,))
 
     def _call_id(self):
-        with self._lock:
-            n = self._next_call
-            self._next_call += 1
-            return n
+        return next(self._call_ids)
 
     def send_loaded(self, ok, error, hooks):
         """Reports the load outcome and the defined hook indices."""
@@ -308,15 +334,8 @@ class Channel(object):
 
     def send_hook_result(self, call_id, no_opinion, values):
         """Answers hook ``call_id`` with hub values (already mapped)."""
-        self._send(
-            "hook_result",
-            {
-                "call_id": call_id,
-                "no_opinion": no_opinion,
-                "values": [py_to_value(v) for v in values],
-            },
-            self._origin(call_id),
-        )
+        frame = hook_result_frame(call_id, no_opinion, values)
+        self._write(frame, self._origin(call_id))
 
     def send_function_result(self, call_id, ok, kind, value, error):
         """Answers function call ``call_id`` (``w_CallFunction``)."""
@@ -337,12 +356,7 @@ class Channel(object):
         """Sends a hub callback call from the main thread; returns its call
         id. The result comes on the main queue as ``("result", ...)``."""
         call_id = self._call_id()
-        values = [py_to_value(a) for a in args]
-        self._send(
-            "hub_call",
-            {"call_id": call_id, "callback": callback, "args": values},
-            self._main_link(),
-        )
+        self._write(hub_call_frame(call_id, callback, args), self._main_link())
         return call_id
 
     def pipeline_call(self, callback, args):
@@ -358,17 +372,21 @@ class Channel(object):
         ``NotConnectedError`` if no link is left to write held calls on.
         """
         direct = self._direct
-        if direct is None or self._main_link() != DIRECT or not self._main.empty():
+        if direct is None or self._dbuf or self._main.queue or not self._active:
             return False
-        if select.select([direct], [], [], 0)[0]:
+        _, link, awaited = self._active[-1]  # as in _main_link
+        if link != DIRECT or not awaited:
             return False
-        body = {
-            "call_id": self._call_id(),
-            "callback": callback,
-            "args": [py_to_value(a) for a in args],
-            "pipelined": True,
-        }
-        if self._held.push(encode_frame("hub_call", body, "the call vh.%s()" % callback)):
+        if self._peek.poll(0):
+            return False
+        call_id = next(self._call_ids)
+        try:
+            frame = _fast.hub_call_frame(call_id, callback, args, True)
+        except _fast.Unexpected:
+            frame = None
+        if frame is None or len(frame) > _FAST_MAX:
+            frame = hub_call_frame(call_id, callback, args, True)
+        if self._held.push(frame):
             self._write_direct(b"")
         return True
 
@@ -379,15 +397,15 @@ class Channel(object):
         # Errors
         ``NotConnectedError`` if the link closes first.
         """
-        values = [py_to_value(a) for a in args]
         call_id = self._call_id()
+        frame = hub_call_frame(call_id, callback, args)
         waiter = queue.Queue(1)
         with self._lock:
             if self._closed is not None:
                 raise NotConnectedError("vh-runner link closed: %s" % self._closed)
             self._pending[call_id] = waiter
         try:
-            self._send("hub_call", {"call_id": call_id, "callback": callback, "args": values})
+            self._write(frame)
         except Exception:
             with self._lock:
                 self._pending.pop(call_id, None)

@@ -10,7 +10,7 @@ Python 2.7 and 3 syntax alike.
 import socket
 import struct
 
-from . import _wire
+from . import _fast, _wire
 from ._errors import MessageTooBigError
 
 #: Largest frame either side accepts (``vh_proto::frame::MAX_FRAME_LEN``).
@@ -18,6 +18,56 @@ MAX_FRAME_LEN = 16 * 1024 * 1024
 #: Largest message a worker sends: room for what the runner adds
 #: (``vh_proto::frame::MAX_MESSAGE_LEN``).
 MAX_MESSAGE_LEN = MAX_FRAME_LEN - 64 * 1024
+
+
+def event_of(msg):
+    """The main thread's event tuple (``vh._channel``) of a decoded
+    ``ToWorker`` message; ``None`` for one with no member it knows."""
+    if "load" in msg:
+        return ("load", msg["load"])
+    if "hook" in msg:
+        h = msg["hook"]
+        return ("hook", h["call_id"], h["hook"], [value_to_py(v) for v in h["args"]])
+    if "call_result" in msg:
+        r = msg["call_result"]
+        values = r["values"]
+        return (
+            "result",
+            r["call_id"],
+            r["ok"],
+            [value_to_py(v) for v in values],
+            r["error"],
+            "".join(value_kind(v) for v in values),
+        )
+    if "unload" in msg:
+        return ("unload",)
+    if "ping" in msg:
+        return ("ping", msg["ping"]["seq"])
+    if "function" in msg:
+        f = msg["function"]
+        args = f["args"]
+        return (
+            "function",
+            f["call_id"],
+            f["name"],
+            "".join(value_kind(v) for v in args),
+            [value_to_py(v) for v in args],
+        )
+    return None
+
+
+def decode_to_worker(body):
+    """The event of one ``ToWorker`` frame's body: hooks and results by
+    ``vh._fast``, everything else (or anything it does not expect) by
+    ``vh._wire``.
+
+    # Errors
+    ``vh._wire.DecodeError`` for bytes that are no ``ToWorker``.
+    """
+    event = _fast.decode_event(body)
+    if event is None:
+        event = event_of(_wire.decode("ToWorker", body))
+    return event
 
 
 def value_to_py(value):
@@ -82,6 +132,30 @@ def _read_exact(sock, n):
     return b"".join(chunks)
 
 
+_unpack_len = struct.Struct("<I").unpack
+
+
+def take_frame(buf):
+    """The first whole frame's body in ``buf`` (bytes read from a link)
+    and what follows it: ``(body, rest)``, or ``(None, buf)`` while the
+    frame is not all there.
+
+    # Errors
+    ``ValueError`` for a frame over the limit.
+    """
+    if len(buf) < 4:
+        return None, buf
+    (size,) = _unpack_len(buf[:4])
+    if size > MAX_FRAME_LEN:
+        raise ValueError("frame of %d bytes is over the limit" % size)
+    end = 4 + size
+    if len(buf) < end:
+        return None, buf
+    if len(buf) == end:
+        return buf[4:], b""
+    return buf[4:end], buf[end:]
+
+
 def read_frame(sock):
     """One frame's body from ``sock``; ``None`` at its end.
 
@@ -96,6 +170,62 @@ def read_frame(sock):
         raise ValueError("frame of %d bytes is over the limit" % size)
     body = _read_exact(sock, size) if size else b""
     return body
+
+
+#: Longest frame (prefix included) sent without :func:`_checked`.
+_FAST_MAX = MAX_MESSAGE_LEN + 4
+
+
+def _checked(frame, what):
+    size = len(frame) - 4
+    if size > MAX_MESSAGE_LEN:
+        raise MessageTooBigError(what, size, MAX_MESSAGE_LEN)
+    return frame
+
+
+def hook_result_frame(call_id, no_opinion, values):
+    """The frame of a ``HookResult`` (``values``: hub values), by
+    ``vh._fast`` when it can, else by ``vh._wire``: the same bytes.
+
+    # Errors
+    As :func:`encode_frame`; ``TypeError`` for a value that is no hub value.
+    """
+    try:
+        frame = _fast.hook_result_frame(call_id, no_opinion, values)
+        if len(frame) <= _FAST_MAX:
+            return frame
+    except _fast.Unexpected:
+        body = {
+            "call_id": call_id,
+            "no_opinion": no_opinion,
+            "values": [py_to_value(v) for v in values],
+        }
+        return encode_frame("hook_result", body)
+    return _checked(frame, "a message")
+
+
+def hub_call_frame(call_id, callback, args, pipelined=False):
+    """The frame of a ``HubCall`` (``args``: hub values), by ``vh._fast``
+    when it can, else by ``vh._wire``: the same bytes. A pipelined call
+    too big to send is named in the error (``the call vh.usermc()``).
+
+    # Errors
+    As :func:`encode_frame`; ``TypeError`` for a value that is no hub value.
+    """
+    try:
+        frame = _fast.hub_call_frame(call_id, callback, args, pipelined)
+        if len(frame) <= _FAST_MAX:
+            return frame
+    except _fast.Unexpected:
+        body = {"call_id": call_id, "callback": callback, "args": [py_to_value(a) for a in args]}
+        if pipelined:
+            body["pipelined"] = True
+        return encode_frame("hub_call", body, _what(callback, pipelined))
+    return _checked(frame, _what(callback, pipelined))
+
+
+def _what(callback, pipelined):
+    return "the call vh.%s()" % callback if pipelined else "a message"
 
 
 def encode_frame(kind, body, what="a message"):

@@ -21,8 +21,12 @@ Python 2.7 and 3 syntax alike (the files are linted as Python 3).
 
 import os
 import sys
-import threading
 import traceback
+
+try:  # pragma: no cover - Python 2 only
+    from thread import get_ident
+except ImportError:
+    from threading import get_ident
 
 from ._discard import discarded
 from ._hooks import HOOK_INDEX, HOOK_NAMES, MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
@@ -73,7 +77,7 @@ class Runtime(object):
         self.pending_unload = False
         #: A's OnTimer flag (§7.6): None until decided.
         self._timer_without_arg = None
-        self._main_ident = threading.current_thread().ident
+        self._main_ident = get_ident()
         self._main_waits = []
         self._early_results = {}
 
@@ -90,7 +94,7 @@ class Runtime(object):
         ``NotConnectedError`` if the link is gone, ``MessageTooBigError``
         if the call is too big to send.
         """
-        if threading.current_thread().ident != self._main_ident:
+        if get_ident() != self._main_ident:
             return self.channel.call_blocking(callback, args)
         call_id = self.channel.start_call(callback, args)
         event = self._wait_result(call_id)
@@ -107,7 +111,7 @@ class Runtime(object):
         # Errors
         As ``Channel.pipeline_call``.
         """
-        if not PIPELINE_CALLS or threading.current_thread().ident != self._main_ident:
+        if not PIPELINE_CALLS or get_ident() != self._main_ident:
             return False
         return discarded(frame, nargs) and self.channel.pipeline_call(callback, args)
 
@@ -254,9 +258,11 @@ class Runtime(object):
         from ._errors import MessageTooBigError
 
         values = self.map_result(hook, name, value)
-        if any(isinstance(v, bytes) and b"\0" in v for v in values):
-            _print("%s CallHook %s: returned text with a NUL byte" % (self._tag(), name))
-            values = [1]
+        for v in values:
+            if isinstance(v, bytes) and b"\0" in v:
+                _print("%s CallHook %s: returned text with a NUL byte" % (self._tag(), name))
+                values = [1]
+                break
         try:
             self.channel.send_hook_result(call_id, False, values)
         except MessageTooBigError as e:
