@@ -63,6 +63,35 @@ struct JsonValue {
 using nVerliHub::nPythonPlugin::JsonType;
 using nVerliHub::nPythonPlugin::JsonValue;
 
+// A JSON string as rapidjson's Writer, which B's helpers use, writes it:
+// quote, backslash and control bytes escaped (uppercase \u00XX), bytes
+// >= 0x80 unchanged. Also stringListToJson's (string_list.cpp).
+void vh_json_write_string(std::string &out, const std::string &s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	out += '"';
+	for (unsigned char c : s) {
+		switch (c) {
+		case '"': out += "\\\""; break;
+		case '\\': out += "\\\\"; break;
+		case '\b': out += "\\b"; break;
+		case '\f': out += "\\f"; break;
+		case '\n': out += "\\n"; break;
+		case '\r': out += "\\r"; break;
+		case '\t': out += "\\t"; break;
+		default:
+			if (c < 0x20) {
+				out += "\\u00";
+				out += hex[c >> 4];
+				out += hex[c & 15];
+			} else {
+				out += static_cast<char>(c);
+			}
+		}
+	}
+	out += '"';
+}
+
 namespace {
 
 // A recursive-descent reader over one document.
@@ -297,32 +326,6 @@ struct Reader {
 	}
 };
 
-void write_string(std::string &out, const std::string &s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	out += '"';
-	for (unsigned char c : s) {
-		switch (c) {
-		case '"': out += "\\\""; break;
-		case '\\': out += "\\\\"; break;
-		case '\b': out += "\\b"; break;
-		case '\f': out += "\\f"; break;
-		case '\n': out += "\\n"; break;
-		case '\r': out += "\\r"; break;
-		case '\t': out += "\\t"; break;
-		default:
-			if (c < 0x20) {
-				out += "\\u00";
-				out += hex[c >> 4];
-				out += hex[c & 15];
-			} else {
-				out += static_cast<char>(c);
-			}
-		}
-	}
-	out += '"';
-}
-
 // The shortest digits that read back as `d`, written in decimal notation
 // for exponents from -6 to 20 and with an exponent otherwise, always with a
 // '.' or an exponent ("100.0", "0.001", "1e30", "1.5e-7"); NaN and the
@@ -408,14 +411,14 @@ void write(std::string &out, const JsonValue &v, int indent, int level, bool dig
 		else
 			write_double(out, v.double_val);
 		break;
-	case JsonType::STRING: write_string(out, v.string_val); break;
+	case JsonType::STRING: vh_json_write_string(out, v.string_val); break;
 	case JsonType::ARRAY: write_items(out, v.array_val, '[', ']', indent, level, element); break;
 	case JsonType::TUPLE: write_items(out, v.tuple_val, '[', ']', indent, level, element); break;
 	case JsonType::SET: write_items(out, v.set_val, '[', ']', indent, level, element); break;
 	case JsonType::OBJECT:
 		write_items(out, v.object_val, '{', '}', indent, level,
 			    [&](const std::pair<const std::string, JsonValue> &kv) {
-				    write_string(out, kv.first);
+				    vh_json_write_string(out, kv.first);
 				    out += indent ? ": " : ":";
 				    write(out, kv.second, indent, level + 1, digits);
 			    });

@@ -12,6 +12,9 @@ typedef void (*vh_shim_str_sink)(void *ctx, const char *bytes, size_t len);
 
 extern "C" std::string vh_cpp_string_list_to_json(const std::vector<std::string> &list);
 
+// One JSON string, as B's rapidjson writes it (json_marshal.cpp).
+void vh_json_write_string(std::string &out, const std::string &s);
+
 // Exported under its C++ name nVerliHub::nPythonPlugin::stringListToJson by
 // a tail-jump trampoline in src/trampoline.rs (rustc hides the symbols of
 // linked archives); same signature, so the jump passes everything through.
@@ -22,33 +25,12 @@ extern "C" std::string vh_cpp_string_list_to_json(const std::vector<std::string>
 extern "C" std::string vh_cpp_string_list_to_json(const std::vector<std::string> &list)
 {
 	std::string out = "[";
-	static const char hex[] = "0123456789abcdef";
 	bool first = true;
 	for (const std::string &item : list) {
 		if (!first)
 			out += ',';
 		first = false;
-		out += '"';
-		for (unsigned char c : item) {
-			switch (c) {
-			case '"': out += "\\\""; break;
-			case '\\': out += "\\\\"; break;
-			case '\n': out += "\\n"; break;
-			case '\r': out += "\\r"; break;
-			case '\t': out += "\\t"; break;
-			case '\b': out += "\\b"; break;
-			case '\f': out += "\\f"; break;
-			default:
-				if (c < 0x20) {
-					out += "\\u00";
-					out += hex[c >> 4];
-					out += hex[c & 15];
-				} else {
-					out += static_cast<char>(c);
-				}
-			}
-		}
-		out += '"';
+		vh_json_write_string(out, item);
 	}
 	out += ']';
 	return out;
