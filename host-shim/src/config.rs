@@ -38,7 +38,7 @@ pub struct Settings {
     /// links"); on by default.
     pub direct_links: bool,
     /// `VH_SPIN_US`: how long the hub thread checks a direct link for the
-    /// answer before it sleeps (`vh_proto::spin`); 0 = never; default 50.
+    /// answer before it sleeps (`vh_proto::direct::spin`); 0 = never; default 50.
     pub spin: Duration,
 }
 
@@ -62,7 +62,7 @@ impl Settings {
             table_override: var("VH_SHIM_TABLE"),
             hub_encoding: var("VH_HUB_ENCODING"),
             direct_links: var("VH_DIRECT_LINKS").is_none_or(|v| v.trim() != "0"),
-            spin: vh_proto::spin::budget_from_env(),
+            spin: vh_proto::direct::spin::budget_from_env(),
         }
     }
 }

@@ -31,7 +31,7 @@
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
 //! * [`pipeline`]: pipelined `vh.*` calls and the round-trip counters;
 //! * [`config`]: settings from the hub's environment;
-//! * [`fds`]: sockets and eventfds kept off fds 0, 1 and 2;
+//! * [`fds`]: sockets kept off fds 0, 1 and 2;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
 
 pub mod callback_names;

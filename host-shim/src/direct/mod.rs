@@ -5,7 +5,7 @@
 //!
 //! Only the hub thread reads and writes a link, so a hook costs one
 //! socket round trip and no thread hop in the hub: it writes frames
-//! (`vh_proto::frame`: 4-byte little-endian length, one `ToWorker`) without
+//! (`vh_proto::direct::frame`: 4-byte little-endian length, one `ToWorker`) without
 //! blocking past a bound, and while it waits for that script it sleeps in
 //! `poll` on the link and on the IPC thread's wake-up eventfd, so the
 //! runner's messages are served as before (docs/abi.md §9.2). The

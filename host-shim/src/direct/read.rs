@@ -3,8 +3,7 @@
 
 use std::os::fd::AsRawFd;
 
-use prost::Message;
-use vh_proto::frame::MAX_FRAME_LEN;
+use vh_proto::direct::frame;
 use vh_proto::v1::{FromWorker, RunnerMessage, from_worker, runner_message};
 
 use super::DirectLink;
@@ -52,27 +51,16 @@ impl DirectLink {
         let mut out = Vec::new();
         let mut used = 0;
         let bad = loop {
-            let rest = &inbox[used..];
-            if rest.len() < 4 {
-                break None;
-            }
-            let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            if len > MAX_FRAME_LEN {
-                break Some(format!("a frame of {len} bytes (limit {MAX_FRAME_LEN})"));
-            }
-            if rest.len() < 4 + len {
-                break None;
-            }
-            match FromWorker::decode(&rest[4..4 + len]) {
-                Ok(FromWorker { kind: Some(k) }) => {
-                    if let Some(msg) = tagged(self.script_id, k) {
+            match frame::decode::<FromWorker>(&inbox[used..]) {
+                Ok(None) => break None,
+                Ok(Some((msg, took))) => {
+                    if let Some(msg) = msg.kind.and_then(|k| tagged(self.script_id, k)) {
                         out.push(msg);
                     }
+                    used += took;
                 }
-                Ok(FromWorker { kind: None }) => {}
-                Err(e) => break Some(format!("an undecodable frame: {e}")),
+                Err(e) => break Some(format!("a bad frame: {e}")),
             }
-            used += 4 + len;
         };
         inbox.drain(..used);
         if let Some(why) = bad {

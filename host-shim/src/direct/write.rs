@@ -5,8 +5,6 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use prost::Message;
-use vh_proto::frame::MAX_FRAME_LEN;
 use vh_proto::v1::ToWorker;
 
 use super::DirectLink;
@@ -36,15 +34,8 @@ impl DirectLink {
         if self.broken.load(Ordering::Acquire) {
             return Err(SendError::NotSent("the link is closed".into()));
         }
-        let len = msg.encoded_len();
-        if len > MAX_FRAME_LEN {
-            return Err(SendError::NotSent(format!(
-                "a message of {len} bytes exceeds the {MAX_FRAME_LEN}-byte frame limit"
-            )));
-        }
-        let mut buf = Vec::with_capacity(4 + len);
-        buf.extend_from_slice(&(len as u32).to_le_bytes());
-        msg.encode(&mut buf)
+        let mut buf = Vec::new();
+        vh_proto::direct::frame::encode(&mut buf, msg)
             .map_err(|e| SendError::NotSent(e.to_string()))?;
         let mut done = 0;
         let mut stalled_since: Option<Instant> = None;

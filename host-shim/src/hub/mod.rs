@@ -74,7 +74,7 @@ pub struct Shim {
     pipelined: crate::pipeline::Failures,
     /// How long the hub thread checks a direct link before it sleeps
     /// (`VH_SPIN_US` at most; adapted, and nothing on a busy machine).
-    spinner: vh_proto::spin::Adaptive,
+    spinner: vh_proto::direct::spin::Adaptive,
 }
 
 /// The wait stack as the hub thread keeps it: leftovers come with their
@@ -131,7 +131,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
             return false;
         }
     };
-    let spinner = vh_proto::spin::Adaptive::new(settings.spin);
+    let spinner = vh_proto::direct::spin::Adaptive::new(settings.spin);
     let shim = Shim {
         // SAFETY: entries of the plugin's table are callbacks, and python_pi
         // never frees the table (docs/abi.md §3.2, §6.1).

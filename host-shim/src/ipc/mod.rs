@@ -65,10 +65,9 @@ pub struct Ipc {
     /// Direct links to workers (docs/protocol.md "Direct links").
     links: Arc<Links>,
     /// Signalled after each event while the hub thread sleeps in `poll`
-    /// on a direct link (`hub_polling`), so that it also wakes for the
+    /// on a direct link, so that it also wakes for the
     /// runner's messages.
-    hub_wake: std::os::fd::OwnedFd,
-    hub_polling: AtomicBool,
+    hub_wake: vh_proto::direct::wake::Wake,
     /// Round trips of direct-link hooks not yet reported, µs, by script.
     round_trips: Mutex<std::collections::HashMap<i32, Vec<u32>>>,
 }
@@ -91,8 +90,7 @@ impl Ipc {
             disconnects: AtomicU64::new(0),
             thread: Mutex::new(None),
             links: Arc::default(),
-            hub_wake: wake::new_eventfd()?,
-            hub_polling: AtomicBool::new(false),
+            hub_wake: vh_proto::direct::wake::Wake::new()?,
             round_trips: Mutex::default(),
         });
         let me = Arc::clone(&ipc);

@@ -100,8 +100,8 @@ impl Ipc {
         // Hub messages may be as large as worker frames (16 MiB), not
         // tonic's 4 MiB default.
         let mut client = RunnerClient::new(channel)
-            .max_decoding_message_size(vh_proto::frame::MAX_FRAME_LEN)
-            .max_encoding_message_size(vh_proto::frame::MAX_FRAME_LEN);
+            .max_decoding_message_size(vh_proto::direct::frame::MAX_FRAME_LEN)
+            .max_encoding_message_size(vh_proto::direct::frame::MAX_FRAME_LEN);
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(ShimMessage {
             kind: Some(shim_message::Kind::Hello(hello.clone())),
