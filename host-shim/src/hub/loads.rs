@@ -198,7 +198,7 @@ impl Shim {
     /// A load that failed after the runner may have handed over the
     /// worker's direct link: the link is dropped. Returns -1 for `w_Load`.
     fn load_failed(&self, id: i32) -> i32 {
-        self.ipc.links().forget(id);
+        self.links.forget(id);
         -1
     }
 
@@ -226,7 +226,7 @@ impl Shim {
         hooktable::clear(id);
         // UnLoad() talks through the runner; a hook of this script still on
         // the stack keeps its own handle on the link.
-        self.ipc.links().forget(id);
+        self.links.forget(id);
         let Some(script) = removed else {
             shim_log!(0, "Unload error: No script with id: {id}");
             return -1;

@@ -11,7 +11,8 @@
 //! * `hooks`: `w_CallHook`, deadlines, hook results, timeouts;
 //! * `function_calls`: B's `w_CallFunction` and registered functions;
 //! * `route`: sending to a worker (direct link or runner), pings;
-//! * `serve`: the wait loop and the nesting guard, direct-link reads;
+//! * `serve`: the wait loop, the sleep on a direct link, the nesting
+//!   guard, direct-link reads;
 //! * `dispatch`: acting on each message read (calls, answers, the rest);
 //! * `waits`: the wait stack's rules without I/O, unit-tested.
 
@@ -33,11 +34,12 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
+use vh_proto::direct::wake::Wake;
 use vh_proto::v1::{Hello, UnloadScript, shim_message::Kind as Out};
 
 use crate::callbacks::{MAX_CALLBACKS, Table};
 use crate::config::Settings;
-use crate::direct::DirectLink;
+use crate::direct::{DirectLink, Links};
 use crate::functions::Registry;
 use crate::generation::{self, Generation};
 use crate::hooktable;
@@ -72,6 +74,12 @@ pub struct Shim {
     functions: Registry,
     /// Failed pipelined `vh.*` calls already logged.
     pipelined: crate::pipeline::Failures,
+    /// The direct links to workers, by script (docs/protocol.md "Direct
+    /// links"); the IPC thread adds those the runner hands over.
+    links: Arc<Links>,
+    /// The hub thread's wake-up while it sleeps on a direct link: the IPC
+    /// thread signals it after each event it queues.
+    wake: Arc<Wake>,
     /// How long the hub thread checks a direct link before it sleeps
     /// (`VH_SPIN_US` at most; adapted, and nothing on a busy machine).
     spinner: vh_proto::direct::spin::Adaptive,
@@ -124,7 +132,21 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         },
     };
     let loads = Loads::default();
-    let ipc = match Ipc::start(settings.socket.clone(), hello, loads.clone()) {
+    let links = Arc::new(Links::default());
+    let wake = match Wake::new() {
+        Ok(w) => Arc::new(w),
+        Err(e) => {
+            shim_log!(0, "w_Begin: cannot make the hub thread's eventfd: {e}");
+            return false;
+        }
+    };
+    let ipc = match Ipc::start(
+        settings.socket.clone(),
+        hello,
+        loads.clone(),
+        Arc::clone(&links),
+        Arc::clone(&wake),
+    ) {
         Ok(ipc) => ipc,
         Err(e) => {
             shim_log!(0, "w_Begin: cannot start the IPC thread: {e}");
@@ -149,6 +171,8 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         epoch: Instant::now(),
         functions: Registry::default(),
         pipelined: crate::pipeline::Failures::default(),
+        links,
+        wake,
         spinner,
     };
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
@@ -172,6 +196,7 @@ pub fn end() {
     for id in ids {
         let _ = shim.ipc.send(Out::Unload(UnloadScript { script_id: id }));
     }
+    shim.links.clear();
     shim.ipc.stop();
 }
 
@@ -259,7 +284,7 @@ impl Shim {
         // Scripts whose hooks outran their deadline answer (and make their
         // late vh.* calls) on their links, which only this thread reads.
         if hooktable::OWING.load(Ordering::Acquire) != 0 {
-            for link in self.ipc.links().owing() {
+            for link in self.links.owing() {
                 self.read_link(&link, None);
             }
         }

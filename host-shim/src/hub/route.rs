@@ -41,7 +41,7 @@ impl Shim {
     /// if it could not be sent at all.
     pub(super) fn send_to_worker(&self, id: i32, kind: to_worker::Kind) -> Option<Route> {
         let msg = ToWorker { kind: Some(kind) };
-        if let Some(link) = self.ipc.links().get(id) {
+        if let Some(link) = self.links.get(id) {
             match link.send(&msg) {
                 Ok(()) => return Some(Route::Direct(link)),
                 Err(SendError::NotSent(why)) => {
@@ -51,7 +51,7 @@ impl Shim {
                     );
                 }
                 Err(SendError::Broken(why)) => {
-                    self.ipc.links().remove(&link);
+                    self.links.remove(&link);
                     shim_log!(
                         0,
                         "script #{id}: direct link broken ({why}); its hooks go through the runner"

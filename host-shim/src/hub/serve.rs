@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use vh_proto::direct::wake::Woke;
 use vh_proto::v1::runner_message::Kind as In;
 
 use super::Shim;
@@ -80,7 +81,7 @@ impl Shim {
                 }
                 LinkRead::Nothing => {}
             }
-            if !self.ipc.poll_hub(link.raw_fd(), deadline, &self.spinner) {
+            if !self.sleep_on(link, deadline) {
                 break Outcome::TimedOut;
             }
         };
@@ -89,6 +90,24 @@ impl Shim {
             self.stop_worker(id, &script);
         }
         outcome
+    }
+
+    /// Waits until `link` is readable, the IPC thread queued an event, or
+    /// `deadline` (`vh_proto::direct::wake`): checks for as long as the
+    /// spinner's budget says first (nothing while every CPU is busy), then
+    /// sleeps in `poll`, and tells the spinner how long it waited. False
+    /// on timeout.
+    fn sleep_on(&self, link: &DirectLink, deadline: Instant) -> bool {
+        let started = Instant::now();
+        let woke = self.wake.wait(
+            link.raw_fd(),
+            Some(deadline),
+            self.spinner.budget(),
+            || !self.ipc.events().is_empty(),
+            || (),
+        );
+        self.spinner.waited(started.elapsed());
+        woke != Woke::TimedOut
     }
 
     /// True if one more hook or function wait may be stacked; else logs
@@ -115,7 +134,7 @@ impl Shim {
         let msgs = match link.read_available() {
             Ok(m) => m,
             Err(_) => {
-                self.ipc.links().remove(link);
+                self.links.remove(link);
                 return LinkRead::Closed;
             }
         };

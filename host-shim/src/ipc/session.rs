@@ -15,13 +15,22 @@ use tonic::transport::{Endpoint, Uri};
 use vh_proto::v1::{Hello, RunnerMessage, ShimMessage, runner_client::RunnerClient, shim_message};
 
 use super::stats::STATS_EVERY;
-use super::{Event, Ipc, Link, Loads};
+use super::{Connection, Event, Ipc, Loads};
 use crate::shim_log;
 
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Ipc {
+    /// Queues `ev` for the hub thread and wakes it if it sleeps on a
+    /// direct link. False if the hub side is gone.
+    fn deliver(&self, events: &crossbeam_channel::Sender<Event>, ev: Event) -> bool {
+        crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
+        let ok = events.send(ev).is_ok();
+        self.hub_wake.notify();
+        ok
+    }
+
     /// The IPC thread's life: sessions, with backoff between them, until
     /// [`Ipc::stop`].
     pub(super) async fn run(
@@ -34,7 +43,7 @@ impl Ipc {
         let mut backoff = Duration::from_millis(100);
         let mut logged_down = false;
         while !self.stop.load(Ordering::Acquire) {
-            self.set_link(Link::Connecting);
+            self.set_connection(Connection::Connecting);
             let reason = match self.session(&socket, &hello, &loads, &events).await {
                 Ok(reason) => {
                     backoff = Duration::from_millis(100);
@@ -57,7 +66,7 @@ impl Ipc {
                     reason
                 }
             };
-            self.set_link(Link::Down(reason));
+            self.set_connection(Connection::Down(reason));
             if self.stop.load(Ordering::Acquire) {
                 break;
             }
@@ -126,7 +135,7 @@ impl Ipc {
             });
         }
         *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
-        self.set_link(Link::Connected);
+        self.set_connection(Connection::Connected);
         shim_log!(1, "connected to the runner at {}", socket.display());
         let mut side: Option<tokio::task::JoinHandle<()>> = None;
         let mut stats_tick = tokio::time::interval(STATS_EVERY);
