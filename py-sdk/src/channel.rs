@@ -35,9 +35,8 @@ impl Channel {
         })
     }
 
-    /// Next event for the main thread, as a tuple: `("load", id, path,
-    /// botname, opchatname, config_dir, start_time, config_name,
-    /// hub_encoding, generation, hub_cwd, semantics)`, `("hook", call_id, hook, args)`,
+    /// Next event for the main thread, as a tuple: `("load", LoadEvent)`
+    /// (the load request's fields by name), `("hook", call_id, hook, args)`,
     /// `("function", call_id, name, kinds, args)` (generation B's
     /// `w_CallFunction`; answer with `send_function_result`),
     /// `("result", call_id, ok, values, error, kinds)`, `("unload",)`,

@@ -1,9 +1,11 @@
 //! What reaches the worker's main thread ([`Incoming`]) and the Python
-//! tuple `Channel.recv_main` makes of it ([`event_to_py`]; the shapes are
-//! listed there and in `vh/_core.pyi`).
+//! event `Channel.recv_main` makes of it ([`event_to_py`]; the shapes are
+//! listed there and in `vh/_core.pyi`). The load request's fields are
+//! named ([`LoadEvent`]), with the keys the Python 2 worker's load dict
+//! has.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::PyBytes;
 use vh_proto::v1::to_worker;
 
 use crate::values::{kinds_of, values_to_py};
@@ -19,7 +21,36 @@ pub enum Incoming {
     Closed(String),
 }
 
-/// `ev` as the tuple `Channel.recv_main` returns: `("load", …)`,
+/// The load request (`LoadScript`), as `vh._core.LoadEvent`: the
+/// Python 2 worker's load dict, key for key, as attributes. Hub strings
+/// are `bytes` in the hub's encoding.
+#[pyclass(frozen, get_all, module = "vh._core")]
+pub struct LoadEvent {
+    /// The hub's script id.
+    script_id: i32,
+    /// The script's path as the hub gave it.
+    path: Py<PyBytes>,
+    /// The hub's bot nick.
+    botname: Py<PyBytes>,
+    /// The operator chat's nick.
+    opchatname: Py<PyBytes>,
+    /// The hub's configuration folder.
+    config_dir: Py<PyBytes>,
+    /// When the hub started, Unix seconds.
+    start_time: i64,
+    /// The hub's configuration name.
+    config_name: Py<PyBytes>,
+    /// The hub's encoding (a codec name; empty: unknown).
+    hub_encoding: String,
+    /// The hub's plugin generation, `"A"` or `"B"` (empty: unknown).
+    generation: String,
+    /// The hub's working directory (empty: unknown).
+    hub_cwd: Py<PyBytes>,
+    /// The script's semantics from runner.toml, `"A"`, `"B"` or empty.
+    semantics: String,
+}
+
+/// `ev` as what `Channel.recv_main` returns: `("load", LoadEvent)`,
 /// `("hook", call_id, hook, args)`, `("result", call_id, ok, values,
 /// error, kinds)`, `("function", call_id, name, kinds, args)`,
 /// `("unload",)`, `("ping", seq)` or `("closed", reason)`.
@@ -27,25 +58,21 @@ pub fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
     let t = match ev {
         Incoming::Closed(reason) => ("closed", reason).into_pyobject(py)?.into_any(),
         Incoming::Frame(to_worker::Kind::Load(l)) => {
-            let b = |v: &[u8]| PyBytes::new(py, v).into_any();
-            PyTuple::new(
-                py,
-                [
-                    "load".into_pyobject(py)?.into_any(),
-                    l.script_id.into_pyobject(py)?.into_any(),
-                    b(&l.path),
-                    b(&l.botname),
-                    b(&l.opchatname),
-                    b(&l.config_dir),
-                    l.start_time.into_pyobject(py)?.into_any(),
-                    b(&l.config_name),
-                    l.hub_encoding.into_pyobject(py)?.into_any(),
-                    l.generation.into_pyobject(py)?.into_any(),
-                    b(&l.hub_cwd),
-                    l.semantics.into_pyobject(py)?.into_any(),
-                ],
-            )?
-            .into_any()
+            let b = |v: &[u8]| PyBytes::new(py, v).unbind();
+            let load = LoadEvent {
+                script_id: l.script_id,
+                path: b(&l.path),
+                botname: b(&l.botname),
+                opchatname: b(&l.opchatname),
+                config_dir: b(&l.config_dir),
+                start_time: l.start_time,
+                config_name: b(&l.config_name),
+                hub_encoding: l.hub_encoding,
+                generation: l.generation,
+                hub_cwd: b(&l.hub_cwd),
+                semantics: l.semantics,
+            };
+            ("load", Py::new(py, load)?).into_pyobject(py)?.into_any()
         }
         Incoming::Frame(to_worker::Kind::Hook(h)) => {
             ("hook", h.call_id, h.hook, values_to_py(py, &h.args)?)

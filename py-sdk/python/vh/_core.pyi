@@ -7,9 +7,37 @@ character per value (``l``, ``s``, ``d``, ``D``)."""
 
 from typing import Any, final, overload
 
-__all__ = ["Channel", "__version__"]
+__all__ = ["Channel", "LoadEvent", "__version__"]
 
 __version__: str
+
+@final
+class LoadEvent:
+    """The load request, field by field (the Python 2 worker's load dict
+    has the same keys). Hub strings are ``bytes`` in the hub's encoding."""
+
+    @property
+    def script_id(self) -> int: ...
+    @property
+    def path(self) -> bytes: ...
+    @property
+    def botname(self) -> bytes: ...
+    @property
+    def opchatname(self) -> bytes: ...
+    @property
+    def config_dir(self) -> bytes: ...
+    @property
+    def start_time(self) -> int: ...
+    @property
+    def config_name(self) -> bytes: ...
+    @property
+    def hub_encoding(self) -> str: ...
+    @property
+    def generation(self) -> str: ...
+    @property
+    def hub_cwd(self) -> bytes: ...
+    @property
+    def semantics(self) -> str: ...
 
 @final
 class Channel:
@@ -21,9 +49,8 @@ class Channel:
     def recv_main(self, timeout: None = None) -> tuple[Any, ...]: ...
     @overload
     def recv_main(self, timeout: float) -> tuple[Any, ...] | None:
-        """Next event for the main thread: ``("load", id, path, botname,
-        opchatname, config_dir, start_time, config_name, hub_encoding,
-        generation, hub_cwd)``, ``("hook", call_id, hook, args)``,
+        """Next event for the main thread: ``("load", LoadEvent)``,
+        ``("hook", call_id, hook, args)``,
         ``("function", call_id, name, kinds, args)`` (``w_CallFunction``),
         ``("result", call_id, ok, values, error, kinds)``, ``("unload",)``,
         ``("ping", seq)`` or ``("closed", reason)``; None after ``timeout``
