@@ -135,7 +135,7 @@ impl Channel {
         let args = list_from_py(args)?;
         let call_id = self.transport.next_call_id();
         self.transport.send_on(
-            self.transport.main_link(),
+            self.transport.main_route(),
             from_worker::Kind::HubCall(HubCall {
                 script_id: 0,
                 call_id,
@@ -190,7 +190,7 @@ impl Channel {
         let args = typed_list_from_py(kinds, args)?;
         let call_id = self.transport.next_call_id();
         self.transport.send_on(
-            self.transport.main_link(),
+            self.transport.main_route(),
             from_worker::Kind::DynamicCall(DynamicCall {
                 script_id: 0,
                 call_id,

@@ -17,7 +17,7 @@
 //! - [`values`]: hub values between Python and the wire, and *kinds*.
 //! - [`events`]: what reaches the main thread, and its Python tuples.
 //! - [`reader`]: the runner link's reader thread and its routing.
-//! - [`links`]: which socket a message takes (runner or direct link).
+//! - [`route`]: which way a message takes (the relay or the direct link).
 //! - [`held`]: pipelined calls held until the next frame on the direct link.
 //! - [`affinity`]: sleeping on the hub thread's CPU between hooks.
 //! - [`transport`]: the worker's sockets, frames out, off-main-thread
@@ -28,8 +28,8 @@ mod affinity;
 mod channel;
 mod events;
 mod held;
-mod links;
 mod reader;
+mod route;
 mod transport;
 mod values;
 

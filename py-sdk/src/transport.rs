@@ -24,8 +24,8 @@ use vh_proto::v1::{CallResult, FromWorker, Value, from_worker, to_worker};
 
 use crate::events::Incoming;
 use crate::held;
-use crate::links::{ActiveRequests, Link};
 use crate::reader::{Pending, reader};
+use crate::route::{ActiveRequests, Route};
 use vh_proto::direct::wake::Wake;
 use vh_proto::fd::dup_above_stdio;
 
@@ -149,24 +149,24 @@ impl Transport {
         self.next_call.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The link a main-thread `vh.*` call takes ([`ActiveRequests::main_link`]).
-    pub fn main_link(&self) -> Link {
-        self.active.main_link()
+    /// The link a main-thread `vh.*` call takes ([`ActiveRequests::main_route`]).
+    pub fn main_route(&self) -> Route {
+        self.active.main_route()
     }
 
     /// The link to answer `call_id` on ([`ActiveRequests::origin`]).
-    pub fn origin(&self, call_id: u64) -> Link {
+    pub fn origin(&self, call_id: u64) -> Route {
         self.active.origin(call_id)
     }
 
     /// Notes a request handed to the main thread ([`ActiveRequests::activate`]).
-    pub fn activate(&self, kind: &to_worker::Kind, link: Link) {
+    pub fn activate(&self, kind: &to_worker::Kind, link: Route) {
         self.active.activate(kind, link);
     }
 
     /// Sends to the runner.
     pub fn send(&self, kind: from_worker::Kind) -> PyResult<()> {
-        self.send_on(Link::Runner, kind)
+        self.send_on(Route::Relay, kind)
     }
 
     /// Writes one frame on `link`: on the direct link only while it is up,
@@ -177,7 +177,7 @@ impl Transport {
     /// message exceeds `vh_proto::direct::frame::MAX_MESSAGE_LEN`: a frame the
     /// runner could not forward would otherwise end the link or the hub's
     /// stream. `ConnectionError` if the link to the runner is gone.
-    pub fn send_on(&self, link: Link, kind: from_worker::Kind) -> PyResult<()> {
+    pub fn send_on(&self, link: Route, kind: from_worker::Kind) -> PyResult<()> {
         let msg = FromWorker { kind: Some(kind) };
         let size = msg.encoded_len();
         if size > MAX_MESSAGE_LEN {
@@ -192,7 +192,7 @@ impl Transport {
         }
         // Held pipelined calls are the main thread's, written before its
         // next frame on the direct link; other threads use the runner's.
-        if link == Link::Direct {
+        if link == Route::Direct {
             return self.write_direct(Some(msg));
         }
         self.write_runner(&[msg])
@@ -204,7 +204,7 @@ impl Transport {
         let Some(direct) = self.direct.as_ref() else {
             return false;
         };
-        self.main_link() == Link::Direct
+        self.main_route() == Route::Direct
             && self.direct_up.load(Ordering::Acquire)
             && self.main_rx.is_empty()
             && !vh_proto::direct::spin::readable(direct.reader.as_raw_fd())

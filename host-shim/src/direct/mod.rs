@@ -43,7 +43,26 @@ pub struct DirectLink {
     inbox: Mutex<Vec<u8>>,
     /// Calls the hub thread stopped waiting for (deadline passed) whose
     /// answers have not come yet.
-    owed: Mutex<Vec<u64>>,
+    owed: Mutex<Owed>,
+}
+
+/// A link's unanswered calls, and its unit of `hooktable::OWING` while
+/// there are any.
+#[derive(Default)]
+struct Owed {
+    calls: Vec<u64>,
+    counted: Option<crate::hooktable::Counted>,
+}
+
+impl Owed {
+    /// Counts the link in `OWING` exactly while it owes answers.
+    fn recount(&mut self) {
+        if self.calls.is_empty() {
+            self.counted = None;
+        } else if self.counted.is_none() {
+            self.counted = Some(crate::hooktable::Counted::new(&crate::hooktable::OWING));
+        }
+    }
 }
 
 impl DirectLink {
@@ -64,20 +83,15 @@ impl DirectLink {
             return;
         }
         let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
-        if owed.is_empty() {
-            crate::hooktable::OWING.fetch_add(1, Ordering::AcqRel);
-        }
-        owed.push(call_id);
+        owed.calls.push(call_id);
+        owed.recount();
     }
 
     /// Notes the answer to call `call_id`.
     pub fn paid(&self, call_id: u64) {
         let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
-        let before = owed.len();
-        owed.retain(|&c| c != call_id);
-        if before > 0 && owed.is_empty() {
-            crate::hooktable::OWING.fetch_sub(1, Ordering::AcqRel);
-        }
+        owed.calls.retain(|&c| c != call_id);
+        owed.recount();
     }
 
     /// True while answers to calls the hub stopped waiting for are due.
@@ -86,16 +100,15 @@ impl DirectLink {
             .owed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .calls
             .is_empty()
     }
 
     /// Stops expecting late answers on this link (`hooktable::OWING`).
     fn disown(&self) {
         let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
-        if !owed.is_empty() {
-            owed.clear();
-            crate::hooktable::OWING.fetch_sub(1, Ordering::AcqRel);
-        }
+        owed.calls.clear();
+        owed.recount();
     }
 
     /// Marks the link unusable and shuts the socket down (the worker's

@@ -83,27 +83,26 @@ impl DirectLink {
 /// A worker's message as the runner would have passed it on: tagged with
 /// the script id. Load and unload reports never come on a link.
 fn tagged(id: i32, kind: from_worker::Kind) -> Option<RunnerMessage> {
-    use runner_message::Kind as In;
     let kind = match kind {
         from_worker::Kind::HookResult(mut r) => {
             r.script_id = id;
-            In::HookResult(r)
+            runner_message::Kind::HookResult(r)
         }
         from_worker::Kind::HubCall(mut c) => {
             c.script_id = id;
-            In::HubCall(c)
+            runner_message::Kind::HubCall(c)
         }
         from_worker::Kind::DynamicCall(mut c) => {
             c.script_id = id;
-            In::DynamicCall(c)
+            runner_message::Kind::DynamicCall(c)
         }
         from_worker::Kind::FunctionResult(mut r) => {
             r.script_id = id;
-            In::FunctionResult(r)
+            runner_message::Kind::FunctionResult(r)
         }
         from_worker::Kind::Pong(mut p) => {
             p.script_id = id;
-            In::Pong(p)
+            runner_message::Kind::Pong(p)
         }
         from_worker::Kind::Loaded(_) | from_worker::Kind::Unloaded(_) => return None,
     };

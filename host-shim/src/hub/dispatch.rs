@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use vh_proto::v1::{RunnerMessage, runner_message::Kind as In};
+use vh_proto::v1::{RunnerMessage, runner_message};
 
 use super::Shim;
 use super::script::Script;
@@ -39,7 +39,7 @@ impl Shim {
                 return current.map(|_| Outcome::Disconnected(reason));
             }
         };
-        if let Some(In::HubCall(call)) = &msg.kind {
+        if let Some(runner_message::Kind::HubCall(call)) = &msg.kind {
             let result = self.table.call(call);
             if call.pipelined {
                 // docs/protocol.md "Pipelined calls": run in order, no answer.
@@ -53,13 +53,13 @@ impl Shim {
             }
             return None;
         }
-        if let Some(In::DynamicCall(call)) = &msg.kind {
+        if let Some(runner_message::Kind::DynamicCall(call)) = &msg.kind {
             let result = self.functions.call_dynamic(call);
             crate::pipeline::count_answered();
             self.send_result(result, via);
             return None;
         }
-        if let Some(In::Down(d)) = &msg.kind {
+        if let Some(runner_message::Kind::Down(d)) = &msg.kind {
             let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
             if let Some(s) = scripts.get(&d.script_id) {
                 s.up.store(false, Ordering::Release);
@@ -99,7 +99,7 @@ impl Shim {
         let script = |id: i32| self.script(id);
         let open = |s: &Arc<Script>| s.circuit_open.load(Ordering::Acquire);
         match msg.kind {
-            Some(In::Loaded(l)) if l.ok => {
+            Some(runner_message::Kind::Loaded(l)) if l.ok => {
                 if let Some(s) = script(l.script_id) {
                     s.apply(&l);
                     shim_log!(
@@ -111,7 +111,7 @@ impl Shim {
                     );
                 }
             }
-            Some(In::Pong(p)) => {
+            Some(runner_message::Kind::Pong(p)) => {
                 if let Some(s) = script(p.script_id).filter(open) {
                     s.close_circuit();
                     shim_log!(
@@ -122,7 +122,7 @@ impl Shim {
                     );
                 }
             }
-            Some(In::HookResult(r)) => {
+            Some(runner_message::Kind::HookResult(r)) => {
                 if let Some(s) = script(r.script_id).filter(open) {
                     s.close_circuit();
                     shim_log!(

@@ -9,8 +9,7 @@ use std::time::Instant;
 
 use vh_proto::hooks;
 use vh_proto::v1::{
-    FunctionCall, HookStuck, RunnerMessage, runner_message::Kind as In, shim_message::Kind as Out,
-    to_worker,
+    FunctionCall, HookStuck, RunnerMessage, runner_message, shim_message, to_worker,
 };
 
 use super::Shim;
@@ -93,7 +92,7 @@ impl Shim {
         if let (Outcome::TimedOut, Some(link)) = (&outcome, route.link()) {
             link.owe(call);
             // As for a hook: the runner never saw this call.
-            let _ = self.ipc.send(Out::Stuck(HookStuck {
+            let _ = self.ipc.send(shim_message::Kind::Stuck(HookStuck {
                 script_id: id,
                 call_id: call,
                 hook: hooks::FUNCTION_CALL,
@@ -102,14 +101,14 @@ impl Shim {
         }
         match outcome {
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::FunctionResult(r)),
+                kind: Some(runner_message::Kind::FunctionResult(r)),
             }) if r.ok => r
                 .value
                 .as_ref()
                 .and_then(functions::result_struct)
                 .unwrap_or(std::ptr::null_mut()),
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::FunctionResult(r)),
+                kind: Some(runner_message::Kind::FunctionResult(r)),
             }) => {
                 shim_log!(
                     1,

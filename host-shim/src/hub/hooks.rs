@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use vh_proto::hooks::{self, ResultMode};
 use vh_proto::v1::{
-    HookCall, HookStuck, RunnerMessage, Value, runner_message::Kind as In,
-    shim_message::Kind as Out, to_worker,
+    HookCall, HookStuck, RunnerMessage, Value, runner_message, shim_message, to_worker,
 };
 
 use super::Shim;
@@ -90,7 +89,7 @@ impl Shim {
         let deadline = sent_at + self.deadline_of(&script, hook);
         match self.wait(Awaited::Hook { script: id, call }, deadline, route.link()) {
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::HookResult(r)),
+                kind: Some(runner_message::Kind::HookResult(r)),
             }) => {
                 if route.link().is_some() {
                     self.ipc.record_round_trip(id, sent_at.elapsed());
@@ -120,7 +119,7 @@ impl Shim {
                     link.owe(call);
                     // The runner never saw this hook: let it watch for a
                     // worker stuck in it (hook_kill_timeout_ms).
-                    let _ = self.ipc.send(Out::Stuck(HookStuck {
+                    let _ = self.ipc.send(shim_message::Kind::Stuck(HookStuck {
                         script_id: id,
                         call_id: call,
                         hook: hook as u32,

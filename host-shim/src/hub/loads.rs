@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use vh_proto::v1::{
-    HubCall, LoadScript, RunnerMessage, UnloadScript, Value, runner_message::Kind as In,
-    shim_message::Kind as Out,
+    HubCall, LoadScript, RunnerMessage, UnloadScript, Value, runner_message, shim_message,
 };
 
 use super::Shim;
@@ -142,17 +141,17 @@ impl Shim {
             // The runner sets it from runner.toml (empty = `generation`).
             semantics: String::new(),
         };
-        if let Err(why) = self.ipc.send(Out::Load(load.clone())) {
+        if let Err(why) = self.ipc.send(shim_message::Kind::Load(load.clone())) {
             shim_log!(0, "cannot load script #{id} {shown}: {why}");
             return -1;
         }
         let deadline = Instant::now() + self.settings.load_deadline;
         let loaded = match self.wait(Awaited::Load(id), deadline, None) {
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::Loaded(l)),
+                kind: Some(runner_message::Kind::Loaded(l)),
             }) => l,
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::Down(d)),
+                kind: Some(runner_message::Kind::Down(d)),
             }) => {
                 shim_log!(0, "script #{id} {shown} failed to load: {}", d.reason);
                 return self.load_failed(id);
@@ -163,7 +162,9 @@ impl Shim {
                     "script #{id} {shown} failed to load: not ready within {} ms",
                     self.settings.load_deadline.as_millis()
                 );
-                let _ = self.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+                let _ = self
+                    .ipc
+                    .send(shim_message::Kind::Unload(UnloadScript { script_id: id }));
                 return self.load_failed(id);
             }
             Outcome::Disconnected(reason) => {
@@ -253,7 +254,7 @@ impl Shim {
         if script.up.load(Ordering::Acquire)
             && self
                 .ipc
-                .send(Out::Unload(UnloadScript { script_id: id }))
+                .send(shim_message::Kind::Unload(UnloadScript { script_id: id }))
                 .is_ok()
         {
             let deadline = Instant::now() + self.settings.unload_deadline;

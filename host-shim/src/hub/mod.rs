@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use vh_proto::direct::wake::Wake;
-use vh_proto::v1::{Hello, UnloadScript, shim_message::Kind as Out};
+use vh_proto::v1::{Hello, UnloadScript, shim_message};
 
 use crate::callbacks::{MAX_CALLBACKS, Table};
 use crate::config::Settings;
@@ -194,7 +194,9 @@ pub fn end() {
         .copied()
         .collect();
     for id in ids {
-        let _ = shim.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+        let _ = shim
+            .ipc
+            .send(shim_message::Kind::Unload(UnloadScript { script_id: id }));
     }
     shim.links.clear();
     shim.ipc.stop();
@@ -274,8 +276,7 @@ impl Shim {
         let mut ran = 0u32;
         self.run_leftovers(None);
         while let Ok(ev) = self.ipc.events().try_recv() {
-            hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
-            self.handle(ev, None, None);
+            self.handle(ev.take(), None, None);
             ran += 1;
             if ran.is_multiple_of(64) && started.elapsed() >= PUMP_BUDGET {
                 break;

@@ -4,16 +4,14 @@
 //! `waits`. Also the nesting guard, and the reads of direct links.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use vh_proto::direct::wake::Woke;
-use vh_proto::v1::runner_message::Kind as In;
+use vh_proto::v1::runner_message;
 
 use super::Shim;
 use super::waits::{Awaited, MAX_NESTED_WAITS, Nesting, Outcome};
 use crate::direct::DirectLink;
-use crate::hooktable;
 use crate::ipc::Event;
 use crate::shim_log;
 
@@ -57,8 +55,7 @@ impl Shim {
             let Some(link) = link else {
                 match self.ipc.events().recv_deadline(deadline) {
                     Ok(ev) => {
-                        hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
-                        if let Some(o) = self.handle(ev, Some(what), None) {
+                        if let Some(o) = self.handle(ev.take(), Some(what), None) {
                             break o;
                         }
                         continue;
@@ -67,8 +64,7 @@ impl Shim {
                 }
             };
             if let Ok(ev) = self.ipc.events().try_recv() {
-                hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
-                if let Some(o) = self.handle(ev, Some(what), None) {
+                if let Some(o) = self.handle(ev.take(), Some(what), None) {
                     break o;
                 }
                 continue;
@@ -144,8 +140,8 @@ impl Shim {
         let mut msgs = msgs.into_iter();
         while let Some(msg) = msgs.next() {
             let answered = match &msg.kind {
-                Some(In::HookResult(r)) => Some(r.call_id),
-                Some(In::FunctionResult(r)) => Some(r.call_id),
+                Some(runner_message::Kind::HookResult(r)) => Some(r.call_id),
+                Some(runner_message::Kind::FunctionResult(r)) => Some(r.call_id),
                 _ => None,
             };
             if let Some(call) = answered {

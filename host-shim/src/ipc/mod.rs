@@ -4,7 +4,7 @@
 //! periodic `HookStats` report. The hub thread never touches the gRPC
 //! stream: it queues outgoing messages on an unbounded channel and reads
 //! incoming ones from a crossbeam channel, with a deadline. Direct links
-//! are the hub thread's (`crate::hub`): this thread only adds the ones the
+//! are the hub thread's: this thread only adds the ones the
 //! runner hands over to the hub's [`Links`], and signals the hub's
 //! [`Wake`] after each message it queues, in case the hub thread sleeps on
 //! a link.
@@ -42,6 +42,29 @@ pub enum Event {
     Disconnected(String),
 }
 
+/// An event queued for the hub thread, counted in
+/// [`crate::hooktable::PENDING`] until the hub thread takes it.
+#[derive(Debug)]
+pub struct Queued {
+    event: Event,
+    _pending: crate::hooktable::Counted,
+}
+
+impl Queued {
+    /// Queues `event` (counts it in `PENDING`).
+    fn new(event: Event) -> Queued {
+        Queued {
+            event,
+            _pending: crate::hooktable::Counted::new(&crate::hooktable::PENDING),
+        }
+    }
+
+    /// The event, taken by the hub thread (no longer counted).
+    pub fn take(self) -> Event {
+        self.event
+    }
+}
+
 /// State of the connection to the runner (the gRPC stream).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Connection {
@@ -56,7 +79,7 @@ pub enum Connection {
 /// Handle to the IPC thread, shared by the hub thread's entry points.
 pub struct Ipc {
     out: Mutex<Option<mpsc::UnboundedSender<ShimMessage>>>,
-    events: crossbeam_channel::Receiver<Event>,
+    events: crossbeam_channel::Receiver<Queued>,
     connection: Mutex<(Connection, u64)>,
     connection_changed: Condvar,
     wake: Notify,
@@ -130,7 +153,7 @@ impl Ipc {
     }
 
     /// Incoming events, for the hub thread.
-    pub fn events(&self) -> &crossbeam_channel::Receiver<Event> {
+    pub fn events(&self) -> &crossbeam_channel::Receiver<Queued> {
         &self.events
     }
 

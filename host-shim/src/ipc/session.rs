@@ -15,7 +15,7 @@ use tonic::transport::{Endpoint, Uri};
 use vh_proto::v1::{Hello, RunnerMessage, ShimMessage, runner_client::RunnerClient, shim_message};
 
 use super::stats::STATS_EVERY;
-use super::{Connection, Event, Ipc, Loads};
+use super::{Connection, Event, Ipc, Loads, Queued};
 use crate::shim_log;
 
 /// Longest pause between two connection attempts.
@@ -24,9 +24,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 impl Ipc {
     /// Queues `ev` for the hub thread and wakes it if it sleeps on a
     /// direct link. False if the hub side is gone.
-    fn deliver(&self, events: &crossbeam_channel::Sender<Event>, ev: Event) -> bool {
-        crate::hooktable::PENDING.fetch_add(1, Ordering::AcqRel);
-        let ok = events.send(ev).is_ok();
+    fn deliver(&self, events: &crossbeam_channel::Sender<Queued>, ev: Event) -> bool {
+        let ok = events.send(Queued::new(ev)).is_ok();
         self.hub_wake.notify();
         ok
     }
@@ -38,7 +37,7 @@ impl Ipc {
         socket: PathBuf,
         hello: Hello,
         loads: Loads,
-        events: crossbeam_channel::Sender<Event>,
+        events: crossbeam_channel::Sender<Queued>,
     ) {
         let mut backoff = Duration::from_millis(100);
         let mut logged_down = false;
@@ -85,7 +84,7 @@ impl Ipc {
         socket: &Path,
         hello: &Hello,
         loads: &Loads,
-        events: &crossbeam_channel::Sender<Event>,
+        events: &crossbeam_channel::Sender<Queued>,
     ) -> Result<String, String> {
         let path = socket.to_path_buf();
         let connector = tower::service_fn(move |_: Uri| {

@@ -16,12 +16,12 @@ use vh_proto::v1::{ToWorker, to_worker};
 
 use super::Transport;
 use crate::events::Incoming;
-use crate::links::Link;
+use crate::route::Route;
 
 impl Transport {
     /// The next event for the main thread and the link it came on, `None`
     /// after `timeout` seconds. Writes any held pipelined calls first.
-    pub fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
+    pub fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Route)> {
         // Nothing stays held while the main thread waits (module `held`).
         if !self.held.is_empty() {
             let _ = self.write_direct(None);
@@ -34,13 +34,13 @@ impl Transport {
         got
     }
 
-    fn next_main_inner(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
+    fn next_main_inner(&self, timeout: Option<f64>) -> Option<(Incoming, Route)> {
         let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
         loop {
             match self.main_rx.try_recv() {
-                Ok(ev) => return Some((ev, Link::Runner)),
+                Ok(ev) => return Some((ev, Route::Relay)),
                 Err(TryRecvError::Disconnected) => {
-                    return Some((Incoming::Closed("reader stopped".into()), Link::Runner));
+                    return Some((Incoming::Closed("reader stopped".into()), Route::Relay));
                 }
                 Err(TryRecvError::Empty) => {}
             }
@@ -57,10 +57,10 @@ impl Transport {
                     Some(d) => self.main_rx.recv_deadline(d),
                 };
                 return match got {
-                    Ok(ev) => Some((ev, Link::Runner)),
+                    Ok(ev) => Some((ev, Route::Relay)),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => {
-                        Some((Incoming::Closed("reader stopped".into()), Link::Runner))
+                        Some((Incoming::Closed("reader stopped".into()), Route::Relay))
                     }
                 };
             };
@@ -82,7 +82,7 @@ impl Transport {
                     if let to_worker::Kind::Hook(call) = &kind {
                         self.hub_cpu.note(call.hub_cpu);
                     }
-                    return Some((Incoming::Frame(kind), Link::Direct));
+                    return Some((Incoming::Frame(kind), Route::Direct));
                 }
                 Ok(Some(ToWorker { kind: None })) => {}
                 // The hub closed it (or broke it): everything goes
