@@ -83,7 +83,7 @@ impl Shim {
         };
         crate::pipeline::count_awaited();
         // -1: no hook index, so the hook deadline (never OnTimer's own).
-        let limit = self.deadline_of(&script, -1);
+        let (limit, setting) = self.deadline_of(&script, -1);
         let outcome = self.wait(
             Awaited::Function { script: id, call },
             Instant::now() + limit,
@@ -121,7 +121,7 @@ impl Shim {
             Outcome::TimedOut => {
                 shim_log!(
                     0,
-                    "[{id}:{}] CallFunction {shown}: no answer within {} ms; returning NULL",
+                    "[{id}:{}] CallFunction {shown}: no answer within {} ms ({setting}); returning NULL",
                     script.name,
                     limit.as_millis()
                 );

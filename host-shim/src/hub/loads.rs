@@ -159,7 +159,7 @@ impl Shim {
             Outcome::TimedOut => {
                 shim_log!(
                     0,
-                    "script #{id} {shown} failed to load: not ready within {} ms",
+                    "script #{id} {shown} failed to load: not ready within {} ms (VH_LOAD_DEADLINE_MS)",
                     self.settings.load_deadline.as_millis()
                 );
                 let _ = self
@@ -261,8 +261,9 @@ impl Shim {
             if let Outcome::TimedOut = self.wait(Awaited::Unload(id), deadline, None) {
                 shim_log!(
                     1,
-                    "script #{id} {}: UnLoad() did not finish in time; the runner stops its worker",
-                    script.name
+                    "script #{id} {}: UnLoad() did not finish within {} ms (VH_UNLOAD_DEADLINE_MS); the runner stops its worker",
+                    script.name,
+                    self.settings.unload_deadline.as_millis()
                 );
             }
         }

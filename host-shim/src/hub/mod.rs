@@ -105,7 +105,7 @@ pub fn current() -> Option<Arc<Shim>> {
 pub unsafe fn begin(raw: *const *const c_void) -> bool {
     end(); // a second w_Begin without w_End: start afresh
     hooktable::reset();
-    let settings = Settings::from_env();
+    let (settings, invalid) = Settings::from_env();
     // SAFETY: per the contract, 100 readable entries.
     let raw: &[*const c_void; MAX_CALLBACKS] = unsafe { &*raw.cast() };
     let (generation, method) = match generation::detect(raw, settings.table_override.as_deref()) {
@@ -121,6 +121,12 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         generation.as_str(),
         settings.socket.display()
     );
+    // An unusable setting does not fail w_Begin: that would leave every
+    // script of the hub offline over a typo (docs/admin.md "The shim's
+    // settings").
+    for bad in &invalid {
+        shim_log!(0, "w_Begin: {bad}");
+    }
     let hello = Hello {
         shim_version: env!("CARGO_PKG_VERSION").into(),
         generation: generation.as_str().into(),
