@@ -14,8 +14,8 @@
 //!   thread's work and its direct links: `hub/loads` (load, unload),
 //!   `hub/hooks` (hook calls),
 //!   `hub/function_calls` (B's function calls), `hub/route` (to a worker by
-//!   direct link or runner), `hub/serve` (the wait loop), `hub/dispatch`
-//!   (each message read), `hub/waits` (the re-entrant wait stack's rules,
+//!   direct link or runner), `hub/serve` (the wait loop and each
+//!   message read), `hub/waits` (the re-entrant wait stack's rules,
 //!   §9.2), `hub/script` (one loaded script);
 //! * [`functions`]: generation B's `w_CallFunction` marshaling and dynamic
 //!   functions (§3.9, §3.10);
@@ -27,7 +27,8 @@
 //! * [`ipc`]: the background thread holding the gRPC stream: `ipc/session`,
 //!   `ipc/send`, `ipc/stats`, `ipc/loads` (replayed on reconnect);
 //! * [`direct`]: direct links to workers, which hooks take when they can:
-//!   `direct/write`, `direct/read`, `direct/links`, `direct/attach`;
+//!   `direct` (a link's frames out and in, the links by script),
+//!   `direct/attach`;
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
 //! * [`pipeline`]: pipelined `vh.*` calls and the round-trip counters;
 //! * [`config`]: settings from the hub's environment;

@@ -12,11 +12,10 @@
 //! * `function_calls`: B's `w_CallFunction` and registered functions;
 //! * `route`: sending to a worker (direct link or runner), pings;
 //! * `serve`: the wait loop, the sleep on a direct link, the nesting
-//!   guard, direct-link reads;
-//! * `dispatch`: acting on each message read (calls, answers, the rest);
+//!   guard, direct-link reads, and acting on each message read (calls,
+//!   answers, the rest);
 //! * `waits`: the wait stack's rules without I/O, unit-tested.
 
-mod dispatch;
 mod function_calls;
 mod hooks;
 mod loads;
