@@ -15,7 +15,7 @@
 //!
 //! Modules, lowest first (each uses only those above it):
 //! - [`values`]: hub values between Python and the wire, and *kinds*.
-//! - [`events`]: what reaches the main thread, and its Python tuples.
+//! - [`events`]: what reaches the main thread, and its Python event classes.
 //! - [`reader`]: the runner link's reader thread and its routing.
 //! - [`route`]: which way a message takes (the relay or the direct link).
 //! - [`held`]: pipelined calls held until the next frame on the direct link.
@@ -39,7 +39,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::Channel>()?;
-    m.add_class::<events::LoadEvent>()?;
+    events::add_classes(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

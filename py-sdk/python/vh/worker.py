@@ -75,11 +75,10 @@ def main() -> int:
     """Runs one script until unload; returns the process exit code."""
     fd = int(os.environ.get("VH_WORKER_FD", "3"))
     channel = _core.Channel(fd, int(os.environ.get("VH_DIRECT_FD", "-1")))
-    kind, *rest = channel.recv_main()
-    if kind != "load":
-        print(f"vh worker: expected a load request, got {kind!r}", file=sys.stderr)
+    load = channel.recv_main()
+    if not isinstance(load, _core.LoadEvent):
+        print(f"vh worker: expected a load request, got {load.kind!r}", file=sys.stderr)
         return 2
-    load: _core.LoadEvent = rest[0]
     encoding = _encoding(load.hub_encoding)
     attrs = _attributes(load, encoding)
     _loader.set_attributes(attrs)
@@ -109,19 +108,16 @@ def main() -> int:
         hooks = sorted([*hooks, _runtime.ON_SCRIPT_COMMAND])
     channel.send_loaded(True, "", hooks)
     while not rt.pending_unload:
-        kind, *fields = channel.recv_main()
-        if kind == "hook":
-            call_id, hook, args = fields
-            rt.run_hook(call_id, hook, args)
-        elif kind == "function":
-            call_id, name, kinds, args = fields
-            rt.run_function(call_id, name, kinds, args)
-        elif kind == "ping":
-            (seq,) = fields
-            rt.answer_ping(seq)
-        elif kind == "unload":
+        event = channel.recv_main()
+        if event.kind == "hook":
+            rt.run_hook(event.call_id, event.hook, event.args)
+        elif event.kind == "function":
+            rt.run_function(event.call_id, event.name, event.kinds, event.args)
+        elif event.kind == "ping":
+            rt.answer_ping(event.seq)
+        elif event.kind == "unload":
             break
-        elif kind == "closed":
+        elif event.kind == "closed":
             return 0
     rt.run_unload()
     channel.send_unloaded()
