@@ -1,5 +1,5 @@
 //! The runner <-> worker framing on arbitrary bytes: the worker's blocking
-//! `vh_proto::frame::read_frame` (over a whole slice and over a reader that
+//! `vh_proto::direct::frame::read_frame` (over a whole slice and over a reader that
 //! hands out a few bytes at a time and is sometimes interrupted) and the
 //! runner's `LengthDelimitedCodec` (fed in chunks) must agree frame by
 //! frame, never panic, and fail only with the documented errors.
@@ -10,7 +10,7 @@ use std::io::{self, Read};
 use bytes::BytesMut;
 use prost::Message;
 use tokio_util::codec::Decoder;
-use vh_proto::frame::{read_frame, write_frame};
+use vh_proto::direct::frame::{read_frame, write_frame};
 use vh_proto::v1::{FromWorker, ToWorker};
 
 /// A reader that returns at most `step` bytes per call and an

@@ -8,7 +8,7 @@
 //!   `targs::build`, `w_packprint`, `w_free_args` (docs/abi.md §2);
 //! * [`hub_call`]: the shim running a `vh.*` call against a callback table
 //!   whose callbacks return arbitrary results (docs/abi.md §6.3);
-//! * [`frame`]: `vh_proto::frame::read_frame` and the runner's
+//! * [`frame`]: `vh_proto::direct::frame::read_frame` and the runner's
 //!   length-delimited codec on arbitrary bytes;
 //! * [`proto_decode`]: every prost message type from arbitrary bytes;
 //! * [`config`]: the runner's TOML configuration from arbitrary text.

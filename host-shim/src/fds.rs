@@ -1,9 +1,10 @@
-//! The shim's sockets and eventfds, all numbered 3 or more (docs/abi.md
+//! The shim's sockets, all numbered 3 or more (docs/abi.md
 //! §1.1): a hub may run with fds 0, 1 and 2 closed, and its `printf` log
 //! lines (and anything else it writes to "stdout") must never land in the
-//! shim's socket to the runner. See `vh_proto::fd`.
+//! shim's socket to the runner. See `vh_proto::fd` (and
+//! `vh_proto::direct::wake::eventfd` for the eventfd).
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use tokio::net::UnixStream;
@@ -18,18 +19,4 @@ pub async fn connect(path: &Path) -> std::io::Result<UnixStream> {
     let high = std::os::unix::net::UnixStream::from(above_stdio(OwnedFd::from(low))?);
     high.set_nonblocking(true)?;
     UnixStream::from_std(high)
-}
-
-/// A non-blocking, close-on-exec eventfd numbered 3 or more.
-///
-/// # Errors
-/// The `eventfd` or `fcntl` error.
-pub fn eventfd() -> std::io::Result<OwnedFd> {
-    // SAFETY: plain syscall; the fd is ours if it succeeds.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: just created.
-    above_stdio(unsafe { OwnedFd::from_raw_fd(fd) })
 }

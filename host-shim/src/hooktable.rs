@@ -16,13 +16,35 @@ const PRESENT: u64 = 1 << 63;
 static TABLE: [AtomicU64; FAST_IDS] = [const { AtomicU64::new(0) }; FAST_IDS];
 
 /// Events the IPC thread has queued for the hub thread and the hub thread
-/// has not taken yet: `w_HasHook` runs the queue only when this is not 0.
+/// has not taken yet (each holds a [`Counted`] of it, `ipc::Queued`):
+/// `w_HasHook` runs the queue only when this is not 0.
 pub static PENDING: AtomicUsize = AtomicUsize::new(0);
 
 /// Direct links that owe answers to calls the hub stopped waiting for
-/// (`direct::DirectLink::owe`): `w_HasHook` also runs the queue while this
-/// is not 0, so that such a script's late `vh.*` calls are served.
+/// (each holds a [`Counted`] of it while it owes, `direct::DirectLink::owe`):
+/// `w_HasHook` also runs the queue while this is not 0, so that such a
+/// script's late `vh.*` calls are served.
 pub static OWING: AtomicUsize = AtomicUsize::new(0);
+
+/// One unit of a counter ([`PENDING`], [`OWING`]): the counter counts it
+/// from [`Counted::new`] until it is dropped, so no count is ever
+/// decremented by hand, twice, or not at all.
+#[derive(Debug)]
+pub struct Counted(&'static AtomicUsize);
+
+impl Counted {
+    /// Adds one to `counter` until the result is dropped.
+    pub fn new(counter: &'static AtomicUsize) -> Counted {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// What the table says about `id`: `Some(hooks)` for a loaded script,
 /// `Some(0)`-like `None` when the id is beyond the table.
@@ -51,8 +73,6 @@ pub fn reset() {
     for slot in &TABLE {
         slot.store(0, Ordering::Relaxed);
     }
-    PENDING.store(0, Ordering::Release);
-    OWING.store(0, Ordering::Release);
 }
 
 #[cfg(test)]
@@ -68,5 +88,17 @@ mod tests {
         assert_eq!(get(-1), None);
         clear(5);
         assert_eq!(get(5), Some(None));
+    }
+
+    #[test]
+    fn a_counted_unit_lasts_as_long_as_its_guard() {
+        static C: AtomicUsize = AtomicUsize::new(0);
+        let a = Counted::new(&C);
+        let b = Counted::new(&C);
+        assert_eq!(C.load(Ordering::Acquire), 2);
+        drop(a);
+        assert_eq!(C.load(Ordering::Acquire), 1);
+        drop(b);
+        assert_eq!(C.load(Ordering::Acquire), 0);
     }
 }

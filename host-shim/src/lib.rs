@@ -11,10 +11,11 @@
 //! * [`trampoline`]: exported names of the C (`w_pack`, `w_unpack`) and C++
 //!   (`stringListToJson`) functions;
 //! * [`hub`]: the shim's state between `w_Begin` and `w_End` and the hub
-//!   thread's work: `hub/loads` (load, unload), `hub/hooks` (hook calls),
+//!   thread's work and its direct links: `hub/loads` (load, unload),
+//!   `hub/hooks` (hook calls),
 //!   `hub/function_calls` (B's function calls), `hub/route` (to a worker by
-//!   direct link or runner), `hub/serve` (the wait loop), `hub/dispatch`
-//!   (each message read), `hub/waits` (the re-entrant wait stack's rules,
+//!   direct link or runner), `hub/serve` (the wait loop and each
+//!   message read), `hub/waits` (the re-entrant wait stack's rules,
 //!   §9.2), `hub/script` (one loaded script);
 //! * [`functions`]: generation B's `w_CallFunction` marshaling and dynamic
 //!   functions (§3.9, §3.10);
@@ -24,14 +25,14 @@
 //! * [`targs`]: the `w_Targs` layout and ownership rules (§2), with
 //!   `targs/pack` (`w_pack`/`w_unpack`) and `targs/print` (`w_packprint`);
 //! * [`ipc`]: the background thread holding the gRPC stream: `ipc/session`,
-//!   `ipc/send`, `ipc/wake` (the hub thread's sleep), `ipc/stats`,
-//!   `ipc/loads` (replayed on reconnect);
+//!   `ipc/send`, `ipc/stats`, `ipc/loads` (replayed on reconnect);
 //! * [`direct`]: direct links to workers, which hooks take when they can:
-//!   `direct/write`, `direct/read`, `direct/links`, `direct/attach`;
+//!   `direct` (a link's frames out and in, the links by script),
+//!   `direct/attach`;
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
 //! * [`pipeline`]: pipelined `vh.*` calls and the round-trip counters;
 //! * [`config`]: settings from the hub's environment;
-//! * [`fds`]: sockets and eventfds kept off fds 0, 1 and 2;
+//! * [`fds`]: sockets kept off fds 0, 1 and 2;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
 
 pub mod callback_names;

@@ -2,8 +2,10 @@
 //!
 //! * [`v1::runner_client`] / [`v1::runner_server`] (feature `grpc`): the
 //!   shim <-> runner gRPC stream.
-//! * [`frame`]: the length-delimited framing used between runner and worker.
-//! * [`spin`]: bounded busy-waiting of the two ends of a direct link.
+//! * [`direct`]: the direct link's shared part: frames and their limits
+//!   (`direct::frame`, also the runner <-> worker framing), spinning and
+//!   the wait on the link and an eventfd.
+//! * [`hooks`]: the hook table (names, formats, result modes).
 //! * [`fd`]: sockets kept off fds 0, 1 and 2.
 
 /// Messages of package `vh.v1`; see `proto/vh.proto` for every field.
@@ -12,10 +14,9 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/vh.v1.rs"));
 }
 
+pub mod direct;
 pub mod fd;
-pub mod frame;
 pub mod hooks;
-pub mod spin;
 
 /// Every message of `proto/vh.proto` as a Python table of its fields
 /// (`MESSAGES = {name: ((number, field, type, repeated, message, oneof),

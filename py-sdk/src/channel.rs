@@ -35,15 +35,14 @@ impl Channel {
         })
     }
 
-    /// Next event for the main thread, as a tuple: `("load", id, path,
-    /// botname, opchatname, config_dir, start_time, config_name,
-    /// hub_encoding, generation, hub_cwd, semantics)`, `("hook", call_id, hook, args)`,
-    /// `("function", call_id, name, kinds, args)` (generation B's
-    /// `w_CallFunction`; answer with `send_function_result`),
-    /// `("result", call_id, ok, values, error, kinds)`, `("unload",)`,
-    /// `("ping", seq)` (answer with `send_pong` from the main thread) or
-    /// `("closed", reason)`. `None` after `timeout` seconds. GIL released
-    /// while waiting.
+    /// Next event for the main thread, an object with named fields whose
+    /// class attribute `kind` says which: `LoadEvent` (`"load"`),
+    /// `HookEvent` (`"hook"`), `FunctionEvent` (`"function"`, generation
+    /// B's `w_CallFunction`; answer with `send_function_result`),
+    /// `ResultEvent` (`"result"`), `UnloadEvent` (`"unload"`), `PingEvent`
+    /// (`"ping"`; answer with `send_pong` from the main thread) or
+    /// `ClosedEvent` (`"closed"`). `None` after `timeout` seconds. GIL
+    /// released while waiting.
     #[pyo3(signature = (timeout=None))]
     fn recv_main(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
         let got = py.detach(|| self.transport.next_main(timeout));
@@ -130,13 +129,13 @@ impl Channel {
     }
 
     /// Sends a hub callback call from the main thread and returns its call
-    /// id; the result arrives on the main queue as `("result", ...)`,
+    /// id; the result arrives on the main queue as a `ResultEvent`,
     /// possibly after hooks that nest inside this call (docs/abi.md §9.2).
     fn start_call(&self, callback: String, args: &Bound<'_, PyList>) -> PyResult<u64> {
         let args = list_from_py(args)?;
         let call_id = self.transport.next_call_id();
         self.transport.send_on(
-            self.transport.main_link(),
+            self.transport.main_route(),
             from_worker::Kind::HubCall(HubCall {
                 script_id: 0,
                 call_id,
@@ -181,7 +180,7 @@ impl Channel {
 
     /// Sends a dynamic function call (`vh.CallDynamicFunction`, docs/abi.md §3.10)
     /// from the main thread, `args` of the given `kinds`; returns its call
-    /// id. Its `("result", ...)` arrives as a hub call's does.
+    /// id. Its `ResultEvent` arrives as a hub call's does.
     fn start_dynamic(
         &self,
         name: &Bound<'_, PyBytes>,
@@ -191,7 +190,7 @@ impl Channel {
         let args = typed_list_from_py(kinds, args)?;
         let call_id = self.transport.next_call_id();
         self.transport.send_on(
-            self.transport.main_link(),
+            self.transport.main_route(),
             from_worker::Kind::DynamicCall(DynamicCall {
                 script_id: 0,
                 call_id,

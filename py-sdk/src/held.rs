@@ -65,26 +65,17 @@ impl Held {
     }
 }
 
-/// `frames` as one buffer of length-prefixed frames (`vh_proto::frame`),
+/// `frames` as one buffer of frames (`vh_proto::direct::frame::encode`),
 /// to be written with one system call.
 ///
 /// # Errors
-/// A frame over `vh_proto::frame::MAX_FRAME_LEN` (the caller checked the
-/// message limit, far below it).
+/// A frame over `vh_proto::direct::frame::MAX_FRAME_LEN` (the caller
+/// checked the message limit, far below it).
 pub fn encode_all(frames: &[FromWorker]) -> std::io::Result<Vec<u8>> {
     let total: usize = frames.iter().map(|f| f.encoded_len() + 4).sum();
     let mut buf = Vec::with_capacity(total);
     for f in frames {
-        let len = f.encoded_len();
-        if len > vh_proto::frame::MAX_FRAME_LEN {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("a frame of {len} bytes"),
-            ));
-        }
-        buf.extend_from_slice(&(len as u32).to_le_bytes());
-        f.encode(&mut buf)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        vh_proto::direct::frame::encode(&mut buf, f)?;
     }
     Ok(buf)
 }

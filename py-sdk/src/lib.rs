@@ -15,9 +15,9 @@
 //!
 //! Modules, lowest first (each uses only those above it):
 //! - [`values`]: hub values between Python and the wire, and *kinds*.
-//! - [`events`]: what reaches the main thread, and its Python tuples.
+//! - [`events`]: what reaches the main thread, and its Python event classes.
 //! - [`reader`]: the runner link's reader thread and its routing.
-//! - [`links`]: which socket a message takes (runner or direct link).
+//! - [`route`]: which way a message takes (the relay or the direct link).
 //! - [`held`]: pipelined calls held until the next frame on the direct link.
 //! - [`affinity`]: sleeping on the hub thread's CPU between hooks.
 //! - [`transport`]: the worker's sockets, frames out, off-main-thread
@@ -28,8 +28,8 @@ mod affinity;
 mod channel;
 mod events;
 mod held;
-mod links;
 mod reader;
+mod route;
 mod transport;
 mod values;
 
@@ -39,6 +39,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::Channel>()?;
+    events::add_classes(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

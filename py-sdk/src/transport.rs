@@ -9,7 +9,7 @@
 mod main_wait;
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,13 +19,14 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use prost::Message;
 use pyo3::exceptions::PyConnectionError;
 use pyo3::prelude::*;
-use vh_proto::frame::{MAX_MESSAGE_LEN, write_frame};
+use vh_proto::direct::frame::{MAX_MESSAGE_LEN, write_frame};
 use vh_proto::v1::{CallResult, FromWorker, Value, from_worker, to_worker};
 
 use crate::events::Incoming;
 use crate::held;
-use crate::links::{ActiveRequests, Link};
-use crate::reader::{Pending, new_eventfd, reader};
+use crate::reader::{Pending, reader};
+use crate::route::{ActiveRequests, Route};
+use vh_proto::direct::wake::Wake;
 use vh_proto::fd::dup_above_stdio;
 
 /// The worker's end of its direct link to the hub.
@@ -46,18 +47,17 @@ pub struct Transport {
     /// Requests the main thread is serving, innermost last.
     active: ActiveRequests,
     /// Wakes the main thread from `poll` on the direct link when the
-    /// runner's reader queues something (`main_polling`).
-    wake: Arc<OwnedFd>,
-    main_polling: Arc<AtomicBool>,
+    /// runner's reader queues something (`vh_proto::direct::wake`).
+    wake: Arc<Wake>,
     next_call: AtomicU64,
     /// How long the main thread checks its direct link before it sleeps
-    /// (`VH_SPIN_US` at most, `vh_proto::spin::Adaptive`): only while the
+    /// (`VH_SPIN_US` at most, `vh_proto::direct::spin::Adaptive`): only while the
     /// hub sends this script hooks densely (its recent waits were short
     /// enough for spinning to catch the next one), and never while every
     /// CPU is busy. A script that gets a hook now and then, or every other
     /// hook of a busy hub behind others, sleeps at once instead of taking
     /// CPU from the hub thread, the other workers and the hub's clients.
-    spin: vh_proto::spin::Adaptive,
+    spin: vh_proto::direct::spin::Adaptive,
     /// Pipelined calls not written yet (`held`): they go out with the next
     /// frame on the direct link.
     held: held::Held,
@@ -100,8 +100,7 @@ impl Transport {
             |fd: i32| move |e: std::io::Error| PyConnectionError::new_err(format!("fd {fd}: {e}"));
         let (main_tx, main_rx) = crossbeam_channel::unbounded();
         let pending: Pending = Arc::default();
-        let wake = Arc::new(new_eventfd().map_err(err(-1))?);
-        let main_polling = Arc::new(AtomicBool::new(false));
+        let wake = Arc::new(Wake::new().map_err(err(-1))?);
         // SAFETY: the runner passes these fds for us alone; we own them.
         let stream = unsafe { UnixStream::from_raw_fd(fd) };
         // Clones numbered 3 or more, never on a closed stdio number
@@ -118,11 +117,7 @@ impl Transport {
         } else {
             None
         };
-        let (p, w, m) = (
-            Arc::clone(&pending),
-            Arc::clone(&wake),
-            Arc::clone(&main_polling),
-        );
+        let (p, w) = (Arc::clone(&pending), Arc::clone(&wake));
         // The reader's mask is the worker's own (module `affinity`).
         let reader_tid = Arc::new(AtomicI32::new(0));
         let tid = Arc::clone(&reader_tid);
@@ -131,7 +126,7 @@ impl Transport {
             .spawn(move || {
                 // SAFETY: no arguments; always succeeds.
                 tid.store(unsafe { libc::gettid() }, Ordering::Relaxed);
-                reader(read_half, main_tx, p, w, m)
+                reader(read_half, main_tx, p, w)
             })
             .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
         Ok(Transport {
@@ -142,9 +137,8 @@ impl Transport {
             pending,
             active: ActiveRequests::default(),
             wake,
-            main_polling,
             next_call: AtomicU64::new(1),
-            spin: vh_proto::spin::Adaptive::from_env(),
+            spin: vh_proto::direct::spin::Adaptive::from_env(),
             hub_cpu: crate::affinity::HubCpu::from_env(reader_tid),
             held: held::Held::default(),
         })
@@ -155,24 +149,24 @@ impl Transport {
         self.next_call.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The link a main-thread `vh.*` call takes ([`ActiveRequests::main_link`]).
-    pub fn main_link(&self) -> Link {
-        self.active.main_link()
+    /// The link a main-thread `vh.*` call takes ([`ActiveRequests::main_route`]).
+    pub fn main_route(&self) -> Route {
+        self.active.main_route()
     }
 
     /// The link to answer `call_id` on ([`ActiveRequests::origin`]).
-    pub fn origin(&self, call_id: u64) -> Link {
+    pub fn origin(&self, call_id: u64) -> Route {
         self.active.origin(call_id)
     }
 
     /// Notes a request handed to the main thread ([`ActiveRequests::activate`]).
-    pub fn activate(&self, kind: &to_worker::Kind, link: Link) {
+    pub fn activate(&self, kind: &to_worker::Kind, link: Route) {
         self.active.activate(kind, link);
     }
 
     /// Sends to the runner.
     pub fn send(&self, kind: from_worker::Kind) -> PyResult<()> {
-        self.send_on(Link::Runner, kind)
+        self.send_on(Route::Relay, kind)
     }
 
     /// Writes one frame on `link`: on the direct link only while it is up,
@@ -180,10 +174,10 @@ impl Transport {
     ///
     /// # Errors
     /// `vh.MessageTooBigError` (nothing sent, the links stay up) if the
-    /// message exceeds `vh_proto::frame::MAX_MESSAGE_LEN`: a frame the
+    /// message exceeds `vh_proto::direct::frame::MAX_MESSAGE_LEN`: a frame the
     /// runner could not forward would otherwise end the link or the hub's
     /// stream. `ConnectionError` if the link to the runner is gone.
-    pub fn send_on(&self, link: Link, kind: from_worker::Kind) -> PyResult<()> {
+    pub fn send_on(&self, link: Route, kind: from_worker::Kind) -> PyResult<()> {
         let msg = FromWorker { kind: Some(kind) };
         let size = msg.encoded_len();
         if size > MAX_MESSAGE_LEN {
@@ -198,7 +192,7 @@ impl Transport {
         }
         // Held pipelined calls are the main thread's, written before its
         // next frame on the direct link; other threads use the runner's.
-        if link == Link::Direct {
+        if link == Route::Direct {
             return self.write_direct(Some(msg));
         }
         self.write_runner(&[msg])
@@ -210,10 +204,10 @@ impl Transport {
         let Some(direct) = self.direct.as_ref() else {
             return false;
         };
-        self.main_link() == Link::Direct
+        self.main_route() == Route::Direct
             && self.direct_up.load(Ordering::Acquire)
             && self.main_rx.is_empty()
-            && !vh_proto::spin::readable(direct.reader.as_raw_fd())
+            && !vh_proto::direct::spin::readable(direct.reader.as_raw_fd())
     }
 
     /// Holds the pipelined call `msg` until the next frame on the direct

@@ -17,6 +17,7 @@ import pytest
 import vh
 import vh.strict
 from vh import _discard, _pipeline, _runtime
+from vh._fake.transport import ResultEvent
 
 HERE = Path(__file__).parent
 DISCARD = Path(_discard.__file__)
@@ -89,7 +90,7 @@ class PipeChannel:
     def start_call(self, callback: str, args: list) -> int:
         self.calls.append(("waited", callback, args))
         call_id = len(self.calls)
-        self.events.append(("result", call_id, True, [3 if callback == "GetUserClass" else 1], ""))
+        self.events.append(ResultEvent(call_id, True, [3 if callback == "GetUserClass" else 1]))
         return call_id
 
     def recv_main(self, timeout=None):

@@ -15,6 +15,7 @@ import vh
 import vh.aio
 import vh.strict
 from vh import _runtime
+from vh._fake.transport import ResultEvent
 
 
 class FakeChannel:
@@ -42,7 +43,7 @@ class FakeChannel:
     def start_call(self, callback: str, args: list) -> int:
         call_id = self._record(callback, args)
         ok, values = self.answer(callback, args)
-        self.main_events.append(("result", call_id, ok, values, "the reason" if not ok else ""))
+        self.main_events.append(ResultEvent(call_id, ok, values, "the reason" if not ok else ""))
         return call_id
 
     def recv_main(self, timeout=None):

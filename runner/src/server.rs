@@ -194,8 +194,8 @@ pub async fn serve(config: Config) -> Result<()> {
                 links,
                 shutdown: shutdown.clone(),
             })
-            .max_decoding_message_size(vh_proto::frame::MAX_FRAME_LEN)
-            .max_encoding_message_size(vh_proto::frame::MAX_FRAME_LEN),
+            .max_decoding_message_size(vh_proto::direct::frame::MAX_FRAME_LEN)
+            .max_encoding_message_size(vh_proto::direct::frame::MAX_FRAME_LEN),
         )
         .add_service(AdminServer::new(AdminService {
             registry: Arc::clone(&registry),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use prost::Message;
 use tokio::sync::mpsc;
 use tonic::Streaming;
-use vh_proto::frame::{MAX_FRAME_LEN, too_big};
+use vh_proto::direct::frame::{MAX_FRAME_LEN, too_big};
 use vh_proto::v1::{
     CallResult, FunctionResult, HookResult, RunnerMessage, ScriptUnloaded, ShimMessage, ToWorker,
     Welcome, runner_message, shim_message, to_worker,

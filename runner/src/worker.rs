@@ -1,6 +1,6 @@
 //! One incarnation of a script's worker process: spawn `python -m
 //! vh.worker` with one end of a socketpair as fd 3, exchange
-//! length-delimited prost frames with it (`vh_proto::frame`), copy its
+//! length-delimited prost frames with it (`vh_proto::direct::frame`), copy its
 //! stdout/stderr into the log line by line, and report how it ended. The
 //! script's supervisor decides what happens next.
 //!

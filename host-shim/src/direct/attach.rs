@@ -117,6 +117,6 @@ fn adopt(id: i32, fd: OwnedFd, links: &Links) {
         fd,
         broken: AtomicBool::new(false),
         inbox: Mutex::new(Vec::new()),
-        owed: Mutex::new(Vec::new()),
+        owed: Mutex::default(),
     }));
 }

@@ -5,7 +5,7 @@
 //!
 //! Only the hub thread reads and writes a link, so a hook costs one
 //! socket round trip and no thread hop in the hub: it writes frames
-//! (`vh_proto::frame`: 4-byte little-endian length, one `ToWorker`) without
+//! (`vh_proto::direct::frame`: 4-byte little-endian length, one `ToWorker`) without
 //! blocking past a bound, and while it waits for that script it sleeps in
 //! `poll` on the link and on the IPC thread's wake-up eventfd, so the
 //! runner's messages are served as before (docs/abi.md §9.2). The
@@ -14,22 +14,26 @@
 //! gave up on stays "owed" and its link is read at every hub entry until
 //! its answer comes.
 //!
-//! Parts: `write` (the hub thread's frames out), `read` (frames in,
-//! tagged as the runner would tag them), `links` (the links by script),
-//! `attach` (the side connection on which the runner hands them over).
+//! This file is the shim's end of a link ([`DirectLink`]: its frames out,
+//! never blocking long; its frames in, tagged with the script id) and the
+//! links by script ([`Links`]); `attach` is the side connection on which
+//! the runner hands them over. The frames, their limits and the wait are
+//! both ends' (`vh_proto::direct`).
 
 mod attach;
-mod links;
-mod read;
-mod write;
 
 pub use attach::{attach, new_token};
-pub use links::Links;
-pub use write::SendError;
 
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use vh_proto::direct::frame;
+use vh_proto::v1::{FromWorker, RunnerMessage, ToWorker, from_worker, runner_message};
+
+use crate::shim_log;
 
 /// The shim's end of one worker's link; only the hub thread reads and
 /// writes it.
@@ -43,7 +47,26 @@ pub struct DirectLink {
     inbox: Mutex<Vec<u8>>,
     /// Calls the hub thread stopped waiting for (deadline passed) whose
     /// answers have not come yet.
-    owed: Mutex<Vec<u64>>,
+    owed: Mutex<Owed>,
+}
+
+/// A link's unanswered calls, and its unit of `hooktable::OWING` while
+/// there are any.
+#[derive(Default)]
+struct Owed {
+    calls: Vec<u64>,
+    counted: Option<crate::hooktable::Counted>,
+}
+
+impl Owed {
+    /// Counts the link in `OWING` exactly while it owes answers.
+    fn recount(&mut self) {
+        if self.calls.is_empty() {
+            self.counted = None;
+        } else if self.counted.is_none() {
+            self.counted = Some(crate::hooktable::Counted::new(&crate::hooktable::OWING));
+        }
+    }
 }
 
 impl DirectLink {
@@ -64,20 +87,15 @@ impl DirectLink {
             return;
         }
         let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
-        if owed.is_empty() {
-            crate::hooktable::OWING.fetch_add(1, Ordering::AcqRel);
-        }
-        owed.push(call_id);
+        owed.calls.push(call_id);
+        owed.recount();
     }
 
     /// Notes the answer to call `call_id`.
     pub fn paid(&self, call_id: u64) {
         let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
-        let before = owed.len();
-        owed.retain(|&c| c != call_id);
-        if before > 0 && owed.is_empty() {
-            crate::hooktable::OWING.fetch_sub(1, Ordering::AcqRel);
-        }
+        owed.calls.retain(|&c| c != call_id);
+        owed.recount();
     }
 
     /// True while answers to calls the hub stopped waiting for are due.
@@ -86,16 +104,15 @@ impl DirectLink {
             .owed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .calls
             .is_empty()
     }
 
     /// Stops expecting late answers on this link (`hooktable::OWING`).
     fn disown(&self) {
         let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
-        if !owed.is_empty() {
-            owed.clear();
-            crate::hooktable::OWING.fetch_sub(1, Ordering::AcqRel);
-        }
+        owed.calls.clear();
+        owed.recount();
     }
 
     /// Marks the link unusable and shuts the socket down (the worker's
@@ -105,5 +122,251 @@ impl DirectLink {
         self.broken.store(true, Ordering::Release);
         // SAFETY: shutting down our own socket.
         unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
+    }
+}
+
+/// Longest the hub thread waits for room in a link's socket buffer to
+/// finish a frame it began, before it gives up on the link.
+const WRITE_STALL: Duration = Duration::from_millis(100);
+
+/// Why a frame did not go out on a link.
+#[derive(Debug)]
+pub enum SendError {
+    /// Nothing was written (peer gone, or no room): send it another way.
+    NotSent(String),
+    /// Part of the frame was written: the link is broken and closed.
+    Broken(String),
+}
+
+impl DirectLink {
+    /// Writes `msg` as one frame from the hub thread. Never raises SIGPIPE
+    /// (MSG_NOSIGNAL: the hub process may not ignore it); never waits if
+    /// the socket buffer is full when the frame would begin, and at most
+    /// `WRITE_STALL` (100 ms) to finish a frame it began.
+    ///
+    /// # Errors
+    /// [`SendError`]; after `Broken` the link is shut down.
+    pub fn send(&self, msg: &ToWorker) -> Result<(), SendError> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(SendError::NotSent("the link is closed".into()));
+        }
+        let mut buf = Vec::new();
+        vh_proto::direct::frame::encode(&mut buf, msg)
+            .map_err(|e| SendError::NotSent(e.to_string()))?;
+        let mut done = 0;
+        let mut stalled_since: Option<Instant> = None;
+        while done < buf.len() {
+            let rest = &buf[done..];
+            // SAFETY: `rest` is valid for reads of its length; the fd is ours.
+            let n = unsafe {
+                libc::send(
+                    self.fd.as_raw_fd(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                )
+            };
+            if n >= 0 {
+                done += n as usize;
+                stalled_since = None;
+                continue;
+            }
+            let err = std::io::Error::last_os_error();
+            match err.kind() {
+                std::io::ErrorKind::Interrupted => continue,
+                // A full buffer before the frame began: the worker is not
+                // reading its link (busy, or hostile); the caller sends
+                // through the runner instead, without waiting.
+                std::io::ErrorKind::WouldBlock if done == 0 => {
+                    return Err(SendError::NotSent("the link's buffer is full".into()));
+                }
+                std::io::ErrorKind::WouldBlock => {
+                    let since = *stalled_since.get_or_insert_with(Instant::now);
+                    let left = WRITE_STALL.saturating_sub(since.elapsed());
+                    if left.is_zero() {
+                        return Err(self.fail(done, "the worker does not read its link".into()));
+                    }
+                    let mut pfd = libc::pollfd {
+                        fd: self.fd.as_raw_fd(),
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd.
+                    unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) };
+                }
+                _ => return Err(self.fail(done, err.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a write that stopped after `done` bytes.
+    fn fail(&self, done: usize, why: String) -> SendError {
+        if done == 0 {
+            return SendError::NotSent(why);
+        }
+        self.close();
+        SendError::Broken(why)
+    }
+}
+
+impl DirectLink {
+    /// Reads what the worker has sent so far without blocking and returns
+    /// every whole message in it, tagged with the script id as the runner
+    /// would tag it.
+    ///
+    /// # Errors
+    /// The worker closed its end (`None`: it exited; the runner reports
+    /// why), or sent something that is not a frame (`Some(why)`); the
+    /// link is closed either way.
+    pub fn read_available(&self) -> Result<Vec<RunnerMessage>, Option<String>> {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        let mut chunk = [0u8; 16 * 1024];
+        let mut closed = false;
+        loop {
+            // SAFETY: `chunk` is valid for writes of its length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    chunk.as_mut_ptr().cast(),
+                    chunk.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match n {
+                0 => {
+                    closed = true;
+                    break;
+                }
+                n if n > 0 => inbox.extend_from_slice(&chunk[..n as usize]),
+                _ => match std::io::Error::last_os_error().kind() {
+                    std::io::ErrorKind::Interrupted => {}
+                    std::io::ErrorKind::WouldBlock => break,
+                    _ => {
+                        closed = true;
+                        break;
+                    }
+                },
+            }
+        }
+        let mut out = Vec::new();
+        let mut used = 0;
+        let bad = loop {
+            match frame::decode::<FromWorker>(&inbox[used..]) {
+                Ok(None) => break None,
+                Ok(Some((msg, took))) => {
+                    if let Some(msg) = msg.kind.and_then(|k| tagged(self.script_id, k)) {
+                        out.push(msg);
+                    }
+                    used += took;
+                }
+                Err(e) => break Some(format!("a bad frame: {e}")),
+            }
+        };
+        inbox.drain(..used);
+        if let Some(why) = bad {
+            self.close();
+            shim_log!(
+                0,
+                "script #{}: {why} on its direct link; the link is closed, its hooks go through the runner",
+                self.script_id
+            );
+            return Err(Some(why));
+        }
+        if closed && out.is_empty() {
+            self.close();
+            return Err(None);
+        }
+        Ok(out)
+    }
+}
+
+/// A worker's message as the runner would have passed it on: tagged with
+/// the script id. Load and unload reports never come on a link.
+fn tagged(id: i32, kind: from_worker::Kind) -> Option<RunnerMessage> {
+    let kind = match kind {
+        from_worker::Kind::HookResult(mut r) => {
+            r.script_id = id;
+            runner_message::Kind::HookResult(r)
+        }
+        from_worker::Kind::HubCall(mut c) => {
+            c.script_id = id;
+            runner_message::Kind::HubCall(c)
+        }
+        from_worker::Kind::DynamicCall(mut c) => {
+            c.script_id = id;
+            runner_message::Kind::DynamicCall(c)
+        }
+        from_worker::Kind::FunctionResult(mut r) => {
+            r.script_id = id;
+            runner_message::Kind::FunctionResult(r)
+        }
+        from_worker::Kind::Pong(mut p) => {
+            p.script_id = id;
+            runner_message::Kind::Pong(p)
+        }
+        from_worker::Kind::Loaded(_) | from_worker::Kind::Unloaded(_) => return None,
+    };
+    Some(RunnerMessage { kind: Some(kind) })
+}
+
+/// The links this shim holds, by script id.
+#[derive(Default)]
+pub struct Links {
+    map: RwLock<HashMap<i32, Arc<DirectLink>>>,
+}
+
+impl Links {
+    /// Script `id`'s link, if it has a usable one.
+    pub fn get(&self, id: i32) -> Option<Arc<DirectLink>> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&id)
+            .filter(|l| !l.broken.load(Ordering::Acquire))
+            .cloned()
+    }
+
+    /// Every link that still owes answers (see [`DirectLink::owe`]).
+    pub fn owing(&self) -> Vec<Arc<DirectLink>> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.values().filter(|l| l.owing()).cloned().collect()
+    }
+
+    /// Makes `link` its script's current one.
+    fn insert(&self, link: Arc<DirectLink>) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(link.script_id, link);
+    }
+
+    /// Forgets `link` if it is still script's current one (a newer worker's
+    /// link may have replaced it).
+    pub fn remove(&self, link: &Arc<DirectLink>) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map
+            .get(&link.script_id)
+            .is_some_and(|l| Arc::ptr_eq(l, link))
+        {
+            map.remove(&link.script_id);
+        }
+    }
+
+    /// Forgets script `id`'s link (it was unloaded, or its load failed):
+    /// its descriptor closes once no wait holds it (a script may unload
+    /// itself from inside its hook, whose answer still comes on the link).
+    pub fn forget(&self, id: i32) {
+        let link = self
+            .map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        if let Some(link) = link {
+            link.disown();
+        }
+    }
+
+    /// Forgets every link (`w_End`).
+    pub fn clear(&self) {
+        self.map.write().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }

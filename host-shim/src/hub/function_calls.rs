@@ -9,8 +9,7 @@ use std::time::Instant;
 
 use vh_proto::hooks;
 use vh_proto::v1::{
-    FunctionCall, HookStuck, RunnerMessage, runner_message::Kind as In, shim_message::Kind as Out,
-    to_worker,
+    FunctionCall, HookStuck, RunnerMessage, runner_message, shim_message, to_worker,
 };
 
 use super::Shim;
@@ -84,7 +83,7 @@ impl Shim {
         };
         crate::pipeline::count_awaited();
         // -1: no hook index, so the hook deadline (never OnTimer's own).
-        let limit = self.deadline_of(&script, -1);
+        let (limit, setting) = self.deadline_of(&script, -1);
         let outcome = self.wait(
             Awaited::Function { script: id, call },
             Instant::now() + limit,
@@ -93,7 +92,7 @@ impl Shim {
         if let (Outcome::TimedOut, Some(link)) = (&outcome, route.link()) {
             link.owe(call);
             // As for a hook: the runner never saw this call.
-            let _ = self.ipc.send(Out::Stuck(HookStuck {
+            let _ = self.ipc.send(shim_message::Kind::Stuck(HookStuck {
                 script_id: id,
                 call_id: call,
                 hook: hooks::FUNCTION_CALL,
@@ -102,14 +101,14 @@ impl Shim {
         }
         match outcome {
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::FunctionResult(r)),
+                kind: Some(runner_message::Kind::FunctionResult(r)),
             }) if r.ok => r
                 .value
                 .as_ref()
                 .and_then(functions::result_struct)
                 .unwrap_or(std::ptr::null_mut()),
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::FunctionResult(r)),
+                kind: Some(runner_message::Kind::FunctionResult(r)),
             }) => {
                 shim_log!(
                     1,
@@ -122,7 +121,7 @@ impl Shim {
             Outcome::TimedOut => {
                 shim_log!(
                     0,
-                    "[{id}:{}] CallFunction {shown}: no answer within {} ms; returning NULL",
+                    "[{id}:{}] CallFunction {shown}: no answer within {} ms ({setting}); returning NULL",
                     script.name,
                     limit.as_millis()
                 );

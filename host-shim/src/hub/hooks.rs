@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use vh_proto::hooks::{self, ResultMode};
 use vh_proto::v1::{
-    HookCall, HookStuck, RunnerMessage, Value, runner_message::Kind as In,
-    shim_message::Kind as Out, to_worker,
+    HookCall, HookStuck, RunnerMessage, Value, runner_message, shim_message, to_worker,
 };
 
 use super::Shim;
@@ -87,10 +86,11 @@ impl Shim {
             return std::ptr::null_mut();
         }
         crate::pipeline::count_awaited();
-        let deadline = sent_at + self.deadline_of(&script, hook);
+        let (limit, setting) = self.deadline_of(&script, hook);
+        let deadline = sent_at + limit;
         match self.wait(Awaited::Hook { script: id, call }, deadline, route.link()) {
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::HookResult(r)),
+                kind: Some(runner_message::Kind::HookResult(r)),
             }) => {
                 if route.link().is_some() {
                     self.ipc.record_round_trip(id, sent_at.elapsed());
@@ -120,7 +120,7 @@ impl Shim {
                     link.owe(call);
                     // The runner never saw this hook: let it watch for a
                     // worker stuck in it (hook_kill_timeout_ms).
-                    let _ = self.ipc.send(Out::Stuck(HookStuck {
+                    let _ = self.ipc.send(shim_message::Kind::Stuck(HookStuck {
                         script_id: id,
                         call_id: call,
                         hook: hook as u32,
@@ -130,10 +130,10 @@ impl Shim {
                 if !script.timed_out.swap(true, Ordering::AcqRel) {
                     shim_log!(
                         0,
-                        "script #{id} {}: {} took longer than {} ms; the hub goes on (logged once until it answers again)",
+                        "script #{id} {}: {} took longer than {} ms ({setting}); the hub goes on (logged once until it answers again)",
                         script.name,
                         spec.name,
-                        self.deadline_of(&script, hook).as_millis()
+                        limit.as_millis()
                     );
                 }
                 let in_row = script.timeouts_in_row.fetch_add(1, Ordering::Relaxed) + 1;
@@ -165,19 +165,23 @@ impl Shim {
         }
     }
 
-    /// The deadline of `hook` for `script`: the runner's per-script setting,
-    /// else `VH_HOOK_DEADLINE_MS`; `OnTimer` may have its own.
-    pub(super) fn deadline_of(&self, script: &Script, hook: i32) -> Duration {
+    /// The deadline of `hook` for `script`, and the setting that gave it
+    /// (for log lines): the runner's per-script setting, else
+    /// `VH_HOOK_DEADLINE_MS`; `OnTimer` may have its own.
+    pub(super) fn deadline_of(&self, script: &Script, hook: i32) -> (Duration, &'static str) {
         let timer = script.timer_deadline_ms.load(Ordering::Relaxed);
-        let ms = if hook as usize == hooks::ON_TIMER && timer > 0 {
-            timer
+        let (ms, setting) = if hook as usize == hooks::ON_TIMER && timer > 0 {
+            (timer, "timer_deadline_ms in runner.toml")
         } else {
-            script.hook_deadline_ms.load(Ordering::Relaxed)
+            (
+                script.hook_deadline_ms.load(Ordering::Relaxed),
+                "hook_deadline_ms in runner.toml",
+            )
         };
         if ms == 0 {
-            self.settings.hook_deadline
+            (self.settings.hook_deadline, "VH_HOOK_DEADLINE_MS")
         } else {
-            Duration::from_millis(u64::from(ms))
+            (Duration::from_millis(u64::from(ms)), setting)
         }
     }
 
@@ -189,7 +193,7 @@ impl Shim {
     /// as then hub thread and worker are best apart, each on its own CPU.
     fn hub_cpu_for_worker(&self) -> u32 {
         if self.spinner.budget().is_zero() {
-            vh_proto::spin::cpu_tag()
+            vh_proto::direct::spin::cpu_tag()
         } else {
             0
         }

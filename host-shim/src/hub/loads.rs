@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use vh_proto::v1::{
-    HubCall, LoadScript, RunnerMessage, UnloadScript, Value, runner_message::Kind as In,
-    shim_message::Kind as Out,
+    HubCall, LoadScript, RunnerMessage, UnloadScript, Value, runner_message, shim_message,
 };
 
 use super::Shim;
@@ -142,17 +141,17 @@ impl Shim {
             // The runner sets it from runner.toml (empty = `generation`).
             semantics: String::new(),
         };
-        if let Err(why) = self.ipc.send(Out::Load(load.clone())) {
+        if let Err(why) = self.ipc.send(shim_message::Kind::Load(load.clone())) {
             shim_log!(0, "cannot load script #{id} {shown}: {why}");
             return -1;
         }
         let deadline = Instant::now() + self.settings.load_deadline;
         let loaded = match self.wait(Awaited::Load(id), deadline, None) {
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::Loaded(l)),
+                kind: Some(runner_message::Kind::Loaded(l)),
             }) => l,
             Outcome::Reply(RunnerMessage {
-                kind: Some(In::Down(d)),
+                kind: Some(runner_message::Kind::Down(d)),
             }) => {
                 shim_log!(0, "script #{id} {shown} failed to load: {}", d.reason);
                 return self.load_failed(id);
@@ -160,10 +159,12 @@ impl Shim {
             Outcome::TimedOut => {
                 shim_log!(
                     0,
-                    "script #{id} {shown} failed to load: not ready within {} ms",
+                    "script #{id} {shown} failed to load: not ready within {} ms (VH_LOAD_DEADLINE_MS)",
                     self.settings.load_deadline.as_millis()
                 );
-                let _ = self.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+                let _ = self
+                    .ipc
+                    .send(shim_message::Kind::Unload(UnloadScript { script_id: id }));
                 return self.load_failed(id);
             }
             Outcome::Disconnected(reason) => {
@@ -198,7 +199,7 @@ impl Shim {
     /// A load that failed after the runner may have handed over the
     /// worker's direct link: the link is dropped. Returns -1 for `w_Load`.
     fn load_failed(&self, id: i32) -> i32 {
-        self.ipc.links().forget(id);
+        self.links.forget(id);
         -1
     }
 
@@ -226,7 +227,7 @@ impl Shim {
         hooktable::clear(id);
         // UnLoad() talks through the runner; a hook of this script still on
         // the stack keeps its own handle on the link.
-        self.ipc.links().forget(id);
+        self.links.forget(id);
         let Some(script) = removed else {
             shim_log!(0, "Unload error: No script with id: {id}");
             return -1;
@@ -253,15 +254,16 @@ impl Shim {
         if script.up.load(Ordering::Acquire)
             && self
                 .ipc
-                .send(Out::Unload(UnloadScript { script_id: id }))
+                .send(shim_message::Kind::Unload(UnloadScript { script_id: id }))
                 .is_ok()
         {
             let deadline = Instant::now() + self.settings.unload_deadline;
             if let Outcome::TimedOut = self.wait(Awaited::Unload(id), deadline, None) {
                 shim_log!(
                     1,
-                    "script #{id} {}: UnLoad() did not finish in time; the runner stops its worker",
-                    script.name
+                    "script #{id} {}: UnLoad() did not finish within {} ms (VH_UNLOAD_DEADLINE_MS); the runner stops its worker",
+                    script.name,
+                    self.settings.unload_deadline.as_millis()
                 );
             }
         }

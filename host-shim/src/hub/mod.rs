@@ -11,11 +11,11 @@
 //! * `hooks`: `w_CallHook`, deadlines, hook results, timeouts;
 //! * `function_calls`: B's `w_CallFunction` and registered functions;
 //! * `route`: sending to a worker (direct link or runner), pings;
-//! * `serve`: the wait loop and the nesting guard, direct-link reads;
-//! * `dispatch`: acting on each message read (calls, answers, the rest);
+//! * `serve`: the wait loop, the sleep on a direct link, the nesting
+//!   guard, direct-link reads, and acting on each message read (calls,
+//!   answers, the rest);
 //! * `waits`: the wait stack's rules without I/O, unit-tested.
 
-mod dispatch;
 mod function_calls;
 mod hooks;
 mod loads;
@@ -33,11 +33,12 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use vh_proto::v1::{Hello, UnloadScript, shim_message::Kind as Out};
+use vh_proto::direct::wake::Wake;
+use vh_proto::v1::{Hello, UnloadScript, shim_message};
 
 use crate::callbacks::{MAX_CALLBACKS, Table};
 use crate::config::Settings;
-use crate::direct::DirectLink;
+use crate::direct::{DirectLink, Links};
 use crate::functions::Registry;
 use crate::generation::{self, Generation};
 use crate::hooktable;
@@ -72,9 +73,15 @@ pub struct Shim {
     functions: Registry,
     /// Failed pipelined `vh.*` calls already logged.
     pipelined: crate::pipeline::Failures,
+    /// The direct links to workers, by script (docs/protocol.md "Direct
+    /// links"); the IPC thread adds those the runner hands over.
+    links: Arc<Links>,
+    /// The hub thread's wake-up while it sleeps on a direct link: the IPC
+    /// thread signals it after each event it queues.
+    wake: Arc<Wake>,
     /// How long the hub thread checks a direct link before it sleeps
     /// (`VH_SPIN_US` at most; adapted, and nothing on a busy machine).
-    spinner: vh_proto::spin::Adaptive,
+    spinner: vh_proto::direct::spin::Adaptive,
 }
 
 /// The wait stack as the hub thread keeps it: leftovers come with their
@@ -97,7 +104,7 @@ pub fn current() -> Option<Arc<Shim>> {
 pub unsafe fn begin(raw: *const *const c_void) -> bool {
     end(); // a second w_Begin without w_End: start afresh
     hooktable::reset();
-    let settings = Settings::from_env();
+    let (settings, invalid) = Settings::from_env();
     // SAFETY: per the contract, 100 readable entries.
     let raw: &[*const c_void; MAX_CALLBACKS] = unsafe { &*raw.cast() };
     let (generation, method) = match generation::detect(raw, settings.table_override.as_deref()) {
@@ -113,6 +120,12 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         generation.as_str(),
         settings.socket.display()
     );
+    // An unusable setting does not fail w_Begin: that would leave every
+    // script of the hub offline over a typo (docs/admin.md "The shim's
+    // settings").
+    for bad in &invalid {
+        shim_log!(0, "w_Begin: {bad}");
+    }
     let hello = Hello {
         shim_version: env!("CARGO_PKG_VERSION").into(),
         generation: generation.as_str().into(),
@@ -124,14 +137,28 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         },
     };
     let loads = Loads::default();
-    let ipc = match Ipc::start(settings.socket.clone(), hello, loads.clone()) {
+    let links = Arc::new(Links::default());
+    let wake = match Wake::new() {
+        Ok(w) => Arc::new(w),
+        Err(e) => {
+            shim_log!(0, "w_Begin: cannot make the hub thread's eventfd: {e}");
+            return false;
+        }
+    };
+    let ipc = match Ipc::start(
+        settings.socket.clone(),
+        hello,
+        loads.clone(),
+        Arc::clone(&links),
+        Arc::clone(&wake),
+    ) {
         Ok(ipc) => ipc,
         Err(e) => {
             shim_log!(0, "w_Begin: cannot start the IPC thread: {e}");
             return false;
         }
     };
-    let spinner = vh_proto::spin::Adaptive::new(settings.spin);
+    let spinner = vh_proto::direct::spin::Adaptive::new(settings.spin);
     let shim = Shim {
         // SAFETY: entries of the plugin's table are callbacks, and python_pi
         // never frees the table (docs/abi.md §3.2, §6.1).
@@ -149,6 +176,8 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         epoch: Instant::now(),
         functions: Registry::default(),
         pipelined: crate::pipeline::Failures::default(),
+        links,
+        wake,
         spinner,
     };
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shim));
@@ -170,8 +199,11 @@ pub fn end() {
         .copied()
         .collect();
     for id in ids {
-        let _ = shim.ipc.send(Out::Unload(UnloadScript { script_id: id }));
+        let _ = shim
+            .ipc
+            .send(shim_message::Kind::Unload(UnloadScript { script_id: id }));
     }
+    shim.links.clear();
     shim.ipc.stop();
 }
 
@@ -249,8 +281,7 @@ impl Shim {
         let mut ran = 0u32;
         self.run_leftovers(None);
         while let Ok(ev) = self.ipc.events().try_recv() {
-            hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
-            self.handle(ev, None, None);
+            self.handle(ev.take(), None, None);
             ran += 1;
             if ran.is_multiple_of(64) && started.elapsed() >= PUMP_BUDGET {
                 break;
@@ -259,7 +290,7 @@ impl Shim {
         // Scripts whose hooks outran their deadline answer (and make their
         // late vh.* calls) on their links, which only this thread reads.
         if hooktable::OWING.load(Ordering::Acquire) != 0 {
-            for link in self.ipc.links().owing() {
+            for link in self.links.owing() {
                 self.read_link(&link, None);
             }
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use vh_proto::v1::{CallResult, Ping, ToWorker, shim_message::Kind as Out, to_worker};
+use vh_proto::v1::{CallResult, Ping, ToWorker, shim_message, to_worker};
 
 use super::Shim;
 use super::script::Script;
@@ -41,7 +41,7 @@ impl Shim {
     /// if it could not be sent at all.
     pub(super) fn send_to_worker(&self, id: i32, kind: to_worker::Kind) -> Option<Route> {
         let msg = ToWorker { kind: Some(kind) };
-        if let Some(link) = self.ipc.links().get(id) {
+        if let Some(link) = self.links.get(id) {
             match link.send(&msg) {
                 Ok(()) => return Some(Route::Direct(link)),
                 Err(SendError::NotSent(why)) => {
@@ -51,7 +51,7 @@ impl Shim {
                     );
                 }
                 Err(SendError::Broken(why)) => {
-                    self.ipc.links().remove(&link);
+                    self.links.remove(&link);
                     shim_log!(
                         0,
                         "script #{id}: direct link broken ({why}); its hooks go through the runner"
@@ -60,12 +60,12 @@ impl Shim {
             }
         }
         let out = match msg.kind? {
-            to_worker::Kind::Hook(h) => Out::Hook(h),
-            to_worker::Kind::Function(f) => Out::Function(f),
-            to_worker::Kind::CallResult(r) => Out::CallResult(r),
-            to_worker::Kind::Ping(p) => Out::Ping(p),
-            to_worker::Kind::Unload(u) => Out::Unload(u),
-            to_worker::Kind::Load(l) => Out::Load(l),
+            to_worker::Kind::Hook(h) => shim_message::Kind::Hook(h),
+            to_worker::Kind::Function(f) => shim_message::Kind::Function(f),
+            to_worker::Kind::CallResult(r) => shim_message::Kind::CallResult(r),
+            to_worker::Kind::Ping(p) => shim_message::Kind::Ping(p),
+            to_worker::Kind::Unload(u) => shim_message::Kind::Unload(u),
+            to_worker::Kind::Load(l) => shim_message::Kind::Load(l),
         };
         self.ipc.send(out).ok().map(|()| Route::Relay)
     }
@@ -78,7 +78,7 @@ impl Shim {
             let id = result.script_id;
             self.send_to_worker(id, to_worker::Kind::CallResult(result));
         } else {
-            let _ = self.ipc.send(Out::CallResult(result));
+            let _ = self.ipc.send(shim_message::Kind::CallResult(result));
         }
     }
 
@@ -91,7 +91,7 @@ impl Shim {
             return;
         }
         script.last_ping_ms.store(now, Ordering::Relaxed);
-        let _ = self.ipc.send(Out::Ping(Ping {
+        let _ = self.ipc.send(shim_message::Kind::Ping(Ping {
             script_id: id,
             seq: now,
         }));

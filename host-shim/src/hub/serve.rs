@@ -1,18 +1,24 @@
 //! The hub thread's wait loop: [`Shim::wait`] waits for one answer and
 //! meanwhile serves everything else that comes, from the runner and from
-//! direct links (docs/abi.md §9.2), keeping the books in
-//! `waits`. Also the nesting guard, and the reads of direct links.
+//! direct links (docs/abi.md §9.2), keeping the books in `waits`; the
+//! sleep on a direct link, the nesting guard, and the reads of direct
+//! links. Then what it does with each message it reads
+//! ([`Shim::handle`]): run a `vh.*` call (or a dynamic function) and
+//! answer it, note a worker that went down, end the current wait, keep a
+//! reply for an outer one, or act on an unsolicited message (a script back
+//! after a restart, a health ping's answer, a late hook result).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use vh_proto::v1::runner_message::Kind as In;
+use vh_proto::direct::wake::Woke;
+use vh_proto::v1::{RunnerMessage, runner_message};
 
 use super::Shim;
-use super::waits::{Awaited, MAX_NESTED_WAITS, Nesting, Outcome};
+use super::script::Script;
+use super::waits::{Awaited, MAX_NESTED_WAITS, Nesting, Outcome, Routed};
 use crate::direct::DirectLink;
-use crate::hooktable;
 use crate::ipc::Event;
 use crate::shim_log;
 
@@ -56,8 +62,7 @@ impl Shim {
             let Some(link) = link else {
                 match self.ipc.events().recv_deadline(deadline) {
                     Ok(ev) => {
-                        hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
-                        if let Some(o) = self.handle(ev, Some(what), None) {
+                        if let Some(o) = self.handle(ev.take(), Some(what), None) {
                             break o;
                         }
                         continue;
@@ -66,8 +71,7 @@ impl Shim {
                 }
             };
             if let Ok(ev) = self.ipc.events().try_recv() {
-                hooktable::PENDING.fetch_sub(1, Ordering::AcqRel);
-                if let Some(o) = self.handle(ev, Some(what), None) {
+                if let Some(o) = self.handle(ev.take(), Some(what), None) {
                     break o;
                 }
                 continue;
@@ -80,7 +84,7 @@ impl Shim {
                 }
                 LinkRead::Nothing => {}
             }
-            if !self.ipc.poll_hub(link.raw_fd(), deadline, &self.spinner) {
+            if !self.sleep_on(link, deadline) {
                 break Outcome::TimedOut;
             }
         };
@@ -89,6 +93,24 @@ impl Shim {
             self.stop_worker(id, &script);
         }
         outcome
+    }
+
+    /// Waits until `link` is readable, the IPC thread queued an event, or
+    /// `deadline` (`vh_proto::direct::wake`): checks for as long as the
+    /// spinner's budget says first (nothing while every CPU is busy), then
+    /// sleeps in `poll`, and tells the spinner how long it waited. False
+    /// on timeout.
+    fn sleep_on(&self, link: &DirectLink, deadline: Instant) -> bool {
+        let started = Instant::now();
+        let woke = self.wake.wait(
+            link.raw_fd(),
+            Some(deadline),
+            self.spinner.budget(),
+            || !self.ipc.events().is_empty(),
+            || (),
+        );
+        self.spinner.waited(started.elapsed());
+        woke != Woke::TimedOut
     }
 
     /// True if one more hook or function wait may be stacked; else logs
@@ -115,7 +137,7 @@ impl Shim {
         let msgs = match link.read_available() {
             Ok(m) => m,
             Err(_) => {
-                self.ipc.links().remove(link);
+                self.links.remove(link);
                 return LinkRead::Closed;
             }
         };
@@ -125,8 +147,8 @@ impl Shim {
         let mut msgs = msgs.into_iter();
         while let Some(msg) = msgs.next() {
             let answered = match &msg.kind {
-                Some(In::HookResult(r)) => Some(r.call_id),
-                Some(In::FunctionResult(r)) => Some(r.call_id),
+                Some(runner_message::Kind::HookResult(r)) => Some(r.call_id),
+                Some(runner_message::Kind::FunctionResult(r)) => Some(r.call_id),
                 _ => None,
             };
             if let Some(call) = answered {
@@ -150,6 +172,128 @@ impl Shim {
             if let Some(o) = self.handle(Event::Msg(msg), current, Some(&link)) {
                 return Some(o);
             }
+        }
+    }
+}
+
+impl Shim {
+    /// Acts on one event (`via`: the direct link it came on, `None` for
+    /// the runner). Returns the outcome if it ends the wait `current`.
+    pub(super) fn handle(
+        &self,
+        ev: Event,
+        current: Option<Awaited>,
+        via: Option<&Arc<DirectLink>>,
+    ) -> Option<Outcome> {
+        let msg = match ev {
+            Event::Msg(m) => m,
+            Event::Disconnected(reason) => {
+                for s in self
+                    .scripts
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                {
+                    s.up.store(false, Ordering::Release);
+                }
+                return current.map(|_| Outcome::Disconnected(reason));
+            }
+        };
+        if let Some(runner_message::Kind::HubCall(call)) = &msg.kind {
+            let result = self.table.call(call);
+            if call.pipelined {
+                // docs/protocol.md "Pipelined calls": run in order, no answer.
+                self.pipelined.ran(call, &result, || {
+                    self.script(call.script_id)
+                        .map_or_else(|| "?".into(), |s| s.name.clone())
+                });
+            } else {
+                crate::pipeline::count_answered();
+                self.send_result(result, via);
+            }
+            return None;
+        }
+        if let Some(runner_message::Kind::DynamicCall(call)) = &msg.kind {
+            let result = self.functions.call_dynamic(call);
+            crate::pipeline::count_answered();
+            self.send_result(result, via);
+            return None;
+        }
+        if let Some(runner_message::Kind::Down(d)) = &msg.kind {
+            let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(s) = scripts.get(&d.script_id) {
+                s.up.store(false, Ordering::Release);
+                let first_line = d.reason.lines().next().unwrap_or("");
+                match d.restart_in_ms {
+                    0 => shim_log!(
+                        0,
+                        "script #{} {} stopped: {first_line}",
+                        d.script_id,
+                        s.name
+                    ),
+                    ms => shim_log!(
+                        1,
+                        "script #{} {} crashed: {first_line} (restart in {ms} ms)",
+                        d.script_id,
+                        s.name
+                    ),
+                }
+            }
+        }
+        let routed = self.waits().route(msg, current);
+        match routed {
+            Routed::Answer(msg) => Some(Outcome::Reply(msg)),
+            Routed::Stashed => None,
+            Routed::Unclaimed(msg) => {
+                self.unsolicited(msg);
+                None
+            }
+        }
+    }
+
+    /// A message no wait asked for: a script back after a restart, a health
+    /// ping's answer, or a late hook result (the script's main thread is
+    /// free again, so its circuit closes). Anything else is a late answer
+    /// to a wait that already gave up.
+    fn unsolicited(&self, msg: RunnerMessage) {
+        let script = |id: i32| self.script(id);
+        let open = |s: &Arc<Script>| s.circuit_open.load(Ordering::Acquire);
+        match msg.kind {
+            Some(runner_message::Kind::Loaded(l)) if l.ok => {
+                if let Some(s) = script(l.script_id) {
+                    s.apply(&l);
+                    shim_log!(
+                        0,
+                        "script #{} {} is back (worker pid {})",
+                        l.script_id,
+                        s.name,
+                        l.pid
+                    );
+                }
+            }
+            Some(runner_message::Kind::Pong(p)) => {
+                if let Some(s) = script(p.script_id).filter(open) {
+                    s.close_circuit();
+                    shim_log!(
+                        0,
+                        "script #{} {} answered its health ping; calling its hooks again",
+                        p.script_id,
+                        s.name
+                    );
+                }
+            }
+            Some(runner_message::Kind::HookResult(r)) => {
+                if let Some(s) = script(r.script_id).filter(open) {
+                    s.close_circuit();
+                    shim_log!(
+                        0,
+                        "script #{} {} finished its slow hook; calling its hooks again",
+                        r.script_id,
+                        s.name
+                    );
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use vh_proto::v1::{RunnerMessage, runner_message::Kind as In};
+use vh_proto::v1::{RunnerMessage, runner_message};
 
 /// Most hook and function waits the hub thread stacks up (hooks fired by
 /// `vh.*` calls inside hooks, docs/abi.md §9.2). A worker refuses to nest deeper
@@ -63,11 +63,15 @@ impl Awaited {
     /// True if `msg` answers this wait (or says its worker is gone).
     pub(super) fn answered_by(self, msg: &RunnerMessage) -> bool {
         match (&msg.kind, self) {
-            (Some(In::Down(d)), w) => d.script_id == w.script(),
-            (Some(In::Loaded(l)), Awaited::Load(s)) => l.script_id == s,
-            (Some(In::Unloaded(u)), Awaited::Unload(s)) => u.script_id == s,
-            (Some(In::HookResult(r)), Awaited::Hook { call, .. }) => r.call_id == call,
-            (Some(In::FunctionResult(r)), Awaited::Function { call, .. }) => r.call_id == call,
+            (Some(runner_message::Kind::Down(d)), w) => d.script_id == w.script(),
+            (Some(runner_message::Kind::Loaded(l)), Awaited::Load(s)) => l.script_id == s,
+            (Some(runner_message::Kind::Unloaded(u)), Awaited::Unload(s)) => u.script_id == s,
+            (Some(runner_message::Kind::HookResult(r)), Awaited::Hook { call, .. }) => {
+                r.call_id == call
+            }
+            (Some(runner_message::Kind::FunctionResult(r)), Awaited::Function { call, .. }) => {
+                r.call_id == call
+            }
             _ => false,
         }
     }

@@ -3,20 +3,20 @@
 //! which the runner hands over direct links ([`crate::direct`]), and the
 //! periodic `HookStats` report. The hub thread never touches the gRPC
 //! stream: it queues outgoing messages on an unbounded channel and reads
-//! incoming ones from a crossbeam channel, with a deadline; it reads and
-//! writes direct links itself, and sleeps in [`Ipc::poll_hub`] so that
-//! runner messages still wake it.
+//! incoming ones from a crossbeam channel, with a deadline. Direct links
+//! are the hub thread's: this thread only adds the ones the
+//! runner hands over to the hub's [`Links`], and signals the hub's
+//! [`Wake`] after each message it queues, in case the hub thread sleeps on
+//! a link.
 //!
 //! Parts: `session` (connecting, the stream's life, reconnecting),
-//! `send` (queuing a message, refusing one too big), `wake` (the hub
-//! thread's sleep and its wake-up), `stats` (`HookStats` reports),
-//! `loads` (the load requests replayed on a new stream).
+//! `send` (queuing a message, refusing one too big), `stats` (`HookStats`
+//! reports), `loads` (the load requests replayed on a new stream).
 
 mod loads;
 mod send;
 mod session;
 mod stats;
-mod wake;
 
 pub use loads::Loads;
 pub use send::Unsent;
@@ -28,6 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc};
+use vh_proto::direct::wake::Wake;
 use vh_proto::v1::{Hello, RunnerMessage, ShimMessage};
 
 use crate::direct::Links;
@@ -41,9 +42,32 @@ pub enum Event {
     Disconnected(String),
 }
 
-/// State of the link to the runner.
+/// An event queued for the hub thread, counted in
+/// [`crate::hooktable::PENDING`] until the hub thread takes it.
+#[derive(Debug)]
+pub struct Queued {
+    event: Event,
+    _pending: crate::hooktable::Counted,
+}
+
+impl Queued {
+    /// Queues `event` (counts it in `PENDING`).
+    fn new(event: Event) -> Queued {
+        Queued {
+            event,
+            _pending: crate::hooktable::Counted::new(&crate::hooktable::PENDING),
+        }
+    }
+
+    /// The event, taken by the hub thread (no longer counted).
+    pub fn take(self) -> Event {
+        self.event
+    }
+}
+
+/// State of the connection to the runner (the gRPC stream).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Link {
+pub enum Connection {
     /// An attempt is under way.
     Connecting,
     /// The stream is open.
@@ -55,44 +79,49 @@ pub enum Link {
 /// Handle to the IPC thread, shared by the hub thread's entry points.
 pub struct Ipc {
     out: Mutex<Option<mpsc::UnboundedSender<ShimMessage>>>,
-    events: crossbeam_channel::Receiver<Event>,
-    link: Mutex<(Link, u64)>,
-    link_changed: Condvar,
+    events: crossbeam_channel::Receiver<Queued>,
+    connection: Mutex<(Connection, u64)>,
+    connection_changed: Condvar,
     wake: Notify,
     stop: AtomicBool,
     disconnects: AtomicU64,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// Direct links to workers (docs/protocol.md "Direct links").
+    /// The hub thread's direct links, which the runner's handed-over
+    /// ones join (docs/protocol.md "Direct links").
     links: Arc<Links>,
-    /// Signalled after each event while the hub thread sleeps in `poll`
-    /// on a direct link (`hub_polling`), so that it also wakes for the
-    /// runner's messages.
-    hub_wake: std::os::fd::OwnedFd,
-    hub_polling: AtomicBool,
+    /// The hub thread's wake-up, signalled after each event queued.
+    hub_wake: Arc<Wake>,
     /// Round trips of direct-link hooks not yet reported, µs, by script.
     round_trips: Mutex<std::collections::HashMap<i32, Vec<u32>>>,
 }
 
 impl Ipc {
     /// Starts the IPC thread, which connects to `socket` at once and again
-    /// with backoff whenever the link drops.
+    /// with backoff whenever the connection drops; direct links the runner
+    /// hands over go into `links`, and `hub_wake` is signalled after each
+    /// event queued for the hub thread.
     ///
     /// # Errors
     /// If the thread cannot be spawned.
-    pub fn start(socket: PathBuf, hello: Hello, loads: Loads) -> std::io::Result<Arc<Ipc>> {
+    pub fn start(
+        socket: PathBuf,
+        hello: Hello,
+        loads: Loads,
+        links: Arc<Links>,
+        hub_wake: Arc<Wake>,
+    ) -> std::io::Result<Arc<Ipc>> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let ipc = Arc::new(Ipc {
             out: Mutex::new(None),
             events: rx,
-            link: Mutex::new((Link::Connecting, 0)),
-            link_changed: Condvar::new(),
+            connection: Mutex::new((Connection::Connecting, 0)),
+            connection_changed: Condvar::new(),
             wake: Notify::new(),
             stop: AtomicBool::new(false),
             disconnects: AtomicU64::new(0),
             thread: Mutex::new(None),
-            links: Arc::default(),
-            hub_wake: wake::new_eventfd()?,
-            hub_polling: AtomicBool::new(false),
+            links,
+            hub_wake,
             round_trips: Mutex::default(),
         });
         let me = Arc::clone(&ipc);
@@ -111,7 +140,9 @@ impl Ipc {
                 let rt = match rt {
                     Ok(rt) => rt,
                     Err(e) => {
-                        me.set_link(Link::Down(format!("cannot start the IPC runtime: {e}")));
+                        me.set_connection(Connection::Down(format!(
+                            "cannot start the IPC runtime: {e}"
+                        )));
                         return;
                     }
                 };
@@ -122,13 +153,8 @@ impl Ipc {
     }
 
     /// Incoming events, for the hub thread.
-    pub fn events(&self) -> &crossbeam_channel::Receiver<Event> {
+    pub fn events(&self) -> &crossbeam_channel::Receiver<Queued> {
         &self.events
-    }
-
-    /// The direct links to workers the runner has handed over.
-    pub fn links(&self) -> &Links {
-        &self.links
     }
 
     /// How many times the stream has ended so far.
@@ -136,32 +162,34 @@ impl Ipc {
         self.disconnects.load(Ordering::Acquire)
     }
 
-    /// Waits until the link is up, asking for a fresh attempt if it is
+    /// Waits until the connection is up, asking for a fresh attempt if it is
     /// down. Returns the reason if it is still down after `wait`.
     pub fn ensure_connected(&self, wait: Duration) -> Result<(), String> {
         let deadline = Instant::now() + wait;
-        let mut guard = self.link.lock().unwrap_or_else(|e| e.into_inner());
-        if let Link::Down(_) = guard.0 {
+        let mut guard = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        if let Connection::Down(_) = guard.0 {
             // Ask for an attempt now and wait for its outcome, not the old one.
             let seen = guard.1;
             self.wake.notify_one();
             let left = deadline.saturating_duration_since(Instant::now());
             guard = self
-                .link_changed
-                .wait_timeout_while(guard, left, |g| g.1 == seen || g.0 == Link::Connecting)
+                .connection_changed
+                .wait_timeout_while(guard, left, |g| {
+                    g.1 == seen || g.0 == Connection::Connecting
+                })
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         guard = self
-            .link_changed
-            .wait_timeout_while(guard, left, |g| g.0 == Link::Connecting)
+            .connection_changed
+            .wait_timeout_while(guard, left, |g| g.0 == Connection::Connecting)
             .unwrap_or_else(|e| e.into_inner())
             .0;
         match &guard.0 {
-            Link::Connected => Ok(()),
-            Link::Down(reason) => Err(reason.clone()),
-            Link::Connecting => Err("still connecting".into()),
+            Connection::Connected => Ok(()),
+            Connection::Down(reason) => Err(reason.clone()),
+            Connection::Connecting => Err("still connecting".into()),
         }
     }
 
@@ -170,18 +198,17 @@ impl Ipc {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.out.lock().unwrap_or_else(|e| e.into_inner()).take();
-        self.links.clear();
         self.wake.notify_one();
         if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
         }
     }
 
-    /// Records the link's new state and wakes `ensure_connected`.
-    fn set_link(&self, link: Link) {
-        let mut guard = self.link.lock().unwrap_or_else(|e| e.into_inner());
-        guard.0 = link;
+    /// Records the connection's new state and wakes `ensure_connected`.
+    fn set_connection(&self, state: Connection) {
+        let mut guard = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0 = state;
         guard.1 += 1;
-        self.link_changed.notify_all();
+        self.connection_changed.notify_all();
     }
 }

@@ -1,8 +1,8 @@
 //! Queuing a message for the runner, and refusing one too big for the
-//! stream (`vh_proto::frame::MAX_MESSAGE_LEN`).
+//! stream (`vh_proto::direct::frame::MAX_MESSAGE_LEN`).
 
 use prost::Message;
-use vh_proto::frame::MAX_MESSAGE_LEN;
+use vh_proto::direct::frame::MAX_MESSAGE_LEN;
 use vh_proto::v1::{CallResult, ShimMessage, shim_message};
 
 use super::Ipc;
@@ -22,7 +22,7 @@ impl std::fmt::Display for Unsent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Unsent::NoStream => f.write_str("the runner link dropped"),
-            Unsent::TooBig(len) => f.write_str(&vh_proto::frame::too_big(
+            Unsent::TooBig(len) => f.write_str(&vh_proto::direct::frame::too_big(
                 "the message",
                 *len,
                 MAX_MESSAGE_LEN,
@@ -71,7 +71,7 @@ impl Ipc {
         let mut msg = ShimMessage { kind: Some(msg) };
         let len = msg.encoded_len();
         if len > MAX_MESSAGE_LEN {
-            let what = vh_proto::frame::too_big(&describe(&msg), len, MAX_MESSAGE_LEN);
+            let what = vh_proto::direct::frame::too_big(&describe(&msg), len, MAX_MESSAGE_LEN);
             let outcome = match msg.kind {
                 Some(shim_message::Kind::CallResult(_)) => "the script's call fails",
                 Some(shim_message::Kind::Hook(_)) => "not sent; no opinion",
@@ -85,7 +85,11 @@ impl Ipc {
                         call_id: r.call_id,
                         ok: false,
                         values: Vec::new(),
-                        error: vh_proto::frame::too_big("the hub's result", len, MAX_MESSAGE_LEN),
+                        error: vh_proto::direct::frame::too_big(
+                            "the hub's result",
+                            len,
+                            MAX_MESSAGE_LEN,
+                        ),
                     }));
                 }
                 _ => return Err(Unsent::TooBig(len)),

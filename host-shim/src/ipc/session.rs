@@ -15,13 +15,21 @@ use tonic::transport::{Endpoint, Uri};
 use vh_proto::v1::{Hello, RunnerMessage, ShimMessage, runner_client::RunnerClient, shim_message};
 
 use super::stats::STATS_EVERY;
-use super::{Event, Ipc, Link, Loads};
+use super::{Connection, Event, Ipc, Loads, Queued};
 use crate::shim_log;
 
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Ipc {
+    /// Queues `ev` for the hub thread and wakes it if it sleeps on a
+    /// direct link. False if the hub side is gone.
+    fn deliver(&self, events: &crossbeam_channel::Sender<Queued>, ev: Event) -> bool {
+        let ok = events.send(Queued::new(ev)).is_ok();
+        self.hub_wake.notify();
+        ok
+    }
+
     /// The IPC thread's life: sessions, with backoff between them, until
     /// [`Ipc::stop`].
     pub(super) async fn run(
@@ -29,12 +37,12 @@ impl Ipc {
         socket: PathBuf,
         hello: Hello,
         loads: Loads,
-        events: crossbeam_channel::Sender<Event>,
+        events: crossbeam_channel::Sender<Queued>,
     ) {
         let mut backoff = Duration::from_millis(100);
         let mut logged_down = false;
         while !self.stop.load(Ordering::Acquire) {
-            self.set_link(Link::Connecting);
+            self.set_connection(Connection::Connecting);
             let reason = match self.session(&socket, &hello, &loads, &events).await {
                 Ok(reason) => {
                     backoff = Duration::from_millis(100);
@@ -57,7 +65,7 @@ impl Ipc {
                     reason
                 }
             };
-            self.set_link(Link::Down(reason));
+            self.set_connection(Connection::Down(reason));
             if self.stop.load(Ordering::Acquire) {
                 break;
             }
@@ -76,7 +84,7 @@ impl Ipc {
         socket: &Path,
         hello: &Hello,
         loads: &Loads,
-        events: &crossbeam_channel::Sender<Event>,
+        events: &crossbeam_channel::Sender<Queued>,
     ) -> Result<String, String> {
         let path = socket.to_path_buf();
         let connector = tower::service_fn(move |_: Uri| {
@@ -100,8 +108,8 @@ impl Ipc {
         // Hub messages may be as large as worker frames (16 MiB), not
         // tonic's 4 MiB default.
         let mut client = RunnerClient::new(channel)
-            .max_decoding_message_size(vh_proto::frame::MAX_FRAME_LEN)
-            .max_encoding_message_size(vh_proto::frame::MAX_FRAME_LEN);
+            .max_decoding_message_size(vh_proto::direct::frame::MAX_FRAME_LEN)
+            .max_encoding_message_size(vh_proto::direct::frame::MAX_FRAME_LEN);
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(ShimMessage {
             kind: Some(shim_message::Kind::Hello(hello.clone())),
@@ -126,7 +134,7 @@ impl Ipc {
             });
         }
         *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
-        self.set_link(Link::Connected);
+        self.set_connection(Connection::Connected);
         shim_log!(1, "connected to the runner at {}", socket.display());
         let mut side: Option<tokio::task::JoinHandle<()>> = None;
         let mut stats_tick = tokio::time::interval(STATS_EVERY);

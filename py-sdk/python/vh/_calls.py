@@ -85,11 +85,12 @@ class Calls(FunctionCalls):
         self, callback: str, args: list[Any], timeout: Optional[float]
     ) -> CallOutcome:
         call_id = self.channel.start_call(callback, args)
-        event = self._wait_result(call_id, callback, timeout)
-        return bool(event[2]), list(event[3]), event[4]
+        result = self._wait_result(call_id, callback, timeout)
+        return bool(result.ok), list(result.values), result.error
 
-    def _wait_result(self, call_id: int, what: str, timeout: Optional[float]) -> tuple[Any, ...]:
-        """Waits on the main thread for the ``("result", call_id, …)`` event,
+    def _wait_result(self, call_id: int, what: str, timeout: Optional[float]) -> Any:
+        """Waits on the main thread for the result event of ``call_id``
+        (``vh._core.ResultEvent``),
         running every hook and function call the hub sends meanwhile: the
         hub may re-enter this script while it waits (docs/abi.md §9.2).
 
@@ -116,20 +117,20 @@ class Calls(FunctionCalls):
                 event = self.channel.recv_main(wait)
                 if event is None:
                     raise HubTimeoutError(what, timeout)
-                kind = event[0]
+                kind = event.kind
                 if kind == "result":
-                    if event[1] == call_id:
-                        return tuple(event)
-                    if event[1] in self._main_waits:
-                        self._early_results[event[1]] = tuple(event)
+                    if event.call_id == call_id:
+                        return event
+                    if event.call_id in self._main_waits:
+                        self._early_results[event.call_id] = event
                 elif kind == "hook":
-                    self.run_hook(event[1], event[2], event[3])
+                    self.run_hook(event.call_id, event.hook, event.args)
                 elif kind == "function":
-                    self.run_function(event[1], event[2], event[3], event[4])
+                    self.run_function(event.call_id, event.name, event.kinds, event.args)
                 elif kind == "ping":
-                    self.answer_ping(event[1])
+                    self.answer_ping(event.seq)
                 elif kind == "closed":
-                    raise NotConnectedError(f"vh-runner link closed: {event[1]}")
+                    raise NotConnectedError(f"vh-runner link closed: {event.reason}")
                 elif kind == "unload":
                     # Finish the call first; the unload is handled by the main loop.
                     self.pending_unload = True
@@ -152,8 +153,8 @@ class Calls(FunctionCalls):
         try:
             if _thread.get_ident() == self._main_ident:
                 call_id = self.channel.start_dynamic(name, kinds, args)
-                event = self._wait_result(call_id, label, timeout)
-                return bool(event[2]), list(event[3]), event[4], event[5]
+                result = self._wait_result(call_id, label, timeout)
+                return bool(result.ok), list(result.values), result.error, result.kinds
             got = self.channel.dynamic_blocking(name, kinds, args, timeout)
         except ConnectionError as e:
             raise NotConnectedError(f"vh-runner link closed: {e}") from e

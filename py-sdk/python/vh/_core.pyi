@@ -5,11 +5,118 @@ GIL released. Hub values are ``bytes`` (hub strings and JSON documents),
 be told from a string, a *kinds* string goes with them, one format
 character per value (``l``, ``s``, ``d``, ``D``)."""
 
-from typing import Any, final, overload
+from typing import Any, ClassVar, Literal, TypeAlias, final, overload
 
-__all__ = ["Channel", "__version__"]
+__all__ = [
+    "Channel",
+    "ClosedEvent",
+    "FunctionEvent",
+    "HookEvent",
+    "LoadEvent",
+    "PingEvent",
+    "ResultEvent",
+    "UnloadEvent",
+    "__version__",
+]
 
 __version__: str
+
+@final
+class LoadEvent:
+    """The load request, field by field (the Python 2 worker's load dict
+    has the same keys). Hub strings are ``bytes`` in the hub's encoding."""
+
+    kind: ClassVar[Literal["load"]]
+    @property
+    def script_id(self) -> int: ...
+    @property
+    def path(self) -> bytes: ...
+    @property
+    def botname(self) -> bytes: ...
+    @property
+    def opchatname(self) -> bytes: ...
+    @property
+    def config_dir(self) -> bytes: ...
+    @property
+    def start_time(self) -> int: ...
+    @property
+    def config_name(self) -> bytes: ...
+    @property
+    def hub_encoding(self) -> str: ...
+    @property
+    def generation(self) -> str: ...
+    @property
+    def hub_cwd(self) -> bytes: ...
+    @property
+    def semantics(self) -> str: ...
+
+@final
+class HookEvent:
+    """A hook call; answer it with ``send_hook_result(call_id, …)``."""
+
+    kind: ClassVar[Literal["hook"]]
+    @property
+    def call_id(self) -> int: ...
+    @property
+    def hook(self) -> int: ...
+    @property
+    def args(self) -> list[Any]: ...
+
+@final
+class FunctionEvent:
+    """A ``w_CallFunction``; answer it with ``send_function_result(call_id, …)``."""
+
+    kind: ClassVar[Literal["function"]]
+    @property
+    def call_id(self) -> int: ...
+    @property
+    def name(self) -> bytes: ...
+    @property
+    def kinds(self) -> str: ...
+    @property
+    def args(self) -> list[Any]: ...
+
+@final
+class ResultEvent:
+    """The answer to a main-thread ``vh.*`` or dynamic function call."""
+
+    kind: ClassVar[Literal["result"]]
+    @property
+    def call_id(self) -> int: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def values(self) -> list[Any]: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def kinds(self) -> str: ...
+
+@final
+class PingEvent:
+    """A health ping; answer it with ``send_pong(seq)``."""
+
+    kind: ClassVar[Literal["ping"]]
+    @property
+    def seq(self) -> int: ...
+
+@final
+class UnloadEvent:
+    """The unload request."""
+
+    kind: ClassVar[Literal["unload"]]
+
+@final
+class ClosedEvent:
+    """The runner's link closed."""
+
+    kind: ClassVar[Literal["closed"]]
+    @property
+    def reason(self) -> str: ...
+
+_Event: TypeAlias = (
+    LoadEvent | HookEvent | FunctionEvent | ResultEvent | PingEvent | UnloadEvent | ClosedEvent
+)
 
 @final
 class Channel:
@@ -18,16 +125,13 @@ class Channel:
 
     def __new__(cls, fd: int, direct_fd: int = ...) -> Channel: ...
     @overload
-    def recv_main(self, timeout: None = None) -> tuple[Any, ...]: ...
+    def recv_main(self, timeout: None = None) -> _Event: ...
     @overload
-    def recv_main(self, timeout: float) -> tuple[Any, ...] | None:
-        """Next event for the main thread: ``("load", id, path, botname,
-        opchatname, config_dir, start_time, config_name, hub_encoding,
-        generation, hub_cwd)``, ``("hook", call_id, hook, args)``,
-        ``("function", call_id, name, kinds, args)`` (``w_CallFunction``),
-        ``("result", call_id, ok, values, error, kinds)``, ``("unload",)``,
-        ``("ping", seq)`` or ``("closed", reason)``; None after ``timeout``
-        seconds."""
+    def recv_main(self, timeout: float) -> _Event | None:
+        """Next event for the main thread, an object with named fields whose
+        ``kind`` says which (``"load"``, ``"hook"``, ``"function"`` for
+        ``w_CallFunction``, ``"result"``, ``"unload"``, ``"ping"``,
+        ``"closed"``); None after ``timeout`` seconds."""
     def send_loaded(self, ok: bool, error: str, hooks: list[int]) -> None:
         """Reports the load outcome and the defined hook indices."""
     def send_hook_result(self, call_id: int, no_opinion: bool, values: list[Any]) -> None:
@@ -44,7 +148,7 @@ class Channel:
         """Confirms an unload."""
     def start_call(self, callback: str, args: list[Any]) -> int:
         """Sends a hub call from the main thread; its result arrives as a
-        ``("result", …)`` event. Returns the call id."""
+        ``ResultEvent``. Returns the call id."""
     def pipeline_call(self, callback: str, args: list[Any]) -> bool:
         """Sends a hub call whose result the script discards without
         waiting (docs/protocol.md "Pipelined calls"); False, sending
@@ -56,7 +160,7 @@ class Channel:
         values, error)``; None after ``timeout`` seconds."""
     def start_dynamic(self, name: bytes, kinds: str, args: list[Any]) -> int:
         """Sends a dynamic function call (``vh.CallDynamicFunction``) from
-        the main thread; its result arrives as a ``("result", …)`` event.
+        the main thread; its result arrives as a ``ResultEvent``.
         Returns the call id."""
     def dynamic_blocking(
         self, name: bytes, kinds: str, args: list[Any], timeout: float | None = None

@@ -47,7 +47,7 @@ class ScriptState:
         #: Call ids the main thread waits for, innermost last, and answers
         #: that came for an outer one while an inner one was waited for.
         self._main_waits: list[int] = []
-        self._early_results: dict[int, tuple[Any, ...]] = {}
+        self._early_results: dict[int, Any] = {}
 
     # -- encoding -----------------------------------------------------------
 

@@ -24,10 +24,6 @@ import sys
 
 from . import _core, _loader, _runtime, _semantics
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
 
 def _encoding(name: str) -> str:
     try:
@@ -37,43 +33,41 @@ def _encoding(name: str) -> str:
         return "cp1252"
 
 
-def _attributes(event: tuple[Any, ...], encoding: str) -> _loader.ScriptAttributes:
-    """The ``("load", …)`` event (see ``_core.Channel.recv_main``) as the
-    script's ``vh`` attributes."""
-    _, script_id, path, botname, opchatname, config_dir, start_time, config_name = event[:8]
+def _attributes(load: _core.LoadEvent, encoding: str) -> _loader.ScriptAttributes:
+    """The load request (see ``_core.Channel.recv_main``) as the script's
+    ``vh`` attributes."""
 
     def text(b: bytes) -> str:
         return b.decode(encoding, "surrogateescape")
 
     return _loader.ScriptAttributes(
-        myid=script_id,
-        path=os.fsdecode(path),
-        botname=text(botname),
-        opchatname=text(opchatname),
-        basedir=text(config_dir),
-        config_name=text(config_name),
-        starttime=start_time,
+        myid=load.script_id,
+        path=os.fsdecode(load.path),
+        botname=text(load.botname),
+        opchatname=text(load.opchatname),
+        basedir=text(load.config_dir),
+        config_name=text(load.config_name),
+        starttime=load.start_time,
         hub_encoding=encoding,
     )
 
 
-def _script_file(path: str, event: tuple[Any, ...]) -> str:
+def _script_file(path: str, load: _core.LoadEvent) -> str:
     """The script file to run: a relative path is relative to the hub's
-    working directory (the 11th element of the load event), not to the
-    worker's (its script folder); ``vh.path`` keeps the path as given."""
-    hub_cwd = event[10] if len(event) > 10 else b""
-    if hub_cwd and not os.path.isabs(path):
-        return os.path.join(os.fsdecode(hub_cwd), path)
+    working directory (``hub_cwd``), not to the worker's (its script
+    folder); ``vh.path`` keeps the path as given."""
+    if load.hub_cwd and not os.path.isabs(path):
+        return os.path.join(os.fsdecode(load.hub_cwd), path)
     return path
 
 
-def _semantics_of(event: tuple[Any, ...]) -> str:
-    """Whose ``vh`` the script gets: the load event's semantics (12th
-    element, from runner.toml), else the hub's generation (10th), else A
+def _semantics_of(load: _core.LoadEvent) -> str:
+    """Whose ``vh`` the script gets: the load request's ``semantics``
+    (from runner.toml), else the hub's ``generation``, else A
     (docs/architecture.md "Semantics")."""
-    for i in (11, 9):
-        if len(event) > i and event[i] in ("A", "B"):
-            return str(event[i])
+    for value in (load.semantics, load.generation):
+        if value in ("A", "B"):
+            return value
     return "A"
 
 
@@ -81,19 +75,19 @@ def main() -> int:
     """Runs one script until unload; returns the process exit code."""
     fd = int(os.environ.get("VH_WORKER_FD", "3"))
     channel = _core.Channel(fd, int(os.environ.get("VH_DIRECT_FD", "-1")))
-    event = channel.recv_main()
-    if event[0] != "load":
-        print(f"vh worker: expected a load request, got {event[0]!r}", file=sys.stderr)
+    load = channel.recv_main()
+    if not isinstance(load, _core.LoadEvent):
+        print(f"vh worker: expected a load request, got {load.kind!r}", file=sys.stderr)
         return 2
-    encoding = _encoding(event[8])
-    attrs = _attributes(event, encoding)
+    encoding = _encoding(load.hub_encoding)
+    attrs = _attributes(load, encoding)
     _loader.set_attributes(attrs)
-    semantics = _semantics_of(event)
+    semantics = _semantics_of(load)
     _semantics.apply(semantics)
     if semantics == "B":
         _loader.add_scripts_folder(attrs.basedir)
-    elif len(event) > 10 and event[10]:
-        _loader.add_hub_folder(os.fsdecode(event[10]))
+    elif load.hub_cwd:
+        _loader.add_hub_folder(os.fsdecode(load.hub_cwd))
     rt = _runtime.Runtime(channel, encoding)
     _runtime.install(rt)
     try:
@@ -102,7 +96,7 @@ def main() -> int:
         # name_and_version() is the script's business, docs/abi.md §7.5),
         # so nothing the worker adds can fail a load that works in-process.
         rt.module = _loader.run_script(
-            _script_file(attrs.path, event), _loader.module_name(attrs.path, semantics)
+            _script_file(attrs.path, load), _loader.module_name(attrs.path, semantics)
         )
     except BaseException:
         import traceback
@@ -115,16 +109,15 @@ def main() -> int:
     channel.send_loaded(True, "", hooks)
     while not rt.pending_unload:
         event = channel.recv_main()
-        kind = event[0]
-        if kind == "hook":
-            rt.run_hook(event[1], event[2], event[3])
-        elif kind == "function":
-            rt.run_function(event[1], event[2], event[3], event[4])
-        elif kind == "ping":
-            rt.answer_ping(event[1])
-        elif kind == "unload":
+        if event.kind == "hook":
+            rt.run_hook(event.call_id, event.hook, event.args)
+        elif event.kind == "function":
+            rt.run_function(event.call_id, event.name, event.kinds, event.args)
+        elif event.kind == "ping":
+            rt.answer_ping(event.seq)
+        elif event.kind == "unload":
             break
-        elif kind == "closed":
+        elif event.kind == "closed":
             return 0
     rt.run_unload()
     channel.send_unloaded()

@@ -1,26 +1,27 @@
 //! The main thread's wait for its next event (`Channel.recv_main`).
 //! Without a direct link it waits on the runner reader's queue; with one
 //! it also reads the link itself: it spins on it while the hub sends hooks
-//! densely (`vh_proto::spin::Adaptive`), then sleeps in `poll` on it and
-//! on the reader's wake-up eventfd, so a hook from the hub reaches Python
-//! with no thread hop (docs/performance.md).
+//! densely (`vh_proto::direct::spin::Adaptive`), then sleeps in `poll` on it and
+//! on the reader's wake-up (`vh_proto::direct::wake`), so a hook from the
+//! hub reaches Python with no thread hop (docs/performance.md).
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, TryRecvError};
-use vh_proto::frame::read_frame;
+use vh_proto::direct::frame::read_frame;
+use vh_proto::direct::wake::Woke;
 use vh_proto::v1::{ToWorker, to_worker};
 
 use super::Transport;
 use crate::events::Incoming;
-use crate::links::Link;
+use crate::route::Route;
 
 impl Transport {
     /// The next event for the main thread and the link it came on, `None`
     /// after `timeout` seconds. Writes any held pipelined calls first.
-    pub fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
+    pub fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Route)> {
         // Nothing stays held while the main thread waits (module `held`).
         if !self.held.is_empty() {
             let _ = self.write_direct(None);
@@ -33,13 +34,13 @@ impl Transport {
         got
     }
 
-    fn next_main_inner(&self, timeout: Option<f64>) -> Option<(Incoming, Link)> {
+    fn next_main_inner(&self, timeout: Option<f64>) -> Option<(Incoming, Route)> {
         let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
         loop {
             match self.main_rx.try_recv() {
-                Ok(ev) => return Some((ev, Link::Runner)),
+                Ok(ev) => return Some((ev, Route::Relay)),
                 Err(TryRecvError::Disconnected) => {
-                    return Some((Incoming::Closed("reader stopped".into()), Link::Runner));
+                    return Some((Incoming::Closed("reader stopped".into()), Route::Relay));
                 }
                 Err(TryRecvError::Empty) => {}
             }
@@ -56,79 +57,37 @@ impl Transport {
                     Some(d) => self.main_rx.recv_deadline(d),
                 };
                 return match got {
-                    Ok(ev) => Some((ev, Link::Runner)),
+                    Ok(ev) => Some((ev, Route::Relay)),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => {
-                        Some((Incoming::Closed("reader stopped".into()), Link::Runner))
+                        Some((Incoming::Closed("reader stopped".into()), Route::Relay))
                     }
                 };
             };
-            let budget = self.spin.budget();
-            let spun = !budget.is_zero()
-                && vh_proto::spin::until_readable(
-                    direct.reader.as_raw_fd(),
-                    budget,
-                    deadline,
-                    || !self.main_rx.is_empty(),
-                );
-            self.main_polling.store(true, Ordering::SeqCst);
-            if !self.main_rx.is_empty() {
-                self.main_polling.store(false, Ordering::SeqCst);
-                continue;
+            let woke = self.wake.wait(
+                direct.reader.as_raw_fd(),
+                deadline,
+                self.spin.budget(),
+                || !self.main_rx.is_empty(),
+                // A sleep waits on the hub's CPU (module `affinity`).
+                || self.hub_cpu.pin_for_sleep(),
+            );
+            match woke {
+                Woke::Queued => continue,
+                Woke::TimedOut => return None,
+                Woke::Link => {}
             }
-            let mut fds = [
-                libc::pollfd {
-                    fd: direct.reader.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: self.wake.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            let ms = match deadline {
-                // Something is there: just collect what.
-                _ if spun => 0,
-                None => -1,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-                }
-            };
-            // A sleep (not a check after spinning) waits on the hub's CPU.
-            let pinned = if ms == 0 {
-                None
-            } else {
-                self.hub_cpu.pin_for_sleep()
-            };
-            // SAFETY: two valid pollfds.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-            drop(pinned);
-            self.main_polling.store(false, Ordering::SeqCst);
-            if fds[1].revents != 0 {
-                let mut buf = [0u8; 8];
-                // SAFETY: an 8-byte read from our non-blocking eventfd.
-                unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
-            }
-            if fds[0].revents != 0 {
-                match read_frame::<_, ToWorker>(&mut &direct.reader) {
-                    Ok(Some(ToWorker { kind: Some(kind) })) => {
-                        if let to_worker::Kind::Hook(call) = &kind {
-                            self.hub_cpu.note(call.hub_cpu);
-                        }
-                        return Some((Incoming::Frame(kind), Link::Direct));
+            match read_frame::<_, ToWorker>(&mut &direct.reader) {
+                Ok(Some(ToWorker { kind: Some(kind) })) => {
+                    if let to_worker::Kind::Hook(call) = &kind {
+                        self.hub_cpu.note(call.hub_cpu);
                     }
-                    Ok(Some(ToWorker { kind: None })) => {}
-                    // The hub closed it (or broke it): everything goes
-                    // through the runner from now on.
-                    Ok(None) | Err(_) => self.direct_up.store(false, Ordering::Release),
+                    return Some((Incoming::Frame(kind), Route::Direct));
                 }
-                continue;
-            }
-            if n == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
-                return None;
+                Ok(Some(ToWorker { kind: None })) => {}
+                // The hub closed it (or broke it): everything goes
+                // through the runner from now on.
+                Ok(None) | Err(_) => self.direct_up.store(false, Ordering::Release),
             }
         }
     }

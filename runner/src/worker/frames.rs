@@ -15,7 +15,7 @@ use tokio::net::UnixStream;
 use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
-use vh_proto::frame::{MAX_FRAME_LEN, too_big};
+use vh_proto::direct::frame::{MAX_FRAME_LEN, too_big};
 use vh_proto::hooks;
 use vh_proto::v1::{
     CallResult, DynamicCall, FromWorker, FunctionResult, HookResult, HubCall, LoadScript, Ping,
@@ -36,7 +36,7 @@ const LOAD_FAILED_GRACE: Duration = Duration::from_millis(500);
 /// How often stuck hooks are looked for.
 const STUCK_CHECK: Duration = Duration::from_millis(250);
 
-/// The codec of the runner <-> worker link (see `vh_proto::frame`).
+/// The codec of the runner <-> worker link (see `vh_proto::direct::frame`).
 pub fn codec() -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder()
         .little_endian()

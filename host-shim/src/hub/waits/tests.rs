@@ -2,7 +2,7 @@
 
 use vh_proto::v1::{
     FunctionResult, HookResult, Pong, RunnerMessage, ScriptDown, ScriptLoaded, ScriptUnloaded,
-    runner_message::Kind as In,
+    runner_message,
 };
 
 use super::{Awaited, MAX_NESTED_WAITS, Nesting, Routed, Waits};
@@ -10,12 +10,12 @@ use super::{Awaited, MAX_NESTED_WAITS, Nesting, Routed, Waits};
 /// Leftovers carry a link name, deferred unloads a script name.
 type TestWaits = Waits<&'static str, &'static str>;
 
-fn msg(kind: In) -> RunnerMessage {
+fn msg(kind: runner_message::Kind) -> RunnerMessage {
     RunnerMessage { kind: Some(kind) }
 }
 
 fn hook_result(script: i32, call: u64) -> RunnerMessage {
-    msg(In::HookResult(HookResult {
+    msg(runner_message::Kind::HookResult(HookResult {
         script_id: script,
         call_id: call,
         ..Default::default()
@@ -28,20 +28,22 @@ fn hook(script: i32, call: u64) -> Awaited {
 
 fn call_id(m: &RunnerMessage) -> Option<u64> {
     match &m.kind {
-        Some(In::HookResult(r)) => Some(r.call_id),
-        Some(In::FunctionResult(r)) => Some(r.call_id),
+        Some(runner_message::Kind::HookResult(r)) => Some(r.call_id),
+        Some(runner_message::Kind::FunctionResult(r)) => Some(r.call_id),
         _ => None,
     }
 }
 
 #[test]
 fn each_wait_is_answered_only_by_its_own_reply() {
-    let loaded = msg(In::Loaded(ScriptLoaded {
+    let loaded = msg(runner_message::Kind::Loaded(ScriptLoaded {
         script_id: 3,
         ..Default::default()
     }));
-    let unloaded = msg(In::Unloaded(ScriptUnloaded { script_id: 3 }));
-    let function = msg(In::FunctionResult(FunctionResult {
+    let unloaded = msg(runner_message::Kind::Unloaded(ScriptUnloaded {
+        script_id: 3,
+    }));
+    let function = msg(runner_message::Kind::FunctionResult(FunctionResult {
         script_id: 3,
         call_id: 9,
         ..Default::default()
@@ -59,7 +61,7 @@ fn each_wait_is_answered_only_by_its_own_reply() {
 
 #[test]
 fn a_worker_going_down_answers_every_wait_of_its_script() {
-    let down = msg(In::Down(ScriptDown {
+    let down = msg(runner_message::Kind::Down(ScriptDown {
         script_id: 5,
         ..Default::default()
     }));
@@ -111,7 +113,7 @@ fn a_reply_no_wait_asked_for_is_unclaimed() {
         waits.route(hook_result(1, 10), Some(hook(1, 11))),
         Routed::Unclaimed(_)
     ));
-    let pong = msg(In::Pong(Pong {
+    let pong = msg(runner_message::Kind::Pong(Pong {
         script_id: 1,
         ..Default::default()
     }));
@@ -203,7 +205,12 @@ fn finishing_removes_the_innermost_copy_of_a_wait() {
     // The outer unload still waits; the hook between is untouched.
     assert!(waits.running(3));
     assert!(matches!(
-        waits.route(msg(In::Unloaded(ScriptUnloaded { script_id: 2 })), None),
+        waits.route(
+            msg(runner_message::Kind::Unloaded(ScriptUnloaded {
+                script_id: 2
+            })),
+            None
+        ),
         Routed::Stashed
     ));
 }

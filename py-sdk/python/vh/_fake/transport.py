@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 from .. import _runtime
 
 #: ``serve(callback, args) -> (ok, values)``: the fake hub runs one call
 #: (hub values in and out).
 Serve = Callable[[str, list[Any]], tuple[bool, list[Any]]]
+
+
+class ResultEvent(NamedTuple):
+    """A call's answer, with the fields of ``vh._core.ResultEvent``."""
+
+    call_id: int
+    ok: bool
+    values: list[Any]
+    error: str = ""
+    kinds: str = ""
+    kind: str = "result"
 
 
 class Channel:
@@ -23,7 +34,7 @@ class Channel:
     def __init__(self, serve: Serve) -> None:
         self._serve = serve
         self._ids = itertools.count(1)
-        self._main: list[tuple[Any, ...]] = []
+        self._main: list[ResultEvent] = []
         self._done = threading.Condition()
         self.results: dict[int, Optional[list[Any]]] = {}
         self.pongs: list[int] = []
@@ -31,10 +42,10 @@ class Channel:
     def start_call(self, callback: str, args: list[Any]) -> int:
         call_id = next(self._ids)
         ok, values = self._serve(callback, args)
-        self._main.append(("result", call_id, ok, values, ""))
+        self._main.append(ResultEvent(call_id, ok, values))
         return call_id
 
-    def recv_main(self, timeout: Optional[float] = None) -> tuple[Any, ...]:
+    def recv_main(self, timeout: Optional[float] = None) -> ResultEvent:
         # start_call answered at once: the answer is the last one queued.
         if not self._main:
             raise RuntimeError("fake hub: recv_main without a call waiting")

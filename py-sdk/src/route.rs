@@ -1,4 +1,5 @@
-//! Which socket a message takes (docs/protocol.md "Direct links"). A
+//! The worker's route for each message (docs/architecture.md "Glossary":
+//! the direct link or the relay; docs/protocol.md "Direct links"). A
 //! hook's or function call's answer goes back the way the request came
 //! (the runner watches the hooks it relayed); `vh.*` calls of the main
 //! thread take the direct link while the innermost request came on it and
@@ -9,11 +10,11 @@ use std::sync::Mutex;
 
 use vh_proto::v1::to_worker;
 
-/// Which socket a message came on or goes out on.
+/// Which way a message came or goes: the relay or the direct link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    /// Fd `VH_WORKER_FD`, to the runner.
-    Runner,
+pub enum Route {
+    /// The relay: fd `VH_WORKER_FD`, to the runner, which passes it on.
+    Relay,
     /// Fd `VH_DIRECT_FD`, to the hub's shim.
     Direct,
 }
@@ -23,7 +24,7 @@ pub enum Link {
 #[derive(Debug, Clone, Copy)]
 struct Active {
     call_id: u64,
-    link: Link,
+    route: Route,
     awaited: bool,
 }
 
@@ -37,11 +38,11 @@ impl ActiveRequests {
     /// The link a main-thread `vh.*` call takes: the direct one while the
     /// innermost request came on it and the hub waits for it (so the hub
     /// thread is reading that link); else the runner's.
-    pub fn main_link(&self) -> Link {
+    pub fn main_route(&self) -> Route {
         let active = self.stack.lock().unwrap_or_else(|e| e.into_inner());
         match active.last() {
-            Some(a) if a.link == Link::Direct && a.awaited => Link::Direct,
-            _ => Link::Runner,
+            Some(a) if a.route == Route::Direct && a.awaited => Route::Direct,
+            _ => Route::Relay,
         }
     }
 
@@ -49,24 +50,24 @@ impl ActiveRequests {
     /// now): the one it came on if the hub waits for the answer there,
     /// else the runner's (a hook whose result the hub ignores: the runner
     /// passes it on as a late answer).
-    pub fn origin(&self, call_id: u64) -> Link {
+    pub fn origin(&self, call_id: u64) -> Route {
         let mut active = self.stack.lock().unwrap_or_else(|e| e.into_inner());
         match active.iter().rposition(|a| a.call_id == call_id) {
             Some(i) => {
                 let a = active.remove(i);
-                if a.link == Link::Direct && a.awaited {
-                    Link::Direct
+                if a.route == Route::Direct && a.awaited {
+                    Route::Direct
                 } else {
-                    Link::Runner
+                    Route::Relay
                 }
             }
-            None => Link::Runner,
+            None => Route::Relay,
         }
     }
 
     /// Notes a request handed to the main thread (hooks and function
     /// calls; other messages are not answered).
-    pub fn activate(&self, kind: &to_worker::Kind, link: Link) {
+    pub fn activate(&self, kind: &to_worker::Kind, route: Route) {
         let (call_id, awaited) = match kind {
             to_worker::Kind::Hook(h) => {
                 (h.call_id, !vh_proto::hooks::result_ignored(h.hook as usize))
@@ -79,7 +80,7 @@ impl ActiveRequests {
             .unwrap_or_else(|e| e.into_inner())
             .push(Active {
                 call_id,
-                link,
+                route,
                 awaited,
             });
     }

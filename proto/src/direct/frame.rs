@@ -1,10 +1,14 @@
-//! Framing of the runner <-> worker link: a 4-byte little-endian length,
-//! then that many bytes of one prost message (`ToWorker` or `FromWorker`).
+//! Frames: a 4-byte little-endian length, then that many bytes of one
+//! prost message (`ToWorker` or `FromWorker`). The direct link and the
+//! runner <-> worker socketpair carry the same frames; this is the one
+//! place they are written, read and limited.
 //!
 //! The runner reads and writes frames with tokio-util's
 //! `LengthDelimitedCodec` configured by [`MAX_FRAME_LEN`] and
-//! little-endian 4-byte lengths; the worker core uses the blocking helpers
-//! here.
+//! little-endian 4-byte lengths; the shim and the worker core use the
+//! helpers here: [`encode`] (into a buffer the caller writes), [`decode`]
+//! (out of a buffer the caller filled), and the blocking [`write_frame`]
+//! and [`read_frame`] built on them.
 
 use std::io::{self, Read, Write};
 
@@ -37,23 +41,58 @@ pub fn too_big(what: &str, len: usize, limit: usize) -> String {
     )
 }
 
+/// The error for a frame of `len` bytes when that is over
+/// [`MAX_FRAME_LEN`] (`kind`: `InvalidInput` for one being written,
+/// `InvalidData` for one being read).
+fn check_len(len: usize, kind: io::ErrorKind) -> io::Result<()> {
+    if len > MAX_FRAME_LEN {
+        return Err(io::Error::new(kind, too_big("a frame", len, MAX_FRAME_LEN)));
+    }
+    Ok(())
+}
+
+/// Appends `msg` to `buf` as one frame.
+///
+/// # Errors
+/// `InvalidInput` ([`too_big`]'s text) if the encoded message exceeds
+/// [`MAX_FRAME_LEN`]; `buf` is unchanged then.
+pub fn encode<M: Message>(buf: &mut Vec<u8>, msg: &M) -> io::Result<()> {
+    let len = msg.encoded_len();
+    check_len(len, io::ErrorKind::InvalidInput)?;
+    buf.reserve(4 + len);
+    buf.extend_from_slice(&(len as u32).to_le_bytes());
+    msg.encode(buf)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+/// The first frame of `buf`, decoded, and how many bytes it took;
+/// `Ok(None)` while `buf` holds less than a whole frame.
+///
+/// # Errors
+/// `InvalidData`: a length over [`MAX_FRAME_LEN`] ([`too_big`]'s text), or
+/// bytes that do not decode as `M`.
+pub fn decode<M: Message + Default>(buf: &[u8]) -> io::Result<Option<(M, usize)>> {
+    let Some(&[a, b, c, d]) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let len = u32::from_le_bytes([a, b, c, d]) as usize;
+    check_len(len, io::ErrorKind::InvalidData)?;
+    let Some(body) = buf.get(4..4 + len) else {
+        return Ok(None);
+    };
+    M::decode(body)
+        .map(|m| Some((m, 4 + len)))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 /// Writes `msg` as one frame.
 ///
 /// # Errors
 /// Any error of the underlying writer; `InvalidInput` if the encoded
 /// message exceeds [`MAX_FRAME_LEN`].
 pub fn write_frame<W: Write, M: Message>(w: &mut W, msg: &M) -> io::Result<()> {
-    let len = msg.encoded_len();
-    if len > MAX_FRAME_LEN {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit"),
-        ));
-    }
-    let mut buf = Vec::with_capacity(4 + len);
-    buf.extend_from_slice(&(len as u32).to_le_bytes());
-    msg.encode(&mut buf)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut buf = Vec::new();
+    encode(&mut buf, msg)?;
     w.write_all(&buf)?;
     w.flush()
 }
@@ -78,12 +117,7 @@ pub fn read_frame<R: Read, M: Message + Default>(r: &mut R) -> io::Result<Option
         }
     }
     let len = u32::from_le_bytes(len_buf) as usize;
-    if len > MAX_FRAME_LEN {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("frame length {len} exceeds the {MAX_FRAME_LEN}-byte limit"),
-        ));
-    }
+    check_len(len, io::ErrorKind::InvalidData)?;
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)?;
     M::decode(body.as_slice())
@@ -117,6 +151,23 @@ mod tests {
         );
         assert_eq!(read_frame::<_, HookCall>(&mut r).unwrap(), Some(msg));
         assert_eq!(read_frame::<_, HookCall>(&mut r).unwrap(), None);
+    }
+
+    #[test]
+    fn decode_takes_whole_frames_out_of_a_buffer() {
+        let msg = HookCall {
+            call_id: 9,
+            ..HookCall::default()
+        };
+        let mut buf = Vec::new();
+        encode(&mut buf, &msg).unwrap();
+        let whole = buf.len();
+        encode(&mut buf, &msg).unwrap();
+        assert_eq!(decode::<HookCall>(&buf[..whole - 1]).unwrap(), None);
+        assert_eq!(decode::<HookCall>(&buf).unwrap(), Some((msg, whole)));
+        let huge = ((MAX_FRAME_LEN + 1) as u32).to_le_bytes();
+        let err = decode::<HookCall>(&huge).unwrap_err();
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
     }
 
     #[test]

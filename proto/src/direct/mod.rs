@@ -1,0 +1,20 @@
+//! The direct link, both ends' shared part (docs/protocol.md "Direct
+//! links", docs/architecture.md "The hot path"): what the shim's hub thread
+//! and the worker's main thread do alike, written once.
+//!
+//! * [`frame`]: the frames (4-byte little-endian length, one prost
+//!   message), the size limits and their one error text
+//!   ([`frame::too_big`]); the runner <-> worker socketpair carries the same
+//!   frames and the gRPC stream the same limit;
+//! * [`spin`]: the bounded busy-wait before sleeping, and its adaptive
+//!   budget;
+//! * [`wake`]: the wait itself (spin, then `poll` on the link and on an
+//!   eventfd) and the eventfd.
+//!
+//! What each end does alone stays with it: the shim's non-blocking writes
+//! and buffered reads (`host-shim/src/direct`), the worker's held
+//! pipelined calls and choice of socket (`py-sdk/src`).
+
+pub mod frame;
+pub mod spin;
+pub mod wake;
