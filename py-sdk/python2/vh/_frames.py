@@ -13,10 +13,10 @@ import struct
 from . import _fast, _wire
 from ._errors import MessageTooBigError
 
-#: Largest frame either side accepts (``vh_proto::frame::MAX_FRAME_LEN``).
+#: Largest frame either side accepts (``vh_proto::direct::frame::MAX_FRAME_LEN``).
 MAX_FRAME_LEN = 16 * 1024 * 1024
 #: Largest message a worker sends: room for what the runner adds
-#: (``vh_proto::frame::MAX_MESSAGE_LEN``).
+#: (``vh_proto::direct::frame::MAX_MESSAGE_LEN``).
 MAX_MESSAGE_LEN = MAX_FRAME_LEN - 64 * 1024
 
 
