@@ -60,10 +60,10 @@ def test_empty_strings_are_none_and_null_fields_empty(script: Script) -> None:
     [
         (lambda: vh.mc("x", "nick"), "Function takes at most 1 arguments, got 2"),
         (lambda: vh.SendToActive(), "Function requires at least 1 arguments, got 0"),
-        (lambda: vh.mc(b"x"), "Argument 1 must be str, not bytes"),
-        (lambda: vh.SendToActive("x", 1.5), "Argument 2 must be int, not float"),
+        (lambda: vh.mc(b"x"), "Argument 0 must be str, not bytes"),
+        (lambda: vh.SendToActive("x", 1.5), "Argument 1 must be int, not float"),
         (lambda: vh.StopHub(0, 5), "Function takes at most 1 arguments, got 2"),
-        (lambda: vh.ScriptCommand("c", "d", 1), "Argument 3 must be str, not int"),
+        (lambda: vh.ScriptCommand("c", "d", 1), "Argument 2 must be str, not int"),
         (lambda: vh.GetGeoIP("1.2.3.4", None), "argument 2 must be str, not None"),
         (lambda: vh.UserRestrictions("ann", chat="1"), "got an unexpected keyword"),
     ],

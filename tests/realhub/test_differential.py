@@ -91,7 +91,13 @@ def api_departures(gen: str, inproc: list[str], runner: list[str]) -> list[str]:
     assert extra in inproc
     runner = [extra if x.startswith("attr hub_encoding\t") else x for x in runner]
     if gen != "B":
-        return runner
+        # "IsRobotNickBad" (crash, docs): A's wrapper unpacked the one-string
+        # call as two strings, so it always gave 5 and left a TypeError
+        # pending; vh-runner gives the hub's check code (3: a space is a bad
+        # character), as B does
+        assert "IsRobotNickBad\t5" in inproc
+        assert "IsRobotNickBad\t3" in runner
+        return ["IsRobotNickBad\t5" if x == "IsRobotNickBad\t3" else x for x in runner]
     # "name_and_version" (docs): B packed nothing for its "ss" and always
     # returned None; vh-runner returns the script's (name, version)
     nv = "import name_and_version\tNone"
@@ -104,6 +110,11 @@ def api_departures(gen: str, inproc: list[str], runner: list[str]) -> list[str]:
         assert f"{name}\tFalse" in inproc
         assert f"{name}\tTrue" in runner
         runner = [f"{name}\tFalse" if x == f"{name}\tTrue" else x for x in runner]
+    # "GetGeoIP" (docs): without its db argument B packed the wrong format
+    # and always returned None; vh-runner returns the record
+    assert "GetGeoIP\tNone" in inproc
+    assert [x for x in runner if x.startswith("GetGeoIP\t[('area_code'")]
+    runner = ["GetGeoIP\tNone" if x.startswith("GetGeoIP\t") else x for x in runner]
     # "UnLoad" (docs): B never called a script's UnLoad() (here at
     # !pyunload); vh-runner does
     assert "UnLoad" not in inproc

@@ -174,7 +174,9 @@ def _convert(spec: FunctionSpec, i: int, value: Any, rt: _runtime.Runtime) -> An
         return int(value)
     if kind == "d" and isinstance(value, (int, float)):
         return float(value)
-    raise TypeError(f"Argument {i + 1} must be {_TYPE_NAMES[kind]}, not {type(value).__name__}")
+    # B's argument parser numbers from 0 (its loop index): "Argument 0"
+    # is the first one, as the real B hub shows (tests/realhub).
+    raise TypeError(f"Argument {i} must be {_TYPE_NAMES[kind]}, not {type(value).__name__}")
 
 
 # -- results (§7.2, B column) --------------------------------------------------

@@ -1130,7 +1130,7 @@ fn command_script_and_config_functions_reenter_the_hooks() {
             // here the command reaches the hub, a departure).
             f.check_raises_text(
                 "vh.ScriptCommand('now', 'd\\xe4ta', 1)",
-                "TypeError: Argument 3 must be str, not int",
+                "TypeError: Argument 2 must be str, not int",
             );
             f.check_raises_text(
                 "vh.ScriptCommand('later', 'x')",
@@ -1486,12 +1486,12 @@ fn wrong_argument_counts_and_types_raise_type_error_before_any_callback() {
                     "vh.GetUserClass('a', 'b')",
                     "Function takes at most 1 arguments, got 2",
                 ),
-                ("vh.mc(5)", "Argument 1 must be str, not int"),
-                ("vh.mc(b'raw')", "Argument 1 must be str, not bytes"),
-                ("vh.StopHub('3')", "Argument 1 must be int, not str"),
+                ("vh.mc(5)", "Argument 0 must be str, not int"),
+                ("vh.mc(b'raw')", "Argument 0 must be str, not bytes"),
+                ("vh.StopHub('3')", "Argument 0 must be int, not str"),
                 (
                     "vh.SendToActive('x', 1.5)",
-                    "Argument 2 must be int, not float",
+                    "Argument 1 must be int, not float",
                 ),
             ] {
                 f.check_raises_text(expression, &format!("TypeError: {text}"));

@@ -8,6 +8,8 @@ import vh
 OUT = os.path.join(os.environ["VH_REALHUB_OUT"], "api_calls.txt")
 OP = "op"
 USER = "plain"
+# GetGeoIP fields the hub does not set for a private address.
+UNSET_GEO = ("latitude", "longitude", "metro_code")
 
 
 def write(line):
@@ -91,6 +93,19 @@ def api_round():
     call("mc", "mc", "main chat from a script")
     call("classmc", "classmc", "to classes 3 to 10", 3, 10)
     call("SQL", "SQL", "SELECT nick, class FROM reglist ORDER BY nick")
+    call("IsRobotNickBad", "IsRobotNickBad", "Bad Nick")
+    call("GetServFreq", "GetServFreq")
+    call("UserRestrictions set", "UserRestrictions", USER, "1h")
+    call("UserRestrictions lift", "UserRestrictions", USER, "0")
+    call("Ban nobody", "Ban", OP, "nobody", "a test ban", 60, 0)
+    call("DelIPTempBan", "DelIPTempBan", "10.9.9.9")
+    call("ScriptCommand", "ScriptCommand", "a_cmd", "its data", 1)
+    # The hub leaves a private range's coordinates and metro code
+    # uninitialised (a new value every run, in-process too): left out.
+    geo = getattr(vh, "GetGeoIP")("127.0.0.1")
+    if isinstance(geo, dict):
+        geo = sorted((k, v) for k, v in geo.items() if k not in UNSET_GEO)
+    write("GetGeoIP\t%r" % (geo,))
 
 
 def OnParsedMsgChat(nick, message):
