@@ -102,7 +102,7 @@ def api_round():
     call("ScriptCommand", "ScriptCommand", "a_cmd", "its data", 1)
     # The hub leaves a private range's coordinates and metro code
     # uninitialised (a new value every run, in-process too): left out.
-    geo = getattr(vh, "GetGeoIP")("127.0.0.1")
+    geo = vh.GetGeoIP("127.0.0.1")
     if isinstance(geo, dict):
         geo = sorted((k, v) for k, v in geo.items() if k not in UNSET_GEO)
     write("GetGeoIP\t%r" % (geo,))
