@@ -2,9 +2,10 @@
 
 A classic Python 2 script as hubs run them today: print statements, the
 ``except E, e`` form, ``dict.has_key``, ``long`` counters and nicks kept as
-the hub's raw bytes (``str``). vh-runner finds it cannot load under Python 3
-(SyntaxError) and loads it again, unchanged, in a Python 2.7 worker; hooks
-reach it exactly as python_pi 1.6 gave them.
+the hub's raw bytes (``str``). vh-runner runs it, unchanged, in a Python 2.7
+worker, as it runs every script of a python_pi 1.6 hub when it has a Python
+2.7 (on a 1.7 hub, after Python 3 refuses its syntax); hooks reach it
+exactly as python_pi 1.6 gave them.
 
 It counts chat lines per nick and writes the counts to ``stats.json`` in
 its state folder (``VH_STATE_DIR``; docs/admin.md "Sandbox"), and answers

@@ -139,6 +139,11 @@ pub struct Resolved {
     /// A failed load that looks like Python 2 code is tried again under
     /// Python 2.7 (set by the supervisor).
     pub py2_fallback: bool,
+    /// Under generation A's semantics a script runs in Python 2.7 first, as
+    /// python_pi 1.6 ran every script; a first load that fails there as
+    /// Python 3 code fails is tried again under this Python 3 (set by the
+    /// supervisor).
+    pub py3_fallback: Option<PathBuf>,
 }
 
 impl Config {
@@ -230,6 +235,7 @@ impl Config {
                 explicit_python: s.python.is_some(),
                 py2: false,
                 py2_fallback: false,
+                py3_fallback: None,
             },
             None => Resolved {
                 python: self.python.clone(),
@@ -238,6 +244,7 @@ impl Config {
                 explicit_python: false,
                 py2: false,
                 py2_fallback: false,
+                py3_fallback: None,
             },
         };
         crate::sdk::apply(&self.python_path, &mut resolved.settings.env);

@@ -8,11 +8,15 @@
 //!   (`<socket>.py2`), which goes on the Python 2 workers' `PYTHONPATH`.
 //!   The package's function table, hook table and constants are the Python 3 SDK's own files, and its wire codec runs off
 //!   the schema generated from `proto/vh.proto` ([`vh_proto::PY_SCHEMA`]).
-//! * Which interpreter: a `[[script]]`'s `python` wins; else the script is
-//!   loaded under the default (Python 3) interpreter, and if that fails as
-//!   Python 2 code fails there ([`fails_as_python2`]) and a Python 2.7 is
-//!   known (`[defaults] python2`, else `python2.7`/`python2` on `PATH`,
-//!   [`find_python2`]), it is loaded again under Python 2.7.
+//! * Which interpreter: a `[[script]]`'s `python` wins; else, with
+//!   generation A's semantics and a Python 2.7 known (`[defaults]
+//!   python2`, else `python2.7`/`python2` on `PATH`, [`find_python2`]),
+//!   the script runs in Python 2.7 as python_pi 1.6 ran every script, and
+//!   is loaded again under the default Python 3 if that fails as Python 3
+//!   code fails there ([`fails_as_python3`]); else it is loaded under the
+//!   default (Python 3) interpreter, and if that fails as Python 2 code
+//!   fails there ([`fails_as_python2`]) and a Python 2.7 is known, it is
+//!   loaded again under Python 2.7.
 //! * Python 2 workers take direct links to the hub as Python 3 workers do
 //!   (docs/protocol.md "Direct links").
 
@@ -351,6 +355,19 @@ pub fn version_of(python: &Path) -> Option<String> {
 /// True if `version` (as [`version_of`] gives it) is a Python 2.
 pub fn is_python2(version: &str) -> bool {
     version.starts_with("2.")
+}
+
+/// Why a first load under Python 2.7 failed as Python 3 code fails there,
+/// or `None`: the traceback's last line is a `SyntaxError`/`TabError`
+/// (Python 3 syntax), or an `ImportError` of a module (one Python 2.7 does
+/// not have, a Python 3 standard module or a package installed only for
+/// the Python 3). Such a script is loaded again under Python 3.
+pub fn fails_as_python3(error: &str) -> Option<String> {
+    let last = error.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    let python3_code = last.starts_with("SyntaxError")
+        || last.starts_with("TabError")
+        || (last.starts_with("ImportError") && last.contains("No module named"));
+    python3_code.then(|| last.to_string())
 }
 
 /// Why a load that failed under Python 3 looks like Python 2 code, from

@@ -4,6 +4,7 @@
 //! restart|stop`. While no worker runs, the script's hooks are answered "no
 //! opinion" at once, so the hub never waits for a script that is down.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,7 +104,7 @@ pub async fn run(
     let (key, entry) = registry.add(id, &path, control_tx);
     let mut policy = RestartPolicy::new(&resolved.settings);
     let mut reloaded = false;
-    choose_interpreter(&mut resolved, &entry).await;
+    choose_interpreter(&mut resolved, &entry, &load).await;
     loop {
         let exit = worker::run_once(
             &load,
@@ -116,6 +117,10 @@ pub async fn run(
         )
         .await;
         if let Exit::Fallback { why, error } = exit {
+            if let Some(python3) = resolved.py3_fallback.take() {
+                fall_back_to_python3(&mut resolved, &entry, &why, python3);
+                continue;
+            }
             let py2 = tokio::task::spawn_blocking(crate::py2::get)
                 .await
                 .unwrap_or_default();
@@ -203,14 +208,18 @@ pub async fn run(
 
 /// Python 2 or 3 ([`crate::py2`]). A script's own `python`
 /// runs it, as a Python 2 worker if it is a Python 2 (asked once per
-/// interpreter). Without one the script runs under the top-level
-/// (Python 3) interpreter, and may fall back to the runner's Python 2.7 if
-/// its load fails as Python 2 code fails under Python 3; its version for
+/// interpreter). Without one, a script with generation A's semantics (an A
+/// hub's, unless runner.toml says otherwise) runs in the runner's Python
+/// 2.7 if there is one, as python_pi 1.6 ran every script, and falls back
+/// to the top-level Python 3 if its load fails as Python 3 code fails
+/// under Python 2.7; any other script runs under the top-level (Python 3)
+/// interpreter, and may fall back to the runner's Python 2.7 if its load
+/// fails as Python 2 code fails under Python 3. A Python 3's version for
 /// `vh-runner status` is asked in the background, so that the load does
 /// not wait for it.
-async fn choose_interpreter(resolved: &mut Resolved, entry: &Arc<Entry>) {
-    let python = resolved.python.clone();
+async fn choose_interpreter(resolved: &mut Resolved, entry: &Arc<Entry>, load: &LoadScript) {
     if resolved.explicit_python {
+        let python = resolved.python.clone();
         let version = tokio::task::spawn_blocking(move || crate::py2::version_of(&python))
             .await
             .ok()
@@ -220,8 +229,37 @@ async fn choose_interpreter(resolved: &mut Resolved, entry: &Arc<Entry>) {
         entry.update(|s| s.python = version.unwrap_or_default());
         return;
     }
+    if a_semantics(resolved, load) {
+        let py2 = tokio::task::spawn_blocking(crate::py2::get)
+            .await
+            .unwrap_or_default();
+        if let (Some(python2), Some(_)) = (py2.python, py2.package_dir) {
+            resolved.py3_fallback = Some(std::mem::replace(&mut resolved.python, python2));
+            resolved.py2 = true;
+            resolved.py2_fallback = false;
+            entry.update(|s| s.python = "2.7".into());
+            return;
+        }
+    }
     resolved.py2 = false;
     resolved.py2_fallback = true;
+    report_version(resolved, entry);
+}
+
+/// True if the script gets generation A's `vh`: its runner.toml
+/// `semantics`, else the hub's generation (A when unknown).
+fn a_semantics(resolved: &Resolved, load: &LoadScript) -> bool {
+    match resolved.settings.semantics {
+        Some(crate::config::Semantics::A) => true,
+        Some(crate::config::Semantics::B) => false,
+        None => load.generation != "B",
+    }
+}
+
+/// Asks `resolved.python` its version in the background for `vh-runner
+/// status`'s PY column.
+fn report_version(resolved: &Resolved, entry: &Arc<Entry>) {
+    let python = resolved.python.clone();
     let entry = Arc::clone(entry);
     tokio::task::spawn_blocking(move || {
         if let Some(v) = crate::py2::version_of(&python) {
@@ -232,6 +270,26 @@ async fn choose_interpreter(resolved: &mut Resolved, entry: &Arc<Entry>) {
             });
         }
     });
+}
+
+/// After [`worker::Exit::Fallback`] of a first load under Python 2.7: the
+/// script runs under `python3` from now on (restarts included), with one
+/// log line saying why.
+fn fall_back_to_python3(resolved: &mut Resolved, entry: &Arc<Entry>, why: &str, python3: PathBuf) {
+    let line = format!(
+        "not Python 2 code ({why}); loading it again under Python 3 ({})",
+        python3.display()
+    );
+    tracing::info!(script = %entry.name, script_id = entry.script_id, "{line}");
+    entry.log("runner", &line);
+    resolved.python = python3;
+    resolved.py2 = false;
+    resolved.py2_fallback = false;
+    entry.update(|s| {
+        s.python.clear();
+        s.last_error.clear();
+    });
+    report_version(resolved, entry);
 }
 
 /// After [`worker::Exit::Fallback`]: if the runner has a Python 2.7 (and

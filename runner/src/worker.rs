@@ -60,11 +60,14 @@ pub enum Exit {
     /// The script's worker exited with code 0 on its own.
     CleanExit,
     /// The first load failed under Python 3 as Python 2 code fails there
-    /// ([`crate::py2::fails_as_python2`]); nothing was sent to the hub: the
-    /// supervisor loads the script again under Python 2.7, or, without
-    /// one, reports this failure with [`load_failed`].
+    /// ([`crate::py2::fails_as_python2`]), or under Python 2.7 as Python 3
+    /// code fails there ([`crate::py2::fails_as_python3`]); nothing was
+    /// sent to the hub: the supervisor loads the script again under the
+    /// other Python, or, without a Python 2.7, reports this failure with
+    /// [`load_failed`].
     Fallback {
-        /// Why it looks like Python 2 code (the traceback's last line).
+        /// Why it looks like the other Python's code (the traceback's last
+        /// line).
         why: String,
         /// The whole failure, as the hub would have got it.
         error: String,
@@ -138,10 +141,16 @@ pub async fn run_once(
     let fail = |error: String| -> Exit {
         let error = clip(error);
         entry.log("runner", &error);
-        if resolved.py2_fallback
-            && !reloaded
-            && let Some(why) = crate::py2::fails_as_python2(&error)
-        {
+        let why = if reloaded {
+            None
+        } else if resolved.py2_fallback {
+            crate::py2::fails_as_python2(&error)
+        } else if resolved.py3_fallback.is_some() {
+            crate::py2::fails_as_python3(&error)
+        } else {
+            None
+        };
+        if let Some(why) = why {
             return Exit::Fallback { why, error };
         }
         if reloaded {

@@ -18,6 +18,20 @@ fn python2_failures_are_told_from_others() {
 }
 
 #[test]
+fn python3_failures_under_python2_are_told_from_others() {
+    let tb = |last: &str| {
+        format!("Traceback (most recent call last):\n  File \"x.py\", line 1\n{last}\n")
+    };
+    assert!(fails_as_python3(&tb("SyntaxError: invalid syntax")).is_some());
+    assert!(fails_as_python3(&tb("ImportError: No module named queue")).is_some());
+    assert!(fails_as_python3(&tb("ImportError: No module named fastapi")).is_some());
+    // A Python 2 script's own errors stay its own.
+    assert!(fails_as_python3(&tb("NameError: name 'x' is not defined")).is_none());
+    assert!(fails_as_python3(&tb("ImportError: cannot import name foo")).is_none());
+    assert!(fails_as_python3("the worker exited with code 1").is_none());
+}
+
+#[test]
 fn the_package_is_written_privately() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();

@@ -47,6 +47,7 @@ async fn run(python: &Path, sandbox: bool) -> (Level, String) {
         explicit_python: false,
         py2: false,
         py2_fallback: false,
+        py3_fallback: None,
     };
     let registry = Registry::default();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
