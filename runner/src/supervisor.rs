@@ -273,49 +273,55 @@ fn report_version(resolved: &Resolved, entry: &Arc<Entry>) {
 }
 
 /// After [`worker::Exit::Fallback`] of a first load under Python 2.7: the
-/// script runs under `python3` from now on (restarts included), with one
-/// log line saying why.
+/// script runs under `python3` from now on (restarts included).
 fn fall_back_to_python3(resolved: &mut Resolved, entry: &Arc<Entry>, why: &str, python3: PathBuf) {
-    let line = format!(
-        "not Python 2 code ({why}); loading it again under Python 3 ({})",
-        python3.display()
-    );
-    tracing::info!(script = %entry.name, script_id = entry.script_id, "{line}");
-    entry.log("runner", &line);
-    resolved.python = python3;
-    resolved.py2 = false;
-    resolved.py2_fallback = false;
-    entry.update(|s| {
-        s.python.clear();
-        s.last_error.clear();
-    });
-    report_version(resolved, entry);
+    switch_python(resolved, entry, why, python3, false);
 }
 
 /// After [`worker::Exit::Fallback`]: if the runner has a Python 2.7 (and
 /// its package), the script runs under it from now on (restarts
-/// included), with one log line saying why; returns false otherwise.
+/// included); returns false otherwise.
 fn fall_back_to_python2(
     resolved: &mut Resolved,
-    entry: &Entry,
+    entry: &Arc<Entry>,
     why: &str,
     py2: &crate::py2::Python2,
 ) -> bool {
     let (Some(python), Some(_)) = (py2.python.clone(), py2.package_dir.as_ref()) else {
         return false;
     };
+    switch_python(resolved, entry, why, python, true);
+    true
+}
+
+/// Runs the script under `python` (a Python 2.7 if `py2`) from now on,
+/// with one log line saying why its first load failed under the other.
+fn switch_python(
+    resolved: &mut Resolved,
+    entry: &Arc<Entry>,
+    why: &str,
+    python: PathBuf,
+    py2: bool,
+) {
+    let (from, to) = if py2 {
+        ("Python 3", "Python 2.7")
+    } else {
+        ("Python 2", "Python 3")
+    };
     let line = format!(
-        "not Python 3 code ({why}); loading it again under Python 2.7 ({})",
+        "not {from} code ({why}); loading it again under {to} ({})",
         python.display()
     );
     tracing::info!(script = %entry.name, script_id = entry.script_id, "{line}");
     entry.log("runner", &line);
     resolved.python = python;
-    resolved.py2 = true;
+    resolved.py2 = py2;
     resolved.py2_fallback = false;
     entry.update(|s| {
-        s.python = "2.7".into();
+        s.python = if py2 { "2.7".into() } else { String::new() };
         s.last_error.clear();
     });
-    true
+    if !py2 {
+        report_version(resolved, entry);
+    }
 }

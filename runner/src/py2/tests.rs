@@ -3,11 +3,13 @@
 
 use super::*;
 
+/// A worker's load failure ending in `last`.
+fn tb(last: &str) -> String {
+    format!("Traceback (most recent call last):\n  File \"x.py\", line 1\n{last}\n")
+}
+
 #[test]
 fn python2_failures_are_told_from_others() {
-    let tb = |last: &str| {
-        format!("Traceback (most recent call last):\n  File \"x.py\", line 1\n{last}\n")
-    };
     assert!(fails_as_python2(&tb("SyntaxError: Missing parentheses in call to 'print'")).is_some());
     assert!(fails_as_python2(&tb("ModuleNotFoundError: No module named 'urllib2'")).is_some());
     assert!(fails_as_python2(&tb("ModuleNotFoundError: No module named 'ConfigParser'")).is_some());
@@ -19,9 +21,6 @@ fn python2_failures_are_told_from_others() {
 
 #[test]
 fn python3_failures_under_python2_are_told_from_others() {
-    let tb = |last: &str| {
-        format!("Traceback (most recent call last):\n  File \"x.py\", line 1\n{last}\n")
-    };
     assert!(fails_as_python3(&tb("SyntaxError: invalid syntax")).is_some());
     assert!(fails_as_python3(&tb("ImportError: No module named queue")).is_some());
     assert!(fails_as_python3(&tb("ImportError: No module named fastapi")).is_some());

@@ -81,6 +81,42 @@ fn a_classic_python2_script_loads_by_the_automatic_choice_and_keeps_a_semantics(
     }
 }
 
+#[test]
+fn the_automatic_choice_falls_back_to_the_other_python_with_one_line() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    let runner = Runner::start_with(&config(&py2, ""));
+    // On an A hub Python 2.7 comes first: Python 3 syntax sends the script
+    // on to Python 3.
+    let modern = runner.dir.path().join("modern.py");
+    std::fs::write(
+        &modern,
+        "def OnParsedMsgChat(nick, message):\n    return (f\"hi {nick}\", 1)\n",
+    )
+    .unwrap();
+    let mut hub = open(&runner, Generation::A);
+    load(&mut hub, &runner, &modern);
+    let row = faults::status_row(&runner, "modern.py");
+    assert!(row["PY"].starts_with('3'), "{row:?}");
+    let log = runner.log();
+    assert!(
+        log.contains("not Python 2 code (SyntaxError")
+            && log.contains("loading it again under Python 3"),
+        "{log}"
+    );
+    drop(hub);
+    // On a B hub Python 3 comes first: Python 2 syntax sends the script on
+    // to Python 2.7.
+    let mut hub = open(&runner, Generation::B);
+    load(&mut hub, &runner, &script("classic2.py"));
+    assert_eq!(faults::status_row(&runner, "classic2.py")["PY"], "2.7");
+    let log = runner.log();
+    assert!(
+        log.contains("not Python 3 code") && log.contains("loading it again under Python 2.7"),
+        "{log}"
+    );
+}
+
 fn classic_script(runner: &Runner, link: &str) {
     let mut hub = open(runner, Generation::A);
     let id = load(&mut hub, runner, &script("classic2.py"));
