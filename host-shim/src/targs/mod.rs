@@ -135,26 +135,36 @@ pub fn build(args: &[Arg<'_>]) -> *mut Targs {
         }
         tail = tail.add(1); // NUL from calloc
         for (i, a) in args.iter().enumerate() {
-            let value = match a {
-                Arg::Long(l) => ElemValue { l: *l as c_long },
-                Arg::Double(d) => ElemValue { d: *d },
-                Arg::Str(None) => ElemValue { s: ptr::null_mut() },
-                Arg::Str(Some(s)) | Arg::Json(s) => {
-                    let s = c_bytes(s);
-                    ptr::copy_nonoverlapping(s.as_ptr(), tail, s.len());
-                    let p = tail.cast::<c_char>();
-                    tail = tail.add(s.len() + 1);
-                    ElemValue { s: p }
-                }
-            };
-            elems.add(i).write(Element {
-                kind: a.format_char() as c_char,
-                value,
+            let element = element(a, |s| {
+                ptr::copy_nonoverlapping(s.as_ptr(), tail, s.len());
+                let p = tail.cast::<c_char>();
+                tail = tail.add(s.len() + 1);
+                p
             });
+            elems.add(i).write(element);
         }
         let t = block.cast::<Targs>();
         (*t).format = format.cast::<c_char>();
         t
+    }
+}
+
+/// The element of `a`; a string's bytes (up to its first NUL) are placed
+/// by `place`, which returns where the NUL-terminated copy is: the one
+/// mechanism behind [`build`] (inside the block) and [`build_owned`] (one
+/// `malloc` each).
+fn element(a: &Arg<'_>, place: impl FnOnce(&[u8]) -> *mut c_char) -> Element {
+    let value = match a {
+        Arg::Long(l) => ElemValue { l: *l as c_long },
+        Arg::Double(d) => ElemValue { d: *d },
+        Arg::Str(None) => ElemValue { s: ptr::null_mut() },
+        Arg::Str(Some(s)) | Arg::Json(s) => ElemValue {
+            s: place(c_bytes(s)),
+        },
+    };
+    Element {
+        kind: a.format_char() as c_char,
+        value,
     }
 }
 
@@ -195,20 +205,12 @@ pub fn build_owned(args: &[Arg<'_>]) -> *mut Targs {
         let elems = block.add(HEADER).cast::<Element>();
         let mut failed = fmt.is_null();
         for (i, a) in args.iter().enumerate() {
-            let value = match a {
-                Arg::Long(l) => ElemValue { l: *l as c_long },
-                Arg::Double(d) => ElemValue { d: *d },
-                Arg::Str(None) => ElemValue { s: ptr::null_mut() },
-                Arg::Str(Some(s)) | Arg::Json(s) => {
-                    let p = c_strdup(s);
-                    failed |= p.is_null();
-                    ElemValue { s: p }
-                }
-            };
-            elems.add(i).write(Element {
-                kind: a.format_char() as c_char,
-                value,
+            let element = element(a, |s| {
+                let p = c_strdup(s);
+                failed |= p.is_null();
+                p
             });
+            elems.add(i).write(element);
         }
         if failed {
             if fmt.is_null() {
