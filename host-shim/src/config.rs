@@ -118,13 +118,14 @@ impl Reader<'_> {
     }
 }
 
-/// Longest hook deadline accepted: 10 minutes (past that the hub would
-/// look frozen to its users long before).
-pub const MAX_HOOK_DEADLINE_MS: u64 = 600_000;
-/// Longest load or unload deadline accepted: 1 hour.
-pub const MAX_LOAD_DEADLINE_MS: u64 = 3_600_000;
-/// Longest spin accepted, µs (10 ms: longer only burns CPU).
-pub const MAX_SPIN_US: u64 = 10_000;
+// The limits live in `vh_proto::limits`, which the runner's config check
+// shares, so runner.toml cannot ask for what the shim would refuse.
+/// Longest hook deadline accepted, ms ([`vh_proto::limits::MAX_HOOK_DEADLINE_MS`]).
+pub const MAX_HOOK_DEADLINE_MS: u64 = vh_proto::limits::MAX_HOOK_DEADLINE_MS as u64;
+/// Longest load or unload deadline accepted, ms.
+pub const MAX_LOAD_DEADLINE_MS: u64 = vh_proto::limits::MAX_LOAD_DEADLINE_MS as u64;
+/// Longest spin accepted, µs.
+pub const MAX_SPIN_US: u64 = vh_proto::limits::MAX_SPIN_US as u64;
 
 impl Settings {
     /// Reads the hub process's environment ([`Settings::from_vars`]).

@@ -7,6 +7,7 @@
 //!   the wait on the link and an eventfd.
 //! * [`hooks`]: the hook table (names, formats, result modes).
 //! * [`fd`]: sockets kept off fds 0, 1 and 2.
+//! * [`limits`]: limits the shim and the runner both enforce.
 
 /// Messages of package `vh.v1`; see `proto/vh.proto` for every field.
 #[allow(clippy::all, missing_docs)]
@@ -17,6 +18,7 @@ pub mod v1 {
 pub mod direct;
 pub mod fd;
 pub mod hooks;
+pub mod limits;
 
 /// Every message of `proto/vh.proto` as a Python table of its fields
 /// (`MESSAGES = {name: ((number, field, type, repeated, message, oneof),

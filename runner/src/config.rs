@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+mod ranges;
 pub mod sandbox_keys;
 mod settings;
 
@@ -176,13 +177,12 @@ impl Config {
                 root.display()
             ));
         }
-        sandbox_keys::check(&self.defaults).map_err(|e| format!("[defaults]: {e}"))?;
+        let check = |s: &ScriptSettings| ranges::check(s).and_then(|()| sandbox_keys::check(s));
+        check(&self.defaults).map_err(|e| format!("[defaults]: {e}"))?;
         for (i, section) in self.scripts.iter().enumerate() {
-            self.merge(section)
-                .and_then(|s| sandbox_keys::check(&s))
-                .map_err(|e| {
-                    format!("[[script]] #{} (match = {:?}): {e}", i + 1, section.pattern)
-                })?;
+            self.merge(section).and_then(|s| check(&s)).map_err(|e| {
+                format!("[[script]] #{} (match = {:?}): {e}", i + 1, section.pattern)
+            })?;
         }
         Ok(())
     }
@@ -316,6 +316,13 @@ mod tests {
         let err = parse("[[script]]\nmatch = \"a.py\"\nhook_deadlin_ms = 5\n").unwrap_err();
         assert!(
             err.contains("hook_deadlin_ms") && err.contains("a.py"),
+            "{err}"
+        );
+        let err = parse("[[script]]\nmatch = \"a.py\"\nhook_deadline_ms = 99999999\n").unwrap_err();
+        assert!(
+            err.contains(
+                "runner.toml: [[script]] #1 (match = \"a.py\"): hook_deadline_ms = 99999999"
+            ) && err.contains("from 0 to 600000"),
             "{err}"
         );
         let err = parse("socket_mode = \"rw\"\n").unwrap_err();

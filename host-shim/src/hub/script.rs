@@ -61,10 +61,13 @@ impl Script {
             .fold(0u64, |acc, &h| acc | hook_bit(h as usize));
         self.hooks.store(hooks, Ordering::Release);
         hooktable::set(self.id, hooks);
+        // The runner checks these at start-up; the cap keeps a runner that
+        // did not (an older one, a hostile peer) from parking the hub thread.
+        let cap = |ms: u32| ms.min(vh_proto::limits::MAX_HOOK_DEADLINE_MS);
         self.hook_deadline_ms
-            .store(loaded.hook_deadline_ms, Ordering::Relaxed);
+            .store(cap(loaded.hook_deadline_ms), Ordering::Relaxed);
         self.timer_deadline_ms
-            .store(loaded.timer_deadline_ms, Ordering::Relaxed);
+            .store(cap(loaded.timer_deadline_ms), Ordering::Relaxed);
         self.circuit_after
             .store(loaded.circuit_after, Ordering::Relaxed);
         self.close_circuit();
@@ -82,4 +85,24 @@ impl Script {
 /// The bit of `hook` in a hook mask.
 pub(super) fn hook_bit(hook: usize) -> u64 {
     1u64 << hook
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_beyond_the_limit_from_the_runner_is_capped() {
+        let loaded = ScriptLoaded {
+            hook_deadline_ms: u32::MAX,
+            timer_deadline_ms: 250,
+            ..ScriptLoaded::default()
+        };
+        let s = Script::new(1, "x.py".into(), &loaded);
+        assert_eq!(
+            s.hook_deadline_ms.load(Ordering::Relaxed),
+            vh_proto::limits::MAX_HOOK_DEADLINE_MS
+        );
+        assert_eq!(s.timer_deadline_ms.load(Ordering::Relaxed), 250);
+    }
 }
