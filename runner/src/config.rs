@@ -145,6 +145,10 @@ pub struct Resolved {
     /// Python 3 code fails is tried again under this Python 3 (set by the
     /// supervisor).
     pub py3_fallback: Option<PathBuf>,
+    /// After a fallback: the interpreter the first load failed under
+    /// ("Python 2.7", "Python 3") and its traceback, so that a second
+    /// failure tells the hub the right one ([`crate::py2::both_failed`]).
+    pub earlier_failure: Option<(&'static str, String)>,
 }
 
 impl Config {
@@ -236,6 +240,7 @@ impl Config {
                 py2: false,
                 py2_fallback: false,
                 py3_fallback: None,
+                earlier_failure: None,
             },
             None => Resolved {
                 python: self.python.clone(),
@@ -245,6 +250,7 @@ impl Config {
                 py2: false,
                 py2_fallback: false,
                 py3_fallback: None,
+                earlier_failure: None,
             },
         };
         crate::sdk::apply(&self.python_path, &mut resolved.settings.env);

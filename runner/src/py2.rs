@@ -392,6 +392,39 @@ pub fn fails_as_python2(error: &str) -> Option<String> {
     None
 }
 
+/// What the hub is told when a script failed to load under both
+/// interpreters (`(name, traceback)` each, in the order tried): the
+/// traceback of the one whose language the script is written in, which is
+/// the first unless the first could not even compile it (a `SyntaxError`
+/// or `TabError`), then one line with the other's last line. So a Python 2
+/// script on an A hub whose module is missing shows that `ImportError`, as
+/// python_pi 1.6 would, not the `print` statement Python 3 then choked on.
+pub fn both_failed(first: (&str, &str), second: (&str, &str)) -> String {
+    let last = |tb: &str| {
+        tb.lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let not_compiled = |tb: &str| {
+        let l = last(tb);
+        l.starts_with("SyntaxError") || l.starts_with("TabError")
+    };
+    let (shown, other) = if not_compiled(first.1) {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    format!(
+        "{}\n(vh-runner: under {} it failed too: {})",
+        shown.1.trim_end(),
+        other.0,
+        last(other.1)
+    )
+}
+
 /// `PYTHONPATH` for a Python 2 worker: the package directory first, then
 /// whatever the worker's environment already had.
 pub fn pythonpath(package_dir: &Path, existing: Option<&str>) -> String {

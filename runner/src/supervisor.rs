@@ -118,13 +118,13 @@ pub async fn run(
         .await;
         if let Exit::Fallback { why, error } = exit {
             if let Some(python3) = resolved.py3_fallback.take() {
-                fall_back_to_python3(&mut resolved, &entry, &why, python3);
+                fall_back_to_python3(&mut resolved, &entry, (&why, error), python3);
                 continue;
             }
             let py2 = tokio::task::spawn_blocking(crate::py2::get)
                 .await
                 .unwrap_or_default();
-            if fall_back_to_python2(&mut resolved, &entry, &why, &py2) {
+            if fall_back_to_python2(&mut resolved, &entry, (&why, error.clone()), &py2) {
                 continue;
             }
             // No Python 2.7 to try: the Python 3 failure is the outcome.
@@ -274,8 +274,13 @@ fn report_version(resolved: &Resolved, entry: &Arc<Entry>) {
 
 /// After [`worker::Exit::Fallback`] of a first load under Python 2.7: the
 /// script runs under `python3` from now on (restarts included).
-fn fall_back_to_python3(resolved: &mut Resolved, entry: &Arc<Entry>, why: &str, python3: PathBuf) {
-    switch_python(resolved, entry, why, python3, false);
+fn fall_back_to_python3(
+    resolved: &mut Resolved,
+    entry: &Arc<Entry>,
+    failure: (&str, String),
+    python3: PathBuf,
+) {
+    switch_python(resolved, entry, failure, python3, false);
 }
 
 /// After [`worker::Exit::Fallback`]: if the runner has a Python 2.7 (and
@@ -284,22 +289,24 @@ fn fall_back_to_python3(resolved: &mut Resolved, entry: &Arc<Entry>, why: &str, 
 fn fall_back_to_python2(
     resolved: &mut Resolved,
     entry: &Arc<Entry>,
-    why: &str,
+    failure: (&str, String),
     py2: &crate::py2::Python2,
 ) -> bool {
     let (Some(python), Some(_)) = (py2.python.clone(), py2.package_dir.as_ref()) else {
         return false;
     };
-    switch_python(resolved, entry, why, python, true);
+    switch_python(resolved, entry, failure, python, true);
     true
 }
 
 /// Runs the script under `python` (a Python 2.7 if `py2`) from now on,
-/// with one log line saying why its first load failed under the other.
+/// with one log line saying why its first load failed under the other
+/// (`failure`: that line's reason and the whole traceback, kept for
+/// [`crate::py2::both_failed`]).
 fn switch_python(
     resolved: &mut Resolved,
     entry: &Arc<Entry>,
-    why: &str,
+    (why, error): (&str, String),
     python: PathBuf,
     py2: bool,
 ) {
@@ -317,6 +324,7 @@ fn switch_python(
     resolved.python = python;
     resolved.py2 = py2;
     resolved.py2_fallback = false;
+    resolved.earlier_failure = Some((if py2 { "Python 3" } else { "Python 2.7" }, error));
     entry.update(|s| {
         s.python = if py2 { "2.7".into() } else { String::new() };
         s.last_error.clear();

@@ -159,6 +159,17 @@ pub async fn run_once(
                 uptime: Duration::ZERO,
             };
         }
+        let error = match &resolved.earlier_failure {
+            Some((first, earlier)) => {
+                let this = if resolved.py2 {
+                    "Python 2.7"
+                } else {
+                    "Python 3"
+                };
+                crate::py2::both_failed((first, earlier), (this, &error))
+            }
+            None => error,
+        };
         load_failed(entry, to_shim, error)
     };
     let (parent_end, child_end) = match std::os::unix::net::UnixStream::pair() {

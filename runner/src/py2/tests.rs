@@ -99,3 +99,24 @@ fn pythonpath_puts_the_package_first() {
     assert_eq!(pythonpath(d, Some("")), "/run/x");
     assert_eq!(pythonpath(d, Some("/a:/b")), "/run/x:/a:/b");
 }
+
+#[test]
+fn when_both_interpreters_fail_the_hub_gets_the_scripts_own_language_error() {
+    let missing = tb("ImportError: No module named requests");
+    let print = tb("SyntaxError: Missing parentheses in call to 'print'");
+    // A hub, a Python 2 script whose module is missing: 2.7's error.
+    let told = both_failed(("Python 2.7", &missing), ("Python 3", &print));
+    assert!(told.starts_with(missing.trim_end()), "{told}");
+    assert!(told.ends_with(
+        "(vh-runner: under Python 3 it failed too: SyntaxError: Missing parentheses in call to 'print')"
+    ));
+    // A hub, a Python 3 script (2.7 could not compile it) with its own bug.
+    let f_string = tb("SyntaxError: invalid syntax");
+    let zero = tb("ZeroDivisionError: division by zero");
+    let told = both_failed(("Python 2.7", &f_string), ("Python 3", &zero));
+    assert!(told.starts_with(zero.trim_end()), "{told}");
+    assert!(told.contains("under Python 2.7 it failed too: SyntaxError"));
+    // B hub, a Python 2 script: 2.7's error after Python 3's SyntaxError.
+    let told = both_failed(("Python 3", &print), ("Python 2.7", &missing));
+    assert!(told.starts_with(missing.trim_end()), "{told}");
+}

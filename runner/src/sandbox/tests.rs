@@ -48,6 +48,7 @@ async fn run(python: &Path, sandbox: bool) -> (Level, String) {
         py2: false,
         py2_fallback: false,
         py3_fallback: None,
+        earlier_failure: None,
     };
     let registry = Registry::default();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

@@ -117,6 +117,28 @@ fn the_automatic_choice_falls_back_to_the_other_python_with_one_line() {
     );
 }
 
+#[test]
+fn when_both_pythons_fail_the_hub_gets_the_error_of_the_scripts_own_python() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    let runner = Runner::start_with(&config(&py2, ""));
+    // A Python 2 script whose module is not installed: 2.7 fails on the
+    // import, Python 3 on the `print` statement. python_pi 1.6 would have
+    // shown the ImportError, and so must the hub now.
+    let old = runner.dir.path().join("needs_module.py");
+    std::fs::write(&old, "import vh_no_such_module\nprint \"loaded\"\n").unwrap();
+    let mut hub = open(&runner, Generation::A);
+    assert!(hub.load(&old) < 0, "{}", runner.log());
+    let log = runner.log();
+    assert!(
+        log.contains(
+            "ImportError: No module named vh_no_such_module\n\
+             (vh-runner: under Python 3 it failed too: SyntaxError"
+        ),
+        "{log}"
+    );
+}
+
 fn classic_script(runner: &Runner, link: &str) {
     let mut hub = open(runner, Generation::A);
     let id = load(&mut hub, runner, &script("classic2.py"));
