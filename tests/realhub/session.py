@@ -54,10 +54,14 @@ class Result:
     received: dict[bytes, list[bytes]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     hub_err: str = ""
+    hub_log: str = ""  # the hub's stdout, where its plugins' `PY:` lines go
     runner_log: str = ""
     hub_stop_s: float = 0.0
     runner_stop_s: float | None = None
     hub_alive_at_end: bool = True
+    # the hub's exit status if it had exited by itself before the stop
+    # (vh.StopHub), else None
+    hub_exit_code: int | None = None
     # every wrapper file the hub process has mapped: (path, inode, what it
     # is: "shim", "original" or "other")
     wrapper_maps: set = field(default_factory=set)
@@ -119,6 +123,8 @@ class Session:
         (SIGTERM); both are reaped whatever happens."""
         try:
             self.result.hub_alive_at_end = self.hub.alive()
+            if self.hub.proc is not None:
+                self.result.hub_exit_code = self.hub.proc.poll()
             self.result.hub_stop_s = self.hub.stop()
             if self.runner is not None and self.runner.proc is not None:
                 # A hub that exits runs no UnLoad(), in-process or not (the
@@ -151,6 +157,8 @@ class Session:
             self.result.files[f.name] = f.read_bytes()
         with contextlib.suppress(OSError):
             self.result.hub_err = (self.dir / "err").read_text(errors="replace")
+        with contextlib.suppress(OSError):
+            self.result.hub_log = (self.dir / "log").read_text(errors="replace")
         if self.runner is not None:
             self.result.runner_log = self.runner.logtext()
 

@@ -526,7 +526,8 @@ def name_and_version(
     """
 
 def StopHub(code: int, delay: int = 0, /) -> bool:
-    """Stops the hub with exit code ``code`` after ``delay`` seconds (-1: at once).
+    """Stops the hub with exit code ``code`` after ``delay`` seconds (0: at once; -1 cancels a
+    planned stop).
 
     Returns True, or False if the hub refused (§7.2, generation A). Hub callback ``StopHub``
     (docs/abi.md §6.3).

@@ -235,7 +235,10 @@ DOCS = {
     "Topic": "The hub topic; sets it first if ``new_topic`` is given.",
     "name_and_version": "This script's name and version as the plugin lists them; sets them "
     "first if given.",
-    "StopHub": "Stops the hub with exit code ``code`` after ``delay`` seconds (-1: at once).",
+    "StopHub": (
+        "Stops the hub with exit code ``code`` after ``delay`` seconds "
+        "(0: at once; -1 cancels a planned stop)."
+    ),
 }
 
 

@@ -498,7 +498,8 @@ def name_and_version(
     """
 
 def StopHub(code: int, delay: int = 0, /, *, timeout: float | None = None) -> None:
-    """Stops the hub with exit code ``code`` after ``delay`` seconds (-1: at once).
+    """Stops the hub with exit code ``code`` after ``delay`` seconds (0: at once; -1 cancels a
+    planned stop).
 
     Raises ``HubRefusedError`` if the hub refuses, ``HubTimeoutError`` after ``timeout``
     seconds. Hub callback ``StopHub`` (docs/abi.md §6.3).
