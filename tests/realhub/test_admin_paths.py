@@ -1,9 +1,10 @@
 """An operator's paths on the real hub, in-process and through vh-runner,
 both generations, compared byte for byte: a kick (`$Kick`, the hooks of
 the kicked user's close), `!pyreload` from a client (the script's module
-state starts again, its `UnLoad()` runs where the plugin runs it), the
-timer (a Python 2 `OnTimer()` without a parameter under A, docs/abi.md
-§7.6; B's float), and `vh.StopHub` (A stops the hub with the exit code;
+state starts again, its `UnLoad()` runs where the plugin runs it), a
+`!pyload` of a script that fails at import, the timer (a Python 2
+`OnTimer()` without a parameter under A, docs/abi.md §7.6; B's float),
+and `vh.StopHub` (A stops the hub with the exit code;
 B's always returns False, docs/abi.md §7.4).
 
 Scripts: 10_record_hooks of the generation (every hook with arguments and
@@ -53,6 +54,12 @@ async def admin_session(s: Session, gen: str) -> None:
     await s.wait_output("admin.txt", "'import'\n", timeout=30)
     op.chat(b".lines")
     await s.barrier(op, "lines-after")
+    # a script that fails at import, loaded from a client: the operator
+    # gets the plugin's own answer in both modes
+    broken = s.dir / "scripts" / "broken.py"
+    broken.write_bytes(b"x = 1 / 0\n")
+    op.chat(b"!pyload " + str(broken).encode())
+    await s.barrier(op, "pyload-broken", timeout=60)
     # vh.StopHub last: under A the hub stops at its next turn with code 3;
     # B's always returned False and the hub ran on, where vh-runner stops
     # it (a listed departure)
@@ -154,6 +161,7 @@ def test_clients_receive_the_same_across_kick_reload_and_stop(admin_pair):
     # the count of the script's lines started again at !pyreload (the
     # barrier's line and this one)
     assert b"<VerliHub> lines since load: 2" in inproc.received[b"op"]
+    assert [m for m in inproc.received[b"op"] if b"couldn't be parsed: " in m]
 
 
 def test_stophub_ends_the_hub_the_same_way(admin_pair):
