@@ -12,15 +12,16 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[2]
 
 #: ``vh._runtime``'s layers, top first (its module doc): each may import
-#: only those after it.
+#: only those after it. The last two are shared with the Python 2 worker.
 LAYERS = [
     "vh._runtime",
     "vh._calls",
     "vh._function_calls",
     "vh._hook_dispatch",
-    "vh._conversion",
     "vh._script_state",
     "vh._generation",
+    "vh._main_loop",
+    "vh._limits",
 ]
 
 

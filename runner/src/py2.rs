@@ -6,8 +6,12 @@
 //!   2): [`PACKAGE`] is embedded in the binary and [`install`] writes it at
 //!   start-up into a private 0700 directory beside the runner's socket
 //!   (`<socket>.py2`), which goes on the Python 2 workers' `PYTHONPATH`.
-//!   The package's function table, hook table and constants are the Python 3 SDK's own files, and its wire codec runs off
-//!   the schema generated from `proto/vh.proto` ([`vh_proto::PY_SCHEMA`]).
+//!   What both workers share is one file each, the Python 3 SDK's own,
+//!   written into this package too (the last entries of [`PACKAGE`]): the
+//!   function, hook and constant tables, the script attributes, the limits,
+//!   the main thread's switch over its events and the discarded-result
+//!   detector. The wire codec runs off the schema generated from
+//!   `proto/vh.proto` ([`vh_proto::PY_SCHEMA`]).
 //! * Which interpreter: a `[[script]]`'s `python` wins; else, with
 //!   generation A's semantics and a Python 2.7 known (`[defaults]
 //!   python2`, else `python2.7`/`python2` on `PATH`, [`find_python2`]),
@@ -27,7 +31,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 /// The files of the Python 2 `vh` package, by path inside the package
-/// directory. Four are the Python 3 SDK's own (shared, not copied).
+/// directory. Those after `vh/_schema.py` are the Python 3 SDK's own
+/// (shared, not copied: Python 2.7 and 3 syntax alike;
+/// `py-sdk/tests/test_py2_shared.py` checks that they compile under 2.7 and
+/// that every module the Python 2 package imports is here).
 pub const PACKAGE: &[(&str, &str)] = &[
     (
         "vh/__init__.py",
@@ -89,6 +96,18 @@ pub const PACKAGE: &[(&str, &str)] = &[
     (
         "vh/_discard.py",
         include_str!("../../py-sdk/python/vh/_discard.py"),
+    ),
+    (
+        "vh/_limits.py",
+        include_str!("../../py-sdk/python/vh/_limits.py"),
+    ),
+    (
+        "vh/_attributes.py",
+        include_str!("../../py-sdk/python/vh/_attributes.py"),
+    ),
+    (
+        "vh/_main_loop.py",
+        include_str!("../../py-sdk/python/vh/_main_loop.py"),
     ),
 ];
 

@@ -34,10 +34,12 @@ from __future__ import annotations
 import importlib
 from os import environ as _environ
 
-from . import _api, _constants, _extras
-from ._api import decode, encode
+from . import _api, _attributes, _constants, _extras
+
+# Exported by name through _attributes.SHARED_NAMES.
+from ._api import decode, encode  # noqa: F401
 from ._constants import *  # noqa: F403
-from ._errors import (
+from ._errors import (  # noqa: F401
     HubRefusedError,
     HubTimeoutError,
     MessageTooBigError,
@@ -65,14 +67,7 @@ hub_encoding: str = "cp1252"
 #: and passes it as ``VH_STATE_DIR``. ``""`` when there is none.
 state_dir: str = _environ.get("VH_STATE_DIR", "")
 
-_g = globals()
-for _fn in _api.CLASSIC_FUNCTIONS:
-    _g[_fn.__name__] = _fn
-del _g, _fn
-
-# Generation B's spellings of encode/decode (docs/abi.md §7.2).
-Encode = encode
-Decode = decode
+_attributes.add_functions(globals(), _api.CLASSIC_FUNCTIONS)
 
 _LAZY = ("aio", "strict", "hooks")
 
@@ -98,24 +93,10 @@ __all__ = [
     *(fn.__name__ for fn in _extras.FUNCTIONS),
     *(n for n in vars(_constants) if n.startswith(("eCR_", "eBOT_", "eBF_"))),
     *_extras.CONSTANTS,
-    "myid",
-    "botname",
-    "opchatname",
-    "name",
-    "path",
-    "basedir",
-    "config_name",
-    "starttime",
-    "hub_encoding",
+    *_attributes.ATTRIBUTES,
+    *_attributes.SHARED_NAMES,
     "state_dir",
-    "encode",
-    "decode",
-    "Encode",
-    "Decode",
-    "VhError",
-    "NotConnectedError",
     "HubRefusedError",
     "HubTimeoutError",
-    "MessageTooBigError",
     "hooks",  # noqa: F405 (imported on first use, see __getattr__)
 ]

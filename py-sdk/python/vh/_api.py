@@ -32,13 +32,14 @@ from __future__ import annotations
 from . import _pipeline, _results, _runtime
 from ._errors import HubRefusedError, MessageTooBigError
 from ._functions import FUNCTIONS, FunctionSpec
+from ._limits import LONG_MAX as _LONG_MAX
+from ._limits import LONG_MIN as _LONG_MIN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
 _KIND_NAMES = {"s": "str or None", "l": "int", "d": "float"}
-_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
 def convert_args(spec: FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:

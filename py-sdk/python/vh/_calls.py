@@ -21,6 +21,7 @@ import time
 
 from ._errors import HubTimeoutError, NotConnectedError
 from ._function_calls import FunctionCalls
+from ._main_loop import NAMED, wait_result
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,52 +91,25 @@ class Calls(FunctionCalls):
 
     def _wait_result(self, call_id: int, what: str, timeout: Optional[float]) -> Any:
         """Waits on the main thread for the result event of ``call_id``
-        (``vh._core.ResultEvent``),
-        running every hook and function call the hub sends meanwhile: the
-        hub may re-enter this script while it waits (docs/abi.md §9.2).
-
-        Such a nested hook may itself wait for a call, and the answer to
-        this (outer) call may come first: the hub does not wait for hooks
-        whose result it ignores (``OnScriptCommand`` from an instant
-        ``vh.ScriptCommand``), so it answers the outer call while the
-        nested hook still runs. Answers for an outer wait are kept until
-        that wait resumes; answers nobody waits for are late ones to calls
-        that timed out, and dropped.
+        (``vh._core.ResultEvent``), running every hook and function call the
+        hub sends meanwhile (``vh._main_loop.wait_result``: the hub may
+        re-enter this script while it waits, docs/abi.md §9.2).
 
         # Errors
         ``HubTimeoutError`` past ``timeout`` seconds (named ``what``),
         ``NotConnectedError`` if the link closes.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._main_waits.append(call_id)
-        try:
-            while True:
-                early = self._early_results.pop(call_id, None)
-                if early is not None:
-                    return early
-                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                event = self.channel.recv_main(wait)
-                if event is None:
-                    raise HubTimeoutError(what, timeout)
-                kind = event.kind
-                if kind == "result":
-                    if event.call_id == call_id:
-                        return event
-                    if event.call_id in self._main_waits:
-                        self._early_results[event.call_id] = event
-                elif kind == "hook":
-                    self.run_hook(event.call_id, event.hook, event.args)
-                elif kind == "function":
-                    self.run_function(event.call_id, event.name, event.kinds, event.args)
-                elif kind == "ping":
-                    self.answer_ping(event.seq)
-                elif kind == "closed":
-                    raise NotConnectedError(f"vh-runner link closed: {event.reason}")
-                elif kind == "unload":
-                    # Finish the call first; the unload is handled by the main loop.
-                    self.pending_unload = True
-        finally:
-            self._main_waits.pop()
+        recv = self.channel.recv_main
+        if timeout is not None:
+            deadline = time.monotonic() + timeout
+
+            def recv() -> Any:
+                return self.channel.recv_main(max(0.0, deadline - time.monotonic()))
+
+        event = wait_result(self, call_id, recv, NAMED)
+        if event is None:
+            raise HubTimeoutError(what, timeout)
+        return event
 
     def call_dynamic(
         self, name: bytes, kinds: str, args: list[Any], timeout: Optional[float] = None

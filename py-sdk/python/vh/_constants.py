@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 """Constants of the ``vh`` module with the hub's values (docs/abi.md §7.4; ban
-flags as generation A, the bit flags the hub's ``Ban()`` expects)."""
+flags as generation A, the bit flags the hub's ``Ban()`` expects).
+
+The Python 2 worker's ``vh`` package imports this very file (vh-runner
+writes it into that package), so it stays Python 2.7 syntax."""
 
 # Connection close reasons (eCR_*), as the hub numbers them.
 eCR_DEFAULT = 0

@@ -1,7 +1,7 @@
 """Generation B's ``w_CallFunction`` (docs/abi.md §3.9; a layer of
 ``vh._runtime``): it reaches the main thread like a hook, the script's
 module-level function runs there, may call ``vh.*`` and be re-entered, and
-its result goes back converted as §3.9 says (``vh._conversion``). An
+its result goes back converted as §3.9 says (``_send_function_result``). An
 ``async def`` function is awaited on the asyncio loop, as an async hook
 is."""
 
@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import sys
 
+from ._errors import MessageTooBigError
 from ._hook_dispatch import HookDispatch
 from ._lazy import isawaitable, print_exc, print_exception
+from ._limits import LONG_MAX, LONG_MIN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import concurrent.futures
     from typing import Any
+
+#: Python types a function result or dynamic argument sends as JSON ('D').
+JSON_TYPES = (list, tuple, set, frozenset, dict)
 
 
 class FunctionCalls(HookDispatch):
@@ -89,3 +94,47 @@ class FunctionCalls(HookDispatch):
             return self.json_from_hub(value, self.function_encoding()) if value else {}
         except ValueError:
             return {}
+
+    def _send_function_result(self, call_id: int, fname: str, r: Any) -> None:
+        """Sends ``r`` as §3.9 converts it: int/bool -> 'l', float -> 'd',
+        str -> 's', None -> 'l' 0, containers -> 'D' (JSON; ``[]``/``{}``
+        if they cannot be serialised, as B), anything else -> NULL. A
+        result too big to send is a failure (NULL) with the reason."""
+        try:
+            self._send_converted_result(call_id, fname, r)
+        except MessageTooBigError as e:
+            print(f"vh: CallFunction {fname}: {e}; returning NULL", flush=True)
+            self._send_function_failure(call_id, f"{fname}() returned {e}")
+
+    def _send_converted_result(self, call_id: int, fname: str, r: Any) -> None:
+        if r is None:
+            r = 0
+        if isinstance(r, int):
+            if not LONG_MIN <= r <= LONG_MAX:
+                self._send_function_failure(call_id, f"{fname}() returned {r}, beyond a C long")
+                return
+            self.channel.send_function_result(call_id, True, "l", int(r), "")
+        elif isinstance(r, float):
+            self.channel.send_function_result(call_id, True, "d", r, "")
+        elif isinstance(r, str):
+            try:
+                data = r.encode(self.function_encoding(), "surrogateescape")
+            except UnicodeEncodeError as e:
+                self._send_function_failure(
+                    call_id, f"{fname}() returned text the hub cannot hold: {e}"
+                )
+                return
+            self.channel.send_function_result(call_id, True, "s", data, "")
+        elif isinstance(r, JSON_TYPES):
+            try:
+                data = self.json_to_hub(r, self.function_encoding())
+            except (TypeError, ValueError):
+                data = b"{}" if isinstance(r, dict) else b"[]"
+            self.channel.send_function_result(call_id, True, "D", data, "")
+        else:
+            what = f"{fname}() returned {type(r).__name__}, which has no C form"
+            print(f"vh: CallFunction: {what}; returning NULL", flush=True)
+            self._send_function_failure(call_id, what)
+
+    def _send_function_failure(self, call_id: int, error: str) -> None:
+        self.channel.send_function_result(call_id, False, "", None, error)

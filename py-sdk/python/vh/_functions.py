@@ -339,3 +339,21 @@ PIPELINED_CALLBACKS = frozenset(
         "SetUserIP",
     ]
 )  # type: frozenset[str]
+
+#: Per list result kind (``FunctionSpec.result``): the command generation A's
+#: callback puts before the ``$$``-separated nicks (docs/abi.md §6.3, §7.2);
+#: generation B sends a JSON array instead.
+LIST_PREFIXES = {
+    "nicklist": b"$NickList ",
+    "oplist": b"$OpList ",
+    "botlist": b"$BotList ",
+}  # type: dict[str, bytes]
+
+#: The ``restrictions`` result kind: the hub's bit of each restriction a
+#: ``UserRestrictions`` mask holds (docs/abi.md §6.3), as the dict's keys.
+RESTRICTIONS = (
+    ("chat", 1),
+    ("pm", 2),
+    ("search", 4),
+    ("ctm", 8),
+)  # type: tuple[tuple[str, int], ...]

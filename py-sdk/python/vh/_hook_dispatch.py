@@ -1,7 +1,8 @@
-"""Hook dispatch (a layer of ``vh._runtime``): a hook the hub fires runs
-the script's function of that name on the main thread and its result goes
-back mapped (docs/abi.md §4.4); generation A's ``_update_settings``
-runs first (§4.3); nesting is bounded (:data:`MAX_DEPTH`).
+"""Running one hook for the script (a layer of ``vh._runtime``): a hook the
+hub fires runs the script's function of that name on the main thread, and
+its result goes back converted as the plugin reads it (docs/abi.md §4.4,
+:meth:`HookDispatch.map_result`); generation A's ``_update_settings`` runs
+first (§4.3); nesting is bounded (``vh._limits.MAX_DEPTH``).
 
 ``async def`` hooks: calling the hook function on the main thread only
 creates a coroutine. It runs on the worker's asyncio loop (``_loop``, a
@@ -18,29 +19,25 @@ from __future__ import annotations
 
 import sys
 
-from ._conversion import ResultConversion
 from ._errors import MessageTooBigError
 from ._generation import is_b
-from ._hooks import HOOK_INDEX, HOOK_NAMES, ON_TIMER
+from ._hooks import MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
 from ._lazy import isawaitable, print_exc, print_exception, takes_no_positional
+from ._limits import LONG_MAX, LONG_MIN, MAX_DEPTH
+from ._main_loop import ON_SCRIPT_COMMAND, script_hook, update_settings
+from ._script_state import ScriptState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import concurrent.futures
     from typing import Any, Callable, Optional
 
-#: Deepest nesting of hooks (and function calls) inside ``vh.*`` calls
-#: inside hooks; ``async`` hooks still running count as one level each.
-#: Past it a hook is not called and the hub goes on as if it allowed (the
-#: shim bounds the hub thread's nesting too, above this, docs/abi.md §9.2).
-MAX_DEPTH = 32
-
-#: Hook index of ``OnScriptCommand``: generation A's ``_update_settings``
-#: runs before it (docs/abi.md §4.3).
-ON_SCRIPT_COMMAND = HOOK_INDEX["OnScriptCommand"]
+#: Types of the results most hooks return, which are never awaitable: the
+#: test for an ``async def`` hook is skipped for them.
+_PLAIN = frozenset({int, bool, type(None), str, tuple})
 
 
-class HookDispatch(ResultConversion):
+class HookDispatch(ScriptState):
     """Runs the script's hooks and answers the hub (``vh._runtime.Runtime``
     is built on it)."""
 
@@ -50,16 +47,17 @@ class HookDispatch(ResultConversion):
         ``async`` hook's coroutine finishes."""
         if hook == ON_SCRIPT_COMMAND and not is_b():
             # Generation B never renamed vh.botname / vh.opchatname (§4.3).
-            self._update_settings(args)
-        name = HOOK_NAMES[hook] if 0 <= hook < len(HOOK_NAMES) else None
-        fn = getattr(self.module, name, None) if name else None
-        if name is None or not callable(fn):
+            update_settings(args, self.from_hub)
+        name, fn = script_hook(self.module, hook)
+        if fn is None:
             self.channel.send_hook_result(call_id, True, [])
             return
         if self._too_deep(name):
             self.channel.send_hook_result(call_id, False, [1])
             return
-        py_args = [self.from_hub(a) for a in args]
+        # ScriptState.from_hub, inlined: this runs for every argument.
+        enc = self.encoding
+        py_args = [a.decode(enc, "surrogateescape") if type(a) is bytes else a for a in args]
         if hook == ON_TIMER and self._timer_takes_no_arg(fn):
             py_args = []
         error: Optional[BaseException] = None
@@ -72,7 +70,7 @@ class HookDispatch(ResultConversion):
             result, error = None, e
         finally:
             self.depth -= 1
-        if isawaitable(result):
+        if type(result) not in _PLAIN and isawaitable(result):
             self._start_async_hook(call_id, hook, name, result)
         else:
             self.deliver_hook_result(call_id, hook, name, result, error)
@@ -91,23 +89,42 @@ class HookDispatch(ResultConversion):
         )
         return True
 
-    def _update_settings(self, args: list[Any]) -> None:
-        """Generation A's ``_update_settings`` (docs/abi.md §4.3): an
-        ``OnScriptCommand`` from the hub itself (empty plugin and script)
-        named ``_hub_security_change`` / ``_opchat_name_change`` renames
-        ``vh.botname`` / ``vh.opchatname`` before the script's hook runs.
-        Done for every script, also one without ``OnScriptCommand`` (the
-        worker always asks for the hook for this), where A reached only
-        scripts that defined it."""
-        if len(args) != 4 or args[2] or args[3]:
-            return
-        import vh
-
-        command, data = args[0], self.from_hub(args[1])
-        if command == b"_hub_security_change" and vh.botname != data:
-            vh.botname = data
-        elif command == b"_opchat_name_change" and vh.opchatname != data:
-            vh.opchatname = data
+    def map_result(self, hook: int, name: Optional[str], r: Any) -> Optional[list[Any]]:
+        """The hook's return value as the plugin reads it (docs/abi.md §4.3,
+        §4.4): generation A's mapping, and under B its wrapper's own results
+        where they crash nothing: a ``str`` is ``'s'`` and a ``float`` is
+        ``'d'`` for every hook (B's plugin reads neither: no effect), and
+        a value of any other type but a tuple is no opinion (None, the hub
+        gets NULL). ``None`` allows and tuples map as under A in both (B
+        blocked on ``None`` against its docs and crashed on tuples)."""
+        if r is None:
+            return [1]
+        if isinstance(r, bool):
+            return [int(r)]
+        if isinstance(r, int):
+            return [min(max(r, LONG_MIN), LONG_MAX)]
+        if is_b() and isinstance(r, str):
+            return [self.to_hub(r)]
+        if is_b() and isinstance(r, float):
+            return [r]
+        if hook == ON_PARSED_MSG_CHAT:
+            if isinstance(r, str):
+                return [None, self.to_hub(r)]
+            if _is_tuple_of(r, 2, (str, type(None))):
+                return [self.to_hub(r[0]), self.to_hub(r[1])]
+        if hook in MYINFO_HOOKS and _is_tuple_of(r, 5, (str, type(None))):
+            return [self.to_hub(x) for x in r]
+        if (
+            isinstance(r, tuple)
+            and len(r) == 2
+            and isinstance(r[0], (str, type(None)))
+            and isinstance(r[1], int)
+        ):
+            n = min(max(int(r[1]), LONG_MIN), LONG_MAX)
+            return [self.to_hub(r[0]), n]
+        print(f"vh: {name}: unexpected return value: {r!r}", flush=True)
+        # B: no opinion, but for a tuple (its "tab" struct crashed the hub).
+        return None if is_b() and not isinstance(r, tuple) else [1]
 
     def deliver_hook_result(
         self,
@@ -125,6 +142,10 @@ class HookDispatch(ResultConversion):
         byte, which ends a C string) counts as an exception in the hook:
         the traceback is printed and the hook allows, as generation A did
         when it could not parse a result (§4.3)."""
+        if type(value) is int and LONG_MIN <= value <= LONG_MAX:
+            # Most hooks return 1 or 0: map_result's answer, without it.
+            self.channel.send_hook_result(call_id, False, [value])
+            return
         if error is not None and is_b():
             # B's wrapper: an exception is no opinion (docs/abi.md §4.3).
             self.channel.send_hook_result(call_id, True, [])
@@ -135,8 +156,11 @@ class HookDispatch(ResultConversion):
                 self.channel.send_hook_result(call_id, True, [])
                 return
             values = mapped
-            if any(isinstance(v, bytes) and b"\0" in v for v in values):
-                raise ValueError(f"{name} returned text with a NUL byte, which the hub cannot take")
+            for v in values:
+                if type(v) is bytes and b"\0" in v:
+                    raise ValueError(
+                        f"{name} returned text with a NUL byte, which the hub cannot take"
+                    )
         except (UnicodeEncodeError, ValueError):
             print(f"vh: {name} returned a value the hub cannot take; the hub goes on", flush=True)
             print_exc()
@@ -181,3 +205,7 @@ class HookDispatch(ResultConversion):
         if self._timer_without_arg is None:
             self._timer_without_arg = takes_no_positional(fn)
         return self._timer_without_arg
+
+
+def _is_tuple_of(r: Any, n: int, types: tuple[type, ...]) -> bool:
+    return isinstance(r, tuple) and len(r) == n and all(isinstance(x, types) for x in r)

@@ -1,7 +1,8 @@
 """Loading a script the way python_pi's generation A does (docs/abi.md
 §7.5), shared by the worker and ``vh.testing``: the ``vh`` module's
 attributes first (§7.3), then the file runs as ``__main__`` with its folder
-on ``sys.path``, then the hooks it defines are found by name.
+on ``sys.path``; the hooks it defines are then found by name
+(``vh._main_loop.defined_hooks``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import sys
 import types
 
 import vh
-
-from ._hooks import HOOK_NAMES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -132,18 +131,3 @@ def run_script(path: str, name: str = "__main__") -> types.ModuleType:
         code = compile(f.read(), path, "exec")
     exec(code, module.__dict__)
     return module
-
-
-def defined_hooks(module: types.ModuleType) -> list[int]:
-    """Indices of the hooks the script defines: "attribute exists and is
-    callable", as the plugin decides at load (§7.5). A lookup that raises
-    (a module-level ``__getattr__`` of the script's) counts as "no such
-    hook" instead of failing a load that the plugin would let through."""
-    return [i for i, n in enumerate(HOOK_NAMES) if _has_callable(module, n)]
-
-
-def _has_callable(module: types.ModuleType, name: str) -> bool:
-    try:
-        return callable(getattr(module, name, None))
-    except Exception:
-        return False

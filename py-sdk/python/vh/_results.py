@@ -19,6 +19,7 @@ import collections.abc as _abc
 
 from . import _runtime
 from ._errors import HubRefusedError
+from ._functions import LIST_PREFIXES, RESTRICTIONS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and json are not imported by an idle worker
@@ -30,13 +31,6 @@ if TYPE_CHECKING:  # typing and json are not imported by an idle worker
 else:  # the same aliases without typing's Any
     Values = list
     Classic = Strict = _abc.Callable
-
-_LIST_PREFIXES = {
-    "nicklist": b"$NickList ",
-    "oplist": b"$OpList ",
-    "botlist": b"$BotList ",
-}
-_RESTRICTIONS = (("chat", 1), ("pm", 2), ("search", 4), ("ctm", 8))
 
 
 def parse_nick_list(raw: bytes, prefix: bytes, rt: _runtime.Runtime) -> list[str]:
@@ -82,7 +76,7 @@ def parse_sql(values: Values, rt: _runtime.Runtime) -> Optional[tuple[bool, list
 
 def restrictions(mask: int) -> dict[str, bool]:
     """The hub's bit mask of active restrictions (§6.3) as a dict."""
-    return {name: bool(mask & bit) for name, bit in _RESTRICTIONS}
+    return {name: bool(mask & bit) for name, bit in RESTRICTIONS}
 
 
 # -- the shape of a result ------------------------------------------------------
@@ -204,7 +198,7 @@ def _c_list(kind: str) -> Classic:
     def convert(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[list[str]]:
         if not ok or not values or not isinstance(values[0], bytes):
             return None
-        nicks = parse_nick_list(values[0], _LIST_PREFIXES[kind], rt)
+        nicks = parse_nick_list(values[0], LIST_PREFIXES[kind], rt)
         # A: None for an empty list; B: [] (its JSON form).
         return nicks if nicks or values[0].startswith(b"[") else None
 
@@ -240,14 +234,12 @@ CLASSIC: dict[str, Classic] = {
     "float": _c_float,
     "myinfo": _c_tuple,
     "name_version": _c_tuple,
-    "nicklist": _c_list("nicklist"),
-    "oplist": _c_list("oplist"),
-    "botlist": _c_list("botlist"),
     "raw": _c_raw,
     "geoip": _c_geoip,
     "sql": _c_sql,
     "restrictions": _c_restrictions,
 }
+CLASSIC.update((kind, _c_list(kind)) for kind in LIST_PREFIXES)
 
 # -- strict -------------------------------------------------------------------
 
@@ -287,7 +279,7 @@ def _s_tuple(n: int) -> Strict:
 def _s_list(kind: str) -> Strict:
     def convert(callback: str, values: Values, rt: _runtime.Runtime) -> list[str]:
         raw = _first(callback, values)
-        return parse_nick_list(raw, _LIST_PREFIXES[kind], rt) if raw else []
+        return parse_nick_list(raw, LIST_PREFIXES[kind], rt) if raw else []
 
     return convert
 
@@ -326,11 +318,9 @@ STRICT: dict[str, Strict] = {
     "float": _s_float,
     "myinfo": _s_tuple(6),
     "name_version": _s_tuple(2),
-    "nicklist": _s_list("nicklist"),
-    "oplist": _s_list("oplist"),
-    "botlist": _s_list("botlist"),
     "raw": _s_raw,
     "geoip": _s_geoip,
     "sql": _s_sql,
     "restrictions": _s_restrictions,
 }
+STRICT.update((kind, _s_list(kind)) for kind in LIST_PREFIXES)

@@ -7,27 +7,31 @@ below (so that imports go one way):
 
 * ``vh._script_state``: the script's state, hub strings and JSON to and
   from Python, the asyncio loop, health pings;
-* ``vh._conversion``: what a hook or a ``w_CallFunction`` function
-  returns, converted for the hub (docs/abi.md §4.4, §3.9);
-* ``vh._hook_dispatch``: hooks, plain and ``async def`` ones, and their
-  nesting (§4.3, §4.4, §9.2);
-* ``vh._function_calls``: generation B's ``w_CallFunction`` (§3.9);
+* ``vh._hook_dispatch``: one hook, plain or ``async def``, run for the
+  script, its nesting, and its result converted for the hub (§4.3, §4.4,
+  §9.2);
+* ``vh._function_calls``: generation B's ``w_CallFunction`` and its result
+  converted for C (§3.9);
 * ``vh._calls``: ``vh.*`` and dynamic function calls, from the main thread
   (serving the hooks the hub fires meanwhile) or any other (§3.10, §9.2);
 * this module: the script's unload, and the runtime ``vh.*`` calls use
   (:func:`get`, :func:`install`).
 
-Which generation's semantics the script runs with is ``vh._generation``;
-the stdlib helpers an idle worker does not import are ``vh._lazy``.
+What the main thread does with each event it receives (a hook, a function
+call, a ping, an answer) is ``vh._main_loop``, the one switch the Python 2
+worker shares; its limits are ``vh._limits``. Which generation's semantics
+the script runs with is ``vh._generation``; the stdlib helpers an idle
+worker does not import are ``vh._lazy``.
 """
 
 from __future__ import annotations
 
 from ._calls import CallOutcome, Calls, DynamicOutcome
-from ._conversion import JSON_TYPES
 from ._errors import NotConnectedError
-from ._hook_dispatch import MAX_DEPTH, ON_SCRIPT_COMMAND
+from ._function_calls import JSON_TYPES
 from ._lazy import isawaitable, print_exc
+from ._limits import MAX_DEPTH
+from ._main_loop import ON_SCRIPT_COMMAND
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -43,7 +43,9 @@ from __future__ import annotations
 
 from . import _api, _generation, _pipeline, _results, _runtime
 from ._errors import MessageTooBigError
-from ._functions import BY_NAME, DOCS, FUNCTIONS, FunctionSpec, Param
+from ._functions import BY_NAME, DOCS, FUNCTIONS, LIST_PREFIXES, FunctionSpec, Param
+from ._limits import LONG_MAX as _LONG_MAX
+from ._limits import LONG_MIN as _LONG_MIN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,7 +55,6 @@ if TYPE_CHECKING:
 else:  # the same alias without typing's Any
     Values = list
 
-_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 _TYPE_NAMES = {"s": "str", "l": "int", "d": "float"}
 
 #: A's module names that B's module did not have (§7.3) and that would
@@ -194,7 +195,7 @@ def _b_myinfo(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[tuple[
 
 
 def _b_list(kind: str) -> Callable[[bool, Values, _runtime.Runtime], Optional[list[str]]]:
-    prefix = _results._LIST_PREFIXES[kind]
+    prefix = LIST_PREFIXES[kind]
 
     def convert(ok: bool, values: Values, rt: _runtime.Runtime) -> Optional[list[str]]:
         if not ok or not values or not isinstance(values[0], bytes):

@@ -38,7 +38,8 @@ from typing import Any, Callable, Optional, TypeVar, Union
 
 import vh
 
-from . import _loader, _runtime, _semantics
+from . import _loader, _main_loop, _runtime, _semantics
+from ._attributes import ATTRIBUTES
 from ._fake import CALLBACKS, REENTRANT, Ban, HubModel, User
 from ._fake import transport as _transport
 from ._fake.records import Call, HookOutcome
@@ -205,7 +206,7 @@ class FakeHub:
             "main": sys.modules.get("__main__"),
             "argv": sys.argv,
             "modules": set(sys.modules),
-            "attrs": {a: getattr(vh, a) for a in _ATTRIBUTES},
+            "attrs": {a: getattr(vh, a) for a in ATTRIBUTES},
             "folder": os.path.dirname(os.path.abspath(path)),
         }
         self.model.script_path = path
@@ -228,7 +229,7 @@ class FakeHub:
         hub at load, docs/abi.md §7.5)."""
         if self.module is None:
             return []
-        return [HOOK_NAMES[i] for i in _loader.defined_hooks(self.module)]
+        return [HOOK_NAMES[i] for i in _main_loop.defined_hooks(self.module)]
 
     def close(self) -> None:
         """Unloads the script: calls its ``UnLoad()``, stops the asyncio
@@ -377,16 +378,3 @@ class FakeHub:
                 ok, values = handler(*decoded)
         record.ok, record.values = bool(ok), tuple(values)
         return bool(ok), [self._rt.to_hub(v) for v in values]
-
-
-#: The ``vh`` attributes a load sets (docs/abi.md §7.3), restored by ``close()``.
-_ATTRIBUTES = (
-    "myid",
-    "botname",
-    "opchatname",
-    "name",
-    "path",
-    "basedir",
-    "config_name",
-    "starttime",
-)

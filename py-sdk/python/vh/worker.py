@@ -8,8 +8,9 @@ does (docs/abi.md §7.5: as ``__main__``, with its folder on
 ``sys.path``), reports which hooks it defines, then runs
 hooks and function calls (generation B's ``w_CallFunction``) on its main
 thread until it is unloaded or the runner goes away (docs/protocol.md
-"Runner ↔ worker"). ``async def`` hooks run on the worker's asyncio loop
-(see ``vh._hook_dispatch``).
+"Runner ↔ worker"; the switch over the events is ``vh._main_loop``, shared
+with the Python 2 worker). ``async def`` hooks run on the worker's asyncio
+loop (see ``vh._hook_dispatch``).
 
 It always asks for ``OnScriptCommand``, defined or not, so that the hub's
 bot renames reach ``vh.botname``/``vh.opchatname`` in every script (docs/abi.md
@@ -22,7 +23,7 @@ import codecs
 import os
 import sys
 
-from . import _core, _loader, _runtime, _semantics
+from . import _core, _loader, _main_loop, _runtime, _semantics
 
 
 def _encoding(name: str) -> str:
@@ -103,24 +104,7 @@ def main() -> int:
 
         channel.send_loaded(False, traceback.format_exc(), [])
         return 1
-    hooks = _loader.defined_hooks(rt.module)
-    if _runtime.ON_SCRIPT_COMMAND not in hooks:
-        hooks = sorted([*hooks, _runtime.ON_SCRIPT_COMMAND])
-    channel.send_loaded(True, "", hooks)
-    while not rt.pending_unload:
-        event = channel.recv_main()
-        if event.kind == "hook":
-            rt.run_hook(event.call_id, event.hook, event.args)
-        elif event.kind == "function":
-            rt.run_function(event.call_id, event.name, event.kinds, event.args)
-        elif event.kind == "ping":
-            rt.answer_ping(event.seq)
-        elif event.kind == "unload":
-            break
-        elif event.kind == "closed":
-            return 0
-    rt.run_unload()
-    channel.send_unloaded()
+    _main_loop.serve_script(rt, channel, _main_loop.NAMED)
     return 0
 
 

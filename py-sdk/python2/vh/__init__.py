@@ -9,22 +9,25 @@ holding the hub's bytes untouched. Unlike in the hub, every function may
 be called from any thread of the script (a call off the main thread waits
 for the hub's next entry into the shim).
 
-The function table (names, parameters, defaults, result kinds, which sends
-are pipelined), the constants and the discarded-result detector are the
-Python 3 SDK's own files (``_functions.py``, ``_hooks.py``,
-``_constants.py``, ``_discard.py``), which the runner writes into this
-package; only the Python 2 transport, runtime and codec live here
-(``py-sdk/python2/vh/``).
+What both workers share is the Python 3 SDK's own files, which the runner
+writes into this package (``runner/src/py2.rs``, ``SHARED``): the function
+table (names, parameters, defaults, result kinds, which sends are
+pipelined), the hook table, the constants, the script attributes, the
+limits, the main thread's switch over its events (``_main_loop.py``) and
+the discarded-result detector. Only the Python 2 transport, runtime and
+codec live here (``py-sdk/python2/vh/``).
 
 Attributes set when the worker loads the script (§7.3): ``myid``,
 ``botname``, ``opchatname``, ``name``, ``path``, ``basedir``,
 ``config_name``, ``starttime``.
 """
 
-from . import _api
-from ._api import decode, encode
+from . import _api, _attributes
+
+# Exported by name through _attributes.SHARED_NAMES.
+from ._api import decode, encode  # noqa: F401
 from ._constants import *  # noqa: F403
-from ._errors import MessageTooBigError, NotConnectedError, VhError
+from ._errors import MessageTooBigError, NotConnectedError, VhError  # noqa: F401
 
 __version__ = (1, 6, 0, 0)
 __version_string__ = "1.6.0.0"
@@ -41,34 +44,11 @@ starttime = 0
 #: that want to decode hub bytes themselves).
 hub_encoding = "cp1252"
 
-_g = globals()
-for _fn in _api.CLASSIC_FUNCTIONS:
-    _g[_fn.__name__] = _fn
-del _g, _fn
-
-# Generation B's spellings of encode/decode (docs/abi.md §7.2).
-Encode = encode
-Decode = decode
+_attributes.add_functions(globals(), _api.CLASSIC_FUNCTIONS)
 
 __all__ = (
     [fn.__name__ for fn in _api.CLASSIC_FUNCTIONS]
     + [n for n in dir() if n.startswith(("eCR_", "eBOT_", "eBF_"))]
-    + [
-        "myid",
-        "botname",
-        "opchatname",
-        "name",
-        "path",
-        "basedir",
-        "config_name",
-        "starttime",
-        "hub_encoding",
-        "encode",
-        "decode",
-        "Encode",
-        "Decode",
-        "VhError",
-        "NotConnectedError",
-        "MessageTooBigError",
-    ]
+    + list(_attributes.ATTRIBUTES)
+    + list(_attributes.SHARED_NAMES)
 )

@@ -24,7 +24,7 @@ import sys
 from . import _runtime
 from ._discard import discarded
 from ._errors import MessageTooBigError
-from ._functions import FUNCTIONS, PIPELINED_CALLBACKS
+from ._functions import FUNCTIONS, LIST_PREFIXES, PIPELINED_CALLBACKS, RESTRICTIONS
 
 try:  # pragma: no cover - Python 2 only
     from thread import get_ident
@@ -37,12 +37,6 @@ else:
     _long = type("_no_long", (), {})
 
 _KIND_NAMES = {"s": "str or None", "l": "int", "d": "float"}
-_LIST_PREFIXES = {
-    "nicklist": b"$NickList ",
-    "oplist": b"$OpList ",
-    "botlist": b"$BotList ",
-}
-_RESTRICTIONS = (("chat", 1), ("pm", 2), ("search", 4), ("ctm", 8))
 
 
 class _Refused(Exception):
@@ -184,7 +178,7 @@ def _c_tuple(n):
 
 
 def _c_list(kind):
-    prefix = _LIST_PREFIXES[kind]
+    prefix = LIST_PREFIXES[kind]
 
     def convert(ok, values):
         raw = _first_text(ok, values)
@@ -244,7 +238,7 @@ def _c_sql(ok, values):
 
 def _c_restrictions(ok, values):
     if ok and len(values) == 1 and isinstance(values[0], int):
-        return dict((name, bool(values[0] & bit)) for name, bit in _RESTRICTIONS)
+        return dict((name, bool(values[0] & bit)) for name, bit in RESTRICTIONS)
     return None
 
 
@@ -256,14 +250,12 @@ CLASSIC = {
     "float": _c_float,
     "myinfo": _c_tuple(6),
     "name_version": _c_tuple(2),
-    "nicklist": _c_list("nicklist"),
-    "oplist": _c_list("oplist"),
-    "botlist": _c_list("botlist"),
     "raw": _c_raw,
     "geoip": _c_geoip,
     "sql": _c_sql,
     "restrictions": _c_restrictions,
 }
+CLASSIC.update((kind, _c_list(kind)) for kind in LIST_PREFIXES)
 
 
 def make_classic(spec):

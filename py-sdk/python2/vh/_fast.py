@@ -31,6 +31,8 @@ import struct
 import sys
 
 from . import _schema
+from ._limits import LONG_MAX as _LONG_MAX
+from ._limits import LONG_MIN as _LONG_MIN
 
 PY2 = sys.version_info[0] == 2
 if PY2:  # pragma: no cover - Python 2 only
@@ -41,7 +43,6 @@ else:
     _text_type = str
 
 _MASK64 = (1 << 64) - 1
-_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 #: One-byte strings, by value.
 _BYTE = [struct.pack("B", i) for i in range(256)]
 _pack_len = struct.Struct("<I").pack

@@ -29,7 +29,10 @@ except ImportError:
     from threading import get_ident
 
 from ._discard import discarded
-from ._hooks import HOOK_INDEX, HOOK_NAMES, MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
+from ._errors import MessageTooBigError
+from ._hooks import MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
+from ._limits import LONG_MAX, LONG_MIN, MAX_DEPTH
+from ._main_loop import ON_SCRIPT_COMMAND, TUPLES, script_hook, update_settings, wait_result
 
 if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
     _long = long  # noqa: F821
@@ -37,14 +40,6 @@ if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
 else:
     _long = type("_no_long", (), {})
     _unicode = type("_no_unicode", (), {})
-
-#: Deepest nesting of hooks inside ``vh.*`` calls inside hooks (as the
-#: Python 3 worker, docs/protocol.md).
-MAX_DEPTH = 32
-#: Hook index of ``OnScriptCommand`` (``_update_settings``, §4.3).
-ON_SCRIPT_COMMAND = HOOK_INDEX["OnScriptCommand"]
-
-_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 #: False when the runner's config says ``pipeline_calls = false``
 #: (docs/protocol.md "Pipelined calls").
@@ -117,45 +112,18 @@ class Runtime(object):
 
     def _wait_result(self, call_id):
         """Waits on the main thread for the result of call ``call_id``,
-        running every hook the hub fires meanwhile (§9.2); answers for an
-        outer wait are kept until it resumes (docs/protocol.md)."""
-        from ._errors import NotConnectedError
-
-        self._main_waits.append(call_id)
-        try:
-            while True:
-                early = self._early_results.pop(call_id, None)
-                if early is not None:
-                    return early
-                event = self.channel.recv_main()
-                kind = event[0]
-                if kind == "result":
-                    if event[1] == call_id:
-                        return event
-                    if event[1] in self._main_waits:
-                        self._early_results[event[1]] = event
-                elif kind == "hook":
-                    self.run_hook(event[1], event[2], event[3])
-                elif kind == "function":
-                    self.run_function(event[1], event[2], event[3], event[4])
-                elif kind == "ping":
-                    self.answer_ping(event[1])
-                elif kind == "closed":
-                    raise NotConnectedError("vh-runner link closed: %s" % (event[1],))
-                elif kind == "unload":
-                    self.pending_unload = True
-        finally:
-            self._main_waits.pop()
+        running every hook the hub fires meanwhile (§9.2;
+        ``vh._main_loop.wait_result``, shared with the Python 3 worker)."""
+        return wait_result(self, call_id, self.channel.recv_main, TUPLES)
 
     # -- hooks -------------------------------------------------------------------
 
     def run_hook(self, call_id, hook, args):
         """Calls the script's hook with the hub's values and answers."""
         if hook == ON_SCRIPT_COMMAND:
-            self._update_settings(args)
-        name = HOOK_NAMES[hook] if 0 <= hook < len(HOOK_NAMES) else None
-        fn = getattr(self.module, name, None) if name else None
-        if name is None or not callable(fn):
+            update_settings(args, _same)
+        name, fn = script_hook(self.module, hook)
+        if fn is None:
             self.channel.send_hook_result(call_id, True, [])
             return
         if self.depth >= MAX_DEPTH:
@@ -209,20 +177,6 @@ class Runtime(object):
             self._timer_without_arg = False
             return None
 
-    def _update_settings(self, args):
-        """A's ``_update_settings`` (§4.3): the hub's own ``OnScriptCommand``
-        ``_hub_security_change`` / ``_opchat_name_change`` renames
-        ``vh.botname`` / ``vh.opchatname`` before the script's hook runs."""
-        if len(args) != 4 or args[2] or args[3]:
-            return
-        import vh
-
-        command, data = args[0], args[1]
-        if command == b"_hub_security_change" and vh.botname != data:
-            vh.botname = data
-        elif command == b"_opchat_name_change" and vh.opchatname != data:
-            vh.opchatname = data
-
     def map_result(self, hook, name, r):
         """The hook's return value as A's wrapper hands it to the plugin
         (docs/abi.md §4.3 table, A): a list of hub values."""
@@ -255,14 +209,16 @@ class Runtime(object):
     def deliver_hook_result(self, call_id, hook, name, value):
         """Sends what hook ``name`` returned, mapped (§4.3). Text with a NUL
         byte (a C string ends there) counts as a failed parse: 1."""
-        from ._errors import MessageTooBigError
-
-        values = self.map_result(hook, name, value)
-        for v in values:
-            if isinstance(v, bytes) and b"\0" in v:
-                _print("%s CallHook %s: returned text with a NUL byte" % (self._tag(), name))
-                values = [1]
-                break
+        if type(value) is int:
+            # Most hooks return 1 or 0: a Python 2 int is a C long already.
+            values = [value]
+        else:
+            values = self.map_result(hook, name, value)
+            for v in values:
+                if isinstance(v, bytes) and b"\0" in v:
+                    _print("%s CallHook %s: returned text with a NUL byte" % (self._tag(), name))
+                    values = [1]
+                    break
         try:
             self.channel.send_hook_result(call_id, False, values)
         except MessageTooBigError as e:
@@ -294,7 +250,7 @@ class Runtime(object):
             self.depth -= 1
         if r is None:
             r = 0
-        if isinstance(r, (bool, int, _long)) and _LONG_MIN <= r <= _LONG_MAX:
+        if isinstance(r, (bool, int, _long)) and LONG_MIN <= r <= LONG_MAX:
             self.channel.send_function_result(call_id, True, "l", int(r), "")
         elif isinstance(r, float):
             self.channel.send_function_result(call_id, True, "d", r, "")
@@ -319,6 +275,11 @@ class Runtime(object):
                 unload()
             except Exception:
                 traceback.print_exc()
+
+
+def _same(x):
+    """Hub strings as a Python 2 script sees them: the hub's bytes."""
+    return x
 
 
 def _is_int(x):

@@ -8,7 +8,8 @@ worker (``py-sdk/python/vh/worker.py``) it waits for the load request,
 runs the script file as ``__main__`` with its folder first on ``sys.path``
 (docs/abi.md §7.5), reports the hooks it defines, then runs hooks
 on its main thread until it is unloaded or the runner goes away
-(docs/protocol.md "Runner ↔ worker"). It always asks for
+(docs/protocol.md "Runner ↔ worker"), with the Python 3 worker's own
+switch over the events (``vh._main_loop``, shared). It always asks for
 ``OnScriptCommand`` so that the hub's bot renames reach ``vh.botname`` /
 ``vh.opchatname`` (§4.3).
 
@@ -66,15 +67,6 @@ def _run_script(path):
     return module
 
 
-def _has_callable(module, name):
-    """ "Attribute exists and is callable", the plugin's test for a hook; a
-    lookup that raises means "no such hook", never a failed load."""
-    try:
-        return callable(getattr(module, name, None))
-    except Exception:
-        return False
-
-
 def _encoding(name):
     import codecs
 
@@ -86,8 +78,7 @@ def _encoding(name):
 
 def main():
     """Runs one script until unload; returns the process exit code."""
-    from vh import _channel, _runtime
-    from vh._hooks import HOOK_NAMES
+    from vh import _channel, _main_loop, _runtime
 
     channel = _channel.Channel(
         int(os.environ.get("VH_WORKER_FD", "3")), int(os.environ.get("VH_DIRECT_FD", "-1"))
@@ -119,25 +110,7 @@ def main():
         error = traceback.format_exc()
         channel.send_loaded(False, error, [])
         return 1
-    hooks = [i for i, n in enumerate(HOOK_NAMES) if _has_callable(rt.module, n)]
-    if _runtime.ON_SCRIPT_COMMAND not in hooks:
-        hooks = sorted(hooks + [_runtime.ON_SCRIPT_COMMAND])
-    channel.send_loaded(True, "", hooks)
-    while not rt.pending_unload:
-        event = channel.recv_main()
-        kind = event[0]
-        if kind == "hook":
-            rt.run_hook(event[1], event[2], event[3])
-        elif kind == "function":
-            rt.run_function(event[1], event[2], event[3], event[4])
-        elif kind == "ping":
-            rt.answer_ping(event[1])
-        elif kind == "unload":
-            break
-        elif kind == "closed":
-            return 0
-    rt.run_unload()
-    channel.send_unloaded()
+    _main_loop.serve_script(rt, channel, _main_loop.TUPLES)
     return 0
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
+from .._functions import RESTRICTIONS
 from .state import CLASS_OPERATOR, FAIL, OK, VALID_CLASSES, Answer, Ban, HubState, User
 
-_RESTRICTIONS = ("chat", "pm", "search", "ctm")
+#: ``UserRestrictions``' periods, in the order of its parameters (§6.3).
+_RESTRICTED = tuple(name for name, _bit in RESTRICTIONS)
 _PERIOD = re.compile(r"(\d+(?:\.\d*)?)([smhdwMy]?)\Z")
 #: Seconds per unit of a hub period ("30", "30s", "5m", "3h", "2d", "1w", "1M", "1y").
 _PERIOD_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -103,7 +105,7 @@ class HubCallbacks(HubState):
         if m is None:
             return FAIL
         until = dict(m.restricted_until)
-        for name, item in zip(_RESTRICTIONS, items):
+        for name, item in zip(_RESTRICTED, items):
             if not item:
                 continue
             found = _PERIOD.match(item)
@@ -116,7 +118,7 @@ class HubCallbacks(HubState):
             else:
                 return FAIL
         m.restricted_until = until
-        mask = sum(1 << i for i, n in enumerate(_RESTRICTIONS) if until.get(n, 0) > self.now)
+        mask = sum(bit for name, bit in RESTRICTIONS if until.get(name, 0) > self.now)
         return True, [mask]
 
     def GetConfig(self, conf: Optional[str], var: Optional[str], default: Optional[str]) -> Answer:
