@@ -3,7 +3,7 @@
 //! direct links (docs/abi.md §9.2), keeping the books in `waits`; the
 //! sleep on a direct link, the nesting guard, and the reads of direct
 //! links. Then what it does with each message it reads: a worker's
-//! message ([`Shim::from_worker`], one path whether it came on the direct
+//! message ([`Shim::worker_message`], one path whether it came on the direct
 //! link or through the runner: the same `FromWorker` envelope either way):
 //! run a `vh.*` call (or a dynamic function) and answer it the way it
 //! came, end the current wait, keep a reply for an outer one, or act on an
@@ -157,7 +157,7 @@ impl Shim {
             if let Some(call) = answered {
                 link.paid(call);
             }
-            if let Some(o) = self.from_worker(msg, current, Some(link)) {
+            if let Some(o) = self.worker_message(msg, current, Some(link)) {
                 self.waits()
                     .keep_leftovers(msgs.map(|m| (m, Arc::clone(link))));
                 return LinkRead::Answer(o);
@@ -172,7 +172,7 @@ impl Shim {
         loop {
             let next = self.waits().next_leftover();
             let (msg, link) = next?;
-            if let Some(o) = self.from_worker(msg, current, Some(&link)) {
+            if let Some(o) = self.worker_message(msg, current, Some(&link)) {
                 return Some(o);
             }
         }
@@ -184,7 +184,7 @@ impl Shim {
     /// Returns the outcome if it ends the wait `current`.
     pub(super) fn handle(&self, ev: Event, current: Option<Awaited>) -> Option<Outcome> {
         match ev {
-            Event::Worker(msg) => self.from_worker(msg, current, None),
+            Event::Worker(msg) => self.worker_message(msg, current, None),
             Event::Down(down) => self.worker_down(down, current),
             Event::Disconnected(reason) => {
                 for s in self
@@ -205,7 +205,7 @@ impl Shim {
     /// `vh.*` call or a dynamic function and answers it the same way, or
     /// hands a reply to the wait stack. Returns the outcome if it ends the
     /// wait `current`.
-    pub(super) fn from_worker(
+    pub(super) fn worker_message(
         &self,
         msg: from_worker::Kind,
         current: Option<Awaited>,
