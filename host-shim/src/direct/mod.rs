@@ -141,7 +141,7 @@ pub enum SendError {
 
 impl DirectLink {
     /// Writes `msg` as one frame from the hub thread
-    /// (`vh_proto::direct::frame::send_nonblocking`: never SIGPIPE, never
+    /// (`vh_proto::direct::frame::send_frame_nonblocking`: never SIGPIPE, never
     /// a wait if the socket buffer is full when the frame would begin, at
     /// most `WRITE_STALL` (100 ms) to finish a frame it began).
     ///
@@ -151,9 +151,7 @@ impl DirectLink {
         if self.broken.load(Ordering::Acquire) {
             return Err(SendError::NotSent("the link is closed".into()));
         }
-        let mut buf = Vec::new();
-        frame::encode(&mut buf, msg).map_err(|e| SendError::NotSent(e.to_string()))?;
-        match frame::send_nonblocking(self.fd.as_raw_fd(), &buf, WRITE_STALL) {
+        match frame::send_frame_nonblocking(self.fd.as_raw_fd(), msg, WRITE_STALL) {
             Ok(()) => Ok(()),
             Err(e) if e.written == 0 => Err(SendError::NotSent(e.why)),
             Err(e) => {

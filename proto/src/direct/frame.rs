@@ -211,6 +211,24 @@ pub fn send_nonblocking(fd: RawFd, buf: &[u8], stall: Duration) -> Result<(), Un
     Ok(())
 }
 
+/// Writes `msg` as one frame with [`send_nonblocking`].
+///
+/// # Errors
+/// [`Unsent`]: nothing written if the message is over [`MAX_FRAME_LEN`]
+/// ([`too_big`]'s text), else as [`send_nonblocking`].
+pub fn send_frame_nonblocking<M: Message>(
+    fd: RawFd,
+    msg: &M,
+    stall: Duration,
+) -> Result<(), Unsent> {
+    let mut buf = Vec::new();
+    encode(&mut buf, msg).map_err(|e| Unsent {
+        written: 0,
+        why: e.to_string(),
+    })?;
+    send_nonblocking(fd, &buf, stall)
+}
+
 /// Bytes read from a non-blocking stream socket that are not yet a whole
 /// frame, kept between reads.
 #[derive(Debug, Default)]
