@@ -19,8 +19,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use prost::Message;
 use vh_proto::v1::{
-    HookCall, HookResult, RunnerMessage, ShimMessage, Value, runner_message, shim_message,
-    value::Kind,
+    FromWorker, HookCall, HookResult, RunnerMessage, ShimMessage, ToWorker, Value, from_worker,
+    runner_message, shim_message, to_worker, value::Kind,
 };
 
 use crate::stats::Summary;
@@ -39,10 +39,11 @@ const RELAY: &str = "__vh_bench_relay";
 /// Bytes of one hook call and of its answer on the shim's socket.
 #[derive(Debug, Clone, Copy)]
 pub struct Sizes {
-    /// `ShimMessage::Hook` for the chat line, with its gRPC and HTTP/2
-    /// frame headers.
+    /// The chat line's `HookCall` in its `ToWorker` inside a
+    /// `ShimMessage`, with its gRPC and HTTP/2 frame headers.
     pub request: usize,
-    /// `RunnerMessage::HookResult` with one `l`, with the same headers.
+    /// A `HookResult` with one `l` in its `FromWorker` inside a
+    /// `RunnerMessage`, with the same headers.
     pub reply: usize,
 }
 
@@ -55,22 +56,26 @@ pub fn hook_sizes() -> Sizes {
         kind: Some(Kind::S(b.as_bytes().to_vec())),
     };
     let call = ShimMessage {
-        kind: Some(shim_message::Kind::Hook(HookCall {
-            script_id: 1,
-            hub_cpu: 1,
-            call_id: 123_456,
-            hook: 3,
-            args: vec![s(NICK), s(TEXT)],
+        kind: Some(shim_message::Kind::ToWorker(ToWorker {
+            kind: Some(to_worker::Kind::Hook(HookCall {
+                script_id: 1,
+                hub_cpu: 1,
+                call_id: 123_456,
+                hook: 3,
+                args: vec![s(NICK), s(TEXT)],
+            })),
         })),
     };
     let result = RunnerMessage {
-        kind: Some(runner_message::Kind::HookResult(HookResult {
-            script_id: 1,
-            call_id: 123_456,
-            no_opinion: false,
-            values: vec![Value {
-                kind: Some(Kind::L(1)),
-            }],
+        kind: Some(runner_message::Kind::FromWorker(FromWorker {
+            kind: Some(from_worker::Kind::HookResult(HookResult {
+                script_id: 1,
+                call_id: 123_456,
+                no_opinion: false,
+                values: vec![Value {
+                    kind: Some(Kind::L(1)),
+                }],
+            })),
         })),
     };
     Sizes {

@@ -1,8 +1,10 @@
 //! The runner <-> worker framing on arbitrary bytes: the worker's blocking
 //! `vh_proto::direct::frame::read_frame` (over a whole slice and over a reader that
-//! hands out a few bytes at a time and is sometimes interrupted) and the
-//! runner's `LengthDelimitedCodec` (fed in chunks) must agree frame by
-//! frame, never panic, and fail only with the documented errors.
+//! hands out a few bytes at a time and is sometimes interrupted), the
+//! runner's `LengthDelimitedCodec` (fed in chunks) and the shim's
+//! non-blocking `vh_proto::direct::frame::Inbox` (on a socketpair fed in
+//! chunks) must agree frame by frame, never panic, and fail only with the
+//! documented errors.
 
 use std::fmt::Debug;
 use std::io::{self, Read};
@@ -10,7 +12,7 @@ use std::io::{self, Read};
 use bytes::BytesMut;
 use prost::Message;
 use tokio_util::codec::Decoder;
-use vh_proto::direct::frame::{read_frame, write_frame};
+use vh_proto::direct::frame::{Inbox, read_frame, send_nonblocking, write_frame};
 use vh_proto::v1::{FromWorker, ToWorker};
 
 /// A reader that returns at most `step` bytes per call and an
@@ -117,6 +119,33 @@ fn codec_frames(data: &[u8], step: usize) -> (Vec<FromWorker>, bool) {
     }
 }
 
+/// The shim's side of a direct link: `data` written `step` bytes at a time
+/// on a socketpair, each piece read at once with `Inbox::read_available`;
+/// frames until the first bad one.
+fn inbox_frames(data: &[u8], step: usize) -> Vec<FromWorker> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+    assert_eq!(rc, 0, "socketpair");
+    let mut inbox = Inbox::default();
+    let mut got = Vec::new();
+    for chunk in data.chunks(step.max(1)) {
+        send_nonblocking(fds[0], chunk, std::time::Duration::from_secs(1))
+            .expect("the socket takes a piece its reader empties at once");
+        let read = inbox.read_available::<FromWorker>(fds[1]);
+        got.extend(read.frames);
+        if read.bad.is_some() {
+            break;
+        }
+    }
+    // SAFETY: closing our own descriptors.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    got
+}
+
 /// One fuzzer input: a byte stream as either end of the worker link reads it.
 pub fn frame(data: &[u8]) {
     check::<ToWorker>(data);
@@ -136,5 +165,10 @@ pub fn frame(data: &[u8]) {
         if clean {
             assert!(runner_clean, "the codec refused a clean stream");
         }
+        assert_eq!(
+            encoded(&worker_view),
+            encoded(&inbox_frames(data, step)),
+            "the shim's inbox and read_frame disagree (chunks of {step})"
+        );
     }
 }

@@ -354,8 +354,9 @@ fn run(data: &[u8]) -> Result<()> {
             *slot = fake_callback as *const c_void;
         }
     }
-    // SAFETY: every non-NULL entry is a callback of the right type.
-    let table = unsafe { Table::copy(&raw, generation) };
+    // SAFETY: every non-NULL entry is a callback of the right type, and
+    // `raw` outlives `table` (B keeps the pointer).
+    let table = unsafe { Table::new(raw.as_ptr(), generation) };
     REPLY.with(|r| *r.borrow_mut() = reply.clone());
     LITERAL_KEYS.with(|l| *l.borrow_mut() = literal_keys);
     SEEN.with(|s| *s.borrow_mut() = Seen::default());

@@ -2,6 +2,9 @@
 //!
 //! * [`v1::runner_client`] / [`v1::runner_server`] (feature `grpc`): the
 //!   shim <-> runner gRPC stream.
+//! * [`envelope`]: script traffic's one envelope per direction
+//!   (`ToWorker`, `FromWorker`) on every link: its script id, and the
+//!   protocol version ([`PROTOCOL`]).
 //! * [`direct`]: the direct link's shared part: frames and their limits
 //!   (`direct::frame`, also the runner <-> worker framing), spinning and
 //!   the wait on the link and an eventfd.
@@ -16,9 +19,12 @@ pub mod v1 {
 }
 
 pub mod direct;
+pub mod envelope;
 pub mod fd;
 pub mod hooks;
 pub mod limits;
+
+pub use envelope::PROTOCOL;
 
 /// Every message of `proto/vh.proto` as a Python table of its fields
 /// (`MESSAGES = {name: ((number, field, type, repeated, message, oneof),

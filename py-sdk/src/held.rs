@@ -65,19 +65,14 @@ impl Held {
     }
 }
 
-/// `frames` as one buffer of frames (`vh_proto::direct::frame::encode`),
-/// to be written with one system call.
+/// `frames` as one buffer of frames, to be written with one system call
+/// (`vh_proto::direct::frame::encode_all`, as the shim encodes them).
 ///
 /// # Errors
 /// A frame over `vh_proto::direct::frame::MAX_FRAME_LEN` (the caller
 /// checked the message limit, far below it).
 pub fn encode_all(frames: &[FromWorker]) -> std::io::Result<Vec<u8>> {
-    let total: usize = frames.iter().map(|f| f.encoded_len() + 4).sum();
-    let mut buf = Vec::with_capacity(total);
-    for f in frames {
-        vh_proto::direct::frame::encode(&mut buf, f)?;
-    }
-    Ok(buf)
+    vh_proto::direct::frame::encode_all(frames)
 }
 
 #[cfg(test)]

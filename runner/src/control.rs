@@ -6,7 +6,7 @@
 
 use tokio::sync::mpsc;
 use tonic::Status;
-use vh_proto::v1::{HookStuck, RunnerMessage, ToWorker};
+use vh_proto::v1::{FromWorker, HookStuck, RunnerMessage, ToWorker, from_worker, runner_message};
 
 /// Sender of the stream back to the shim.
 pub type ToShim = mpsc::UnboundedSender<Result<RunnerMessage, Status>>;
@@ -27,4 +27,21 @@ pub enum Control {
     Stuck(HookStuck),
     /// Round trips of direct-link hooks the hub measured, microseconds.
     Stats(Vec<u32>),
+}
+
+/// Passes a worker's message on to the shim as it is, in the stream's
+/// envelope (`RunnerMessage.from_worker`; its script id filled in).
+pub fn pass_on(to_shim: &ToShim, msg: FromWorker) {
+    tell(to_shim, runner_message::Kind::FromWorker(msg));
+}
+
+/// Answers the shim in a worker's place (no route to it, a worker that is
+/// down, a message too big): `kind` as the worker would have sent it.
+pub fn answer(to_shim: &ToShim, kind: from_worker::Kind) {
+    pass_on(to_shim, FromWorker { kind: Some(kind) });
+}
+
+/// Sends one of the runner's own messages to the shim.
+pub fn tell(to_shim: &ToShim, kind: runner_message::Kind) {
+    let _ = to_shim.send(Ok(RunnerMessage { kind: Some(kind) }));
 }

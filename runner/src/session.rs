@@ -1,31 +1,29 @@
-//! One hub's stream: routes loads, hooks, function calls (`w_CallFunction`),
-//! pings and `vh.*` results to the right script's supervisor, and
-//! everything the workers say back to the shim. Each script is owned by its
-//! own task ([`crate::supervisor`]); the session only holds the sending
-//! halves of their control channels.
+//! One hub's stream: checks the shim's protocol version, passes every
+//! `ToWorker` the shim sends (loads, hooks, function calls, pings, `vh.*`
+//! results) to the right script's supervisor as it is, and answers in a
+//! worker's place when there is none. Each script is owned by its own task
+//! ([`crate::supervisor`]), which passes the workers' `FromWorker` back;
+//! the session only holds the sending halves of their control channels.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use prost::Message;
 use tokio::sync::mpsc;
-use tonic::Streaming;
+use tonic::{Status, Streaming};
+use vh_proto::PROTOCOL;
 use vh_proto::direct::frame::{MAX_FRAME_LEN, too_big};
 use vh_proto::v1::{
-    CallResult, FunctionResult, HookResult, RunnerMessage, ScriptUnloaded, ShimMessage, ToWorker,
-    Welcome, runner_message, shim_message, to_worker,
+    CallResult, FunctionResult, HookResult, ScriptUnloaded, ShimMessage, ToWorker, Welcome,
+    from_worker, runner_message, shim_message, to_worker,
 };
 
 use crate::config::Config;
-use crate::control::{Control, ToShim};
+use crate::control::{Control, ToShim, answer, tell};
 use crate::direct::{LinkSlot, Links};
 use crate::registry::Registry;
 use crate::shutdown::{self, Shutdown};
 use crate::supervisor;
-
-fn reply(to_shim: &ToShim, kind: runner_message::Kind) {
-    let _ = to_shim.send(Ok(RunnerMessage { kind: Some(kind) }));
-}
 
 /// Control channels of this hub's scripts, by script id.
 type Routes = HashMap<i32, mpsc::UnboundedSender<Control>>;
@@ -42,13 +40,12 @@ enum Forwarded {
     TooBig(usize),
 }
 
-/// Hands `kind` to script `id`'s supervisor, unless its frame would exceed
-/// the worker link's limit (which would end that link).
-fn forward(scripts: &mut Routes, id: i32, kind: to_worker::Kind) -> Forwarded {
+/// Hands `msg` to script `id`'s supervisor as it is, unless its frame
+/// would exceed the worker link's limit (which would end that link).
+fn forward(scripts: &mut Routes, id: i32, msg: ToWorker) -> Forwarded {
     let Some(tx) = scripts.get(&id) else {
         return Forwarded::NoRoute;
     };
-    let msg = ToWorker { kind: Some(kind) };
     let len = msg.encoded_len();
     if len > MAX_FRAME_LEN {
         tracing::warn!(
@@ -63,6 +60,90 @@ fn forward(scripts: &mut Routes, id: i32, kind: to_worker::Kind) -> Forwarded {
     }
     scripts.remove(&id);
     Forwarded::NoRoute
+}
+
+/// What answering in a worker's place needs of a message handed on: the
+/// kind of answer and the call id.
+enum Owed {
+    /// A `HookResult` with "no opinion".
+    Hook(u64),
+    /// A failed `FunctionResult`.
+    Function(u64),
+    /// A failed `CallResult` to the worker if the hub's result was too big.
+    CallResult(u64),
+    /// A `ScriptUnloaded`.
+    Unload,
+    /// Nothing (a ping).
+    Nothing,
+}
+
+/// Passes `msg` (anything but a load) on to its script's worker; if it
+/// cannot go, answers in the worker's place: an unload is confirmed, a
+/// hook gets "no opinion", a function call and a too-big `vh.*` result
+/// fail.
+fn relay(scripts: &mut Routes, msg: ToWorker, to_shim: &ToShim) {
+    let Some(id) = msg.script_id() else {
+        tracing::warn!("empty message from the hub; ignored");
+        return;
+    };
+    let owed = match &msg.kind {
+        Some(to_worker::Kind::Hook(h)) => Owed::Hook(h.call_id),
+        Some(to_worker::Kind::Function(f)) => Owed::Function(f.call_id),
+        Some(to_worker::Kind::CallResult(r)) => Owed::CallResult(r.call_id),
+        Some(to_worker::Kind::Unload(_)) => Owed::Unload,
+        _ => Owed::Nothing,
+    };
+    let too_big_len = match forward(scripts, id, msg) {
+        Forwarded::Sent => return,
+        Forwarded::NoRoute => None,
+        Forwarded::TooBig(len) => Some(len),
+    };
+    match owed {
+        Owed::Hook(call_id) => answer(
+            to_shim,
+            from_worker::Kind::HookResult(HookResult {
+                script_id: id,
+                call_id,
+                no_opinion: true,
+                values: Vec::new(),
+            }),
+        ),
+        Owed::Function(call_id) => answer(
+            to_shim,
+            from_worker::Kind::FunctionResult(FunctionResult {
+                script_id: id,
+                call_id,
+                ok: false,
+                value: None,
+                error: match too_big_len {
+                    None => format!("no script with id {id} in the runner"),
+                    Some(len) => too_big("the call", len, MAX_FRAME_LEN),
+                },
+            }),
+        ),
+        Owed::CallResult(call_id) => match too_big_len {
+            None => tracing::debug!(script_id = id, "vh.* result for a script that is gone"),
+            // Only that call fails, in the script.
+            Some(len) => {
+                let failed = CallResult {
+                    script_id: id,
+                    call_id,
+                    ok: false,
+                    values: Vec::new(),
+                    error: too_big("the hub's result", len, MAX_FRAME_LEN),
+                };
+                let failed = ToWorker {
+                    kind: Some(to_worker::Kind::CallResult(failed)),
+                };
+                let _ = forward(scripts, id, failed);
+            }
+        },
+        Owed::Unload => answer(
+            to_shim,
+            from_worker::Kind::Unloaded(ScriptUnloaded { script_id: id }),
+        ),
+        Owed::Nothing => {}
+    }
 }
 
 /// Runs one `Attach` stream until the shim goes away; then every worker of
@@ -101,18 +182,35 @@ pub async fn run(
         };
         match msg.kind {
             Some(shim_message::Kind::Hello(h)) => {
+                if h.protocol != PROTOCOL {
+                    // docs/protocol.md "Versions": one line naming both,
+                    // in the runner's log and (as the stream's status) in
+                    // the hub's, before anything of the stream is read.
+                    let line = vh_proto::envelope::mismatch(
+                        &h.shim_version,
+                        h.protocol,
+                        env!("CARGO_PKG_VERSION"),
+                        PROTOCOL,
+                    );
+                    tracing::error!(hub_pid = h.hub_pid, "{line}; stream refused");
+                    let _ = to_shim.send(Err(Status::failed_precondition(line)));
+                    break;
+                }
                 tracing::info!(hub_pid = h.hub_pid, generation = %h.generation, shim = %h.shim_version, direct_links = !h.direct_token.is_empty(), "hub attached");
                 links.unregister(&token);
                 slot = links.register(&h.direct_token);
                 token = h.direct_token;
-                reply(
+                tell(
                     &to_shim,
                     runner_message::Kind::Welcome(Welcome {
                         runner_version: env!("CARGO_PKG_VERSION").into(),
+                        protocol: PROTOCOL,
                     }),
                 );
             }
-            Some(shim_message::Kind::Load(load)) => {
+            Some(shim_message::Kind::ToWorker(ToWorker {
+                kind: Some(to_worker::Kind::Load(load)),
+            })) => {
                 let resolved = config.resolve(&String::from_utf8_lossy(&load.path));
                 let (tx, rx) = mpsc::unbounded_channel();
                 // Loading an id again replaces the old worker (dropping its channel stops it).
@@ -128,82 +226,11 @@ pub async fn run(
                     rx,
                 ));
             }
-            Some(shim_message::Kind::Unload(u)) => {
-                let id = u.script_id;
-                // The route stays until the supervisor ends: a script
-                // unloaded while one of its vh.* calls runs (docs/abi.md §9.2,
-                // §12) still needs that call's result to finish its hook
-                // and run UnLoad().
-                if !matches!(
-                    forward(&mut scripts, id, to_worker::Kind::Unload(u)),
-                    Forwarded::Sent
-                ) {
-                    reply(
-                        &to_shim,
-                        runner_message::Kind::Unloaded(ScriptUnloaded { script_id: id }),
-                    );
-                }
-            }
-            Some(shim_message::Kind::Hook(h)) => {
-                let (id, call_id) = (h.script_id, h.call_id);
-                if !matches!(
-                    forward(&mut scripts, id, to_worker::Kind::Hook(h)),
-                    Forwarded::Sent
-                ) {
-                    reply(
-                        &to_shim,
-                        runner_message::Kind::HookResult(HookResult {
-                            script_id: id,
-                            call_id,
-                            no_opinion: true,
-                            values: Vec::new(),
-                        }),
-                    );
-                }
-            }
-            Some(shim_message::Kind::Function(f)) => {
-                let (id, call_id) = (f.script_id, f.call_id);
-                let error = match forward(&mut scripts, id, to_worker::Kind::Function(f)) {
-                    Forwarded::Sent => None,
-                    Forwarded::NoRoute => Some(format!("no script with id {id} in the runner")),
-                    Forwarded::TooBig(len) => Some(too_big("the call", len, MAX_FRAME_LEN)),
-                };
-                if let Some(error) = error {
-                    reply(
-                        &to_shim,
-                        runner_message::Kind::FunctionResult(FunctionResult {
-                            script_id: id,
-                            call_id,
-                            ok: false,
-                            value: None,
-                            error,
-                        }),
-                    );
-                }
-            }
-            Some(shim_message::Kind::CallResult(r)) => {
-                let (id, call_id) = (r.script_id, r.call_id);
-                match forward(&mut scripts, id, to_worker::Kind::CallResult(r)) {
-                    Forwarded::Sent => {}
-                    Forwarded::NoRoute => {
-                        tracing::debug!(script_id = id, "vh.* result for a script that is gone");
-                    }
-                    // Only that call fails, in the script.
-                    Forwarded::TooBig(len) => {
-                        let failed = CallResult {
-                            script_id: id,
-                            call_id,
-                            ok: false,
-                            values: Vec::new(),
-                            error: too_big("the hub's result", len, MAX_FRAME_LEN),
-                        };
-                        let _ = forward(&mut scripts, id, to_worker::Kind::CallResult(failed));
-                    }
-                }
-            }
-            Some(shim_message::Kind::Ping(p)) => {
-                let _ = forward(&mut scripts, p.script_id, to_worker::Kind::Ping(p));
-            }
+            // The route of an unloaded script stays until its supervisor
+            // ends: a script unloaded while one of its vh.* calls runs
+            // (docs/abi.md §9.2, §12) still needs that call's result to
+            // finish its hook and run UnLoad().
+            Some(shim_message::Kind::ToWorker(msg)) => relay(&mut scripts, msg, &to_shim),
             Some(shim_message::Kind::Stuck(s)) => {
                 if let Some(tx) = scripts.get(&s.script_id) {
                     let _ = tx.send(Control::Stuck(s));

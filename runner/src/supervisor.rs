@@ -10,20 +10,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use vh_proto::v1::{
-    FunctionResult, HookResult, LoadScript, RunnerMessage, ScriptDown, ScriptUnloaded, ToWorker,
+    FunctionResult, HookResult, LoadScript, ScriptDown, ScriptUnloaded, ToWorker, from_worker,
     runner_message, to_worker,
 };
 
 use crate::config::Resolved;
-use crate::control::{Control, ToShim};
+use crate::control::{Control, ToShim, answer, tell};
 use crate::direct::LinkSlot;
 use crate::policy::{Decision, RestartPolicy};
 use crate::registry::{Entry, Registry, State};
 use crate::worker::{self, Exit};
-
-fn send_shim(to_shim: &ToShim, kind: runner_message::Kind) {
-    let _ = to_shim.send(Ok(RunnerMessage { kind: Some(kind) }));
-}
 
 /// How waiting without a worker ended.
 enum Wake {
@@ -57,18 +53,18 @@ async fn wait_down(
                 None => return Wake::End,
                 Some(Control::Restart) => return Wake::Start,
                 Some(Control::Stop) => entry.update(|s| s.state = State::Stopped),
-                Some(Control::Msg(ToWorker { kind: Some(to_worker::Kind::Hook(h)) })) => send_shim(
+                Some(Control::Msg(ToWorker { kind: Some(to_worker::Kind::Hook(h)) })) => answer(
                     to_shim,
-                    runner_message::Kind::HookResult(HookResult {
+                    from_worker::Kind::HookResult(HookResult {
                         script_id: id,
                         call_id: h.call_id,
                         no_opinion: true,
                         values: Vec::new(),
                     }),
                 ),
-                Some(Control::Msg(ToWorker { kind: Some(to_worker::Kind::Function(f)) })) => send_shim(
+                Some(Control::Msg(ToWorker { kind: Some(to_worker::Kind::Function(f)) })) => answer(
                     to_shim,
-                    runner_message::Kind::FunctionResult(FunctionResult {
+                    from_worker::Kind::FunctionResult(FunctionResult {
                         script_id: id,
                         call_id: f.call_id,
                         ok: false,
@@ -77,7 +73,7 @@ async fn wait_down(
                     }),
                 ),
                 Some(Control::Msg(ToWorker { kind: Some(to_worker::Kind::Unload(_)) })) => {
-                    send_shim(to_shim, runner_message::Kind::Unloaded(ScriptUnloaded { script_id: id }));
+                    answer(to_shim, from_worker::Kind::Unloaded(ScriptUnloaded { script_id: id }));
                     return Wake::End;
                 }
                 // A late vh.* result, a ping or a report about the last
@@ -134,7 +130,7 @@ pub async fn run(
         reloaded = true;
         let down = |reason: &str, restart_in: Duration| {
             entry.log("runner", reason);
-            send_shim(
+            tell(
                 &to_shim,
                 runner_message::Kind::Down(ScriptDown {
                     script_id: id,

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
-use vh_proto::v1::{LoadScript, RunnerMessage, ScriptLoaded, runner_message};
+use vh_proto::v1::{LoadScript, ScriptLoaded, from_worker};
 
 pub use frames::codec;
 
@@ -102,18 +102,14 @@ fn clip(mut text: String) -> String {
     text
 }
 
-fn send_shim(to_shim: &ToShim, kind: runner_message::Kind) {
-    let _ = to_shim.send(Ok(RunnerMessage { kind: Some(kind) }));
-}
-
 /// Reports a failed first load to the hub (and the log and `status`);
 /// returns [`Exit::LoadFailed`].
 pub fn load_failed(entry: &Entry, to_shim: &ToShim, error: String) -> Exit {
     tracing::warn!(script = %entry.name, script_id = entry.script_id, %error, "script failed to load");
     entry.update(|s| s.last_error.clone_from(&error));
-    send_shim(
+    crate::control::answer(
         to_shim,
-        runner_message::Kind::Loaded(ScriptLoaded {
+        from_worker::Kind::Loaded(ScriptLoaded {
             script_id: entry.script_id,
             ok: false,
             error,

@@ -116,7 +116,7 @@ fn adopt(id: i32, fd: OwnedFd, links: &Links) {
         script_id: id,
         fd,
         broken: AtomicBool::new(false),
-        inbox: Mutex::new(Vec::new()),
+        inbox: Mutex::new(vh_proto::direct::frame::Inbox::default()),
         owed: Mutex::default(),
     }));
 }

@@ -15,10 +15,11 @@
 //! its answer comes.
 //!
 //! This file is the shim's end of a link ([`DirectLink`]: its frames out,
-//! never blocking long; its frames in, tagged with the script id) and the
-//! links by script ([`Links`]); `attach` is the side connection on which
-//! the runner hands them over. The frames, their limits and the wait are
-//! both ends' (`vh_proto::direct`).
+//! never blocking long; its frames in, with the script id filled in) and
+//! the links by script ([`Links`]); `attach` is the side connection on
+//! which the runner hands them over. The frames, their limits, their
+//! non-blocking write and buffered read, and the wait are both ends'
+//! (`vh_proto::direct`).
 
 mod attach;
 
@@ -28,10 +29,10 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use vh_proto::direct::frame;
-use vh_proto::v1::{FromWorker, RunnerMessage, ToWorker, from_worker, runner_message};
+use vh_proto::direct::frame::{self, Inbox};
+use vh_proto::v1::{FromWorker, ToWorker, from_worker};
 
 use crate::shim_log;
 
@@ -44,7 +45,7 @@ pub struct DirectLink {
     /// Set when a frame was cut short either way: the stream is unusable.
     broken: AtomicBool,
     /// Bytes read but not yet a whole frame.
-    inbox: Mutex<Vec<u8>>,
+    inbox: Mutex<Inbox>,
     /// Calls the hub thread stopped waiting for (deadline passed) whose
     /// answers have not come yet.
     owed: Mutex<Owed>,
@@ -139,10 +140,10 @@ pub enum SendError {
 }
 
 impl DirectLink {
-    /// Writes `msg` as one frame from the hub thread. Never raises SIGPIPE
-    /// (MSG_NOSIGNAL: the hub process may not ignore it); never waits if
-    /// the socket buffer is full when the frame would begin, and at most
-    /// `WRITE_STALL` (100 ms) to finish a frame it began.
+    /// Writes `msg` as one frame from the hub thread
+    /// (`vh_proto::direct::frame::send_frame_nonblocking`: never SIGPIPE, never
+    /// a wait if the socket buffer is full when the frame would begin, at
+    /// most `WRITE_STALL` (100 ms) to finish a frame it began).
     ///
     /// # Errors
     /// [`SendError`]; after `Broken` the link is shut down.
@@ -150,121 +151,34 @@ impl DirectLink {
         if self.broken.load(Ordering::Acquire) {
             return Err(SendError::NotSent("the link is closed".into()));
         }
-        let mut buf = Vec::new();
-        vh_proto::direct::frame::encode(&mut buf, msg)
-            .map_err(|e| SendError::NotSent(e.to_string()))?;
-        let mut done = 0;
-        let mut stalled_since: Option<Instant> = None;
-        while done < buf.len() {
-            let rest = &buf[done..];
-            // SAFETY: `rest` is valid for reads of its length; the fd is ours.
-            let n = unsafe {
-                libc::send(
-                    self.fd.as_raw_fd(),
-                    rest.as_ptr().cast(),
-                    rest.len(),
-                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-                )
-            };
-            if n >= 0 {
-                done += n as usize;
-                stalled_since = None;
-                continue;
-            }
-            let err = std::io::Error::last_os_error();
-            match err.kind() {
-                std::io::ErrorKind::Interrupted => continue,
-                // A full buffer before the frame began: the worker is not
-                // reading its link (busy, or hostile); the caller sends
-                // through the runner instead, without waiting.
-                std::io::ErrorKind::WouldBlock if done == 0 => {
-                    return Err(SendError::NotSent("the link's buffer is full".into()));
-                }
-                std::io::ErrorKind::WouldBlock => {
-                    let since = *stalled_since.get_or_insert_with(Instant::now);
-                    let left = WRITE_STALL.saturating_sub(since.elapsed());
-                    if left.is_zero() {
-                        return Err(self.fail(done, "the worker does not read its link".into()));
-                    }
-                    let mut pfd = libc::pollfd {
-                        fd: self.fd.as_raw_fd(),
-                        events: libc::POLLOUT,
-                        revents: 0,
-                    };
-                    // SAFETY: one valid pollfd.
-                    unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) };
-                }
-                _ => return Err(self.fail(done, err.to_string())),
+        match frame::send_frame_nonblocking(self.fd.as_raw_fd(), msg, WRITE_STALL) {
+            Ok(()) => Ok(()),
+            Err(e) if e.written == 0 => Err(SendError::NotSent(e.why)),
+            Err(e) => {
+                self.close();
+                Err(SendError::Broken(e.why))
             }
         }
-        Ok(())
     }
 
-    /// The error for a write that stopped after `done` bytes.
-    fn fail(&self, done: usize, why: String) -> SendError {
-        if done == 0 {
-            return SendError::NotSent(why);
-        }
-        self.close();
-        SendError::Broken(why)
-    }
-}
-
-impl DirectLink {
     /// Reads what the worker has sent so far without blocking and returns
-    /// every whole message in it, tagged with the script id as the runner
-    /// would tag it.
+    /// every whole message in it, its script id filled in
+    /// (`FromWorker::set_script_id`, as the runner does for what it
+    /// relays). Load and unload reports never come on a link (they are the
+    /// runner's word about a worker); one that does is dropped.
     ///
     /// # Errors
     /// The worker closed its end (`None`: it exited; the runner reports
     /// why), or sent something that is not a frame (`Some(why)`); the
     /// link is closed either way.
-    pub fn read_available(&self) -> Result<Vec<RunnerMessage>, Option<String>> {
-        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
-        let mut chunk = [0u8; 16 * 1024];
-        let mut closed = false;
-        loop {
-            // SAFETY: `chunk` is valid for writes of its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    chunk.as_mut_ptr().cast(),
-                    chunk.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            match n {
-                0 => {
-                    closed = true;
-                    break;
-                }
-                n if n > 0 => inbox.extend_from_slice(&chunk[..n as usize]),
-                _ => match std::io::Error::last_os_error().kind() {
-                    std::io::ErrorKind::Interrupted => {}
-                    std::io::ErrorKind::WouldBlock => break,
-                    _ => {
-                        closed = true;
-                        break;
-                    }
-                },
-            }
-        }
-        let mut out = Vec::new();
-        let mut used = 0;
-        let bad = loop {
-            match frame::decode::<FromWorker>(&inbox[used..]) {
-                Ok(None) => break None,
-                Ok(Some((msg, took))) => {
-                    if let Some(msg) = msg.kind.and_then(|k| tagged(self.script_id, k)) {
-                        out.push(msg);
-                    }
-                    used += took;
-                }
-                Err(e) => break Some(format!("a bad frame: {e}")),
-            }
-        };
-        inbox.drain(..used);
-        if let Some(why) = bad {
+    pub fn read_available(&self) -> Result<Vec<from_worker::Kind>, Option<String>> {
+        let got = self
+            .inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read_available::<FromWorker>(self.fd.as_raw_fd());
+        if let Some(e) = got.bad {
+            let why = format!("a bad frame: {e}");
             self.close();
             shim_log!(
                 0,
@@ -273,41 +187,27 @@ impl DirectLink {
             );
             return Err(Some(why));
         }
-        if closed && out.is_empty() {
+        let out: Vec<from_worker::Kind> = got
+            .frames
+            .into_iter()
+            .filter_map(|m| m.kind)
+            .filter(|k| {
+                !matches!(
+                    k,
+                    from_worker::Kind::Loaded(_) | from_worker::Kind::Unloaded(_)
+                )
+            })
+            .map(|mut k| {
+                k.set_script_id(self.script_id);
+                k
+            })
+            .collect();
+        if got.closed && out.is_empty() {
             self.close();
             return Err(None);
         }
         Ok(out)
     }
-}
-
-/// A worker's message as the runner would have passed it on: tagged with
-/// the script id. Load and unload reports never come on a link.
-fn tagged(id: i32, kind: from_worker::Kind) -> Option<RunnerMessage> {
-    let kind = match kind {
-        from_worker::Kind::HookResult(mut r) => {
-            r.script_id = id;
-            runner_message::Kind::HookResult(r)
-        }
-        from_worker::Kind::HubCall(mut c) => {
-            c.script_id = id;
-            runner_message::Kind::HubCall(c)
-        }
-        from_worker::Kind::DynamicCall(mut c) => {
-            c.script_id = id;
-            runner_message::Kind::DynamicCall(c)
-        }
-        from_worker::Kind::FunctionResult(mut r) => {
-            r.script_id = id;
-            runner_message::Kind::FunctionResult(r)
-        }
-        from_worker::Kind::Pong(mut p) => {
-            p.script_id = id;
-            runner_message::Kind::Pong(p)
-        }
-        from_worker::Kind::Loaded(_) | from_worker::Kind::Unloaded(_) => return None,
-    };
-    Some(RunnerMessage { kind: Some(kind) })
 }
 
 /// The links this shim holds, by script id.

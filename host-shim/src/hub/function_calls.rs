@@ -8,12 +8,10 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use vh_proto::hooks;
-use vh_proto::v1::{
-    FunctionCall, HookStuck, RunnerMessage, runner_message, shim_message, to_worker,
-};
+use vh_proto::v1::{FunctionCall, HookStuck, from_worker, shim_message, to_worker};
 
 use super::Shim;
-use super::waits::{Awaited, Outcome};
+use super::waits::{Awaited, Outcome, Reply};
 use crate::callbacks::Callback;
 use crate::functions::{self, Unregister};
 use crate::shim_log;
@@ -100,16 +98,12 @@ impl Shim {
             }));
         }
         match outcome {
-            Outcome::Reply(RunnerMessage {
-                kind: Some(runner_message::Kind::FunctionResult(r)),
-            }) if r.ok => r
+            Outcome::Reply(Reply::Worker(from_worker::Kind::FunctionResult(r))) if r.ok => r
                 .value
                 .as_ref()
                 .and_then(functions::result_struct)
                 .unwrap_or(std::ptr::null_mut()),
-            Outcome::Reply(RunnerMessage {
-                kind: Some(runner_message::Kind::FunctionResult(r)),
-            }) => {
+            Outcome::Reply(Reply::Worker(from_worker::Kind::FunctionResult(r))) => {
                 shim_log!(
                     1,
                     "[{id}:{}] CallFunction {shown}: {}",

@@ -6,13 +6,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use vh_proto::hooks::{self, ResultMode};
-use vh_proto::v1::{
-    HookCall, HookStuck, RunnerMessage, Value, runner_message, shim_message, to_worker,
-};
+use vh_proto::v1::{HookCall, HookStuck, Value, from_worker, shim_message, to_worker};
 
 use super::Shim;
 use super::script::Script;
-use super::waits::{Awaited, Outcome};
+use super::waits::{Awaited, Outcome, Reply};
 use crate::generation::Generation;
 use crate::shim_log;
 use crate::targs::{self, Arg, Targs};
@@ -89,9 +87,7 @@ impl Shim {
         let (limit, setting) = self.deadline_of(&script, hook);
         let deadline = sent_at + limit;
         match self.wait(Awaited::Hook { script: id, call }, deadline, route.link()) {
-            Outcome::Reply(RunnerMessage {
-                kind: Some(runner_message::Kind::HookResult(r)),
-            }) => {
+            Outcome::Reply(Reply::Worker(from_worker::Kind::HookResult(r))) => {
                 if route.link().is_some() {
                     self.ipc.record_round_trip(id, sent_at.elapsed());
                 }

@@ -7,15 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use vh_proto::v1::{
-    HubCall, LoadScript, RunnerMessage, UnloadScript, Value, runner_message, shim_message,
-};
+use vh_proto::v1::{HubCall, LoadScript, UnloadScript, Value, from_worker, to_worker};
 
 use super::Shim;
 use super::script::Script;
-use super::waits::{Awaited, Outcome};
+use super::waits::{Awaited, Outcome, Reply};
 use crate::config::CONNECT_WAIT_MS;
 use crate::hooktable;
+use crate::ipc::NotConnected;
 use crate::shim_log;
 use crate::targs::{self, Targs};
 
@@ -114,16 +113,23 @@ impl Shim {
             .fetch_max(id.saturating_add(1), Ordering::Relaxed);
         let path = bytes(1);
         let shown = String::from_utf8_lossy(&path).into_owned();
-        if let Err(reason) = self
+        match self
             .ipc
             .ensure_connected(Duration::from_millis(CONNECT_WAIT_MS))
         {
-            shim_log!(
-                0,
-                "cannot load script #{id} {shown}: vh-runner is not reachable at {} ({reason}); start it with `vh-runner serve`",
-                self.settings.socket.display()
-            );
-            return -1;
+            Ok(()) => {}
+            Err(NotConnected::Unreachable(reason)) => {
+                shim_log!(
+                    0,
+                    "cannot load script #{id} {shown}: vh-runner is not reachable at {} ({reason}); start it with `vh-runner serve`",
+                    self.settings.socket.display()
+                );
+                return -1;
+            }
+            Err(NotConnected::Incompatible(line)) => {
+                shim_log!(0, "cannot load script #{id} {shown}: {line}");
+                return -1;
+            }
         }
         let load = LoadScript {
             script_id: id,
@@ -141,18 +147,14 @@ impl Shim {
             // The runner sets it from runner.toml (empty = `generation`).
             semantics: String::new(),
         };
-        if let Err(why) = self.ipc.send(shim_message::Kind::Load(load.clone())) {
+        if let Err(why) = self.ipc.relay(to_worker::Kind::Load(load.clone())) {
             shim_log!(0, "cannot load script #{id} {shown}: {why}");
             return -1;
         }
         let deadline = Instant::now() + self.settings.load_deadline;
         let loaded = match self.wait(Awaited::Load(id), deadline, None) {
-            Outcome::Reply(RunnerMessage {
-                kind: Some(runner_message::Kind::Loaded(l)),
-            }) => l,
-            Outcome::Reply(RunnerMessage {
-                kind: Some(runner_message::Kind::Down(d)),
-            }) => {
+            Outcome::Reply(Reply::Worker(from_worker::Kind::Loaded(l))) => l,
+            Outcome::Reply(Reply::Down(d)) => {
                 shim_log!(0, "script #{id} {shown} failed to load: {}", d.reason);
                 return self.load_failed(id);
             }
@@ -164,7 +166,7 @@ impl Shim {
                 );
                 let _ = self
                     .ipc
-                    .send(shim_message::Kind::Unload(UnloadScript { script_id: id }));
+                    .relay(to_worker::Kind::Unload(UnloadScript { script_id: id }));
                 return self.load_failed(id);
             }
             Outcome::Disconnected(reason) => {
@@ -254,7 +256,7 @@ impl Shim {
         if script.up.load(Ordering::Acquire)
             && self
                 .ipc
-                .send(shim_message::Kind::Unload(UnloadScript { script_id: id }))
+                .relay(to_worker::Kind::Unload(UnloadScript { script_id: id }))
                 .is_ok()
         {
             let deadline = Instant::now() + self.settings.unload_deadline;

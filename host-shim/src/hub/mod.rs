@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use vh_proto::direct::wake::Wake;
-use vh_proto::v1::{Hello, UnloadScript, shim_message};
+use vh_proto::v1::{Hello, UnloadScript, to_worker};
 
 use crate::callbacks::{MAX_CALLBACKS, Table};
 use crate::config::Settings;
@@ -130,6 +130,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         shim_version: env!("CARGO_PKG_VERSION").into(),
         generation: generation.as_str().into(),
         hub_pid: std::process::id(),
+        protocol: vh_proto::PROTOCOL,
         direct_token: if settings.direct_links {
             crate::direct::new_token().unwrap_or_default()
         } else {
@@ -201,7 +202,7 @@ pub fn end() {
     for id in ids {
         let _ = shim
             .ipc
-            .send(shim_message::Kind::Unload(UnloadScript { script_id: id }));
+            .relay(to_worker::Kind::Unload(UnloadScript { script_id: id }));
     }
     shim.links.clear();
     shim.ipc.stop();
@@ -281,7 +282,7 @@ impl Shim {
         let mut ran = 0u32;
         self.run_leftovers(None);
         while let Ok(ev) = self.ipc.events().try_recv() {
-            self.handle(ev.take(), None, None);
+            self.handle(ev.take(), None);
             ran += 1;
             if ran.is_multiple_of(64) && started.elapsed() >= PUMP_BUDGET {
                 break;

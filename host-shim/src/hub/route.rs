@@ -59,15 +59,11 @@ impl Shim {
                 }
             }
         }
-        let out = match msg.kind? {
-            to_worker::Kind::Hook(h) => shim_message::Kind::Hook(h),
-            to_worker::Kind::Function(f) => shim_message::Kind::Function(f),
-            to_worker::Kind::CallResult(r) => shim_message::Kind::CallResult(r),
-            to_worker::Kind::Ping(p) => shim_message::Kind::Ping(p),
-            to_worker::Kind::Unload(u) => shim_message::Kind::Unload(u),
-            to_worker::Kind::Load(l) => shim_message::Kind::Load(l),
-        };
-        self.ipc.send(out).ok().map(|()| Route::Relay)
+        // The same envelope through the runner, which passes it on as is.
+        self.ipc
+            .send(shim_message::Kind::ToWorker(msg))
+            .ok()
+            .map(|()| Route::Relay)
     }
 
     /// Answers a worker's `vh.*` call the way it came: a call on the direct
@@ -78,7 +74,7 @@ impl Shim {
             let id = result.script_id;
             self.send_to_worker(id, to_worker::Kind::CallResult(result));
         } else {
-            let _ = self.ipc.send(shim_message::Kind::CallResult(result));
+            let _ = self.ipc.relay(to_worker::Kind::CallResult(result));
         }
     }
 
@@ -91,7 +87,7 @@ impl Shim {
             return;
         }
         script.last_ping_ms.store(now, Ordering::Relaxed);
-        let _ = self.ipc.send(shim_message::Kind::Ping(Ping {
+        let _ = self.ipc.relay(to_worker::Kind::Ping(Ping {
             script_id: id,
             seq: now,
         }));

@@ -2,22 +2,25 @@
 //! meanwhile serves everything else that comes, from the runner and from
 //! direct links (docs/abi.md §9.2), keeping the books in `waits`; the
 //! sleep on a direct link, the nesting guard, and the reads of direct
-//! links. Then what it does with each message it reads
-//! ([`Shim::handle`]): run a `vh.*` call (or a dynamic function) and
-//! answer it, note a worker that went down, end the current wait, keep a
-//! reply for an outer one, or act on an unsolicited message (a script back
-//! after a restart, a health ping's answer, a late hook result).
+//! links. Then what it does with each message it reads: a worker's
+//! message ([`Shim::worker_message`], one path whether it came on the direct
+//! link or through the runner: the same `FromWorker` envelope either way):
+//! run a `vh.*` call (or a dynamic function) and answer it the way it
+//! came, end the current wait, keep a reply for an outer one, or act on an
+//! unsolicited message (a script back after a restart, a health ping's
+//! answer, a late hook result); and the runner's own ([`Shim::handle`]):
+//! a worker that went down, a lost stream.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use vh_proto::direct::wake::Woke;
-use vh_proto::v1::{RunnerMessage, runner_message};
+use vh_proto::v1::{ScriptDown, from_worker};
 
 use super::Shim;
 use super::script::Script;
-use super::waits::{Awaited, MAX_NESTED_WAITS, Nesting, Outcome, Routed};
+use super::waits::{Awaited, MAX_NESTED_WAITS, Nesting, Outcome, Reply, Routed};
 use crate::direct::DirectLink;
 use crate::ipc::Event;
 use crate::shim_log;
@@ -62,7 +65,7 @@ impl Shim {
             let Some(link) = link else {
                 match self.ipc.events().recv_deadline(deadline) {
                     Ok(ev) => {
-                        if let Some(o) = self.handle(ev.take(), Some(what), None) {
+                        if let Some(o) = self.handle(ev.take(), Some(what)) {
                             break o;
                         }
                         continue;
@@ -71,7 +74,7 @@ impl Shim {
                 }
             };
             if let Ok(ev) = self.ipc.events().try_recv() {
-                if let Some(o) = self.handle(ev.take(), Some(what), None) {
+                if let Some(o) = self.handle(ev.take(), Some(what)) {
                     break o;
                 }
                 continue;
@@ -146,15 +149,15 @@ impl Shim {
         }
         let mut msgs = msgs.into_iter();
         while let Some(msg) = msgs.next() {
-            let answered = match &msg.kind {
-                Some(runner_message::Kind::HookResult(r)) => Some(r.call_id),
-                Some(runner_message::Kind::FunctionResult(r)) => Some(r.call_id),
+            let answered = match &msg {
+                from_worker::Kind::HookResult(r) => Some(r.call_id),
+                from_worker::Kind::FunctionResult(r) => Some(r.call_id),
                 _ => None,
             };
             if let Some(call) = answered {
                 link.paid(call);
             }
-            if let Some(o) = self.handle(Event::Msg(msg), current, Some(link)) {
+            if let Some(o) = self.worker_message(msg, current, Some(link)) {
                 self.waits()
                     .keep_leftovers(msgs.map(|m| (m, Arc::clone(link))));
                 return LinkRead::Answer(o);
@@ -169,7 +172,7 @@ impl Shim {
         loop {
             let next = self.waits().next_leftover();
             let (msg, link) = next?;
-            if let Some(o) = self.handle(Event::Msg(msg), current, Some(&link)) {
+            if let Some(o) = self.worker_message(msg, current, Some(&link)) {
                 return Some(o);
             }
         }
@@ -177,16 +180,12 @@ impl Shim {
 }
 
 impl Shim {
-    /// Acts on one event (`via`: the direct link it came on, `None` for
-    /// the runner). Returns the outcome if it ends the wait `current`.
-    pub(super) fn handle(
-        &self,
-        ev: Event,
-        current: Option<Awaited>,
-        via: Option<&Arc<DirectLink>>,
-    ) -> Option<Outcome> {
-        let msg = match ev {
-            Event::Msg(m) => m,
+    /// Acts on one event the IPC thread queued (the runner's stream).
+    /// Returns the outcome if it ends the wait `current`.
+    pub(super) fn handle(&self, ev: Event, current: Option<Awaited>) -> Option<Outcome> {
+        match ev {
+            Event::Worker(msg) => self.worker_message(msg, current, None),
+            Event::Down(down) => self.worker_down(down, current),
             Event::Disconnected(reason) => {
                 for s in self
                     .scripts
@@ -196,50 +195,76 @@ impl Shim {
                 {
                     s.up.store(false, Ordering::Release);
                 }
-                return current.map(|_| Outcome::Disconnected(reason));
+                current.map(|_| Outcome::Disconnected(reason))
             }
-        };
-        if let Some(runner_message::Kind::HubCall(call)) = &msg.kind {
-            let result = self.table.call(call);
-            if call.pipelined {
-                // docs/protocol.md "Pipelined calls": run in order, no answer.
-                self.pipelined.ran(call, &result, || {
-                    self.script(call.script_id)
-                        .map_or_else(|| "?".into(), |s| s.name.clone())
-                });
-            } else {
+        }
+    }
+
+    /// Acts on one worker's message, the same whichever way it came
+    /// (`via`: the direct link it came on, `None` for the runner): runs a
+    /// `vh.*` call or a dynamic function and answers it the same way, or
+    /// hands a reply to the wait stack. Returns the outcome if it ends the
+    /// wait `current`.
+    pub(super) fn worker_message(
+        &self,
+        msg: from_worker::Kind,
+        current: Option<Awaited>,
+        via: Option<&Arc<DirectLink>>,
+    ) -> Option<Outcome> {
+        match msg {
+            from_worker::Kind::HubCall(call) => {
+                let result = self.table.call(&call);
+                if call.pipelined {
+                    // docs/protocol.md "Pipelined calls": run in order, no answer.
+                    self.pipelined.ran(&call, &result, || {
+                        self.script(call.script_id)
+                            .map_or_else(|| "?".into(), |s| s.name.clone())
+                    });
+                } else {
+                    crate::pipeline::count_answered();
+                    self.send_result(result, via);
+                }
+                None
+            }
+            from_worker::Kind::DynamicCall(call) => {
+                let result = self.functions.call_dynamic(&call);
                 crate::pipeline::count_answered();
                 self.send_result(result, via);
+                None
             }
-            return None;
+            reply => self.route_reply(Reply::Worker(reply), current),
         }
-        if let Some(runner_message::Kind::DynamicCall(call)) = &msg.kind {
-            let result = self.functions.call_dynamic(call);
-            crate::pipeline::count_answered();
-            self.send_result(result, via);
-            return None;
-        }
-        if let Some(runner_message::Kind::Down(d)) = &msg.kind {
-            let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(s) = scripts.get(&d.script_id) {
-                s.up.store(false, Ordering::Release);
-                let first_line = d.reason.lines().next().unwrap_or("");
-                match d.restart_in_ms {
-                    0 => shim_log!(
-                        0,
-                        "script #{} {} stopped: {first_line}",
-                        d.script_id,
-                        s.name
-                    ),
-                    ms => shim_log!(
-                        1,
-                        "script #{} {} crashed: {first_line} (restart in {ms} ms)",
-                        d.script_id,
-                        s.name
-                    ),
-                }
+    }
+
+    /// The runner says a worker stopped outside an unload: its script is
+    /// down (hooks allow) and its waits end.
+    fn worker_down(&self, d: ScriptDown, current: Option<Awaited>) -> Option<Outcome> {
+        let scripts = self.scripts.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = scripts.get(&d.script_id) {
+            s.up.store(false, Ordering::Release);
+            let first_line = d.reason.lines().next().unwrap_or("");
+            match d.restart_in_ms {
+                0 => shim_log!(
+                    0,
+                    "script #{} {} stopped: {first_line}",
+                    d.script_id,
+                    s.name
+                ),
+                ms => shim_log!(
+                    1,
+                    "script #{} {} crashed: {first_line} (restart in {ms} ms)",
+                    d.script_id,
+                    s.name
+                ),
             }
         }
+        drop(scripts);
+        self.route_reply(Reply::Down(d), current)
+    }
+
+    /// Hands `msg` to the wait it answers: the current one (which ends),
+    /// an outer one (kept for it), or none.
+    fn route_reply(&self, msg: Reply, current: Option<Awaited>) -> Option<Outcome> {
         let routed = self.waits().route(msg, current);
         match routed {
             Routed::Answer(msg) => Some(Outcome::Reply(msg)),
@@ -255,11 +280,14 @@ impl Shim {
     /// ping's answer, or a late hook result (the script's main thread is
     /// free again, so its circuit closes). Anything else is a late answer
     /// to a wait that already gave up.
-    fn unsolicited(&self, msg: RunnerMessage) {
+    fn unsolicited(&self, msg: Reply) {
         let script = |id: i32| self.script(id);
         let open = |s: &Arc<Script>| s.circuit_open.load(Ordering::Acquire);
-        match msg.kind {
-            Some(runner_message::Kind::Loaded(l)) if l.ok => {
+        let Reply::Worker(msg) = msg else {
+            return;
+        };
+        match msg {
+            from_worker::Kind::Loaded(l) if l.ok => {
                 if let Some(s) = script(l.script_id) {
                     s.apply(&l);
                     shim_log!(
@@ -271,7 +299,7 @@ impl Shim {
                     );
                 }
             }
-            Some(runner_message::Kind::Pong(p)) => {
+            from_worker::Kind::Pong(p) => {
                 if let Some(s) = script(p.script_id).filter(open) {
                     s.close_circuit();
                     shim_log!(
@@ -282,7 +310,7 @@ impl Shim {
                     );
                 }
             }
-            Some(runner_message::Kind::HookResult(r)) => {
+            from_worker::Kind::HookResult(r) => {
                 if let Some(s) = script(r.script_id).filter(open) {
                     s.close_circuit();
                     shim_log!(

@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use vh_proto::v1::{RunnerMessage, runner_message};
+use vh_proto::v1::{ScriptDown, from_worker};
 
 /// Most hook and function waits the hub thread stacks up (hooks fired by
 /// `vh.*` calls inside hooks, docs/abi.md §9.2). A worker refuses to nest deeper
@@ -61,15 +61,14 @@ impl Awaited {
     }
 
     /// True if `msg` answers this wait (or says its worker is gone).
-    pub(super) fn answered_by(self, msg: &RunnerMessage) -> bool {
-        match (&msg.kind, self) {
-            (Some(runner_message::Kind::Down(d)), w) => d.script_id == w.script(),
-            (Some(runner_message::Kind::Loaded(l)), Awaited::Load(s)) => l.script_id == s,
-            (Some(runner_message::Kind::Unloaded(u)), Awaited::Unload(s)) => u.script_id == s,
-            (Some(runner_message::Kind::HookResult(r)), Awaited::Hook { call, .. }) => {
-                r.call_id == call
-            }
-            (Some(runner_message::Kind::FunctionResult(r)), Awaited::Function { call, .. }) => {
+    pub(super) fn answered_by(self, msg: &Reply) -> bool {
+        use from_worker::Kind;
+        match (msg, self) {
+            (Reply::Down(d), w) => d.script_id == w.script(),
+            (Reply::Worker(Kind::Loaded(l)), Awaited::Load(s)) => l.script_id == s,
+            (Reply::Worker(Kind::Unloaded(u)), Awaited::Unload(s)) => u.script_id == s,
+            (Reply::Worker(Kind::HookResult(r)), Awaited::Hook { call, .. }) => r.call_id == call,
+            (Reply::Worker(Kind::FunctionResult(r)), Awaited::Function { call, .. }) => {
                 r.call_id == call
             }
             _ => false,
@@ -77,10 +76,21 @@ impl Awaited {
     }
 }
 
+/// A message that may end a wait: a worker's (`FromWorker`'s payload,
+/// the same whether it came on the worker's direct link or through the
+/// runner), or the runner's word that the worker is gone.
+#[derive(Debug)]
+pub(super) enum Reply {
+    /// A worker's message, its script id filled in.
+    Worker(from_worker::Kind),
+    /// `ScriptDown`.
+    Down(ScriptDown),
+}
+
 /// How a wait ended.
 pub(super) enum Outcome {
     /// The message that answered it (or said the worker is gone).
-    Reply(RunnerMessage),
+    Reply(Reply),
     /// Its deadline passed.
     TimedOut,
     /// The runner link or the worker's direct link dropped, with why.
@@ -91,11 +101,11 @@ pub(super) enum Outcome {
 #[derive(Debug)]
 pub(super) enum Routed {
     /// It answers the current wait, which ends with it.
-    Answer(RunnerMessage),
+    Answer(Reply),
     /// It answers an outer wait and is kept for it.
     Stashed,
     /// No wait asked for it.
-    Unclaimed(RunnerMessage),
+    Unclaimed(Reply),
 }
 
 /// Whether one more hook or function wait may be stacked
@@ -113,10 +123,10 @@ pub(super) enum Nesting {
 /// one while an inner one was being served, leftovers, deferred unloads.
 pub(super) struct Waits<L, S> {
     stack: Vec<Awaited>,
-    stash: Vec<RunnerMessage>,
+    stash: Vec<Reply>,
     /// Messages read from a direct link after the one that ended a wait,
     /// handled before anything else next time.
-    leftovers: VecDeque<(RunnerMessage, L)>,
+    leftovers: VecDeque<(from_worker::Kind, L)>,
     /// Scripts the hub unloaded while one of their hooks (or function
     /// calls) was on the stack: their workers stop when the outermost of
     /// those returns (docs/abi.md §9.2, §12).
@@ -145,14 +155,14 @@ impl<L, S> Waits<L, S> {
     }
 
     /// The stashed reply to `what`, if one came while an inner wait ran.
-    pub(super) fn take_stashed(&mut self, what: Awaited) -> Option<RunnerMessage> {
+    pub(super) fn take_stashed(&mut self, what: Awaited) -> Option<Reply> {
         let i = self.stash.iter().position(|m| what.answered_by(m))?;
         Some(self.stash.swap_remove(i))
     }
 
     /// Decides where `msg` goes while `current` (if any) is the wait being
     /// served; a reply for another wait on the stack is stashed.
-    pub(super) fn route(&mut self, msg: RunnerMessage, current: Option<Awaited>) -> Routed {
+    pub(super) fn route(&mut self, msg: Reply, current: Option<Awaited>) -> Routed {
         if current.is_some_and(|w| w.answered_by(&msg)) {
             return Routed::Answer(msg);
         }
@@ -164,12 +174,15 @@ impl<L, S> Waits<L, S> {
     }
 
     /// Keeps messages read past the one that ended a wait, in order.
-    pub(super) fn keep_leftovers(&mut self, msgs: impl IntoIterator<Item = (RunnerMessage, L)>) {
+    pub(super) fn keep_leftovers(
+        &mut self,
+        msgs: impl IntoIterator<Item = (from_worker::Kind, L)>,
+    ) {
         self.leftovers.extend(msgs);
     }
 
     /// The oldest kept leftover, with the link it came on.
-    pub(super) fn next_leftover(&mut self) -> Option<(RunnerMessage, L)> {
+    pub(super) fn next_leftover(&mut self) -> Option<(from_worker::Kind, L)> {
         self.leftovers.pop_front()
     }
 

@@ -29,15 +29,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc};
 use vh_proto::direct::wake::Wake;
-use vh_proto::v1::{Hello, RunnerMessage, ShimMessage};
+use vh_proto::v1::{Hello, ScriptDown, ShimMessage, from_worker};
 
 use crate::direct::Links;
 
 /// What the IPC thread hands to the hub thread.
 #[derive(Debug)]
 pub enum Event {
-    /// A message from the runner.
-    Msg(RunnerMessage),
+    /// A worker's message the runner relayed (`RunnerMessage.from_worker`,
+    /// its script id filled in): the hub thread handles it as one read on
+    /// the worker's direct link.
+    Worker(from_worker::Kind),
+    /// The runner's word that a worker stopped (`ScriptDown`).
+    Down(ScriptDown),
     /// The stream ended; every worker of this hub is gone with it.
     Disconnected(String),
 }
@@ -74,6 +78,19 @@ pub enum Connection {
     Connected,
     /// The last attempt failed or the stream ended, with the reason.
     Down(String),
+    /// The runner speaks another protocol version (`vh_proto::PROTOCOL`):
+    /// the line naming both.
+    Incompatible(String),
+}
+
+/// Why [`Ipc::ensure_connected`] found no runner to talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotConnected {
+    /// None answered in time, with the reason.
+    Unreachable(String),
+    /// One answered but speaks another protocol version: the line naming
+    /// both.
+    Incompatible(String),
 }
 
 /// Handle to the IPC thread, shared by the hub thread's entry points.
@@ -163,11 +180,14 @@ impl Ipc {
     }
 
     /// Waits until the connection is up, asking for a fresh attempt if it is
-    /// down. Returns the reason if it is still down after `wait`.
-    pub fn ensure_connected(&self, wait: Duration) -> Result<(), String> {
+    /// down.
+    ///
+    /// # Errors
+    /// Why it is still down after `wait`.
+    pub fn ensure_connected(&self, wait: Duration) -> Result<(), NotConnected> {
         let deadline = Instant::now() + wait;
         let mut guard = self.connection.lock().unwrap_or_else(|e| e.into_inner());
-        if let Connection::Down(_) = guard.0 {
+        if let Connection::Down(_) | Connection::Incompatible(_) = guard.0 {
             // Ask for an attempt now and wait for its outcome, not the old one.
             let seen = guard.1;
             self.wake.notify_one();
@@ -188,8 +208,9 @@ impl Ipc {
             .0;
         match &guard.0 {
             Connection::Connected => Ok(()),
-            Connection::Down(reason) => Err(reason.clone()),
-            Connection::Connecting => Err("still connecting".into()),
+            Connection::Down(reason) => Err(NotConnected::Unreachable(reason.clone())),
+            Connection::Incompatible(line) => Err(NotConnected::Incompatible(line.clone())),
+            Connection::Connecting => Err(NotConnected::Unreachable("still connecting".into())),
         }
     }
 

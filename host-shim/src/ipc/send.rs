@@ -3,7 +3,7 @@
 
 use prost::Message;
 use vh_proto::direct::frame::MAX_MESSAGE_LEN;
-use vh_proto::v1::{CallResult, ShimMessage, shim_message};
+use vh_proto::v1::{CallResult, ShimMessage, ToWorker, shim_message, to_worker};
 
 use super::Ipc;
 use crate::shim_log;
@@ -34,25 +34,38 @@ impl std::fmt::Display for Unsent {
 /// "script #3's OnParsedMsgChat call" and the like, for the log line of a
 /// message too big to send.
 fn describe(msg: &ShimMessage) -> String {
-    use shim_message::Kind;
-    match &msg.kind {
-        Some(Kind::Hook(h)) => format!(
+    use to_worker::Kind;
+    let Some(shim_message::Kind::ToWorker(ToWorker { kind: Some(kind) })) = &msg.kind else {
+        return "a message to the runner".into();
+    };
+    match kind {
+        Kind::Hook(h) => format!(
             "script #{}'s {} call",
             h.script_id,
             vh_proto::hooks::hook(i64::from(h.hook)).map_or("hook", |s| s.name),
         ),
-        Some(Kind::CallResult(r)) => format!("the result of script #{}'s vh.* call", r.script_id),
-        Some(Kind::Function(f)) => format!(
+        Kind::CallResult(r) => format!("the result of script #{}'s vh.* call", r.script_id),
+        Kind::Function(f) => format!(
             "script #{}'s function call {}",
             f.script_id,
             String::from_utf8_lossy(&f.name)
         ),
-        Some(Kind::Load(l)) => format!("the load of script #{}", l.script_id),
-        _ => "a message to the runner".into(),
+        Kind::Load(l) => format!("the load of script #{}", l.script_id),
+        _ => "a message to a worker".into(),
     }
 }
 
 impl Ipc {
+    /// Queues `kind` for script's worker through the runner, in the
+    /// envelope it has on the direct link (`ShimMessage.to_worker`); see
+    /// [`Ipc::send`].
+    ///
+    /// # Errors
+    /// As [`Ipc::send`].
+    pub fn relay(&self, kind: to_worker::Kind) -> Result<(), Unsent> {
+        self.send(shim_message::Kind::ToWorker(ToWorker { kind: Some(kind) }))
+    }
+
     /// Queues `msg` for the runner.
     ///
     /// A message whose encoding exceeds [`MAX_MESSAGE_LEN`] would end the
@@ -72,28 +85,29 @@ impl Ipc {
         let len = msg.encoded_len();
         if len > MAX_MESSAGE_LEN {
             let what = vh_proto::direct::frame::too_big(&describe(&msg), len, MAX_MESSAGE_LEN);
-            let outcome = match msg.kind {
-                Some(shim_message::Kind::CallResult(_)) => "the script's call fails",
-                Some(shim_message::Kind::Hook(_)) => "not sent; no opinion",
+            let payload = match &msg.kind {
+                Some(shim_message::Kind::ToWorker(w)) => w.kind.as_ref(),
+                _ => None,
+            };
+            let outcome = match payload {
+                Some(to_worker::Kind::CallResult(_)) => "the script's call fails",
+                Some(to_worker::Kind::Hook(_)) => "not sent; no opinion",
                 _ => "not sent",
             };
             shim_log!(0, "{what}; {outcome}");
-            match msg.kind {
-                Some(shim_message::Kind::CallResult(r)) => {
-                    msg.kind = Some(shim_message::Kind::CallResult(CallResult {
-                        script_id: r.script_id,
-                        call_id: r.call_id,
-                        ok: false,
-                        values: Vec::new(),
-                        error: vh_proto::direct::frame::too_big(
-                            "the hub's result",
-                            len,
-                            MAX_MESSAGE_LEN,
-                        ),
-                    }));
-                }
-                _ => return Err(Unsent::TooBig(len)),
-            }
+            let Some(to_worker::Kind::CallResult(r)) = payload else {
+                return Err(Unsent::TooBig(len));
+            };
+            let failed = CallResult {
+                script_id: r.script_id,
+                call_id: r.call_id,
+                ok: false,
+                values: Vec::new(),
+                error: vh_proto::direct::frame::too_big("the hub's result", len, MAX_MESSAGE_LEN),
+            };
+            msg.kind = Some(shim_message::Kind::ToWorker(ToWorker {
+                kind: Some(to_worker::Kind::CallResult(failed)),
+            }));
         }
         let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         match out.as_ref() {

@@ -1,7 +1,9 @@
 //! The IPC thread's connection to the runner: connect over the Unix
-//! socket, attach the gRPC stream, send `Hello` and the loads to replay,
-//! pass each runner message to the hub thread, ask for direct links once
-//! welcomed, and connect again with backoff when the stream ends.
+//! socket, attach the gRPC stream, send `Hello`, check the `Welcome`'s
+//! protocol version (`vh_proto::PROTOCOL`), send the loads to replay, ask
+//! for direct links, pass each runner message to the hub thread (a
+//! worker's `FromWorker` payload as it is, the runner's `ScriptDown`), and
+//! connect again with backoff when the stream ends.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +14,10 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::{Endpoint, Uri};
-use vh_proto::v1::{Hello, RunnerMessage, ShimMessage, runner_client::RunnerClient, shim_message};
+use vh_proto::v1::{
+    Hello, RunnerMessage, ShimMessage, ToWorker, runner_client::RunnerClient, runner_message,
+    shim_message, to_worker,
+};
 
 use super::stats::STATS_EVERY;
 use super::{Connection, Event, Ipc, Loads, Queued};
@@ -20,6 +25,24 @@ use crate::shim_log;
 
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Why a session never got attached.
+struct NotAttached {
+    /// For the log and for `w_Load`'s failure.
+    why: String,
+    /// The runner speaks another protocol version: an admin's error, not a
+    /// runner that is merely down.
+    incompatible: bool,
+}
+
+impl From<String> for NotAttached {
+    fn from(why: String) -> NotAttached {
+        NotAttached {
+            why,
+            incompatible: false,
+        }
+    }
+}
 
 impl Ipc {
     /// Queues `ev` for the hub thread and wakes it if it sleeps on a
@@ -43,7 +66,7 @@ impl Ipc {
         let mut logged_down = false;
         while !self.stop.load(Ordering::Acquire) {
             self.set_connection(Connection::Connecting);
-            let reason = match self.session(&socket, &hello, &loads, &events).await {
+            let state = match self.session(&socket, &hello, &loads, &events).await {
                 Ok(reason) => {
                     backoff = Duration::from_millis(100);
                     logged_down = false;
@@ -51,21 +74,30 @@ impl Ipc {
 
                     let _ = self.deliver(&events, Event::Disconnected(reason.clone()));
                     shim_log!(0, "lost the runner at {}: {reason}", socket.display());
-                    reason
+                    Connection::Down(reason)
                 }
-                Err(reason) => {
-                    if !logged_down {
+                Err(NotAttached { why, incompatible }) => {
+                    // A runner of another protocol version is the admin's
+                    // to fix: always logged (once, as a runner that is
+                    // down).
+                    if !logged_down && incompatible {
                         shim_log!(
-                            1,
-                            "cannot reach the runner at {}: {reason}",
+                            0,
+                            "cannot attach to the runner at {}: {why}",
                             socket.display()
                         );
-                        logged_down = true;
+                    } else if !logged_down {
+                        shim_log!(1, "cannot reach the runner at {}: {why}", socket.display());
                     }
-                    reason
+                    logged_down = true;
+                    if incompatible {
+                        Connection::Incompatible(why)
+                    } else {
+                        Connection::Down(why)
+                    }
                 }
             };
-            self.set_connection(Connection::Down(reason));
+            self.set_connection(state);
             if self.stop.load(Ordering::Acquire) {
                 break;
             }
@@ -77,7 +109,8 @@ impl Ipc {
         }
     }
 
-    /// One connected period. `Err` if it never connected; `Ok(reason)` when
+    /// One connected period. `Err` if it never got attached (no runner, or
+    /// one that does not speak [`vh_proto::PROTOCOL`]); `Ok(reason)` when
     /// an established stream ends.
     async fn session(
         &self,
@@ -85,7 +118,7 @@ impl Ipc {
         hello: &Hello,
         loads: &Loads,
         events: &crossbeam_channel::Sender<Queued>,
-    ) -> Result<String, String> {
+    ) -> Result<String, NotAttached> {
         let path = socket.to_path_buf();
         let connector = tower::service_fn(move |_: Uri| {
             let path = path.clone();
@@ -122,6 +155,7 @@ impl Ipc {
         .map_err(|_| "the runner did not answer within 5 s".to_string())?
         .map_err(|s| format!("the runner refused the stream: {}", s.message()))?;
         let mut inbound = response.into_inner();
+        welcomed(&mut inbound, hello).await?;
         // Scripts the hub has loaded come back under their ids, before any
         // new message of the hub thread can be queued behind them.
         let reloads = loads.all();
@@ -130,13 +164,23 @@ impl Ipc {
         }
         for load in reloads {
             let _ = tx.send(ShimMessage {
-                kind: Some(shim_message::Kind::Load(load)),
+                kind: Some(shim_message::Kind::ToWorker(ToWorker {
+                    kind: Some(to_worker::Kind::Load(load)),
+                })),
             });
         }
         *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
         self.set_connection(Connection::Connected);
         shim_log!(1, "connected to the runner at {}", socket.display());
-        let mut side: Option<tokio::task::JoinHandle<()>> = None;
+        // The runner knows our token once it has welcomed us: ask for
+        // direct links now.
+        let side = (!hello.direct_token.is_empty()).then(|| {
+            let (socket, token) = (socket.to_path_buf(), hello.direct_token.clone());
+            let links = Arc::clone(&self.links);
+            tokio::spawn(async move {
+                crate::direct::attach(&socket, &token, links).await;
+            })
+        });
         let mut stats_tick = tokio::time::interval(STATS_EVERY);
         stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let reason = loop {
@@ -145,22 +189,18 @@ impl Ipc {
                 msg = inbound.message() => match msg {
                     // The runner is stopping (SIGTERM): a lost runner, as
                     // if the stream had ended; reconnect and reload later.
-                    Ok(Some(RunnerMessage { kind: Some(vh_proto::v1::runner_message::Kind::Stopping(s)) })) => {
+                    Ok(Some(RunnerMessage { kind: Some(runner_message::Kind::Stopping(s)) })) => {
                         break format!("the runner is stopping: {}", s.reason);
                     }
                     Ok(Some(m)) => {
-                        // The runner knows our token once it has welcomed us:
-                        // ask for direct links now.
-                        let welcome = matches!(m.kind, Some(vh_proto::v1::runner_message::Kind::Welcome(_)));
-                        if welcome && side.is_none() && !hello.direct_token.is_empty() {
-                            let (socket, token) = (socket.to_path_buf(), hello.direct_token.clone());
-                            let links = Arc::clone(&self.links);
-                            side = Some(tokio::spawn(async move {
-                                crate::direct::attach(&socket, &token, links).await;
-                            }));
-                        }
-
-                        if !self.deliver(events, Event::Msg(m)) {
+                        let ev = match m.kind {
+                            Some(runner_message::Kind::FromWorker(w)) => w.kind.map(Event::Worker),
+                            Some(runner_message::Kind::Down(d)) => Some(Event::Down(d)),
+                            // A second Welcome, or a message of a later
+                            // protocol minor: nothing to act on.
+                            _ => None,
+                        };
+                        if let Some(ev) = ev && !self.deliver(events, ev) {
                             break "the shim is shutting down".to_string();
                         }
                     }
@@ -180,4 +220,51 @@ impl Ipc {
         }
         Ok(reason)
     }
+}
+
+/// Reads the runner's first message: a `Welcome` of this protocol
+/// version lets the session go on; anything else ends it before a load or
+/// a hook goes out, with one line naming both versions when they differ.
+async fn welcomed(
+    inbound: &mut tonic::Streaming<RunnerMessage>,
+    hello: &Hello,
+) -> Result<(), NotAttached> {
+    let first = tokio::time::timeout(Duration::from_secs(5), inbound.message())
+        .await
+        .map_err(|_| "the runner sent no Welcome within 5 s".to_string())?;
+    let welcome = match first {
+        Ok(Some(RunnerMessage {
+            kind: Some(runner_message::Kind::Welcome(w)),
+        })) => w,
+        Ok(Some(_)) => {
+            return Err("the runner's first message was not a Welcome"
+                .to_string()
+                .into());
+        }
+        Ok(None) => {
+            return Err("the runner closed the stream before its Welcome"
+                .to_string()
+                .into());
+        }
+        // A runner of a later protocol version refuses this one with the
+        // line naming both (FAILED_PRECONDITION).
+        Err(status) => {
+            return Err(NotAttached {
+                why: format!("the runner refused the stream: {}", status.message()),
+                incompatible: status.code() == tonic::Code::FailedPrecondition,
+            });
+        }
+    };
+    if welcome.protocol == vh_proto::PROTOCOL {
+        return Ok(());
+    }
+    Err(NotAttached {
+        why: vh_proto::envelope::mismatch(
+            &hello.shim_version,
+            hello.protocol,
+            &welcome.runner_version,
+            welcome.protocol,
+        ),
+        incompatible: true,
+    })
 }

@@ -6,11 +6,15 @@
 //! The runner reads and writes frames with tokio-util's
 //! `LengthDelimitedCodec` configured by [`MAX_FRAME_LEN`] and
 //! little-endian 4-byte lengths; the shim and the worker core use the
-//! helpers here: [`encode`] (into a buffer the caller writes), [`decode`]
-//! (out of a buffer the caller filled), and the blocking [`write_frame`]
-//! and [`read_frame`] built on them.
+//! helpers here: [`encode`] and [`encode_all`] (into a buffer the caller
+//! writes), [`decode`] (out of a buffer the caller filled), the blocking
+//! [`write_frame`] and [`read_frame`] built on them, and the non-blocking
+//! ones of a thread that must never hang on its peer (the shim's hub
+//! thread): [`send_nonblocking`] and [`Inbox`].
 
 use std::io::{self, Read, Write};
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
 
 use prost::Message;
 
@@ -21,13 +25,14 @@ use prost::Message;
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 
 /// Room kept below [`MAX_FRAME_LEN`] for what the runner adds when it
-/// forwards a message (a script id, another envelope): 64 KiB.
+/// forwards a message (the script id, the gRPC stream's envelope around
+/// `ToWorker` / `FromWorker`: a few bytes; the rest is margin): 64 KiB.
 pub const ENVELOPE_HEADROOM: usize = 64 * 1024;
 
 /// Largest message the shim or a worker sends, in bytes (the encoded
 /// `ShimMessage` / `FromWorker`): [`MAX_FRAME_LEN`] less
 /// [`ENVELOPE_HEADROOM`], so that whatever passes this check still fits
-/// every link after the runner re-wraps it. A bigger one fails alone (that
+/// every link after the runner passes it on in the other link's envelope. A bigger one fails alone (that
 /// hook gives "no opinion", that call fails); it never ends a stream or a
 /// worker link.
 pub const MAX_MESSAGE_LEN: usize = MAX_FRAME_LEN - ENVELOPE_HEADROOM;
@@ -63,6 +68,19 @@ pub fn encode<M: Message>(buf: &mut Vec<u8>, msg: &M) -> io::Result<()> {
     buf.extend_from_slice(&(len as u32).to_le_bytes());
     msg.encode(buf)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+/// `msgs` as one buffer of frames, to be written with one system call.
+///
+/// # Errors
+/// As [`encode`], for the first message over [`MAX_FRAME_LEN`].
+pub fn encode_all<M: Message>(msgs: &[M]) -> io::Result<Vec<u8>> {
+    let total: usize = msgs.iter().map(|m| m.encoded_len() + 4).sum();
+    let mut buf = Vec::with_capacity(total);
+    for m in msgs {
+        encode(&mut buf, m)?;
+    }
+    Ok(buf)
 }
 
 /// The first frame of `buf`, decoded, and how many bytes it took;
@@ -125,6 +143,164 @@ pub fn read_frame<R: Read, M: Message + Default>(r: &mut R) -> io::Result<Option
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// Why [`send_nonblocking`] stopped before the end of its buffer.
+#[derive(Debug)]
+pub struct Unsent {
+    /// Bytes that went out: 0 leaves the stream whole (the caller may send
+    /// the frames another way); more means a frame was cut short and the
+    /// stream is unusable.
+    pub written: usize,
+    /// What stopped it, for the log.
+    pub why: String,
+}
+
+/// Writes `buf` (whole frames) on the non-blocking stream socket `fd`
+/// without ever raising SIGPIPE (`MSG_NOSIGNAL`: a hub process may not
+/// ignore it). It never waits if the socket buffer is full before the
+/// first byte (the peer is not reading: busy, or hostile), and at most
+/// `stall` in all for room to finish what it began.
+///
+/// # Errors
+/// [`Unsent`], with how much went out.
+pub fn send_nonblocking(fd: RawFd, buf: &[u8], stall: Duration) -> Result<(), Unsent> {
+    let mut done = 0;
+    let mut stalled_since: Option<Instant> = None;
+    let unsent = |written, why: &str| Unsent {
+        written,
+        why: why.to_string(),
+    };
+    while done < buf.len() {
+        let rest = &buf[done..];
+        // SAFETY: `rest` is valid for reads of its length; a bad fd fails.
+        let n = unsafe {
+            libc::send(
+                fd,
+                rest.as_ptr().cast(),
+                rest.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 0 {
+            done += n as usize;
+            stalled_since = None;
+            continue;
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::Interrupted => {}
+            io::ErrorKind::WouldBlock if done == 0 => {
+                return Err(unsent(0, "the link's buffer is full"));
+            }
+            io::ErrorKind::WouldBlock => {
+                let since = *stalled_since.get_or_insert_with(Instant::now);
+                let left = stall.saturating_sub(since.elapsed());
+                if left.is_zero() {
+                    return Err(unsent(done, "the worker does not read its link"));
+                }
+                let mut pfd = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) };
+            }
+            _ => return Err(unsent(done, &err.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `msg` as one frame with [`send_nonblocking`].
+///
+/// # Errors
+/// [`Unsent`]: nothing written if the message is over [`MAX_FRAME_LEN`]
+/// ([`too_big`]'s text), else as [`send_nonblocking`].
+pub fn send_frame_nonblocking<M: Message>(
+    fd: RawFd,
+    msg: &M,
+    stall: Duration,
+) -> Result<(), Unsent> {
+    let mut buf = Vec::new();
+    encode(&mut buf, msg).map_err(|e| Unsent {
+        written: 0,
+        why: e.to_string(),
+    })?;
+    send_nonblocking(fd, &buf, stall)
+}
+
+/// Bytes read from a non-blocking stream socket that are not yet a whole
+/// frame, kept between reads.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    buf: Vec<u8>,
+}
+
+/// What [`Inbox::read_available`] gave.
+#[derive(Debug)]
+pub struct Received<M> {
+    /// Every whole frame read, decoded, in order.
+    pub frames: Vec<M>,
+    /// The peer closed its end (or the socket failed).
+    pub closed: bool,
+    /// Bytes that are not a frame (the stream is unusable): [`decode`]'s
+    /// error; `frames` then holds those before them.
+    pub bad: Option<io::Error>,
+}
+
+impl Inbox {
+    /// Reads what `fd` has now without blocking and takes every whole
+    /// frame out of it (and of what earlier reads left).
+    pub fn read_available<M: Message + Default>(&mut self, fd: RawFd) -> Received<M> {
+        let mut chunk = [0u8; 16 * 1024];
+        let mut closed = false;
+        loop {
+            // SAFETY: `chunk` is valid for writes of its length.
+            let n = unsafe {
+                libc::recv(
+                    fd,
+                    chunk.as_mut_ptr().cast(),
+                    chunk.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match n {
+                0 => {
+                    closed = true;
+                    break;
+                }
+                n if n > 0 => self.buf.extend_from_slice(&chunk[..n as usize]),
+                _ => match io::Error::last_os_error().kind() {
+                    io::ErrorKind::Interrupted => {}
+                    io::ErrorKind::WouldBlock => break,
+                    _ => {
+                        closed = true;
+                        break;
+                    }
+                },
+            }
+        }
+        let mut frames = Vec::new();
+        let mut used = 0;
+        let bad = loop {
+            match decode::<M>(&self.buf[used..]) {
+                Ok(None) => break None,
+                Ok(Some((msg, took))) => {
+                    frames.push(msg);
+                    used += took;
+                }
+                Err(e) => break Some(e),
+            }
+        };
+        self.buf.drain(..used);
+        Received {
+            frames,
+            closed,
+            bad,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +358,38 @@ mod tests {
         let mut r: &[u8] = &[1, 0];
         let err = read_frame::<_, HookCall>(&mut r).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn nonblocking_send_and_inbox_carry_frames_and_report_the_close() {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(rc, 0);
+        let msgs: Vec<HookCall> = (1..=3)
+            .map(|call_id| HookCall {
+                call_id,
+                ..HookCall::default()
+            })
+            .collect();
+        let buf = encode_all(&msgs).unwrap();
+        // Cut in the middle of the second frame: the inbox keeps the rest.
+        let cut = buf.len() / 2;
+        send_nonblocking(fds[0], &buf[..cut], Duration::from_millis(100)).unwrap();
+        let mut inbox = Inbox::default();
+        let got = inbox.read_available::<HookCall>(fds[1]);
+        assert!(!got.closed && got.bad.is_none());
+        assert_eq!(got.frames, msgs[..1]);
+        send_nonblocking(fds[0], &buf[cut..], Duration::from_millis(100)).unwrap();
+        // SAFETY: closing our own descriptor.
+        unsafe { libc::close(fds[0]) };
+        let got = inbox.read_available::<HookCall>(fds[1]);
+        assert_eq!(got.frames, msgs[1..]);
+        assert!(got.closed);
+        // Writing to a closed peer fails without SIGPIPE, nothing written.
+        let err = send_nonblocking(fds[1], &buf, Duration::from_millis(100)).unwrap_err();
+        assert_eq!(err.written, 0, "{}", err.why);
+        // SAFETY: closing our own descriptor.
+        unsafe { libc::close(fds[1]) };
     }
 }

@@ -1,7 +1,8 @@
 //! The worker's protocol handling: the frame loop of one running worker.
 //! It sends the load request, passes hooks, function calls and `vh.*`
-//! results from the hub to the worker and the worker's frames back to the
-//! hub (re-wrapped with the script id, bounded by the frame limit), obeys
+//! results from the hub to the worker as they came, and the worker's
+//! frames back to the hub as they came too (`FromWorker`, its script id
+//! filled in, bounded by the frame limit), obeys
 //! the supervisor's commands, and kills a worker stuck in a hook past
 //! `hook_kill_timeout_ms` (docs/protocol.md "Runner ↔ worker").
 
@@ -19,13 +20,13 @@ use vh_proto::direct::frame::{MAX_FRAME_LEN, too_big};
 use vh_proto::hooks;
 use vh_proto::v1::{
     CallResult, DynamicCall, FromWorker, FunctionResult, HookResult, HubCall, LoadScript, Ping,
-    RunnerMessage, ScriptLoaded, ToWorker, from_worker, runner_message, to_worker,
+    RunnerMessage, ToWorker, from_worker, runner_message, to_worker,
 };
 
 use super::process::reap;
-use super::{EXIT_GRACE, Exit, send_shim};
+use super::{EXIT_GRACE, Exit};
 use crate::config::ScriptSettings;
-use crate::control::{Control, ToShim};
+use crate::control::{Control, ToShim, answer};
 use crate::registry::{Entry, State};
 
 /// Marks the sequence numbers of the runner's own pings (sent after a
@@ -149,11 +150,14 @@ pub(super) async fn serve(
                     Some(Err(e)) => { stop = Some(Stop::LinkError(format!("bad frame from the worker: {e}"))); break; }
                     None => { stop = Some(Stop::Eof); break; }
                 };
-                let msg = match FromWorker::decode(bytes) {
+                let mut msg = match FromWorker::decode(bytes) {
                     Ok(m) => m,
                     Err(e) => { stop = Some(Stop::LinkError(format!("undecodable frame from the worker: {e}"))); break; }
                 };
-                let kind = match msg.kind {
+                // The worker leaves the script id 0; the shim does the same
+                // for a frame it reads on the direct link.
+                msg.set_script_id(id);
+                match msg.kind.as_mut() {
                     Some(from_worker::Kind::Loaded(l)) if !l.ok => {
                         // It should exit now (the real worker does at
                         // once); if it does not, it is killed soon: the
@@ -166,31 +170,22 @@ pub(super) async fn serve(
                         loaded = true;
                         entry.update(|s| s.state = State::Running);
                         tracing::info!(script = %name, script_id = id, pid, hooks = l.hooks.len(), "script loaded");
-                        runner_message::Kind::Loaded(ScriptLoaded {
-                            script_id: id,
-                            pid,
-                            hook_deadline_ms: settings.hook_deadline_ms,
-                            timer_deadline_ms: settings.timer_deadline_ms,
-                            circuit_after: settings.circuit_after,
-                            reloaded,
-                            ..l
-                        })
+                        // What only the runner knows, for the shim.
+                        l.pid = pid;
+                        l.hook_deadline_ms = settings.hook_deadline_ms;
+                        l.timer_deadline_ms = settings.timer_deadline_ms;
+                        l.circuit_after = settings.circuit_after;
+                        l.reloaded = reloaded;
                     }
-                    Some(from_worker::Kind::HookResult(mut r)) => {
+                    Some(from_worker::Kind::HookResult(r)) => {
                         if let Some((sent, _)) = in_flight.remove(&r.call_id) {
                             entry.hook_served(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
                         }
-                        r.script_id = id;
-                        runner_message::Kind::HookResult(r)
                     }
-                    Some(from_worker::Kind::HubCall(mut c)) => { c.script_id = id; runner_message::Kind::HubCall(c) }
-                    Some(from_worker::Kind::DynamicCall(mut c)) => { c.script_id = id; runner_message::Kind::DynamicCall(c) }
-                    Some(from_worker::Kind::FunctionResult(mut r)) => {
+                    Some(from_worker::Kind::FunctionResult(r)) => {
                         in_flight.remove(&r.call_id);
-                        r.script_id = id;
-                        runner_message::Kind::FunctionResult(r)
                     }
-                    Some(from_worker::Kind::Pong(mut p)) => {
+                    Some(from_worker::Kind::Pong(p)) => {
                         // The main thread answered: no hook is stuck on it.
                         for call in probed.drain(..) {
                             in_flight.remove(&call);
@@ -198,20 +193,18 @@ pub(super) async fn serve(
                         if p.seq & PROBE_SEQ != 0 {
                             continue;
                         }
-                        p.script_id = id;
-                        runner_message::Kind::Pong(p)
                     }
-                    Some(from_worker::Kind::Unloaded(mut u)) => {
+                    Some(from_worker::Kind::Unloaded(_)) => {
                         unloading.get_or_insert_with(|| tokio::time::Instant::now() + EXIT_GRACE);
-                        u.script_id = id;
-                        runner_message::Kind::Unloaded(u)
                     }
+                    Some(from_worker::Kind::HubCall(_) | from_worker::Kind::DynamicCall(_)) => {}
                     None => continue,
-                };
-                // Re-wrapped with the script id, a frame the worker could
-                // send may exceed the stream's message limit, which would
-                // end the hub's whole stream: answer with a failure instead.
-                let out = RunnerMessage { kind: Some(kind) };
+                }
+                // Passed on as it came, in the stream's envelope. A frame the
+                // worker could send may exceed the stream's message limit
+                // with it, which would end the hub's whole stream: answer
+                // with a failure instead.
+                let out = RunnerMessage { kind: Some(runner_message::Kind::FromWorker(msg)) };
                 let len = out.encoded_len();
                 if len <= MAX_FRAME_LEN {
                     let _ = to_shim.send(Ok(out));
@@ -219,8 +212,11 @@ pub(super) async fn serve(
                 }
                 let error = too_big("a message for the hub", len, MAX_FRAME_LEN);
                 tracing::warn!(script = %name, script_id = id, "{error}; answered with a failure");
-                match out.kind {
-                    Some(runner_message::Kind::HubCall(HubCall { call_id, .. }) | runner_message::Kind::DynamicCall(DynamicCall { call_id, .. })) => {
+                let Some(runner_message::Kind::FromWorker(FromWorker { kind: Some(kind) })) = out.kind else {
+                    continue;
+                };
+                match kind {
+                    from_worker::Kind::HubCall(HubCall { call_id, .. }) | from_worker::Kind::DynamicCall(DynamicCall { call_id, .. }) => {
                         let failed = ToWorker {
                             kind: Some(to_worker::Kind::CallResult(CallResult { script_id: id, call_id, ok: false, values: Vec::new(), error })),
                         };
@@ -228,13 +224,13 @@ pub(super) async fn serve(
                             stop = Some(Stop::LinkError(format!("cannot write to the worker: {e}")));
                         }
                     }
-                    Some(runner_message::Kind::HookResult(r)) => send_shim(
+                    from_worker::Kind::HookResult(r) => answer(
                         to_shim,
-                        runner_message::Kind::HookResult(HookResult { no_opinion: true, values: Vec::new(), ..r }),
+                        from_worker::Kind::HookResult(HookResult { no_opinion: true, values: Vec::new(), ..r }),
                     ),
-                    Some(runner_message::Kind::FunctionResult(r)) => send_shim(
+                    from_worker::Kind::FunctionResult(r) => answer(
                         to_shim,
-                        runner_message::Kind::FunctionResult(FunctionResult { ok: false, value: None, error, ..r }),
+                        from_worker::Kind::FunctionResult(FunctionResult { ok: false, value: None, error, ..r }),
                     ),
                     // Nothing else can be that big from a worker that keeps
                     // to the protocol.

@@ -29,9 +29,11 @@ use std::time::{Duration, Instant};
 use common::{Runner, actions, script, serial, shim_env, shim_path, show, wait_until};
 use prost::Message;
 use vh_hubsim::{Generation, Hub};
+use vh_proto::PROTOCOL;
 use vh_proto::v1::{
-    CallResult, Hello, HookCall, HookResult, HubCall, LoadScript, Ping, RunnerMessage, ScriptDown,
-    ScriptLoaded, ShimMessage, UnloadScript, Value, Welcome, runner_message, shim_message, value,
+    CallResult, FromWorker, Hello, HookCall, HookResult, HubCall, LoadScript, Ping, RunnerMessage,
+    ScriptDown, ScriptLoaded, ShimMessage, ToWorker, UnloadScript, Value, Welcome, from_worker,
+    runner_message, shim_message, to_worker, value,
 };
 
 /// A minimal HTTP/2 (RFC 9113) and gRPC framing, both directions.
@@ -172,8 +174,37 @@ fn shim_msg(kind: shim_message::Kind) -> Vec<u8> {
     ShimMessage { kind: Some(kind) }.encode_to_vec()
 }
 
+/// A message for a worker as the shim sends it through the runner.
+fn for_worker(kind: to_worker::Kind) -> Vec<u8> {
+    shim_msg(shim_message::Kind::ToWorker(ToWorker { kind: Some(kind) }))
+}
+
+/// A `Hello` of this protocol version.
+fn hello() -> Hello {
+    Hello {
+        protocol: PROTOCOL,
+        ..Default::default()
+    }
+}
+
 fn runner_msg(kind: runner_message::Kind) -> Vec<u8> {
     RunnerMessage { kind: Some(kind) }.encode_to_vec()
+}
+
+/// The worker's message a runner message carries, if any.
+fn worker(m: &RunnerMessage) -> Option<&from_worker::Kind> {
+    match &m.kind {
+        Some(runner_message::Kind::FromWorker(w)) => w.kind.as_ref(),
+        _ => None,
+    }
+}
+
+/// The message for a worker a shim message carries, if any.
+fn payload(m: &ShimMessage) -> Option<&to_worker::Kind> {
+    match &m.kind {
+        Some(shim_message::Kind::ToWorker(w)) => w.kind.as_ref(),
+        _ => None,
+    }
 }
 
 /// xorshift64*: deterministic junk.
@@ -306,7 +337,7 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
             vec![0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3],
         ),
         ("compressed flag", {
-            let mut g = h2::grpc(&shim_msg(shim_message::Kind::Ping(Ping {
+            let mut g = h2::grpc(&for_worker(to_worker::Kind::Ping(Ping {
                 script_id: 0,
                 seq: 1,
             })));
@@ -329,29 +360,29 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
     // 3. A well-formed stream with unknown message types, unknown script
     //    ids and hook ids: the runner answers what it must and goes on.
     let mut p = Peer::open_attach(socket);
-    p.send_grpc(&shim_msg(shim_message::Kind::Hello(Default::default())));
+    p.send_grpc(&shim_msg(shim_message::Kind::Hello(hello())));
     // A ShimMessage variant from the future (field 15) and an unknown field.
     p.send_grpc(&[0x7a, 0x02, 0x08, 0x01]);
     p.send_grpc(&[0xf8, 0x06, 0x01]);
-    p.send_grpc(&shim_msg(shim_message::Kind::Hook(HookCall {
+    p.send_grpc(&for_worker(to_worker::Kind::Hook(HookCall {
         hub_cpu: 0,
         script_id: 12_345,
         call_id: 7,
         hook: 999,
         args: vec![s(b"x")],
     })));
-    p.send_grpc(&shim_msg(shim_message::Kind::CallResult(CallResult {
+    p.send_grpc(&for_worker(to_worker::Kind::CallResult(CallResult {
         script_id: 12_345,
         call_id: 1,
         ok: true,
         values: vec![],
         error: String::new(),
     })));
-    p.send_grpc(&shim_msg(shim_message::Kind::Ping(Ping {
+    p.send_grpc(&for_worker(to_worker::Kind::Ping(Ping {
         script_id: -1,
         seq: 3,
     })));
-    p.send_grpc(&shim_msg(shim_message::Kind::Unload(UnloadScript {
+    p.send_grpc(&for_worker(to_worker::Kind::Unload(UnloadScript {
         script_id: 54_321,
     })));
     let got = p.recv_until(Duration::from_secs(5), |m| m.len() >= 3);
@@ -359,11 +390,11 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
         .iter()
         .any(|m| matches!(m.kind, Some(runner_message::Kind::Welcome(_))));
     let no_opinion = got.iter().any(|m| {
-        matches!(&m.kind, Some(runner_message::Kind::HookResult(r))
+        matches!(worker(m), Some(from_worker::Kind::HookResult(r))
             if r.script_id == 12_345 && r.call_id == 7 && r.no_opinion)
     });
     let unloaded = got.iter().any(
-        |m| matches!(&m.kind, Some(runner_message::Kind::Unloaded(u)) if u.script_id == 54_321),
+        |m| matches!(worker(m), Some(from_worker::Kind::Unloaded(u)) if u.script_id == 54_321),
     );
     assert!(
         welcome && no_opinion && unloaded,
@@ -372,13 +403,13 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
     report.push("unknown types and ids: answered".into());
 
     // 4. A load of a file that does not exist, and odd hooks to a real one.
-    p.send_grpc(&shim_msg(shim_message::Kind::Load(LoadScript {
+    p.send_grpc(&for_worker(to_worker::Kind::Load(LoadScript {
         script_id: 1,
         path: b"/nonexistent/\xff\xfe.py".to_vec(),
         ..Default::default()
     })));
     let sleepy = scripts.join("hostile_sleepy.py");
-    p.send_grpc(&shim_msg(shim_message::Kind::Load(LoadScript {
+    p.send_grpc(&for_worker(to_worker::Kind::Load(LoadScript {
         script_id: 2,
         path: sleepy.to_string_lossy().as_bytes().to_vec(),
         hub_encoding: "no-such-codec".into(),
@@ -386,14 +417,14 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
     })));
     let got = p.recv_until(Duration::from_secs(15), |m| {
         m.iter()
-            .filter(|m| matches!(m.kind, Some(runner_message::Kind::Loaded(_))))
+            .filter(|m| matches!(worker(m), Some(from_worker::Kind::Loaded(_))))
             .count()
             >= 2
     });
     let loaded: BTreeMap<i32, ScriptLoaded> = got
         .into_iter()
-        .filter_map(|m| match m.kind {
-            Some(runner_message::Kind::Loaded(l)) => Some((l.script_id, l)),
+        .filter_map(|m| match worker(&m) {
+            Some(from_worker::Kind::Loaded(l)) => Some((l.script_id, l.clone())),
             _ => None,
         })
         .collect();
@@ -416,7 +447,7 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
         ),
         (13, 3, vec![Value { kind: None }, s(b"\xff")]),
     ] {
-        p.send_grpc(&shim_msg(shim_message::Kind::Hook(HookCall {
+        p.send_grpc(&for_worker(to_worker::Kind::Hook(HookCall {
             hub_cpu: 0,
             script_id: 2,
             call_id,
@@ -426,47 +457,47 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
     }
     let got = p.recv_until(Duration::from_secs(10), |m| {
         m.iter()
-            .filter(|m| matches!(m.kind, Some(runner_message::Kind::HookResult(_))))
+            .filter(|m| matches!(worker(m), Some(from_worker::Kind::HookResult(_))))
             .count()
             >= 4
     });
     let answered: Vec<u64> = got
         .iter()
-        .filter_map(|m| match &m.kind {
-            Some(runner_message::Kind::HookResult(r)) => Some(r.call_id),
+        .filter_map(|m| match worker(m) {
+            Some(from_worker::Kind::HookResult(r)) => Some(r.call_id),
             _ => None,
         })
         .collect();
     assert_eq!(answered, [10, 11, 12, 13], "odd hooks: {got:?}");
     report.push("odd hooks to a real worker: each answered".into());
-    p.send_grpc(&shim_msg(shim_message::Kind::Unload(UnloadScript {
+    p.send_grpc(&for_worker(to_worker::Kind::Unload(UnloadScript {
         script_id: 2,
     })));
     p.recv_until(Duration::from_secs(5), |m| {
         m.iter()
-            .any(|m| matches!(m.kind, Some(runner_message::Kind::Unloaded(_))))
+            .any(|m| matches!(worker(m), Some(from_worker::Kind::Unloaded(_))))
     });
     drop(p);
 
     // 5. A hub that vanishes mid-hook: load, start a 30 s hook, drop the
     //    connection: its worker stops with it.
     let mut p = Peer::open_attach(socket);
-    p.send_grpc(&shim_msg(shim_message::Kind::Hello(Default::default())));
-    p.send_grpc(&shim_msg(shim_message::Kind::Load(LoadScript {
+    p.send_grpc(&shim_msg(shim_message::Kind::Hello(hello())));
+    p.send_grpc(&for_worker(to_worker::Kind::Load(LoadScript {
         script_id: 3,
         path: sleepy.to_string_lossy().as_bytes().to_vec(),
         ..Default::default()
     })));
     let got = p.recv_until(Duration::from_secs(15), |m| {
         m.iter()
-            .any(|m| matches!(m.kind, Some(runner_message::Kind::Loaded(_))))
+            .any(|m| matches!(worker(m), Some(from_worker::Kind::Loaded(_))))
     });
     assert!(
         got.iter()
-            .any(|m| matches!(&m.kind, Some(runner_message::Kind::Loaded(l)) if l.ok)),
+            .any(|m| matches!(worker(m), Some(from_worker::Kind::Loaded(l)) if l.ok)),
         "{got:?}"
     );
-    p.send_grpc(&shim_msg(shim_message::Kind::Hook(HookCall {
+    p.send_grpc(&for_worker(to_worker::Kind::Hook(HookCall {
         hub_cpu: 0,
         script_id: 3,
         call_id: 1,
@@ -477,8 +508,8 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
     drop(p);
     let pid = got
         .iter()
-        .find_map(|m| match &m.kind {
-            Some(runner_message::Kind::Loaded(l)) => Some(l.pid),
+        .find_map(|m| match worker(m) {
+            Some(from_worker::Kind::Loaded(l)) => Some(l.pid),
             _ => None,
         })
         .unwrap_or(0);
@@ -503,21 +534,21 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
     let mut p = Peer::open_attach(socket);
     p.send_grpc(&shim_msg(shim_message::Kind::Hello(Hello {
         direct_token: vec![9u8; 16],
-        ..Default::default()
+        ..hello()
     })));
     let mut took = Vec::new();
     for script_id in [4, 5] {
         let t = Instant::now();
-        p.send_grpc(&shim_msg(shim_message::Kind::Load(LoadScript {
+        p.send_grpc(&for_worker(to_worker::Kind::Load(LoadScript {
             script_id,
             path: sleepy.to_string_lossy().as_bytes().to_vec(),
             ..Default::default()
         })));
         let got = p.recv_until(Duration::from_secs(15), |m| {
-            m.iter().any(|m| matches!(&m.kind, Some(runner_message::Kind::Loaded(l)) if l.script_id == script_id))
+            m.iter().any(|m| matches!(worker(m), Some(from_worker::Kind::Loaded(l)) if l.script_id == script_id))
         });
         assert!(
-            got.iter().any(|m| matches!(&m.kind, Some(runner_message::Kind::Loaded(l)) if l.ok && l.script_id == script_id)),
+            got.iter().any(|m| matches!(worker(m), Some(from_worker::Kind::Loaded(l)) if l.ok && l.script_id == script_id)),
             "{got:?}"
         );
         took.push(t.elapsed());
@@ -551,11 +582,16 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
         let Ok(msg) = ShimMessage::decode(bytes.as_slice()) else {
             continue;
         };
-        if matches!(msg.kind, Some(shim_message::Kind::Load(_))) {
+        if matches!(payload(&msg), Some(to_worker::Kind::Load(_))) {
             loads += 1;
             if loads > 5 {
                 continue;
             }
+        }
+        // A Hello of another protocol version ends the stream (tested in
+        // `a_peer_of_another_protocol_gets_one_line_naming_both`).
+        if matches!(&msg.kind, Some(shim_message::Kind::Hello(h)) if h.protocol != PROTOCOL) {
+            continue;
         }
         p.send_grpc(&bytes);
         sent += 1;
@@ -563,7 +599,7 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
             break;
         }
     }
-    p.send_grpc(&shim_msg(shim_message::Kind::Hello(Default::default())));
+    p.send_grpc(&shim_msg(shim_message::Kind::Hello(hello())));
     let got = p.recv_until(Duration::from_secs(15), |m| {
         m.iter()
             .any(|m| matches!(m.kind, Some(runner_message::Kind::Welcome(_))))
@@ -583,7 +619,7 @@ fn attack_runner(socket: &Path, scripts: &Path) -> Vec<String> {
     // 7. A slow client: opens the stream and never reads, while 300 more
     //    connections come and go.
     let mut slow = Peer::open_attach(socket);
-    slow.send_grpc(&shim_msg(shim_message::Kind::Hello(Default::default())));
+    slow.send_grpc(&shim_msg(shim_message::Kind::Hello(hello())));
     let many: Vec<UnixStream> = (0..300)
         .filter_map(|_| UnixStream::connect(socket).ok())
         .collect();
@@ -814,6 +850,13 @@ struct FakeRunner {
     seen: Arc<Mutex<Vec<Vec<ShimMessage>>>>,
 }
 
+/// A worker's message as a runner passes it on.
+fn worker_out(kind: from_worker::Kind) -> Out {
+    Out::Msg(runner_message::Kind::FromWorker(FromWorker {
+        kind: Some(kind),
+    }))
+}
+
 /// What the fake runner sends.
 enum Out {
     /// A runner message.
@@ -952,7 +995,7 @@ fn serve_one(
 /// OnUserLogin), and each chat text picks a way to misbehave.
 fn misbehave(msg: &ShimMessage) -> Vec<Out> {
     let hook_result = |h: &HookCall, values: Vec<Value>| {
-        Out::Msg(runner_message::Kind::HookResult(HookResult {
+        worker_out(from_worker::Kind::HookResult(HookResult {
             script_id: h.script_id,
             call_id: h.call_id,
             no_opinion: false,
@@ -963,7 +1006,7 @@ fn misbehave(msg: &ShimMessage) -> Vec<Out> {
         kind: Some(value::Kind::L(n)),
     };
     let hub_call = |script_id: i32, callback: &str, args: Vec<Value>| {
-        Out::Msg(runner_message::Kind::HubCall(HubCall {
+        worker_out(from_worker::Kind::HubCall(HubCall {
             script_id,
             call_id: 1,
             callback: callback.into(),
@@ -971,12 +1014,15 @@ fn misbehave(msg: &ShimMessage) -> Vec<Out> {
             pipelined: false,
         }))
     };
-    match &msg.kind {
-        Some(shim_message::Kind::Hello(_)) => {
-            vec![Out::Msg(runner_message::Kind::Welcome(Welcome::default()))]
-        }
-        Some(shim_message::Kind::Load(load)) => {
-            vec![Out::Msg(runner_message::Kind::Loaded(ScriptLoaded {
+    if let Some(shim_message::Kind::Hello(_)) = &msg.kind {
+        return vec![Out::Msg(runner_message::Kind::Welcome(Welcome {
+            protocol: PROTOCOL,
+            ..Welcome::default()
+        }))];
+    }
+    match payload(msg) {
+        Some(to_worker::Kind::Load(load)) => {
+            vec![worker_out(from_worker::Kind::Loaded(ScriptLoaded {
                 script_id: load.script_id,
                 ok: true,
                 hooks: vec![3, 35, 4_000_000],
@@ -984,7 +1030,7 @@ fn misbehave(msg: &ShimMessage) -> Vec<Out> {
                 ..Default::default()
             }))]
         }
-        Some(shim_message::Kind::Hook(h)) if h.hook == 3 => {
+        Some(to_worker::Kind::Hook(h)) if h.hook == 3 => {
             let text = match h.args.get(1).and_then(|v| v.kind.as_ref()) {
                 Some(value::Kind::S(t)) => String::from_utf8_lossy(t).into_owned(),
                 _ => String::new(),
@@ -1012,7 +1058,7 @@ fn misbehave(msg: &ShimMessage) -> Vec<Out> {
                 )],
                 "empty-values" => vec![hook_result(h, vec![]), ok],
                 "null-kinds" => vec![hook_result(h, vec![Value { kind: None }; 5])],
-                "stale" => vec![Out::Msg(runner_message::Kind::HookResult(HookResult {
+                "stale" => vec![worker_out(from_worker::Kind::HookResult(HookResult {
                     script_id: h.script_id,
                     call_id: h.call_id + 1000,
                     no_opinion: false,
@@ -1041,7 +1087,7 @@ fn misbehave(msg: &ShimMessage) -> Vec<Out> {
                         reason: "x\n".repeat(10_000),
                         restart_in_ms: u32::MAX,
                     })),
-                    Out::Msg(runner_message::Kind::Loaded(ScriptLoaded {
+                    worker_out(from_worker::Kind::Loaded(ScriptLoaded {
                         script_id: 778,
                         ok: true,
                         hooks: vec![1, 2, 3],
@@ -1055,7 +1101,7 @@ fn misbehave(msg: &ShimMessage) -> Vec<Out> {
                 _ => vec![ok],
             }
         }
-        Some(shim_message::Kind::Hook(h)) => vec![hook_result(h, vec![l(1)])],
+        Some(to_worker::Kind::Hook(h)) => vec![hook_result(h, vec![l(1)])],
         _ => vec![],
     }
 }
@@ -1132,8 +1178,8 @@ fn a_runner_that_sends_malformed_messages_cannot_hurt_the_hub() {
     let seen: Vec<ShimMessage> = fake.messages().concat();
     let results: Vec<&CallResult> = seen
         .iter()
-        .filter_map(|m| match &m.kind {
-            Some(shim_message::Kind::CallResult(r)) => Some(r),
+        .filter_map(|m| match payload(m) {
+            Some(to_worker::Kind::CallResult(r)) => Some(r),
             _ => None,
         })
         .collect();
@@ -1384,5 +1430,99 @@ fn garbage_on_a_direct_link_closes_it_and_hooks_go_through_the_runner() {
         1,
         "{}",
         runner.log()
+    );
+}
+
+/// docs/protocol.md "Versions": peers of different protocol versions stop
+/// at the handshake with one line naming both versions. A shim of
+/// protocol 1 (its `Hello` has no `protocol`, its hooks are `ShimMessage`
+/// fields of their own) gets no `Welcome` from this runner: its stream
+/// ends at once with that line as the status (which such a shim logs) and
+/// in the runner's log. This shim, welcomed by a runner of protocol 1,
+/// sends it nothing more, logs the line once, and fails its loads with it.
+#[test]
+fn a_peer_of_another_protocol_gets_one_line_naming_both() {
+    let _serial = serial();
+    let version = env!("CARGO_PKG_VERSION");
+    let runner = Runner::start();
+    let mut p = Peer::open_attach(&runner.socket());
+    p.send_grpc(&shim_msg(shim_message::Kind::Hello(Hello {
+        shim_version: "0.0.9".into(),
+        ..Default::default()
+    })));
+    // A protocol 1 hook (`ShimMessage` field 4, a `HookCall`).
+    let old_hook = HookCall {
+        script_id: 1,
+        call_id: 1,
+        hook: 3,
+        ..Default::default()
+    };
+    let mut raw = vec![0x22];
+    prost::encoding::encode_varint(old_hook.encoded_len() as u64, &mut raw);
+    old_hook.encode(&mut raw).unwrap();
+    p.send_grpc(&raw);
+    let t = Instant::now();
+    let got = p.recv_until(Duration::from_secs(10), |_| false);
+    assert!(got.is_empty(), "an old shim got {got:?} instead of the end");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the stream did not end"
+    );
+    let line = format!("vh-shim 0.0.9 speaks protocol 1, vh-runner {version} protocol {PROTOCOL}");
+    wait_until(Duration::from_secs(5), "the runner's line", || {
+        runner.log().contains(&line)
+    });
+    assert_eq!(runner.log().matches(&line).count(), 1, "{}", runner.log());
+    drop(p);
+
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("old.sock");
+    let fake = FakeRunner::start(
+        &socket,
+        Box::new(|msg: &ShimMessage| match &msg.kind {
+            Some(shim_message::Kind::Hello(_)) => {
+                vec![Out::Msg(runner_message::Kind::Welcome(Welcome {
+                    runner_version: "0.0.9".into(),
+                    protocol: 0,
+                }))]
+            }
+            _ => vec![],
+        }),
+    );
+    shim_env(&socket, 300);
+    let capture = CaptureStdout::start();
+    let mut hub = Hub::open(&shim_path(), Generation::A).expect("hubsim opens the shim");
+    for _ in 0..2 {
+        assert!(hub.load(&script("ping.py")) < 0, "a load went through");
+    }
+    drop(hub);
+    let seen = fake.messages();
+    drop(fake);
+    let text = capture.text();
+    drop(capture);
+    let line = format!("vh-shim {version} speaks protocol {PROTOCOL}, vh-runner 0.0.9 protocol 1");
+    assert_eq!(
+        capture_count(
+            &text,
+            &format!(
+                "cannot attach to the runner at {}: {line}",
+                socket.display()
+            )
+        ),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        capture_count(&text, &format!("ping.py: {line}")),
+        2,
+        "each load fails naming both:\n{text}"
+    );
+    assert!(
+        !seen.is_empty()
+            && seen
+                .iter()
+                .flatten()
+                .all(|m| matches!(m.kind, Some(shim_message::Kind::Hello(_)))),
+        "the shim sent more than its Hello: {seen:?}"
     );
 }

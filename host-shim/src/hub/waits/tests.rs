@@ -1,49 +1,57 @@
 //! The wait stack's rules, fed plain messages (no runner, no worker).
 
 use vh_proto::v1::{
-    FunctionResult, HookResult, Pong, RunnerMessage, ScriptDown, ScriptLoaded, ScriptUnloaded,
-    runner_message,
+    FunctionResult, HookResult, Pong, ScriptDown, ScriptLoaded, ScriptUnloaded, from_worker,
 };
 
-use super::{Awaited, MAX_NESTED_WAITS, Nesting, Routed, Waits};
+use super::{Awaited, MAX_NESTED_WAITS, Nesting, Reply, Routed, Waits};
 
 /// Leftovers carry a link name, deferred unloads a script name.
 type TestWaits = Waits<&'static str, &'static str>;
 
-fn msg(kind: runner_message::Kind) -> RunnerMessage {
-    RunnerMessage { kind: Some(kind) }
+fn msg(kind: from_worker::Kind) -> Reply {
+    Reply::Worker(kind)
 }
 
-fn hook_result(script: i32, call: u64) -> RunnerMessage {
-    msg(runner_message::Kind::HookResult(HookResult {
+fn result_of(script: i32, call: u64) -> from_worker::Kind {
+    from_worker::Kind::HookResult(HookResult {
         script_id: script,
         call_id: call,
         ..Default::default()
-    }))
+    })
+}
+
+fn hook_result(script: i32, call: u64) -> Reply {
+    msg(result_of(script, call))
 }
 
 fn hook(script: i32, call: u64) -> Awaited {
     Awaited::Hook { script, call }
 }
 
-fn call_id(m: &RunnerMessage) -> Option<u64> {
-    match &m.kind {
-        Some(runner_message::Kind::HookResult(r)) => Some(r.call_id),
-        Some(runner_message::Kind::FunctionResult(r)) => Some(r.call_id),
+fn call_id(m: &from_worker::Kind) -> Option<u64> {
+    match m {
+        from_worker::Kind::HookResult(r) => Some(r.call_id),
+        from_worker::Kind::FunctionResult(r) => Some(r.call_id),
         _ => None,
+    }
+}
+
+fn call_of(r: &Reply) -> Option<u64> {
+    match r {
+        Reply::Worker(k) => call_id(k),
+        Reply::Down(_) => None,
     }
 }
 
 #[test]
 fn each_wait_is_answered_only_by_its_own_reply() {
-    let loaded = msg(runner_message::Kind::Loaded(ScriptLoaded {
+    let loaded = msg(from_worker::Kind::Loaded(ScriptLoaded {
         script_id: 3,
         ..Default::default()
     }));
-    let unloaded = msg(runner_message::Kind::Unloaded(ScriptUnloaded {
-        script_id: 3,
-    }));
-    let function = msg(runner_message::Kind::FunctionResult(FunctionResult {
+    let unloaded = msg(from_worker::Kind::Unloaded(ScriptUnloaded { script_id: 3 }));
+    let function = msg(from_worker::Kind::FunctionResult(FunctionResult {
         script_id: 3,
         call_id: 9,
         ..Default::default()
@@ -61,10 +69,10 @@ fn each_wait_is_answered_only_by_its_own_reply() {
 
 #[test]
 fn a_worker_going_down_answers_every_wait_of_its_script() {
-    let down = msg(runner_message::Kind::Down(ScriptDown {
+    let down = Reply::Down(ScriptDown {
         script_id: 5,
         ..Default::default()
-    }));
+    });
     for w in [
         Awaited::Load(5),
         Awaited::Unload(5),
@@ -90,13 +98,13 @@ fn a_reply_for_an_outer_wait_is_stashed_until_that_wait_looks() {
     ));
     assert!(waits.take_stashed(inner).is_none());
     match waits.route(hook_result(2, 11), Some(inner)) {
-        Routed::Answer(m) => assert_eq!(call_id(&m), Some(11)),
+        Routed::Answer(m) => assert_eq!(call_of(&m), Some(11)),
         other => panic!("inner answer routed as {other:?}"),
     }
     assert!(waits.finish(inner).is_none());
     // Back in the outer wait: its answer is waiting, once.
     let stashed = waits.take_stashed(outer).expect("stashed answer");
-    assert_eq!(call_id(&stashed), Some(10));
+    assert_eq!(call_of(&stashed), Some(10));
     assert!(waits.take_stashed(outer).is_none());
 }
 
@@ -113,7 +121,7 @@ fn a_reply_no_wait_asked_for_is_unclaimed() {
         waits.route(hook_result(1, 10), Some(hook(1, 11))),
         Routed::Unclaimed(_)
     ));
-    let pong = msg(runner_message::Kind::Pong(Pong {
+    let pong = msg(from_worker::Kind::Pong(Pong {
         script_id: 1,
         ..Default::default()
     }));
@@ -187,8 +195,8 @@ fn an_unload_inside_a_hook_waits_for_the_outermost_hook_of_that_script() {
 fn leftovers_come_back_in_order_with_their_link() {
     let mut waits = TestWaits::default();
     assert!(waits.next_leftover().is_none());
-    waits.keep_leftovers([(hook_result(1, 1), "a"), (hook_result(1, 2), "a")]);
-    waits.keep_leftovers([(hook_result(2, 3), "b")]);
+    waits.keep_leftovers([(result_of(1, 1), "a"), (result_of(1, 2), "a")]);
+    waits.keep_leftovers([(result_of(2, 3), "b")]);
     let order: Vec<(Option<u64>, &str)> = std::iter::from_fn(|| waits.next_leftover())
         .map(|(m, l)| (call_id(&m), l))
         .collect();
@@ -206,9 +214,7 @@ fn finishing_removes_the_innermost_copy_of_a_wait() {
     assert!(waits.running(3));
     assert!(matches!(
         waits.route(
-            msg(runner_message::Kind::Unloaded(ScriptUnloaded {
-                script_id: 2
-            })),
+            msg(from_worker::Kind::Unloaded(ScriptUnloaded { script_id: 2 })),
             None
         ),
         Routed::Stashed
