@@ -101,3 +101,16 @@ def normalise_api_list_order(line: str) -> str:
         raw = _sorted_raw_list(value[1:-1].encode("latin-1")).decode("latin-1")
         return f"{label}\t'{raw}'"
     return line
+
+
+def assert_clients_same(gen: str, inproc, runner, departures=None):
+    """Every client of the two sessions (`session.Result`s) received the
+    same, normalised as above; `departures(nick, a, b)` returns the two
+    lists with the named departures taken out, each asserted there."""
+    assert set(inproc.received) == set(runner.received)
+    for nick in inproc.received:
+        a = normalise_list_order(normalise_received(inproc.received[nick]))
+        b = normalise_list_order(normalise_received(runner.received[nick]))
+        if departures is not None:
+            a, b = departures(nick, a, b)
+        assert_same(f"generation {gen}: what {nick!r} received", a, b)
