@@ -204,31 +204,23 @@ uint64_t vb_events_for(const int *ids, int nids, int hook, const char *fmt, cons
 }
 
 /*
- * Runs `n` events as vb_events does, one every `interval_ns` (the hub
- * thread sleeps in clock_nanosleep until each is due, as a hub thread
- * sleeps until a user's next line), and stores each event's own time in
- * lat_ns (n entries): events at human rates, which find the worker asleep.
+ * One event when CLOCK_MONOTONIC reaches due_ns (this thread sleeps in
+ * clock_nanosleep until then, as a hub thread sleeps in epoll until a
+ * user's next line); returns its time from after that wake-up to its
+ * result, ns.
  */
-void vb_events_paced(const int *ids, int nids, int hook, const char *fmt, const char *a0,
-		     const char *a1, const char *a2, uint64_t n, uint64_t interval_ns,
-		     uint64_t *lat_ns, struct vb_counts *c)
+uint64_t vb_event_at(const int *ids, int nids, int hook, const char *fmt, const char *a0,
+		     const char *a1, const char *a2, uint64_t due_ns, struct vb_counts *c)
 {
-	int chat = hook == 3;
-	struct timespec due;
-	clock_gettime(CLOCK_MONOTONIC, &due);
-	for (uint64_t i = 0; i < n; i++) {
-		due.tv_nsec += (long)(interval_ns % 1000000000u);
-		due.tv_sec += (time_t)(interval_ns / 1000000000u);
-		if (due.tv_nsec >= 1000000000L) {
-			due.tv_nsec -= 1000000000L;
-			due.tv_sec++;
-		}
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL))
-			;
-		uint64_t t = now_ns();
-		dispatch(ids, nids, hook, chat, fmt, a0, a1, a2, c);
-		lat_ns[i] = now_ns() - t;
-	}
+	struct timespec due = {
+		.tv_sec = (time_t)(due_ns / 1000000000u),
+		.tv_nsec = (long)(due_ns % 1000000000u),
+	};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL))
+		;
+	uint64_t t = now_ns();
+	dispatch(ids, nids, hook, hook == 3, fmt, a0, a1, a2, c);
+	return now_ns() - t;
 }
 
 /* n calls of w_HasHook(id, hook) back to back; total nanoseconds. */

@@ -357,10 +357,14 @@ static int lines_main(const char *script, size_t n, int nfds, char **fd_args)
 	return 0;
 }
 
-/* --paced CHAT USERMC N INTERVAL_US: N chat events to each script, one
- * every INTERVAL_US (alternating the scripts; this thread sleeps in
- * clock_nanosleep until each is due); prints `samples chat|usermc` and
- * each event's own time, ns. */
+/* --paced CHAT USERMC N INTERVAL_US: loads both scripts, prints `ready`,
+ * reads the first event's CLOCK_MONOTONIC time (ns) from stdin, then runs
+ * N chat events to each script, one every INTERVAL_US from then
+ * (alternating the scripts; this thread sleeps in clock_nanosleep until
+ * each is due, and skips a time already past rather than run two events
+ * back to back); prints `samples chat|usermc` and each event's own time,
+ * ns. The bench starts its own paced events at times in between, so that
+ * both see the same minutes of a shared machine. */
 static int paced_main(const char *chat_script, const char *usermc_script, size_t n,
 		      uint64_t interval_ns)
 {
@@ -371,15 +375,19 @@ static int paced_main(const char *chat_script, const char *usermc_script, size_t
 	uint64_t *lat = calloc(2 * n + 1, sizeof *lat);
 	if (!lat)
 		return 1;
-	struct timespec due;
-	clock_gettime(CLOCK_MONOTONIC, &due);
-	for (size_t i = 0; i < 2 * n; i++) {
-		due.tv_nsec += (long)(interval_ns % 1000000000u);
-		due.tv_sec += (time_t)(interval_ns / 1000000000u);
-		if (due.tv_nsec >= 1000000000L) {
-			due.tv_nsec -= 1000000000L;
-			due.tv_sec++;
-		}
+	printf("ready\n");
+	fflush(stdout);
+	unsigned long long start = 0;
+	if (scanf("%llu", &start) != 1)
+		return 1;
+	uint64_t due_ns = start;
+	for (size_t i = 0; i < 2 * n; i++, due_ns += interval_ns) {
+		while (due_ns < now_ns())
+			due_ns += interval_ns;
+		struct timespec due = {
+			.tv_sec = (time_t)(due_ns / 1000000000u),
+			.tv_nsec = (long)(due_ns % 1000000000u),
+		};
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL))
 			;
 		uint64_t t = now_ns();

@@ -24,8 +24,8 @@ pub const USAGE: &str =
                  placement rules within minutes
   --paced        only hooks at human rates: one event every 20 ms to a
                  Python 3 and a Python 2 worker, beside a raw paced
-                 ping-pong and the in-process plugin, alternated in 5
-                 rounds; p50/p90/p99, CPU per hook, targets (about 80 s)
+                 ping-pong and the in-process plugin, taking turns event
+                 by event; p50/p90/p99, CPU per hook, targets (about 60 s)
   --workers      only the chat hook and the hook with vh.usermc back to
                  back to a Python 3 and a Python 2 worker, alternated in 5
                  rounds, and each worker's chat hooks per second: every

@@ -73,7 +73,7 @@ unsafe extern "C" {
         counts: *mut Counts,
         elapsed_ns: *mut u64,
     ) -> u64;
-    fn vb_events_paced(
+    fn vb_event_at(
         ids: *const c_int,
         nids: c_int,
         hook: c_int,
@@ -81,11 +81,9 @@ unsafe extern "C" {
         a0: *const c_char,
         a1: *const c_char,
         a2: *const c_char,
-        n: u64,
-        interval_ns: u64,
-        lat_ns: *mut u64,
+        due_ns: u64,
         counts: *mut Counts,
-    );
+    ) -> u64;
     fn vb_has_hook_loop(id: c_int, hook: c_int, n: u64, yes: *mut u64) -> u64;
     fn vb_clock_cost(n: u64) -> u64;
 }
@@ -275,24 +273,18 @@ impl Driver {
         Ok((lat, counts, Duration::from_nanos(elapsed)))
     }
 
-    /// `n` events, one every `interval` (the hub thread sleeps until each
-    /// is due): each event's own time, and the tallies.
+    /// One event when `CLOCK_MONOTONIC` reaches `due_ns` (the hub thread
+    /// sleeps until then): its time from after
+    /// the wake-up to its result, ns; its results tallied in `counts`.
     ///
     /// # Errors
     /// The event is malformed.
-    pub fn events_paced(
-        &self,
-        e: &Event<'_>,
-        n: usize,
-        interval: Duration,
-    ) -> Result<(Vec<u64>, Counts)> {
+    pub fn event_at(&self, e: &Event<'_>, due_ns: u64, counts: &mut Counts) -> Result<u64> {
         let p = Packed::new(e)?;
-        let mut lat = vec![0u64; n];
-        let mut counts = Counts::default();
-        // SAFETY: every pointer is valid for the call; lat holds n entries;
-        // the shim is loaded (attach).
-        unsafe {
-            vb_events_paced(
+        // SAFETY: every pointer is valid for the call; the shim is loaded
+        // (attach).
+        let lat = unsafe {
+            vb_event_at(
                 p.ids.as_ptr(),
                 p.ids.len() as c_int,
                 e.hook,
@@ -300,13 +292,11 @@ impl Driver {
                 p.arg(0),
                 p.arg(1),
                 p.arg(2),
-                n as u64,
-                interval.as_nanos() as u64,
-                lat.as_mut_ptr(),
-                &mut counts,
-            );
-        }
-        Ok((lat, counts))
+                due_ns,
+                counts,
+            )
+        };
+        Ok(lat)
     }
 
     /// `n` back-to-back `w_HasHook(id, hook)` calls: ns per call, and how

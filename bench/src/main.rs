@@ -17,7 +17,8 @@
 //! * [`py2`]: a Python 2.7 worker's figures ([`py2_setup`]: finding the
 //!   Python 2.7, its runner config);
 //! * [`paced`]: hooks at human rates (one every 20 ms), Python 3 and 2
-//!   workers beside a paced raw ping-pong and the in-process plugin;
+//!   workers beside a paced raw ping-pong and the in-process plugin
+//!   ([`paced_parts`]), the series taking turns event by event;
 //! * [`hubshaped`]: the hub-shaped scenario (a competing process,
 //!   rounds, pipelined calls, round trips per hook);
 //! * [`procfs`], [`stats`]: readings, figures;
@@ -34,6 +35,7 @@ mod hubshaped;
 mod inproc;
 mod lab;
 mod paced;
+mod paced_parts;
 mod plan;
 mod procfs;
 mod py2;

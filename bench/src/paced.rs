@@ -1,33 +1,39 @@
 //! Hooks at human event rates: one event every [`INTERVAL`] (20 ms), so
 //! that every hook finds its worker asleep and its caches cold, as on a
-//! real hub where a chat line comes now and then. In one run, in rounds
-//! that alternate the series (so that a slow minute of a shared machine
-//! hits them all alike):
+//! real hub where a chat line comes now and then. The series:
 //!
 //! * a raw ping-pong of the hook-sized messages with a native echo process,
 //!   paced the same way: the floor, two wake-ups and nothing else;
-//! * the in-process CPython plugin (`c/inproc.c --paced`): chat hook and
-//!   chat hook + `vh.usermc`;
+//! * the in-process CPython plugin (`c/inproc.c --paced`,
+//!   [`crate::paced_parts`]): chat hook and chat hook + `vh.usermc`;
 //! * vh-runner with a Python 3 worker and with a Python 2.7 worker
 //!   (`python = python2.7`), the same two scripts, on direct links.
 //!
+//! The series take turns event by event (the raw ping-pong, then each
+//! vh-runner series, then again), and the in-process child runs its own
+//! events at the same time, half an interval off the bench's: a paced
+//! hook's cost is mostly its cold cache lines, whose price changes several
+//! times over from one second of a shared machine to the next
+//! (docs/performance.md "Hooks at human rates"), so series measured one
+//! after the other, even alternated by rounds of seconds, are not
+//! comparable.
+//!
 //! Each series gives p50/p90/p99 of the hub thread's time per event (from
 //! after its own wake-up to the result), and, for the vh-runner ones, the
-//! CPU and context switches per hook of the hub thread and the worker's
-//! main thread.
+//! CPU and context switches per hook of the hub thread (its wake-up
+//! included) and of the worker's main thread.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, bail};
 
 use crate::baseline::{self, ChildGuard, NICK, Sizes, TEXT};
-use crate::driver::Event;
+use crate::driver::{Counts, Event};
 use crate::lab::Lab;
-use crate::procfs::{self, ThreadStat};
+use crate::paced_parts::{Inproc, main_thread, mono_ns, sleep_until, this_thread};
+use crate::procfs::ThreadStat;
 use crate::scenarios::ON_PARSED_MSG_CHAT;
 
 /// Time between two events of a series.
@@ -122,81 +128,23 @@ impl Echo {
         })
     }
 
-    /// `n` round trips, one every [`INTERVAL`]; each one's time.
-    fn round(&mut self, n: usize) -> Result<Vec<u64>> {
+    /// One round trip at `CLOCK_MONOTONIC` `due_ns`; its time, ns.
+    fn at(&mut self, due_ns: u64) -> Result<u64> {
         let (out, mut inb) = (
             vec![0x5au8; self.sizes.request],
             vec![0u8; self.sizes.reply],
         );
-        let mut lat = Vec::with_capacity(n);
-        let mut due = Instant::now();
-        for _ in 0..n {
-            due += INTERVAL;
-            sleep_until(due);
-            let t = Instant::now();
-            self.s.write_all(&out)?;
-            self.s.read_exact(&mut inb)?;
-            lat.push(t.elapsed().as_nanos() as u64);
-        }
-        Ok(lat)
+        sleep_until(due_ns);
+        let t = mono_ns();
+        self.s.write_all(&out)?;
+        self.s.read_exact(&mut inb)?;
+        Ok(mono_ns() - t)
     }
-}
-
-fn sleep_until(due: Instant) {
-    let now = Instant::now();
-    if due > now {
-        std::thread::sleep(due - now);
-    }
-}
-
-/// `c/inproc.c --paced`: `n` paced events to each of the two scripts.
-fn inproc_round(chat: &Path, usermc: &Path, n: usize) -> Result<(Vec<u64>, Vec<u64>)> {
-    let program = env!("VH_BENCH_INPROC");
-    if program.is_empty() {
-        bail!("not built ({})", env!("VH_BENCH_INPROC_ERROR"));
-    }
-    let out = Command::new(program)
-        .arg("--paced")
-        .arg(chat)
-        .arg(usermc)
-        .arg(n.to_string())
-        .arg(INTERVAL.as_micros().to_string())
-        .output()
-        .with_context(|| format!("running {program} --paced"))?;
-    if !out.status.success() {
-        bail!(
-            "{program} --paced failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let samples = |name: &str| -> Result<Vec<u64>> {
-        let line = text
-            .lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(name))
-            .ok_or_else(|| anyhow!("{program} --paced printed no {name} samples"))?;
-        line.split_whitespace()
-            .skip(2)
-            .map(|v| v.parse::<u64>().map_err(|e| anyhow!("{e}: {line:?}")))
-            .collect()
-    };
-    Ok((samples("chat")?, samples("usermc")?))
-}
-
-/// CPU ns and switches of the hub thread and of the worker's main thread.
-fn cpu_of(worker: u32) -> (ThreadStat, ThreadStat) {
-    let me = std::process::id();
-    let find = |pid: u32, tid: u32| {
-        procfs::threads(pid)
-            .into_iter()
-            .find(|t| t.tid == tid)
-            .unwrap_or_default()
-    };
-    (find(me, me), find(worker, worker))
 }
 
 /// Runs the paced scenario: `rounds` rounds of `per_round` events per
-/// series. The Python 2 series need `lab.python2`.
+/// series, the series taking turns event by event (module doc). The
+/// Python 2 series need `lab.python2`.
 ///
 /// # Errors
 /// A load, a child process or a hook failed.
@@ -218,48 +166,90 @@ pub fn run(lab: &mut Lab, rounds: usize, per_round: usize) -> Result<Paced> {
         .iter()
         .map(|&id| lab.worker_pid(id))
         .collect::<Result<_>>()?;
+    let one: Vec<[i32; 1]> = ids.iter().map(|&id| [id]).collect();
+    let events: Vec<Event<'_>> = one
+        .iter()
+        .map(|id| Event {
+            ids: id,
+            hook: ON_PARSED_MSG_CHAT,
+            args: &[NICK, TEXT],
+        })
+        .collect();
     let mut echo = Echo::start(baseline::hook_sizes())?;
+    let interval = INTERVAL.as_nanos() as u64;
+    // A turn is one event of each bench series; the in-process child's
+    // events fall half an interval after the bench's, a whole number of
+    // intervals apart, over about the same time.
+    let turn = 1 + ids.len() as u64;
+    let inproc_every = INTERVAL * turn.div_ceil(2) as u32;
     let mut raw = Vec::new();
     let mut inproc: Result<(Vec<u64>, Vec<u64>), String> = Ok((Vec::new(), Vec::new()));
     let mut lat: Vec<Vec<u64>> = vec![Vec::new(); ids.len()];
+    let mut counts = vec![Counts::default(); ids.len()];
+    // Per series: hub CPU ns, hub switches, worker CPU ns, worker switches.
     let mut cpu = vec![(0u64, 0u64, 0u64, 0u64); ids.len()];
+    // One untimed event each: the workers' first hook after their load.
+    let start = mono_ns() + interval;
+    for (k, e) in events.iter().enumerate() {
+        lab.driver
+            .event_at(e, start + k as u64 * interval, &mut Counts::default())?;
+    }
     for _ in 0..rounds {
-        raw.extend(echo.round(per_round)?);
-        if let Ok((c, u)) = &mut inproc {
-            match inproc_round(&chat_py, &usermc_py, per_round) {
-                Ok((c2, u2)) => {
+        let mut child = match &inproc {
+            Ok(_) => match Inproc::start(&chat_py, &usermc_py, per_round, inproc_every) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    inproc = Err(format!("{e:#}"));
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        let t0 = mono_ns() + interval;
+        if let Some(c) = &mut child {
+            c.go(t0 + interval / 2)?;
+        }
+        let before: Vec<ThreadStat> = workers.iter().map(|&w| main_thread(w)).collect();
+        for i in 0..turn * per_round as u64 {
+            let due = t0 + i * interval;
+            let k = (i % turn) as usize;
+            let Some(k) = k.checked_sub(1) else {
+                raw.push(echo.at(due)?);
+                continue;
+            };
+            let (c0, s0) = this_thread();
+            let l = lab.driver.event_at(&events[k], due, &mut counts[k])?;
+            let (c1, s1) = this_thread();
+            lat[k].push(l);
+            cpu[k].0 += c1 - c0;
+            cpu[k].1 += s1 - s0;
+        }
+        for (k, &w) in workers.iter().enumerate() {
+            let after = main_thread(w);
+            let sw = |t: &ThreadStat| t.voluntary + t.involuntary;
+            cpu[k].2 += after.run_ns.saturating_sub(before[k].run_ns);
+            cpu[k].3 += sw(&after).saturating_sub(sw(&before[k]));
+        }
+        if let Some(c) = child {
+            match (c.finish(), &mut inproc) {
+                (Ok((c2, u2)), Ok((c, u))) => {
                     c.extend(c2);
                     u.extend(u2);
                 }
-                Err(e) => inproc = Err(format!("{e:#}")),
+                (Err(e), _) => inproc = Err(format!("{e:#}")),
+                _ => {}
             }
-        }
-        for (k, &id) in ids.iter().enumerate() {
-            let one = [id];
-            let e = Event {
-                ids: &one,
-                hook: ON_PARSED_MSG_CHAT,
-                args: &[NICK, TEXT],
-            };
-            // Two untimed events: the worker has just slept ~ a round.
-            lab.driver.events_paced(&e, 2, INTERVAL)?;
-            let before = cpu_of(workers[k]);
-            let (l, counts) = lab.driver.events_paced(&e, per_round, INTERVAL)?;
-            let after = cpu_of(workers[k]);
-            if counts.allowed != per_round as u64 {
-                bail!(
-                    "paced chat hooks to #{id}: expected {per_round} results l:1, got {counts:?}"
-                );
-            }
-            lat[k].extend(l);
-            let c = &mut cpu[k];
-            c.0 += after.0.run_ns.saturating_sub(before.0.run_ns);
-            c.1 += after.1.run_ns.saturating_sub(before.1.run_ns);
-            let sw = |t: &ThreadStat| t.voluntary + t.involuntary;
-            c.2 += sw(&after.0).saturating_sub(sw(&before.0));
-            c.3 += sw(&after.1).saturating_sub(sw(&before.1));
         }
         lab.hub.clear_records();
+    }
+    for (k, c) in counts.iter().enumerate() {
+        if c.allowed != (rounds * per_round) as u64 {
+            bail!(
+                "paced chat hooks to #{}: expected {} results l:1, got {c:?}",
+                ids[k],
+                rounds * per_round
+            );
+        }
     }
     if ids.len() > 2 {
         lab.hub.unload(ids[2]);
@@ -274,8 +264,8 @@ pub fn run(lab: &mut Lab, rounds: usize, per_round: usize) -> Result<Paced> {
             label: label.to_string(),
             lat: Pct::of(l),
             hub_cpu_ns: c.0 as f64 / hooks,
-            worker_cpu_ns: c.1 as f64 / hooks,
-            switches: (c.2 as f64 / hooks, c.3 as f64 / hooks),
+            worker_cpu_ns: c.2 as f64 / hooks,
+            switches: (c.1 as f64 / hooks, c.3 as f64 / hooks),
         })
         .collect();
     Ok(Paced {
@@ -301,7 +291,7 @@ pub fn render(p: &Paced, short: bool) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "\nPaced hooks: one event every {} ms, {} rounds of {} per series, alternated; us",
+        "\nPaced hooks: one event every {} ms, {} rounds of {} per series, taking turns; us",
         INTERVAL.as_millis(),
         p.rounds,
         p.per_round
