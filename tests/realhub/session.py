@@ -79,6 +79,7 @@ class Session:
         scripts: list[Path],
         runner_config: str = "",
         hook_deadline_ms: int = 5000,
+        hub_env: dict | None = None,
     ):
         self.env = env
         self.mode = mode
@@ -96,6 +97,8 @@ class Session:
         self.result = Result(mode)
         penv = hubs.base_env(env.built, env.template.db, self.dir)
         penv["VH_REALHUB_OUT"] = str(self.out)
+        # for the scripts, in the hub and (through the runner) the workers
+        penv.update(hub_env or {})
         self.runner: hubs.Runner | None = None
         if mode == "runner":
             self.runner = hubs.Runner(self.dir, env.python, env.python2, penv, runner_config)
