@@ -2,7 +2,7 @@
 //! Python object, with one method per message the Python runtime
 //! (`vh/_runtime.py`) sends or receives. Only conversion happens here:
 //! Python values to wire values ([`crate::values`]) and events to tuples
-//! ([`crate::events`]).
+//! ([`crate::values`]).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -11,8 +11,8 @@ use vh_proto::v1::{
     ScriptUnloaded, from_worker,
 };
 
-use crate::events::{Incoming, event_to_py};
 use crate::transport::Transport;
+use crate::values::{Incoming, event_to_py};
 use crate::values::{kinds_of, list_from_py, typed_from_py, typed_list_from_py, values_to_py};
 
 /// The worker's links to the runner and (optionally) the hub.
@@ -173,7 +173,7 @@ impl Channel {
                 pipelined: true,
             })),
         };
-        // Held until the next frame on the link (module `held`).
+        // Held until the next frame on the link ([`crate::route::Held`]).
         self.transport.pipeline(msg)?;
         Ok(true)
     }

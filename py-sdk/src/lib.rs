@@ -14,20 +14,17 @@
 //! goes with them, one format character per value (`l`, `s`, `d`, `D`).
 //!
 //! Modules, lowest first (each uses only those above it):
-//! - [`values`]: hub values between Python and the wire, and *kinds*.
-//! - [`events`]: what reaches the main thread, and its Python event classes.
+//! - [`values`]: hub values between Python and the wire, and *kinds*;
+//!   what reaches the main thread, and its Python event classes.
 //! - [`reader`]: the runner link's reader thread and its routing.
-//! - [`route`]: which way a message takes (the relay or the direct link).
-//! - [`held`]: pipelined calls held until the next frame on the direct link.
-//! - [`affinity`]: sleeping on the hub thread's CPU between hooks.
+//! - [`route`]: which way a message takes (the relay or the direct link),
+//!   and pipelined calls held until the next frame on the direct link.
 //! - [`transport`]: the worker's sockets, frames out, off-main-thread
-//!   calls, and (`transport::main_wait`) the main thread's wait.
+//!   calls, and (`transport::main_wait`) the main thread's wait: spinning,
+//!   sleeping, on the hub thread's CPU between dense hooks.
 //! - [`channel`]: `vh._core.Channel`, the transport as a Python object.
 
-mod affinity;
 mod channel;
-mod events;
-mod held;
 mod reader;
 mod route;
 mod transport;
@@ -39,7 +36,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::Channel>()?;
-    events::add_classes(m)?;
+    values::add_classes(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

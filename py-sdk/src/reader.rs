@@ -14,7 +14,7 @@ use vh_proto::direct::frame::read_frame;
 use vh_proto::direct::wake::Wake;
 use vh_proto::v1::{ToWorker, to_worker};
 
-use crate::events::Incoming;
+use crate::values::Incoming;
 
 /// Threads other than the main one waiting for a call's result, by call id.
 pub type Pending = Arc<Mutex<HashMap<u64, Sender<Incoming>>>>;

@@ -1,7 +1,7 @@
 //! The worker's transport: its socket to the runner (fd `VH_WORKER_FD`)
 //! and, when the runner gave it one, its direct link to the hub (fd
 //! `VH_DIRECT_FD`, docs/protocol.md "Direct links"). Frames out (on the
-//! link [`crate::links`] picks, pipelined calls held by [`crate::held`]),
+//! link [`crate::route`] picks, pipelined calls it holds),
 //! calls from threads other than the main one ([`Transport::blocking`]),
 //! and the main thread's wait for its next event (module `main_wait`).
 //! Python sees none of it but through `vh._core.Channel` (module `channel`).
@@ -22,10 +22,9 @@ use pyo3::prelude::*;
 use vh_proto::direct::frame::{MAX_MESSAGE_LEN, write_frame};
 use vh_proto::v1::{CallResult, FromWorker, Value, from_worker, to_worker};
 
-use crate::events::Incoming;
-use crate::held;
 use crate::reader::{Pending, reader};
 use crate::route::{ActiveRequests, Route};
+use crate::values::Incoming;
 use vh_proto::direct::wake::Wake;
 use vh_proto::fd::dup_above_stdio;
 
@@ -60,9 +59,9 @@ pub struct Transport {
     spin: vh_proto::direct::spin::Adaptive,
     /// Pipelined calls not written yet (`held`): they go out with the next
     /// frame on the direct link.
-    held: held::Held,
+    held: crate::route::Held,
     /// Where the hub thread sends hooks from, to sleep there (`affinity`).
-    hub_cpu: crate::affinity::HubCpu,
+    hub_cpu: main_wait::HubCpu,
 }
 
 /// The callback name of a `HubCall` message (for error messages).
@@ -118,7 +117,7 @@ impl Transport {
             None
         };
         let (p, w) = (Arc::clone(&pending), Arc::clone(&wake));
-        // The reader's mask is the worker's own (module `affinity`).
+        // The reader's mask is the worker's own ([`main_wait::HubCpu`]).
         let reader_tid = Arc::new(AtomicI32::new(0));
         let tid = Arc::clone(&reader_tid);
         std::thread::Builder::new()
@@ -139,8 +138,8 @@ impl Transport {
             wake,
             next_call: AtomicU64::new(1),
             spin: vh_proto::direct::spin::Adaptive::from_env(),
-            hub_cpu: crate::affinity::HubCpu::from_env(reader_tid),
-            held: held::Held::default(),
+            hub_cpu: main_wait::HubCpu::from_env(reader_tid),
+            held: crate::route::Held::default(),
         })
     }
 
@@ -211,7 +210,7 @@ impl Transport {
     }
 
     /// Holds the pipelined call `msg` until the next frame on the direct
-    /// link (module `held`), writing what is held now if it is old or big.
+    /// link ([`crate::route::Held`]), writing what is held now if it is old or big.
     ///
     /// # Errors
     /// As [`Transport::send_on`].
@@ -245,7 +244,7 @@ impl Transport {
         if let Some(mut w) = writer
             && self.direct_up.load(Ordering::Acquire)
         {
-            match held::encode_all(&frames).and_then(|buf| w.write_all(&buf)) {
+            match crate::route::encode_all(&frames).and_then(|buf| w.write_all(&buf)) {
                 Ok(()) => return Ok(()),
                 Err(_) => {
                     // A frame cut short would garble the stream: close it.

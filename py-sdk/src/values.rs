@@ -1,12 +1,21 @@
-//! Hub values between Python and the wire (`vh_proto::v1::Value`): `int`,
-//! `float`, `bytes` or `None` one way, and the *kinds* string (`l`, `s`,
-//! `d`, `D`, one character per value) that tells a JSON document from a
-//! string where it matters (docs/abi.md §3.9, §3.10).
+//! What crosses between the wire and Python on the worker's side.
+//!
+//! Hub values (`vh_proto::v1::Value`): `int`, `float`, `bytes` or `None`
+//! one way, and the *kinds* string (`l`, `s`, `d`, `D`, one character per
+//! value) that tells a JSON document from a string where it matters
+//! (docs/abi.md §3.9, §3.10).
+//!
+//! Events: what reaches the worker's main thread ([`Incoming`]) and the
+//! Python event `Channel.recv_main` makes of it ([`event_to_py`]): one
+//! small class per kind of event, with named fields (listed in
+//! `vh/_core.pyi`) and a `kind` class attribute (`"load"`, `"hook"`, …) to
+//! switch on. The load request's fields have the keys of the Python 2
+//! worker's load dict.
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
-use vh_proto::v1::{Value, value::Kind};
+use vh_proto::v1::{Value, to_worker, value::Kind};
 
 /// A wire value as Python: 'l' -> `int`, 's' and 'D' -> `bytes`, 'd' ->
 /// `float`, a NULL string -> `None`.
@@ -108,4 +117,197 @@ pub fn kinds_of(values: &[Value]) -> String {
             Some(Kind::S(_) | Kind::NullS(_)) | None => 's',
         })
         .collect()
+}
+
+/// A frame from the runner or the hub, or the end of the runner's link.
+/// Not boxed: a hook's frame would pay an allocation for the size of the
+/// rare `LoadScript` (docs/performance.md).
+#[allow(clippy::large_enum_variant)]
+pub enum Incoming {
+    /// A message for the worker (`ToWorker`).
+    Frame(to_worker::Kind),
+    /// The runner's link closed; the reason, for the script's log.
+    Closed(String),
+}
+
+/// The load request (`LoadScript`), as `vh._core.LoadEvent`: the
+/// Python 2 worker's load dict, key for key, as attributes. Hub strings
+/// are `bytes` in the hub's encoding.
+#[pyclass(frozen, get_all, module = "vh._core")]
+pub struct LoadEvent {
+    /// The hub's script id.
+    script_id: i32,
+    /// The script's path as the hub gave it.
+    path: Py<PyBytes>,
+    /// The hub's bot nick.
+    botname: Py<PyBytes>,
+    /// The operator chat's nick.
+    opchatname: Py<PyBytes>,
+    /// The hub's configuration folder.
+    config_dir: Py<PyBytes>,
+    /// When the hub started, Unix seconds.
+    start_time: i64,
+    /// The hub's configuration name.
+    config_name: Py<PyBytes>,
+    /// The hub's encoding (a codec name; empty: unknown).
+    hub_encoding: String,
+    /// The hub's plugin generation, `"A"` or `"B"` (empty: unknown).
+    generation: String,
+    /// The hub's working directory (empty: unknown).
+    hub_cwd: Py<PyBytes>,
+    /// The script's semantics from runner.toml, `"A"`, `"B"` or empty.
+    semantics: String,
+}
+
+/// A hook call (`HookCall`, docs/abi.md §5): answer it with
+/// `send_hook_result(call_id, …)`.
+#[pyclass(frozen, get_all, module = "vh._core")]
+pub struct HookEvent {
+    /// The call's id, to answer it with.
+    call_id: u64,
+    /// The hook's index (docs/abi.md §4.1).
+    hook: u32,
+    /// The hook's arguments, hub values.
+    args: Py<PyList>,
+}
+
+/// Generation B's `w_CallFunction` (docs/abi.md §3.9): answer it with
+/// `send_function_result(call_id, …)`.
+#[pyclass(frozen, get_all, module = "vh._core")]
+pub struct FunctionEvent {
+    /// The call's id, to answer it with.
+    call_id: u64,
+    /// The function's name as the caller gave it.
+    name: Py<PyBytes>,
+    /// One format character per argument (`l`, `s`, `d`, `D`).
+    kinds: String,
+    /// The arguments, hub values.
+    args: Py<PyList>,
+}
+
+/// The answer to a `vh.*` or dynamic function call of the main thread.
+#[pyclass(frozen, get_all, module = "vh._core")]
+pub struct ResultEvent {
+    /// The id `start_call` / `start_dynamic` returned.
+    call_id: u64,
+    /// False if the hub refused or failed the call.
+    ok: bool,
+    /// The result, hub values.
+    values: Py<PyList>,
+    /// Why it failed (empty if `ok`).
+    error: String,
+    /// One format character per value (`l`, `s`, `d`, `D`).
+    kinds: String,
+}
+
+/// A health ping: answer it with `send_pong(seq)` from the main thread.
+#[pyclass(frozen, get_all, module = "vh._core")]
+pub struct PingEvent {
+    /// The ping's number, to echo.
+    seq: u64,
+}
+
+/// The unload request: the script's `UnLoad()` runs, then the worker exits.
+#[pyclass(frozen, module = "vh._core")]
+pub struct UnloadEvent;
+
+/// The runner's link closed.
+#[pyclass(frozen, get_all, module = "vh._core")]
+pub struct ClosedEvent {
+    /// Why, for the script's log.
+    reason: String,
+}
+
+/// The `kind` class attribute of each event class.
+macro_rules! kind {
+    ($($class:ident = $name:literal),* $(,)?) => {$(
+        #[pymethods]
+        impl $class {
+            /// What kind of event this is.
+            #[classattr]
+            fn kind() -> &'static str {
+                $name
+            }
+        }
+    )*};
+}
+
+kind!(
+    LoadEvent = "load",
+    HookEvent = "hook",
+    FunctionEvent = "function",
+    ResultEvent = "result",
+    PingEvent = "ping",
+    UnloadEvent = "unload",
+    ClosedEvent = "closed",
+);
+
+/// Adds the event classes to `vh._core`.
+pub fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<LoadEvent>()?;
+    m.add_class::<HookEvent>()?;
+    m.add_class::<FunctionEvent>()?;
+    m.add_class::<ResultEvent>()?;
+    m.add_class::<PingEvent>()?;
+    m.add_class::<UnloadEvent>()?;
+    m.add_class::<ClosedEvent>()
+}
+
+/// `ev` as the event object `Channel.recv_main` returns.
+pub fn event_to_py(py: Python<'_>, ev: Incoming) -> PyResult<Py<PyAny>> {
+    let obj = match ev {
+        Incoming::Closed(reason) => Py::new(py, ClosedEvent { reason })?.into_any(),
+        Incoming::Frame(to_worker::Kind::Load(l)) => {
+            let b = |v: &[u8]| PyBytes::new(py, v).unbind();
+            let load = LoadEvent {
+                script_id: l.script_id,
+                path: b(&l.path),
+                botname: b(&l.botname),
+                opchatname: b(&l.opchatname),
+                config_dir: b(&l.config_dir),
+                start_time: l.start_time,
+                config_name: b(&l.config_name),
+                hub_encoding: l.hub_encoding,
+                generation: l.generation,
+                hub_cwd: b(&l.hub_cwd),
+                semantics: l.semantics,
+            };
+            Py::new(py, load)?.into_any()
+        }
+        Incoming::Frame(to_worker::Kind::Hook(h)) => Py::new(
+            py,
+            HookEvent {
+                call_id: h.call_id,
+                hook: h.hook,
+                args: values_to_py(py, &h.args)?.unbind(),
+            },
+        )?
+        .into_any(),
+        Incoming::Frame(to_worker::Kind::CallResult(r)) => Py::new(
+            py,
+            ResultEvent {
+                call_id: r.call_id,
+                ok: r.ok,
+                kinds: kinds_of(&r.values),
+                values: values_to_py(py, &r.values)?.unbind(),
+                error: r.error,
+            },
+        )?
+        .into_any(),
+        Incoming::Frame(to_worker::Kind::Function(f)) => Py::new(
+            py,
+            FunctionEvent {
+                call_id: f.call_id,
+                name: PyBytes::new(py, &f.name).unbind(),
+                kinds: kinds_of(&f.args),
+                args: values_to_py(py, &f.args)?.unbind(),
+            },
+        )?
+        .into_any(),
+        Incoming::Frame(to_worker::Kind::Unload(_)) => Py::new(py, UnloadEvent)?.into_any(),
+        Incoming::Frame(to_worker::Kind::Ping(p)) => {
+            Py::new(py, PingEvent { seq: p.seq })?.into_any()
+        }
+    };
+    Ok(obj)
 }
