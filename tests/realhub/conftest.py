@@ -111,6 +111,11 @@ def env_a(request) -> Env:
     return _gen_env("A", request)
 
 
+@pytest.fixture(scope="session")
+def env_b(request) -> Env:
+    return _gen_env("B", request)
+
+
 def pytest_terminal_summary(terminalreporter):
     if TIMES:
         terminalreporter.write_line(

@@ -45,13 +45,12 @@ def run(env, mode: str, scripts):
 
 
 @pytest.fixture(scope="module")
-def pyo3_pair(gen_env, tmp_path_factory):
-    if gen_env.built.gen != "B":
-        pytest.skip("generation A embeds Python 2.7: no PyO3 package runs there")
+def pyo3_pair(env_b, tmp_path_factory):
+    """Generation B only: A embeds Python 2.7, where no PyO3 package runs."""
     second = tmp_path_factory.mktemp("pyo3") / "pyo3_second.py"
     second.write_text(SCRIPT.read_text().replace('TAG = "first"', 'TAG = "second"'))
     scripts = [SCRIPT, second]  # autoloaded in this order (by name)
-    return run(gen_env, "inproc", scripts), run(gen_env, "runner", scripts)
+    return run(env_b, "inproc", scripts), run(env_b, "runner", scripts)
 
 
 def model(tag: str) -> bytes:
