@@ -38,7 +38,7 @@ pub struct Settings {
     /// links"); on by default.
     pub direct_links: bool,
     /// `VH_SPIN_US`: how long the hub thread checks a direct link for the
-    /// answer before it sleeps (`vh_proto::direct::spin`); 0 = never; default 50.
+    /// answer before it sleeps (`vh_proto::direct::wake`); 0 = never; default 50.
     pub spin: Duration,
 }
 
@@ -174,7 +174,7 @@ impl Settings {
                 "microseconds",
                 0,
                 MAX_SPIN_US,
-                vh_proto::direct::spin::DEFAULT_SPIN.as_micros() as u64,
+                vh_proto::direct::wake::DEFAULT_SPIN.as_micros() as u64,
             )),
         };
         (settings, r.invalid)
@@ -204,7 +204,7 @@ mod tests {
             Duration::from_millis(DEFAULT_HOOK_DEADLINE_MS)
         );
         assert!(s.direct_links);
-        assert_eq!(s.spin, vh_proto::direct::spin::DEFAULT_SPIN);
+        assert_eq!(s.spin, vh_proto::direct::wake::DEFAULT_SPIN);
     }
 
     #[test]

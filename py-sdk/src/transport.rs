@@ -50,13 +50,13 @@ pub struct Transport {
     wake: Arc<Wake>,
     next_call: AtomicU64,
     /// How long the main thread checks its direct link before it sleeps
-    /// (`VH_SPIN_US` at most, `vh_proto::direct::spin::Adaptive`): only while the
+    /// (`VH_SPIN_US` at most, `vh_proto::direct::wake::Adaptive`): only while the
     /// hub sends this script hooks densely (its recent waits were short
     /// enough for spinning to catch the next one), and never while every
     /// CPU is busy. A script that gets a hook now and then, or every other
     /// hook of a busy hub behind others, sleeps at once instead of taking
     /// CPU from the hub thread, the other workers and the hub's clients.
-    spin: vh_proto::direct::spin::Adaptive,
+    spin: vh_proto::direct::wake::Adaptive,
     /// Pipelined calls not written yet (`held`): they go out with the next
     /// frame on the direct link.
     held: crate::route::Held,
@@ -137,7 +137,7 @@ impl Transport {
             active: ActiveRequests::default(),
             wake,
             next_call: AtomicU64::new(1),
-            spin: vh_proto::direct::spin::Adaptive::from_env(),
+            spin: vh_proto::direct::wake::Adaptive::from_env(),
             hub_cpu: main_wait::HubCpu::from_env(reader_tid),
             held: crate::route::Held::default(),
         })
@@ -206,7 +206,7 @@ impl Transport {
         self.main_route() == Route::Direct
             && self.direct_up.load(Ordering::Acquire)
             && self.main_rx.is_empty()
-            && !vh_proto::direct::spin::readable(direct.reader.as_raw_fd())
+            && !vh_proto::direct::wake::readable(direct.reader.as_raw_fd())
     }
 
     /// Holds the pipelined call `msg` until the next frame on the direct

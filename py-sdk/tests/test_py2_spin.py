@@ -1,6 +1,6 @@
 """The Python 2 worker's spin budget (``py-sdk/python2/vh/_spin.py``, 2.7
 and 3 syntax alike, loaded alone here): it follows the same rules as the
-Python 3 worker's ``vh_proto::direct::spin::Adaptive`` and is zero while every CPU
+Python 3 worker's ``vh_proto::direct::wake::Adaptive`` and is zero while every CPU
 is busy. That an idle Python 2 worker then sleeps is checked end to end in
 tests/hubsim/tests/python2_faults.rs."""
 

@@ -189,7 +189,7 @@ impl Shim {
     /// as then hub thread and worker are best apart, each on its own CPU.
     fn hub_cpu_for_worker(&self) -> u32 {
         if self.spinner.budget().is_zero() {
-            vh_proto::direct::spin::cpu_tag()
+            vh_proto::direct::wake::cpu_tag()
         } else {
             0
         }

@@ -81,7 +81,7 @@ pub struct Shim {
     wake: Arc<Wake>,
     /// How long the hub thread checks a direct link before it sleeps
     /// (`VH_SPIN_US` at most; adapted, and nothing on a busy machine).
-    spinner: vh_proto::direct::spin::Adaptive,
+    spinner: vh_proto::direct::wake::Adaptive,
 }
 
 /// The wait stack as the hub thread keeps it: leftovers come with their
@@ -159,7 +159,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
             return false;
         }
     };
-    let spinner = vh_proto::direct::spin::Adaptive::new(settings.spin);
+    let spinner = vh_proto::direct::wake::Adaptive::new(settings.spin);
     let shim = Shim {
         // SAFETY: entries of the plugin's table are callbacks, and python_pi
         // never frees the table (docs/abi.md §3.2, §6.1).

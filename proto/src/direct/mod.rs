@@ -7,15 +7,12 @@
 //!   ([`frame::too_big`]), and their non-blocking write (SIGPIPE-free,
 //!   bounded) and buffered read; the runner <-> worker socketpair carries
 //!   the same frames and the gRPC stream the same limit;
-//! * [`spin`]: the bounded busy-wait before sleeping, and its adaptive
-//!   budget;
-//! * [`wake`]: the wait itself (spin, then `poll` on the link and on an
-//!   eventfd) and the eventfd.
+//! * [`wake`]: the wait for the other end (a bounded, adaptive spin, then
+//!   `poll` on the link and on an eventfd) and the eventfd.
 //!
 //! What each end does alone stays with it: the shim's links by script and
 //! what a broken one means (`host-shim/src/direct`), the worker's held
 //! pipelined calls and choice of socket (`py-sdk/src`).
 
 pub mod frame;
-pub mod spin;
 pub mod wake;

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 """Bounded busy-waiting of the Python 2 worker's main thread for its next
 hook on the direct link, as the Python 3 worker does it in Rust
-(``vh_proto::spin``; docs/performance.md): waking a thread that sleeps on
-another CPU of a VM costs tens of microseconds, more than most hooks, so
-while the hub sends hooks densely the main thread checks the link for a
-short while before it sleeps.
+(``vh_proto::direct::wake``; docs/performance.md): waking a thread that
+sleeps on another CPU of a VM costs tens of microseconds, more than most
+hooks, so while the hub sends hooks densely the main thread checks the
+link for a short while before it sleeps.
 
 The budget adapts as :class:`Adaptive` says, and is zero while every CPU
 of the machine has something else to run, so spinning never takes a CPU

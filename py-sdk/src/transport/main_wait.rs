@@ -1,7 +1,7 @@
 //! The main thread's wait for its next event (`Channel.recv_main`).
 //! Without a direct link it waits on the runner reader's queue; with one
 //! it also reads the link itself: it spins on it while the hub sends hooks
-//! densely (`vh_proto::direct::spin::Adaptive`), then sleeps in `poll` on it and
+//! densely (`vh_proto::direct::wake::Adaptive`), then sleeps in `poll` on it and
 //! on the reader's wake-up (`vh_proto::direct::wake`), so a hook from the
 //! hub reaches Python with no thread hop (docs/performance.md).
 //!
