@@ -2,12 +2,12 @@
 //!
 //! * [`v1::runner_client`] / [`v1::runner_server`] (feature `grpc`): the
 //!   shim <-> runner gRPC stream.
-//! * [`envelope`]: script traffic's one envelope per direction
-//!   (`ToWorker`, `FromWorker`) on every link: its script id, and the
-//!   protocol version ([`PROTOCOL`]).
-//! * [`direct`]: the direct link's shared part: frames and their limits
-//!   (`direct::frame`, also the runner <-> worker framing), spinning and
-//!   the wait on the link and an eventfd.
+//! * [`direct`]: what every link carries and the direct link's shared
+//!   part: script traffic's one envelope per direction (`ToWorker`,
+//!   `FromWorker`): its script id, and the protocol version
+//!   ([`PROTOCOL`]); frames and their limits (`direct::frame`, also the
+//!   runner <-> worker framing); the wait on the link and an eventfd, with
+//!   its spin (`direct::wake`).
 //! * [`hooks`]: the hook table (names, formats, result modes).
 //! * [`fd`]: sockets kept off fds 0, 1 and 2.
 //! * [`limits`]: limits the shim and the runner both enforce.
@@ -19,12 +19,11 @@ pub mod v1 {
 }
 
 pub mod direct;
-pub mod envelope;
 pub mod fd;
 pub mod hooks;
 pub mod limits;
 
-pub use envelope::PROTOCOL;
+pub use direct::PROTOCOL;
 
 /// Every message of `proto/vh.proto` as a Python table of its fields
 /// (`MESSAGES = {name: ((number, field, type, repeated, message, oneof),

@@ -186,7 +186,7 @@ pub async fn run(
                     // docs/protocol.md "Versions": one line naming both,
                     // in the runner's log and (as the stream's status) in
                     // the hub's, before anything of the stream is read.
-                    let line = vh_proto::envelope::mismatch(
+                    let line = vh_proto::direct::mismatch(
                         &h.shim_version,
                         h.protocol,
                         env!("CARGO_PKG_VERSION"),

@@ -259,7 +259,7 @@ async fn welcomed(
         return Ok(());
     }
     Err(NotAttached {
-        why: vh_proto::envelope::mismatch(
+        why: vh_proto::direct::mismatch(
             &hello.shim_version,
             hello.protocol,
             &welcome.runner_version,
