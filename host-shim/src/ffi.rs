@@ -374,7 +374,7 @@ pub unsafe extern "C" fn vh_shim_round_trips(
     answered: *mut u64,
     pipelined: *mut u64,
 ) {
-    let (a, b, c) = crate::pipeline::counters();
+    let (a, b, c) = crate::stats::counters();
     for (p, v) in [(awaited, a), (answered, b), (pipelined, c)] {
         if !p.is_null() {
             // SAFETY: per the contract.

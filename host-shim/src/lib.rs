@@ -25,12 +25,13 @@
 //! * [`targs`]: the `w_Targs` layout and ownership rules (§2), with
 //!   `targs/pack` (`w_pack`/`w_unpack`) and `targs/print` (`w_packprint`);
 //! * [`ipc`]: the background thread holding the gRPC stream: `ipc/session`,
-//!   `ipc/send`, `ipc/stats`, `ipc/loads` (replayed on reconnect);
+//!   `ipc/send`, `ipc/loads` (replayed on reconnect);
 //! * [`direct`]: direct links to workers, which hooks take when they can:
 //!   `direct` (a link's frames out and in, the links by script),
 //!   `direct/attach`;
 //! * [`hooktable`]: the lock-free table `w_HasHook` answers from;
-//! * [`pipeline`]: pipelined `vh.*` calls and the round-trip counters;
+//! * [`stats`]: the hub thread's round trips, counted (awaited, answered,
+//!   pipelined) and timed (`HookStats`), and failed pipelined calls;
 //! * [`config`]: settings from the hub's environment;
 //! * [`fds`]: sockets kept off fds 0, 1 and 2;
 //! * [`log`]: `PY: `-style log lines honouring `w_LogLevel`.
@@ -47,6 +48,6 @@ pub mod hooktable;
 pub mod hub;
 pub mod ipc;
 pub mod log;
-pub mod pipeline;
+pub mod stats;
 pub mod targs;
 pub mod trampoline;

@@ -79,7 +79,7 @@ impl Shim {
         let Some(route) = sent else {
             return std::ptr::null_mut();
         };
-        crate::pipeline::count_awaited();
+        crate::stats::count_awaited();
         // -1: no hook index, so the hook deadline (never OnTimer's own).
         let (limit, setting) = self.deadline_of(&script, -1);
         let outcome = self.wait(

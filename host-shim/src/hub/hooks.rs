@@ -83,7 +83,7 @@ impl Shim {
             // script's vh.* calls from it run at the hub's next entry.
             return std::ptr::null_mut();
         }
-        crate::pipeline::count_awaited();
+        crate::stats::count_awaited();
         let (limit, setting) = self.deadline_of(&script, hook);
         let deadline = sent_at + limit;
         match self.wait(Awaited::Hook { script: id, call }, deadline, route.link()) {

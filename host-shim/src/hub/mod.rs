@@ -72,7 +72,7 @@ pub struct Shim {
     /// Functions other plugins registered for the scripts (B, docs/abi.md §3.10).
     functions: Registry,
     /// Failed pipelined `vh.*` calls already logged.
-    pipelined: crate::pipeline::Failures,
+    pipelined: crate::stats::Failures,
     /// The direct links to workers, by script (docs/protocol.md "Direct
     /// links"); the IPC thread adds those the runner hands over.
     links: Arc<Links>,
@@ -176,7 +176,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
         loads,
         epoch: Instant::now(),
         functions: Registry::default(),
-        pipelined: crate::pipeline::Failures::default(),
+        pipelined: crate::stats::Failures::default(),
         links,
         wake,
         spinner,

@@ -221,14 +221,14 @@ impl Shim {
                             .map_or_else(|| "?".into(), |s| s.name.clone())
                     });
                 } else {
-                    crate::pipeline::count_answered();
+                    crate::stats::count_answered();
                     self.send_result(result, via);
                 }
                 None
             }
             from_worker::Kind::DynamicCall(call) => {
                 let result = self.functions.call_dynamic(&call);
-                crate::pipeline::count_answered();
+                crate::stats::count_answered();
                 self.send_result(result, via);
                 None
             }

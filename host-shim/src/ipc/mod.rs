@@ -10,13 +10,14 @@
 //! a link.
 //!
 //! Parts: `session` (connecting, the stream's life, reconnecting),
-//! `send` (queuing a message, refusing one too big), `stats` (`HookStats`
-//! reports), `loads` (the load requests replayed on a new stream).
+//! `send` (queuing a message, refusing one too big), `loads` (the load
+//! requests replayed on a new stream). The direct-link round trips it
+//! reports as `HookStats` are recorded and sent by the shim's `stats`
+//! module, which the hub thread calls.
 
 mod loads;
 mod send;
 mod session;
-mod stats;
 
 pub use loads::Loads;
 pub use send::Unsent;
@@ -108,8 +109,9 @@ pub struct Ipc {
     links: Arc<Links>,
     /// The hub thread's wake-up, signalled after each event queued.
     hub_wake: Arc<Wake>,
-    /// Round trips of direct-link hooks not yet reported, µs, by script.
-    round_trips: Mutex<std::collections::HashMap<i32, Vec<u32>>>,
+    /// Round trips of direct-link hooks not yet reported, µs, by script
+    /// (kept and sent by the shim's `stats` module).
+    pub(crate) round_trips: Mutex<std::collections::HashMap<i32, Vec<u32>>>,
 }
 
 impl Ipc {

@@ -19,9 +19,9 @@ use vh_proto::v1::{
     shim_message, to_worker,
 };
 
-use super::stats::STATS_EVERY;
 use super::{Connection, Event, Ipc, Loads, Queued};
 use crate::shim_log;
+use crate::stats::STATS_EVERY;
 
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);

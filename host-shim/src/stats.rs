@@ -1,5 +1,17 @@
-//! Pipelined `vh.*` calls and the round-trip counters (docs/protocol.md
-//! "Pipelined calls").
+//! The hub thread's round trips to workers, counted and timed, and the
+//! pipelined `vh.*` calls it ran (docs/protocol.md "Pipelined calls").
+//!
+//! Three counters say how many socket round trips hooks cost the hub
+//! thread: one per hook (or generation B function call) it waited for,
+//! plus one per `vh.*` call it answered; the pipelined calls it ran
+//! without answering are counted beside them. `vh_shim_round_trips`
+//! exports them for the bench (`vh-bench`'s hub-shaped scenario) and for
+//! tests.
+//!
+//! Each direct-link hook's round trip is timed and kept by script on the
+//! [`Ipc`], and reported to the runner as `HookStats` (for `vh-runner
+//! status`): by the IPC thread every `STATS_EVERY` (250 ms), or by the
+//! hub thread itself once one script has collected `STATS_BATCH` (1024).
 //!
 //! A worker marks a `HubCall` `pipelined` when the script discards its
 //! result and the callback only sends or changes hub state without firing
@@ -7,20 +19,17 @@
 //! with the script's other calls and before that hook's result, exactly as
 //! a waited-for call (docs/abi.md §9.2: on the hub thread, while
 //! the hub waits for the script); it only sends no `CallResult` back. A
-//! pipelined call that fails is logged here, once per script and callback,
-//! since nobody else will see it.
-//!
-//! The counters say how many socket round trips a hook cost the hub
-//! thread: one per hook it waited for, plus one per `vh.*` call it
-//! answered. `vh_shim_round_trips` exports them for the bench
-//! (`vh-bench`'s hub-shaped scenario) and for tests.
+//! pipelined call that fails is logged here ([`Failures`]), once per
+//! script and callback, since nobody else will see it.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use vh_proto::v1::{CallResult, HubCall};
+use vh_proto::v1::{CallResult, HubCall, shim_message};
 
+use crate::ipc::Ipc;
 use crate::shim_log;
 
 /// Hooks (and generation B function calls) the hub thread sent and waited
@@ -96,5 +105,42 @@ impl Failures {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(s, _)| *s != id);
+    }
+}
+
+/// How often the IPC thread reports hook round trips (`HookStats`), and
+/// how many one script may collect before the hub thread sends them itself.
+pub(crate) const STATS_EVERY: Duration = Duration::from_millis(250);
+const STATS_BATCH: usize = 1024;
+
+impl Ipc {
+    /// Notes one direct-link hook's round trip for `vh-runner status`; the
+    /// IPC thread reports them every `STATS_EVERY` (250 ms, `HookStats`).
+    pub fn record_round_trip(&self, id: i32, took: Duration) {
+        let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        let mut all = self.round_trips.lock().unwrap_or_else(|e| e.into_inner());
+        let batch = all.entry(id).or_default();
+        batch.push(us);
+        if batch.len() >= STATS_BATCH {
+            let latency_us = std::mem::take(batch);
+            drop(all);
+            let _ = self.send(shim_message::Kind::Stats(vh_proto::v1::HookStats {
+                script_id: id,
+                latency_us,
+            }));
+        }
+    }
+
+    /// Sends every round trip collected so far.
+    pub(crate) fn flush_round_trips(&self) {
+        let all = std::mem::take(&mut *self.round_trips.lock().unwrap_or_else(|e| e.into_inner()));
+        for (script_id, latency_us) in all {
+            if !latency_us.is_empty() {
+                let _ = self.send(shim_message::Kind::Stats(vh_proto::v1::HookStats {
+                    script_id,
+                    latency_us,
+                }));
+            }
+        }
     }
 }
