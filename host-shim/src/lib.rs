@@ -13,9 +13,9 @@
 //! * [`hub`]: the shim's state between `w_Begin` and `w_End` and the hub
 //!   thread's work and its direct links: `hub/loads` (load, unload),
 //!   `hub/hooks` (hook calls),
-//!   `hub/function_calls` (B's function calls), `hub/route` (to a worker by
-//!   direct link or runner), `hub/serve` (the wait loop and each
-//!   message read), `hub/waits` (the re-entrant wait stack's rules,
+//!   `hub/function_calls` (B's function calls), `hub/serve` (to a worker by
+//!   direct link or runner, the wait loop and each message read),
+//!   `hub/waits` (the re-entrant wait stack's rules,
 //!   §9.2), `hub/script` (one loaded script);
 //! * [`functions`]: generation B's `w_CallFunction` marshaling and dynamic
 //!   functions (§3.9, §3.10);

@@ -10,16 +10,14 @@
 //! * `loads`: `w_Load`, `w_Unload`, deferred unloads, the hub encoding;
 //! * `hooks`: `w_CallHook`, deadlines, hook results, timeouts;
 //! * `function_calls`: B's `w_CallFunction` and registered functions;
-//! * `route`: sending to a worker (direct link or runner), pings;
-//! * `serve`: the wait loop, the sleep on a direct link, the nesting
-//!   guard, direct-link reads, and acting on each message read (calls,
-//!   answers, the rest);
+//! * `serve`: sending to a worker (direct link or runner), pings, the
+//!   wait loop, the sleep on a direct link, the nesting guard, direct-link
+//!   reads, and acting on each message read (calls, answers, the rest);
 //! * `waits`: the wait stack's rules without I/O, unit-tested.
 
 mod function_calls;
 mod hooks;
 mod loads;
-mod route;
 mod script;
 mod serve;
 mod waits;
