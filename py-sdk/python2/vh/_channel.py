@@ -34,6 +34,7 @@ import itertools
 import os
 import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -59,6 +60,9 @@ else:
 
 #: Longest frame (prefix included) the fast path's may be without checks.
 _FAST_MAX = MAX_MESSAGE_LEN + 4
+
+#: The length prefix of a frame (``vh._frames``).
+_unpack_len = struct.Struct("<I").unpack_from
 
 #: Which link a message came on or goes out on.
 RUNNER, DIRECT = "runner", "direct"
@@ -193,6 +197,12 @@ class Channel(object):
                 if e.args and e.args[0] == errno.EINTR:
                     continue
                 raise
+            if len(ready) == 1 and ready[0][0] != self._wake_r:
+                # The usual wake-up: the hub's next frame and nothing else.
+                event = self._read_direct()
+                if event is not None:
+                    return event, DIRECT
+                continue
             direct_ready = False
             for fd, _events in ready:
                 if fd != self._wake_r:
@@ -238,6 +248,13 @@ class Channel(object):
             # The hub closed it (or broke it): all through the runner now.
             self._drop_direct()
             return None
+        if not self._dbuf and len(chunk) > 4 and _unpack_len(chunk)[0] == len(chunk) - 4:
+            # The usual read: one hook's frame, whole and alone (take_frame
+            # and decode_to_worker inlined; a frame read whole is below the
+            # limit, which is bigger than one read).
+            event = _fast.decode_event(chunk[4:])
+            if event is not None:
+                return event
         self._dbuf = self._dbuf + chunk if self._dbuf else chunk
         return self._buffered_direct()
 
@@ -335,6 +352,15 @@ class Channel(object):
     def send_hook_result(self, call_id, no_opinion, values):
         """Answers hook ``call_id`` with hub values (already mapped)."""
         frame = hook_result_frame(call_id, no_opinion, values)
+        active = self._active
+        if active and active[-1][0] == call_id:
+            # The innermost request, as a rule (``_origin``, inlined).
+            _, link, awaited = active.pop()
+            if link == DIRECT and awaited:
+                self._write_direct(frame)
+            else:
+                self._write_runner(frame)
+            return
         self._write(frame, self._origin(call_id))
 
     def send_function_result(self, call_id, ok, kind, value, error):
