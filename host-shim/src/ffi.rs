@@ -359,6 +359,23 @@ pub unsafe extern "C" fn w_UnregisterFunction(script_id: c_int, func_name: *cons
     })
 }
 
+/// Not part of python_pi's ABI: compact frames (docs/protocol.md "Compact
+/// frames") the shim wrote to and read from Python 2 workers' direct
+/// links since it was loaded, for tests, which find it with `dlsym`.
+///
+/// # Safety
+/// Each pointer is NULL or valid for one `u64` write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vh_shim_compact_frames(written: *mut u64, read: *mut u64) {
+    let (w, r) = crate::stats::compact_counters();
+    for (p, v) in [(written, w), (read, r)] {
+        if !p.is_null() {
+            // SAFETY: per the contract.
+            unsafe { p.write(v) };
+        }
+    }
+}
+
 /// Not part of python_pi's ABI: the shim's round-trip counters since it
 /// was loaded (docs/protocol.md "Pipelined calls"), for `vh-bench` and
 /// tests, which find it with `dlsym`. Writes, through each non-NULL

@@ -31,8 +31,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use vh_proto::direct::compact;
 use vh_proto::direct::frame::{self, Inbox};
-use vh_proto::v1::{FromWorker, ToWorker, from_worker};
+use vh_proto::v1::{ToWorker, from_worker};
 
 use crate::shim_log;
 
@@ -44,6 +45,9 @@ pub struct DirectLink {
     fd: OwnedFd,
     /// Set when a frame was cut short either way: the stream is unusable.
     broken: AtomicBool,
+    /// A Python 2 worker's link: hook calls go out as compact frames
+    /// (`vh_proto::direct::compact`, docs/protocol.md "Compact frames").
+    compact: bool,
     /// Bytes read but not yet a whole frame.
     inbox: Mutex<Inbox>,
     /// Calls the hub thread stopped waiting for (deadline passed) whose
@@ -151,7 +155,18 @@ impl DirectLink {
         if self.broken.load(Ordering::Acquire) {
             return Err(SendError::NotSent("the link is closed".into()));
         }
-        match frame::send_frame_nonblocking(self.fd.as_raw_fd(), msg, WRITE_STALL) {
+        let sent = match self
+            .compact
+            .then(|| compact::to_worker_frame(msg))
+            .flatten()
+        {
+            Some(buf) => {
+                crate::stats::count_compact(false);
+                frame::send_nonblocking(self.fd.as_raw_fd(), &buf, WRITE_STALL)
+            }
+            None => frame::send_frame_nonblocking(self.fd.as_raw_fd(), msg, WRITE_STALL),
+        };
+        match sent {
             Ok(()) => Ok(()),
             Err(e) if e.written == 0 => Err(SendError::NotSent(e.why)),
             Err(e) => {
@@ -176,7 +191,13 @@ impl DirectLink {
             .inbox
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .read_available::<FromWorker>(self.fd.as_raw_fd());
+            .read_with(self.fd.as_raw_fd(), |buf| {
+                let got = compact::decode_from_worker(buf);
+                if matches!(got, Ok(Some(_))) && buf[3] & 0x80 != 0 {
+                    crate::stats::count_compact(true);
+                }
+                got
+            });
         if let Some(e) = got.bad {
             let why = format!("a bad frame: {e}");
             self.close();

@@ -252,6 +252,17 @@ impl Inbox {
     /// Reads what `fd` has now without blocking and takes every whole
     /// frame out of it (and of what earlier reads left).
     pub fn read_available<M: Message + Default>(&mut self, fd: RawFd) -> Received<M> {
+        self.read_with(fd, decode::<M>)
+    }
+
+    /// [`Inbox::read_available`] with another frame decoder of
+    /// [`decode`]'s shape (a link that may carry compact frames:
+    /// `super::compact::decode_from_worker`).
+    pub fn read_with<M>(
+        &mut self,
+        fd: RawFd,
+        decode: impl Fn(&[u8]) -> io::Result<Option<(M, usize)>>,
+    ) -> Received<M> {
         let mut chunk = [0u8; 16 * 1024];
         let mut closed = false;
         loop {
@@ -283,7 +294,7 @@ impl Inbox {
         let mut frames = Vec::new();
         let mut used = 0;
         let bad = loop {
-            match decode::<M>(&self.buf[used..]) {
+            match decode(&self.buf[used..]) {
                 Ok(None) => break None,
                 Ok(Some((msg, took))) => {
                     frames.push(msg);

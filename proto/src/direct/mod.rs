@@ -28,6 +28,7 @@
 //! what a broken one means (`host-shim/src/direct`), the worker's held
 //! pipelined calls and choice of socket (`py-sdk/src`).
 
+pub mod compact;
 pub mod frame;
 pub mod wake;
 
@@ -36,9 +37,10 @@ use crate::v1::{FromWorker, ToWorker, from_worker, to_worker};
 /// Version of the shim <-> runner protocol (`Hello.protocol`,
 /// `Welcome.protocol`). 1 (sent as 0, absent) put each payload in its own
 /// `ShimMessage` / `RunnerMessage` field; 2 carries `ToWorker` and
-/// `FromWorker` whole. Bumped whenever a peer of the old version would
-/// misread the stream.
-pub const PROTOCOL: u32 = 2;
+/// `FromWorker` whole; 3 adds compact frames on Python 2 workers' direct
+/// links ([`compact`]), which a version 2 shim would take for broken links.
+/// Bumped whenever a peer of the old version would misread the stream.
+pub const PROTOCOL: u32 = 3;
 
 /// A peer's protocol version as it means it: an absent field (0) is
 /// protocol 1, which had none.

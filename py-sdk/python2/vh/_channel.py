@@ -42,12 +42,15 @@ import time
 from . import _fast, _held, _link, _spin
 from ._errors import NotConnectedError
 from ._frames import (
-    MAX_MESSAGE_LEN,
+    COMPACT,
+    compact_event,
+    compact_frame,
     decode_to_worker,
     encode_frame,
     event_of,
     hook_result_frame,
     hub_call_frame,
+    protobuf_frames,
     py_to_value,
     read_frame,
     take_frame,
@@ -57,9 +60,6 @@ if sys.version_info[0] == 2:  # pragma: no cover - Python 2 only
     import Queue as queue  # noqa: N813
 else:
     import queue
-
-#: Longest frame (prefix included) the fast path's may be without checks.
-_FAST_MAX = MAX_MESSAGE_LEN + 4
 
 #: The length prefix of a frame (``vh._frames``).
 _unpack_len = struct.Struct("<I").unpack_from
@@ -248,11 +248,16 @@ class Channel(object):
             # The hub closed it (or broke it): all through the runner now.
             self._drop_direct()
             return None
-        if not self._dbuf and len(chunk) > 4 and _unpack_len(chunk)[0] == len(chunk) - 4:
+        if not self._dbuf and len(chunk) > 4:
             # The usual read: one hook's frame, whole and alone (take_frame
             # and decode_to_worker inlined; a frame read whole is below the
             # limit, which is bigger than one read).
-            event = _fast.decode_event(chunk[4:])
+            word = _unpack_len(chunk)[0]
+            event = None
+            if word == (len(chunk) - 4) | COMPACT:
+                event = compact_event(chunk[4:])
+            elif word == len(chunk) - 4:
+                event = _fast.decode_event(chunk[4:])
             if event is not None:
                 return event
         self._dbuf = self._dbuf + chunk if self._dbuf else chunk
@@ -263,10 +268,10 @@ class Channel(object):
         ``None`` if there is none yet or it carried nothing for the main
         thread, or the link broke (then it is dropped)."""
         try:
-            body, self._dbuf = take_frame(self._dbuf)
+            body, self._dbuf, compact = take_frame(self._dbuf)
             if body is None:
                 return None
-            return decode_to_worker(body)
+            return decode_to_worker(body, compact)
         except Exception:
             self._drop_direct()
             return None
@@ -328,7 +333,7 @@ class Channel(object):
                 except socket.error:
                     # A frame cut short would garble the link: drop it.
                     self._drop_direct()
-        self._write_runner(frame)
+        self._write_runner(protobuf_frames(frame))
 
     def _write_runner(self, frame):
         with self._send_lock:
@@ -351,17 +356,22 @@ class Channel(object):
 
     def send_hook_result(self, call_id, no_opinion, values):
         """Answers hook ``call_id`` with hub values (already mapped)."""
-        frame = hook_result_frame(call_id, no_opinion, values)
+        # Built before the request is forgotten: a result too big to send
+        # raises here, and the caller answers the same request again.
+        frame = compact_frame(call_id, "result", no_opinion, values) if self._direct else None
+        if frame is None:
+            frame = hook_result_frame(call_id, no_opinion, values)
         active = self._active
         if active and active[-1][0] == call_id:
             # The innermost request, as a rule (``_origin``, inlined).
             _, link, awaited = active.pop()
-            if link == DIRECT and awaited:
-                self._write_direct(frame)
-            else:
-                self._write_runner(frame)
-            return
-        self._write(frame, self._origin(call_id))
+            direct = link == DIRECT and awaited
+        else:
+            direct = self._origin(call_id) == DIRECT
+        if direct:
+            self._write_direct(frame)
+        else:
+            self._write_runner(protobuf_frames(frame))
 
     def send_function_result(self, call_id, ok, kind, value, error):
         """Answers function call ``call_id`` (``w_CallFunction``)."""
@@ -406,11 +416,8 @@ class Channel(object):
         if self._peek.poll(0):
             return False
         call_id = next(self._call_ids)
-        try:
-            frame = _fast.hub_call_frame(call_id, callback, args, True)
-        except _fast.Unexpected:
-            frame = None
-        if frame is None or len(frame) > _FAST_MAX:
+        frame = compact_frame(call_id, "call", callback, args)
+        if frame is None:
             frame = hub_call_frame(call_id, callback, args, True)
         if self._held.push(frame):
             self._write_direct(b"")

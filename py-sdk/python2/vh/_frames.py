@@ -2,13 +2,19 @@
 """Frames and hub values of the Python 2 worker's links (docs/protocol.md
 "Runner ↔ worker: frames on a socketpair"): a 4-byte little-endian
 length, then a protobuf message encoded by ``vh._wire``; ``Value``
-messages to and from Python 2 hub values.
+messages to and from Python 2 hub values. On the direct link, hook calls
+and their results, and pipelined calls, are compact frames instead
+(docs/protocol.md "Compact frames"): ``marshal`` tuples, which Python 2.7
+reads and writes in C.
 
-Python 2.7 and 3 syntax alike.
+Python 2.7 and 3 syntax alike (compact frames are written on Python 2
+only: Python 3's ``marshal`` writes another format).
 """
 
+import marshal
 import socket
 import struct
+import sys
 
 from . import _fast, _wire
 from ._errors import MessageTooBigError
@@ -56,14 +62,20 @@ def event_of(msg):
     return None
 
 
-def decode_to_worker(body):
-    """The event of one ``ToWorker`` frame's body: hooks and results by
-    ``vh._fast``, everything else (or anything it does not expect) by
-    ``vh._wire``.
+def decode_to_worker(body, compact=False):
+    """The event of one ``ToWorker`` frame's body (``compact``: of a
+    compact frame): hooks and results by ``vh._fast``, everything else (or
+    anything it does not expect) by ``vh._wire``.
 
     # Errors
-    ``vh._wire.DecodeError`` for bytes that are no ``ToWorker``.
+    ``vh._wire.DecodeError`` for bytes that are no ``ToWorker``,
+    ``ValueError`` for a compact frame that is no hook call.
     """
+    if compact:
+        event = compact_event(body)
+        if event is None:
+            raise ValueError("a compact frame that is no hook call")
+        return event
     event = _fast.decode_event(body)
     if event is None:
         event = event_of(_wire.decode("ToWorker", body))
@@ -133,27 +145,88 @@ def _read_exact(sock, n):
 
 
 _unpack_len = struct.Struct("<I").unpack
+_pack_len = struct.Struct("<I").pack
+
+#: The bit of a frame's length that marks a compact frame
+#: (``vh_proto::direct::compact::COMPACT``); the other 31 are the length.
+COMPACT = 0x80000000
+#: False where ``marshal`` does not write Python 2.7's format.
+WRITES_COMPACT = sys.version_info[0] == 2
+#: First item of each compact tuple (``vh_proto::direct::compact``).
+_HOOK, _HOOK_RESULT, _PIPELINED_CALL = 1, 2, 3
+#: The types of hub values a compact frame carries (no ``long``: the
+#: shim reads no marshal longs).
+_COMPACT_TYPES = frozenset([bytes, int, float, bool, type(None)])
+
+
+def compact_frame(call_id, kind, third, values):
+    """The compact frame of a hook result (``kind`` ``"result"``, ``third``
+    no_opinion) or a pipelined call (``kind`` ``"call"``, ``third`` the
+    callback name); ``None`` where it needs protobuf (Python 3, a value of
+    another type, or too big: the protobuf path then says why)."""
+    if not WRITES_COMPACT or type(call_id) is not int:  # a long: no marshal int
+        return None
+    for v in values:
+        if type(v) not in _COMPACT_TYPES:
+            return None
+    tag = _HOOK_RESULT if kind == "result" else _PIPELINED_CALL
+    body = marshal.dumps((tag, call_id, third, values))
+    if len(body) > MAX_MESSAGE_LEN:
+        return None
+    return _pack_len(len(body) | COMPACT) + body
+
+
+def compact_event(body):
+    """The main thread's ``("hook", call_id, hook, args)`` of a compact
+    frame's body; ``None`` if it is no compact hook call."""
+    try:
+        t = marshal.loads(body)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if type(t) is tuple and len(t) == 4 and t[0] == _HOOK and type(t[3]) is list:
+        return ("hook", t[1], t[2], t[3])
+    return None
+
+
+def protobuf_frames(data):
+    """``data`` (whole frames, as written on the direct link) with each
+    compact frame written as protobuf instead, for the runner's link (which
+    carries no compact frames)."""
+    out = []
+    pos = 0
+    while pos + 4 <= len(data):
+        (word,) = _unpack_len(data[pos : pos + 4])
+        end = pos + 4 + (word & ~COMPACT)
+        if not word & COMPACT:
+            out.append(data[pos:end])
+        else:
+            tag, call_id, third, values = marshal.loads(data[pos + 4 : end])
+            if tag == _HOOK_RESULT:
+                out.append(hook_result_frame(call_id, third, values))
+            else:
+                out.append(hub_call_frame(call_id, third, values, True))
+        pos = end
+    return b"".join(out)
 
 
 def take_frame(buf):
-    """The first whole frame's body in ``buf`` (bytes read from a link)
-    and what follows it: ``(body, rest)``, or ``(None, buf)`` while the
-    frame is not all there.
+    """The first whole frame's body in ``buf`` (bytes read from a link),
+    what follows it and whether it is a compact frame: ``(body, rest,
+    compact)``, or ``(None, buf, False)`` while the frame is not all there.
 
     # Errors
     ``ValueError`` for a frame over the limit.
     """
     if len(buf) < 4:
-        return None, buf
-    (size,) = _unpack_len(buf[:4])
+        return None, buf, False
+    (word,) = _unpack_len(buf[:4])
+    size = word & ~COMPACT
     if size > MAX_FRAME_LEN:
         raise ValueError("frame of %d bytes is over the limit" % size)
     end = 4 + size
     if len(buf) < end:
-        return None, buf
-    if len(buf) == end:
-        return buf[4:], b""
-    return buf[4:end], buf[end:]
+        return None, buf, False
+    return buf[4:end], buf[end:], word != size
 
 
 def read_frame(sock):

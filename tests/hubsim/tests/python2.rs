@@ -139,6 +139,26 @@ fn when_both_pythons_fail_the_hub_gets_the_error_of_the_scripts_own_python() {
     );
 }
 
+/// `vh_shim_compact_frames` of the loaded shim: `(written, read)`.
+fn compact_frames() -> (u64, u64) {
+    use std::os::unix::ffi::OsStrExt;
+    type Counters = unsafe extern "C" fn(*mut u64, *mut u64);
+    let path = std::ffi::CString::new(shim_path().as_os_str().as_bytes()).expect("path");
+    // SAFETY: the hub has loaded the library (RTLD_NOLOAD); the symbol has
+    // the signature above (host-shim/src/ffi.rs).
+    unsafe {
+        let lib = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+        assert!(!lib.is_null(), "the shim is not loaded");
+        let sym = libc::dlsym(lib, c"vh_shim_compact_frames".as_ptr());
+        assert!(!sym.is_null(), "vh_shim_compact_frames missing");
+        let f: Counters = std::mem::transmute(sym);
+        let (mut w, mut r) = (0, 0);
+        f(&mut w, &mut r);
+        libc::dlclose(lib);
+        (w, r)
+    }
+}
+
 fn classic_script(runner: &Runner, link: &str) {
     let mut hub = open(runner, Generation::A);
     let id = load(&mut hub, runner, &script("classic2.py"));
@@ -155,7 +175,14 @@ fn classic_script(runner: &Runner, link: &str) {
 
     // Hub strings are Python 2 str holding the hub's bytes, both ways.
     for nick in [CP1251_NICK, LATIN1_NICK] {
+        let before = compact_frames();
         let (ok, acts) = say(&mut hub, nick, b"!echo");
+        // On the direct link the hook call, the pipelined vh.usermc and the
+        // hook's result are compact frames (docs/protocol.md "Compact
+        // frames"); through the runner none is.
+        let after = compact_frames();
+        let want = if link == "direct" { (1, 2) } else { (0, 0) };
+        assert_eq!((after.0 - before.0, after.1 - before.1), want, "{link}");
         assert!(!ok, "0 blocks: {}\n{}", show(&hub.records()), runner.log());
         let text = [
             b"you are ".as_slice(),

@@ -491,3 +491,78 @@ out(_frames.hook_result_frame(7, False, [long(3), long(-2**63)]))  # noqa: F821
         assert_eq!(*line, hex(&frame), "for {msg:?}");
     }
 }
+
+/// Compact frames (docs/protocol.md "Compact frames"), with a real Python
+/// 2.7 on one side and `vh_proto::direct::compact` on the other: hook
+/// calls the shim writes compact give the worker the event the protobuf
+/// frame gives; the hook results and pipelined calls the worker writes
+/// compact decode to the messages its protobuf frames hold, and turn into
+/// those very frames for the runner's link; what compact frames cannot
+/// carry (a Python 2 long, a `unicode`) stays protobuf.
+#[test]
+fn compact_frames_carry_what_protobuf_frames_carry() {
+    use vh_proto::direct::compact;
+    let Some(py2) = python2() else { return };
+    let package = py2_package();
+    let hook = |call_id, args| ToWorker {
+        kind: Some(to_worker::Kind::Hook(HookCall {
+            script_id: 0,
+            call_id,
+            hook: 3,
+            args,
+            hub_cpu: 1,
+        })),
+    };
+    let s = |b: &[u8]| v(Kind::S(b.to_vec()));
+    let hooks = [
+        hook(1, vec![s(b"J\xfcrgen"), s(b"hello")]),
+        hook(
+            1 << 40,
+            vec![v(Kind::L(-7)), v(Kind::D(0.25)), v(Kind::NullS(true))],
+        ),
+        hook(5, vec![s(&[b'y'; 70_000])]),
+    ];
+    let mut input = String::new();
+    for h in &hooks {
+        let mut pb = Vec::new();
+        vh_proto::direct::frame::encode(&mut pb, h).unwrap();
+        let c = compact::to_worker_frame(h).expect("a compact form");
+        input += &format!("{} {}\n", hex(&c), hex(&pb));
+    }
+    let code = r#"
+import sys, binascii
+from vh import _frames
+for line in sys.stdin:
+    c, pb = [binascii.unhexlify(x) for x in line.split()]
+    got, rest, compact = _frames.take_frame(c)
+    want, _, _ = _frames.take_frame(pb)
+    ok = compact and not rest and _frames.decode_to_worker(got, True) == _frames.decode_to_worker(want)
+    print("hook %s" % ok)
+VALUES = ["J\xfcrgen", "", None, 0, -1, True, False, int(-2**63), int(2**63 - 1), 0.5, "z" * 300]
+for frame in [_frames.compact_frame(9, "result", False, [1]),
+              _frames.compact_frame(10, "result", True, VALUES),
+              _frames.compact_frame(11, "call", "usermc", ["hi", "bench", None])]:
+    print("compact %s %s" % (binascii.hexlify(frame), binascii.hexlify(_frames.protobuf_frames(frame))))
+print("refused %s %s %s" % (_frames.compact_frame(12, "result", False, [long(3)]),  # noqa: F821
+                            _frames.compact_frame(12, "call", "usermc", [u"x"]),
+                            _frames.compact_frame(2**64 - 1, "result", False, [])))
+"#;
+    let out = run_python2(&py2, &package, code, &input);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), hooks.len() + 4, "{out}");
+    for line in &lines[..hooks.len()] {
+        assert_eq!(*line, "hook True", "{out}");
+    }
+    for line in &lines[hooks.len()..hooks.len() + 3] {
+        let mut parts = line.split(' ').skip(1);
+        let (c, pb) = (unhex(parts.next().unwrap()), unhex(parts.next().unwrap()));
+        assert_ne!(c, pb, "{line}");
+        let (from_compact, took) = compact::decode_from_worker(&c).unwrap().unwrap();
+        assert_eq!(took, c.len());
+        let (from_pb, _) = vh_proto::direct::frame::decode::<FromWorker>(&pb)
+            .unwrap()
+            .unwrap();
+        assert_eq!(from_compact, from_pb, "{line}");
+    }
+    assert_eq!(lines[hooks.len() + 3], "refused None None None", "{out}");
+}
