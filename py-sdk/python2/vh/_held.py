@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Pipelined ``vh.*`` calls held back until the worker's next frame on the
 direct link (docs/protocol.md "Pipelined calls"), as the Python 3
-worker's ``Held`` (``py-sdk/src/route.rs``) holds them.
+worker's ``Held`` (``py-sdk/src/transport/main_thread.rs``) holds them.
 
 A pipelined call needs no answer, so nothing is lost by writing it a
 little later, together with the frame that follows it on the link (the
