@@ -81,11 +81,6 @@ impl Table {
         }
     }
 
-    /// The generation this table belongs to.
-    pub fn generation(&self) -> Generation {
-        self.generation
-    }
-
     /// Runs one `vh.*` call on the hub thread: builds the argument struct,
     /// calls the callback with the script's real id (docs/abi.md §6.2), copies the
     /// result out and releases it as §6.3 says.

@@ -173,7 +173,7 @@ impl Channel {
                 pipelined: true,
             })),
         };
-        // Held until the next frame on the link ([`crate::route::Held`]).
+        // Held until the next frame on the link (`Held` in `transport/main_thread.rs`).
         self.transport.pipeline(msg)?;
         Ok(true)
     }

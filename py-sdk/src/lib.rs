@@ -17,16 +17,15 @@
 //! - [`values`]: hub values between Python and the wire, and *kinds*;
 //!   what reaches the main thread, and its Python event classes.
 //! - [`reader`]: the runner link's reader thread and its routing.
-//! - [`route`]: which way a message takes (the relay or the direct link),
-//!   and pipelined calls held until the next frame on the direct link.
 //! - [`transport`]: the worker's sockets, frames out, off-main-thread
-//!   calls, and (`transport::main_wait`) the main thread's wait: spinning,
-//!   sleeping, on the hub thread's CPU between dense hooks.
+//!   calls, and (`transport::main_thread`) the main thread's wait
+//!   (spinning, sleeping, on the hub thread's CPU between dense hooks) and
+//!   way out (which link a message takes, the relay or the direct link,
+//!   and pipelined calls held until the next frame on the direct link).
 //! - [`channel`]: `vh._core.Channel`, the transport as a Python object.
 
 mod channel;
 mod reader;
-mod route;
 mod transport;
 mod values;
 

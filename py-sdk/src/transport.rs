@@ -1,12 +1,13 @@
 //! The worker's transport: its socket to the runner (fd `VH_WORKER_FD`)
 //! and, when the runner gave it one, its direct link to the hub (fd
-//! `VH_DIRECT_FD`, docs/protocol.md "Direct links"). Frames out (on the
-//! link [`crate::route`] picks, pipelined calls it holds),
-//! calls from threads other than the main one ([`Transport::blocking`]),
-//! and the main thread's wait for its next event (module `main_wait`).
-//! Python sees none of it but through `vh._core.Channel` (module `channel`).
+//! `VH_DIRECT_FD`, docs/protocol.md "Direct links"): frames out, and
+//! calls from threads other than the main one ([`Transport::blocking`]).
+//! The main thread's side is module [`main_thread`]: its wait for its next
+//! event, and its way out (which link each message takes, and the
+//! pipelined calls held until its next frame on the direct link). Python
+//! sees none of it but through `vh._core.Channel` (module `channel`).
 
-mod main_wait;
+mod main_thread;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -23,8 +24,8 @@ use vh_proto::direct::frame::{MAX_MESSAGE_LEN, write_frame};
 use vh_proto::v1::{CallResult, FromWorker, Value, from_worker, to_worker};
 
 use crate::reader::{Pending, reader};
-use crate::route::{ActiveRequests, Route};
 use crate::values::Incoming;
+use main_thread::{ActiveRequests, Held, HubCpu, Route};
 use vh_proto::direct::wake::Wake;
 use vh_proto::fd::dup_above_stdio;
 
@@ -57,11 +58,11 @@ pub struct Transport {
     /// hook of a busy hub behind others, sleeps at once instead of taking
     /// CPU from the hub thread, the other workers and the hub's clients.
     spin: vh_proto::direct::wake::Adaptive,
-    /// Pipelined calls not written yet (`held`): they go out with the next
-    /// frame on the direct link.
-    held: crate::route::Held,
-    /// Where the hub thread sends hooks from, to sleep there (`affinity`).
-    hub_cpu: main_wait::HubCpu,
+    /// Pipelined calls not written yet ([`Held`]): they go out with the
+    /// next frame on the direct link.
+    held: Held,
+    /// Where the hub thread sends hooks from, to sleep there ([`HubCpu`]).
+    hub_cpu: HubCpu,
 }
 
 /// The callback name of a `HubCall` message (for error messages).
@@ -117,7 +118,7 @@ impl Transport {
             None
         };
         let (p, w) = (Arc::clone(&pending), Arc::clone(&wake));
-        // The reader's mask is the worker's own ([`main_wait::HubCpu`]).
+        // The reader's mask is the worker's own (`HubCpu`).
         let reader_tid = Arc::new(AtomicI32::new(0));
         let tid = Arc::clone(&reader_tid);
         std::thread::Builder::new()
@@ -138,8 +139,8 @@ impl Transport {
             wake,
             next_call: AtomicU64::new(1),
             spin: vh_proto::direct::wake::Adaptive::from_env(),
-            hub_cpu: main_wait::HubCpu::from_env(reader_tid),
-            held: crate::route::Held::default(),
+            hub_cpu: HubCpu::from_env(reader_tid),
+            held: Held::default(),
         })
     }
 
@@ -210,7 +211,7 @@ impl Transport {
     }
 
     /// Holds the pipelined call `msg` until the next frame on the direct
-    /// link ([`crate::route::Held`]), writing what is held now if it is old or big.
+    /// link ([`Held`]), writing what is held now if it is old or big.
     ///
     /// # Errors
     /// As [`Transport::send_on`].
@@ -244,7 +245,7 @@ impl Transport {
         if let Some(mut w) = writer
             && self.direct_up.load(Ordering::Acquire)
         {
-            match crate::route::encode_all(&frames).and_then(|buf| w.write_all(&buf)) {
+            match main_thread::encode_all(&frames).and_then(|buf| w.write_all(&buf)) {
                 Ok(()) => return Ok(()),
                 Err(_) => {
                     // A frame cut short would garble the stream: close it.

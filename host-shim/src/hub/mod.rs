@@ -49,6 +49,11 @@ const PUMP_BUDGET: Duration = Duration::from_millis(20);
 
 /// Everything between `w_Begin` and `w_End`.
 pub struct Shim {
+    /// The plugin generation `w_Begin` detected (docs/abi.md §6.4). Fixed
+    /// for this shim: a table of the other generation comes only with a new
+    /// `w_Begin`, i.e. a new `Shim`. Kept here rather than asked of `table`
+    /// because every hook reads it (arguments check, result struct).
+    generation: Generation,
     table: Table,
     ipc: Arc<Ipc>,
     settings: Settings,
@@ -159,6 +164,7 @@ pub unsafe fn begin(raw: *const *const c_void) -> bool {
     };
     let spinner = vh_proto::direct::wake::Adaptive::new(settings.spin);
     let shim = Shim {
+        generation,
         // SAFETY: entries of the plugin's table are callbacks, and python_pi
         // never frees the table (docs/abi.md §3.2, §6.1).
         table: unsafe { Table::new(raw.as_ptr(), generation) },
@@ -212,9 +218,10 @@ impl Shim {
         self.waits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The detected plugin generation.
+    /// The plugin generation detected at `w_Begin` (before it, there is no
+    /// `Shim`; `ffi::w_CallName` then reads A).
     pub fn generation(&self) -> Generation {
-        self.table.generation()
+        self.generation
     }
 
     /// The loaded script `id`, if any.
