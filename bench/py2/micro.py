@@ -39,7 +39,10 @@ HOOK = _wire.encode(
     {"hook": {"call_id": 123456, "hook": 3, "args": [{"s": NICK}, {"s": TEXT}], "hub_cpu": 2}},
 )
 FRAME = struct.pack("<I", len(HOOK)) + HOOK
-MARSHALLED = marshal.dumps((123456, 3, [NICK, TEXT]))
+MARSHALLED = marshal.dumps((1, 123456, 3, [NICK, TEXT]))
+#: The same hook as the shim writes it to a Python 2 worker's direct link
+#: (docs/protocol.md "Compact frames").
+COMPACT_FRAME = struct.pack("<I", len(MARSHALLED) | 0x80000000) + MARSHALLED
 PACKED = struct.pack("<QIHH", 123456, 3, len(NICK), len(TEXT)) + NICK + TEXT
 HEAD = struct.Struct("<QIHH")
 
@@ -68,7 +71,7 @@ def generic_call():
     return _frames.encode_frame("hub_call", body)
 
 
-def full_hook(script):
+def full_hook(script, frame=FRAME):
     hub_r, worker_r = socket.socketpair()
     hub_d, worker_d = socket.socketpair()
     ch = _channel.Channel(os.dup(worker_r.fileno()), os.dup(worker_d.fileno()))
@@ -91,11 +94,12 @@ def full_hook(script):
     _runtime.install(rt)
 
     def one():
-        hub_d.sendall(FRAME)
+        hub_d.sendall(frame)
         ev = ch.recv_main()
         rt.run_hook(ev[1], ev[2], ev[3])
         hub_d.recv(65536)
 
+    one.rt = rt  # installed again before its rounds: vh.* goes to the current one
     return one, (hub_r, worker_r, hub_d, worker_d, ch)
 
 
@@ -110,24 +114,37 @@ class _spin_never:
 def main():
     chat, _keep1 = full_hook("chat")
     usermc, _keep2 = full_hook("usermc")
+    compact = getattr(_frames, "COMPACT", None)  # absent before compact frames
+    if compact:
+        chat_c, _keep3 = full_hook("chat", COMPACT_FRAME)
+        usermc_c, _keep4 = full_hook("usermc", COMPACT_FRAME)
     cases = [
         ("decode: vh._wire + event", generic_decode),
         ("decode: vh._fast", lambda: _fast.decode_event(HOOK)),
-        ("decode: marshal.loads (alternative)", lambda: marshal.loads(MARSHALLED)),
+        ("decode: marshal.loads (compact)", lambda: marshal.loads(MARSHALLED)),
         ("decode: struct + slices (alternative)", unpack_struct),
         ("result frame: vh._wire", generic_result),
         ("result frame: vh._fast", lambda: _fast.hook_result_frame(123456, False, [1])),
-        ("result: marshal.dumps (alternative)", lambda: marshal.dumps((123456, False, [1]))),
+        ("result: marshal.dumps (compact)", lambda: marshal.dumps((2, 123456, False, [1]))),
         ("usermc frame: vh._wire", generic_call),
         ("usermc frame: vh._fast", fast_call),
         ("full hook, no wake-up: chat", chat),
         ("full hook, no wake-up: + vh.usermc", usermc),
     ]
+    if compact:
+        cases[-2:] = [
+            ("full hook, protobuf in: chat", chat),
+            ("full hook, protobuf in: + vh.usermc", usermc),
+            ("full hook, compact in: chat", chat_c),
+            ("full hook, compact in: + vh.usermc", usermc_c),
+        ]
     times = dict((label, []) for label, _ in cases)
     for _ in range(ROUNDS):
         for label, fn in cases:
             if _fast is None and "_fast" in label:
                 continue
+            if getattr(fn, "rt", None) is not None:
+                _runtime.install(fn.rt)
             t0 = time.time()
             for _ in range(N):
                 fn()

@@ -367,7 +367,7 @@ pub unsafe extern "C" fn w_UnregisterFunction(script_id: c_int, func_name: *cons
 /// Each pointer is NULL or valid for one `u64` write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vh_shim_compact_frames(written: *mut u64, read: *mut u64) {
-    let (w, r) = crate::stats::compact_counters();
+    let (w, r) = crate::direct::compact_counters();
     for (p, v) in [(written, w), (read, r)] {
         if !p.is_null() {
             // SAFETY: per the contract.

@@ -41,26 +41,6 @@ static ANSWERED: AtomicU64 = AtomicU64::new(0);
 /// Pipelined `vh.*` calls the hub thread ran without answering.
 static PIPELINED: AtomicU64 = AtomicU64::new(0);
 
-/// Compact frames (`vh_proto::direct::compact`) written to and read from
-/// Python 2 workers' direct links.
-static COMPACT_SENT: AtomicU64 = AtomicU64::new(0);
-static COMPACT_READ: AtomicU64 = AtomicU64::new(0);
-
-/// Notes a compact frame written to a worker (`read`: false) or read from
-/// one (true).
-pub fn count_compact(read: bool) {
-    let counter = if read { &COMPACT_READ } else { &COMPACT_SENT };
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-/// `(compact frames written, compact frames read)` since the shim loaded.
-pub fn compact_counters() -> (u64, u64) {
-    (
-        COMPACT_SENT.load(Ordering::Relaxed),
-        COMPACT_READ.load(Ordering::Relaxed),
-    )
-}
-
 /// Notes a hook or function call the hub thread waits for.
 pub fn count_awaited() {
     AWAITED_CALLS.fetch_add(1, Ordering::Relaxed);

@@ -27,7 +27,7 @@ pub use attach::{attach, new_token};
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -130,6 +130,26 @@ impl DirectLink {
     }
 }
 
+/// Compact frames (`vh_proto::direct::compact`) written to and read from
+/// Python 2 workers' direct links.
+static COMPACT_SENT: AtomicU64 = AtomicU64::new(0);
+static COMPACT_READ: AtomicU64 = AtomicU64::new(0);
+
+/// Notes a compact frame written to a worker (`read`: false) or read from
+/// one (true).
+pub fn count_compact(read: bool) {
+    let counter = if read { &COMPACT_READ } else { &COMPACT_SENT };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `(compact frames written, compact frames read)` since the shim loaded.
+pub fn compact_counters() -> (u64, u64) {
+    (
+        COMPACT_SENT.load(Ordering::Relaxed),
+        COMPACT_READ.load(Ordering::Relaxed),
+    )
+}
+
 /// Longest the hub thread waits for room in a link's socket buffer to
 /// finish a frame it began, before it gives up on the link.
 const WRITE_STALL: Duration = Duration::from_millis(100);
@@ -161,7 +181,7 @@ impl DirectLink {
             .flatten()
         {
             Some(buf) => {
-                crate::stats::count_compact(false);
+                count_compact(false);
                 frame::send_nonblocking(self.fd.as_raw_fd(), &buf, WRITE_STALL)
             }
             None => frame::send_frame_nonblocking(self.fd.as_raw_fd(), msg, WRITE_STALL),
@@ -194,7 +214,7 @@ impl DirectLink {
             .read_with(self.fd.as_raw_fd(), |buf| {
                 let got = compact::decode_from_worker(buf);
                 if matches!(got, Ok(Some(_))) && buf[3] & 0x80 != 0 {
-                    crate::stats::count_compact(true);
+                    count_compact(true);
                 }
                 got
             });

@@ -256,8 +256,7 @@ impl Inbox {
     }
 
     /// [`Inbox::read_available`] with another frame decoder of
-    /// [`decode`]'s shape (a link that may carry compact frames:
-    /// `super::compact::decode_from_worker`).
+    /// [`decode`]'s shape (for a link that may carry compact frames).
     pub fn read_with<M>(
         &mut self,
         fd: RawFd,

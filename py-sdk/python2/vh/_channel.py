@@ -10,12 +10,9 @@ everything else (the load request, hooks, results of the main thread's
 calls, pings, unload) goes to the main thread's queue, which
 :meth:`Channel.recv_main` reads.
 
-Events are tuples, as ``vh._core.Channel.recv_main`` gives them:
-``("load", load_dict)``, ``("hook", call_id, hook, args)``,
-``("function", call_id, name, kinds, args)``, ``("result", call_id, ok,
-values, error)``, ``("unload",)``, ``("ping", seq)``, ``("closed",
-reason)``. Hub values are ``str`` (the hub's bytes, untouched), ``int``,
-``float`` or ``None`` (a NULL string).
+Events are tuples, kind first (``vh._main_loop.TUPLES``; and
+``("load", load_dict)``). Hub values are ``str`` (the hub's bytes,
+untouched), ``int``, ``float`` or ``None`` (a NULL string).
 
 With a direct link to the hub (fd ``VH_DIRECT_FD``, docs/protocol.md
 "Direct links") the main thread also reads that link itself, sleeping in
@@ -203,17 +200,13 @@ class Channel(object):
                 if event is not None:
                     return event, DIRECT
                 continue
-            direct_ready = False
-            for fd, _events in ready:
-                if fd != self._wake_r:
-                    direct_ready = True
-                    continue
+            if any(fd == self._wake_r for fd, _events in ready):
                 try:
                     while os.read(self._wake_r, 4096):
                         pass
                 except OSError:
                     pass
-            if direct_ready:
+            if any(fd != self._wake_r for fd, _events in ready):
                 event = self._read_direct()
                 if event is not None:
                     return event, DIRECT
