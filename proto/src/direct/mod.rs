@@ -165,9 +165,9 @@ mod tests {
 
     #[test]
     fn the_mismatch_line_names_both_versions() {
-        let line = mismatch("0.1.0", 0, "0.2.0", PROTOCOL);
+        let line = mismatch("0.1.0", 0, "0.2.0", 3);
         assert!(
-            line.starts_with("vh-shim 0.1.0 speaks protocol 1, vh-runner 0.2.0 protocol 2"),
+            line.starts_with("vh-shim 0.1.0 speaks protocol 1, vh-runner 0.2.0 protocol 3"),
             "{line}"
         );
         assert_eq!(protocol_of(0), 1);
