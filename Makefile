@@ -10,7 +10,7 @@ CARGO ?= cargo
 # CI=true when they find none).
 PYTHON2 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/2.7.18/bin/python2.7 $(HOME)/.pyenv/versions/2.7.18/bin/python2.7))
 
-.PHONY: all build venv sdk demo-venv demo demo-short test realhub-test realhub-bench lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
+.PHONY: all build venv sdk demo-venv demo demo-short test fuzz-replay realhub-test realhub-bench lint structure rust-test py-test wheel-check bench bench-venv bench-rss bench-short deb deb-check clean
 
 all: build
 
@@ -119,7 +119,12 @@ deb-check: deb build
 # Every test: lints, Rust unit and integration tests (real runner, real
 # workers, the shim driven from C), Python tests, the wheel in a fresh venv,
 # the benchmark in its short mode.
-test: lint rust-test wheel-check bench-short py-test
+test: lint rust-test wheel-check bench-short py-test fuzz-replay
+
+# Every committed fuzz input (seeds and regressions) through its harness, on
+# stable Rust (fuzz/README.md "Replay"); fuzz/ is its own workspace.
+fuzz-replay:
+	$(CARGO) test --manifest-path fuzz/Cargo.toml
 
 # The real, unchanged Verlihub of both plugin generations (tests/realhub/):
 # each built once from VERLIHUB_SRC_A / VERLIHUB_SRC_B into target/realhub/

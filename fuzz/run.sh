@@ -14,7 +14,7 @@ set -u
 cd "$(dirname "$0")" || exit 2
 SECONDS_EACH=${1:-20}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-targs hub_call frame proto_decode config}
+TARGETS=${*:-targs hub_call frame compact proto_decode config}
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -123,6 +123,15 @@ fn codec_frames(data: &[u8], step: usize) -> (Vec<FromWorker>, bool) {
 /// on a socketpair, each piece read at once with `Inbox::read_available`;
 /// frames until the first bad one.
 fn inbox_frames(data: &[u8], step: usize) -> Vec<FromWorker> {
+    inbox_frames_with(data, step, vh_proto::direct::frame::decode::<FromWorker>)
+}
+
+/// [`inbox_frames`] with the frame decoder `decode` (`Inbox::read_with`).
+pub(crate) fn inbox_frames_with(
+    data: &[u8],
+    step: usize,
+    decode: impl Fn(&[u8]) -> io::Result<Option<(FromWorker, usize)>> + Copy,
+) -> Vec<FromWorker> {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors.
     let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
@@ -132,7 +141,7 @@ fn inbox_frames(data: &[u8], step: usize) -> Vec<FromWorker> {
     for chunk in data.chunks(step.max(1)) {
         send_nonblocking(fds[0], chunk, std::time::Duration::from_secs(1))
             .expect("the socket takes a piece its reader empties at once");
-        let read = inbox.read_available::<FromWorker>(fds[1]);
+        let read = inbox.read_with(fds[1], decode);
         got.extend(read.frames);
         if read.bad.is_some() {
             break;

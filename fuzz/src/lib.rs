@@ -13,12 +13,14 @@
 //! * [`proto_decode`]: every prost message type from arbitrary bytes;
 //! * [`config`]: the runner's TOML configuration from arbitrary text.
 
+mod compact;
 mod config_text;
 mod frames;
 mod hub_calls;
 mod messages;
 pub mod pack;
 
+pub use compact::compact;
 pub use config_text::config;
 pub use frames::frame;
 pub use hub_calls::hub_call;

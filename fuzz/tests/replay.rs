@@ -40,6 +40,11 @@ fn frame() {
 }
 
 #[test]
+fn compact() {
+    replay("compact", vh_fuzz::compact);
+}
+
+#[test]
 fn proto_decode() {
     replay("proto_decode", vh_fuzz::proto_decode);
 }
