@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use vh_proto::direct::compact;
 use vh_proto::direct::frame::{self, Inbox};
-use vh_proto::v1::{ToWorker, from_worker};
+use vh_proto::v1::{FromWorker, ToWorker, from_worker};
 
 use crate::shim_log;
 
@@ -207,17 +207,21 @@ impl DirectLink {
     /// why), or sent something that is not a frame (`Some(why)`); the
     /// link is closed either way.
     pub fn read_available(&self) -> Result<Vec<from_worker::Kind>, Option<String>> {
-        let got = self
-            .inbox
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .read_with(self.fd.as_raw_fd(), |buf| {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        // Only a Python 2 worker's link may carry compact frames; on any
+        // other one such a frame is a bad frame.
+        let got = if self.compact {
+            inbox.read_with(self.fd.as_raw_fd(), |buf| {
                 let got = compact::decode_from_worker(buf);
                 if matches!(got, Ok(Some(_))) && buf[3] & 0x80 != 0 {
                     count_compact(true);
                 }
                 got
-            });
+            })
+        } else {
+            inbox.read_available::<FromWorker>(self.fd.as_raw_fd())
+        };
+        drop(inbox);
         if let Some(e) = got.bad {
             let why = format!("a bad frame: {e}");
             self.close();
