@@ -8,35 +8,17 @@
 
 mod common;
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-
 use common::py2::{python2, script_section};
 use common::{
     A_SEMANTICS, Runner, capture_stdout, faults, script, serial, shim_env, shim_path, show,
 };
 use vh_hubsim::{Generation, Hub};
 
-/// `vh_shim_round_trips` of the loaded shim.
-type RoundTrips = unsafe extern "C" fn(*mut u64, *mut u64, *mut u64);
-
 /// `(hooks waited for, vh.* calls answered, vh.* calls pipelined)` so far,
-/// read from the shim the hub has loaded.
+/// read from the shim the hub has loaded (`vh_shim_round_trips`).
 fn round_trips() -> (u64, u64, u64) {
-    let path = CString::new(shim_path().as_os_str().as_bytes()).expect("path");
-    // SAFETY: the library is already loaded by the hub (RTLD_NOLOAD); the
-    // symbol has the signature above (host-shim/src/ffi.rs).
-    unsafe {
-        let lib = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
-        assert!(!lib.is_null(), "the shim is not loaded");
-        let sym = libc::dlsym(lib, c"vh_shim_round_trips".as_ptr());
-        assert!(!sym.is_null(), "vh_shim_round_trips missing");
-        let f: RoundTrips = std::mem::transmute(sym);
-        let (mut a, mut b, mut c) = (0, 0, 0);
-        f(&mut a, &mut b, &mut c);
-        libc::dlclose(lib);
-        (a, b, c)
-    }
+    let [a, b, c] = common::shim_counters(c"vh_shim_round_trips");
+    (a, b, c)
 }
 
 /// A hub (generation `generation`) on a runner with `config`, with

@@ -141,22 +141,8 @@ fn when_both_pythons_fail_the_hub_gets_the_error_of_the_scripts_own_python() {
 
 /// `vh_shim_compact_frames` of the loaded shim: `(written, read)`.
 fn compact_frames() -> (u64, u64) {
-    use std::os::unix::ffi::OsStrExt;
-    type Counters = unsafe extern "C" fn(*mut u64, *mut u64);
-    let path = std::ffi::CString::new(shim_path().as_os_str().as_bytes()).expect("path");
-    // SAFETY: the hub has loaded the library (RTLD_NOLOAD); the symbol has
-    // the signature above (host-shim/src/ffi.rs).
-    unsafe {
-        let lib = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
-        assert!(!lib.is_null(), "the shim is not loaded");
-        let sym = libc::dlsym(lib, c"vh_shim_compact_frames".as_ptr());
-        assert!(!sym.is_null(), "vh_shim_compact_frames missing");
-        let f: Counters = std::mem::transmute(sym);
-        let (mut w, mut r) = (0, 0);
-        f(&mut w, &mut r);
-        libc::dlclose(lib);
-        (w, r)
-    }
+    let [w, r] = common::shim_counters(c"vh_shim_compact_frames");
+    (w, r)
 }
 
 fn classic_script(runner: &Runner, link: &str) {

@@ -42,6 +42,40 @@ pub fn shim_path() -> PathBuf {
     p
 }
 
+/// The shim's test counters of `symbol` (`vh_shim_round_trips`: 3,
+/// `vh_shim_compact_frames`: 2; host-shim/src/ffi.rs), read from the shim
+/// the hub has already loaded. Each such function writes one `u64` through
+/// each of its `N` pointers.
+#[allow(dead_code)] // not every test binary reads counters
+pub fn shim_counters<const N: usize>(symbol: &std::ffi::CStr) -> [u64; N] {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(shim_path().as_os_str().as_bytes()).expect("path");
+    let mut out = [0u64; N];
+    let p = out.as_mut_ptr();
+    // SAFETY: the library is already loaded (RTLD_NOLOAD); the symbol
+    // takes exactly N `*mut u64` (checked by the match), each valid here.
+    unsafe {
+        let lib = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+        assert!(!lib.is_null(), "the shim is not loaded");
+        let sym = libc::dlsym(lib, symbol.as_ptr());
+        assert!(!sym.is_null(), "{symbol:?} missing");
+        match N {
+            2 => {
+                let f: unsafe extern "C" fn(*mut u64, *mut u64) = std::mem::transmute(sym);
+                f(p, p.add(1));
+            }
+            3 => {
+                let f: unsafe extern "C" fn(*mut u64, *mut u64, *mut u64) =
+                    std::mem::transmute(sym);
+                f(p, p.add(1), p.add(2));
+            }
+            _ => panic!("no shim counter function takes {N} pointers"),
+        }
+        libc::dlclose(lib);
+    }
+    out
+}
+
 /// Interpreter with the `vh` package (`make sdk` installs it in .venv).
 pub fn python() -> PathBuf {
     std::env::var_os("VH_TEST_PYTHON")
