@@ -13,6 +13,12 @@ runs this file) and it speaks the worker protocol badly on fd 3, as
   first hook, which comes on its direct link to the hub (fd
   ``VH_DIRECT_FD``), with undecodable bytes there, then blocks (returns 0)
   every hook that comes through the runner;
+* ``direct_compact_junk``: as ``direct_junk`` for a worker the runner
+  takes for a Python 2.7 one (the test's wrapper says "2.7" when asked its
+  version), whose link carries compact frames (docs/protocol.md "Compact
+  frames"): it checks that the first hook came as one, answers it with a
+  compact frame the shim must refuse (a marshal ``long``, which no worker
+  writes), then blocks every hook that comes through the runner;
 * ``flood``: loads properly, then sends ``FAKE_FLOOD`` vh.SendToOpChat
   calls at once without waiting for their results;
 * ``oversize_call``: loads properly, then answers each hook with a
@@ -63,6 +69,7 @@ def read_frame(fd=FD):
             sys.exit(0)
         head += got
     (n,) = struct.unpack("<I", head)
+    n &= 0x7FFFFFFF  # a compact frame's length has its top bit set
     body = b""
     while len(body) < n:
         got = os.read(fd, n - len(body))
@@ -197,6 +204,21 @@ def main():
         direct = int(os.environ["VH_DIRECT_FD"])
         read_frame(direct)
         frame(b"\xff" * 64, direct)
+        while True:
+            hook = read_frame()
+            frame(hook_result(hook_call_id(hook), 0))
+    elif MODE == "direct_compact_junk":
+        frame(loaded(True, hooks=(3,)))
+        direct = int(os.environ["VH_DIRECT_FD"])
+        head = os.read(direct, 5)
+        assert len(head) == 5 and head[3] & 0x80 and head[4:5] == b"(", head
+        read_frame_rest = struct.unpack("<I", head[:4])[0] & 0x7FFFFFFF
+        while read_frame_rest > 1:
+            read_frame_rest -= len(os.read(direct, read_frame_rest - 1))
+        # (2, 1, False, [2L]): a hook result whose value is a marshal long.
+        body = b"(\x04\x00\x00\x00i\x02\x00\x00\x00i\x01\x00\x00\x00F"
+        body += b"[\x01\x00\x00\x00l\x01\x00\x00\x00\x02\x00"
+        os.write(direct, struct.pack("<I", len(body) | 0x80000000) + body)
         while True:
             hook = read_frame()
             frame(hook_result(hook_call_id(hook), 0))
