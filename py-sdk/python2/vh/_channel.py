@@ -219,12 +219,13 @@ class Channel(object):
         budget = self._spin.budget()
         if not budget:
             return []
-        poll = self._poll.poll
+        poll, give_way = self._poll.poll, _spin.give_way()
         end = time.time() + budget
         while True:
             ready = poll(0)
             if ready or time.time() >= end:
                 return ready
+            give_way()
 
     def _read_direct(self):
         """Reads what the direct link has (one ``recv``: a hook's frame

@@ -70,6 +70,33 @@ class Adaptive(object):
             self._budget = 0.0 if half < self._max / 64 else half
 
 
+_give_way = []
+
+
+def give_way():
+    """The function a spinning thread calls between its checks to let
+    another thread of the same CPU run first (``sched_yield``, as the
+    Python 3 worker's spin does: when the hub thread and the worker share
+    one CPU, a spin that does not yield holds the CPU the hub needs to send
+    the hook it waits for). Python 2.7 has no ``os.sched_yield``: it is the
+    C library's, through ``ctypes``, imported on the first spin; where that
+    cannot be had, a function that does nothing."""
+    if not _give_way:
+        try:
+            import ctypes
+
+            fn = ctypes.CDLL(None).sched_yield
+            fn.argtypes, fn.restype = [], ctypes.c_int
+        except (ImportError, OSError, AttributeError):
+            fn = _nothing
+        _give_way.append(fn)
+    return _give_way[0]
+
+
+def _nothing():
+    return 0
+
+
 _busy = [False, 0.0]  # [busy, sampled at]
 _cpus = []
 
