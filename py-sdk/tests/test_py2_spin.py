@@ -71,3 +71,23 @@ def test_nobody_spins_while_every_cpu_has_another_process_to_run(spin):
         for b in burners:
             b.kill()
             b.wait()
+
+
+def test_the_spin_gives_way_with_the_c_librarys_sched_yield_under_python_2(python2):
+    """Between its checks the spin calls ``give_way()``: ``sched_yield``
+    (0: done) where ``ctypes`` can load it, as under the Python 2.7 the
+    tests run; docs/performance.md "Python 2 and Python 3 workers side by
+    side" has what it changed on one CPU."""
+    code = (
+        "import sys; sys.path.insert(0, " + repr(str(SPIN.parent)) + "); import _spin; "
+        "f = _spin.give_way(); "
+        "sys.stdout.write(' '.join(map(str, [f(), f is _spin.give_way(), f is _spin._nothing])))"
+    )
+    out = subprocess.run([python2, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "0 True False", out
+
+
+def test_without_ctypes_the_spin_goes_on_without_giving_way(spin, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ctypes", None)  # import fails
+    assert spin.give_way() is spin._nothing
+    assert spin.give_way()() == 0
