@@ -17,8 +17,6 @@ import re
 import subprocess
 from pathlib import Path
 
-from test_py2_shared import python2  # noqa: F401 (a fixture)
-
 from vh import _limits, _runtime
 
 ROOT = Path(__file__).resolve().parents[2]
