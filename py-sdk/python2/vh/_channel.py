@@ -350,22 +350,20 @@ class Channel(object):
 
     def send_hook_result(self, call_id, no_opinion, values):
         """Answers hook ``call_id`` with hub values (already mapped)."""
-        # Built before the request is forgotten: a result too big to send
-        # raises here, and the caller answers the same request again.
-        frame = compact_frame(call_id, "result", no_opinion, values) if self._direct else None
-        if frame is None:
-            frame = hook_result_frame(call_id, no_opinion, values)
+        # Frames are built before the request is forgotten: a result too big
+        # to send raises, and the caller answers the same request again.
         active = self._active
-        if active and active[-1][0] == call_id:
+        if active and active[-1][0] == call_id and self._direct is not None:
             # The innermost request, as a rule (``_origin``, inlined).
-            _, link, awaited = active.pop()
-            direct = link == DIRECT and awaited
-        else:
-            direct = self._origin(call_id) == DIRECT
-        if direct:
-            self._write_direct(frame)
-        else:
-            self._write_runner(protobuf_frames(frame))
+            _, link, awaited = active[-1]
+            if link == DIRECT and awaited:
+                frame = compact_frame(call_id, "result", no_opinion, values)
+                frame = frame or hook_result_frame(call_id, no_opinion, values)
+                active.pop()
+                self._write_direct(frame)
+                return
+        frame = hook_result_frame(call_id, no_opinion, values)
+        self._write(frame, self._origin(call_id))
 
     def send_function_result(self, call_id, ok, kind, value, error):
         """Answers function call ``call_id`` (``w_CallFunction``)."""
