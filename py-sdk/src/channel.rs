@@ -5,12 +5,13 @@
 //! ([`crate::values`]).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyTuple};
 use vh_proto::v1::{
     DynamicCall, FromWorker, FunctionResult, HookResult, HubCall, Pong, ScriptLoaded,
     ScriptUnloaded, from_worker,
 };
 
+use crate::hook_loop::{self, Script};
 use crate::transport::Transport;
 use crate::values::{Incoming, event_to_py};
 use crate::values::{kinds_of, list_from_py, typed_from_py, typed_list_from_py, values_to_py};
@@ -55,6 +56,34 @@ impl Channel {
             }
             None => Ok(None),
         }
+    }
+
+    /// Runs the hooks the hub fires, plain ones in Rust (module
+    /// `hook_loop`: the script's function called straight from the frame),
+    /// until an event Python must handle, and returns that event as
+    /// `recv_main` does. `rt` is the runtime (`vh._runtime.Runtime`: its
+    /// `module`, `encoding`, `depth`, `_async_pending`, `finish_hook` and
+    /// `hook_raised`), `names` `vh._hooks.HOOK_NAMES`, `python_hooks` the
+    /// hook indices with rules of their own (always returned), `max_depth`
+    /// `vh._limits.MAX_DEPTH`. GIL released while waiting.
+    fn serve_hooks(
+        &self,
+        py: Python<'_>,
+        rt: &Bound<'_, PyAny>,
+        names: &Bound<'_, PyTuple>,
+        python_hooks: [u32; 2],
+        max_depth: i64,
+    ) -> PyResult<Py<PyAny>> {
+        let encoding: String = rt.getattr("encoding")?.extract()?;
+        let script = Script {
+            rt: rt.clone(),
+            module: rt.getattr("module")?,
+            encoding: std::ffi::CString::new(encoding)?,
+            names: names.clone(),
+            python_hooks,
+            max_depth,
+        };
+        hook_loop::serve(py, &self.transport, &script)
     }
 
     /// Reports the load outcome and the defined hook indices.

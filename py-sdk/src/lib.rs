@@ -22,9 +22,12 @@
 //!   (spinning, sleeping, on the hub thread's CPU between dense hooks) and
 //!   way out (which link a message takes, the relay or the direct link,
 //!   and pipelined calls held until the next frame on the direct link).
+//! - [`hook_loop`]: the main loop's plain hooks, from the frame to the
+//!   script's function and back (`Channel.serve_hooks`).
 //! - [`channel`]: `vh._core.Channel`, the transport as a Python object.
 
 mod channel;
+mod hook_loop;
 mod reader;
 mod transport;
 mod values;

@@ -68,6 +68,10 @@ pub const PACKAGE: &[(&str, &str)] = &[
         include_str!("../../py-sdk/python2/vh/_held.py"),
     ),
     (
+        "vh/_hook_loop.py",
+        include_str!("../../py-sdk/python2/vh/_hook_loop.py"),
+    ),
+    (
         "vh/_spin.py",
         include_str!("../../py-sdk/python2/vh/_spin.py"),
     ),

@@ -132,6 +132,19 @@ class Channel:
         ``kind`` says which (``"load"``, ``"hook"``, ``"function"`` for
         ``w_CallFunction``, ``"result"``, ``"unload"``, ``"ping"``,
         ``"closed"``); None after ``timeout`` seconds."""
+    def serve_hooks(
+        self,
+        rt: Any,
+        names: tuple[str, ...],
+        python_hooks: tuple[int, int],
+        max_depth: int,
+    ) -> _Event:
+        """Runs the hooks the hub fires, plain ones from the frame to the
+        script's function and back without Python in between, until an
+        event the main loop must handle, which it returns as
+        ``recv_main`` does. ``rt`` is the runtime (``vh._runtime.Runtime``),
+        ``names`` ``vh._hooks.HOOK_NAMES``, ``python_hooks`` the hooks
+        with rules of their own, ``max_depth`` the nesting limit."""
     def send_loaded(self, ok: bool, error: str, hooks: list[int]) -> None:
         """Reports the load outcome and the defined hook indices."""
     def send_hook_result(self, call_id: int, no_opinion: bool, values: list[Any]) -> None:

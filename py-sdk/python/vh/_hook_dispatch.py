@@ -60,20 +60,35 @@ class HookDispatch(ScriptState):
         py_args = [a.decode(enc, "surrogateescape") if type(a) is bytes else a for a in args]
         if hook == ON_TIMER and self._timer_takes_no_arg(fn):
             py_args = []
-        error: Optional[BaseException] = None
         self.depth += 1
         try:
             result = fn(*py_args)
         except Exception as e:
-            print(f"vh: {name} raised; the hub goes on", flush=True)
-            print_exc()
-            result, error = None, e
+            self.hook_raised(call_id, hook, name, e)
+            return
         finally:
             self.depth -= 1
+        self.finish_hook(call_id, hook, name, result)
+
+    def finish_hook(self, call_id: int, hook: int, name: str, result: Any) -> None:
+        """Answers hook ``call_id`` with what the script's function
+        ``name`` returned: at once, or from the loop's thread once an
+        ``async`` hook's coroutine finishes. (The Python 3 worker's main
+        loop calls the function itself, ``vh._core.Channel.serve_hooks``,
+        and comes here for any result but an ``int``.)"""
         if type(result) not in _PLAIN and isawaitable(result):
             self._start_async_hook(call_id, hook, name, result)
         else:
-            self.deliver_hook_result(call_id, hook, name, result, error)
+            self.deliver_hook_result(call_id, hook, name, result)
+
+    def hook_raised(self, call_id: int, hook: int, name: str, error: Exception) -> None:
+        """Says that the script's function ``name`` raised ``error`` (with
+        its traceback) and answers hook ``call_id`` as the plugin does for
+        a hook that raised (docs/abi.md §4.3)."""
+        print(f"vh: {name} raised; the hub goes on", flush=True)
+        print_exception(error)
+        sys.stderr.flush()
+        self.deliver_hook_result(call_id, hook, name, None, error)
 
     def _too_deep(self, name: str) -> bool:
         """True (with a log line) if calling ``name`` now would nest deeper

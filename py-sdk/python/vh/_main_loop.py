@@ -30,7 +30,8 @@ writes it into that package), so it stays Python 2.7 syntax.
 
 from operator import attrgetter, itemgetter
 
-from ._hooks import HOOK_INDEX, HOOK_NAMES
+from ._hooks import HOOK_INDEX, HOOK_NAMES, ON_TIMER
+from ._limits import MAX_DEPTH
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -150,6 +151,17 @@ def serve_script(rt, channel, fields):
     channel.send_loaded(True, "", hooks)
     # Looked up once: every hook the hub fires passes here.
     recv, kind_of, hook_args, run_hook = channel.recv_main, fields.kind, fields.hook, rt.run_hook
+    serve_hooks = getattr(channel, "serve_hooks", None)
+    if serve_hooks is not None:
+        # The Python 3 worker's channel runs plain hooks itself (from the
+        # frame to the script's function and back, ``run_hook``'s rules)
+        # and gives this loop every other event.
+        rules = (ON_SCRIPT_COMMAND, ON_TIMER)
+
+        def recv():
+            # type: () -> Any
+            return serve_hooks(rt, HOOK_NAMES, rules, MAX_DEPTH)
+
     while not rt.pending_unload:
         event = recv()
         kind = kind_of(event)

@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 
-from . import _fast, _held, _link, _spin
+from . import _fast, _held, _hook_loop, _spin
 from ._errors import NotConnectedError
 from ._frames import (
     COMPACT,
@@ -61,8 +61,8 @@ else:
 #: The length prefix of a frame (``vh._frames``).
 _unpack_len = struct.Struct("<I").unpack_from
 
-#: Which link a message came on or goes out on.
-RUNNER, DIRECT = "runner", "direct"
+#: Which link a message came on or goes out on (``vh._hook_loop`` too).
+RUNNER, DIRECT = _hook_loop.RUNNER, _hook_loop.DIRECT
 
 
 def _nonblocking(fd):
@@ -157,17 +157,11 @@ class Channel(object):
     def recv_main(self):
         """The next event for the main thread (blocks until there is one);
         the pipelined calls it holds are written first."""
-        if self._held._frames:
-            self._write_direct(b"")
-        started = time.time()
-        event, link = self._next_main()
-        self._spin.waited(time.time() - started)
-        kind = event[0]
-        if kind == "hook":
-            self._active.append((event[1], link, event[2] not in _link.RESULT_IGNORED))
-        elif kind == "function":
-            self._active.append((event[1], link, True))
-        return event
+        return _hook_loop.next_event(self)[0]
+
+    #: Runs plain hooks until an event the main loop must handle
+    #: (``vh._hook_loop``).
+    serve_hooks = _hook_loop.serve_hooks
 
     def _next_main(self):
         queued = self._main.queue  # only this thread takes from it

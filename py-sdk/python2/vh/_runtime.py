@@ -140,13 +140,21 @@ class Runtime(object):
             else:
                 result = fn(*args)
         except Exception:
-            _print("%s Call (%s): failed" % (self._tag(), name))
-            traceback.print_exc()
-            sys.stderr.flush()
-            result = None
-        finally:
             self.depth -= 1
+            self.hook_raised(call_id, hook, name)
+            return
+        self.depth -= 1
         self.deliver_hook_result(call_id, hook, name, result)
+
+    def hook_raised(self, call_id, hook, name):
+        """Says that the script's function ``name`` raised (the exception
+        being handled: call this in the ``except`` block) with its
+        traceback, as A did, and answers hook ``call_id`` as for ``None``
+        (docs/abi.md §4.3)."""
+        _print("%s Call (%s): failed" % (self._tag(), name))
+        traceback.print_exc()
+        sys.stderr.flush()
+        self.deliver_hook_result(call_id, hook, name, None)
 
     def _call_timer(self, fn, args):
         """``OnTimer`` with its float argument, or without it for a script

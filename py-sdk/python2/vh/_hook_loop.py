@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+"""The Python 2 worker's main loop for plain hooks (``Channel.serve_hooks``,
+the counterpart of the Python 3 worker's ``py-sdk/src/hook_loop.rs``): a
+hook the hub sends on the direct link and waits for goes from its frame
+to the script's function, and an ``int`` answer back, in one Python frame
+instead of five.
+
+Why: a hook that finds its worker asleep (a hub's usual chat line) pays
+for every line of code and data it touches, at 15-170 ns each on these
+machines (docs/performance.md "Where a paced hook's time goes"), and the
+layers around the script's function were most of it.
+"""
+
+import time
+
+from . import _link
+
+#: Which link a message came on or goes out on (``vh._channel``).
+RUNNER, DIRECT = "runner", "direct"
+
+
+def next_event(channel):
+    """The next event for the main thread of ``channel`` (a
+    ``vh._channel.Channel``), the link it came on, and whether the hub
+    waits for its answer there: the pipelined calls held written first,
+    the wait told to the spin budget, a hook or function call noted as the
+    innermost request (``Channel._active``)."""
+    if channel._held._frames:
+        channel._write_direct(b"")
+    started = time.time()
+    event, link = channel._next_main()
+    channel._spin.waited(time.time() - started)
+    kind = event[0]
+    awaited = False
+    if kind == "hook":
+        awaited = event[2] not in _link.RESULT_IGNORED
+        channel._active.append((event[1], link, awaited))
+    elif kind == "function":
+        awaited = True
+        channel._active.append((event[1], link, True))
+    return event, link, awaited
+
+
+def serve_hooks(channel, rt, names, rules, max_depth):
+    """Runs the hooks of ``channel``, plain ones here, until an event the
+    main loop must handle (``vh._main_loop.serve_script``), which it
+    returns as ``Channel.recv_main`` does. ``rt`` is the runtime,
+    ``names`` ``vh._hooks.HOOK_NAMES``, ``rules`` the hook indices with
+    rules of their own (always returned); ``max_depth``, the nesting
+    limit, is not reached here: the main loop is at depth 0.
+
+    A plain hook came on the direct link, the hub waits for it, and it is
+    what ``Runtime.run_hook`` does for the usual hook: the function looked
+    up on the module at each hook, called with the hub's values, an
+    ``int`` result answered as it is, any other one mapped by
+    ``rt.deliver_hook_result``, an exception handed to
+    ``rt.hook_raised``."""
+    module, count = rt.module, len(names)
+    while True:
+        event, link, awaited = next_event(channel)
+        if event[0] != "hook":
+            return event
+        _, call_id, hook, args = event
+        if link != DIRECT or not awaited or hook in rules or hook >= count or rt.depth:
+            return event
+        name = names[hook]
+        fn = getattr(module, name, None)
+        if not callable(fn):
+            channel.send_hook_result(call_id, True, [])
+            continue
+        rt.depth = 1
+        try:
+            result = fn(*args)
+        except Exception:
+            rt.depth = 0
+            rt.hook_raised(call_id, hook, name)
+            continue
+        rt.depth = 0
+        if type(result) is int:
+            channel.send_hook_result(call_id, False, [result])
+        else:
+            rt.deliver_hook_result(call_id, hook, name, result)

@@ -1,0 +1,189 @@
+//! The Python 3 worker's main loop for plain hooks (`Channel.serve_hooks`):
+//! the hub's hook goes from its frame to the script's function and its
+//! `int` answer back to the frame with no Python layer in between.
+//!
+//! Why: a hook that finds its worker asleep (a hub's usual chat line) pays
+//! for every cache line it touches, at 15-170 ns each on these machines
+//! (docs/performance.md "Where a paced hook's time goes"), and the Python
+//! layers around the script's function (the event object, the dispatch,
+//! the result's mapping) were the largest part of it.
+//!
+//! What runs here is what `vh._hook_dispatch.HookDispatch.run_hook` does
+//! for the usual hook, in the same order and with the same Python calls:
+//! the function looked up on the script's module at each hook
+//! (`getattr`, then `callable`, docs/abi.md §7.5), hub strings decoded
+//! with the hub's encoding and `surrogateescape` (`bytes.decode` is the
+//! same C function), the call with `depth` raised, and an `int` result
+//! within a C long answered as it is (docs/abi.md §4.4). Everything else
+//! goes back to Python, which has the rules:
+//! - events other than hooks, and the hooks with extra rules
+//!   (`OnScriptCommand`, `OnTimer`, or nesting at its limit), are
+//!   returned to the caller as `recv_main` would return them;
+//! - any other result (`None`, `bool`, text, tuples, a coroutine) goes to
+//!   `rt.finish_hook`, an exception to `rt.hook_raised`.
+
+use pyo3::exceptions::PyException;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyInt, PyString, PyTuple};
+use vh_proto::v1::{HookCall, HookResult, Value, from_worker, to_worker, value::Kind};
+
+use crate::transport::Transport;
+use crate::values::{Incoming, event_to_py};
+
+/// What [`serve`] needs of the Python runtime, looked up once per call.
+pub struct Script<'py> {
+    /// The runtime (`vh._runtime.Runtime`).
+    pub rt: Bound<'py, PyAny>,
+    /// The script's module.
+    pub module: Bound<'py, PyAny>,
+    /// The hub's encoding, a Python codec name, NUL-terminated.
+    pub encoding: std::ffi::CString,
+    /// `vh._hooks.HOOK_NAMES`, by hook index.
+    pub names: Bound<'py, PyTuple>,
+    /// Hook indices that always take the Python way (`OnScriptCommand`,
+    /// `OnTimer`).
+    pub python_hooks: [u32; 2],
+    /// `vh._limits.MAX_DEPTH`.
+    pub max_depth: i64,
+}
+
+/// Runs plain hooks until an event Python must handle, and returns that
+/// event (as `Channel.recv_main` does; never `None`: there is no timeout).
+///
+/// # Errors
+/// What the script's function raised if it is not an `Exception`
+/// (`SystemExit`, `KeyboardInterrupt`: they end the main loop, as in
+/// `run_hook`), and what `rt.finish_hook` / `rt.hook_raised` or sending
+/// raised (a link that is gone: `ConnectionError`).
+pub fn serve(py: Python<'_>, transport: &Transport, s: &Script<'_>) -> PyResult<Py<PyAny>> {
+    loop {
+        let Some((ev, link)) = py.detach(|| transport.next_main(None)) else {
+            continue;
+        };
+        if let Incoming::Frame(kind) = &ev {
+            transport.activate(kind, link);
+        }
+        match ev {
+            Incoming::Frame(to_worker::Kind::Hook(call)) if plain(s, &call)? => {
+                run_plain(py, transport, s, call)?;
+            }
+            other => return event_to_py(py, other),
+        }
+    }
+}
+
+/// True if hook `call` takes no rule beyond the usual ones: a hook the
+/// table names, not one of [`Script::python_hooks`], and not at the
+/// nesting limit (the main loop is at depth 0, so only `async` hooks still
+/// running count, as `HookDispatch._too_deep` counts them).
+fn plain(s: &Script<'_>, call: &HookCall) -> PyResult<bool> {
+    if s.python_hooks.contains(&call.hook) || call.hook as usize >= s.names.len() {
+        return Ok(false);
+    }
+    let pending: i64 =
+        s.rt.getattr(pyo3::intern!(s.rt.py(), "_async_pending"))?
+            .extract()?;
+    Ok(pending < s.max_depth)
+}
+
+/// Runs one plain hook and answers it (see the module docs).
+fn run_plain(
+    py: Python<'_>,
+    transport: &Transport,
+    s: &Script<'_>,
+    call: HookCall,
+) -> PyResult<()> {
+    let name = s
+        .names
+        .get_item(call.hook as usize)?
+        .cast_into::<PyString>()?;
+    let func = match s.module.getattr(&name) {
+        Ok(f) if f.is_callable() => f,
+        Ok(_) => return answer(transport, call.call_id, None),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
+            return answer(transport, call.call_id, None);
+        }
+        Err(e) => return Err(e),
+    };
+    let args = call
+        .args
+        .iter()
+        .map(|v| hub_value(py, v, &s.encoding))
+        .collect::<PyResult<Vec<_>>>()?;
+    let args = PyTuple::new(py, args)?;
+    let depth = pyo3::intern!(py, "depth");
+    s.rt.setattr(depth, 1)?;
+    let got = func.call1(args);
+    s.rt.setattr(depth, 0)?;
+    match got {
+        Ok(result) => {
+            if let Some(n) = plain_int(&result) {
+                return answer(transport, call.call_id, Some(n));
+            }
+            s.rt.call_method1(
+                pyo3::intern!(py, "finish_hook"),
+                (call.call_id, call.hook, name, result),
+            )?;
+        }
+        Err(e) if e.is_instance_of::<PyException>(py) => {
+            s.rt.call_method1(
+                pyo3::intern!(py, "hook_raised"),
+                (call.call_id, call.hook, name, e.into_value(py)),
+            )?;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// `result` if it is an `int` (not a `bool`) within a C long: what most
+/// hooks return, answered as it is.
+fn plain_int(result: &Bound<'_, PyAny>) -> Option<i64> {
+    if !result.is_exact_instance_of::<PyInt>() {
+        return None;
+    }
+    result.extract::<i64>().ok()
+}
+
+/// Answers hook `call_id`: `Some(n)` is the value `n`, `None` no opinion.
+fn answer(transport: &Transport, call_id: u64, n: Option<i64>) -> PyResult<()> {
+    transport.send_on(
+        transport.origin(call_id),
+        from_worker::Kind::HookResult(HookResult {
+            script_id: 0,
+            call_id,
+            no_opinion: n.is_none(),
+            values: n
+                .map(|n| Value {
+                    kind: Some(Kind::L(n)),
+                })
+                .into_iter()
+                .collect(),
+        }),
+    )
+}
+
+/// A hub value as the script sees it: a string decoded with the hub's
+/// encoding and `surrogateescape` (what `bytes.decode` does), else as
+/// [`crate::values::to_py`] gives it.
+fn hub_value(py: Python<'_>, v: &Value, encoding: &std::ffi::CStr) -> PyResult<Py<PyAny>> {
+    match &v.kind {
+        Some(Kind::S(b)) | Some(Kind::Json(b)) => {
+            let len = ffi::Py_ssize_t::try_from(b.len())
+                .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("string too long"))?;
+            // SAFETY: `b` is valid for `len` bytes; both names are
+            // NUL-terminated; a NULL result sets the Python error.
+            unsafe {
+                let obj = ffi::PyUnicode_Decode(
+                    b.as_ptr().cast(),
+                    len,
+                    encoding.as_ptr(),
+                    c"surrogateescape".as_ptr(),
+                );
+                Bound::from_owned_ptr_or_err(py, obj).map(Bound::unbind)
+            }
+        }
+        _ => crate::values::to_py(py, v),
+    }
+}
