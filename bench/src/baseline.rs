@@ -229,6 +229,41 @@ while True:
     s.sendall(r)
 "#;
 
+/// The least a Python process per script does for a hook, run by Python 3
+/// or 2.7 (`python_floor_pair`): wake in `recv`, read the event, call the
+/// script's function with its two strings, answer. What a Python worker
+/// cannot do without, whatever its design: the floor of a paced hook that
+/// runs Python out of the hub's process (docs/performance.md).
+const PY_FLOOR: &str = r#"
+import socket, sys
+s = socket.fromfd(3, socket.AF_UNIX, socket.SOCK_STREAM)
+q, r = int(sys.argv[1]), b"\xa5" * int(sys.argv[2])
+def OnParsedMsgChat(nick, message):
+    return 1
+while True:
+    b = s.recv(q, socket.MSG_WAITALL)
+    if len(b) < q:
+        break
+    OnParsedMsgChat(b[:8].decode("latin-1"), b[8:].decode("latin-1"))
+    s.sendall(r)
+"#;
+
+/// A socketpair with [`PY_FLOOR`] run by `python` at its other end.
+///
+/// # Errors
+/// The child cannot be started.
+pub fn python_floor_pair(python: &Path, sizes: Sizes) -> Result<(UnixStream, ChildGuard)> {
+    let (mine, theirs) = UnixStream::pair().context("socketpair")?;
+    let mut cmd = Command::new(python);
+    cmd.args(["-c", PY_FLOOR])
+        .arg(sizes.request.to_string())
+        .arg(sizes.reply.to_string());
+    let child = spawn_with_fds(&mut cmd, &[theirs.as_raw_fd()], None)
+        .with_context(|| format!("starting {} with the Python floor loop", python.display()))?;
+    drop(theirs);
+    Ok((mine, child))
+}
+
 fn echo_command(far: FarEnd<'_>, sizes: Sizes) -> Result<Command> {
     let mut cmd = match far {
         FarEnd::Native => {

@@ -4,6 +4,10 @@
 //!
 //! * a raw ping-pong of the hook-sized messages with a native echo process,
 //!   paced the same way: the floor, two wake-ups and nothing else;
+//! * the same ping-pong with a Python 3 and a Python 2.7 loop at the far
+//!   end that calls a chat hook function for each message
+//!   (`baseline::python_floor_pair`): the floor of any design that runs
+//!   scripts in a Python process of their own;
 //! * the in-process CPython plugin (`c/inproc.c --paced`,
 //!   [`crate::paced_parts`]): chat hook and chat hook + `vh.usermc`;
 //! * vh-runner with a Python 3 worker and with a Python 2.7 worker
@@ -92,6 +96,9 @@ pub struct Paced {
     pub per_round: usize,
     /// The raw paced ping-pong.
     pub raw: Pct,
+    /// The Python floor loops ([`Paced::FLOOR_LABELS`] order; the Python 2
+    /// one missing when no Python 2.7 was found).
+    pub floors: Vec<(&'static str, Pct)>,
     /// In-process chat hook and hook with `vh.usermc` (or why missing).
     pub inproc: Result<(Pct, Pct), String>,
     /// vh-runner series, in [`Paced::LABELS`] order (Python 2 ones missing
@@ -102,6 +109,12 @@ pub struct Paced {
 }
 
 impl Paced {
+    /// Labels of the Python floor loops.
+    pub const FLOOR_LABELS: [&'static str; 2] = [
+        "Python 3 loop calling the hook, paced (floor)",
+        "Python 2 loop calling the hook, paced (floor)",
+    ];
+
     /// Labels of the vh-runner series.
     pub const LABELS: [&'static str; 4] = [
         "Python 3 worker: chat hook",
@@ -111,7 +124,8 @@ impl Paced {
     ];
 }
 
-/// A paced raw ping-pong: a native echo process on a socketpair.
+/// A paced ping-pong: a native echo process (or a Python floor loop) on a
+/// socketpair.
 struct Echo {
     s: UnixStream,
     _child: ChildGuard,
@@ -119,8 +133,11 @@ struct Echo {
 }
 
 impl Echo {
-    fn start(sizes: Sizes) -> Result<Echo> {
-        let (s, child) = baseline::echo_pair(sizes)?;
+    fn start(sizes: Sizes, python: Option<&std::path::Path>) -> Result<Echo> {
+        let (s, child) = match python {
+            None => baseline::echo_pair(sizes)?,
+            Some(p) => baseline::python_floor_pair(p, sizes)?,
+        };
         Ok(Echo {
             s,
             _child: child,
@@ -144,11 +161,17 @@ impl Echo {
 
 /// Runs the paced scenario: `rounds` rounds of `per_round` events per
 /// series, the series taking turns event by event (module doc). The
-/// Python 2 series need `lab.python2`.
+/// Python 2 series need `lab.python2`; `python` is the Python 3 workers'
+/// interpreter (for its floor loop).
 ///
 /// # Errors
 /// A load, a child process or a hook failed.
-pub fn run(lab: &mut Lab, rounds: usize, per_round: usize) -> Result<Paced> {
+pub fn run(
+    lab: &mut Lab,
+    python: &std::path::Path,
+    rounds: usize,
+    per_round: usize,
+) -> Result<Paced> {
     let dir = lab.runner.dir.path().to_path_buf();
     let (chat_py, usermc_py) = (dir.join("chat.py"), dir.join("usermc.py"));
     let mut ids = vec![lab.chat, lab.usermc];
@@ -175,14 +198,24 @@ pub fn run(lab: &mut Lab, rounds: usize, per_round: usize) -> Result<Paced> {
             args: &[NICK, TEXT],
         })
         .collect();
-    let mut echo = Echo::start(baseline::hook_sizes())?;
+    // The raw ping-pong, then the Python floor loops.
+    let sizes = baseline::hook_sizes();
+    let mut echoes = vec![Echo::start(sizes, None)?, Echo::start(sizes, Some(python))?];
+    if let Some(p2) = lab.python2.as_deref() {
+        echoes.push(Echo::start(sizes, Some(p2))?);
+    }
+    let mut floors: Vec<Vec<u64>> = vec![Vec::new(); echoes.len() - 1];
     let interval = INTERVAL.as_nanos() as u64;
     // A turn is one event of each bench series; the in-process child's
     // events fall half an interval after the bench's, a whole number of
     // intervals apart, over about the same time.
-    let turn = 1 + ids.len() as u64;
+    let turn = (echoes.len() + ids.len()) as u64;
     let inproc_every = INTERVAL * turn.div_ceil(2) as u32;
     let mut raw = Vec::new();
+    // Each far end answers once before the timed events.
+    for e in &mut echoes {
+        e.at(mono_ns())?;
+    }
     let mut inproc: Result<(Vec<u64>, Vec<u64>), String> = Ok((Vec::new(), Vec::new()));
     let mut lat: Vec<Vec<u64>> = vec![Vec::new(); ids.len()];
     let mut counts = vec![Counts::default(); ids.len()];
@@ -213,8 +246,12 @@ pub fn run(lab: &mut Lab, rounds: usize, per_round: usize) -> Result<Paced> {
         for i in 0..turn * per_round as u64 {
             let due = t0 + i * interval;
             let k = (i % turn) as usize;
-            let Some(k) = k.checked_sub(1) else {
-                raw.push(echo.at(due)?);
+            let Some(k) = k.checked_sub(echoes.len()) else {
+                let l = echoes[k].at(due)?;
+                match k.checked_sub(1) {
+                    None => raw.push(l),
+                    Some(f) => floors[f].push(l),
+                }
                 continue;
             };
             let (c0, s0) = this_thread();
@@ -272,6 +309,11 @@ pub fn run(lab: &mut Lab, rounds: usize, per_round: usize) -> Result<Paced> {
         rounds,
         per_round,
         raw: Pct::of(&mut raw),
+        floors: floors
+            .iter_mut()
+            .zip(Paced::FLOOR_LABELS)
+            .map(|(l, label)| (label, Pct::of(l)))
+            .collect(),
         inproc: inproc.map(|(mut c, mut u)| (Pct::of(&mut c), Pct::of(&mut u))),
         runner,
         py2_missing,
@@ -312,6 +354,10 @@ pub fn render(p: &Paced, short: bool) -> String {
     };
     row(&mut o, "raw ping-pong, 1 hop, paced (floor)", &p.raw);
     o.push('\n');
+    for (label, l) in &p.floors {
+        row(&mut o, label, l);
+        o.push('\n');
+    }
     let inproc = p.inproc.as_ref().ok();
     match &p.inproc {
         Ok((c, u)) => {
@@ -356,6 +402,21 @@ pub fn render(p: &Paced, short: bool) -> String {
         o,
         "(added: p50/p90 minus the in-process hook's p50/p90; CPU us and context switches per hook)"
     );
+    // What each worker adds beyond the least a Python process does (its
+    // own interpreter's floor loop): the part vh-runner's design can cut.
+    for s in &p.runner {
+        let k = usize::from(s.label.starts_with("Python 2"));
+        if let Some((label, f)) = p.floors.get(k) {
+            let _ = writeln!(
+                o,
+                "{:<52} p50 {:>7.1} us over the {} ({:.2}x its p50)",
+                s.label,
+                us(s.lat.p50 - f.p50),
+                label.split(',').next().unwrap_or(label),
+                s.lat.p50 / f.p50
+            );
+        }
+    }
     for t in targets(p) {
         let status = match (short, t.met) {
             (true, _) => "-",

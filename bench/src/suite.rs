@@ -147,8 +147,13 @@ pub fn run(args: &[String]) -> Result<i32> {
     let py2 = crate::py2::measure(&mut lab, plan.sync_hooks / 4, plan.sustained)
         .map_err(|e| format!("{e:#}"));
     say("paced hooks (one every 20 ms), Python 3 and Python 2 workers");
-    let paced = crate::paced::run(&mut lab, plan.paced_rounds, plan.paced_events)
-        .map_err(|e| format!("{e:#}"));
+    let paced = crate::paced::run(
+        &mut lab,
+        &parts.python,
+        plan.paced_rounds,
+        plan.paced_events,
+    )
+    .map_err(|e| format!("{e:#}"));
     say("hooks whose result is ignored");
     let ignored = scenarios::ignored_hooks(&mut lab, plan.ignored_hooks)?;
     say("w_HasHook");
@@ -384,7 +389,12 @@ fn paced_only(parts: &Parts, plan: &Plan, conditions: &str) -> Result<i32> {
     say("starting vh-runner and the hub");
     let mut lab = Lab::start(parts)?;
     say("paced hooks (one every 20 ms)");
-    let p = crate::paced::run(&mut lab, plan.paced_rounds, plan.paced_events)?;
+    let p = crate::paced::run(
+        &mut lab,
+        &parts.python,
+        plan.paced_rounds,
+        plan.paced_events,
+    )?;
     drop(lab);
     println!("vh-bench --paced: {conditions}");
     print!("{}", crate::paced::render(&p, plan.short));

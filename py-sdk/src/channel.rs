@@ -5,7 +5,7 @@
 //! ([`crate::values`]).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use vh_proto::v1::{
     DynamicCall, FromWorker, FunctionResult, HookResult, HubCall, Pong, ScriptLoaded,
     ScriptUnloaded, from_worker,
@@ -62,7 +62,7 @@ impl Channel {
     /// `hook_loop`: the script's function called straight from the frame),
     /// until an event Python must handle, and returns that event as
     /// `recv_main` does. `rt` is the runtime (`vh._runtime.Runtime`: its
-    /// `module`, `encoding`, `depth`, `_async_pending`, `finish_hook` and
+    /// `module`, `encoding`, `charmap`, `depth`, `_async_pending`, `finish_hook` and
     /// `hook_raised`), `names` `vh._hooks.HOOK_NAMES`, `python_hooks` the
     /// hook indices with rules of their own (always returned), `max_depth`
     /// `vh._limits.MAX_DEPTH`. GIL released while waiting.
@@ -75,7 +75,14 @@ impl Channel {
         max_depth: i64,
     ) -> PyResult<Py<PyAny>> {
         let encoding: String = rt.getattr("encoding")?.extract()?;
+        let charmap = rt.getattr("charmap")?;
+        let charmap = if charmap.is_none() {
+            None
+        } else {
+            Some(charmap.get_item(0)?.cast_into::<PyString>()?)
+        };
         let script = Script {
+            charmap,
             rt: rt.clone(),
             module: rt.getattr("module")?,
             encoding: std::ffi::CString::new(encoding)?,

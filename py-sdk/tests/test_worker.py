@@ -370,3 +370,51 @@ def test_modules_in_the_hubs_working_directory_import_as_under_a(
     )
     runner.send(hook_msg(1, LOGIN, [b"alice"]))
     assert runner.until("hook_result", ack, call_id=1)["values"] == [1]
+
+
+def test_plain_hooks_run_straight_from_the_loop_with_run_hooks_rules(start: Any) -> None:
+    # The worker's channel calls a plain hook's function itself (vh._core
+    # Channel.serve_hooks): no Python layer between the main loop and the
+    # script, yet every result maps as run_hook maps it, the hook runs at
+    # depth 1, and an exception's traceback starts at the script's function,
+    # as the plugin printed it.
+    runner = start(
+        """
+        import sys
+        import vh._runtime
+
+        def OnParsedMsgChat(nick, message):
+            if message == "caller":
+                return sys._getframe(1).f_code.co_name
+            if message == "depth":
+                return vh._runtime._runtime.depth + 40
+            if message == "raise":
+                return 1 // 0
+            return {"big": 2**70, "bool": True, "none": None, "ü": 3}.get(message, 0)
+        """
+    )
+    answers = {}
+    texts = [b"caller", b"depth", b"raise", b"big", b"bool", b"none", b"\xfc", b"x"]
+    for n, text in enumerate(texts, 1):
+        runner.send(hook_msg(n, CHAT, [b"nick", text]))
+        answers[text] = runner.until("hook_result", ack, call_id=n)["values"]
+    runner.send(unload_msg())
+    runner.until("unloaded", ack)
+    assert answers == {
+        # A string is the new message (generation A): the function's caller
+        # is the main loop's own frame, not run_hook.
+        b"caller": [None, b"recv"],
+        b"depth": [41],
+        b"raise": [1],
+        b"big": [2**63 - 1],
+        b"bool": [1],
+        b"none": [1],
+        b"\xfc": [3],
+        b"x": [0],
+    }
+    out = runner.output()
+    assert "vh: OnParsedMsgChat raised; the hub goes on" in out, out
+    traceback = out[out.index("Traceback") :]
+    assert traceback.splitlines()[1].strip().startswith('File "'), traceback
+    assert "script.py" in traceback.splitlines()[1], traceback
+    assert "_hook_dispatch" not in traceback and "ZeroDivisionError" in traceback, traceback

@@ -55,16 +55,16 @@ class HookDispatch(ScriptState):
         if self._too_deep(name):
             self.channel.send_hook_result(call_id, False, [1])
             return
-        # ScriptState.from_hub, inlined: this runs for every argument.
-        enc = self.encoding
-        py_args = [a.decode(enc, "surrogateescape") if type(a) is bytes else a for a in args]
+        py_args = [self.from_hub(a) for a in args]
         if hook == ON_TIMER and self._timer_takes_no_arg(fn):
             py_args = []
         self.depth += 1
         try:
             result = fn(*py_args)
         except Exception as e:
-            self.hook_raised(call_id, hook, name, e)
+            # Traceback from the script's function on, as the Rust loop's.
+            tb = e.__traceback__
+            self.hook_raised(call_id, hook, name, e.with_traceback(tb and tb.tb_next))
             return
         finally:
             self.depth -= 1
@@ -83,8 +83,9 @@ class HookDispatch(ScriptState):
 
     def hook_raised(self, call_id: int, hook: int, name: str, error: Exception) -> None:
         """Says that the script's function ``name`` raised ``error`` (with
-        its traceback) and answers hook ``call_id`` as the plugin does for
-        a hook that raised (docs/abi.md §4.3)."""
+        its traceback, which starts at that function, as the plugin's
+        did) and answers hook ``call_id`` as the plugin does for a hook
+        that raised (docs/abi.md §4.3)."""
         print(f"vh: {name} raised; the hub goes on", flush=True)
         print_exception(error)
         sys.stderr.flush()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import _thread
 import sys
+from codecs import charmap_decode, charmap_encode
 
+from ._codec import ERRORS, charmap_tables
 from ._generation import is_b
 
 # What a worker imports at idle is kept small (docs/performance.md:
@@ -35,6 +37,9 @@ class ScriptState:
     def __init__(self, channel: Any, encoding: str) -> None:
         self.channel = channel
         self.encoding = encoding
+        #: The hub codec's tables when it is a charmap codec (CP1252, the
+        #: default, and its kin): hub text then crosses in C (``vh._codec``).
+        self.charmap = charmap_tables(encoding)
         self.module: Any = None
         self.depth = 0
         self.pending_unload = False
@@ -55,13 +60,17 @@ class ScriptState:
         """A Python argument as a hub value: ``str`` becomes bytes in the hub
         encoding (``surrogateescape`` restores undecodable bytes)."""
         if isinstance(value, str):
-            return value.encode(self.encoding, "surrogateescape")
+            if self.charmap is not None:
+                return charmap_encode(value, ERRORS, self.charmap[1])[0]
+            return value.encode(self.encoding, ERRORS)
         return value
 
     def from_hub(self, value: Any) -> Any:
         """A hub value for Python: bytes become ``str``."""
         if isinstance(value, bytes):
-            return value.decode(self.encoding, "surrogateescape")
+            if self.charmap is not None:
+                return charmap_decode(value, ERRORS, self.charmap[0])[0]
+            return value.decode(self.encoding, ERRORS)
         return value
 
     def function_encoding(self) -> str:

@@ -61,7 +61,7 @@ else:
 #: The length prefix of a frame (``vh._frames``).
 _unpack_len = struct.Struct("<I").unpack_from
 
-#: Which link a message came on or goes out on (``vh._hook_loop`` too).
+#: Which link a message came on or goes out on.
 RUNNER, DIRECT = _hook_loop.RUNNER, _hook_loop.DIRECT
 
 
@@ -97,7 +97,6 @@ class Channel(object):
         if direct_fd >= 0:
             self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
             os.close(direct_fd)
-            self._direct_lock = threading.Lock()
             self._wake_r, self._wake_w = os.pipe()
             _nonblocking(self._wake_r)
             _nonblocking(self._wake_w)
@@ -314,13 +313,13 @@ class Channel(object):
             frame = self._held.take() + frame
         direct = self._direct
         if direct is not None:
-            with self._direct_lock:
-                try:
-                    direct.sendall(frame)
-                    return
-                except socket.error:
-                    # A frame cut short would garble the link: drop it.
-                    self._drop_direct()
+            # No lock: only the main thread writes on the direct link.
+            try:
+                direct.sendall(frame)
+                return
+            except socket.error:
+                # A frame cut short would garble the link: drop it.
+                self._drop_direct()
         self._write_runner(protobuf_frames(frame))
 
     def _write_runner(self, frame):

@@ -1,9 +1,8 @@
 # -*- coding: utf-8 -*-
 """The Python 2 worker's main loop for plain hooks (``Channel.serve_hooks``,
 the counterpart of the Python 3 worker's ``py-sdk/src/hook_loop.rs``): a
-hook the hub sends on the direct link and waits for goes from its frame
-to the script's function, and an ``int`` answer back, in one Python frame
-instead of five.
+plain hook goes from its frame to the script's function, and an ``int``
+answer back, in one Python frame instead of five.
 
 Why: a hook that finds its worker asleep (a hub's usual chat line) pays
 for every line of code and data it touches, at 15-170 ns each on these
@@ -11,34 +10,38 @@ machines (docs/performance.md "Where a paced hook's time goes"), and the
 layers around the script's function were most of it.
 """
 
+import marshal
 import time
 
 from . import _link
+from ._frames import COMPACT, HOOK_RESULT, WRITES_COMPACT, pack_len
 
-#: Which link a message came on or goes out on (``vh._channel``).
+#: Which link a message came on or goes out on (``vh._channel``'s too).
 RUNNER, DIRECT = "runner", "direct"
+
+_dumps = marshal.dumps
 
 
 def next_event(channel):
     """The next event for the main thread of ``channel`` (a
-    ``vh._channel.Channel``), the link it came on, and whether the hub
-    waits for its answer there: the pipelined calls held written first,
-    the wait told to the spin budget, a hook or function call noted as the
-    innermost request (``Channel._active``)."""
+    ``vh._channel.Channel``), and whether it is a request the hub waits
+    for on the direct link: the pipelined calls held written first, the
+    wait told to the spin budget, a hook or function call noted as the
+    innermost request with its link and whether the hub waits for its
+    answer (``Channel._active``)."""
     if channel._held._frames:
         channel._write_direct(b"")
     started = time.time()
     event, link = channel._next_main()
     channel._spin.waited(time.time() - started)
     kind = event[0]
-    awaited = False
     if kind == "hook":
         awaited = event[2] not in _link.RESULT_IGNORED
         channel._active.append((event[1], link, awaited))
-    elif kind == "function":
-        awaited = True
+        return event, awaited and link == DIRECT
+    if kind == "function":
         channel._active.append((event[1], link, True))
-    return event, link, awaited
+    return event, False
 
 
 def serve_hooks(channel, rt, names, rules, max_depth):
@@ -49,19 +52,22 @@ def serve_hooks(channel, rt, names, rules, max_depth):
     rules of their own (always returned); ``max_depth``, the nesting
     limit, is not reached here: the main loop is at depth 0.
 
-    A plain hook came on the direct link, the hub waits for it, and it is
-    what ``Runtime.run_hook`` does for the usual hook: the function looked
+    A plain hook is what ``Runtime.run_hook`` does for the usual hook
+    (any but ``rules``, not nested): the function looked
     up on the module at each hook, called with the hub's values, an
     ``int`` result answered as it is, any other one mapped by
     ``rt.deliver_hook_result``, an exception handed to
     ``rt.hook_raised``."""
-    module, count = rt.module, len(names)
+    module, count, active = rt.module, len(names), channel._active
+    # The usual answer, an int to the innermost hook the hub waits for on
+    # the direct link, is written here as the compact frame
+    # ``Channel.send_hook_result`` would make.
     while True:
-        event, link, awaited = next_event(channel)
+        event, direct = next_event(channel)
         if event[0] != "hook":
             return event
         _, call_id, hook, args = event
-        if link != DIRECT or not awaited or hook in rules or hook >= count or rt.depth:
+        if hook in rules or hook >= count or rt.depth:
             return event
         name = names[hook]
         fn = getattr(module, name, None)
@@ -77,6 +83,11 @@ def serve_hooks(channel, rt, names, rules, max_depth):
             continue
         rt.depth = 0
         if type(result) is int:
-            channel.send_hook_result(call_id, False, [result])
+            if direct and WRITES_COMPACT and type(call_id) is int and active[-1][0] == call_id:
+                body = _dumps((HOOK_RESULT, call_id, False, [result]))
+                active.pop()
+                channel._write_direct(pack_len(len(body) | COMPACT) + body)
+            else:
+                channel.send_hook_result(call_id, False, [result])
         else:
             rt.deliver_hook_result(call_id, hook, name, result)

@@ -148,11 +148,14 @@ class Runtime(object):
 
     def hook_raised(self, call_id, hook, name):
         """Says that the script's function ``name`` raised (the exception
-        being handled: call this in the ``except`` block) with its
-        traceback, as A did, and answers hook ``call_id`` as for ``None``
-        (docs/abi.md §4.3)."""
+        being handled: call this in the ``except`` block of the frame that
+        called the function) with its traceback, as A did, and answers
+        hook ``call_id`` as for ``None`` (docs/abi.md §4.3)."""
         _print("%s Call (%s): failed" % (self._tag(), name))
-        traceback.print_exc()
+        # From the script's function on, as the plugin printed it (the
+        # frame above it is the worker's: run_hook or vh._hook_loop).
+        kind, error, tb = sys.exc_info()
+        traceback.print_exception(kind, error, tb.tb_next if tb is not None else None)
         sys.stderr.flush()
         self.deliver_hook_result(call_id, hook, name, None)
 
