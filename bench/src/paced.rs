@@ -99,6 +99,10 @@ pub struct Paced {
     /// The Python floor loops ([`Paced::FLOOR_LABELS`] order; the Python 2
     /// one missing when no Python 2.7 was found).
     pub floors: Vec<(&'static str, Pct)>,
+    /// The bench thread's CPU per event of the raw ping-pong and of each
+    /// floor loop (its wake-up included), ns: what the hub thread's CPU
+    /// per hook compares with.
+    pub echo_cpu_ns: Vec<f64>,
     /// In-process chat hook and hook with `vh.usermc` (or why missing).
     pub inproc: Result<(Pct, Pct), String>,
     /// vh-runner series, in [`Paced::LABELS`] order (Python 2 ones missing
@@ -205,6 +209,7 @@ pub fn run(
         echoes.push(Echo::start(sizes, Some(p2))?);
     }
     let mut floors: Vec<Vec<u64>> = vec![Vec::new(); echoes.len() - 1];
+    let mut echo_cpu = vec![0u64; echoes.len()];
     let interval = INTERVAL.as_nanos() as u64;
     // A turn is one event of each bench series; the in-process child's
     // events fall half an interval after the bench's, a whole number of
@@ -247,7 +252,9 @@ pub fn run(
             let due = t0 + i * interval;
             let k = (i % turn) as usize;
             let Some(k) = k.checked_sub(echoes.len()) else {
+                let (c0, _) = this_thread();
                 let l = echoes[k].at(due)?;
+                echo_cpu[k] += this_thread().0 - c0;
                 match k.checked_sub(1) {
                     None => raw.push(l),
                     Some(f) => floors[f].push(l),
@@ -309,6 +316,7 @@ pub fn run(
         rounds,
         per_round,
         raw: Pct::of(&mut raw),
+        echo_cpu_ns: echo_cpu.iter().map(|&c| c as f64 / hooks).collect(),
         floors: floors
             .iter_mut()
             .zip(Paced::FLOOR_LABELS)
@@ -352,11 +360,17 @@ pub fn render(p: &Paced, short: bool) -> String {
             us(l.p99)
         );
     };
-    row(&mut o, "raw ping-pong, 1 hop, paced (floor)", &p.raw);
-    o.push('\n');
-    for (label, l) in &p.floors {
-        row(&mut o, label, l);
+    let echo_cpu = |o: &mut String, k: usize| {
+        if let Some(c) = p.echo_cpu_ns.get(k) {
+            let _ = write!(o, "   {:>9} {:>9}  {:>8.1}", "", "", us(*c));
+        }
         o.push('\n');
+    };
+    row(&mut o, "raw ping-pong, 1 hop, paced (floor)", &p.raw);
+    echo_cpu(&mut o, 0);
+    for (k, (label, l)) in p.floors.iter().enumerate() {
+        row(&mut o, label, l);
+        echo_cpu(&mut o, k + 1);
     }
     let inproc = p.inproc.as_ref().ok();
     match &p.inproc {

@@ -204,9 +204,21 @@ pub fn readable(fd: RawFd) -> bool {
 /// worker whose hooks come back to back spins for the next one, and one
 /// that gets a hook now and then, or whose hub thread is slow to come
 /// back, soon sleeps at once.
+///
+/// And it spins only while the traffic is dense: a waiter whose last wait
+/// ended more than [`Adaptive::GAP`] ago sleeps at once whatever its
+/// budget. This is for the hub thread, whose waits start when it sends a
+/// hook and so never include the time between hooks: at human event rates
+/// each hook finds its worker asleep (the worker's own waits do include
+/// that time, and its budget is nothing), the answer takes a wake-up, and
+/// a spin there only costs the hub thread its checks, its yields and the
+/// `/proc/loadavg` read of [`cpus_busy`] (about 40 µs of a paced hook,
+/// docs/performance.md "The hub thread's spin at human rates").
 pub struct Adaptive {
     max_ns: u64,
     budget_ns: std::sync::atomic::AtomicU64,
+    /// When the last wait ended ([`now_ns`]); 0: none yet.
+    last_end_ns: std::sync::atomic::AtomicU64,
 }
 
 impl Adaptive {
@@ -214,12 +226,18 @@ impl Adaptive {
     /// spinning would have caught (the largest budget plus a wake-up).
     pub const WORTH: u64 = 2;
 
+    /// The longest time between the end of one wait and the next for which
+    /// spinning is still worth it (traffic is dense; the peer is likely
+    /// awake or spinning too).
+    pub const GAP: Duration = Duration::from_millis(1);
+
     /// Starts at the largest budget, `max` (zero: never spin).
     pub fn new(max: Duration) -> Adaptive {
         let max_ns = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
         Adaptive {
             max_ns,
             budget_ns: std::sync::atomic::AtomicU64::new(max_ns),
+            last_end_ns: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -229,13 +247,24 @@ impl Adaptive {
     }
 
     /// How long the next wait may spin: the current budget, or zero while
-    /// every CPU is busy.
+    /// the last wait ended more than [`Adaptive::GAP`] ago or every CPU is
+    /// busy.
     pub fn budget(&self) -> Duration {
         let ns = self.budget_ns.load(std::sync::atomic::Ordering::Relaxed);
-        if ns == 0 || cpus_busy() {
+        if ns == 0 {
+            return Duration::ZERO;
+        }
+        if !self.dense() || cpus_busy() {
             return Duration::ZERO;
         }
         Duration::from_nanos(ns)
+    }
+
+    /// True if the last wait ended at most [`Adaptive::GAP`] ago (false
+    /// before the first one).
+    pub fn dense(&self) -> bool {
+        let last = self.last_end_ns.load(std::sync::atomic::Ordering::Relaxed);
+        last != 0 && now_ns().saturating_sub(last) <= Self::GAP.as_nanos() as u64
     }
 
     /// The current budget, busy CPUs or not (for tests and reports).
@@ -249,6 +278,8 @@ impl Adaptive {
         if self.max_ns == 0 {
             return;
         }
+        self.last_end_ns
+            .store(now_ns(), std::sync::atomic::Ordering::Relaxed);
         let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         let ns = self.budget_ns.load(std::sync::atomic::Ordering::Relaxed);
         let next = if took <= self.max_ns.saturating_mul(Self::WORTH) {
@@ -262,6 +293,16 @@ impl Adaptive {
     }
 }
 
+/// Nanoseconds since this process first asked (at least 1): a cheap
+/// monotonic clock for [`Adaptive`] and [`cpus_busy`].
+fn now_ns() -> u64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_nanos())
+        .unwrap_or(u64::MAX)
+        .saturating_add(1)
+}
+
 /// How often [`cpus_busy`] reads `/proc/loadavg` at most.
 const BUSY_SAMPLE: Duration = Duration::from_millis(5);
 
@@ -272,13 +313,10 @@ const BUSY_SAMPLE: Duration = Duration::from_millis(5);
 pub fn cpus_busy() -> bool {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    static START: OnceLock<Instant> = OnceLock::new();
     static CPUS: OnceLock<u64> = OnceLock::new();
     static SAMPLED_NS: AtomicU64 = AtomicU64::new(0);
     static BUSY: AtomicBool = AtomicBool::new(false);
-    let now = u64::try_from(START.get_or_init(Instant::now).elapsed().as_nanos())
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
+    let now = now_ns();
     let last = SAMPLED_NS.load(Ordering::Relaxed);
     if last != 0 && now.saturating_sub(last) < BUSY_SAMPLE.as_nanos() as u64 {
         return BUSY.load(Ordering::Relaxed);
@@ -384,6 +422,23 @@ mod tests {
     }
 
     #[test]
+    fn a_waiter_spins_only_while_its_waits_come_close_together() {
+        let a = Adaptive::new(Duration::from_micros(64));
+        assert!(!a.dense(), "no wait yet: nothing to go by");
+        assert_eq!(a.budget(), Duration::ZERO);
+        a.waited(Duration::from_micros(10));
+        assert!(a.dense(), "the next wait right after the last one");
+        std::thread::sleep(Adaptive::GAP * 2);
+        assert!(!a.dense());
+        assert_eq!(
+            a.budget(),
+            Duration::ZERO,
+            "a hook at human rates finds its worker asleep: no spin"
+        );
+        assert_eq!(a.current(), Duration::from_micros(64), "the budget is kept");
+    }
+
+    #[test]
     fn nobody_spins_while_every_cpu_has_another_thread_to_run() {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, Ordering};
@@ -402,7 +457,9 @@ mod tests {
         // Past the 5 ms sampling period, with every CPU taken.
         std::thread::sleep(BUSY_SAMPLE * 4);
         let busy = cpus_busy();
-        let budget = Adaptive::new(Duration::from_micros(50)).budget();
+        let spinner = Adaptive::new(Duration::from_micros(50));
+        spinner.waited(Duration::from_micros(10));
+        let budget = spinner.budget();
         stop.store(true, Ordering::Relaxed);
         for b in burners {
             let _ = b.join();
