@@ -213,7 +213,7 @@ pub fn readable(fd: RawFd) -> bool {
 /// that time, and its budget is nothing), the answer takes a wake-up, and
 /// a spin there only costs the hub thread its checks, its yields and the
 /// `/proc/loadavg` read of [`cpus_busy`] (about 40 µs of a paced hook,
-/// docs/performance.md "The hub thread's spin at human rates").
+/// docs/performance.md "Hooks at human rates: the worker's straight loop").
 pub struct Adaptive {
     max_ns: u64,
     budget_ns: std::sync::atomic::AtomicU64,

@@ -7,9 +7,9 @@ through a table. Python's own path to them, ``bytes.decode(encoding)``,
 goes through the codec registry and a Python-level method that calls
 ``codecs.charmap_decode`` with the codec module's table. On a hook that
 finds its worker asleep, that path cost about 40 µs for a chat line's two
-strings (docs/performance.md "Where a paced hook's time goes, in the
-worker"), more than the rest of the worker's Rust loop; the C function
-with the same table gives the same text.
+strings (docs/performance.md "Hooks at human rates: the worker's straight
+loop"), more than the rest of the worker's Rust loop; the C function with
+the same table gives the same text.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ fn name_of(script: &Path) -> String {
 
 /// `script` raises in OnParsedMsgChat on `!raise`: the hook allows, the hub
 /// gets the hook's record, the runner log gets `traceback` (the exception
-/// line) and `vh-runner logs` shows the traceback. Returns the hub (the
+/// line) and `vh-runner logs` shows the traceback, from the script's
+/// function on. Returns the hub (the
 /// script stays loaded while it lives) and what `logs` printed, for the
 /// caller's own checks.
 pub fn exception_in_hook(runner: &Runner, script: &Path, traceback: &str) -> (Hub, String) {
@@ -49,6 +50,14 @@ pub fn exception_in_hook(runner: &Runner, script: &Path, traceback: &str) -> (Hu
     assert!(
         logs.status.success() && text.contains("Traceback") && text.contains(traceback),
         "{text}"
+    );
+    // The traceback starts at the script's function, as the plugin's did
+    // (it called the function from C): no frame of the worker's own.
+    let after = &text[text.find("Traceback").unwrap_or(0)..];
+    let first = after.lines().nth(1).unwrap_or_default();
+    assert!(
+        first.contains(&name_of(script)) && !after.contains("/vh/_"),
+        "the traceback's first frame is the script's:\n{text}"
     );
     (hub, text)
 }
