@@ -61,8 +61,15 @@ def convert_args(spec: FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, An
             f"{spec.name}() takes {spec.required} to {len(spec.params)} arguments, got {len(args)}"
         )
     rt = _runtime.get()
-    values = [_convert(spec, i, a, rt) for i, a in enumerate(args)]
-    values.extend(p.default for p in spec.params[len(args) :])
+    # Plain loops: a comprehension or generator is one more Python frame,
+    # and on a hook that finds the worker asleep every frame costs several
+    # microseconds (docs/performance.md "Hooks at human rates: the
+    # worker's straight loop").
+    values: list[Any] = []
+    for i, a in enumerate(args):
+        values.append(_convert(spec, i, a, rt))
+    for p in spec.params[len(args) :]:
+        values.append(p.default)
     return values
 
 
