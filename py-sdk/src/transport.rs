@@ -9,6 +9,7 @@
 
 mod main_thread;
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
@@ -20,8 +21,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use prost::Message;
 use pyo3::exceptions::PyConnectionError;
 use pyo3::prelude::*;
-use vh_proto::direct::frame::{MAX_MESSAGE_LEN, write_frame};
-use vh_proto::v1::{CallResult, FromWorker, Value, from_worker, to_worker};
+use vh_proto::direct::frame::{Inbox, MAX_MESSAGE_LEN, write_frame};
+use vh_proto::v1::{CallResult, FromWorker, ToWorker, Value, from_worker, to_worker};
 
 use crate::reader::{Pending, reader};
 use crate::values::Incoming;
@@ -33,7 +34,25 @@ use vh_proto::fd::dup_above_stdio;
 struct Direct {
     /// Read by the main thread only (in `next_main`).
     reader: UnixStream,
+    /// What the main thread read from `reader` and has not taken yet.
+    unread: Mutex<Unread>,
     writer: Mutex<UnixStream>,
+}
+
+/// What the main thread read from its direct link and has not taken yet:
+/// the start of a frame not whole yet, and whole frames read with the one
+/// it took (a hub thread that sent two before the worker woke).
+#[derive(Default)]
+pub struct Unread {
+    pub(crate) bytes: Inbox,
+    pub(crate) frames: VecDeque<ToWorker>,
+}
+
+impl Unread {
+    /// True if nothing the hub sent waits here (`Transport::can_pipeline`).
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty() && self.bytes.is_empty()
+    }
 }
 
 /// The worker's links to the runner and (optionally) the hub.
@@ -112,6 +131,7 @@ impl Transport {
             let writer = UnixStream::from(dup_above_stdio(&reader).map_err(err(direct_fd))?);
             Some(Direct {
                 reader,
+                unread: Mutex::default(),
                 writer: Mutex::new(writer),
             })
         } else {
@@ -207,6 +227,11 @@ impl Transport {
         self.main_route() == Route::Direct
             && self.direct_up.load(Ordering::Acquire)
             && self.main_rx.is_empty()
+            && direct
+                .unread
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
             && !vh_proto::direct::wake::readable(direct.reader.as_raw_fd())
     }
 

@@ -139,6 +139,8 @@ impl Shim {
     ) -> Outcome {
         let disconnects = self.ipc.disconnects();
         self.waits().push(what);
+        // Nothing read from the link since the request went out.
+        let mut fresh = true;
         let outcome = loop {
             let stashed = self.waits().take_stashed(what);
             if let Some(reply) = stashed {
@@ -167,13 +169,24 @@ impl Shim {
                 }
                 continue;
             }
-            match self.read_link(link, Some(what)) {
-                LinkRead::Answer(o) => break o,
-                LinkRead::Handled => continue,
-                LinkRead::Closed => {
-                    break Outcome::Disconnected("the worker closed its link".into());
+            // Right after the send, a thread that will sleep at once (no
+            // spin budget: hooks at human rates) skips the read: the answer
+            // cannot be there yet, and `poll` returns at once if anything
+            // is. At human rates that read was one more system call on
+            // every hook (docs/performance.md "Hooks at human rates"). The
+            // budget is asked for only here and before a sleep: once the
+            // answer woke this thread, its traffic looks dense and the
+            // budget would sample `/proc/loadavg` (`cpus_busy`).
+            let skip_read = std::mem::take(&mut fresh) && self.spinner.budget().is_zero();
+            if !skip_read {
+                match self.read_link(link, Some(what)) {
+                    LinkRead::Answer(o) => break o,
+                    LinkRead::Handled => continue,
+                    LinkRead::Closed => {
+                        break Outcome::Disconnected("the worker closed its link".into());
+                    }
+                    LinkRead::Nothing => {}
                 }
-                LinkRead::Nothing => {}
             }
             if !self.sleep_on(link, deadline) {
                 break Outcome::TimedOut;

@@ -60,17 +60,12 @@ def supported():
     return bool(_CALLS)
 
 
-def discarded(frame, nargs):
+def _discarded_py3(frame, nargs):
     # type: (Optional[FrameType], int) -> bool
-    """True if ``frame`` is executing a call of ``nargs`` arguments
-    (positional and keyword) whose result its next instruction pops.
-
-    Never raises: anything unexpected is False (the caller then waits)."""
+    """:func:`discarded` on CPython 3.9 to 3.13."""
     if frame is None or not _CALLS or nargs > 255:
         return False
     try:
-        if _PY2:
-            return _discarded_py2(frame, nargs)
         lasti = frame.f_lasti
         code = frame.f_code.co_code
         at = lasti
@@ -92,14 +87,29 @@ def discarded(frame, nargs):
 
 
 def _discarded_py2(frame, nargs):
-    # type: (FrameType, int) -> bool
+    # type: (Optional[FrameType], int) -> bool
     """:func:`discarded` on CPython 2.7: ``f_lasti`` is the call
     instruction itself, whose two argument bytes count the positional and
     the keyword arguments."""
-    lasti = frame.f_lasti
-    code = bytearray(frame.f_code.co_code)  # a str of byte values on 2.7
-    if code[lasti] not in _CALLS or code[lasti + 1] + code[lasti + 2] != nargs:
+    if frame is None or not _CALLS or nargs > 255:
         return False
-    if lasti >= 3 and code[lasti - 3] == _EXTENDED_ARG:
+    try:
+        lasti = frame.f_lasti
+        code = bytearray(frame.f_code.co_code)  # a str of byte values on 2.7
+        if code[lasti] not in _CALLS or code[lasti + 1] + code[lasti + 2] != nargs:
+            return False
+        if lasti >= 3 and code[lasti - 3] == _EXTENDED_ARG:
+            return False
+        return code[lasti + 3] == _POP_TOP
+    except (IndexError, AttributeError, TypeError):
         return False
-    return code[lasti + 3] == _POP_TOP
+
+
+#: ``discarded(frame, nargs)``: True if ``frame`` is executing a call of
+#: ``nargs`` arguments (positional and keyword) whose result its next
+#: instruction pops. Never raises: anything unexpected is False (the
+#: caller then waits). This interpreter's own form, so that the check is
+#: one Python frame: it runs on every send a script makes, and on a hook
+#: that finds the worker asleep each frame costs microseconds
+#: (docs/performance.md "Hooks at human rates").
+discarded = _discarded_py2 if _PY2 else _discarded_py3

@@ -155,8 +155,9 @@ WRITES_COMPACT = sys.version_info[0] == 2
 #: First item of each compact tuple (``vh_proto::direct::compact``).
 _HOOK, _HOOK_RESULT, _PIPELINED_CALL = 1, 2, 3
 #: The tag of a compact hook result, and a frame's length word, for
-#: ``vh._hook_loop``, which writes the usual result itself.
-HOOK_RESULT, pack_len = _HOOK_RESULT, _pack_len
+#: ``vh._hook_loop``, which writes the usual result itself; the tag of a
+#: compact hook call, for ``vh._channel``, which reads the usual one itself.
+HOOK_RESULT, pack_len, HOOK = _HOOK_RESULT, _pack_len, _HOOK
 #: The types of hub values a compact frame carries (no ``long``: the
 #: shim reads no marshal longs).
 _COMPACT_TYPES = frozenset([bytes, int, float, bool, type(None)])

@@ -57,7 +57,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use prost::Message;
-use vh_proto::direct::frame::read_frame;
 use vh_proto::direct::wake::Woke;
 use vh_proto::v1::{FromWorker, ToWorker, to_worker};
 
@@ -99,6 +98,17 @@ impl Transport {
                 }
                 Err(TryRecvError::Empty) => {}
             }
+            // A frame read with the one taken last time comes first.
+            let kept = self.direct.as_ref().and_then(|d| {
+                let mut unread = d.unread.lock().unwrap_or_else(|e| e.into_inner());
+                unread.frames.pop_front()
+            });
+            if let Some(msg) = kept {
+                match self.direct_frame(msg) {
+                    Some(got) => return Some(got),
+                    None => continue,
+                }
+            }
             let direct = self
                 .direct
                 .as_ref()
@@ -132,19 +142,31 @@ impl Transport {
                 Woke::TimedOut => return None,
                 Woke::Link => {}
             }
-            match read_frame::<_, ToWorker>(&mut &direct.reader) {
-                Ok(Some(ToWorker { kind: Some(kind) })) => {
-                    if let to_worker::Kind::Hook(call) = &kind {
-                        self.hub_cpu.note(call.hub_cpu);
-                    }
-                    return Some((Incoming::Frame(kind), Route::Direct));
-                }
-                Ok(Some(ToWorker { kind: None })) => {}
+            // One `recv` for what the link has (a hook's frame, as a rule,
+            // whole and alone): a read of the length and then one of the
+            // body was one more system call on every hook.
+            let mut unread = direct.unread.lock().unwrap_or_else(|e| e.into_inner());
+            let got = unread
+                .bytes
+                .read_available::<ToWorker>(direct.reader.as_raw_fd());
+            unread.frames.extend(got.frames);
+            if got.bad.is_some() || got.closed {
                 // The hub closed it (or broke it): everything goes
-                // through the runner from now on.
-                Ok(None) | Err(_) => self.direct_up.store(false, Ordering::Release),
+                // through the runner from now on; frames read whole
+                // before that are still served.
+                self.direct_up.store(false, Ordering::Release);
             }
         }
+    }
+
+    /// The event of a frame from the direct link (`None`: an empty one),
+    /// noting a hook's `hub_cpu`.
+    fn direct_frame(&self, msg: ToWorker) -> Option<(Incoming, Route)> {
+        let kind = msg.kind?;
+        if let to_worker::Kind::Hook(call) = &kind {
+            self.hub_cpu.note(call.hub_cpu);
+        }
+        Some((Incoming::Frame(kind), Route::Direct))
     }
 }
 

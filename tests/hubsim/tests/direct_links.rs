@@ -151,3 +151,35 @@ fn loading_unloading_and_failed_loads_leak_no_link() {
         fd_count() <= before
     });
 }
+
+#[test]
+fn frames_sent_while_the_worker_is_busy_are_read_together_and_all_served_in_order() {
+    // The worker reads what its link has in one go (docs/protocol.md
+    // "Direct links"): hooks the hub sent while it was busy come with the
+    // one it takes and wait their turn, and a pipelined call waits for them.
+    let _serial = serial();
+    let runner = Runner::start();
+    shim_env(&runner.socket(), 5_000);
+    let mut hub = Hub::open(&shim_path(), Generation::B).expect("hubsim opens the shim");
+    assert!(hub.load(&script("burst.py")) >= 0, "{}", runner.log());
+    let nicks: [&[u8]; 4] = [b"u1", b"u2", b"u3", b"u4"];
+    for nick in [b"alice".as_slice()].iter().chain(&nicks) {
+        assert!(login(&mut hub, nick));
+    }
+    // The first logout keeps the worker busy; the hub does not wait for
+    // any of them.
+    for nick in nicks {
+        assert!(hub.logout(nick));
+    }
+    hub.clear_records();
+    assert!(!hub.chat(b"alice", b"seen?"), "{}", runner.log());
+    let got = actions(&hub.records());
+    assert!(
+        got.iter()
+            .any(|r| r.as_slice() == b"USERMC alice\tVerlihub\tu1,u2,u3,u4"),
+        "{}\n{}",
+        show(&got),
+        runner.log()
+    );
+    assert_eq!(status_of(&runner, "burst.py").0, "direct");
+}
