@@ -11,6 +11,7 @@ layers around the script's function were most of it.
 """
 
 import marshal
+import select
 import time
 
 from . import _link
@@ -34,6 +35,12 @@ def next_event(channel):
     started = time.time()
     event, link = channel._next_main()
     channel._spin.waited(time.time() - started)
+    return _noted(channel, event, link)
+
+
+def _noted(channel, event, link):
+    """``event`` from ``link`` noted in ``channel._active`` as
+    :func:`next_event` says; ``(event, awaited on the direct link)``."""
     kind = event[0]
     if kind == "hook":
         awaited = event[2] not in _link.RESULT_IGNORED
@@ -42,6 +49,36 @@ def next_event(channel):
     if kind == "function":
         channel._active.append((event[1], link, True))
     return event, False
+
+
+def _quiet_event(channel):
+    """At human rates, the next event the short way: with no spin budget
+    and nothing held, queued or read ahead, sleeps in ``poll`` and reads
+    the link (``Channel._read_direct``); ``(event, seconds waited)``, the
+    wait not yet told to the spin budget (the caller does that after the
+    hook's answer: it only shapes the next wait). ``None`` in any other
+    case, or if what woke it was not one whole frame: :func:`next_event`
+    then finds it (the budget counts only that second, short wait)."""
+    if (
+        channel._spin._budget
+        or channel._held._frames
+        or channel._main.queue
+        or channel._dbuf
+        or channel._direct is None
+    ):
+        return None
+    started = time.time()
+    try:
+        ready = channel._poll.poll()
+    except (select.error, OSError):  # EINTR: the usual way retries
+        return None
+    if len(ready) != 1 or ready[0][0] == channel._wake_r:
+        return None
+    took = time.time() - started
+    event = channel._read_direct()
+    if event is None:
+        return None
+    return event, took
 
 
 def serve_hooks(channel, rt, names, rules, max_depth):
@@ -57,18 +94,31 @@ def serve_hooks(channel, rt, names, rules, max_depth):
     up on the module at each hook, called with the hub's values, an
     ``int`` result answered as it is, any other one mapped by
     ``rt.deliver_hook_result``, an exception handed to
-    ``rt.hook_raised``."""
-    module, count, active = rt.module, len(names), channel._active
+    ``rt.hook_raised``. At human rates the wait and the read take the
+    short way (:func:`_quiet_event`), and what only shapes the next wait
+    comes after the answer: on a hook that finds the worker asleep every
+    line run before the answer costs its cold cache lines
+    (docs/performance.md "Hooks at human rates")."""
+    module, count, active, spin = rt.module, len(names), channel._active, channel._spin
+    took = None
     # The usual answer, an int to the innermost hook the hub waits for on
     # the direct link, is written here as the compact frame
     # ``Channel.send_hook_result`` would make.
     while True:
-        event, direct = next_event(channel)
+        if took is not None:
+            spin.waited(took)
+        quiet = _quiet_event(channel)
+        if quiet is None:
+            took = None
+            event, direct = next_event(channel)
+        else:
+            event, took = quiet
+            event, direct = _noted(channel, event, DIRECT)
         if event[0] != "hook":
-            return event
+            break
         _, call_id, hook, args = event
         if hook in rules or hook >= count or rt.depth:
-            return event
+            break
         name = names[hook]
         fn = getattr(module, name, None)
         if not callable(fn):
@@ -91,3 +141,6 @@ def serve_hooks(channel, rt, names, rules, max_depth):
                 channel.send_hook_result(call_id, False, [result])
         else:
             rt.deliver_hook_result(call_id, hook, name, result)
+    if took is not None:
+        spin.waited(took)
+    return event
