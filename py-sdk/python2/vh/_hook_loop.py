@@ -107,7 +107,8 @@ def serve_hooks(channel, rt, names, rules, max_depth):
     while True:
         if took is not None:
             spin.waited(took)
-        quiet = _quiet_event(channel)
+        # (Back to back the budget is not nothing: no call to find that out.)
+        quiet = None if spin._budget else _quiet_event(channel)
         if quiet is None:
             took = None
             event, direct = next_event(channel)
