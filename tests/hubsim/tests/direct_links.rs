@@ -50,13 +50,18 @@ fn ping_pong(hub: &mut Hub, runner: &Runner) {
     }
 }
 
-/// A hub of `generation` on `runner` with ping.py loaded and alice in.
-fn hub_with_ping(runner: &Runner, generation: Generation) -> Hub {
+/// A hub of `generation` on `runner` with script `name` loaded and alice in.
+fn hub_with(runner: &Runner, generation: Generation, name: &str) -> Hub {
     shim_env(&runner.socket(), 5_000);
     let mut hub = Hub::open(&shim_path(), generation).expect("hubsim opens the shim");
-    assert!(hub.load(&script("ping.py")) >= 0, "{}", runner.log());
+    assert!(hub.load(&script(name)) >= 0, "{}", runner.log());
     assert!(login(&mut hub, b"alice"));
     hub
+}
+
+/// A hub of `generation` on `runner` with ping.py loaded and alice in.
+fn hub_with_ping(runner: &Runner, generation: Generation) -> Hub {
+    hub_with(runner, generation, "ping.py")
 }
 
 #[test]
@@ -159,11 +164,9 @@ fn frames_sent_while_the_worker_is_busy_are_read_together_and_all_served_in_orde
     // one it takes and wait their turn, and a pipelined call waits for them.
     let _serial = serial();
     let runner = Runner::start();
-    shim_env(&runner.socket(), 5_000);
-    let mut hub = Hub::open(&shim_path(), Generation::B).expect("hubsim opens the shim");
-    assert!(hub.load(&script("burst.py")) >= 0, "{}", runner.log());
+    let mut hub = hub_with(&runner, Generation::B, "burst.py");
     let nicks: [&[u8]; 4] = [b"u1", b"u2", b"u3", b"u4"];
-    for nick in [b"alice".as_slice()].iter().chain(&nicks) {
+    for nick in nicks {
         assert!(login(&mut hub, nick));
     }
     // The first logout keeps the worker busy; the hub does not wait for
