@@ -52,20 +52,15 @@ def _noted(channel, event, link):
 
 
 def _quiet_event(channel):
-    """At human rates, the next event the short way: with no spin budget
-    and nothing held, queued or read ahead, sleeps in ``poll`` and reads
-    the link (``Channel._read_direct``); ``(event, seconds waited)``, the
-    wait not yet told to the spin budget (the caller does that after the
-    hook's answer: it only shapes the next wait). ``None`` in any other
+    """At human rates (called only while the spin budget is nothing), the
+    next event the short way: with nothing held, queued or read ahead,
+    sleeps in ``poll`` and reads the link (``Channel._read_direct``);
+    ``(event, seconds waited)``, the wait not yet told to the spin budget
+    (the caller does that after the hook's answer: it only shapes the next
+    wait). ``None`` in any other
     case, or if what woke it was not one whole frame: :func:`next_event`
     then finds it (the budget counts only that second, short wait)."""
-    if (
-        channel._spin._budget
-        or channel._held._frames
-        or channel._main.queue
-        or channel._dbuf
-        or channel._direct is None
-    ):
+    if channel._held._frames or channel._main.queue or channel._dbuf or channel._direct is None:
         return None
     started = time.time()
     try:
