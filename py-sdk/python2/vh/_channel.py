@@ -93,6 +93,7 @@ class Channel(object):
         self._held = _held.Held()
         #: How long the main thread checks the direct link before it sleeps.
         self._spin = _spin.Adaptive(_spin.budget_from_env())
+        self._give_way = None  # _spin.give_way(), found at the first spin
         self._direct = None
         #: Bytes read from the direct link, not yet a whole frame's worth.
         self._dbuf = b""
@@ -184,8 +185,7 @@ class Channel(object):
                 if self._direct is None:
                     continue
             try:
-                # At human rates the budget is nothing: no spin, and no frame
-                # to find that out (docs/performance.md "Hooks at human rates").
+                # Budget nothing (human rates): no frame to find that out.
                 ready = (self._spin._budget and self._spin_for()) or self._poll.poll()
             except (select.error, OSError) as e:
                 if e.args and e.args[0] == errno.EINTR:
@@ -216,7 +216,8 @@ class Channel(object):
         budget = self._spin.budget()
         if not budget:
             return []
-        poll, give_way = self._poll.poll, _spin.give_way()
+        poll, give_way = self._poll.poll, self._give_way or _spin.give_way()
+        self._give_way = give_way
         end = time.time() + budget
         while True:
             ready = poll(0)
@@ -246,8 +247,7 @@ class Channel(object):
             word = _unpack_len(chunk)[0]
             event = None
             if word == (len(chunk) - 4) | COMPACT:
-                # A hook call (compact_event inlined: one frame fewer on
-                # every hook); anything else takes the buffered path below.
+                # A hook call (compact_event inlined); else the buffered path.
                 try:
                     t = _loads(chunk[4:])
                 except (ValueError, EOFError, TypeError):

@@ -23,24 +23,22 @@ RUNNER, DIRECT = "runner", "direct"
 _dumps = marshal.dumps
 
 
-def next_event(channel):
+def next_event(channel, woke=None):
     """The next event for the main thread of ``channel`` (a
     ``vh._channel.Channel``), and whether it is a request the hub waits
     for on the direct link: the pipelined calls held written first, the
     wait told to the spin budget, a hook or function call noted as the
     innermost request with its link and whether the hub waits for its
-    answer (``Channel._active``)."""
-    if channel._held._frames:
-        channel._write_direct(b"")
-    started = time.time()
-    event, link = channel._next_main()
-    channel._spin.waited(time.time() - started)
-    return _noted(channel, event, link)
-
-
-def _noted(channel, event, link):
-    """``event`` from ``link`` noted in ``channel._active`` as
-    :func:`next_event` says; ``(event, awaited on the direct link)``."""
+    answer (``Channel._active``). ``woke``: an event :func:`_quiet_event`
+    already read from the direct link, only to be noted."""
+    if woke is None:
+        if channel._held._frames:
+            channel._write_direct(b"")
+        started = time.time()
+        event, link = channel._next_main()
+        channel._spin.waited(time.time() - started)
+    else:
+        event, link = woke, DIRECT
     kind = event[0]
     if kind == "hook":
         awaited = event[2] not in _link.RESULT_IGNORED
@@ -108,8 +106,8 @@ def serve_hooks(channel, rt, names, rules, max_depth):
             took = None
             event, direct = next_event(channel)
         else:
-            event, took = quiet
-            event, direct = _noted(channel, event, DIRECT)
+            event, direct = next_event(channel, quiet[0])
+            took = quiet[1]
         if event[0] != "hook":
             break
         _, call_id, hook, args = event
