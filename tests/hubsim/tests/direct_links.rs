@@ -34,19 +34,30 @@ fn status_of(runner: &Runner, name: &str) -> (String, u64, String) {
     panic!("{name} not in the status:\n{out}");
 }
 
+/// Alice (logged in) says `line`; the script blocks it and answers her
+/// `answer` with `vh.usermc`.
+fn answered(hub: &mut Hub, runner: &Runner, line: &[u8], answer: &[u8]) {
+    hub.clear_records();
+    let shown = String::from_utf8_lossy(line);
+    assert!(
+        !hub.chat(b"alice", line),
+        "{shown} not blocked\n{}",
+        runner.log()
+    );
+    let want = [b"USERMC alice\tVerlihub\t".as_slice(), answer].concat();
+    let got = actions(&hub.records());
+    assert!(
+        got.contains(&want),
+        "{shown}: {}\n{}",
+        show(&got),
+        runner.log()
+    );
+}
+
 /// Sends 100 `!ping`s from alice (logged in) and checks every answer.
 fn ping_pong(hub: &mut Hub, runner: &Runner) {
-    for i in 0..100 {
-        hub.clear_records();
-        assert!(!hub.chat(b"alice", b"!ping"), "ping {i} blocked");
-        let got = actions(&hub.records());
-        assert!(
-            got.iter()
-                .any(|r| r.as_slice() == b"USERMC alice\tVerlihub\tpong"),
-            "ping {i}: {}\n{}",
-            show(&got),
-            runner.log()
-        );
+    for _ in 0..100 {
+        answered(hub, runner, b"!ping", b"pong");
     }
 }
 
@@ -174,15 +185,6 @@ fn frames_sent_while_the_worker_is_busy_are_read_together_and_all_served_in_orde
     for nick in nicks {
         assert!(hub.logout(nick));
     }
-    hub.clear_records();
-    assert!(!hub.chat(b"alice", b"seen?"), "{}", runner.log());
-    let got = actions(&hub.records());
-    assert!(
-        got.iter()
-            .any(|r| r.as_slice() == b"USERMC alice\tVerlihub\tu1,u2,u3,u4"),
-        "{}\n{}",
-        show(&got),
-        runner.log()
-    );
+    answered(&mut hub, &runner, b"seen?", b"u1,u2,u3,u4");
     assert_eq!(status_of(&runner, "burst.py").0, "direct");
 }
