@@ -174,11 +174,12 @@ impl Shim {
             // cannot be there yet, and `poll` returns at once if anything
             // is. At human rates that read was one more system call on
             // every hook (docs/performance.md "Hooks at human rates"). The
-            // budget is asked for only here and before a sleep: once the
-            // answer woke this thread, its traffic looks dense and the
-            // budget would sample `/proc/loadavg` (`cpus_busy`).
-            let skip_read = std::mem::take(&mut fresh) && self.spinner.budget().is_zero();
-            if !skip_read {
+            // budget is asked for only here and before a sleep (once for
+            // both on the first round): once the answer woke this thread,
+            // its traffic looks dense and the budget would sample
+            // `/proc/loadavg` (`cpus_busy`).
+            let budget = std::mem::take(&mut fresh).then(|| self.spinner.budget());
+            if !budget.is_some_and(|b| b.is_zero()) {
                 match self.read_link(link, Some(what)) {
                     LinkRead::Answer(o) => break o,
                     LinkRead::Handled => continue,
@@ -188,7 +189,8 @@ impl Shim {
                     LinkRead::Nothing => {}
                 }
             }
-            if !self.sleep_on(link, deadline) {
+            let budget = budget.unwrap_or_else(|| self.spinner.budget());
+            if !self.sleep_on(link, deadline, budget) {
                 break Outcome::TimedOut;
             }
         };
@@ -200,16 +202,16 @@ impl Shim {
     }
 
     /// Waits until `link` is readable, the IPC thread queued an event, or
-    /// `deadline` (`vh_proto::direct::wake`): checks for as long as the
-    /// spinner's budget says first (nothing while every CPU is busy), then
+    /// `deadline` (`vh_proto::direct::wake`): checks for `budget` (the
+    /// spinner's, asked for once per sleep) first (nothing while every CPU is busy), then
     /// sleeps in `poll`, and tells the spinner how long it waited. False
     /// on timeout.
-    fn sleep_on(&self, link: &DirectLink, deadline: Instant) -> bool {
+    fn sleep_on(&self, link: &DirectLink, deadline: Instant, budget: Duration) -> bool {
         let started = Instant::now();
         let woke = self.wake.wait(
             link.raw_fd(),
             Some(deadline),
-            self.spinner.budget(),
+            budget,
             || !self.ipc.events().is_empty(),
             || (),
         );
