@@ -118,6 +118,11 @@ pub const PACKAGE: &[(&str, &str)] = &[
     ),
 ];
 
+/// `vh/_native.so`: the Python 2 worker's compiled hook loop
+/// (`py-sdk/python2-native`, built by `runner/build.rs` for this binary's
+/// target), which `vh._hook_loop` uses where it loads.
+pub const NATIVE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/_native.so"));
+
 /// `vh/_link.py`: which hooks the hub does not wait for
 /// ([`vh_proto::hooks::RESULT_IGNORED`]), whose answers a worker sends to
 /// the runner rather than on its direct link (docs/protocol.md).
@@ -134,10 +139,10 @@ pub fn link_module() -> String {
     )
 }
 
-/// Writes [`PACKAGE`] and [`link_module`] into `dir` (created with mode
-/// 0700 if missing; the `vh` folder inside it too), each file through a new
-/// file and a rename, and returns `dir`, the directory to put on
-/// `PYTHONPATH`.
+/// Writes [`PACKAGE`], [`link_module`] and [`NATIVE`] into `dir` (created
+/// with mode 0700 if missing; the `vh` folder inside it too), each file
+/// through a new file and a rename (a worker may have the old module
+/// mapped), and returns `dir`, the directory to put on `PYTHONPATH`.
 ///
 /// # Errors
 /// The directory or a file cannot be created or written.
@@ -146,8 +151,9 @@ pub fn install(dir: &Path) -> std::io::Result<PathBuf> {
     builder.recursive(true).mode(0o700);
     builder.create(dir.join("vh"))?;
     let link = link_module();
-    let generated = [("vh/_link.py", link.as_str())];
-    for (name, text) in PACKAGE.iter().chain(generated.iter()) {
+    let generated = [("vh/_link.py", link.as_bytes()), ("vh/_native.so", NATIVE)];
+    let texts = PACKAGE.iter().map(|(name, text)| (*name, text.as_bytes()));
+    for (name, bytes) in texts.chain(generated) {
         let target = dir.join(name);
         let tmp = dir.join(format!("{name}.tmp{}", std::process::id()));
         let mut f = std::fs::OpenOptions::new()
@@ -156,7 +162,7 @@ pub fn install(dir: &Path) -> std::io::Result<PathBuf> {
             .truncate(true)
             .mode(0o600)
             .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(bytes)?;
         drop(f);
         std::fs::rename(&tmp, &target)?;
     }

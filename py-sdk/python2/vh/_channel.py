@@ -93,13 +93,13 @@ class Channel(object):
         self._held = _held.Held()
         #: How long the main thread checks the direct link before it sleeps.
         self._spin = _spin.Adaptive(_spin.budget_from_env())
-        self._give_way = None  # _spin.give_way(), found at the first spin
-        self._direct = None
+        self._give_way, self._direct = None, None  # _spin.give_way(): at the first spin
         #: Bytes read from the direct link, not yet a whole frame's worth.
         self._dbuf = b""
         if direct_fd >= 0:
             self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
             os.close(direct_fd)
+            self._dfd = self._direct.fileno()  # for vh._native's reads and writes
             self._wake_r, self._wake_w = os.pipe()
             _nonblocking(self._wake_r)
             _nonblocking(self._wake_w)

@@ -11,16 +11,43 @@ layers around the script's function were most of it.
 """
 
 import marshal
+import os
 import select
+import sys
 import time
 
 from . import _link
-from ._frames import COMPACT, HOOK_RESULT, WRITES_COMPACT, pack_len
+from ._frames import COMPACT, HOOK, HOOK_RESULT, WRITES_COMPACT, pack_len
 
 #: Which link a message came on or goes out on (``vh._channel``'s too).
 RUNNER, DIRECT = "runner", "direct"
 
 _dumps = marshal.dumps
+
+
+def _load_native():
+    """``vh._native``, this loop compiled (``py-sdk/python2-native``,
+    written here by vh-runner), or ``None`` where the Python loop below
+    runs instead: ``VH_PY2_NATIVE=0``, a debug or 32-bit build of Python
+    (whose objects it does not know), or a module that does not load (a
+    directory mounted ``noexec``: said once on stderr, the worker's log)."""
+    if (
+        os.environ.get("VH_PY2_NATIVE", "").strip() == "0"
+        or sys.version_info[0] != 2
+        or hasattr(sys, "gettotalrefcount")
+        or sys.maxsize < 2**32
+    ):
+        return None
+    try:
+        from . import _native
+    except ImportError as e:
+        if "No module named" not in str(e):
+            sys.stderr.write("vh: hooks run in Python: vh._native did not load: %s\n" % (e,))
+        return None
+    return _native
+
+
+_native = _load_native()
 
 
 def next_event(channel, woke=None):
@@ -75,6 +102,15 @@ def _quiet_event(channel):
 
 
 def serve_hooks(channel, rt, names, rules, max_depth):
+    """Runs the hooks of ``channel`` until an event the main loop must
+    handle, compiled (``vh._native``) where it loaded, else in Python
+    (:func:`serve_hooks_in_python`, whose rules both follow)."""
+    if _native is not None:
+        return _native.serve_hooks(channel, rt, names, rules, max_depth, _NATIVE_CONFIG)
+    return serve_hooks_in_python(channel, rt, names, rules, max_depth)
+
+
+def serve_hooks_in_python(channel, rt, names, rules, max_depth):
     """Runs the hooks of ``channel``, plain ones here, until an event the
     main loop must handle (``vh._main_loop.serve_script``), which it
     returns as ``Channel.recv_main`` does. ``rt`` is the runtime,
@@ -138,3 +174,8 @@ def serve_hooks(channel, rt, names, rules, max_depth):
     if took is not None:
         spin.waited(took)
     return event
+
+
+#: What ``vh._native.serve_hooks`` takes from here (``Config`` in
+#: ``py-sdk/python2-native/src/serve.rs``, in this order).
+_NATIVE_CONFIG = (next_event, _link.RESULT_IGNORED, DIRECT, HOOK, HOOK_RESULT, COMPACT)

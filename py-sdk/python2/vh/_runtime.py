@@ -146,16 +146,22 @@ class Runtime(object):
         self.depth -= 1
         self.deliver_hook_result(call_id, hook, name, result)
 
-    def hook_raised(self, call_id, hook, name):
-        """Says that the script's function ``name`` raised (the exception
-        being handled: call this in the ``except`` block of the frame that
-        called the function) with its traceback, as A did, and answers
-        hook ``call_id`` as for ``None`` (docs/abi.md §4.3)."""
+    def hook_raised(self, call_id, hook, name, raised=None):
+        """Says that the script's function ``name`` raised with its
+        traceback, as A did, and answers hook ``call_id`` as for ``None``
+        (docs/abi.md §4.3). The exception is the one being handled (call
+        this in the ``except`` block of the frame that called the
+        function), or ``raised``, ``(type, value, traceback)`` from
+        ``vh._native``, which calls the function from C."""
         _print("%s Call (%s): failed" % (self._tag(), name))
-        # From the script's function on, as the plugin printed it (the
-        # frame above it is the worker's: run_hook or vh._hook_loop).
-        kind, error, tb = sys.exc_info()
-        traceback.print_exception(kind, error, tb.tb_next if tb is not None else None)
+        if raised is None:
+            # From the script's function on, as the plugin printed it (the
+            # frame above it is the worker's: run_hook or vh._hook_loop).
+            kind, error, tb = sys.exc_info()
+            tb = tb.tb_next if tb is not None else None
+        else:
+            kind, error, tb = raised
+        traceback.print_exception(kind, error, tb)
         sys.stderr.flush()
         self.deliver_hook_result(call_id, hook, name, None)
 

@@ -74,10 +74,44 @@ fn load(hub: &mut Hub, runner: &Runner, path: &Path) -> i32 {
 fn a_classic_python2_script_loads_by_the_automatic_choice_and_keeps_a_semantics() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
-    // With a direct link to the hub, and relayed through the runner.
-    for (extra, link) in [("", "direct"), ("direct_link = false\n", "runner")] {
+    // With a direct link to the hub (hooks in the compiled loop, and in
+    // the Python one), and relayed through the runner.
+    for (extra, link) in [
+        ("", "direct"),
+        (PYTHON_LOOP, "direct"),
+        ("direct_link = false\n", "runner"),
+    ] {
         let runner = Runner::start_with(&config(&py2, extra));
         classic_script(&runner, link);
+    }
+}
+
+/// `[defaults]` line that turns the Python 2 worker's compiled hook loop
+/// (`vh._native`) off: hooks run in `vh._hook_loop`'s Python loop.
+const PYTHON_LOOP: &str = "env = { VH_PY2_NATIVE = \"0\" }\n";
+
+#[test]
+fn python2_hooks_run_in_the_compiled_loop_unless_it_is_turned_off() {
+    let _serial = serial();
+    let Some(py2) = python2() else { return };
+    // loop2.py names the function that called its hook: the compiled loop
+    // is called from `serve_hooks` and adds no Python frame of its own.
+    for (extra, caller) in [(PYTHON_LOOP, "serve_hooks_in_python"), ("", "serve_hooks")] {
+        let runner = Runner::start_with(&config(&py2, extra));
+        let mut hub = open(&runner, Generation::A);
+        load(&mut hub, &runner, &script("loop2.py"));
+        assert!(login(&mut hub, b"bob", 0));
+        for _ in 0..3 {
+            let (ok, acts) = say(&mut hub, b"bob", b"!loop");
+            assert!(!ok, "0 blocks");
+            assert_eq!(
+                acts,
+                vec![usermc(b"bob", caller.as_bytes())],
+                "{}",
+                show(&acts)
+            );
+            assert!(say(&mut hub, b"bob", b"hello").0, "1 allows");
+        }
     }
 }
 

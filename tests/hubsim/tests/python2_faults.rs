@@ -19,14 +19,17 @@ use vh_hubsim::{Generation, HookArg, Hub};
 fn an_exception_in_a_python2_hook_allows_and_logs_the_traceback() {
     let _serial = serial();
     let Some(py2) = python2() else { return };
-    let runner = Runner::start_with(&config(&py2, ""));
-    let (_hub, text) = faults::exception_in_hook(
-        &runner,
-        &script("raise2.py"),
-        "ZeroDivisionError: integer division or modulo by zero",
-    );
-    assert!(text.contains("Call (OnParsedMsgChat): failed"), "{text}");
-    assert_eq!(status_row(&runner, "raise2.py")["PY"], "2.7");
+    // Hooks run in the compiled loop (`vh._native`), then in the Python one.
+    for extra in ["", "env = { VH_PY2_NATIVE = \"0\" }\n"] {
+        let runner = Runner::start_with(&config(&py2, extra));
+        let (_hub, text) = faults::exception_in_hook(
+            &runner,
+            &script("raise2.py"),
+            "ZeroDivisionError: integer division or modulo by zero",
+        );
+        assert!(text.contains("Call (OnParsedMsgChat): failed"), "{text}");
+        assert_eq!(status_row(&runner, "raise2.py")["PY"], "2.7");
+    }
 }
 
 #[test]

@@ -1,0 +1,128 @@
+//! `vh._native`: the Python 2.7 worker's hook loop, compiled.
+//!
+//! The Python 3 worker runs its plain hooks in Rust (`py-sdk/src/hook_loop.rs`);
+//! the Python 2 worker ran them in Python (`vh._hook_loop`), and a hook
+//! that finds its worker asleep pays for every line of interpreter code it
+//! runs cold (docs/performance.md "The Python 2 worker's compiled loop").
+//! This module is the same loop built for CPython 2.7 without its headers
+//! ([`ffi`]): admins' machines have Python 2.7 but no compiler and no
+//! Python 2 headers, so vh-runner carries the module (built by
+//! `runner/build.rs` from this crate's sources) and writes it into the
+//! Python 2 `vh` package at start-up. `vh._hook_loop` uses it when it
+//! loads, and runs its own Python loop when it does not (a debug build of
+//! Python, a directory mounted `noexec`, `VH_PY2_NATIVE=0`).
+//!
+//! Functions, called from `vh._hook_loop` only:
+//! - `serve_hooks(channel, rt, names, rules, max_depth, config)`: runs
+//!   plain hooks until an event the main loop must handle, and returns it
+//!   ([`serve`]);
+//! - `waited(spin, seconds)`: `Adaptive.waited` ([`spin`]), for its test.
+
+mod ffi;
+mod link;
+mod py;
+mod serve;
+mod spin;
+
+use std::ffi::{c_char, c_long};
+use std::ptr::null_mut;
+use std::time::Duration;
+
+use ffi::{METH_VARARGS, PyMethodDef, PyObject};
+use py::{Owned, PyResult};
+
+/// The `index`-th argument of `args`, borrowed for the call.
+fn arg(args: *mut PyObject, index: isize) -> PyResult<*mut PyObject> {
+    // SAFETY: `args` is the call's argument tuple.
+    let item = unsafe { ffi::PyTuple_GetItem(args, index) };
+    if item.is_null() {
+        Err(py::Raised)
+    } else {
+        Ok(item)
+    }
+}
+
+/// `NULL` for an error, the object otherwise, as C functions answer.
+fn to_c(got: PyResult<Owned>) -> *mut PyObject {
+    got.map_or(null_mut(), Owned::into_ptr)
+}
+
+fn config(cfg: *mut PyObject) -> PyResult<serve::Config> {
+    let long = |i| -> PyResult<c_long> {
+        let v = py::item(cfg, i)?;
+        // SAFETY: `v` is live.
+        Ok(unsafe { ffi::PyInt_AsLong(v.as_ptr()) })
+    };
+    Ok(serve::Config {
+        next_event: py::item(cfg, 0)?,
+        result_ignored: py::item(cfg, 1)?,
+        direct: py::item(cfg, 2)?,
+        hook_tag: long(3)?,
+        result_tag: long(4)?,
+        compact: u32::try_from(long(5)?).unwrap_or(0x8000_0000),
+    })
+}
+
+unsafe extern "C" fn serve_hooks(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
+    to_c((|| {
+        let cfg = config(arg(args, 5)?)?;
+        serve::serve(
+            arg(args, 0)?,
+            arg(args, 1)?,
+            arg(args, 2)?,
+            arg(args, 3)?,
+            &cfg,
+        )
+    })())
+}
+
+unsafe extern "C" fn waited(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
+    to_c((|| {
+        let took = py::float(arg(args, 1)?)?;
+        spin::waited(arg(args, 0)?, Duration::from_secs_f64(took.max(0.0)))?;
+        // SAFETY: `None`, borrowed from the interpreter.
+        Ok(unsafe { Owned::borrowed(ffi::none()) })
+    })())
+}
+
+/// The module's functions; the interpreter keeps the pointer, so the
+/// table lives as long as the process.
+static mut METHODS: [PyMethodDef; 3] = [
+    PyMethodDef {
+        ml_name: c"serve_hooks".as_ptr(),
+        ml_meth: Some(serve_hooks),
+        ml_flags: METH_VARARGS,
+        ml_doc: c"Runs plain hooks until an event the main loop must handle.".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"waited".as_ptr(),
+        ml_meth: Some(waited),
+        ml_flags: METH_VARARGS,
+        ml_doc: c"Adaptive.waited(seconds), compiled.".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: std::ptr::null::<c_char>(),
+        ml_meth: None,
+        ml_flags: 0,
+        ml_doc: std::ptr::null::<c_char>(),
+    },
+];
+
+/// The module's entry point, which Python 2.7 calls `init<name>`.
+///
+/// # Safety
+/// Called by the interpreter once, with the GIL held.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn init_native() {
+    // SAFETY: the table is static and NULL-terminated; the name and doc
+    // are static C strings. A NULL result has set the import's error.
+    unsafe {
+        ffi::Py_InitModule4_64(
+            c"_native".as_ptr(),
+            (&raw mut METHODS).cast(),
+            c"The Python 2 worker's compiled hook loop (vh-runner).".as_ptr(),
+            null_mut(),
+            ffi::PYTHON_API_VERSION,
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Owned references and the few object operations the hook loop makes,
+//! over [`crate::ffi`]. Every function here needs the GIL held by the
+//! calling thread, and an `Err(Raised)` means a Python exception is set.
+
+use std::ffi::{CStr, c_char, c_long};
+use std::ptr::NonNull;
+
+use crate::ffi::{self, PyObject};
+
+/// A Python exception is set on this thread (the caller returns `NULL`
+/// to the interpreter, or clears it).
+#[derive(Debug)]
+pub struct Raised;
+
+/// What the loop's steps return.
+pub type PyResult<T> = Result<T, Raised>;
+
+/// A new (owned) reference, released when dropped.
+pub struct Owned(NonNull<PyObject>);
+
+impl Owned {
+    /// Takes a new reference from a C API call; `NULL` means the call
+    /// raised.
+    pub fn new(ptr: *mut PyObject) -> PyResult<Self> {
+        NonNull::new(ptr).map(Self).ok_or(Raised)
+    }
+
+    /// A new reference to the borrowed `ptr` (not `NULL`).
+    ///
+    /// # Safety
+    /// `ptr` is a live object.
+    pub unsafe fn borrowed(ptr: *mut PyObject) -> Self {
+        // SAFETY: the caller says it is live; a new reference keeps it so.
+        unsafe { ffi::Py_IncRef(ptr) };
+        Self(NonNull::new(ptr).expect("a borrowed reference is never NULL"))
+    }
+
+    pub fn as_ptr(&self) -> *mut PyObject {
+        self.0.as_ptr()
+    }
+
+    /// Gives the reference away (to a call that steals it).
+    pub fn into_ptr(self) -> *mut PyObject {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    /// True if this is `None`.
+    pub fn is_none(&self) -> bool {
+        self.as_ptr() == ffi::none()
+    }
+
+    /// True if this is exactly of type `ty`.
+    pub fn is(&self, ty: ffi::Type) -> bool {
+        // SAFETY: an owned reference is live.
+        unsafe { ffi::is_exact(self.as_ptr(), ty) }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference; the GIL is held (module docs).
+        unsafe { ffi::Py_DecRef(self.0.as_ptr()) }
+    }
+}
+
+/// `getattr(o, name)`.
+pub fn getattr(o: *mut PyObject, name: &CStr) -> PyResult<Owned> {
+    // SAFETY: `o` is live (the caller's), `name` NUL-terminated.
+    Owned::new(unsafe { ffi::PyObject_GetAttrString(o, name.as_ptr()) })
+}
+
+/// `setattr(o, name, v)`.
+pub fn setattr(o: *mut PyObject, name: &CStr, v: *mut PyObject) -> PyResult<()> {
+    // SAFETY: as in `getattr`; `v` is live.
+    match unsafe { ffi::PyObject_SetAttrString(o, name.as_ptr(), v) } {
+        0 => Ok(()),
+        _ => Err(Raised),
+    }
+}
+
+/// A new tuple of `items` (their references are taken).
+pub fn tuple(items: Vec<Owned>) -> PyResult<Owned> {
+    // SAFETY: a new tuple is filled at every index before it is used.
+    unsafe {
+        let t = Owned::new(ffi::PyTuple_New(items.len() as ffi::Py_ssize_t))?;
+        for (i, item) in items.into_iter().enumerate() {
+            ffi::PyTuple_SetItem(t.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
+        }
+        Ok(t)
+    }
+}
+
+/// `callable(*args)`.
+pub fn call(callable: *mut PyObject, args: Vec<Owned>) -> PyResult<Owned> {
+    let args = tuple(args)?;
+    // SAFETY: both live.
+    Owned::new(unsafe { ffi::PyObject_Call(callable, args.as_ptr(), std::ptr::null_mut()) })
+}
+
+/// `o.name(*args)`.
+pub fn call_method(o: *mut PyObject, name: &CStr, args: Vec<Owned>) -> PyResult<Owned> {
+    let method = getattr(o, name)?;
+    call(method.as_ptr(), args)
+}
+
+/// `int(v)` for a C long.
+pub fn int(v: c_long) -> PyResult<Owned> {
+    // SAFETY: plain constructor.
+    Owned::new(unsafe { ffi::PyInt_FromLong(v) })
+}
+
+/// A byte string (`str`) of `bytes`.
+pub fn bytes(bytes: &[u8]) -> PyResult<Owned> {
+    // SAFETY: `bytes` is valid for its length.
+    Owned::new(unsafe {
+        ffi::PyString_FromStringAndSize(
+            bytes.as_ptr().cast::<c_char>(),
+            bytes.len() as ffi::Py_ssize_t,
+        )
+    })
+}
+
+/// The bytes of a `str` object, borrowed from it.
+pub fn as_bytes(o: &Owned) -> PyResult<&[u8]> {
+    let mut ptr = std::ptr::null_mut();
+    let mut len = 0;
+    // SAFETY: out-pointers are valid; the bytes live as long as `o`.
+    unsafe {
+        if ffi::PyString_AsStringAndSize(o.as_ptr(), &mut ptr, &mut len) != 0 {
+            return Err(Raised);
+        }
+        Ok(std::slice::from_raw_parts(ptr.cast::<u8>(), len as usize))
+    }
+}
+
+/// `len(o)`.
+pub fn len(o: *mut PyObject) -> PyResult<usize> {
+    // SAFETY: `o` is live.
+    usize::try_from(unsafe { ffi::PyObject_Size(o) }).map_err(|_| Raised)
+}
+
+/// `bool(o)`.
+pub fn truthy(o: *mut PyObject) -> PyResult<bool> {
+    // SAFETY: `o` is live.
+    match unsafe { ffi::PyObject_IsTrue(o) } {
+        -1 => Err(Raised),
+        n => Ok(n != 0),
+    }
+}
+
+/// `o[i]` of a tuple or list.
+pub fn item(o: *mut PyObject, i: usize) -> PyResult<Owned> {
+    // SAFETY: `o` is live.
+    Owned::new(unsafe { ffi::PySequence_GetItem(o, i as ffi::Py_ssize_t) })
+}
+
+/// `float(o)` of a number.
+pub fn float(o: *mut PyObject) -> PyResult<f64> {
+    // SAFETY: `o` is live.
+    let v = unsafe { ffi::PyFloat_AsDouble(o) };
+    // SAFETY: plain query.
+    if v == -1.0 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        return Err(Raised);
+    }
+    Ok(v)
+}
+
+/// Raises `exc` with `message` and returns the error to pass up.
+pub fn raise(exc: *mut PyObject, message: &CStr) -> Raised {
+    // SAFETY: `exc` is an exception type, `message` NUL-terminated.
+    unsafe { ffi::PyErr_SetString(exc, message.as_ptr()) };
+    Raised
+}
+
+/// Runs `f` with the GIL released (it must not touch Python objects).
+pub fn without_gil<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: the thread holds the GIL (module docs), given back below.
+    let state = unsafe { ffi::PyEval_SaveThread() };
+    let out = f();
+    // SAFETY: `state` is this thread's, from the call above.
+    unsafe { ffi::PyEval_RestoreThread(state) };
+    out
+}

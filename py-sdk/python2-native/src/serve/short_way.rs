@@ -1,0 +1,164 @@
+//! The short way to the next event (see the parent module), and the
+//! noting of a request the way `vh._hook_loop.next_event` notes it.
+
+use std::time::Duration;
+
+use super::{Config, Event, direct_fd};
+use crate::ffi::{self, PyObject};
+use crate::link;
+use crate::py::{self, Owned, PyResult, Raised};
+
+/// The next event read the short way, with how long its wait took; `None`
+/// when the channel's Python methods must find it: calls held, events
+/// queued by the reader thread or bytes read ahead, no direct link, the
+/// wake-up pipe woke the thread, or the read was not a whole frame for the
+/// main thread (`Channel._buffered_direct` then has its bytes).
+pub(super) fn short_way(
+    channel: *mut PyObject,
+    spin: *mut PyObject,
+    cfg: &Config,
+    buf: &mut [u8],
+) -> PyResult<Option<(Owned, Duration)>> {
+    let held = py::getattr(py::getattr(channel, c"_held")?.as_ptr(), c"_frames")?;
+    let queued = py::getattr(py::getattr(channel, c"_main")?.as_ptr(), c"queue")?;
+    if py::len(held.as_ptr())? > 0
+        || py::len(queued.as_ptr())? > 0
+        || py::len(py::getattr(channel, c"_dbuf")?.as_ptr())? > 0
+    {
+        return Ok(None);
+    }
+    let Some(fd) = direct_fd(channel)? else {
+        return Ok(None);
+    };
+    let pipe = py::getattr(channel, c"_wake_r")?;
+    // SAFETY: an int attribute (an fd).
+    let pipe = unsafe { ffi::PyInt_AsLong(pipe.as_ptr()) } as i32;
+    // Budget nothing (human rates): no call to find that out, as in Python.
+    let mut budget = py::float(py::getattr(spin, c"_budget")?.as_ptr())?;
+    if budget > 0.0 {
+        budget = py::float(py::call_method(spin, c"budget", vec![])?.as_ptr())?;
+    }
+    let spin_for = Duration::from_secs_f64(budget.max(0.0));
+    let (ready, took) = match py::without_gil(|| link::wait(fd, pipe, spin_for)) {
+        Ok(got) => got,
+        Err(_) => {
+            // EINTR: the signal's Python handler runs now, as it would
+            // after Python's own `poll`; the usual way waits again.
+            // SAFETY: with the GIL held.
+            if unsafe { ffi::PyErr_CheckSignals() } != 0 {
+                return Err(Raised);
+            }
+            return Ok(None);
+        }
+    };
+    if !ready.link || ready.pipe {
+        return Ok(None);
+    }
+    let n = match py::without_gil(|| link::read(fd, buf)) {
+        Ok(n) => n,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(_) => 0,
+    };
+    if n == 0 {
+        // The hub closed (or broke) the link: all through the runner now.
+        py::call_method(channel, c"_drop_direct", vec![])?;
+        return Ok(None);
+    }
+    let chunk = &buf[..n];
+    if let Some(event) = compact_hook(chunk, cfg)? {
+        return Ok(Some((event, took)));
+    }
+    py::setattr(channel, c"_dbuf", py::bytes(chunk)?.as_ptr())?;
+    let event = py::call_method(channel, c"_buffered_direct", vec![])?;
+    Ok((!event.is_none()).then_some((event, took)))
+}
+
+/// `("hook", call_id, hook, args)` if `chunk` is exactly one compact hook
+/// frame (`_channel._read_direct`'s usual read), else `None`.
+fn compact_hook(chunk: &[u8], cfg: &Config) -> PyResult<Option<Owned>> {
+    let Some((word, body)) = chunk.split_first_chunk::<4>() else {
+        return Ok(None);
+    };
+    if body.is_empty() || u32::from_le_bytes(*word) != body.len() as u32 | cfg.compact {
+        return Ok(None);
+    }
+    // SAFETY: `body` is valid for its length.
+    let t =
+        unsafe { ffi::PyMarshal_ReadObjectFromString(body.as_ptr().cast(), body.len() as isize) };
+    let Ok(t) = Owned::new(t) else {
+        // Not marshal data: the buffered way says what is wrong with it.
+        // SAFETY: clears the error just set.
+        unsafe { ffi::PyErr_Clear() };
+        return Ok(None);
+    };
+    // SAFETY: `t` is live.
+    if !t.is(ffi::Type::Tuple) || unsafe { ffi::PyTuple_Size(t.as_ptr()) } != 4 {
+        return Ok(None);
+    }
+    let tag = py::item(t.as_ptr(), 0)?;
+    // SAFETY: `tag` is live and an int.
+    if !tag.is(ffi::Type::Int) || unsafe { ffi::PyInt_AsLong(tag.as_ptr()) } != cfg.hook_tag {
+        return Ok(None);
+    }
+    let args = py::item(t.as_ptr(), 3)?;
+    if !args.is(ffi::Type::List) {
+        return Ok(None);
+    }
+    py::tuple(vec![
+        py::bytes(b"hook")?,
+        py::item(t.as_ptr(), 1)?,
+        py::item(t.as_ptr(), 2)?,
+        args,
+    ])
+    .map(Some)
+}
+
+/// Notes `event`, read on the direct link, as `next_event` does: a hook
+/// or function call becomes the innermost request
+/// (`Channel._active.append((call_id, DIRECT, awaited))`).
+pub(super) fn note(
+    (event, took): (Owned, Duration),
+    active: *mut PyObject,
+    cfg: &Config,
+) -> PyResult<Event> {
+    let kind = py::item(event.as_ptr(), 0)?;
+    let kind = py::as_bytes(&kind).unwrap_or_default().to_vec();
+    let mut awaited_direct = false;
+    if kind == b"hook" || kind == b"function" {
+        let awaited = if kind == b"hook" {
+            let hook = py::item(event.as_ptr(), 2)?;
+            // SAFETY: both live.
+            match unsafe { ffi::PySequence_Contains(cfg.result_ignored.as_ptr(), hook.as_ptr()) } {
+                0 => true,
+                1 => false,
+                _ => return Err(Raised),
+            }
+        } else {
+            true
+        };
+        awaited_direct = kind == b"hook" && awaited;
+        // SAFETY: a plain constructor.
+        let flag = Owned::new(unsafe { ffi::PyBool_FromLong(awaited.into()) })?;
+        // SAFETY: `cfg.direct` is live.
+        let link = unsafe { Owned::borrowed(cfg.direct.as_ptr()) };
+        let entry = py::tuple(vec![py::item(event.as_ptr(), 1)?, link, flag])?;
+        // SAFETY: `active` is a list.
+        if unsafe { ffi::PyList_Append(active, entry.as_ptr()) } != 0 {
+            return Err(Raised);
+        }
+    }
+    // SAFETY: clears what `as_bytes` may have raised for a non-str kind.
+    unsafe { ffi::PyErr_Clear() };
+    Ok(Event {
+        event,
+        awaited_direct,
+        took: Some(took),
+    })
+}
