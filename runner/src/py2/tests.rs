@@ -32,7 +32,7 @@ fn python3_failures_under_python2_are_told_from_others() {
 
 #[test]
 fn the_package_is_written_privately() {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("pkg");
     install(&target).unwrap();
@@ -41,9 +41,16 @@ fn the_package_is_written_privately() {
     for (name, text) in PACKAGE {
         assert_eq!(&std::fs::read_to_string(target.join(name)).unwrap(), text);
     }
-    // Again over the old files (a runner restart).
+    let native = target.join("vh/_native.so");
+    assert_eq!(std::fs::read(&native).unwrap(), NATIVE);
+    // Again over the old files (a runner restart): the compiled module is
+    // a new file renamed over the old one, never rewritten in place (a
+    // worker running may have the old one mapped).
+    let before = std::fs::metadata(&native).unwrap().ino();
     install(&target).unwrap();
     assert!(target.join("vh/_schema.py").exists());
+    assert_ne!(std::fs::metadata(&native).unwrap().ino(), before);
+    assert_eq!(std::fs::read(&native).unwrap(), NATIVE);
 }
 
 #[test]
