@@ -13,8 +13,9 @@
 //! * vh-runner with a Python 3 worker and with a Python 2.7 worker
 //!   (`python = python2.7`), the same two scripts, on direct links.
 //!
-//! The series take turns event by event (the raw ping-pong, then each
-//! vh-runner series, then again), and the in-process child runs its own
+//! The series take turns event by event (the raw ping-pong, the Python
+//! floor loops and each vh-runner series, in an order that shifts by one
+//! each turn), and the in-process child runs its own
 //! events at the same time, half an interval off the bench's: a paced
 //! hook's cost is mostly its cold cache lines, whose price changes several
 //! times over from one second of a shared machine to the next
@@ -250,7 +251,12 @@ pub fn run(
         let before: Vec<ThreadStat> = workers.iter().map(|&w| main_thread(w)).collect();
         for i in 0..turn * per_round as u64 {
             let due = t0 + i * interval;
-            let k = (i % turn) as usize;
+            // The order shifts by one each turn, so that every series
+            // follows every other one equally often: in a fixed order the
+            // first shim call of a turn came after the echoes' events (a
+            // Python process each) and the others right after a shim call,
+            // a difference in cold cache lines only one series paid.
+            let k = ((i % turn + i / turn) % turn) as usize;
             let Some(k) = k.checked_sub(echoes.len()) else {
                 let (c0, _) = this_thread();
                 let l = echoes[k].at(due)?;
