@@ -217,7 +217,8 @@ fn name_ptr(name: &Owned) -> PyResult<*const std::ffi::c_char> {
 fn answer_no_opinion(channel: *mut PyObject, call_id: Owned) -> PyResult<()> {
     // SAFETY: a new empty list.
     let empty = Owned::new(unsafe { ffi::PyList_New(0) })?;
-    let yes = py::int(1)?;
+    // SAFETY: a plain constructor (`True`, as Python passes it).
+    let yes = Owned::new(unsafe { ffi::PyBool_FromLong(1) })?;
     py::call_method(channel, c"send_hook_result", vec![call_id, yes, empty])?;
     Ok(())
 }

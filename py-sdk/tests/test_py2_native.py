@@ -1,0 +1,180 @@
+"""The Python 2 worker's compiled hook loop (``vh._native``, built from
+``py-sdk/python2-native`` and shipped by vh-runner) against its Python
+loop (``vh._hook_loop.serve_hooks_in_python``): a real Python 2.7 runs the
+package as ``vh-runner py2-package`` writes it, with a real channel on
+socketpairs, a real runtime and a script module; a thread plays the hub,
+sending hook frames one at a time (and two at once) and reading each
+answer. Both loops must put the same bytes on the link, print the same
+lines and tracebacks, and stop at the same event.
+
+End to end (hubsim driving the shim, the runner, both loops) in
+``tests/hubsim/tests/python2.rs``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = ROOT / "target" / "debug" / "vh-runner"
+
+#: The hub and the worker's main thread, in one Python 2.7 process.
+_DRIVER = r"""
+import marshal, os, socket, struct, sys, threading, types
+sys.path.insert(0, sys.argv[1])
+from vh import _channel, _hook_loop, _runtime
+from vh._hooks import HOOK_INDEX, HOOK_NAMES, ON_TIMER
+from vh._limits import MAX_DEPTH
+from vh._main_loop import ON_SCRIPT_COMMAND
+
+print("loop: %s" % ("compiled" if _hook_loop._native is not None else "python"))
+runner_end, worker_runner = socket.socketpair()
+hub, worker_direct = socket.socketpair()
+channel = _channel.Channel(os.dup(worker_runner.fileno()), os.dup(worker_direct.fileno()))
+rt = _runtime.Runtime(channel, 7, "t.py")
+#: A pipelined call's compact frame, as the script's vh.usermc would hold it.
+body = marshal.dumps((3, 99, "SendPMToAll", ["held", "op", 1, 9]))
+PIPELINED = struct.pack("<I", len(body) | 0x80000000) + body
+
+def OnParsedMsgChat(nick, message):
+    if message == "raise":
+        return 1 // 0
+    if message == "none":
+        return None
+    if message == "pair":
+        return (None, 0)
+    if message == "held":
+        channel._held.push(PIPELINED)
+        return 0
+    if message == "long":
+        return 5L
+    return len(nick) + len(message)
+
+script = types.ModuleType("script")
+script.OnParsedMsgChat = OnParsedMsgChat
+script.OnOperatorCommand = 5  # not callable: no opinion
+rt.module = script
+
+def frame(call_id, hook, args):
+    body = marshal.dumps((1, call_id, hook, args))
+    return struct.pack("<I", len(body) | 0x80000000) + body
+
+CHAT = HOOK_INDEX["OnParsedMsgChat"]
+answers = []
+unread = [b""]
+
+def read_answer():
+    # One frame from the stream (however the writes were cut).
+    while True:
+        buf = unread[0]
+        if len(buf) >= 4:
+            end = 4 + (struct.unpack("<I", buf[:4])[0] & 0x7FFFFFFF)
+            if len(buf) >= end:
+                answers.append(buf[:end])
+                unread[0] = buf[end:]
+                return
+        unread[0] = buf + hub.recv(1 << 16)
+
+def play():
+    hub.settimeout(10)
+    call_id = 0
+    for message in ["hi", "raise", "none", "pair", "held", "long", "\xff\xfe bytes"]:
+        call_id += 1
+        hub.sendall(frame(call_id, CHAT, ["nick\xe9", message]))
+        read_answer()
+        if message == "held":
+            read_answer()  # the held call came first, then the result
+    for hook in ("OnUserLogin", "OnOperatorCommand"):
+        call_id += 1
+        hub.sendall(frame(call_id, HOOK_INDEX[hook], ["nick"]))
+        read_answer()
+    # Two hooks in one write: the first read holds both.
+    hub.sendall(frame(20, CHAT, ["a", "b"]) + frame(21, CHAT, ["c", "dd"]))
+    read_answer()
+    read_answer()
+    # A hook with rules of its own ends the loop's run.
+    hub.sendall(frame(30, ON_TIMER, [1.5]))
+
+player = threading.Thread(target=play)
+player.start()
+event = _hook_loop.serve_hooks(channel, rt, HOOK_NAMES, (ON_SCRIPT_COMMAND, ON_TIMER), MAX_DEPTH)
+player.join()
+print("returned: %r" % (event,))
+print("active: %r, depth: %r" % (channel._active, rt.depth))
+for a in answers:
+    print("answer: %r" % (a,))
+sys.stdout.flush()
+"""
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not RUNNER.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{RUNNER} is not built (make build)")
+        pytest.skip(f"{RUNNER} is not built (make build)")
+    out = tmp_path_factory.mktemp("py2pkg")
+    subprocess.run([str(RUNNER), "py2-package", str(out)], check=True, capture_output=True)
+    assert (out / "vh" / "_native.so").is_file()
+    return out
+
+
+def _drive(
+    python2: str, package: Path, native: bool, spin_us: str
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, VH_PY2_NATIVE="1" if native else "0", VH_SPIN_US=spin_us)
+    got = subprocess.run(
+        [python2, "-B", "-c", _DRIVER, str(package)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert got.returncode == 0, got.stderr
+    return got
+
+
+@pytest.mark.parametrize("spin_us", ["0", "50"], ids=["sleeping", "spinning"])
+def test_the_compiled_loop_answers_as_the_python_loop_byte_for_byte(
+    python2: str, package: Path, spin_us: str
+) -> None:
+    # Each wait sleeps at once (no spin budget), or checks the link for up
+    # to 50 us first.
+    compiled = _drive(python2, package, True, spin_us)
+    python = _drive(python2, package, False, spin_us)
+    assert compiled.stdout.splitlines()[0] == "loop: compiled"
+    assert python.stdout.splitlines()[0] == "loop: python"
+    assert compiled.stdout.splitlines()[1:] == python.stdout.splitlines()[1:]
+    assert compiled.stderr == python.stderr
+    out = compiled.stdout
+    # The rules' hook came back to the main loop, noted as the innermost
+    # request; every plain one was answered and forgotten.
+    assert "returned: ('hook', 30, 37, [1.5])" in out
+    assert "active: [(30, 'direct', True)], depth: 0" in out
+    # An int answered as a compact result, (2, call id, False, [value]):
+    # len("nick\xe9") + len("hi") for the first.
+    answers = [line for line in out.splitlines() if line.startswith("answer: ")]
+    assert len(answers) == 12, out
+    assert answers[0] == (
+        "answer: '\\x1a\\x00\\x00\\x80(\\x04\\x00\\x00\\x00i\\x02\\x00\\x00\\x00"
+        "i\\x01\\x00\\x00\\x00F[\\x01\\x00\\x00\\x00i\\x07\\x00\\x00\\x00'"
+    )
+    # The held call went out before the result of the hook that made it.
+    held = [i for i, line in enumerate(answers) if "SendPMToAll" in line]
+    assert held == [4] and "i\\x05\\x00\\x00\\x00F" in answers[5], out
+    # No function, or not a callable one: no opinion, (2, id, True, []).
+    assert answers[8].endswith("i\\x08\\x00\\x00\\x00T[\\x00\\x00\\x00\\x00'")
+    assert answers[9].endswith("i\\t\\x00\\x00\\x00T[\\x00\\x00\\x00\\x00'")
+    # Both hooks of one write answered, in order.
+    assert "i\\x14\\x00" in answers[10] and "i\\x15\\x00" in answers[11]
+    # The exception: A's line, then the traceback from the script's
+    # function on (no frame of the loop's own).
+    assert "PY: [7:t.py] Call (OnParsedMsgChat): failed" in out
+    tb = compiled.stderr
+    assert "ZeroDivisionError" in tb, tb
+    assert tb.splitlines()[1].strip().startswith('File "<string>"'), tb
+    assert "_hook_loop" not in tb
+    assert "unexpected return value: 5L" in out
