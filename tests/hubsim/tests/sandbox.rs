@@ -2,8 +2,10 @@
 //! hubsim, a real runner, real Python workers). A sandboxed script reads
 //! and writes only what its config allows and, with `network = false`,
 //! cannot connect or bind TCP; an unsandboxed script beside it can do all
-//! of it, and the hub is not restricted. The kernel's Landlock ABI is
-//! capped with `VH_RUNNER_LANDLOCK_ABI` to show what an older kernel gets.
+//! of it, and the hub is not restricted; a sandboxed Python 2 script too,
+//! with the compiled hook loop the runner writes into its package. The
+//! kernel's Landlock ABI is capped with `VH_RUNNER_LANDLOCK_ABI` to show
+//! what an older kernel gets.
 
 mod common;
 
@@ -327,5 +329,49 @@ fn without_landlock_scripts_run_unsandboxed_unless_required() {
         runner.log().contains("this kernel has no Landlock: sandbox not enforced (file access and network are not restricted); refused (sandbox_required = true)"),
         "{}",
         runner.log()
+    );
+}
+
+#[test]
+fn a_sandboxed_python2_script_runs_in_its_compiled_loop_and_reads_only_what_it_may() {
+    let _serial = serial();
+    let Some(py2) = common::py2::python2() else {
+        return;
+    };
+    let tree = Tree::new(&[]);
+    let folder = tree.path("boxed2");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(common::py2::script("sandbox2.py"), folder.join("boxed2.py")).unwrap();
+    std::fs::write(folder.join("data.txt"), "own data").unwrap();
+    let runner = Runner::start_with(&format!(
+        "{}[[script]]\nmatch = \"boxed2.py\"\nsandbox = true\n",
+        common::py2::config(&py2, "")
+    ));
+    let mut hub = open(&runner);
+    assert!(hub.load(&folder.join("boxed2.py")) >= 0, "{}", runner.log());
+    // The runner's Python 2 package, its compiled module included, is
+    // readable inside the sandbox: the hook comes from the compiled loop.
+    let caller = |hub: &mut Hub| {
+        hub.clear_records();
+        hub.chat(b"op", b"!t boxed2.py caller x");
+        show(&actions(&hub.records()))
+    };
+    assert!(caller(&mut hub).contains("caller serve_hooks: ok"));
+    if landlock_abi() == 0 {
+        assert_eq!(sandbox_column(&runner, "boxed2.py"), "-");
+        return;
+    }
+    assert_eq!(sandbox_column(&runner, "boxed2.py"), "fs");
+    assert_eq!(
+        ask(&mut hub, "boxed2.py", "read", &tree.show("dbconfig")),
+        "EACCES"
+    );
+    assert_eq!(
+        ask(&mut hub, "boxed2.py", "read", &tree.show("boxed2/data.txt")),
+        "ok"
+    );
+    assert_eq!(
+        ask(&mut hub, "boxed2.py", "write", &tree.show("out/x.txt")),
+        "EACCES"
     );
 }
