@@ -82,17 +82,21 @@ fn version(exe: &std::path::Path) -> Option<(bool, String)> {
 
 /// Adds the Python 2.7 finding to `out`: `[defaults] python2` if the
 /// config names one (a problem if it is no Python 2.7: the runner would
-/// fall back to `PATH` and say so only in its log), else `PATH`.
-pub fn check_python2(config: &Config, out: &mut Vec<Finding>) {
+/// fall back to `PATH` and say so only in its log), else `PATH`. Returns
+/// the Python 2.7 found, if any.
+pub fn check_python2(config: &Config, out: &mut Vec<Finding>) -> Option<PathBuf> {
     if let Some(exe) = &config.defaults.python2 {
         match version(exe) {
-            Some((true, v)) if v.trim() == "2.7" => out.push(Finding::ok(
-                "python2",
-                format!(
-                    "{}: Python 2.7 for legacy scripts ([defaults] python2)",
-                    exe.display()
-                ),
-            )),
+            Some((true, v)) if v.trim() == "2.7" => {
+                out.push(Finding::ok(
+                    "python2",
+                    format!(
+                        "{}: Python 2.7 for legacy scripts ([defaults] python2)",
+                        exe.display()
+                    ),
+                ));
+                return Some(exe.clone());
+            }
             other => out.push(Finding::problem(
                 "python2",
                 format!(
@@ -103,7 +107,7 @@ pub fn check_python2(config: &Config, out: &mut Vec<Finding>) {
                 "point `python2` in runner.toml at a python2.7 executable, or remove the key",
             )),
         }
-        return;
+        return None;
     }
     // Every python2.7 / python2 on PATH, in order: a pyenv shim without a
     // selected 2.7 fails, a later one may work.
@@ -123,7 +127,7 @@ pub fn check_python2(config: &Config, out: &mut Vec<Finding>) {
                     "python2",
                     format!("{}: Python 2.7 for legacy scripts", exe.display()),
                 ));
-                return;
+                return Some(exe.clone());
             }
             other => {
                 let said = other.map_or_else(|| "no answer".to_string(), |(_, s)| s);
@@ -146,4 +150,5 @@ pub fn check_python2(config: &Config, out: &mut Vec<Finding>) {
         what,
         "only if the hub has Python 2 scripts: install Python 2.7 (e.g. with pyenv) and put it on the runner's PATH",
     ));
+    None
 }

@@ -318,3 +318,41 @@ fn each_problem_is_explained_with_its_fix() {
     std::fs::remove_file(&sock).unwrap();
     s.fails(&[], "socket", "no socket at", "systemctl start vh-runner");
 }
+
+#[test]
+fn the_python2_compiled_loop_is_checked_in_the_real_python27() {
+    let _serial = serial();
+    let Some(py2) = common::py2::python2() else {
+        return;
+    };
+    let s = setup();
+    let dir = s.runner.dir.path().to_path_buf();
+    let config = |name: &str, env: &str| {
+        let text = std::fs::read_to_string(dir.join("runner.toml")).unwrap();
+        let key = format!(
+            "[defaults]\npython2 = {:?}\n{env}",
+            py2.display().to_string()
+        );
+        let path = dir.join(name);
+        std::fs::write(&path, text.replacen("[defaults]\n", &key, 1)).unwrap();
+        path
+    };
+    // The runner's own package, in the real Python 2.7: hooks run compiled.
+    let on = config("py2-loop.toml", "");
+    let (code, text) = s.doctor(&[("--config", on.to_str().unwrap())]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("[ ok ] python2: ")
+            && text.contains("Python 2 hooks run in the compiled loop (vh._native)"),
+        "{text}"
+    );
+    // Turned off in `[defaults] env`: a note with the reason, not a failure.
+    let off = config("py2-off.toml", "env = { VH_PY2_NATIVE = \"0\" }\n");
+    let (code, text) = s.doctor(&[("--config", off.to_str().unwrap())]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("[note] python2: ")
+            && text.contains("Python 2 hooks will run in Python, slower: turned off"),
+        "{text}"
+    );
+}
