@@ -107,6 +107,10 @@ print("active: %r, depth: %r" % (channel._active, rt.depth))
 for a in answers:
     print("answer: %r" % (a,))
 sys.stdout.flush()
+sys.stderr.flush()
+# No interpreter shutdown: the channel's daemon reader thread could print
+# its own error while the modules are torn down.
+os._exit(0)
 """
 
 
