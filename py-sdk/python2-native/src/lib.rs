@@ -79,7 +79,9 @@ unsafe extern "C" fn serve_hooks(_module: *mut PyObject, args: *mut PyObject) ->
 unsafe extern "C" fn waited(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
     to_c((|| {
         let took = py::float(arg(args, 1)?)?;
-        spin::waited(arg(args, 0)?, Duration::from_secs_f64(took.max(0.0)))?;
+        // A negative, NaN or endless time counts as none (no panic here).
+        let took = Duration::try_from_secs_f64(took).unwrap_or(Duration::ZERO);
+        spin::waited(arg(args, 0)?, took)?;
         // SAFETY: `None`, borrowed from the interpreter.
         Ok(unsafe { Owned::borrowed(ffi::none()) })
     })())

@@ -38,7 +38,7 @@ pub(super) fn short_way(
     if budget > 0.0 {
         budget = py::float(py::call_method(spin, c"budget", vec![])?.as_ptr())?;
     }
-    let spin_for = Duration::from_secs_f64(budget.max(0.0));
+    let spin_for = Duration::try_from_secs_f64(budget).unwrap_or(Duration::ZERO);
     let (ready, took) = match py::without_gil(|| link::wait(fd, pipe, spin_for)) {
         Ok(got) => got,
         Err(_) => {
