@@ -66,7 +66,7 @@ pub fn serve(
         let ev = match short_way(channel, spin_state.as_ptr(), cfg, &mut buf)? {
             Some(ev) => note(ev, active.as_ptr(), cfg)?,
             None => {
-                let got = py::call(cfg.next_event.as_ptr(), vec![unsafe_ref(channel)])?;
+                let got = py::call(cfg.next_event.as_ptr(), vec![new_ref(channel)])?;
                 Event {
                     event: py::item(got.as_ptr(), 0)?,
                     awaited_direct: py::truthy(py::item(got.as_ptr(), 1)?.as_ptr())?,
@@ -74,34 +74,27 @@ pub fn serve(
                 }
             }
         };
-        let event = ev.event.as_ptr();
-        let plain = plain_hook(event, rt, rules, count)?;
+        let plain = plain_hook(ev.event.as_ptr(), rt, rules, count)?;
+        let for_python = plain.is_none();
         if let Some((call_id, hook, args)) = plain {
             let name = py::item(names, hook)?;
-            run(
-                channel,
-                rt,
-                &module,
-                &active,
-                (call_id, hook, args, name),
-                ev.awaited_direct,
-                cfg,
-            )?;
-            if let Some(took) = ev.took {
-                spin::waited(spin_state.as_ptr(), took)?;
-            }
-            continue;
+            let hook = (call_id, hook, args, name);
+            run(channel, rt, &module, &active, hook, ev.awaited_direct, cfg)?;
         }
+        // Only shapes the next wait: told after the answer.
         if let Some(took) = ev.took {
             spin::waited(spin_state.as_ptr(), took)?;
         }
-        return Ok(ev.event);
+        if for_python {
+            return Ok(ev.event);
+        }
     }
 }
 
-/// A new reference to the caller's `o`.
-fn unsafe_ref(o: *mut PyObject) -> Owned {
-    // SAFETY: the caller's arguments are live for the whole call.
+/// A new reference to `o`: one of the call's arguments, or an object the
+/// interpreter keeps for its life (`None`, `False`).
+fn new_ref(o: *mut PyObject) -> Owned {
+    // SAFETY: such objects are live for the whole call.
     unsafe { Owned::borrowed(o) }
 }
 
@@ -194,7 +187,7 @@ fn run(
         py::call_method(
             channel,
             c"send_hook_result",
-            vec![call_id, unsafe_ref(ffi::py_false()), values],
+            vec![call_id, new_ref(ffi::py_false()), values],
         )?;
         return Ok(());
     }
@@ -261,7 +254,7 @@ fn fetch() -> PyResult<Owned> {
     }
     let take = |p: *mut PyObject| match Owned::new(p) {
         Ok(o) => o,
-        Err(Raised) => unsafe_ref(ffi::none()),
+        Err(Raised) => new_ref(ffi::none()),
     };
     py::tuple(vec![take(t), take(v), take(tb)])
 }
@@ -279,7 +272,7 @@ fn answer_compact(
     let message = py::tuple(vec![
         py::int(cfg.result_tag)?,
         call_id,
-        unsafe_ref(ffi::py_false()),
+        new_ref(ffi::py_false()),
         list_of(result)?,
     ])?;
     // SAFETY: `message` is live; 2 is `marshal.dumps`' format.
@@ -300,10 +293,10 @@ fn answer_compact(
     {
         return Err(Raised);
     }
-    let held = py::getattr(py::getattr(channel, c"_held")?.as_ptr(), c"_frames")?;
+    let held = py::getattr(channel, c"_held")?;
     let mut frame = Vec::with_capacity(4 + body.len());
-    if py::len(held.as_ptr())? > 0 {
-        let taken = py::call_method(py::getattr(channel, c"_held")?.as_ptr(), c"take", vec![])?;
+    if py::len(py::getattr(held.as_ptr(), c"_frames")?.as_ptr())? > 0 {
+        let taken = py::call_method(held.as_ptr(), c"take", vec![])?;
         frame.extend_from_slice(py::as_bytes(&taken)?);
     }
     frame.extend_from_slice(&(body.len() as u32 | cfg.compact).to_le_bytes());
