@@ -7,7 +7,11 @@ answer back, in one Python frame instead of five.
 Why: a hook that finds its worker asleep (a hub's usual chat line) pays
 for every line of code and data it touches, at 15-170 ns each on these
 machines (docs/performance.md "Where a paced hook's time goes"), and the
-layers around the script's function were most of it.
+layers around the script's function were most of it. The same loop,
+compiled, is ``vh._native`` (``py-sdk/python2-native``, which vh-runner
+writes beside these files): :func:`serve_hooks` runs that one where it
+loads, and :func:`serve_hooks_in_python` otherwise; the two must answer
+alike, byte for byte (``py-sdk/tests/test_py2_native.py``).
 """
 
 import marshal
