@@ -182,3 +182,34 @@ def test_the_compiled_loop_answers_as_the_python_loop_byte_for_byte(
     assert tb.splitlines()[1].strip().startswith('File "<string>"'), tb
     assert "_hook_loop" not in tb
     assert "unexpected return value: 5L" in out
+
+
+#: The spin budget after each wait, by ``Adaptive.waited`` and by the
+#: compiled loop's copy of its rules, for the same waits.
+_SPIN = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from vh import _hook_loop, _spin
+waits = [1e-3] * 8 + [10e-6, 40e-6, 100e-6, 101e-6, 20e-6] + [5e-3] * 3 + [0.0] * 6
+for largest in (50e-6, 64e-6, 0.0):
+    python, compiled = _spin.Adaptive(largest), _spin.Adaptive(largest)
+    for took in waits:
+        python.waited(took)
+        _hook_loop._native.waited(compiled, took)
+        print("%r %r" % (python.current(), compiled.current()))
+"""
+
+
+def test_the_compiled_loop_keeps_the_spin_budget_by_the_same_rules(
+    python2: str, package: Path
+) -> None:
+    got = subprocess.run(
+        [python2, "-B", "-c", _SPIN, str(package)], capture_output=True, text=True, timeout=60
+    )
+    assert got.returncode == 0, got.stderr
+    pairs = [line.split() for line in got.stdout.splitlines()]
+    assert len(pairs) == 3 * 22
+    assert all(a == b for a, b in pairs), got.stdout
+    # The waits moved it both ways: down to nothing and back up.
+    budgets = {a for a, _ in pairs}
+    assert "0.0" in budgets and "5e-05" in budgets and len(budgets) > 4

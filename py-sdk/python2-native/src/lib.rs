@@ -16,7 +16,8 @@
 //! - `serve_hooks(channel, rt, names, rules, max_depth, config)`: runs
 //!   plain hooks until an event the main loop must handle, and returns it
 //!   ([`serve`]);
-//! - `waited(spin, seconds)`: `Adaptive.waited` ([`spin`]), for its test.
+//! - `waited(spin, seconds)`: `Adaptive.waited` ([`spin`]), for
+//!   `py-sdk/tests/test_py2_native.py`, which holds it to the Python rules.
 
 mod ffi;
 mod link;
