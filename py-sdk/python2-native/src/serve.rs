@@ -91,11 +91,35 @@ pub fn serve(
     }
 }
 
-/// A new reference to `o`: one of the call's arguments, or an object the
-/// interpreter keeps for its life (`None`, `False`).
+/// A new reference to `o`: one of the call's arguments, or an object kept
+/// for the whole call (`None`, `False`, the config's).
 fn new_ref(o: *mut PyObject) -> Owned {
     // SAFETY: such objects are live for the whole call.
     unsafe { Owned::borrowed(o) }
+}
+
+/// What an event tuple is, by its first item (`vh._main_loop.TUPLES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Hook,
+    Function,
+    Other,
+}
+
+/// The kind of event tuple `event`.
+fn kind_of(event: *mut PyObject) -> PyResult<Kind> {
+    let first = py::item(event, 0)?;
+    Ok(match py::as_bytes(&first) {
+        Ok(b"hook") => Kind::Hook,
+        Ok(b"function") => Kind::Function,
+        Ok(_) => Kind::Other,
+        Err(Raised) => {
+            // Not a `str`: no request to note or run.
+            // SAFETY: clears the error `as_bytes` just raised.
+            unsafe { ffi::PyErr_Clear() };
+            Kind::Other
+        }
+    })
 }
 
 /// `(call_id, hook index, args)` of `event` if it is a hook the loop runs
@@ -106,10 +130,7 @@ fn plain_hook(
     rules: *mut PyObject,
     count: usize,
 ) -> PyResult<Option<(Owned, usize, Owned)>> {
-    let kind = py::item(event, 0)?;
-    if py::as_bytes(&kind).ok() != Some(b"hook".as_slice()) {
-        // SAFETY: clears what `as_bytes` may have raised for a non-str.
-        unsafe { ffi::PyErr_Clear() };
+    if kind_of(event)? != Kind::Hook {
         return Ok(None);
     }
     let hook = py::item(event, 2)?;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Config, Event, direct_fd};
+use super::{Config, Event, Kind, direct_fd, kind_of, new_ref};
 use crate::ffi::{self, PyObject};
 use crate::link;
 use crate::py::{self, Owned, PyResult, Raised};
@@ -128,11 +128,9 @@ pub(super) fn note(
     active: *mut PyObject,
     cfg: &Config,
 ) -> PyResult<Event> {
-    let kind = py::item(event.as_ptr(), 0)?;
-    let kind = py::as_bytes(&kind).unwrap_or_default().to_vec();
-    let mut awaited_direct = false;
-    if kind == b"hook" || kind == b"function" {
-        let awaited = if kind == b"hook" {
+    let kind = kind_of(event.as_ptr())?;
+    let awaited = match kind {
+        Kind::Hook => {
             let hook = py::item(event.as_ptr(), 2)?;
             // SAFETY: both live.
             match unsafe { ffi::PySequence_Contains(cfg.result_ignored.as_ptr(), hook.as_ptr()) } {
@@ -140,22 +138,21 @@ pub(super) fn note(
                 1 => false,
                 _ => return Err(Raised),
             }
-        } else {
-            true
-        };
-        awaited_direct = kind == b"hook" && awaited;
+        }
+        Kind::Function => true,
+        Kind::Other => false,
+    };
+    if kind != Kind::Other {
         // SAFETY: a plain constructor.
         let flag = Owned::new(unsafe { ffi::PyBool_FromLong(awaited.into()) })?;
-        // SAFETY: `cfg.direct` is live.
-        let link = unsafe { Owned::borrowed(cfg.direct.as_ptr()) };
+        let link = new_ref(cfg.direct.as_ptr());
         let entry = py::tuple(vec![py::item(event.as_ptr(), 1)?, link, flag])?;
         // SAFETY: `active` is a list.
         if unsafe { ffi::PyList_Append(active, entry.as_ptr()) } != 0 {
             return Err(Raised);
         }
     }
-    // SAFETY: clears what `as_bytes` may have raised for a non-str kind.
-    unsafe { ffi::PyErr_Clear() };
+    let awaited_direct = kind == Kind::Hook && awaited;
     Ok(Event {
         event,
         awaited_direct,
