@@ -101,6 +101,9 @@ impl Channel {
             error,
             hooks,
             pid: std::process::id(),
+            // The direct link's reader takes compact hook calls
+            // (`transport::main_thread`).
+            compact_frames: true,
             ..ScriptLoaded::default()
         }))
     }

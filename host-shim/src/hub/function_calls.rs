@@ -75,6 +75,7 @@ impl Shim {
                 name: name.to_vec(),
                 args,
             }),
+            false,
         );
         let Some(route) = sent else {
             return std::ptr::null_mut();
