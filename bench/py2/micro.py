@@ -39,7 +39,7 @@ HOOK = _wire.encode(
     {"hook": {"call_id": 123456, "hook": 3, "args": [{"s": NICK}, {"s": TEXT}], "hub_cpu": 2}},
 )
 FRAME = struct.pack("<I", len(HOOK)) + HOOK
-MARSHALLED = marshal.dumps((1, 123456, 3, [NICK, TEXT], 1))
+MARSHALLED = marshal.dumps((1, 123456, 3, [NICK, TEXT]))
 #: The same hook as the shim writes it to a Python 2 worker's direct link
 #: (docs/protocol.md "Compact frames").
 COMPACT_FRAME = struct.pack("<I", len(MARSHALLED) | 0x80000000) + MARSHALLED

@@ -101,9 +101,6 @@ impl Channel {
             error,
             hooks,
             pid: std::process::id(),
-            // The direct link's reader takes compact hook calls
-            // (`transport::main_thread`).
-            compact_frames: true,
             ..ScriptLoaded::default()
         }))
     }

@@ -59,7 +59,7 @@ script.OnOperatorCommand = 5  # not callable: no opinion
 rt.module = script
 
 def frame(call_id, hook, args):
-    body = marshal.dumps((1, call_id, hook, args, 0))
+    body = marshal.dumps((1, call_id, hook, args))
     return struct.pack("<I", len(body) | 0x80000000) + body
 
 CHAT = HOOK_INDEX["OnParsedMsgChat"]

@@ -40,12 +40,19 @@ pub struct LinkSlot {
 }
 
 impl LinkSlot {
-    /// Sends the shim its end of script `script_id`'s link. Waits up to
-    /// `ATTACH_WAIT` (3 s) for the shim's connection.
+    /// Sends the shim its end of script `script_id`'s link (`compact`: a
+    /// Python 2 worker's, which reads and writes compact frames,
+    /// `vh_proto::direct::compact`). Waits up to `ATTACH_WAIT` (3 s) for
+    /// the shim's connection.
     ///
     /// # Errors
     /// No connection came, or it failed.
-    pub async fn hand_over(&self, script_id: i32, fd: &OwnedFd) -> std::io::Result<()> {
+    pub async fn hand_over(
+        &self,
+        script_id: i32,
+        fd: &OwnedFd,
+        compact: bool,
+    ) -> std::io::Result<()> {
         use std::sync::atomic::Ordering;
         let mut rx = self.conn.subscribe();
         let wait = if self.gave_up.load(Ordering::Relaxed) {
@@ -64,6 +71,7 @@ impl LinkSlot {
             .expect("waited for Some");
         let mut head = [0u8; 8];
         head[..4].copy_from_slice(&script_id.to_le_bytes());
+        head[4] = u8::from(compact);
         let fds = [fd.as_raw_fd()];
         conn.async_io(Interest::WRITABLE, || {
             sendmsg::<()>(

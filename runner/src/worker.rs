@@ -202,7 +202,7 @@ pub async fn run_once(
         // Handed over before the load request: the hub has it by the time
         // the script reports loaded. Our copy closes here, so the hub sees
         // the link end when the worker does.
-        match link.hand_over(id, &hub_end).await {
+        match link.hand_over(id, &hub_end, resolved.py2).await {
             Ok(()) => linked = true,
             Err(e) => {
                 tracing::warn!(script = %name, script_id = id, error = %e, "no direct link for this worker; its hooks go through the runner");

@@ -51,7 +51,7 @@ pub async fn attach(socket: &Path, token: &[u8], links: Arc<Links>) {
             return;
         }
         match conn.try_io(Interest::READABLE, || receive_link(conn.as_raw_fd())) {
-            Ok(Some((id, fd))) => adopt(id, fd, &links),
+            Ok(Some((id, fd, compact))) => adopt(id, fd, compact, &links),
             // The runner closed the connection (it stops or restarts).
             Ok(None) => return,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -63,11 +63,11 @@ pub async fn attach(socket: &Path, token: &[u8], links: Arc<Links>) {
     }
 }
 
-/// Receives one `(script id, fd)` message (8 bytes: the script id,
-/// little-endian, then zeros: protocol 3's Python 2 mark in the fifth byte
-/// is gone, the worker says what it reads in `ScriptLoaded`); `None` at
-/// the end of the stream.
-fn receive_link(conn: RawFd) -> std::io::Result<Option<(i32, OwnedFd)>> {
+/// Receives one `(script id, fd, compact)` message (8 bytes: the script
+/// id, little-endian; 1 in the fifth byte for a Python 2 worker's link,
+/// which takes compact frames; then zeros); `None` at the end of the
+/// stream.
+fn receive_link(conn: RawFd) -> std::io::Result<Option<(i32, OwnedFd, bool)>> {
     let mut head = [0u8; 8];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
     let mut iov = [IoSliceMut::new(&mut head)];
@@ -92,16 +92,17 @@ fn receive_link(conn: RawFd) -> std::io::Result<Option<(i32, OwnedFd)>> {
     let bytes = msg.bytes;
     let id = i32::from_le_bytes([head[0], head[1], head[2], head[3]]);
     match fd {
-        Some(fd) if bytes == 8 => Ok(Some((id, fd))),
+        Some(fd) if bytes == 8 => Ok(Some((id, fd, head[4] == 1))),
         _ => Err(std::io::Error::other(
             "a direct-link message without a descriptor",
         )),
     }
 }
 
-/// Makes `fd` script `id`'s link. Only the hub thread reads and writes it
+/// Makes `fd` script `id`'s link (`compact`: a Python 2 worker's, see
+/// `vh_proto::direct::compact`). Only the hub thread reads and writes it
 /// from here on.
-fn adopt(id: i32, fd: OwnedFd, links: &Links) {
+fn adopt(id: i32, fd: OwnedFd, compact: bool, links: &Links) {
     // SAFETY: fcntl on a descriptor we own.
     let ok = unsafe {
         let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
@@ -119,6 +120,7 @@ fn adopt(id: i32, fd: OwnedFd, links: &Links) {
         script_id: id,
         fd,
         broken: AtomicBool::new(false),
+        compact,
         inbox: Mutex::new(vh_proto::direct::frame::Inbox::default()),
         owed: Mutex::default(),
     }));

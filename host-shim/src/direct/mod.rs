@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use vh_proto::direct::compact;
 use vh_proto::direct::frame::{self, Inbox};
-use vh_proto::v1::{ToWorker, from_worker};
+use vh_proto::v1::{FromWorker, ToWorker, from_worker};
 
 use crate::shim_log;
 
@@ -45,6 +45,9 @@ pub struct DirectLink {
     fd: OwnedFd,
     /// Set when a frame was cut short either way: the stream is unusable.
     broken: AtomicBool,
+    /// A Python 2 worker's link: hook calls go out as compact frames
+    /// (`vh_proto::direct::compact`, docs/protocol.md "Compact frames").
+    compact: bool,
     /// Bytes read but not yet a whole frame.
     inbox: Mutex<Inbox>,
     /// Calls the hub thread stopped waiting for (deadline passed) whose
@@ -128,7 +131,7 @@ impl DirectLink {
 }
 
 /// Compact frames (`vh_proto::direct::compact`) written to and read from
-/// workers' direct links.
+/// Python 2 workers' direct links.
 static COMPACT_SENT: AtomicU64 = AtomicU64::new(0);
 static COMPACT_READ: AtomicU64 = AtomicU64::new(0);
 
@@ -164,17 +167,19 @@ impl DirectLink {
     /// Writes `msg` as one frame from the hub thread
     /// (`vh_proto::direct::frame::send_frame_nonblocking`: never SIGPIPE, never
     /// a wait if the socket buffer is full when the frame would begin, at
-    /// most `WRITE_STALL` (100 ms) to finish a frame it began); a compact
-    /// frame if `compact` (the worker reads them, `ScriptLoaded.compact_frames`)
-    /// and `msg` has one (`vh_proto::direct::compact::to_worker_frame`).
+    /// most `WRITE_STALL` (100 ms) to finish a frame it began).
     ///
     /// # Errors
     /// [`SendError`]; after `Broken` the link is shut down.
-    pub fn send(&self, msg: &ToWorker, compact: bool) -> Result<(), SendError> {
+    pub fn send(&self, msg: &ToWorker) -> Result<(), SendError> {
         if self.broken.load(Ordering::Acquire) {
             return Err(SendError::NotSent("the link is closed".into()));
         }
-        let sent = match compact.then(|| compact::to_worker_frame(msg)).flatten() {
+        let sent = match self
+            .compact
+            .then(|| compact::to_worker_frame(msg))
+            .flatten()
+        {
             Some(buf) => {
                 count_compact(false);
                 frame::send_nonblocking(self.fd.as_raw_fd(), &buf, WRITE_STALL)
@@ -203,14 +208,19 @@ impl DirectLink {
     /// link is closed either way.
     pub fn read_available(&self) -> Result<Vec<from_worker::Kind>, Option<String>> {
         let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
-        // Every worker may write compact frames, whatever it reads.
-        let got = inbox.read_with(self.fd.as_raw_fd(), |buf| {
-            let got = compact::decode_from_worker(buf);
-            if matches!(got, Ok(Some(_))) && buf[3] & 0x80 != 0 {
-                count_compact(true);
-            }
-            got
-        });
+        // Only a Python 2 worker's link may carry compact frames; on any
+        // other one such a frame is a bad frame.
+        let got = if self.compact {
+            inbox.read_with(self.fd.as_raw_fd(), |buf| {
+                let got = compact::decode_from_worker(buf);
+                if matches!(got, Ok(Some(_))) && buf[3] & 0x80 != 0 {
+                    count_compact(true);
+                }
+                got
+            })
+        } else {
+            inbox.read_available::<FromWorker>(self.fd.as_raw_fd())
+        };
         drop(inbox);
         if let Some(e) = got.bad {
             let why = format!("a bad frame: {e}");

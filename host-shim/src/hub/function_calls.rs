@@ -75,7 +75,6 @@ impl Shim {
                 name: name.to_vec(),
                 args,
             }),
-            false,
         );
         let Some(route) = sent else {
             return std::ptr::null_mut();

@@ -74,7 +74,6 @@ impl Shim {
                 args,
                 hub_cpu: self.hub_cpu_for_worker(),
             }),
-            script.compact_frames.load(Ordering::Relaxed),
         );
         let Some(route) = route else {
             return std::ptr::null_mut();

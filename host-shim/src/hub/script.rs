@@ -30,9 +30,6 @@ pub struct Script {
     pub(super) circuit_open: AtomicBool,
     /// When the last ping was sent, ms since the shim started.
     pub(super) last_ping_ms: AtomicU64,
-    /// Its worker reads compact hook calls on its direct link
-    /// (`ScriptLoaded.compact_frames`, docs/protocol.md "Compact frames").
-    pub(super) compact_frames: AtomicBool,
 }
 
 impl Script {
@@ -50,7 +47,6 @@ impl Script {
             circuit_after: AtomicU32::new(0),
             circuit_open: AtomicBool::new(false),
             last_ping_ms: AtomicU64::new(0),
-            compact_frames: AtomicBool::new(false),
         };
         s.apply(loaded);
         s
@@ -74,8 +70,6 @@ impl Script {
             .store(cap(loaded.timer_deadline_ms), Ordering::Relaxed);
         self.circuit_after
             .store(loaded.circuit_after, Ordering::Relaxed);
-        self.compact_frames
-            .store(loaded.compact_frames, Ordering::Relaxed);
         self.close_circuit();
         self.up.store(true, Ordering::Release);
     }

@@ -56,18 +56,12 @@ impl Route {
 
 impl Shim {
     /// Sends `kind` to script `id`'s worker: on its direct link if it has a
-    /// usable one (as a compact frame if `compact`: a hook call to a worker
-    /// that reads them, `Script::compact_frames`), else (or if the link
-    /// fails) through the runner. `None` if it could not be sent at all.
-    pub(super) fn send_to_worker(
-        &self,
-        id: i32,
-        kind: to_worker::Kind,
-        compact: bool,
-    ) -> Option<Route> {
+    /// usable one, else (or if the link fails) through the runner. `None`
+    /// if it could not be sent at all.
+    pub(super) fn send_to_worker(&self, id: i32, kind: to_worker::Kind) -> Option<Route> {
         let msg = ToWorker { kind: Some(kind) };
         if let Some(link) = self.links.get(id) {
-            match link.send(&msg, compact) {
+            match link.send(&msg) {
                 Ok(()) => return Some(Route::Direct(link)),
                 Err(SendError::NotSent(why)) => {
                     shim_log!(
@@ -97,7 +91,7 @@ impl Shim {
     pub(super) fn send_result(&self, result: CallResult, via: Option<&Arc<DirectLink>>) {
         if via.is_some() {
             let id = result.script_id;
-            self.send_to_worker(id, to_worker::Kind::CallResult(result), false);
+            self.send_to_worker(id, to_worker::Kind::CallResult(result));
         } else {
             let _ = self.ipc.relay(to_worker::Kind::CallResult(result));
         }

@@ -1,18 +1,14 @@
-//! Compact frames: the hot messages of a direct link (docs/protocol.md
-//! "Compact frames") in Python 2.7's own `marshal` format, which both
-//! workers read and write cheaply.
+//! Compact frames: the hot messages of a Python 2 worker's direct link in
+//! Python 2.7's own `marshal` format (docs/protocol.md "Compact frames").
 //!
-//! They were made for the Python 2 worker, which has no protobuf code in C:
-//! `marshal.loads` and `marshal.dumps` are C there (its compiled hook loop,
-//! `vh._native`, calls them). Every worker now reads and writes them: a
-//! Python 3 worker's `vh._core` with the functions here. For the hub
-//! thread a hook written and its answer read this way cost less than
-//! protobuf (docs/performance.md "Compact frames on every link"). So the
-//! shim writes each hook call as a marshal tuple to every worker whose
-//! `ScriptLoaded.compact_frames` says it reads them, and every worker
-//! writes its hook results and pipelined `vh.*` calls that way on its
-//! direct link; everything else stays protobuf, the shim reads both kinds
-//! on every link, and each frame says which it is.
+//! A Python 2 worker has no compiled code of its own: every protobuf byte
+//! it reads or writes goes through Python statements, about 3 µs of a
+//! chat hook's 10 (`bench/py2/micro.py`), where `marshal.loads` and
+//! `marshal.dumps` are C and take a tenth of that. So on a link the runner
+//! marks as a Python 2 worker's, the shim writes each hook call as a
+//! marshal tuple, and the worker writes its hook results and pipelined
+//! `vh.*` calls that way on the direct link; everything else stays
+//! protobuf on every link, and each frame says which it is.
 //!
 //! A compact frame is a frame ([`super::frame`]) whose 4-byte length has
 //! its top bit ([`COMPACT`]) set; the low 31 bits are the length of a
@@ -20,7 +16,7 @@
 //!
 //! | tuple | direction | protobuf it stands for |
 //! |---|---|---|
-//! | `(1, call_id, hook, [args], hub_cpu)` | shim → worker | `ToWorker.hook` |
+//! | `(1, call_id, hook, [args])` | shim → worker | `ToWorker.hook` (`hub_cpu` 0) |
 //! | `(2, call_id, no_opinion, [values])` | worker → shim | `FromWorker.hook_result` |
 //! | `(3, call_id, callback, [args])` | worker → shim | `FromWorker.hub_call`, pipelined |
 //!
@@ -32,7 +28,7 @@
 use std::io;
 
 use super::frame::{self, MAX_FRAME_LEN};
-use crate::v1::{FromWorker, HookCall, HookResult, HubCall, ToWorker};
+use crate::v1::{FromWorker, HookResult, HubCall, ToWorker};
 use crate::v1::{Value, from_worker, to_worker, value};
 
 /// The bit of a frame's length that marks a compact frame.
@@ -50,84 +46,37 @@ pub fn to_worker_frame(msg: &ToWorker) -> Option<Vec<u8>> {
     let Some(to_worker::Kind::Hook(h)) = &msg.kind else {
         return None;
     };
-    let mut out = Tuple::start(5);
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&[0; 4]);
+    out.push(b'(');
+    out.extend_from_slice(&4i32.to_le_bytes());
     put_int(&mut out, HOOK);
     put_int(&mut out, i64::try_from(h.call_id).ok()?);
     put_int(&mut out, i64::from(h.hook));
-    put_values(&mut out, &h.args)?;
-    put_int(&mut out, i64::from(h.hub_cpu));
-    finish(out)
-}
-
-/// `msg` as a compact frame (length included) if it is a hook result or a
-/// pipelined `vh.*` call whose values all have a marshal form; `None` for
-/// anything else, which the caller sends as protobuf. What the Python 2
-/// worker's `marshal.dumps` writes for the same tuple, but for strings,
-/// which it may intern (`t`, `R`) and this never does.
-pub fn from_worker_frame(msg: &FromWorker) -> Option<Vec<u8>> {
-    let mut out = Tuple::start(4);
-    match msg.kind.as_ref()? {
-        from_worker::Kind::HookResult(r) => {
-            put_int(&mut out, HOOK_RESULT);
-            put_int(&mut out, i64::try_from(r.call_id).ok()?);
-            out.push(if r.no_opinion { b'T' } else { b'F' });
-            put_values(&mut out, &r.values)?;
-        }
-        from_worker::Kind::HubCall(c) if c.pipelined => {
-            put_int(&mut out, PIPELINED_CALL);
-            put_int(&mut out, i64::try_from(c.call_id).ok()?);
-            put_str(&mut out, c.callback.as_bytes())?;
-            put_values(&mut out, &c.args)?;
-        }
-        _ => return None,
-    }
-    finish(out)
-}
-
-/// A frame's length word (to be filled in by [`finish`]) and the start of
-/// a marshal tuple of `items` items.
-struct Tuple;
-
-impl Tuple {
-    fn start(items: i32) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64);
-        out.extend_from_slice(&[0; 4]);
-        out.push(b'(');
-        out.extend_from_slice(&items.to_le_bytes());
-        out
-    }
-}
-
-/// Fills in the length word of a frame begun by [`Tuple::start`]; `None`
-/// if the frame is over [`frame::MAX_MESSAGE_LEN`] (protobuf then reports
-/// it as too big).
-fn finish(mut out: Vec<u8>) -> Option<Vec<u8>> {
-    let len = u32::try_from(out.len() - 4).ok()?;
-    if len as usize > frame::MAX_MESSAGE_LEN {
-        return None;
-    }
-    out[..4].copy_from_slice(&(len | COMPACT).to_le_bytes());
-    Some(out)
-}
-
-/// `values` as a marshal list; `None` if one has no marshal form here
-/// (JSON, an empty value).
-fn put_values(out: &mut Vec<u8>, values: &[Value]) -> Option<()> {
     out.push(b'[');
-    out.extend_from_slice(&i32::try_from(values.len()).ok()?.to_le_bytes());
-    for v in values {
-        match v.kind.as_ref()? {
-            value::Kind::S(s) => put_str(out, s)?,
-            value::Kind::L(l) => put_int(out, *l),
-            value::Kind::D(d) => {
+    out.extend_from_slice(&i32::try_from(h.args.len()).ok()?.to_le_bytes());
+    for a in &h.args {
+        match &a.kind {
+            Some(value::Kind::S(s)) => {
+                out.push(b's');
+                out.extend_from_slice(&i32::try_from(s.len()).ok()?.to_le_bytes());
+                out.extend_from_slice(s);
+            }
+            Some(value::Kind::L(l)) => put_int(&mut out, *l),
+            Some(value::Kind::D(d)) => {
                 out.push(b'g');
                 out.extend_from_slice(&d.to_le_bytes());
             }
-            value::Kind::NullS(_) => out.push(b'N'),
-            value::Kind::Json(_) => return None,
+            Some(value::Kind::NullS(_)) => out.push(b'N'),
+            Some(value::Kind::Json(_)) | None => return None,
         }
     }
-    Some(())
+    let len = u32::try_from(out.len() - 4).ok()?;
+    if len as usize > frame::MAX_MESSAGE_LEN {
+        return None; // protobuf then reports it as too big
+    }
+    out[..4].copy_from_slice(&(len | COMPACT).to_le_bytes());
+    Some(out)
 }
 
 fn put_int(out: &mut Vec<u8>, n: i64) {
@@ -140,13 +89,6 @@ fn put_int(out: &mut Vec<u8>, n: i64) {
     }
 }
 
-fn put_str(out: &mut Vec<u8>, s: &[u8]) -> Option<()> {
-    out.push(b's');
-    out.extend_from_slice(&i32::try_from(s.len()).ok()?.to_le_bytes());
-    out.extend_from_slice(s);
-    Some(())
-}
-
 /// The first whole frame in `buf`, protobuf or compact, and how many bytes
 /// it took; `None` while it is not all there. [`frame::decode`] for a link
 /// that may carry compact frames.
@@ -155,24 +97,6 @@ fn put_str(out: &mut Vec<u8>, s: &[u8]) -> Option<()> {
 /// `InvalidData` for a frame over [`MAX_FRAME_LEN`], a protobuf body that
 /// is no `FromWorker`, or a compact one that is none of the tuples above.
 pub fn decode_from_worker(buf: &[u8]) -> io::Result<Option<(FromWorker, usize)>> {
-    decode_either(buf, from_worker)
-}
-
-/// [`decode_from_worker`] for the other direction: the first whole frame
-/// in `buf`, a protobuf `ToWorker` or a compact hook call.
-///
-/// # Errors
-/// As [`decode_from_worker`].
-pub fn decode_to_worker(buf: &[u8]) -> io::Result<Option<(ToWorker, usize)>> {
-    decode_either(buf, to_worker)
-}
-
-/// The first whole frame of `buf`: protobuf ([`frame::decode`]) or, if its
-/// length word has [`COMPACT`] set, the compact body read by `compact`.
-fn decode_either<M: prost::Message + Default>(
-    buf: &[u8],
-    compact: fn(&[u8]) -> Result<M, String>,
-) -> io::Result<Option<(M, usize)>> {
     let Some(head) = buf.get(..4) else {
         return Ok(None);
     };
@@ -187,7 +111,7 @@ fn decode_either<M: prost::Message + Default>(
     let Some(body) = buf.get(4..4 + len) else {
         return Ok(None);
     };
-    let msg = compact(body).map_err(|why| bad(format!("a compact frame: {why}")))?;
+    let msg = from_worker(body).map_err(|why| bad(format!("a compact frame: {why}")))?;
     Ok(Some((msg, 4 + len)))
 }
 
@@ -205,8 +129,7 @@ enum Obj<'a> {
     Seq(Vec<Obj<'a>>),
 }
 
-/// The items of the marshal tuple that is all of `body`.
-fn tuple_items(body: &[u8]) -> Result<Vec<Obj<'_>>, String> {
+fn from_worker(body: &[u8]) -> Result<FromWorker, String> {
     let mut r = Reader {
         data: body,
         pos: 0,
@@ -216,42 +139,9 @@ fn tuple_items(body: &[u8]) -> Result<Vec<Obj<'_>>, String> {
     if r.pos != body.len() {
         return Err("bytes after the tuple".into());
     }
-    match top {
-        Obj::Seq(items) => Ok(items),
-        _ => Err("not a tuple".into()),
-    }
-}
-
-/// A compact hook call: `(1, call_id, hook, [args], hub_cpu)`.
-fn to_worker(body: &[u8]) -> Result<ToWorker, String> {
-    let items = tuple_items(body)?;
-    let [
-        Obj::Int(HOOK),
-        Obj::Int(call_id),
-        Obj::Int(hook),
-        Obj::Seq(list),
-        Obj::Int(hub_cpu),
-    ] = <[Obj; 5]>::try_from(items)
-        .map_err(|items| format!("a tuple of {} items, not 5", items.len()))?
-    else {
-        return Err("not a hook call (1, call id, hook, list, hub cpu)".into());
+    let Obj::Seq(items) = top else {
+        return Err("not a tuple".into());
     };
-    Ok(ToWorker {
-        kind: Some(to_worker::Kind::Hook(HookCall {
-            script_id: 0,
-            call_id: u64::try_from(call_id).map_err(|_| "a negative call id".to_string())?,
-            hook: u32::try_from(hook).map_err(|_| format!("no hook {hook}"))?,
-            args: list
-                .into_iter()
-                .map(to_value)
-                .collect::<Result<Vec<_>, _>>()?,
-            hub_cpu: u32::try_from(hub_cpu).map_err(|_| format!("no CPU {hub_cpu}"))?,
-        })),
-    })
-}
-
-fn from_worker(body: &[u8]) -> Result<FromWorker, String> {
-    let items = tuple_items(body)?;
     let [Obj::Int(tag), Obj::Int(call_id), third, Obj::Seq(list)] = <[Obj; 4]>::try_from(items)
         .map_err(|items| format!("a tuple of {} items, not 4", items.len()))?
     else {
@@ -362,6 +252,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v1::HookCall;
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
@@ -437,20 +328,10 @@ mod tests {
                 hub_cpu: 2,
             })),
         };
-        // marshal.loads gives (1, 64, 3, ['hi', '\xf0\xe8\xe6\xe8'], 2) for it.
-        let body = "28050000006901000000694000000069030000005b0200000073020000\
-                    0068697304000000f0e8e6e86902000000";
-        let f = to_worker_frame(&msg).unwrap();
-        assert_eq!(f, framed(&hex(body)));
-        // A worker reads it back as the call it was, but for the script id,
-        // which the link says.
-        let (back, took) = decode_to_worker(&f).unwrap().unwrap();
-        assert_eq!(took, f.len());
-        let Some(to_worker::Kind::Hook(mut want)) = msg.kind.clone() else {
-            unreachable!()
-        };
-        want.script_id = 0;
-        assert_eq!(back.kind, Some(to_worker::Kind::Hook(want)));
+        // marshal.loads gives (1, 64, 3, ['hi', '\xf0\xe8\xe6\xe8']) for it.
+        let body = "28040000006901000000694000000069030000005b0200000073020000\
+                    0068697304000000f0e8e6e8";
+        assert_eq!(to_worker_frame(&msg).unwrap(), framed(&hex(body)));
         let json = ToWorker {
             kind: Some(to_worker::Kind::Hook(HookCall {
                 args: vec![Value {
@@ -464,70 +345,6 @@ mod tests {
             None,
             "JSON has no marshal form here"
         );
-    }
-
-    // What Python 2.7.18's marshal.dumps writes for the same tuples (with
-    // strings it did not intern), so the shim reads a Python 3 worker's
-    // frames as it reads a Python 2 worker's.
-    #[test]
-    fn writes_results_and_pipelined_calls_as_python_2_marshal_does() {
-        let result = FromWorker {
-            kind: Some(from_worker::Kind::HookResult(HookResult {
-                script_id: 0,
-                call_id: 9,
-                no_opinion: false,
-                values: vec![
-                    l(1),
-                    s(b"x\xff"),
-                    Value {
-                        kind: Some(value::Kind::NullS(true)),
-                    },
-                    Value {
-                        kind: Some(value::Kind::D(2.5)),
-                    },
-                    l(1 << 40),
-                ],
-            })),
-        };
-        // (2, 9, False, [1, 'x\xff', None, 2.5, 2**40])
-        let body = "280400000069020000006909000000465b050000006901000000730200\
-                    000078ff4e670000000000000440490000000000010000";
-        let f = from_worker_frame(&result).unwrap();
-        assert_eq!(f, framed(&hex(body)));
-        assert_eq!(decode_from_worker(&f).unwrap().unwrap().0, result);
-        let call = FromWorker {
-            kind: Some(from_worker::Kind::HubCall(HubCall {
-                script_id: 0,
-                call_id: 7,
-                callback: "usermc".into(),
-                args: vec![s(b"hi"), s(b"bob")],
-                pipelined: true,
-            })),
-        };
-        // (3, 7, 'usermc', ['hi', 'bob'])
-        let body = "2804000000690300000069070000007306000000757365726d635b0200\
-                    0000730200000068697303000000626f62";
-        let f = from_worker_frame(&call).unwrap();
-        assert_eq!(f, framed(&hex(body)));
-        assert_eq!(decode_from_worker(&f).unwrap().unwrap().0, call);
-        // A call that waits for its result, and JSON, stay protobuf.
-        let Some(from_worker::Kind::HubCall(mut waiting)) = call.kind else {
-            unreachable!()
-        };
-        waiting.pipelined = false;
-        let waiting = FromWorker {
-            kind: Some(from_worker::Kind::HubCall(waiting)),
-        };
-        assert_eq!(from_worker_frame(&waiting), None);
-        let json = FromWorker {
-            kind: Some(from_worker::Kind::HookResult(HookResult {
-                values: vec![Value {
-                    kind: Some(value::Kind::Json(b"{}".to_vec())),
-                }],
-                ..HookResult::default()
-            })),
-        };
-        assert_eq!(from_worker_frame(&json), None);
     }
 
     #[test]
@@ -580,27 +397,6 @@ mod tests {
         for (body, why) in cases {
             let err = decode_from_worker(&framed(&hex(body))).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-            assert!(err.to_string().contains(why), "{body}: {err}");
-        }
-        let hooks: &[(&str, &str)] = &[
-            // (1, 1, 3, []): the hub's CPU is missing
-            (
-                "28040000006901000000690100000069030000005b00000000",
-                "not 5",
-            ),
-            // (1, 1, -1, [], 0)
-            (
-                "28050000006901000000690100000069ffffffff5b000000006900000000",
-                "no hook -1",
-            ),
-            // (2, 1, 3, [], 0): no worker is sent a result
-            (
-                "28050000006902000000690100000069030000005b000000006900000000",
-                "not a hook call",
-            ),
-        ];
-        for (body, why) in hooks {
-            let err = decode_to_worker(&framed(&hex(body))).unwrap_err();
             assert!(err.to_string().contains(why), "{body}: {err}");
         }
         let huge = ((MAX_FRAME_LEN as u32 + 1) | COMPACT).to_le_bytes();

@@ -38,12 +38,9 @@ use crate::v1::{FromWorker, ToWorker, from_worker, to_worker};
 /// `Welcome.protocol`). 1 (sent as 0, absent) put each payload in its own
 /// `ShimMessage` / `RunnerMessage` field; 2 carries `ToWorker` and
 /// `FromWorker` whole; 3 adds compact frames on Python 2 workers' direct
-/// links ([`compact`]), which a version 2 shim would take for broken links;
-/// 4 has them on every link, the hook call's with the hub's CPU, and the
-/// worker (not the runner) says whether it reads them
-/// (`ScriptLoaded.compact_frames`). Bumped whenever a peer of the old
-/// version would misread the stream.
-pub const PROTOCOL: u32 = 4;
+/// links ([`compact`]), which a version 2 shim would take for broken links.
+/// Bumped whenever a peer of the old version would misread the stream.
+pub const PROTOCOL: u32 = 3;
 
 /// A peer's protocol version as it means it: an absent field (0) is
 /// protocol 1, which had none.

@@ -252,7 +252,7 @@ class Channel(object):
                     t = _loads(chunk[4:])
                 except (ValueError, EOFError, TypeError):
                     t = None
-                if type(t) is tuple and len(t) == 5 and t[0] == HOOK and type(t[3]) is list:
+                if type(t) is tuple and len(t) == 4 and t[0] == HOOK and type(t[3]) is list:
                     return ("hook", t[1], t[2], t[3])
             elif word == len(chunk) - 4:
                 event = _fast.decode_event(chunk[4:])
@@ -347,9 +347,10 @@ class Channel(object):
         """Reports the load outcome and the defined hook indices."""
         if not isinstance(error, bytes):
             error = error.encode("utf-8", "replace")
-        body = {"ok": ok, "error": error, "hooks": list(hooks), "pid": os.getpid()}
-        body["compact_frames"] = True  # it reads compact hook calls (vh._frames)
-        self._send("loaded", body)
+        self._send(
+            "loaded",
+            {"ok": ok, "error": error, "hooks": list(hooks), "pid": os.getpid()},
+        )
 
     def send_hook_result(self, call_id, no_opinion, values):
         """Answers hook ``call_id`` with hub values (already mapped)."""

@@ -187,9 +187,7 @@ def compact_event(body):
         t = marshal.loads(body)
     except (ValueError, EOFError, TypeError):
         return None
-    # (1, call_id, hook, args, hub_cpu): the hub's CPU is for Python 3
-    # workers, which sleep there when hooks come densely.
-    if type(t) is tuple and len(t) == 5 and t[0] == _HOOK and type(t[3]) is list:
+    if type(t) is tuple and len(t) == 4 and t[0] == _HOOK and type(t[3]) is list:
         return ("hook", t[1], t[2], t[3])
     return None
 

@@ -57,7 +57,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use prost::Message;
-use vh_proto::direct::compact;
 use vh_proto::direct::wake::Woke;
 use vh_proto::v1::{FromWorker, ToWorker, to_worker};
 
@@ -149,7 +148,7 @@ impl Transport {
             let mut unread = direct.unread.lock().unwrap_or_else(|e| e.into_inner());
             let got = unread
                 .bytes
-                .read_with(direct.reader.as_raw_fd(), compact::decode_to_worker);
+                .read_available::<ToWorker>(direct.reader.as_raw_fd());
             unread.frames.extend(got.frames);
             if got.bad.is_some() || got.closed {
                 // The hub closed it (or broke it): everything goes
@@ -388,23 +387,14 @@ impl Held {
     }
 }
 
-/// `frames` as one buffer of frames, to be written with one system call:
-/// compact frames for hook results and pipelined calls that have one
-/// (`vh_proto::direct::compact::from_worker_frame`, as the Python 2 worker
-/// writes them), protobuf for the rest (`vh_proto::direct::frame::encode`).
+/// `frames` as one buffer of frames, to be written with one system call
+/// (`vh_proto::direct::frame::encode_all`, as the shim encodes them).
 ///
 /// # Errors
 /// A frame over `vh_proto::direct::frame::MAX_FRAME_LEN` (the caller
 /// checked the message limit, far below it).
 pub fn encode_all(frames: &[FromWorker]) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(64 * frames.len());
-    for f in frames {
-        match vh_proto::direct::compact::from_worker_frame(f) {
-            Some(c) => buf.extend_from_slice(&c),
-            None => vh_proto::direct::frame::encode(&mut buf, f)?,
-        }
-    }
-    Ok(buf)
+    vh_proto::direct::frame::encode_all(frames)
 }
 
 #[cfg(test)]

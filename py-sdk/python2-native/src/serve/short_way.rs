@@ -99,9 +99,7 @@ fn compact_hook(chunk: &[u8], cfg: &Config) -> PyResult<Option<Owned>> {
         return Ok(None);
     };
     // SAFETY: `t` is live.
-    // `(1, call_id, hook, args, hub_cpu)`; the hub's CPU is for Python 3
-    // workers only.
-    if !t.is(ffi::Type::Tuple) || unsafe { ffi::PyTuple_Size(t.as_ptr()) } != 5 {
+    if !t.is(ffi::Type::Tuple) || unsafe { ffi::PyTuple_Size(t.as_ptr()) } != 4 {
         return Ok(None);
     }
     let tag = py::item(t.as_ptr(), 0)?;
