@@ -14,7 +14,8 @@ use vh_proto::v1::{
 use crate::hook_loop::{self, Script};
 use crate::transport::Transport;
 use crate::values::{Incoming, event_to_py};
-use crate::values::{kinds_of, list_from_py, typed_from_py, typed_list_from_py, values_to_py};
+use crate::values::{from_py, kinds_of, list_from_py, typed_from_py, typed_list_from_py};
+use crate::values::{usual_arg, values_to_py};
 
 /// The worker's links to the runner and (optionally) the hub.
 #[pyclass(frozen, module = "vh._core")]
@@ -212,6 +213,75 @@ impl Channel {
         // Held until the next frame on the link (`Held` in `transport/main_thread.rs`).
         self.transport.pipeline(msg)?;
         Ok(true)
+    }
+
+    /// `pipeline_call` for a classic function's arguments as the script
+    /// passed them (`vh._pipeline.sent_as_is`): `kinds` has one `l`, `s` or
+    /// `d` per parameter, the first `required` of them required,
+    /// `defaults` each parameter's default, `args` the positional
+    /// arguments; `charmap` and `encoding` are the runtime's
+    /// (`ScriptState`). Converts them as `vh._api.convert_args` would
+    /// (`values::usual_arg`) and pipelines the call, with no Python
+    /// frame between the script and the link: each one costs a hook that
+    /// finds the worker asleep several microseconds (docs/performance.md
+    /// "A pipelined call's arguments"). Returns False without sending if
+    /// nothing may be pipelined now (as `pipeline_call`), `None` without
+    /// sending if an argument is not one of the usual ones or their number
+    /// is wrong: the caller then converts them in Python, which raises
+    /// what the script must see.
+    #[allow(clippy::too_many_arguments)]
+    fn pipeline_as_is(
+        &self,
+        callback: String,
+        kinds: &str,
+        required: usize,
+        defaults: &Bound<'_, PyTuple>,
+        args: &Bound<'_, PyTuple>,
+        charmap: &Bound<'_, PyAny>,
+        encoding: &str,
+    ) -> PyResult<Option<bool>> {
+        let kinds = kinds.as_bytes();
+        let given = args.len();
+        if given < required || given > kinds.len() || defaults.len() != kinds.len() {
+            return Ok(None);
+        }
+        if !self.transport.can_pipeline() {
+            return Ok(Some(false));
+        }
+        let map = if charmap.is_none() {
+            None
+        } else {
+            Some(charmap.get_item(1)?)
+        };
+        let Ok(encoding) = std::ffi::CString::new(encoding) else {
+            return Ok(None);
+        };
+        let mut values = Vec::with_capacity(kinds.len());
+        for (i, arg) in args.iter().enumerate() {
+            match usual_arg(kinds[i], &arg, map.as_ref(), &encoding)? {
+                Some(v) => values.push(v),
+                None => return Ok(None),
+            }
+        }
+        // Parameters not given: their defaults, as `convert_args` appends
+        // them (unconverted), then `from_py`.
+        for d in defaults.iter().skip(given) {
+            match from_py(&d) {
+                Ok(v) => values.push(v),
+                Err(_) => return Ok(None),
+            }
+        }
+        let call_id = self.transport.next_call_id();
+        self.transport.pipeline(FromWorker {
+            kind: Some(from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id,
+                callback,
+                args: values,
+                pipelined: true,
+            })),
+        })?;
+        Ok(Some(true))
     }
 
     /// Sends a dynamic function call (`vh.CallDynamicFunction`, docs/abi.md §3.10)

@@ -64,6 +64,82 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     Ok(Value { kind: Some(kind) })
 }
 
+/// Argument `obj` of a classic `vh` function's parameter of kind `kind`
+/// (`l`, `s` or `d`) as the hub value `vh._api.convert_args` and then
+/// [`from_py`] make of it, for the usual arguments only: `None`; an exact
+/// `str` (encoded with the hub's charmap codec's `encode_map` if it has
+/// one, strictly, else with `encoding` and `surrogateescape`, as
+/// `ScriptState.to_hub`), or `bytes`, without a NUL byte, for `s`; an
+/// exact `int` within a C long for `l`; an exact `float` or such an `int`
+/// for `d`. `Ok(None)` for anything else, which the caller converts in
+/// Python: the rarer conversions (subclasses, text the charmap codec
+/// escapes) and every error message are there.
+///
+/// # Errors
+/// None of its own; only a failure to allocate.
+pub fn usual_arg(
+    kind: u8,
+    obj: &Bound<'_, PyAny>,
+    encode_map: Option<&Bound<'_, PyAny>>,
+    encoding: &std::ffi::CStr,
+) -> PyResult<Option<Value>> {
+    use pyo3::types::{PyFloat, PyInt, PyString};
+    let exact_int = || {
+        obj.is_exact_instance_of::<PyInt>()
+            .then(|| obj.extract::<i64>().ok())
+            .flatten()
+    };
+    let kind = match kind {
+        b's' if obj.is_none() => Kind::NullS(true),
+        b'l' if obj.is_none() => Kind::L(0),
+        b's' if obj.is_exact_instance_of::<PyBytes>() => {
+            let b = obj.cast::<PyBytes>()?.as_bytes();
+            if b.contains(&0) {
+                return Ok(None);
+            }
+            Kind::S(b.to_vec())
+        }
+        b's' if obj.is_exact_instance_of::<PyString>() => {
+            // SAFETY: `obj` is a live str, the map a live object, the names
+            // NUL-terminated; a NULL result sets the error, which
+            // `from_owned_ptr_or_err` takes (and this drops).
+            let encoded = unsafe {
+                let raw = match encode_map {
+                    Some(map) => pyo3::ffi::PyUnicode_AsCharmapString(obj.as_ptr(), map.as_ptr()),
+                    None => pyo3::ffi::PyUnicode_AsEncodedString(
+                        obj.as_ptr(),
+                        encoding.as_ptr(),
+                        c"surrogateescape".as_ptr(),
+                    ),
+                };
+                Bound::from_owned_ptr_or_err(obj.py(), raw)
+            };
+            let Ok(encoded) = encoded else {
+                return Ok(None);
+            };
+            let Ok(b) = encoded.cast::<PyBytes>() else {
+                return Ok(None);
+            };
+            if b.as_bytes().contains(&0) {
+                return Ok(None);
+            }
+            Kind::S(b.as_bytes().to_vec())
+        }
+        b'l' => match exact_int() {
+            Some(n) => Kind::L(n),
+            None => return Ok(None),
+        },
+        b'd' if obj.is_exact_instance_of::<PyFloat>() => Kind::D(obj.extract::<f64>()?),
+        // Python's float() of an int is correctly rounded, as this is.
+        b'd' => match exact_int() {
+            Some(n) => Kind::D(n as f64),
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(Value { kind: Some(kind) }))
+}
+
 /// Every item of `values` as [`from_py`] converts it.
 pub fn list_from_py(values: &Bound<'_, PyList>) -> PyResult<Vec<Value>> {
     values.iter().map(|v| from_py(&v)).collect()

@@ -198,18 +198,34 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     convert = _results.CLASSIC[spec.result]
     # docs/protocol.md "Pipelined calls": a send whose result is discarded.
     pipelined = spec.callback in _pipeline.CALLBACKS
+    # Its parameters as the channel converts them (_pipeline.sent_as_is).
+    kinds = "".join(p.kind for p in spec.params)
+    defaults = tuple(p.default for p in spec.params)
 
     def classic(*args: Any, **kwargs: Any) -> Any:
-        values = convert_args(spec, args, kwargs)
-        rt = _runtime.get()
+        # The usual discarded send, its arguments as they are: one call
+        # into the channel (_pipeline.sent_as_is); else (None) the way
+        # below, which converts them in Python and has the errors.
+        way = None
+        rt = _runtime._runtime
         try:
-            if pipelined and _pipeline.sent(rt, spec.callback, values, len(args) + len(kwargs)):
+            if pipelined and rt is not None and not kwargs:
+                way = _pipeline.sent_as_is(rt, spec.callback, kinds, spec.required, defaults, args)
+                if way:
+                    return convert(True, [1], rt)
+            values = convert_args(spec, args, kwargs)
+            rt = _runtime.get()
+            if (
+                way is None
+                and pipelined
+                and _pipeline.sent(rt, spec.callback, values, len(args) + len(kwargs))
+            ):
                 return convert(True, [1], rt)
             ok, result, _error = rt.call(spec.callback, values)
         except MessageTooBigError as e:
             # Nothing was sent: a failed call, as if the hub had refused.
             print(f"vh: {spec.name}(): {e}; it returns its failure value", flush=True)
-            return convert(False, [], rt)
+            return convert(False, [], _runtime.get())
         if ok and _results.malformed(spec.result, result) is not None:
             ok, result = False, []
         return convert(ok, result, rt)

@@ -166,6 +166,20 @@ class Channel:
         """Sends a hub call whose result the script discards without
         waiting (docs/protocol.md "Pipelined calls"); False, sending
         nothing, unless the hub waits for this script on the direct link."""
+    def pipeline_as_is(
+        self,
+        callback: str,
+        kinds: str,
+        required: int,
+        defaults: tuple[Any, ...],
+        args: tuple[Any, ...],
+        charmap: tuple[str, Any] | None,
+        encoding: str,
+    ) -> bool | None:
+        """``pipeline_call`` for a classic function's positional arguments
+        as the script passed them, converted here as ``vh._api`` converts
+        the usual ones; ``None``, sending nothing, for any other argument
+        (see ``vh._pipeline.sent_as_is``)."""
     def call_blocking(
         self, callback: str, args: list[Any], timeout: float | None = None
     ) -> tuple[bool, list[Any], str] | None:

@@ -29,7 +29,7 @@ from ._errors import NotConnectedError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Optional
 
     from ._runtime import Runtime
 
@@ -40,6 +40,46 @@ CALLBACKS = _functions.PIPELINED_CALLBACKS
 
 #: False when the runner's config says ``pipeline_calls = false``.
 ENABLED = os.environ.get("VH_PIPELINE_CALLS", "1").strip().lower() not in ("0", "false", "no")
+
+
+def sent_as_is(
+    rt: Runtime,
+    callback: str,
+    kinds: str,
+    required: int,
+    defaults: tuple[Any, ...],
+    args: tuple[Any, ...],
+) -> Optional[bool]:
+    """Pipelines ``callback`` with the positional ``args`` a classic
+    function got, converted by the channel itself (``vh._core``'s
+    ``pipeline_as_is``: no Python frame per argument, each of which costs
+    a hook that finds the worker asleep several microseconds). ``kinds``,
+    ``required`` and ``defaults`` describe the parameters
+    (``FunctionSpec.params``). True if it was sent; False if it may not be
+    pipelined (nothing sent: make the ordinary call); ``None`` if this way
+    cannot tell (an argument that is not a plain ``str``, ``bytes``,
+    ``int``, ``float`` or ``None`` of its kind, a wrong count, a channel
+    without it): convert the arguments in Python and ask :func:`sent`.
+    The script's frame is two levels up, as for :func:`sent`.
+
+    # Errors
+    ``NotConnectedError`` if the link is gone; ``MessageTooBigError``
+    (nothing sent) if the call is too big.
+    """
+    if not ENABLED or _thread.get_ident() != rt._main_ident:
+        return False
+    pipe = getattr(rt.channel, "pipeline_as_is", None)
+    if pipe is None:
+        return None
+    if not discarded(sys._getframe(2), len(args)):
+        return False
+    try:
+        got: Optional[bool] = pipe(
+            callback, kinds, required, defaults, args, rt.charmap, rt.encoding
+        )
+        return got
+    except ConnectionError as e:
+        raise NotConnectedError(f"vh-runner link closed: {e}") from e
 
 
 def sent(rt: Runtime, callback: str, values: list[Any], nargs: int) -> bool:

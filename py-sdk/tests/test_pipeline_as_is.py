@@ -1,0 +1,159 @@
+"""``vh._core.Channel.pipeline_as_is`` (``vh._pipeline.sent_as_is``): a
+classic function's discarded send with its arguments converted in Rust
+must put on the direct link exactly what the Python way puts there
+(``vh._api.convert_args``, then ``pipeline_call``), and leave to the
+Python way every argument it does not convert the same.
+
+A real channel on socketpairs; the test plays the hub: it sends a chat
+hook on the direct link, so that the main thread serves a request the
+hub waits for (pipelining is allowed then), makes both calls for every
+pipelined function and every argument case, answers the hook and reads
+back what the worker wrote: pairs of ``HubCall`` frames equal but for
+their call ids.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+
+import pytest
+from wire import _decode, hook_msg
+
+from vh import _api, _core, _functions, _runtime
+from vh._hooks import HOOK_INDEX
+from vh._script_state import ScriptState
+
+CHAT = HOOK_INDEX["OnParsedMsgChat"]
+
+#: Arguments for a parameter of each kind: the usual ones, which the
+#: channel converts, and others, which it leaves to Python (a subclass,
+#: a bool, text CP1252 lacks or escapes, a NUL byte, a long beyond a C
+#: long, a wrong type).
+USUAL = {
+    "s": ["hi", "J\u00fcrgen \u20ac", b"\xf0\xe8\xe6", "", None],
+    "l": [0, -5, 2**62, None],
+    "d": [0.5, 3, -(2**40)],
+}
+OTHER = {
+    "s": ["\udc81", "\u4e2d", "a\0b", b"a\0b", 5, bytearray(b"x")],
+    "l": [True, 2**70, 1.5, "1"],
+    "d": [None, True, 2**80, "1.0"],
+}
+
+
+class Sub(str):
+    pass
+
+
+#: No pipelined function has a float parameter; the channel converts them
+#: too (for the day one does), so a made-up one checks that as well.
+FLOATS = _functions.FunctionSpec(
+    "floats",
+    "SendToOpChat",
+    (_functions.Param("x", "d", False, None), _functions.Param("y", "d", True, 0.0)),
+    "bool",
+)
+
+
+def cases(spec: _functions.FunctionSpec) -> list[tuple[tuple[object, ...], bool]]:
+    """``(args, usual)`` for ``spec``: every usual value in each position
+    with the others usual, then each other value alone, then too few and
+    too many arguments (``usual`` False: Python converts them)."""
+    kinds = [p.kind for p in spec.params]
+    base = [USUAL[k][0] for k in kinds]
+    out = []
+    for n in range(spec.required, len(kinds) + 1):
+        out.append((tuple(base[:n]), True))
+    for i, k in enumerate(kinds):
+        for v in USUAL[k][1:]:
+            out.append((tuple(base[:i] + [v] + base[i + 1 :]), True))
+        for v in [*OTHER[k], Sub("x")] if k == "s" else OTHER[k]:
+            out.append((tuple(base[:i] + [v] + base[i + 1 :]), False))
+    if spec.required:
+        out.append((tuple(base[: spec.required - 1]), False))
+    out.append((tuple(base) + (None,), False))
+    return out
+
+
+@pytest.fixture
+def linked(monkeypatch):
+    """``(channel, runtime, hub end)``: a channel whose main thread serves
+    a chat hook that came on the direct link."""
+    runner_here, runner_there = socket.socketpair()
+    hub, worker = socket.socketpair()
+    channel = _core.Channel(os.dup(runner_there.fileno()), os.dup(worker.fileno()))
+    rt = ScriptState(channel, "cp1252")
+    monkeypatch.setattr(_runtime, "_runtime", rt)
+    frame = hook_msg(1, CHAT, [b"alice", b"hello"])
+    hub.sendall(struct.pack("<I", len(frame)) + frame)
+    event = channel.recv_main(5.0)
+    assert event is not None and event.kind == "hook", event
+    yield channel, rt, hub
+    for s in (runner_here, runner_there, hub, worker):
+        s.close()
+
+
+def read_frames(hub: socket.socket) -> list[dict[int, list[object]]]:
+    """Every ``FromWorker`` frame the worker wrote, decoded to raw fields
+    (``wire._decode``) of its one kind's message, keyed ``0`` by kind."""
+    hub.settimeout(5.0)
+    data = b""
+    frames = []
+    while True:
+        while len(data) < 4 or len(data) < 4 + struct.unpack("<I", data[:4])[0]:
+            data += hub.recv(1 << 16)
+        n = struct.unpack("<I", data[:4])[0]
+        body, data = data[4 : 4 + n], data[4 + n :]
+        ((kind, raw),) = _decode(body).items()
+        fields = _decode(raw[0])
+        fields[0] = [kind]
+        frames.append(fields)
+        if kind == 2:  # the hook's result: the last one
+            return frames
+
+
+def test_the_channel_converts_the_usual_arguments_as_python_does(linked):
+    channel, rt, hub = linked
+    made = []  # (callback, args) of each pair sent, in order
+    usual_seen = other_seen = 0
+    for spec in [*_functions.FUNCTIONS, FLOATS]:
+        if spec.callback not in _functions.PIPELINED_CALLBACKS:
+            continue
+        kinds = "".join(p.kind for p in spec.params)
+        defaults = tuple(p.default for p in spec.params)
+        for args, usual in cases(spec):
+            got = channel.pipeline_as_is(
+                spec.callback, kinds, spec.required, defaults, args, rt.charmap, rt.encoding
+            )
+            if not usual:
+                assert got is None, (spec.name, args)
+                other_seen += 1
+                continue
+            assert got is True, (spec.name, args)
+            assert channel.pipeline_call(spec.callback, _api.convert_args(spec, args, {}))
+            made.append((spec.callback, args))
+            usual_seen += 1
+    assert usual_seen > 50 and other_seen > 50, (usual_seen, other_seen)
+    channel.send_hook_result(1, False, [1])
+    frames = read_frames(hub)
+    assert len(frames) == 2 * len(made) + 1
+    for i, (callback, args) in enumerate(made):
+        fast, slow = frames[2 * i], frames[2 * i + 1]
+        assert fast[2] != slow[2], "two calls, two call ids"
+        del fast[2], slow[2]
+        assert fast == slow, (callback, args)
+        assert fast[3] == [callback.encode()]
+
+
+def test_nothing_is_sent_while_the_hub_does_not_wait(linked):
+    channel, rt, hub = linked
+    channel.send_hook_result(1, False, [1])
+    read_frames(hub)
+    # No request on the direct link now: the ordinary call's way.
+    spec = next(s for s in _functions.FUNCTIONS if s.callback == "usermc")
+    got = channel.pipeline_as_is(
+        "usermc", "ss", spec.required, (None, None), ("hi", "bob"), rt.charmap, rt.encoding
+    )
+    assert got is False
