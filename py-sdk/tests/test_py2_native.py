@@ -25,7 +25,8 @@ RUNNER = ROOT / "target" / "debug" / "vh-runner"
 _DRIVER = r"""
 import marshal, os, socket, struct, sys, threading, types
 sys.path.insert(0, sys.argv[1])
-from vh import _channel, _hook_loop, _runtime
+import vh
+from vh import _api, _channel, _hook_loop, _runtime
 from vh._hooks import HOOK_INDEX, HOOK_NAMES, ON_TIMER
 from vh._limits import MAX_DEPTH
 from vh._main_loop import ON_SCRIPT_COMMAND
@@ -35,6 +36,8 @@ runner_end, worker_runner = socket.socketpair()
 hub, worker_direct = socket.socketpair()
 channel = _channel.Channel(os.dup(worker_runner.fileno()), os.dup(worker_direct.fileno()))
 rt = _runtime.Runtime(channel, 7, "t.py")
+_runtime.install(rt)
+print("sends as they are: %s" % (_api._AS_IS is not None))
 #: A pipelined call's compact frame, as the script's vh.usermc would hold it.
 body = marshal.dumps((3, 99, "SendPMToAll", ["held", "op", 1, 9]))
 PIPELINED = struct.pack("<I", len(body) | 0x80000000) + body
@@ -51,6 +54,18 @@ def OnParsedMsgChat(nick, message):
         return 0
     if message == "long":
         return 5L
+    if message == "sends":
+        # Discarded sends: the usual arguments (vh._native takes them as
+        # they are under the compiled loop), then others (the Python way).
+        vh.usermc("hi \xe9", nick)
+        vh.usermc("to", nick, None)
+        vh.SendToActiveClass("x", 1, 3)
+        vh.SendToActive("y")
+        vh.usermc(u"text", nick)
+        vh.usermc(5, nick)
+        vh.SendToActive("z", 5L)
+        vh.SendToActiveClass("x", True, 3)
+        return 1
     return len(nick) + len(message)
 
 script = types.ModuleType("script")
@@ -81,12 +96,16 @@ def read_answer():
 def play():
     hub.settimeout(10)
     call_id = 0
-    for message in ["hi", "raise", "none", "pair", "held", "long", "\xff\xfe bytes"]:
+    for message in ["hi", "raise", "none", "pair", "held", "long", "\xff\xfe bytes", "sends"]:
         call_id += 1
         hub.sendall(frame(call_id, CHAT, ["nick\xe9", message]))
         read_answer()
-        if message == "held":
-            read_answer()  # the held call came first, then the result
+        # Held calls come first, then the result, (2, ...).
+        while not (
+            struct.unpack("<I", answers[-1][:4])[0] & 0x80000000
+            and marshal.loads(answers[-1][4:])[0] == 2
+        ):
+            read_answer()
     for hook in ("OnUserLogin", "OnOperatorCommand"):
         call_id += 1
         hub.sendall(frame(call_id, HOOK_INDEX[hook], ["nick"]))
@@ -149,9 +168,9 @@ def test_the_compiled_loop_answers_as_the_python_loop_byte_for_byte(
     # to 50 us first.
     compiled = _drive(python2, package, True, spin_us)
     python = _drive(python2, package, False, spin_us)
-    assert compiled.stdout.splitlines()[0] == "loop: compiled"
-    assert python.stdout.splitlines()[0] == "loop: python"
-    assert compiled.stdout.splitlines()[1:] == python.stdout.splitlines()[1:]
+    assert compiled.stdout.splitlines()[:2] == ["loop: compiled", "sends as they are: True"]
+    assert python.stdout.splitlines()[:2] == ["loop: python", "sends as they are: False"]
+    assert compiled.stdout.splitlines()[2:] == python.stdout.splitlines()[2:]
     assert compiled.stderr == python.stderr
     out = compiled.stdout
     # The rules' hook came back to the main loop, noted as the innermost
@@ -161,6 +180,16 @@ def test_the_compiled_loop_answers_as_the_python_loop_byte_for_byte(
     # An int answered as a compact result, (2, call id, False, [value]):
     # len("nick\xe9") + len("hi") for the first.
     answers = [line for line in out.splitlines() if line.startswith("answer: ")]
+    # The discarded sends: the four usual ones and the bool one (the
+    # Python way) went out before the result of the hook that made them;
+    # A refuses unicode, an int for text and a long (nothing sent).
+    sends = answers.index(next(a for a in answers if "hi \\xe9" in a))
+    assert sum("usermc" in a for a in answers[sends : sends + 5]) == 2, out
+    assert answers[sends + 5].endswith(
+        "i\\x08\\x00\\x00\\x00F[\\x01\\x00\\x00\\x00i\\x01\\x00\\x00\\x00'"
+    )
+    assert "must be str or None, not unicode" in out
+    del answers[sends : sends + 6]
     assert len(answers) == 12, out
     assert answers[0] == (
         "answer: '\\x1a\\x00\\x00\\x80(\\x04\\x00\\x00\\x00i\\x02\\x00\\x00\\x00"
@@ -170,8 +199,8 @@ def test_the_compiled_loop_answers_as_the_python_loop_byte_for_byte(
     held = [i for i, line in enumerate(answers) if "SendPMToAll" in line]
     assert held == [4] and "i\\x05\\x00\\x00\\x00F" in answers[5], out
     # No function, or not a callable one: no opinion, (2, id, True, []).
-    assert answers[8].endswith("i\\x08\\x00\\x00\\x00T[\\x00\\x00\\x00\\x00'")
-    assert answers[9].endswith("i\\t\\x00\\x00\\x00T[\\x00\\x00\\x00\\x00'")
+    assert answers[8].endswith("i\\t\\x00\\x00\\x00T[\\x00\\x00\\x00\\x00'")
+    assert answers[9].endswith("i\\n\\x00\\x00\\x00T[\\x00\\x00\\x00\\x00'")
     # Both hooks of one write answered, in order.
     assert "i\\x14\\x00" in answers[10] and "i\\x15\\x00" in answers[11]
     # The exception: A's line, then the traceback from the script's

@@ -45,6 +45,8 @@ pub const METH_VARARGS: c_int = 1;
 pub const PYTHON_API_VERSION: c_int = 1013;
 /// The `marshal` format `marshal.dumps` writes by default in 2.7.
 pub const MARSHAL_VERSION: c_int = 2;
+/// `Py_EQ` of `PyObject_RichCompareBool`.
+pub const Py_EQ: c_int = 2;
 
 /// An object whose address is all that is used (a type, a singleton).
 #[repr(C)]
@@ -73,6 +75,8 @@ unsafe extern "C" {
         kwargs: *mut PyObject,
     ) -> *mut PyObject;
     pub fn PyObject_IsTrue(o: *mut PyObject) -> c_int;
+    pub fn PyObject_RichCompareBool(a: *mut PyObject, b: *mut PyObject, op: c_int) -> c_int;
+    pub fn PyIter_Next(o: *mut PyObject) -> *mut PyObject;
     pub fn PyObject_Size(o: *mut PyObject) -> Py_ssize_t;
     pub fn PyCallable_Check(o: *mut PyObject) -> c_int;
     pub fn PySequence_Contains(seq: *mut PyObject, o: *mut PyObject) -> c_int;
@@ -131,6 +135,8 @@ unsafe extern "C" {
     pub static mut PyExc_TypeError: *mut PyObject;
 
     pub static PyInt_Type: Opaque;
+    pub static PyString_Type: Opaque;
+    pub static PyFloat_Type: Opaque;
     pub static PyTuple_Type: Opaque;
     pub static PyList_Type: Opaque;
     pub static _Py_NoneStruct: Opaque;
@@ -151,6 +157,8 @@ pub fn py_false() -> *mut PyObject {
 #[derive(Debug, Clone, Copy)]
 pub enum Type {
     Int,
+    Str,
+    Float,
     Tuple,
     List,
 }
@@ -159,6 +167,8 @@ impl Type {
     fn addr(self) -> *const Opaque {
         match self {
             Type::Int => &raw const PyInt_Type,
+            Type::Str => &raw const PyString_Type,
+            Type::Float => &raw const PyFloat_Type,
             Type::Tuple => &raw const PyTuple_Type,
             Type::List => &raw const PyList_Type,
         }

@@ -21,6 +21,7 @@
 
 mod ffi;
 mod link;
+mod pipeline;
 mod py;
 mod serve;
 mod spin;
@@ -88,9 +89,37 @@ unsafe extern "C" fn waited(_module: *mut PyObject, args: *mut PyObject) -> *mut
     })())
 }
 
+unsafe extern "C" fn pipeline_as_is(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
+    to_c((|| {
+        let long = |i| -> PyResult<c_long> {
+            // SAFETY: the argument is live.
+            let v = unsafe { ffi::PyInt_AsLong(arg(args, i)?) };
+            // SAFETY: plain query.
+            if v == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+                return Err(py::Raised);
+            }
+            Ok(v)
+        };
+        // SAFETY: a borrowed argument made ours for the call.
+        let kinds = unsafe { Owned::borrowed(arg(args, 2)?) };
+        let call = pipeline::Call {
+            channel: arg(args, 0)?,
+            callback: arg(args, 1)?,
+            kinds: py::as_bytes(&kinds)?.to_vec(),
+            required: usize::try_from(long(3)?).unwrap_or(usize::MAX),
+            defaults: arg(args, 4)?,
+            args: arg(args, 5)?,
+            direct: arg(args, 6)?,
+            max_len: usize::try_from(long(7)?).unwrap_or(0),
+            compact: u32::try_from(long(8)?).unwrap_or(0x8000_0000),
+        };
+        pipeline::pipeline_as_is(&call)
+    })())
+}
+
 /// The module's functions; the interpreter keeps the pointer, so the
 /// table lives as long as the process.
-static mut METHODS: [PyMethodDef; 3] = [
+static mut METHODS: [PyMethodDef; 4] = [
     PyMethodDef {
         ml_name: c"serve_hooks".as_ptr(),
         ml_meth: Some(serve_hooks),
@@ -102,6 +131,12 @@ static mut METHODS: [PyMethodDef; 3] = [
         ml_meth: Some(waited),
         ml_flags: METH_VARARGS,
         ml_doc: c"Adaptive.waited(seconds), compiled.".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"pipeline_as_is".as_ptr(),
+        ml_meth: Some(pipeline_as_is),
+        ml_flags: METH_VARARGS,
+        ml_doc: c"A classic function's discarded send, its arguments as they are.".as_ptr(),
     },
     PyMethodDef {
         ml_name: std::ptr::null::<c_char>(),

@@ -80,6 +80,19 @@ pub fn wait(link: c_int, pipe: c_int, spin: Duration) -> io::Result<(Ready, Dura
     }
 }
 
+/// True if `fd` has something to read, or an event (closed, an error),
+/// now: `select.poll().poll(0)` on it, as `Channel.pipeline_call` asks.
+pub fn readable(fd: c_int) -> bool {
+    let mut one = PollFd {
+        fd,
+        events: POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd; a zero timeout never sleeps.
+    let n = unsafe { poll(&mut one, 1, 0) };
+    n != 0
+}
+
 /// One read of what the link has, into `buf` (a hook's frame usually
 /// comes whole): the byte count, 0 if the peer closed it.
 ///

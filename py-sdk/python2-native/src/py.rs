@@ -92,6 +92,18 @@ pub fn tuple(items: Vec<Owned>) -> PyResult<Owned> {
     }
 }
 
+/// A new list of `items` (their references are taken).
+pub fn list(items: Vec<Owned>) -> PyResult<Owned> {
+    // SAFETY: a new list is filled at every index before it is used.
+    unsafe {
+        let l = Owned::new(ffi::PyList_New(items.len() as ffi::Py_ssize_t))?;
+        for (i, item) in items.into_iter().enumerate() {
+            ffi::PyList_SetItem(l.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
+        }
+        Ok(l)
+    }
+}
+
 /// `callable(*args)`.
 pub fn call(callable: *mut PyObject, args: Vec<Owned>) -> PyResult<Owned> {
     let args = tuple(args)?;

@@ -21,9 +21,10 @@ exception behind a normal value); a string with a NUL byte raises
 
 import sys
 
-from . import _runtime
+from . import _hook_loop, _runtime
 from ._discard import discarded
 from ._errors import MessageTooBigError
+from ._frames import COMPACT, MAX_MESSAGE_LEN
 from ._functions import FUNCTIONS, LIST_PREFIXES, PIPELINED_CALLBACKS, RESTRICTIONS
 
 try:  # pragma: no cover - Python 2 only
@@ -258,6 +259,13 @@ CLASSIC = {
 CLASSIC.update((kind, _c_list(kind)) for kind in LIST_PREFIXES)
 
 
+#: ``vh._native.pipeline_as_is`` where the compiled loop loaded (its
+#: ``Channel.pipeline_call`` and ``convert_args``' usual way in one C
+#: call), and what it needs of this package.
+_AS_IS = getattr(_hook_loop._native, "pipeline_as_is", None)
+_TAGS = (_hook_loop.DIRECT, MAX_MESSAGE_LEN, COMPACT)
+
+
 def make_classic(spec):
     """The classic function of ``spec``: A's checks and results."""
     convert = CLASSIC[spec.result]
@@ -266,8 +274,28 @@ def make_classic(spec):
     # What a pipelined call returns (the hub's answer is not waited for:
     # a success), made once: one frame fewer on every send.
     sent = convert(True, [1]) if pipelined else None
+    # Its parameters as vh._native takes them (_AS_IS).
+    kinds = "".join(p.kind for p in spec.params)
+    required, defaults = spec.required, tuple(p.default for p in spec.params)
 
     def classic(*args, **kwargs):
+        # The usual discarded send, its arguments as they are: vh._native
+        # takes them to the held frame (docs/protocol.md "Pipelined
+        # calls"); None: the way below decides, False: it may not be
+        # pipelined now.
+        way = None
+        rt = _runtime._runtime
+        if pipelined and _AS_IS is not None and not kwargs and rt is not None:
+            if (
+                _runtime.PIPELINE_CALLS
+                and get_ident() == rt._main_ident
+                and discarded(sys._getframe(1), len(args))
+            ):
+                way = _AS_IS(rt.channel, spec.callback, kinds, required, defaults, args, *_TAGS)
+                if way:
+                    return sent
+            else:
+                way = False
         try:
             values = convert_args(spec, args, kwargs)
         except _Refused:
@@ -276,7 +304,8 @@ def make_classic(spec):
         try:
             # Runtime.pipelined, inlined: this runs for every send.
             if (
-                pipelined
+                way is None
+                and pipelined
                 and _runtime.PIPELINE_CALLS
                 and get_ident() == rt._main_ident
                 and discarded(sys._getframe(1), len(args) + len(kwargs))

@@ -1,0 +1,166 @@
+//! `vh._native.pipeline_as_is`: a classic `vh` function's discarded send
+//! (docs/protocol.md "Pipelined calls") from the script's arguments to the
+//! held compact frame, what `vh._api.convert_args` (its positional way)
+//! and `vh._channel.Channel.pipeline_call` do for the usual call, line for
+//! line, with no Python frame in between: each costs a hook that finds
+//! the worker asleep several microseconds (docs/performance.md "A
+//! pipelined call's arguments").
+//!
+//! It answers `None`, having done nothing the script could see, whenever
+//! the Python way must decide: an argument that is not the usual one of
+//! its kind, a wrong count, a default that has no compact form, a call
+//! too big, or a channel without the attributes it reads (a test's
+//! stand-in). `False` is `pipeline_call`'s "make the ordinary call".
+
+use std::ffi::c_long;
+
+use crate::ffi::{self, PyObject};
+use crate::py::{self, Owned, PyResult};
+
+/// What `_api.make_classic` hands over with each call.
+pub struct Call {
+    /// The worker's `vh._channel.Channel`.
+    pub channel: *mut PyObject,
+    /// `spec.callback`, a `str`.
+    pub callback: *mut PyObject,
+    /// One `l`, `s` or `d` per parameter.
+    pub kinds: Vec<u8>,
+    /// `spec.required`.
+    pub required: usize,
+    /// Each parameter's default, a tuple.
+    pub defaults: *mut PyObject,
+    /// The positional arguments, a tuple.
+    pub args: *mut PyObject,
+    /// `vh._hook_loop.DIRECT`.
+    pub direct: *mut PyObject,
+    /// `vh._frames.MAX_MESSAGE_LEN`.
+    pub max_len: usize,
+    /// `vh._frames.COMPACT`, the length word's mark.
+    pub compact: u32,
+}
+
+/// `True`, `False` or `None` as the module docs say.
+pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
+    let answer = |v: Option<bool>| -> PyResult<Owned> {
+        // SAFETY: plain constructors / a borrowed singleton.
+        Ok(match v {
+            Some(b) => Owned::new(unsafe { ffi::PyBool_FromLong(c_long::from(b)) })?,
+            None => unsafe { Owned::borrowed(ffi::none()) },
+        })
+    };
+    let given = py::len(c.args)?;
+    if given < c.required || given > c.kinds.len() || py::len(c.defaults)? != c.kinds.len() {
+        return answer(None);
+    }
+    // `convert_args`' usual arguments, kept as they are.
+    let mut values = Vec::with_capacity(c.kinds.len());
+    let mut size = 0;
+    for (i, &kind) in c.kinds.iter().enumerate().take(given) {
+        let v = py::item(c.args, i)?;
+        let usual = match kind {
+            b's' if v.is(ffi::Type::Str) => {
+                let b = py::as_bytes(&v)?;
+                size += b.len();
+                !b.contains(&0)
+            }
+            b's' => v.is_none(),
+            b'l' => v.is(ffi::Type::Int),
+            b'd' => v.is(ffi::Type::Float),
+            _ => false,
+        };
+        if !usual {
+            return answer(None);
+        }
+        values.push(v);
+    }
+    for i in given..c.kinds.len() {
+        let d = py::item(c.defaults, i)?;
+        if !(d.is_none() || d.is(ffi::Type::Str) || d.is(ffi::Type::Int)) {
+            return answer(None);
+        }
+        if d.is(ffi::Type::Str) {
+            size += py::as_bytes(&d)?.len();
+        }
+        values.push(d);
+    }
+    // Far below the limit, or the Python way says it is too big.
+    if size + 1024 > c.max_len {
+        return answer(None);
+    }
+    match may_pipeline(c) {
+        Ok(true) => {}
+        Ok(false) => return answer(Some(false)),
+        Err(py::Raised) => {
+            // A stand-in channel without these attributes.
+            // SAFETY: clears the error just set.
+            unsafe { ffi::PyErr_Clear() };
+            return answer(None);
+        }
+    }
+    // `next(self._call_ids)`: an int, as every id this worker makes.
+    let ids = py::getattr(c.channel, c"_call_ids")?;
+    // SAFETY: `ids` is a live iterator (itertools.count).
+    let call_id = Owned::new(unsafe { ffi::PyIter_Next(ids.as_ptr()) })?;
+    if !call_id.is(ffi::Type::Int) {
+        return answer(None);
+    }
+    let list = py::list(values)?;
+    // SAFETY: borrowed `callback`, made ours for the tuple.
+    let callback = unsafe { Owned::borrowed(c.callback) };
+    let t = py::tuple(vec![py::int(3)?, call_id, callback, list])?;
+    // SAFETY: `t` is live; the result is a new str or NULL.
+    let body = Owned::new(unsafe {
+        ffi::PyMarshal_WriteObjectToString(t.as_ptr(), ffi::MARSHAL_VERSION)
+    })?;
+    let body = py::as_bytes(&body)?;
+    let Ok(len) = u32::try_from(body.len()) else {
+        return answer(None);
+    };
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&(len | c.compact).to_le_bytes());
+    frame.extend_from_slice(body);
+    let frame = py::bytes(&frame)?;
+    let held = py::getattr(c.channel, c"_held")?;
+    let now = py::call_method(held.as_ptr(), c"push", vec![frame])?;
+    if py::truthy(now.as_ptr())? {
+        py::call_method(c.channel, c"_write_direct", vec![py::bytes(b"")?])?;
+    }
+    answer(Some(true))
+}
+
+/// `pipeline_call`'s checks: a direct link, nothing read from it and not
+/// taken, nothing queued for the main thread, and the innermost request
+/// came on the link and the hub waits for it; nothing unread on the link.
+fn may_pipeline(c: &Call) -> PyResult<bool> {
+    let direct = py::getattr(c.channel, c"_direct")?;
+    if direct.is_none() || py::truthy(py::getattr(c.channel, c"_dbuf")?.as_ptr())? {
+        return Ok(false);
+    }
+    let main = py::getattr(c.channel, c"_main")?;
+    if py::truthy(py::getattr(main.as_ptr(), c"queue")?.as_ptr())? {
+        return Ok(false);
+    }
+    let active = py::getattr(c.channel, c"_active")?;
+    let n = py::len(active.as_ptr())?;
+    if n == 0 {
+        return Ok(false);
+    }
+    let last = py::item(active.as_ptr(), n - 1)?;
+    let link = py::item(last.as_ptr(), 1)?;
+    // SAFETY: both live.
+    let on_link =
+        match unsafe { ffi::PyObject_RichCompareBool(link.as_ptr(), c.direct, ffi::Py_EQ) } {
+            -1 => return Err(py::Raised),
+            v => v == 1,
+        };
+    if !on_link || !py::truthy(py::item(last.as_ptr(), 2)?.as_ptr())? {
+        return Ok(false);
+    }
+    let fd = py::getattr(c.channel, c"_dfd")?;
+    // SAFETY: `fd` is live.
+    let fd = unsafe { ffi::PyInt_AsLong(fd.as_ptr()) };
+    let Ok(fd) = std::ffi::c_int::try_from(fd) else {
+        return Ok(false);
+    };
+    Ok(!crate::link::readable(fd))
+}
