@@ -12,10 +12,14 @@
 //! loads, and runs its own Python loop when it does not (a debug build of
 //! Python, a directory mounted `noexec`, `VH_PY2_NATIVE=0`).
 //!
-//! Functions, called from `vh._hook_loop` only:
+//! Functions, called from `vh._hook_loop` and `vh._api` only:
 //! - `serve_hooks(channel, rt, names, rules, max_depth, config)`: runs
 //!   plain hooks until an event the main loop must handle, and returns it
 //!   ([`serve`]);
+//! - `pipeline_as_is(channel, callback, kinds, required, defaults, args,
+//!   direct, max_len, compact)`: a classic function's discarded send, its
+//!   usual arguments taken as they are to the held compact frame
+//!   ([`pipeline`]; True sent, False not now, None: the Python way);
 //! - `waited(spin, seconds)`: `Adaptive.waited` ([`spin`]), for
 //!   `py-sdk/tests/test_py2_native.py`, which holds it to the Python rules.
 
