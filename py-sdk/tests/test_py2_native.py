@@ -26,7 +26,7 @@ _DRIVER = r"""
 import marshal, os, socket, struct, sys, threading, types
 sys.path.insert(0, sys.argv[1])
 import vh
-from vh import _api, _channel, _hook_loop, _runtime
+from vh import _channel, _hook_loop, _runtime
 from vh._hooks import HOOK_INDEX, HOOK_NAMES, ON_TIMER
 from vh._limits import MAX_DEPTH
 from vh._main_loop import ON_SCRIPT_COMMAND
@@ -37,7 +37,7 @@ hub, worker_direct = socket.socketpair()
 channel = _channel.Channel(os.dup(worker_runner.fileno()), os.dup(worker_direct.fileno()))
 rt = _runtime.Runtime(channel, 7, "t.py")
 _runtime.install(rt)
-print("sends as they are: %s" % (_api._AS_IS is not None))
+print("sends as they are: %s" % (getattr(channel, "pipeline_as_is", None) is not None))
 #: A pipelined call's compact frame, as the script's vh.usermc would hold it.
 body = marshal.dumps((3, 99, "SendPMToAll", ["held", "op", 1, 9]))
 PIPELINED = struct.pack("<I", len(body) | 0x80000000) + body

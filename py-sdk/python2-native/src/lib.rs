@@ -12,14 +12,15 @@
 //! loads, and runs its own Python loop when it does not (a debug build of
 //! Python, a directory mounted `noexec`, `VH_PY2_NATIVE=0`).
 //!
-//! Functions, called from `vh._hook_loop` and `vh._api` only:
+//! Functions, called from `vh._hook_loop` (and `vh._api`) only:
 //! - `serve_hooks(channel, rt, names, rules, max_depth, config)`: runs
 //!   plain hooks until an event the main loop must handle, and returns it
 //!   ([`serve`]);
-//! - `pipeline_as_is(channel, callback, kinds, required, defaults, args,
-//!   direct, max_len, compact)`: a classic function's discarded send, its
+//! - `pipeline_as_is(channel, direct, max_len, compact, callback, kinds,
+//!   required, defaults, args)`: a classic function's discarded send, its
 //!   usual arguments taken as they are to the held compact frame
-//!   ([`pipeline`]; True sent, False not now, None: the Python way);
+//!   ([`pipeline`]; True sent, False not now, None: the Python way), bound
+//!   to a channel's first four by `vh._hook_loop.pipeline_as_is_for`;
 //! - `waited(spin, seconds)`: `Adaptive.waited` ([`spin`]), for
 //!   `py-sdk/tests/test_py2_native.py`, which holds it to the Python rules.
 
@@ -105,17 +106,17 @@ unsafe extern "C" fn pipeline_as_is(_module: *mut PyObject, args: *mut PyObject)
             Ok(v)
         };
         // SAFETY: a borrowed argument made ours for the call.
-        let kinds = unsafe { Owned::borrowed(arg(args, 2)?) };
+        let kinds = unsafe { Owned::borrowed(arg(args, 5)?) };
         let call = pipeline::Call {
             channel: arg(args, 0)?,
-            callback: arg(args, 1)?,
+            direct: arg(args, 1)?,
+            max_len: usize::try_from(long(2)?).unwrap_or(0),
+            compact: u32::try_from(long(3)?).unwrap_or(0x8000_0000),
+            callback: arg(args, 4)?,
             kinds: py::as_bytes(&kinds)?.to_vec(),
-            required: usize::try_from(long(3)?).unwrap_or(usize::MAX),
-            defaults: arg(args, 4)?,
-            args: arg(args, 5)?,
-            direct: arg(args, 6)?,
-            max_len: usize::try_from(long(7)?).unwrap_or(0),
-            compact: u32::try_from(long(8)?).unwrap_or(0x8000_0000),
+            required: usize::try_from(long(6)?).unwrap_or(usize::MAX),
+            defaults: arg(args, 7)?,
+            args: arg(args, 8)?,
         };
         pipeline::pipeline_as_is(&call)
     })())

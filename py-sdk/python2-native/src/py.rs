@@ -82,25 +82,34 @@ pub fn setattr(o: *mut PyObject, name: &CStr, v: *mut PyObject) -> PyResult<()> 
 
 /// A new tuple of `items` (their references are taken).
 pub fn tuple(items: Vec<Owned>) -> PyResult<Owned> {
-    // SAFETY: a new tuple is filled at every index before it is used.
-    unsafe {
-        let t = Owned::new(ffi::PyTuple_New(items.len() as ffi::Py_ssize_t))?;
-        for (i, item) in items.into_iter().enumerate() {
-            ffi::PyTuple_SetItem(t.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
-        }
-        Ok(t)
-    }
+    // SAFETY: the tuple constructor and its item setter, which steals.
+    unsafe { filled(ffi::PyTuple_New, ffi::PyTuple_SetItem, items) }
 }
 
 /// A new list of `items` (their references are taken).
 pub fn list(items: Vec<Owned>) -> PyResult<Owned> {
-    // SAFETY: a new list is filled at every index before it is used.
+    // SAFETY: the list constructor and its item setter, which steals.
+    unsafe { filled(ffi::PyList_New, ffi::PyList_SetItem, items) }
+}
+
+/// A new sequence made by `new` and filled at every index by `set`.
+///
+/// # Safety
+/// `new` makes a sequence of the given length whose items `set` sets,
+/// taking the item's reference.
+unsafe fn filled(
+    new: unsafe extern "C" fn(ffi::Py_ssize_t) -> *mut PyObject,
+    set: unsafe extern "C" fn(*mut PyObject, ffi::Py_ssize_t, *mut PyObject) -> std::ffi::c_int,
+    items: Vec<Owned>,
+) -> PyResult<Owned> {
+    // SAFETY: per the contract; every index is set before the sequence is
+    // used.
     unsafe {
-        let l = Owned::new(ffi::PyList_New(items.len() as ffi::Py_ssize_t))?;
+        let seq = Owned::new(new(items.len() as ffi::Py_ssize_t))?;
         for (i, item) in items.into_iter().enumerate() {
-            ffi::PyList_SetItem(l.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
+            set(seq.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
         }
-        Ok(l)
+        Ok(seq)
     }
 }
 

@@ -21,10 +21,9 @@ exception behind a normal value); a string with a NUL byte raises
 
 import sys
 
-from . import _hook_loop, _runtime
+from . import _runtime
 from ._discard import discarded
 from ._errors import MessageTooBigError
-from ._frames import COMPACT, MAX_MESSAGE_LEN
 from ._functions import FUNCTIONS, LIST_PREFIXES, PIPELINED_CALLBACKS, RESTRICTIONS
 
 try:  # pragma: no cover - Python 2 only
@@ -259,13 +258,6 @@ CLASSIC = {
 CLASSIC.update((kind, _c_list(kind)) for kind in LIST_PREFIXES)
 
 
-#: ``vh._native.pipeline_as_is`` where the compiled loop loaded (its
-#: ``Channel.pipeline_call`` and ``convert_args``' usual way in one C
-#: call), and what it needs of this package.
-_AS_IS = getattr(_hook_loop._native, "pipeline_as_is", None)
-_TAGS = (_hook_loop.DIRECT, MAX_MESSAGE_LEN, COMPACT)
-
-
 def make_classic(spec):
     """The classic function of ``spec``: A's checks and results."""
     convert = CLASSIC[spec.result]
@@ -274,7 +266,7 @@ def make_classic(spec):
     # What a pipelined call returns (the hub's answer is not waited for:
     # a success), made once: one frame fewer on every send.
     sent = convert(True, [1]) if pipelined else None
-    # Its parameters as vh._native takes them (_AS_IS).
+    # Its parameters as vh._native takes them (Channel.pipeline_as_is).
     kinds = "".join(p.kind for p in spec.params)
     required, defaults = spec.required, tuple(p.default for p in spec.params)
 
@@ -283,15 +275,17 @@ def make_classic(spec):
         # takes them to the held frame (docs/protocol.md "Pipelined
         # calls"); None: the way below decides, False: it may not be
         # pipelined now.
-        way = None
+        way = as_is = None
         rt = _runtime._runtime
-        if pipelined and _AS_IS is not None and not kwargs and rt is not None:
+        if pipelined and not kwargs and rt is not None:
+            as_is = getattr(rt.channel, "pipeline_as_is", None)
+        if as_is is not None:
             if (
                 _runtime.PIPELINE_CALLS
                 and get_ident() == rt._main_ident
                 and discarded(sys._getframe(1), len(args))
             ):
-                way = _AS_IS(rt.channel, spec.callback, kinds, required, defaults, args, *_TAGS)
+                way = as_is(spec.callback, kinds, required, defaults, args)
                 if way:
                     return sent
             else:

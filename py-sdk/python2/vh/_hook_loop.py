@@ -14,6 +14,7 @@ loads, and :func:`serve_hooks_in_python` otherwise; the two must answer
 alike, byte for byte (``py-sdk/tests/test_py2_native.py``).
 """
 
+import functools
 import marshal
 import os
 import select
@@ -21,7 +22,7 @@ import sys
 import time
 
 from . import _link
-from ._frames import COMPACT, HOOK, HOOK_RESULT, WRITES_COMPACT, pack_len
+from ._frames import COMPACT, HOOK, HOOK_RESULT, MAX_MESSAGE_LEN, WRITES_COMPACT, pack_len
 
 #: Which link a message came on or goes out on (``vh._channel``'s too).
 RUNNER, DIRECT = "runner", "direct"
@@ -52,6 +53,16 @@ def _load_native():
 
 
 _native = _load_native()
+
+
+def pipeline_as_is_for(channel):
+    """``vh._native.pipeline_as_is`` bound to ``channel`` (a C call, no
+    Python frame: ``functools.partial``), for ``vh._api``'s classic
+    functions: a discarded send's usual arguments to the held frame; or
+    ``None`` where the compiled loop did not load."""
+    if _native is None:
+        return None
+    return functools.partial(_native.pipeline_as_is, channel, DIRECT, MAX_MESSAGE_LEN, COMPACT)
 
 
 def next_event(channel, woke=None):
