@@ -11,6 +11,7 @@ use vh_proto::v1::{
     ScriptUnloaded, from_worker,
 };
 
+use crate::discard::caller_discards;
 use crate::hook_loop::{self, Script};
 use crate::transport::Transport;
 use crate::values::{Incoming, event_to_py};
@@ -215,23 +216,32 @@ impl Channel {
         Ok(true)
     }
 
-    /// `pipeline_call` for a classic function's arguments as the script
-    /// passed them (`vh._pipeline.sent_as_is`): `kinds` has one `l`, `s` or
-    /// `d` per parameter, the first `required` of them required,
-    /// `defaults` each parameter's default, `args` the positional
-    /// arguments; `charmap` and `encoding` are the runtime's
-    /// (`ScriptState`). Converts them as `vh._api.convert_args` would
-    /// (`values::usual_arg`) and pipelines the call, with no Python
-    /// frame between the script and the link: each one costs a hook that
-    /// finds the worker asleep several microseconds (docs/performance.md
-    /// "A pipelined call's arguments"). Returns False without sending if
-    /// nothing may be pipelined now (as `pipeline_call`), `None` without
-    /// sending if an argument is not one of the usual ones or their number
-    /// is wrong: the caller then converts them in Python, which raises
-    /// what the script must see.
+    /// A classic function's discarded send, called by that function
+    /// (`vh._api.make_classic`) with the arguments as the script passed
+    /// them: `kinds` has one `l`, `s` or `d` per parameter, the first
+    /// `required` of them required, `defaults` each parameter's default,
+    /// `args` the positional arguments; `charmap` and `encoding` are the
+    /// runtime's (`ScriptState`), `rules` is `vh._discard.RULES`. If the
+    /// script discards the call's result ([`discard::caller_discards`]:
+    /// the classic function's caller) and the call may be pipelined now
+    /// (as `pipeline_call`), converts the arguments as
+    /// `vh._api.convert_args` would (`values::usual_arg`) and pipelines
+    /// the call, with no Python frame between the script and the link:
+    /// each one costs a hook that finds the worker asleep several
+    /// microseconds (docs/performance.md "A pipelined call's arguments").
+    /// Returns True if it was sent; False without sending if the result is
+    /// used or nothing may be pipelined now (the caller makes the ordinary
+    /// call); `None` without sending if an argument is not one of the
+    /// usual ones or their number is wrong: the caller then converts them
+    /// in Python, which raises what the script must see.
+    ///
+    /// # Errors
+    /// `ConnectionError` if the link is gone; `MessageTooBigError` (nothing
+    /// sent) if the call is too big.
     #[allow(clippy::too_many_arguments)]
     fn pipeline_as_is(
         &self,
+        py: Python<'_>,
         callback: String,
         kinds: &str,
         required: usize,
@@ -239,13 +249,14 @@ impl Channel {
         args: &Bound<'_, PyTuple>,
         charmap: &Bound<'_, PyAny>,
         encoding: &str,
+        rules: &[u8],
     ) -> PyResult<Option<bool>> {
         let kinds = kinds.as_bytes();
         let given = args.len();
         if given < required || given > kinds.len() || defaults.len() != kinds.len() {
             return Ok(None);
         }
-        if !self.transport.can_pipeline() {
+        if !self.transport.can_pipeline() || !caller_discards(py, rules, given) {
             return Ok(Some(false));
         }
         let map = if charmap.is_none() {

@@ -27,9 +27,12 @@
 //!   and pipelined calls held until the next frame on the direct link).
 //! - [`hook_loop`]: the main loop's plain hooks, from the frame to the
 //!   script's function and back (`Channel.serve_hooks`).
+//! - [`discard`]: whether the script discards a classic function's
+//!   result, `vh._discard`'s test compiled (for `Channel.pipeline_as_is`).
 //! - [`channel`]: `vh._core.Channel`, the transport as a Python object.
 
 mod channel;
+mod discard;
 mod hook_loop;
 mod reader;
 mod transport;
@@ -41,6 +44,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::Channel>()?;
+    m.add_function(wrap_pyfunction!(discard::caller_discards_py, m)?)?;
     values::add_classes(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,12 +1,17 @@
 """Cases for ``vh._discard``, runnable on CPython 2.7 and 3.9+
-as ``python discard_cases.py PATH/TO/_discard.py``: loads that file alone
-(no ``vh`` package, no extension) and prints one JSON object: the version,
+as ``python discard_cases.py PATH/TO/_discard.py [EXTENSION]``: loads that
+file alone (no ``vh`` package) and prints one JSON object: the version,
 whether the module knows it, its tables checked against ``dis``, and the
 cases it got wrong. ``test_pipeline.py`` runs it on every interpreter it
-finds. Python 2.7 syntax, like the module it tests."""
+finds. With ``EXTENSION`` (the path of ``vh._core``'s or ``vh._native``'s
+shared object) the cases ask that module's compiled ``caller_discards``
+instead, given the file's ``RULES`` (``test_pipeline.py`` and
+``test_py2_native.py``). Python 2.7 syntax, like the module it tests."""
 
 import dis
+import functools
 import json
+import os
 import sys
 
 TYPE_CHECKING = False
@@ -17,8 +22,18 @@ seen = []  # type: list[bool]
 m = None  # type: Any
 
 
+def python_check(nargs):
+    # type: (int) -> bool
+    """The Python test of ``f``'s caller (two frames up from here)."""
+    return m.discarded(sys._getframe(2), nargs)
+
+
+#: ``check(nargs)``: asked by :func:`f` about its caller.
+check = python_check
+
+
 def f(*args, **kwargs):
-    seen.append(m.discarded(sys._getframe(1), len(args) + len(kwargs)))
+    seen.append(check(len(args) + len(kwargs)))
     return True
 
 
@@ -162,10 +177,32 @@ def load(path):
     return module
 
 
+def load_extension(path):
+    # type: (str) -> Any
+    """The compiled module at ``path`` (``_core`` or ``_native``), alone."""
+    name = os.path.basename(path).split(".")[0]
+    if sys.version_info[0] == 2:
+        import imp
+
+        return imp.load_dynamic(name, path)
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.ExtensionFileLoader(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
 def main():
     # type: () -> None
-    global m
+    global m, check
     m = load(sys.argv[1])
+    if len(sys.argv) > 2:
+        # A C function: the innermost Python frame is f's, as it is the
+        # classic function's when it calls pipeline_as_is.
+        check = functools.partial(load_extension(sys.argv[2]).caller_discards, m.RULES)
     wrong = {}
     for name, want in WANT.items():
         del seen[:]
@@ -178,6 +215,7 @@ def main():
             {
                 "version": list(sys.version_info[:2]),
                 "supported": known,
+                "compiled": len(sys.argv) > 2,
                 "tables": tables_match_dis() if known else [],
                 "wrong": wrong,
             }

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import vh
+import vh._core
 import vh.strict
 from vh import _discard, _pipeline, _runtime
 from vh._fake.transport import ResultEvent
@@ -23,9 +24,14 @@ HERE = Path(__file__).parent
 DISCARD = Path(_discard.__file__)
 
 
-def run_cases(python: str) -> dict:
+#: ``vh._core``'s shared object: an abi3 build, which loads on every
+#: CPython from 3.9, so its compiled test runs the cases on each of them.
+CORE = Path(vh._core.__file__)
+
+
+def run_cases(python: str, compiled: bool = False) -> dict:
     out = subprocess.run(
-        [python, str(HERE / "discard_cases.py"), str(DISCARD)],
+        [python, str(HERE / "discard_cases.py"), str(DISCARD)] + ([str(CORE)] if compiled else []),
         capture_output=True,
         text=True,
         check=True,
@@ -47,22 +53,25 @@ def pyenv_interpreter(minor: int) -> str | None:
     return None
 
 
-def test_detector_on_this_interpreter():
-    # Always runs: the interpreter of the test suite (3.11 by default).
-    got = run_cases(sys.executable)
-    assert got["supported"], got
+@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
+def test_detector_on_this_interpreter(compiled):
+    # Always runs: the interpreter of the test suite (3.11 by default);
+    # the compiled one is what the classic functions' pipeline_as_is asks.
+    got = run_cases(sys.executable, compiled)
+    assert got["supported"] and got["compiled"] == compiled, got
     assert got["tables"] == [], got
     assert got["wrong"] == {}, got
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
 @pytest.mark.parametrize("minor", [9, 10, 11, 12, 13])
-def test_detector_on_every_cpython_from_3_9_to_3_13(minor):
+def test_detector_on_every_cpython_from_3_9_to_3_13(minor, compiled):
     python = pyenv_interpreter(minor)
     if python is None:
         pytest.skip(f"no CPython 3.{minor} under pyenv")
-    got = run_cases(python)
+    got = run_cases(python, compiled)
     assert got["version"] == [3, minor]
-    assert got["supported"], got
+    assert got["supported"] and got["compiled"] == compiled, got
     assert got["tables"] == [], got
     assert got["wrong"] == {}, got
 

@@ -1,8 +1,9 @@
-"""``vh._core.Channel.pipeline_as_is`` (``vh._pipeline.sent_as_is``): a
+"""``vh._core.Channel.pipeline_as_is`` (``vh._pipeline.as_is_for``): a
 classic function's discarded send with its arguments converted in Rust
 must put on the direct link exactly what the Python way puts there
-(``vh._api.convert_args``, then ``pipeline_call``), and leave to the
-Python way every argument it does not convert the same.
+(``vh._api.convert_args``, then ``pipeline_call``), leave to the Python
+way every argument it does not convert the same, and send nothing when
+the script uses the result.
 
 A real channel on socketpairs; the test plays the hub: it sends a chat
 hook on the direct link, so that the main thread serves a request the
@@ -22,6 +23,7 @@ import pytest
 from wire import _decode, hook_msg
 
 from vh import _api, _core, _functions, _runtime
+from vh._discard import RULES
 from vh._hooks import HOOK_INDEX
 from vh._script_state import ScriptState
 
@@ -95,6 +97,35 @@ def linked(monkeypatch):
         s.close()
 
 
+_RUNS: dict[tuple[int, bool], object] = {}
+
+
+def as_script(channel, rt, spec, args, discard=True):
+    """What ``channel.pipeline_as_is`` answers a classic function of
+    ``spec`` called by a script with ``args`` written out (``f(a, b)``: a
+    statement if ``discard``, else ``x = f(a, b)``): it looks at the
+    classic function's caller, so the call must be a script's."""
+    got = []
+    kinds = "".join(p.kind for p in spec.params)
+    defaults = tuple(p.default for p in spec.params)
+
+    def classic(*a):
+        got.append(
+            channel.pipeline_as_is(
+                spec.callback, kinds, spec.required, defaults, a, rt.charmap, rt.encoding, RULES
+            )
+        )
+
+    key = (len(args), discard)
+    if key not in _RUNS:
+        call = "f(%s)" % ", ".join(f"a[{i}]" for i in range(len(args)))
+        ns: dict[str, object] = {}
+        exec(f"def run(f, a):\n    {call if discard else 'x = ' + call}\n", ns)
+        _RUNS[key] = ns["run"]
+    _RUNS[key](classic, args)
+    return got[0]
+
+
 def read_frames(hub: socket.socket) -> list[dict[int, list[object]]]:
     """Every ``FromWorker`` frame the worker wrote, decoded to raw fields
     (``wire._decode``) of its one kind's message, keyed ``0`` by kind."""
@@ -121,12 +152,10 @@ def test_the_channel_converts_the_usual_arguments_as_python_does(linked):
     for spec in [*_functions.FUNCTIONS, FLOATS]:
         if spec.callback not in _functions.PIPELINED_CALLBACKS:
             continue
-        kinds = "".join(p.kind for p in spec.params)
-        defaults = tuple(p.default for p in spec.params)
         for args, usual in cases(spec):
-            got = channel.pipeline_as_is(
-                spec.callback, kinds, spec.required, defaults, args, rt.charmap, rt.encoding
-            )
+            # A used result: nothing sent, whatever the arguments.
+            assert as_script(channel, rt, spec, args, discard=False) in (False, None)
+            got = as_script(channel, rt, spec, args)
             if not usual:
                 assert got is None, (spec.name, args)
                 other_seen += 1
@@ -153,7 +182,4 @@ def test_nothing_is_sent_while_the_hub_does_not_wait(linked):
     read_frames(hub)
     # No request on the direct link now: the ordinary call's way.
     spec = next(s for s in _functions.FUNCTIONS if s.callback == "usermc")
-    got = channel.pipeline_as_is(
-        "usermc", "ss", spec.required, (None, None), ("hi", "bob"), rt.charmap, rt.encoding
-    )
-    assert got is False
+    assert as_script(channel, rt, spec, ("hi", "bob")) is False

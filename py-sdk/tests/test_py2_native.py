@@ -12,6 +12,7 @@ End to end (hubsim driving the shim, the runner, both loops) in
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -242,3 +243,28 @@ def test_the_compiled_loop_keeps_the_spin_budget_by_the_same_rules(
     # The waits moved it both ways: down to nothing and back up.
     budgets = {a for a, _ in pairs}
     assert "0.0" in budgets and "5e-05" in budgets and len(budgets) > 4
+
+
+def test_the_compiled_discard_test_answers_as_vh_discard(python2: str, package: Path) -> None:
+    # The cases of discard_cases.py, asked of vh._native.caller_discards
+    # (what its pipeline_as_is asks about the classic function's caller).
+    got = subprocess.run(
+        [
+            python2,
+            "-B",
+            str(Path(__file__).parent / "discard_cases.py"),
+            str(package / "vh" / "_discard.py"),
+            str(package / "vh" / "_native.so"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == {
+        "version": [2, 7],
+        "supported": True,
+        "compiled": True,
+        "tables": [],
+        "wrong": {},
+    }

@@ -65,6 +65,7 @@ def test_python2_detects_discarded_results(python2: str) -> None:
     assert json.loads(got.stdout) == {
         "version": [2, 7],
         "supported": True,
+        "compiled": False,
         "tables": [],
         "wrong": {},
     }

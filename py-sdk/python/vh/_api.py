@@ -29,8 +29,11 @@ would cost every worker about 2 MiB (docs/performance.md).
 
 from __future__ import annotations
 
+from _thread import get_ident
+
 from . import _pipeline, _results, _runtime
-from ._errors import HubRefusedError, MessageTooBigError
+from ._discard import RULES
+from ._errors import HubRefusedError, MessageTooBigError, NotConnectedError
 from ._functions import FUNCTIONS, FunctionSpec
 from ._limits import LONG_MAX as _LONG_MAX
 from ._limits import LONG_MIN as _LONG_MIN
@@ -198,21 +201,35 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     convert = _results.CLASSIC[spec.result]
     # docs/protocol.md "Pipelined calls": a send whose result is discarded.
     pipelined = spec.callback in _pipeline.CALLBACKS
-    # Its parameters as the channel converts them (_pipeline.sent_as_is).
+    # What a pipelined call returns (the hub's answer is not waited for: a
+    # success), made once. Every pipelined callback's result is a bool,
+    # whose converter reads no runtime (none is installed yet).
+    sent = convert(True, [1], None) if pipelined else None  # type: ignore[arg-type]
+    # Its parameters as the channel converts them (Channel.pipeline_as_is).
     kinds = "".join(p.kind for p in spec.params)
     defaults = tuple(p.default for p in spec.params)
 
     def classic(*args: Any, **kwargs: Any) -> Any:
         # The usual discarded send, its arguments as they are: one call
-        # into the channel (_pipeline.sent_as_is); else (None) the way
-        # below, which converts them in Python and has the errors.
+        # into the channel (_pipeline.as_is_for), which also tells whether
+        # the script discards the result; else (None) the way below, which
+        # converts them in Python and has the errors.
         way = None
         rt = _runtime._runtime
         try:
-            if pipelined and rt is not None and not kwargs:
-                way = _pipeline.sent_as_is(rt, spec.callback, kinds, spec.required, defaults, args)
-                if way:
-                    return convert(True, [1], rt)
+            if pipelined and not kwargs and rt is not None and rt.as_is is not None:
+                if get_ident() != rt._main_ident:
+                    way = False
+                else:
+                    try:
+                        way = rt.as_is(
+                            spec.callback, kinds, spec.required, defaults, args,
+                            rt.charmap, rt.encoding, RULES,
+                        )  # fmt: skip
+                    except ConnectionError as e:
+                        raise NotConnectedError(f"vh-runner link closed: {e}") from e
+                    if way:
+                        return sent
             values = convert_args(spec, args, kwargs)
             rt = _runtime.get()
             if (
@@ -220,7 +237,7 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
                 and pipelined
                 and _pipeline.sent(rt, spec.callback, values, len(args) + len(kwargs))
             ):
-                return convert(True, [1], rt)
+                return sent
             ok, result, _error = rt.call(spec.callback, values)
         except MessageTooBigError as e:
             # Nothing was sent: a failed call, as if the hub had refused.

@@ -16,6 +16,7 @@ __all__ = [
     "PingEvent",
     "ResultEvent",
     "UnloadEvent",
+    "caller_discards",
     "__version__",
 ]
 
@@ -175,11 +176,15 @@ class Channel:
         args: tuple[Any, ...],
         charmap: tuple[str, Any] | None,
         encoding: str,
+        rules: bytes,
     ) -> bool | None:
         """``pipeline_call`` for a classic function's positional arguments
-        as the script passed them, converted here as ``vh._api`` converts
-        the usual ones; ``None``, sending nothing, for any other argument
-        (see ``vh._pipeline.sent_as_is``)."""
+        as the script passed them, called by that function: False, sending
+        nothing, unless its caller discards the result (``rules`` is
+        ``vh._discard.RULES``) and the hub waits on the direct link; the
+        usual arguments converted here as ``vh._api`` converts them;
+        ``None``, sending nothing, for any other argument (see
+        ``vh._pipeline.as_is_for``)."""
     def call_blocking(
         self, callback: str, args: list[Any], timeout: float | None = None
     ) -> tuple[bool, list[Any], str] | None:
@@ -194,3 +199,9 @@ class Channel:
     ) -> tuple[bool, list[Any], str, str] | None:
         """Sends a dynamic function call from another thread and waits for
         ``(ok, values, error, kinds)``; None after ``timeout`` seconds."""
+
+def caller_discards(rules: bytes, nargs: int) -> bool:
+    """``vh._discard.discarded(sys._getframe(1), nargs)`` as seen from the
+    Python function that calls this: whether its caller discards the
+    result of the call of ``nargs`` arguments it makes. ``rules`` is
+    ``vh._discard.RULES``. Never raises."""

@@ -52,6 +52,16 @@ _CALLS, _POP_TOP, _EXTENDED_ARG = TABLES.get(_VERSION, ({}, -1, -1))
 _PY2 = sys.version_info[0] == 2
 #: ``CACHE``, the filler of inline cache entries in ``co_code`` (3.11+).
 _CACHE = 0
+#: The same facts for the compiled form of this test (``vh._core`` and
+#: ``vh._native`` ``caller_discards``, used by the classic functions'
+#: ``pipeline_as_is``): ``POP_TOP``, ``EXTENDED_ARG``, then each call
+#: opcode and its inline cache entries, in the table's order, as bytes;
+#: empty where this interpreter is not known (nothing is discarded).
+RULES = bytes(
+    bytearray(
+        [_POP_TOP, _EXTENDED_ARG] + [x for op in _CALLS for x in (op, _CALLS[op])] if _CALLS else []
+    )
+)
 
 
 def supported():

@@ -24,12 +24,12 @@ import os
 import sys
 
 from . import _functions
-from ._discard import discarded
+from ._discard import RULES, discarded
 from ._errors import NotConnectedError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
     from ._runtime import Runtime
 
@@ -42,44 +42,22 @@ CALLBACKS = _functions.PIPELINED_CALLBACKS
 ENABLED = os.environ.get("VH_PIPELINE_CALLS", "1").strip().lower() not in ("0", "false", "no")
 
 
-def sent_as_is(
-    rt: Runtime,
-    callback: str,
-    kinds: str,
-    required: int,
-    defaults: tuple[Any, ...],
-    args: tuple[Any, ...],
-) -> Optional[bool]:
-    """Pipelines ``callback`` with the positional ``args`` a classic
-    function got, converted by the channel itself (``vh._core``'s
-    ``pipeline_as_is``: no Python frame per argument, each of which costs
-    a hook that finds the worker asleep several microseconds). ``kinds``,
-    ``required`` and ``defaults`` describe the parameters
-    (``FunctionSpec.params``). True if it was sent; False if it may not be
-    pipelined (nothing sent: make the ordinary call); ``None`` if this way
-    cannot tell (an argument that is not a plain ``str``, ``bytes``,
-    ``int``, ``float`` or ``None`` of its kind, a wrong count, a channel
-    without it): convert the arguments in Python and ask :func:`sent`.
-    The script's frame is two levels up, as for :func:`sent`.
-
-    # Errors
-    ``NotConnectedError`` if the link is gone; ``MessageTooBigError``
-    (nothing sent) if the call is too big.
+def as_is_for(channel: Any) -> Optional[Callable[..., Optional[bool]]]:
+    """``channel.pipeline_as_is`` (``vh._core.Channel``'s), which a classic
+    function calls with the arguments as the script passed them: it tests
+    that the script discards the result (``vh._discard``'s test compiled,
+    given :data:`vh._discard.RULES`), converts the usual arguments and
+    holds the frame, with no Python frame between the script and the link
+    (each one costs a hook that finds the worker asleep several
+    microseconds; docs/performance.md "A pipelined call's arguments").
+    ``None`` where that way is closed: pipelining turned off, an
+    interpreter whose byte code ``vh._discard`` does not know, a channel
+    without it (``vh.testing``'s); the classic function then takes
+    :func:`sent`'s way.
     """
-    if not ENABLED or _thread.get_ident() != rt._main_ident:
-        return False
-    pipe = getattr(rt.channel, "pipeline_as_is", None)
-    if pipe is None:
+    if not ENABLED or not RULES:
         return None
-    if not discarded(sys._getframe(2), len(args)):
-        return False
-    try:
-        got: Optional[bool] = pipe(
-            callback, kinds, required, defaults, args, rt.charmap, rt.encoding
-        )
-        return got
-    except ConnectionError as e:
-        raise NotConnectedError(f"vh-runner link closed: {e}") from e
+    return getattr(channel, "pipeline_as_is", None)
 
 
 def sent(rt: Runtime, callback: str, values: list[Any], nargs: int) -> bool:

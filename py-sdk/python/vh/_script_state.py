@@ -16,6 +16,7 @@ from codecs import charmap_decode, charmap_encode
 
 from ._codec import ERRORS, charmap_tables
 from ._generation import is_b
+from ._pipeline import as_is_for
 
 # What a worker imports at idle is kept small (docs/performance.md:
 # idle RSS): ``threading``, ``json`` and ``asyncio`` are imported where
@@ -47,6 +48,9 @@ class ScriptState:
         self._loop: Optional[LoopThread] = None
         self._lock = _thread.allocate_lock()
         self._main_ident = _main_thread_ident()
+        #: The channel's compiled way for a discarded send, or None
+        #: (``vh._pipeline.as_is_for``).
+        self.as_is = as_is_for(channel)
         self._async_pending = 0
         self._warned_blocking = False
         #: Call ids the main thread waits for, innermost last, and answers

@@ -127,6 +127,7 @@ unsafe extern "C" {
     pub fn PyErr_SetString(exc: *mut PyObject, msg: *const c_char);
     pub fn PyErr_CheckSignals() -> c_int;
 
+    pub fn PyEval_GetFrame() -> *mut PyObject;
     pub fn PyEval_SaveThread() -> *mut c_void;
     pub fn PyEval_RestoreThread(state: *mut c_void);
 

@@ -16,14 +16,19 @@
 //! - `serve_hooks(channel, rt, names, rules, max_depth, config)`: runs
 //!   plain hooks until an event the main loop must handle, and returns it
 //!   ([`serve`]);
-//! - `pipeline_as_is(channel, direct, max_len, compact, callback, kinds,
-//!   required, defaults, args)`: a classic function's discarded send, its
-//!   usual arguments taken as they are to the held compact frame
-//!   ([`pipeline`]; True sent, False not now, None: the Python way), bound
-//!   to a channel's first four by `vh._hook_loop.pipeline_as_is_for`;
+//! - `pipeline_as_is(channel, direct, max_len, compact, rules, callback,
+//!   kinds, required, defaults, args)`: a classic function's discarded
+//!   send, its usual arguments taken as they are to the held compact frame
+//!   ([`pipeline`]; True sent, False the result is used or not now, None:
+//!   the Python way), bound to a channel's first five by
+//!   `vh._hook_loop.pipeline_as_is_for`;
+//! - `caller_discards(rules, nargs)`: whether the calling function's
+//!   caller discards its result ([`discard`]), for
+//!   `py-sdk/tests/discard_cases.py`, which holds it to `vh._discard`;
 //! - `waited(spin, seconds)`: `Adaptive.waited` ([`spin`]), for
 //!   `py-sdk/tests/test_py2_native.py`, which holds it to the Python rules.
 
+mod discard;
 mod ffi;
 mod link;
 mod pipeline;
@@ -106,25 +111,37 @@ unsafe extern "C" fn pipeline_as_is(_module: *mut PyObject, args: *mut PyObject)
             Ok(v)
         };
         // SAFETY: a borrowed argument made ours for the call.
-        let kinds = unsafe { Owned::borrowed(arg(args, 5)?) };
+        let kinds = unsafe { Owned::borrowed(arg(args, 6)?) };
         let call = pipeline::Call {
             channel: arg(args, 0)?,
             direct: arg(args, 1)?,
             max_len: usize::try_from(long(2)?).unwrap_or(0),
             compact: u32::try_from(long(3)?).unwrap_or(0x8000_0000),
-            callback: arg(args, 4)?,
+            rules: arg(args, 4)?,
+            callback: arg(args, 5)?,
             kinds: py::as_bytes(&kinds)?.to_vec(),
-            required: usize::try_from(long(6)?).unwrap_or(usize::MAX),
-            defaults: arg(args, 7)?,
-            args: arg(args, 8)?,
+            required: usize::try_from(long(7)?).unwrap_or(usize::MAX),
+            defaults: arg(args, 8)?,
+            args: arg(args, 9)?,
         };
         pipeline::pipeline_as_is(&call)
     })())
 }
 
+unsafe extern "C" fn caller_discards(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
+    to_c((|| {
+        // SAFETY: the argument is live.
+        let nargs = unsafe { ffi::PyInt_AsLong(arg(args, 1)?) };
+        let yes =
+            discard::caller_discards(arg(args, 0)?, usize::try_from(nargs).unwrap_or(usize::MAX));
+        // SAFETY: a plain constructor.
+        Owned::new(unsafe { ffi::PyBool_FromLong(c_long::from(yes)) })
+    })())
+}
+
 /// The module's functions; the interpreter keeps the pointer, so the
 /// table lives as long as the process.
-static mut METHODS: [PyMethodDef; 4] = [
+static mut METHODS: [PyMethodDef; 5] = [
     PyMethodDef {
         ml_name: c"serve_hooks".as_ptr(),
         ml_meth: Some(serve_hooks),
@@ -142,6 +159,12 @@ static mut METHODS: [PyMethodDef; 4] = [
         ml_meth: Some(pipeline_as_is),
         ml_flags: METH_VARARGS,
         ml_doc: c"A classic function's discarded send, its arguments as they are.".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"caller_discards".as_ptr(),
+        ml_meth: Some(caller_discards),
+        ml_flags: METH_VARARGS,
+        ml_doc: c"Whether the calling function's caller discards its result.".as_ptr(),
     },
     PyMethodDef {
         ml_name: std::ptr::null::<c_char>(),

@@ -6,8 +6,10 @@
 //! the worker asleep several microseconds (docs/performance.md "A
 //! pipelined call's arguments").
 //!
-//! It answers `None`, having done nothing the script could see, whenever
-//! the Python way must decide: an argument that is not the usual one of
+//! It answers `False` (the ordinary call) when the script uses the result
+//! ([`crate::discard`], asked about the classic function's caller), and
+//! `None`, having done nothing the script could see, whenever the Python
+//! way must decide: an argument that is not the usual one of
 //! its kind, a wrong count, a default that has no compact form, a call
 //! too big, or a channel without the attributes it reads (a test's
 //! stand-in). `False` is `pipeline_call`'s "make the ordinary call".
@@ -37,6 +39,8 @@ pub struct Call {
     pub max_len: usize,
     /// `vh._frames.COMPACT`, the length word's mark.
     pub compact: u32,
+    /// `vh._discard.RULES`, for [`crate::discard::caller_discards`].
+    pub rules: *mut PyObject,
 }
 
 /// `True`, `False` or `None` as the module docs say.
@@ -51,6 +55,10 @@ pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
     let given = py::len(c.args)?;
     if given < c.required || given > c.kinds.len() || py::len(c.defaults)? != c.kinds.len() {
         return answer(None);
+    }
+    // The script uses the result: the ordinary call.
+    if !crate::discard::caller_discards(c.rules, given) {
+        return answer(Some(false));
     }
     // `convert_args`' usual arguments, kept as they are.
     let mut values = Vec::with_capacity(c.kinds.len());

@@ -280,11 +280,8 @@ def make_classic(spec):
         if pipelined and not kwargs and rt is not None:
             as_is = getattr(rt.channel, "pipeline_as_is", None)
         if as_is is not None:
-            if (
-                _runtime.PIPELINE_CALLS
-                and get_ident() == rt._main_ident
-                and discarded(sys._getframe(1), len(args))
-            ):
+            if _runtime.PIPELINE_CALLS and get_ident() == rt._main_ident:
+                # False also when the script uses the result (asked there).
                 way = as_is(spec.callback, kinds, required, defaults, args)
                 if way:
                     return sent

@@ -22,6 +22,7 @@ import sys
 import time
 
 from . import _link
+from ._discard import RULES
 from ._frames import COMPACT, HOOK, HOOK_RESULT, MAX_MESSAGE_LEN, WRITES_COMPACT, pack_len
 
 #: Which link a message came on or goes out on (``vh._channel``'s too).
@@ -58,11 +59,15 @@ _native = _load_native()
 def pipeline_as_is_for(channel):
     """``vh._native.pipeline_as_is`` bound to ``channel`` (a C call, no
     Python frame: ``functools.partial``), for ``vh._api``'s classic
-    functions: a discarded send's usual arguments to the held frame; or
-    ``None`` where the compiled loop did not load."""
-    if _native is None:
+    functions: whether the script discards the result (``vh._discard``'s
+    test compiled, given its ``RULES``), then a discarded send's usual
+    arguments to the held frame; or ``None`` where the compiled loop did
+    not load or ``vh._discard`` does not know this interpreter."""
+    if _native is None or not RULES:
         return None
-    return functools.partial(_native.pipeline_as_is, channel, DIRECT, MAX_MESSAGE_LEN, COMPACT)
+    return functools.partial(
+        _native.pipeline_as_is, channel, DIRECT, MAX_MESSAGE_LEN, COMPACT, RULES
+    )
 
 
 def next_event(channel, woke=None):
