@@ -26,6 +26,12 @@ fn main() {
         .args([
             "-C",
             "opt-level=3",
+            // As the workspace's release profile (Cargo.toml): one unit,
+            // whole-program LTO, for a hook that runs cold.
+            "-C",
+            "codegen-units=1",
+            "-C",
+            "lto=fat",
             "-C",
             "panic=abort",
             "-C",
