@@ -7,10 +7,12 @@
 //! hooks, function calls, unload, results of main-thread calls) goes to
 //! the main thread's queue, which `Channel.recv_main` reads (and the direct
 //! link with it). All policy (hook dispatch, encodings, the `vh` API) is
-//! Python, in `vh/_runtime.py` and the modules it names; the one exception
-//! is the usual hook's way from its frame to the script's function and
+//! Python, in `vh/_runtime.py` and the modules it names; the exceptions
+//! are the usual hook's way from its frame to the script's function and
 //! back ([`hook_loop`]), which follows `run_hook`'s rules and hands every
-//! other case to them.
+//! other case to them, and a classic function's usual discarded send
+//! (`Channel.pipeline_as_is`, [`discard`]), which follows `vh._api` and
+//! `vh._discard` and hands every other case back the same way.
 //!
 //! Hub values cross as Python `int`, `float`, `bytes` or `None`; where a
 //! JSON document ('D') must be told from a string ('s'), a *kinds* string
