@@ -4,6 +4,9 @@
 //! Python values to wire values ([`crate::values`]) and events to tuples
 //! ([`crate::values`]).
 
+use std::sync::OnceLock;
+
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use vh_proto::v1::{
@@ -13,15 +16,18 @@ use vh_proto::v1::{
 
 use crate::discard::caller_discards;
 use crate::hook_loop::{self, Script};
+use crate::send_as_is::{self, Context, SendSpec};
 use crate::transport::Transport;
+use crate::values::values_to_py;
 use crate::values::{Incoming, event_to_py};
-use crate::values::{from_py, kinds_of, list_from_py, typed_from_py, typed_list_from_py};
-use crate::values::{usual_arg, values_to_py};
+use crate::values::{kinds_of, list_from_py, typed_from_py, typed_list_from_py};
 
 /// The worker's links to the runner and (optionally) the hub.
 #[pyclass(frozen, module = "vh._core")]
 pub struct Channel {
     transport: Transport,
+    /// What `send_as_is` needs of the runtime (`set_as_is`).
+    as_is: OnceLock<Context>,
 }
 
 #[pymethods]
@@ -35,6 +41,7 @@ impl Channel {
     fn new(fd: i32, direct_fd: i32) -> PyResult<Self> {
         Ok(Channel {
             transport: Transport::open(fd, direct_fd)?,
+            as_is: OnceLock::new(),
         })
     }
 
@@ -216,78 +223,73 @@ impl Channel {
         Ok(true)
     }
 
+    /// Makes the runtime's [`Context`] for `send_as_is`, once:
+    /// `charmap` and `encoding` are `ScriptState`'s, `rules` is
+    /// `vh._discard.RULES`, `main_thread` the main thread's
+    /// `_thread.get_ident()` (`vh._pipeline.as_is_for`).
+    ///
+    /// # Errors
+    /// `RuntimeError` if it was made already; `ValueError` for an encoding
+    /// name with a NUL byte.
+    fn set_as_is(
+        &self,
+        charmap: &Bound<'_, PyAny>,
+        encoding: &str,
+        rules: &[u8],
+        main_thread: std::ffi::c_ulong,
+    ) -> PyResult<()> {
+        self.as_is
+            .set(Context::new(charmap, encoding, rules, main_thread)?)
+            .map_err(|_| PyRuntimeError::new_err("set_as_is: made already"))
+    }
+
     /// A classic function's discarded send, called by that function
-    /// (`vh._api.make_classic`) with the arguments as the script passed
-    /// them: `kinds` has one `l`, `s` or `d` per parameter, the first
-    /// `required` of them required, `defaults` each parameter's default,
-    /// `args` the positional arguments; `charmap` and `encoding` are the
-    /// runtime's (`ScriptState`), `rules` is `vh._discard.RULES`. If the
-    /// script discards the call's result ([`discard::caller_discards`]:
-    /// the classic function's caller) and the call may be pipelined now
-    /// (as `pipeline_call`), converts the arguments as
-    /// `vh._api.convert_args` would (`values::usual_arg`) and pipelines
-    /// the call, with no Python frame between the script and the link:
-    /// each one costs a hook that finds the worker asleep several
-    /// microseconds (docs/performance.md "A pipelined call's arguments").
-    /// Returns True if it was sent; False without sending if the result is
-    /// used or nothing may be pipelined now (the caller makes the ordinary
-    /// call); `None` without sending if an argument is not one of the
-    /// usual ones or their number is wrong: the caller then converts them
-    /// in Python, which raises what the script must see.
+    /// (`vh._api.make_classic`) with its [`SendSpec`] and the positional
+    /// arguments as the script passed them. If the script discards the
+    /// call's result ([`caller_discards`]: the classic function's caller),
+    /// on the main thread, and the call may be pipelined now (as
+    /// `pipeline_call`), converts the arguments as `vh._api.convert_args`
+    /// would and pipelines the call, with no Python frame between the
+    /// classic function and the link: each one costs a hook that finds
+    /// the worker asleep several microseconds (docs/performance.md "One
+    /// call for a discarded send"). Returns True if it was sent; False
+    /// without sending if the result is used, another thread calls, or
+    /// nothing may be pipelined now (the caller makes the ordinary call);
+    /// `None` without sending if an argument is not one of the usual ones,
+    /// their number is wrong or `set_as_is` was not called: the caller
+    /// then converts them in Python, which raises what the script must
+    /// see.
     ///
     /// # Errors
     /// `ConnectionError` if the link is gone; `MessageTooBigError` (nothing
     /// sent) if the call is too big.
-    #[allow(clippy::too_many_arguments)]
-    fn pipeline_as_is(
+    fn send_as_is(
         &self,
         py: Python<'_>,
-        callback: String,
-        kinds: &str,
-        required: usize,
-        defaults: &Bound<'_, PyTuple>,
+        spec: &Bound<'_, SendSpec>,
         args: &Bound<'_, PyTuple>,
-        charmap: &Bound<'_, PyAny>,
-        encoding: &str,
-        rules: &[u8],
     ) -> PyResult<Option<bool>> {
-        let kinds = kinds.as_bytes();
-        let given = args.len();
-        if given < required || given > kinds.len() || defaults.len() != kinds.len() {
+        let (Some(cx), spec) = (self.as_is.get(), spec.get()) else {
             return Ok(None);
-        }
-        if !self.transport.can_pipeline() || !caller_discards(py, rules, given) {
+        };
+        let Some(given) = send_as_is::arity(spec, args) else {
+            return Ok(None);
+        };
+        if !cx.on_main_thread()
+            || !self.transport.can_pipeline()
+            || !caller_discards(py, cx.rules(), given)
+        {
             return Ok(Some(false));
         }
-        let map = if charmap.is_none() {
-            None
-        } else {
-            Some(charmap.get_item(1)?)
-        };
-        let Ok(encoding) = std::ffi::CString::new(encoding) else {
+        let Some(values) = send_as_is::values(py, cx, spec, args)? else {
             return Ok(None);
         };
-        let mut values = Vec::with_capacity(kinds.len());
-        for (i, arg) in args.iter().enumerate() {
-            match usual_arg(kinds[i], &arg, map.as_ref(), &encoding)? {
-                Some(v) => values.push(v),
-                None => return Ok(None),
-            }
-        }
-        // Parameters not given: their defaults, as `convert_args` appends
-        // them (unconverted), then `from_py`.
-        for d in defaults.iter().skip(given) {
-            match from_py(&d) {
-                Ok(v) => values.push(v),
-                Err(_) => return Ok(None),
-            }
-        }
         let call_id = self.transport.next_call_id();
         self.transport.pipeline(FromWorker {
             kind: Some(from_worker::Kind::HubCall(HubCall {
                 script_id: 0,
                 call_id,
-                callback,
+                callback: send_as_is::callback(spec),
                 args: values,
                 pipelined: true,
             })),

@@ -11,7 +11,7 @@
 //! are the usual hook's way from its frame to the script's function and
 //! back ([`hook_loop`]), which follows `run_hook`'s rules and hands every
 //! other case to them, and a classic function's usual discarded send
-//! (`Channel.pipeline_as_is`, [`discard`]), which follows `vh._api` and
+//! (`Channel.send_as_is`, [`send_as_is`], [`discard`]), which follows `vh._api` and
 //! `vh._discard` and hands every other case back the same way.
 //!
 //! Hub values cross as Python `int`, `float`, `bytes` or `None`; where a
@@ -30,13 +30,16 @@
 //! - [`hook_loop`]: the main loop's plain hooks, from the frame to the
 //!   script's function and back (`Channel.serve_hooks`).
 //! - [`discard`]: whether the script discards a classic function's
-//!   result, `vh._discard`'s test compiled (for `Channel.pipeline_as_is`).
+//!   result, `vh._discard`'s test compiled; [`send_as_is`]: what a
+//!   classic function's usual discarded send needs made once (for
+//!   `Channel.send_as_is`).
 //! - [`channel`]: `vh._core.Channel`, the transport as a Python object.
 
 mod channel;
 mod discard;
 mod hook_loop;
 mod reader;
+mod send_as_is;
 mod transport;
 mod values;
 
@@ -46,6 +49,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::Channel>()?;
+    m.add_class::<send_as_is::SendSpec>()?;
     m.add_function(wrap_pyfunction!(discard::caller_discards_py, m)?)?;
     values::add_classes(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -1,4 +1,4 @@
-"""``vh._core.Channel.pipeline_as_is`` (``vh._pipeline.as_is_for``): a
+"""``vh._core.Channel.send_as_is`` (``vh._pipeline.as_is_for``): a
 classic function's discarded send with its arguments converted in Rust
 must put on the direct link exactly what the Python way puts there
 (``vh._api.convert_args``, then ``pipeline_call``), leave to the Python
@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import threading
 
 import pytest
 from wire import _decode, hook_msg
 
 from vh import _api, _core, _functions, _runtime
-from vh._discard import RULES
 from vh._hooks import HOOK_INDEX
 from vh._script_state import ScriptState
 
@@ -87,6 +87,7 @@ def linked(monkeypatch):
     hub, worker = socket.socketpair()
     channel = _core.Channel(os.dup(runner_there.fileno()), os.dup(worker.fileno()))
     rt = ScriptState(channel, "cp1252")
+    assert rt.as_is is not None, "the runtime set the channel's send_as_is up"
     monkeypatch.setattr(_runtime, "_runtime", rt)
     frame = hook_msg(1, CHAT, [b"alice", b"hello"])
     hub.sendall(struct.pack("<I", len(frame)) + frame)
@@ -101,20 +102,20 @@ _RUNS: dict[tuple[int, bool], object] = {}
 
 
 def as_script(channel, rt, spec, args, discard=True):
-    """What ``channel.pipeline_as_is`` answers a classic function of
-    ``spec`` called by a script with ``args`` written out (``f(a, b)``: a
-    statement if ``discard``, else ``x = f(a, b)``): it looks at the
-    classic function's caller, so the call must be a script's."""
+    """What ``channel.send_as_is`` answers a classic function of ``spec``
+    called by a script with ``args`` written out (``f(a, b)``: a statement
+    if ``discard``, else ``x = f(a, b)``): it looks at the classic
+    function's caller, so the call must be a script's."""
     got = []
-    kinds = "".join(p.kind for p in spec.params)
-    defaults = tuple(p.default for p in spec.params)
+    send = _core.SendSpec(
+        spec.callback,
+        "".join(p.kind for p in spec.params),
+        spec.required,
+        tuple(p.default for p in spec.params),
+    )
 
     def classic(*a):
-        got.append(
-            channel.pipeline_as_is(
-                spec.callback, kinds, spec.required, defaults, a, rt.charmap, rt.encoding, RULES
-            )
-        )
+        got.append(channel.send_as_is(send, a))
 
     key = (len(args), discard)
     if key not in _RUNS:
@@ -183,3 +184,18 @@ def test_nothing_is_sent_while_the_hub_does_not_wait(linked):
     # No request on the direct link now: the ordinary call's way.
     spec = next(s for s in _functions.FUNCTIONS if s.callback == "usermc")
     assert as_script(channel, rt, spec, ("hi", "bob")) is False
+
+
+def test_another_thread_and_a_second_runtime_take_the_python_way(linked):
+    channel, rt, hub = linked
+    spec = next(s for s in _functions.FUNCTIONS if s.callback == "usermc")
+    got = []
+    worker = threading.Thread(target=lambda: got.append(as_script(channel, rt, spec, ("a", "b"))))
+    worker.start()
+    worker.join()
+    assert got == [False], "not the main thread: the ordinary call"
+    assert ScriptState(channel, "utf-8").as_is is None, "set up once per channel"
+    with pytest.raises(ValueError):
+        _core.SendSpec("usermc", "sx", 1, (None, None))
+    channel.send_hook_result(1, False, [1])
+    assert len(read_frames(hub)) == 1, "nothing but the hook's result was sent"

@@ -29,10 +29,7 @@ would cost every worker about 2 MiB (docs/performance.md).
 
 from __future__ import annotations
 
-from _thread import get_ident
-
-from . import _pipeline, _results, _runtime
-from ._discard import RULES
+from . import _core, _pipeline, _results, _runtime
 from ._errors import HubRefusedError, MessageTooBigError, NotConnectedError
 from ._functions import FUNCTIONS, FunctionSpec
 from ._limits import LONG_MAX as _LONG_MAX
@@ -205,31 +202,34 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     # success), made once. Every pipelined callback's result is a bool,
     # whose converter reads no runtime (none is installed yet).
     sent = convert(True, [1], None) if pipelined else None  # type: ignore[arg-type]
-    # Its parameters as the channel converts them (Channel.pipeline_as_is).
-    kinds = "".join(p.kind for p in spec.params)
-    defaults = tuple(p.default for p in spec.params)
+    # Its parameters as the channel converts them (Channel.send_as_is).
+    send = (
+        _core.SendSpec(
+            spec.callback,
+            "".join(p.kind for p in spec.params),
+            spec.required,
+            tuple(p.default for p in spec.params),
+        )
+        if pipelined
+        else None
+    )
 
     def classic(*args: Any, **kwargs: Any) -> Any:
         # The usual discarded send, its arguments as they are: one call
         # into the channel (_pipeline.as_is_for), which also tells whether
-        # the script discards the result; else (None) the way below, which
-        # converts them in Python and has the errors.
+        # the script discards the result and the thread is the main one;
+        # else (None) the way below, which converts them in Python and has
+        # the errors.
         way = None
         rt = _runtime._runtime
         try:
-            if pipelined and not kwargs and rt is not None and rt.as_is is not None:
-                if get_ident() != rt._main_ident:
-                    way = False
-                else:
-                    try:
-                        way = rt.as_is(
-                            spec.callback, kinds, spec.required, defaults, args,
-                            rt.charmap, rt.encoding, RULES,
-                        )  # fmt: skip
-                    except ConnectionError as e:
-                        raise NotConnectedError(f"vh-runner link closed: {e}") from e
-                    if way:
-                        return sent
+            if send is not None and not kwargs and rt is not None and rt.as_is is not None:
+                try:
+                    way = rt.as_is(send, args)
+                except ConnectionError as e:
+                    raise NotConnectedError(f"vh-runner link closed: {e}") from e
+                if way:
+                    return sent
             values = convert_args(spec, args, kwargs)
             rt = _runtime.get()
             if (

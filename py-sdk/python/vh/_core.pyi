@@ -15,12 +15,24 @@ __all__ = [
     "LoadEvent",
     "PingEvent",
     "ResultEvent",
+    "SendSpec",
     "UnloadEvent",
     "caller_discards",
     "__version__",
 ]
 
 __version__: str
+
+@final
+class SendSpec:
+    """A pipelined classic function's parameters for ``Channel.send_as_is``:
+    one ``l``, ``s`` or ``d`` per parameter in ``kinds``, the first
+    ``required`` of them required, each one's default in ``defaults``.
+    ``ValueError`` for another letter or length."""
+
+    def __new__(
+        cls, callback: str, kinds: str, required: int, defaults: tuple[Any, ...]
+    ) -> SendSpec: ...
 
 @final
 class LoadEvent:
@@ -167,23 +179,19 @@ class Channel:
         """Sends a hub call whose result the script discards without
         waiting (docs/protocol.md "Pipelined calls"); False, sending
         nothing, unless the hub waits for this script on the direct link."""
-    def pipeline_as_is(
-        self,
-        callback: str,
-        kinds: str,
-        required: int,
-        defaults: tuple[Any, ...],
-        args: tuple[Any, ...],
-        charmap: tuple[str, Any] | None,
-        encoding: str,
-        rules: bytes,
-    ) -> bool | None:
+    def set_as_is(
+        self, charmap: tuple[str, Any] | None, encoding: str, rules: bytes, main_thread: int
+    ) -> None:
+        """Once per channel: the runtime's hub codec (``ScriptState``'s
+        ``charmap`` and ``encoding``), ``vh._discard.RULES`` and its main
+        thread's id, for ``send_as_is``. ``RuntimeError`` the second time."""
+    def send_as_is(self, spec: SendSpec, args: tuple[Any, ...]) -> bool | None:
         """``pipeline_call`` for a classic function's positional arguments
         as the script passed them, called by that function: False, sending
-        nothing, unless its caller discards the result (``rules`` is
-        ``vh._discard.RULES``) and the hub waits on the direct link; the
-        usual arguments converted here as ``vh._api`` converts them;
-        ``None``, sending nothing, for any other argument (see
+        nothing, unless its caller discards the result, the thread is the
+        main one and the hub waits on the direct link; the usual arguments
+        converted here as ``vh._api`` converts them; ``None``, sending
+        nothing, for any other argument or count (see
         ``vh._pipeline.as_is_for``)."""
     def call_blocking(
         self, callback: str, args: list[Any], timeout: float | None = None

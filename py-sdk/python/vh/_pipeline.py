@@ -42,22 +42,31 @@ CALLBACKS = _functions.PIPELINED_CALLBACKS
 ENABLED = os.environ.get("VH_PIPELINE_CALLS", "1").strip().lower() not in ("0", "false", "no")
 
 
-def as_is_for(channel: Any) -> Optional[Callable[..., Optional[bool]]]:
-    """``channel.pipeline_as_is`` (``vh._core.Channel``'s), which a classic
-    function calls with the arguments as the script passed them: it tests
-    that the script discards the result (``vh._discard``'s test compiled,
-    given :data:`vh._discard.RULES`), converts the usual arguments and
-    holds the frame, with no Python frame between the script and the link
+def as_is_for(
+    channel: Any, charmap: Any, encoding: str, main_ident: int
+) -> Optional[Callable[..., Optional[bool]]]:
+    """``channel.send_as_is`` (``vh._core.Channel``'s), which a classic
+    function calls with its ``vh._core.SendSpec`` and the arguments as the
+    script passed them: on the main thread (``main_ident``), it tests that
+    the script discards the result (``vh._discard``'s test compiled, given
+    :data:`vh._discard.RULES`), converts the usual arguments with the hub
+    codec (``charmap`` and ``encoding``, ``ScriptState``'s) and holds the
+    frame, with no Python frame between the classic function and the link
     (each one costs a hook that finds the worker asleep several
-    microseconds; docs/performance.md "A pipelined call's arguments").
+    microseconds; docs/performance.md "One call for a discarded send").
     ``None`` where that way is closed: pipelining turned off, an
     interpreter whose byte code ``vh._discard`` does not know, a channel
-    without it (``vh.testing``'s); the classic function then takes
-    :func:`sent`'s way.
+    without it (``vh.testing``'s) or one another runtime set up already;
+    the classic function then takes :func:`sent`'s way.
     """
-    if not ENABLED or not RULES:
+    setup = getattr(channel, "set_as_is", None) if ENABLED and RULES else None
+    if setup is None:
         return None
-    return getattr(channel, "pipeline_as_is", None)
+    try:
+        setup(charmap, encoding, RULES, main_ident)
+    except RuntimeError:
+        return None
+    return channel.send_as_is  # type: ignore[no-any-return]
 
 
 def sent(rt: Runtime, callback: str, values: list[Any], nargs: int) -> bool:

@@ -50,7 +50,7 @@ class ScriptState:
         self._main_ident = _main_thread_ident()
         #: The channel's compiled way for a discarded send, or None
         #: (``vh._pipeline.as_is_for``).
-        self.as_is = as_is_for(channel)
+        self.as_is = as_is_for(channel, self.charmap, encoding, self._main_ident)
         self._async_pending = 0
         self._warned_blocking = False
         #: Call ids the main thread waits for, innermost last, and answers
