@@ -2,7 +2,7 @@
 //! compiled form of `vh._discard.discarded` on CPython 3 (the same rules,
 //! given as `vh._discard.RULES`, and the same answers:
 //! `py-sdk/tests/discard_cases.py` runs its cases through both), for a
-//! classic function's discarded send (`Channel.pipeline_as_is`,
+//! classic function's discarded send (`Channel.send_as_is`,
 //! docs/protocol.md "Pipelined calls"). Run as Python the test was a frame
 //! of its own and some twenty byte codes, about 19 µs of a `vh.usermc`
 //! call on a hook that finds its worker asleep (docs/performance.md "A

@@ -201,7 +201,7 @@ def main():
     m = load(sys.argv[1])
     if len(sys.argv) > 2:
         # A C function: the innermost Python frame is f's, as it is the
-        # classic function's when it calls pipeline_as_is.
+        # classic function's when it calls the channel's send_as_is.
         check = functools.partial(load_extension(sys.argv[2]).caller_discards, m.RULES)
     wrong = {}
     for name, want in WANT.items():

@@ -56,7 +56,7 @@ def pyenv_interpreter(minor: int) -> str | None:
 @pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
 def test_detector_on_this_interpreter(compiled):
     # Always runs: the interpreter of the test suite (3.11 by default);
-    # the compiled one is what the classic functions' pipeline_as_is asks.
+    # the compiled one is what the classic functions' send_as_is asks.
     got = run_cases(sys.executable, compiled)
     assert got["supported"] and got["compiled"] == compiled, got
     assert got["tables"] == [], got

@@ -54,7 +54,7 @@ _PY2 = sys.version_info[0] == 2
 _CACHE = 0
 #: The same facts for the compiled form of this test (``vh._core`` and
 #: ``vh._native`` ``caller_discards``, used by the classic functions'
-#: ``pipeline_as_is``): ``POP_TOP``, ``EXTENDED_ARG``, then each call
+#: ``send_as_is`` and ``pipeline_as_is``): ``POP_TOP``, ``EXTENDED_ARG``, then each call
 #: opcode and its inline cache entries, in the table's order, as bytes;
 #: empty where this interpreter is not known (nothing is discarded).
 RULES = bytes(
