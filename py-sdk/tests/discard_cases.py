@@ -195,6 +195,18 @@ def load_extension(path):
     return module
 
 
+def run(python, discard_py, extension=None):
+    # type: (str, str, Any) -> Any
+    """This file's JSON, run by ``python`` on ``discard_py`` (and the
+    compiled ``extension``, if given): for the tests, on Python 3."""
+    import subprocess
+
+    args = [python, "-B", __file__, str(discard_py)] + ([str(extension)] if extension else [])
+    got = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert got.returncode == 0, got.stderr
+    return json.loads(got.stdout)
+
+
 def main():
     # type: () -> None
     global m, check

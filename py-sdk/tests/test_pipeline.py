@@ -6,12 +6,11 @@ tests/hubsim/tests/pipelined_calls.rs."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+import discard_cases
 import pytest
 
 import vh
@@ -30,14 +29,7 @@ CORE = Path(vh._core.__file__)
 
 
 def run_cases(python: str, compiled: bool = False) -> dict:
-    out = subprocess.run(
-        [python, str(HERE / "discard_cases.py"), str(DISCARD)] + ([str(CORE)] if compiled else []),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return json.loads(out.stdout)
+    return discard_cases.run(python, DISCARD, CORE if compiled else None)
 
 
 def pyenv_interpreter(minor: int) -> str | None:

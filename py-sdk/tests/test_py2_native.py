@@ -12,11 +12,11 @@ End to end (hubsim driving the shim, the runner, both loops) in
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
 
+import discard_cases
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,20 +248,8 @@ def test_the_compiled_loop_keeps_the_spin_budget_by_the_same_rules(
 def test_the_compiled_discard_test_answers_as_vh_discard(python2: str, package: Path) -> None:
     # The cases of discard_cases.py, asked of vh._native.caller_discards
     # (what its pipeline_as_is asks about the classic function's caller).
-    got = subprocess.run(
-        [
-            python2,
-            "-B",
-            str(Path(__file__).parent / "discard_cases.py"),
-            str(package / "vh" / "_discard.py"),
-            str(package / "vh" / "_native.so"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert got.returncode == 0, got.stderr
-    assert json.loads(got.stdout) == {
+    got = discard_cases.run(python2, package / "vh" / "_discard.py", package / "vh" / "_native.so")
+    assert got == {
         "version": [2, 7],
         "supported": True,
         "compiled": True,
