@@ -16,10 +16,9 @@ use vh_proto::v1::{
 
 use crate::discard::caller_discards;
 use crate::hook_loop::{self, Script};
-use crate::send_as_is::{self, Context, SendSpec};
+use crate::send_as_is::{Context, SendSpec};
 use crate::transport::Transport;
-use crate::values::values_to_py;
-use crate::values::{Incoming, event_to_py};
+use crate::values::{Incoming, event_to_py, values_to_py};
 use crate::values::{kinds_of, list_from_py, typed_from_py, typed_list_from_py};
 
 /// The worker's links to the runner and (optionally) the hub.
@@ -272,7 +271,7 @@ impl Channel {
         let (Some(cx), spec) = (self.as_is.get(), spec.get()) else {
             return Ok(None);
         };
-        let Some(given) = send_as_is::arity(spec, args) else {
+        let Some(given) = spec.arity(args) else {
             return Ok(None);
         };
         if !cx.on_main_thread()
@@ -281,7 +280,7 @@ impl Channel {
         {
             return Ok(Some(false));
         }
-        let Some(values) = send_as_is::values(py, cx, spec, args)? else {
+        let Some(values) = spec.values(py, cx, args)? else {
             return Ok(None);
         };
         let call_id = self.transport.next_call_id();
@@ -289,7 +288,7 @@ impl Channel {
             kind: Some(from_worker::Kind::HubCall(HubCall {
                 script_id: 0,
                 call_id,
-                callback: send_as_is::callback(spec),
+                callback: spec.callback().to_owned(),
                 args: values,
                 pipelined: true,
             })),

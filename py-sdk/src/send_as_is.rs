@@ -108,46 +108,49 @@ impl Context {
     }
 }
 
-/// The number of arguments if `spec` takes that many, else `None`.
-pub fn arity(spec: &SendSpec, args: &Bound<'_, PyTuple>) -> Option<usize> {
-    let given = args.len();
-    (spec.required..=spec.kinds.len())
-        .contains(&given)
-        .then_some(given)
-}
-
-/// `spec.callback`'s hub values for `args` as `vh._api.convert_args`
-/// makes them (`values::usual_arg`), then the defaults of the parameters
-/// not given (unconverted, as `convert_args` appends them); `None` if an
-/// argument is not a usual one of its kind: the caller then takes the
-/// Python way, which raises what the script must see.
-///
-/// # Errors
-/// None of its own; only a failure to allocate.
-pub fn values(
-    py: Python<'_>,
-    cx: &Context,
-    spec: &SendSpec,
-    args: &Bound<'_, PyTuple>,
-) -> PyResult<Option<Vec<Value>>> {
-    let map = cx.encode_map.as_ref().map(|m| m.bind(py));
-    let mut values = Vec::with_capacity(spec.kinds.len());
-    for (i, arg) in args.iter().enumerate() {
-        match usual_arg(spec.kinds[i], &arg, map, &cx.encoding)? {
-            Some(v) => values.push(v),
-            None => return Ok(None),
-        }
+impl SendSpec {
+    /// The number of arguments if this function takes that many, else
+    /// `None`.
+    pub fn arity(&self, args: &Bound<'_, PyTuple>) -> Option<usize> {
+        let given = args.len();
+        (self.required..=self.kinds.len())
+            .contains(&given)
+            .then_some(given)
     }
-    for d in spec.defaults.bind(py).iter().skip(args.len()) {
-        match from_py(&d) {
-            Ok(v) => values.push(v),
-            Err(_) => return Ok(None),
-        }
-    }
-    Ok(Some(values))
-}
 
-/// `spec.callback`, for the call's frame.
-pub fn callback(spec: &SendSpec) -> String {
-    spec.callback.clone()
+    /// The callback's hub values for `args` as `vh._api.convert_args`
+    /// makes them (`values::usual_arg`), then the defaults of the
+    /// parameters not given (unconverted, as `convert_args` appends them);
+    /// `None` if an argument is not a usual one of its kind: the caller
+    /// then takes the Python way, which raises what the script must see.
+    ///
+    /// # Errors
+    /// None of its own; only a failure to allocate.
+    pub fn values(
+        &self,
+        py: Python<'_>,
+        cx: &Context,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Option<Vec<Value>>> {
+        let map = cx.encode_map.as_ref().map(|m| m.bind(py));
+        let mut values = Vec::with_capacity(self.kinds.len());
+        for (i, arg) in args.iter().enumerate() {
+            match usual_arg(self.kinds[i], &arg, map, &cx.encoding)? {
+                Some(v) => values.push(v),
+                None => return Ok(None),
+            }
+        }
+        for d in self.defaults.bind(py).iter().skip(args.len()) {
+            match from_py(&d) {
+                Ok(v) => values.push(v),
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(Some(values))
+    }
+
+    /// The hub callback's name.
+    pub fn callback(&self) -> &str {
+        &self.callback
+    }
 }
