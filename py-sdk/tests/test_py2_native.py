@@ -38,7 +38,7 @@ hub, worker_direct = socket.socketpair()
 channel = _channel.Channel(os.dup(worker_runner.fileno()), os.dup(worker_direct.fileno()))
 rt = _runtime.Runtime(channel, 7, "t.py")
 _runtime.install(rt)
-print("sends as they are: %s" % (getattr(channel, "pipeline_as_is", None) is not None))
+print("sends as they are: %s" % (rt.as_is is not None))
 #: A pipelined call's compact frame, as the script's vh.usermc would hold it.
 body = marshal.dumps((3, 99, "SendPMToAll", ["held", "op", 1, 9]))
 PIPELINED = struct.pack("<I", len(body) | 0x80000000) + body
@@ -256,3 +256,68 @@ def test_the_compiled_discard_test_answers_as_vh_discard(python2: str, package: 
         "tables": [],
         "wrong": {},
     }
+
+
+#: ``Runtime.as_is`` (vh._native.send_as_is) called as a classic function
+#: calls it, from another thread and from the main one.
+_AS_IS = r"""
+import os, socket, sys, threading
+sys.path.insert(0, sys.argv[1])
+from vh import _channel, _hook_loop, _runtime
+from vh._functions import FUNCTIONS
+
+runner_end, worker_runner = socket.socketpair()
+hub, worker_direct = socket.socketpair()
+channel = _channel.Channel(os.dup(worker_runner.fileno()), os.dup(worker_direct.fileno()))
+rt = _runtime.Runtime(channel, 7, "t.py")
+spec = [f for f in FUNCTIONS if f.name == "usermc"][0]
+send = _hook_loop.send_spec(
+    spec.callback, "".join(p.kind for p in spec.params), spec.required,
+    [p.default for p in spec.params])
+# The hub waits for hook 1's answer on the direct link.
+channel._active.append((1, _hook_loop.DIRECT, True))
+
+def usermc(*args):
+    return rt.as_is(send, args)
+
+got = []
+def other():
+    got.append(usermc("hi", "op"))
+    usermc("hi", "op")
+t = threading.Thread(target=other)
+t.start()
+t.join()
+print("other thread: %r, held: %d" % (got[0], len(channel._held._frames)))
+used = usermc("hi", "op")
+print("used: %r, held: %d" % (used, len(channel._held._frames)))
+usermc("hi", "op")
+print("discarded: held: %d" % len(channel._held._frames))
+usermc(u"hi", "op")
+print("unicode: held: %d" % len(channel._held._frames))
+print("wrong count: %r" % (rt.as_is(send, ("hi",)),))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def test_the_compiled_send_holds_only_a_discarded_send_of_the_main_thread(
+    python2: str, package: Path
+) -> None:
+    got = subprocess.run(
+        [python2, "-B", "-c", _AS_IS, str(package)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, VH_PY2_NATIVE="1"),
+    )
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.splitlines() == [
+        # Another thread's call waits for the hub (Runtime.call): False.
+        "other thread: False, held: 0",
+        # A result the script uses: the ordinary call.
+        "used: False, held: 0",
+        "discarded: held: 1",
+        # Not the usual argument (the Python way says what is wrong).
+        "unicode: held: 1",
+        "wrong count: None",
+    ], got.stderr

@@ -10,6 +10,7 @@
 use std::ffi::c_long;
 
 use crate::ffi;
+use crate::name;
 use crate::py::{self, Owned, PyResult};
 
 /// `discarded` on CPython 2.7's byte code `code` at `lasti`: a call
@@ -48,15 +49,15 @@ pub fn caller_discards(rules: *mut ffi::PyObject, nargs: usize) -> bool {
         if frame.is_null() || nargs > 255 {
             return Ok(false);
         }
-        let caller = py::getattr(frame, c"f_back")?;
+        let caller = py::getattr(frame, name!(c"f_back"))?;
         if caller.is_none() {
             return Ok(false);
         }
-        let lasti = py::getattr(caller.as_ptr(), c"f_lasti")?;
+        let lasti = py::getattr(caller.as_ptr(), name!(c"f_lasti"))?;
         // SAFETY: `lasti` is live (an int; -1 with an error otherwise).
         let lasti: c_long = unsafe { ffi::PyInt_AsLong(lasti.as_ptr()) };
-        let code = py::getattr(caller.as_ptr(), c"f_code")?;
-        let code = py::getattr(code.as_ptr(), c"co_code")?;
+        let code = py::getattr(caller.as_ptr(), name!(c"f_code"))?;
+        let code = py::getattr(code.as_ptr(), name!(c"co_code"))?;
         // SAFETY: a borrowed argument made ours for the call.
         let rules = unsafe { Owned::borrowed(rules) };
         let (rules, code) = (py::as_bytes(&rules)?, py::as_bytes(&code)?);

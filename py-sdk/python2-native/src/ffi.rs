@@ -66,9 +66,8 @@ unsafe extern "C" {
     pub fn Py_IncRef(o: *mut PyObject);
     pub fn Py_DecRef(o: *mut PyObject);
 
-    pub fn PyObject_GetAttrString(o: *mut PyObject, name: *const c_char) -> *mut PyObject;
-    pub fn PyObject_SetAttrString(o: *mut PyObject, name: *const c_char, v: *mut PyObject)
-    -> c_int;
+    pub fn PyObject_GetAttr(o: *mut PyObject, name: *mut PyObject) -> *mut PyObject;
+    pub fn PyObject_SetAttr(o: *mut PyObject, name: *mut PyObject, v: *mut PyObject) -> c_int;
     pub fn PyObject_Call(
         callable: *mut PyObject,
         args: *mut PyObject,
@@ -105,6 +104,7 @@ unsafe extern "C" {
     pub fn PyInt_AsLong(o: *mut PyObject) -> c_long;
     pub fn PyFloat_FromDouble(v: c_double) -> *mut PyObject;
     pub fn PyFloat_AsDouble(o: *mut PyObject) -> c_double;
+    pub fn PyString_InternFromString(s: *const c_char) -> *mut PyObject;
     pub fn PyString_FromStringAndSize(s: *const c_char, n: Py_ssize_t) -> *mut PyObject;
     pub fn PyString_AsStringAndSize(
         o: *mut PyObject,
@@ -128,6 +128,7 @@ unsafe extern "C" {
     pub fn PyErr_CheckSignals() -> c_int;
 
     pub fn PyEval_GetFrame() -> *mut PyObject;
+    pub fn PyThread_get_thread_ident() -> c_long;
     pub fn PyEval_SaveThread() -> *mut c_void;
     pub fn PyEval_RestoreThread(state: *mut c_void);
 

@@ -16,12 +16,12 @@
 //! - `serve_hooks(channel, rt, names, rules, max_depth, config)`: runs
 //!   plain hooks until an event the main loop must handle, and returns it
 //!   ([`serve`]);
-//! - `pipeline_as_is(channel, direct, max_len, compact, rules, callback,
-//!   kinds, required, defaults, args)`: a classic function's discarded
+//! - `send_as_is(context, send, args)`: a classic function's discarded
 //!   send, its usual arguments taken as they are to the held compact frame
-//!   ([`pipeline`]; True sent, False the result is used or not now, None:
-//!   the Python way), bound to a channel's first five by
-//!   `vh._hook_loop.pipeline_as_is_for`;
+//!   ([`pipeline`]; True sent, False the result is used, another thread
+//!   or not now, None: the Python way); `context` is the tuple
+//!   `vh._hook_loop.as_is_for` binds (the channel, its constants, the
+//!   main thread), `send` the classic function's own (`vh._api`);
 //! - `caller_discards(rules, nargs)`: whether the calling function's
 //!   caller discards its result ([`discard`]), for
 //!   `py-sdk/tests/discard_cases.py`, which holds it to `vh._discard`;
@@ -30,6 +30,7 @@
 
 mod discard;
 mod ffi;
+mod held;
 mod link;
 mod pipeline;
 mod py;
@@ -99,32 +100,11 @@ unsafe extern "C" fn waited(_module: *mut PyObject, args: *mut PyObject) -> *mut
     })())
 }
 
-unsafe extern "C" fn pipeline_as_is(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
+unsafe extern "C" fn send_as_is(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
     to_c((|| {
-        let long = |i| -> PyResult<c_long> {
-            // SAFETY: the argument is live.
-            let v = unsafe { ffi::PyInt_AsLong(arg(args, i)?) };
-            // SAFETY: plain query.
-            if v == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
-                return Err(py::Raised);
-            }
-            Ok(v)
-        };
-        // SAFETY: a borrowed argument made ours for the call.
-        let kinds = unsafe { Owned::borrowed(arg(args, 6)?) };
-        let call = pipeline::Call {
-            channel: arg(args, 0)?,
-            direct: arg(args, 1)?,
-            max_len: usize::try_from(long(2)?).unwrap_or(0),
-            compact: u32::try_from(long(3)?).unwrap_or(0x8000_0000),
-            rules: arg(args, 4)?,
-            callback: arg(args, 5)?,
-            kinds: py::as_bytes(&kinds)?.to_vec(),
-            required: usize::try_from(long(7)?).unwrap_or(usize::MAX),
-            defaults: arg(args, 8)?,
-            args: arg(args, 9)?,
-        };
-        pipeline::pipeline_as_is(&call)
+        let context = pipeline::Context::from_tuple(arg(args, 0)?)?;
+        let send = pipeline::SendSpec::from_tuple(arg(args, 1)?)?;
+        pipeline::send_as_is(&context, &send, arg(args, 2)?)
     })())
 }
 
@@ -155,8 +135,8 @@ static mut METHODS: [PyMethodDef; 5] = [
         ml_doc: c"Adaptive.waited(seconds), compiled.".as_ptr(),
     },
     PyMethodDef {
-        ml_name: c"pipeline_as_is".as_ptr(),
-        ml_meth: Some(pipeline_as_is),
+        ml_name: c"send_as_is".as_ptr(),
+        ml_meth: Some(send_as_is),
         ml_flags: METH_VARARGS,
         ml_doc: c"A classic function's discarded send, its arguments as they are.".as_ptr(),
     },

@@ -1,4 +1,4 @@
-//! `vh._native.pipeline_as_is`: a classic `vh` function's discarded send
+//! `vh._native.send_as_is`: a classic `vh` function's discarded send
 //! (docs/protocol.md "Pipelined calls") from the script's arguments to the
 //! held compact frame, what `vh._api.convert_args` (its positional way)
 //! and `vh._channel.Channel.pipeline_call` do for the usual call, line for
@@ -7,7 +7,8 @@
 //! pipelined call's arguments").
 //!
 //! It answers `False` (the ordinary call) when the script uses the result
-//! ([`crate::discard`], asked about the classic function's caller), and
+//! ([`crate::discard`], asked about the classic function's caller) or
+//! calls from a thread other than the main one, and
 //! `None`, having done nothing the script could see, whenever the Python
 //! way must decide: an argument that is not the usual one of
 //! its kind, a wrong count, a default that has no compact form, a call
@@ -17,22 +18,16 @@
 use std::ffi::c_long;
 
 use crate::ffi::{self, PyObject};
+use crate::held::{self, Limits};
+use crate::name;
 use crate::py::{self, Owned, PyResult};
 
-/// What `_api.make_classic` hands over with each call.
-pub struct Call {
+/// What does not change between one worker's sends, made once by
+/// `vh._hook_loop.as_is_for` (a tuple in this order) and bound to the
+/// runtime's `as_is`.
+pub struct Context {
     /// The worker's `vh._channel.Channel`.
     pub channel: *mut PyObject,
-    /// `spec.callback`, a `str`.
-    pub callback: *mut PyObject,
-    /// One `l`, `s` or `d` per parameter.
-    pub kinds: Vec<u8>,
-    /// `spec.required`.
-    pub required: usize,
-    /// Each parameter's default, a tuple.
-    pub defaults: *mut PyObject,
-    /// The positional arguments, a tuple.
-    pub args: *mut PyObject,
     /// `vh._hook_loop.DIRECT`.
     pub direct: *mut PyObject,
     /// `vh._frames.MAX_MESSAGE_LEN`.
@@ -41,10 +36,83 @@ pub struct Call {
     pub compact: u32,
     /// `vh._discard.RULES`, for [`crate::discard::caller_discards`].
     pub rules: *mut PyObject,
+    /// The main thread's `thread.get_ident()`: only it pipelines.
+    pub main_thread: c_long,
+    /// `vh._held`'s limits.
+    pub limits: Limits,
+}
+
+/// One pipelined classic function's parameters, made once by
+/// `vh._api.make_classic` (a tuple in this order).
+pub struct SendSpec {
+    /// `spec.callback`, a `str`.
+    pub callback: *mut PyObject,
+    /// One `l`, `s` or `d` per parameter (a `str`).
+    pub kinds: Owned,
+    /// `spec.required`.
+    pub required: usize,
+    /// Each parameter's default, a tuple.
+    pub defaults: *mut PyObject,
+}
+
+/// The `index`-th item of tuple `t`, borrowed; `Err` (`IndexError`, or
+/// `SystemError` if not a tuple) past its end.
+fn field(t: *mut PyObject, index: isize) -> PyResult<*mut PyObject> {
+    // SAFETY: `t` is live; NULL with an error set otherwise.
+    let item = unsafe { ffi::PyTuple_GetItem(t, index) };
+    if item.is_null() {
+        Err(py::Raised)
+    } else {
+        Ok(item)
+    }
+}
+
+/// `int(o)` of a C long, `Err` if it is none.
+fn long(o: *mut PyObject) -> PyResult<c_long> {
+    // SAFETY: `o` is live.
+    let v = unsafe { ffi::PyInt_AsLong(o) };
+    // SAFETY: plain query.
+    if v == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        return Err(py::Raised);
+    }
+    Ok(v)
+}
+
+impl Context {
+    /// Reads the tuple `as_is_for` made; the objects stay borrowed from it.
+    pub fn from_tuple(t: *mut PyObject) -> PyResult<Context> {
+        Ok(Context {
+            channel: field(t, 0)?,
+            direct: field(t, 1)?,
+            max_len: usize::try_from(long(field(t, 2)?)?).unwrap_or(0),
+            compact: u32::try_from(long(field(t, 3)?)?).unwrap_or(0x8000_0000),
+            rules: field(t, 4)?,
+            main_thread: long(field(t, 5)?)?,
+            limits: Limits {
+                at_most: py::float(field(t, 6)?)?,
+                bytes: usize::try_from(long(field(t, 7)?)?).unwrap_or(0),
+            },
+        })
+    }
+}
+
+impl SendSpec {
+    /// Reads the tuple `make_classic` made; borrowed from it.
+    pub fn from_tuple(t: *mut PyObject) -> PyResult<SendSpec> {
+        // SAFETY: a live item, made ours for the call.
+        let kinds = unsafe { Owned::borrowed(field(t, 1)?) };
+        py::as_bytes(&kinds)?;
+        Ok(SendSpec {
+            callback: field(t, 0)?,
+            kinds,
+            required: usize::try_from(long(field(t, 2)?)?).unwrap_or(usize::MAX),
+            defaults: field(t, 3)?,
+        })
+    }
 }
 
 /// `True`, `False` or `None` as the module docs say.
-pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
+pub fn send_as_is(c: &Context, send: &SendSpec, args: *mut PyObject) -> PyResult<Owned> {
     let answer = |v: Option<bool>| -> PyResult<Owned> {
         // SAFETY: plain constructors / a borrowed singleton.
         Ok(match v {
@@ -52,8 +120,14 @@ pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
             None => unsafe { Owned::borrowed(ffi::none()) },
         })
     };
-    let given = py::len(c.args)?;
-    if given < c.required || given > c.kinds.len() || py::len(c.defaults)? != c.kinds.len() {
+    // Another thread makes the ordinary call, which waits (`Runtime.call`).
+    // SAFETY: a plain query.
+    if unsafe { ffi::PyThread_get_thread_ident() } != c.main_thread {
+        return answer(Some(false));
+    }
+    let kinds = py::as_bytes(&send.kinds)?;
+    let given = py::len(args)?;
+    if given < send.required || given > kinds.len() || py::len(send.defaults)? != kinds.len() {
         return answer(None);
     }
     // The script uses the result: the ordinary call.
@@ -61,10 +135,10 @@ pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
         return answer(Some(false));
     }
     // `convert_args`' usual arguments, kept as they are.
-    let mut values = Vec::with_capacity(c.kinds.len());
+    let mut values = Vec::with_capacity(kinds.len());
     let mut size = 0;
-    for (i, &kind) in c.kinds.iter().enumerate().take(given) {
-        let v = py::item(c.args, i)?;
+    for (i, &kind) in kinds.iter().enumerate().take(given) {
+        let v = py::item(args, i)?;
         let usual = match kind {
             b's' if v.is(ffi::Type::Str) => {
                 let b = py::as_bytes(&v)?;
@@ -81,8 +155,8 @@ pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
         }
         values.push(v);
     }
-    for i in given..c.kinds.len() {
-        let d = py::item(c.defaults, i)?;
+    for i in given..kinds.len() {
+        let d = py::item(send.defaults, i)?;
         if !(d.is_none() || d.is(ffi::Type::Str) || d.is(ffi::Type::Int)) {
             return answer(None);
         }
@@ -106,7 +180,7 @@ pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
         }
     }
     // `next(self._call_ids)`: an int, as every id this worker makes.
-    let ids = py::getattr(c.channel, c"_call_ids")?;
+    let ids = py::getattr(c.channel, name!(c"_call_ids"))?;
     // SAFETY: `ids` is a live iterator (itertools.count).
     let call_id = Owned::new(unsafe { ffi::PyIter_Next(ids.as_ptr()) })?;
     if !call_id.is(ffi::Type::Int) {
@@ -114,7 +188,7 @@ pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
     }
     let list = py::list(values)?;
     // SAFETY: borrowed `callback`, made ours for the tuple.
-    let callback = unsafe { Owned::borrowed(c.callback) };
+    let callback = unsafe { Owned::borrowed(send.callback) };
     let t = py::tuple(vec![py::int(3)?, call_id, callback, list])?;
     // SAFETY: `t` is live; the result is a new str or NULL.
     let body = Owned::new(unsafe {
@@ -128,10 +202,9 @@ pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
     frame.extend_from_slice(&(len | c.compact).to_le_bytes());
     frame.extend_from_slice(body);
     let frame = py::bytes(&frame)?;
-    let held = py::getattr(c.channel, c"_held")?;
-    let now = py::call_method(held.as_ptr(), c"push", vec![frame])?;
-    if py::truthy(now.as_ptr())? {
-        py::call_method(c.channel, c"_write_direct", vec![py::bytes(b"")?])?;
+    let held = py::getattr(c.channel, name!(c"_held"))?;
+    if held::push(held.as_ptr(), frame, c.limits)? {
+        py::call_method(c.channel, name!(c"_write_direct"), vec![py::bytes(b"")?])?;
     }
     answer(Some(true))
 }
@@ -139,16 +212,16 @@ pub fn pipeline_as_is(c: &Call) -> PyResult<Owned> {
 /// `pipeline_call`'s checks: a direct link, nothing read from it and not
 /// taken, nothing queued for the main thread, and the innermost request
 /// came on the link and the hub waits for it; nothing unread on the link.
-fn may_pipeline(c: &Call) -> PyResult<bool> {
-    let direct = py::getattr(c.channel, c"_direct")?;
-    if direct.is_none() || py::truthy(py::getattr(c.channel, c"_dbuf")?.as_ptr())? {
+fn may_pipeline(c: &Context) -> PyResult<bool> {
+    let direct = py::getattr(c.channel, name!(c"_direct"))?;
+    if direct.is_none() || py::truthy(py::getattr(c.channel, name!(c"_dbuf"))?.as_ptr())? {
         return Ok(false);
     }
-    let main = py::getattr(c.channel, c"_main")?;
-    if py::truthy(py::getattr(main.as_ptr(), c"queue")?.as_ptr())? {
+    let main = py::getattr(c.channel, name!(c"_main"))?;
+    if py::truthy(py::getattr(main.as_ptr(), name!(c"queue"))?.as_ptr())? {
         return Ok(false);
     }
-    let active = py::getattr(c.channel, c"_active")?;
+    let active = py::getattr(c.channel, name!(c"_active"))?;
     let n = py::len(active.as_ptr())?;
     if n == 0 {
         return Ok(false);
@@ -164,7 +237,7 @@ fn may_pipeline(c: &Call) -> PyResult<bool> {
     if !on_link || !py::truthy(py::item(last.as_ptr(), 2)?.as_ptr())? {
         return Ok(false);
     }
-    let fd = py::getattr(c.channel, c"_dfd")?;
+    let fd = py::getattr(c.channel, name!(c"_dfd"))?;
     // SAFETY: `fd` is live.
     let fd = unsafe { ffi::PyInt_AsLong(fd.as_ptr()) };
     let Ok(fd) = std::ffi::c_int::try_from(fd) else {

@@ -4,6 +4,7 @@
 
 use std::ffi::{CStr, c_char, c_long};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::ffi::{self, PyObject};
 
@@ -65,16 +66,61 @@ impl Drop for Owned {
     }
 }
 
+/// An attribute or method name, made an interned `str` the first time it
+/// is used and kept for the life of the process: a look-up by a C string
+/// (`PyObject_GetAttrString`) makes, hashes and frees a new `str` each
+/// time, and a hook that finds its worker asleep pays for each such line
+/// of code it runs (docs/performance.md "Held calls and names in
+/// `vh._native`"). Made by [`name!`](crate::name), one per call site.
+pub struct Name {
+    text: &'static CStr,
+    object: AtomicPtr<PyObject>,
+}
+
+impl Name {
+    pub const fn new(text: &'static CStr) -> Name {
+        Name {
+            text,
+            object: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The interned `str`, borrowed (this `Name` keeps its reference).
+    fn get(&self) -> PyResult<*mut PyObject> {
+        // Relaxed is enough: only a thread holding the GIL gets here.
+        let got = self.object.load(Ordering::Relaxed);
+        if !got.is_null() {
+            return Ok(got);
+        }
+        // SAFETY: a NUL-terminated string; the new reference is kept.
+        let made = Owned::new(unsafe { ffi::PyString_InternFromString(self.text.as_ptr()) })?;
+        let made = made.into_ptr();
+        self.object.store(made, Ordering::Relaxed);
+        Ok(made)
+    }
+}
+
+/// A [`Name`] of its own for this call site: `name!(c"_held")`.
+#[macro_export]
+macro_rules! name {
+    ($text:literal) => {{
+        static NAME: $crate::py::Name = $crate::py::Name::new($text);
+        &NAME
+    }};
+}
+
 /// `getattr(o, name)`.
-pub fn getattr(o: *mut PyObject, name: &CStr) -> PyResult<Owned> {
-    // SAFETY: `o` is live (the caller's), `name` NUL-terminated.
-    Owned::new(unsafe { ffi::PyObject_GetAttrString(o, name.as_ptr()) })
+pub fn getattr(o: *mut PyObject, name: &Name) -> PyResult<Owned> {
+    let name = name.get()?;
+    // SAFETY: `o` is live (the caller's), `name` an interned `str`.
+    Owned::new(unsafe { ffi::PyObject_GetAttr(o, name) })
 }
 
 /// `setattr(o, name, v)`.
-pub fn setattr(o: *mut PyObject, name: &CStr, v: *mut PyObject) -> PyResult<()> {
+pub fn setattr(o: *mut PyObject, name: &Name, v: *mut PyObject) -> PyResult<()> {
+    let name = name.get()?;
     // SAFETY: as in `getattr`; `v` is live.
-    match unsafe { ffi::PyObject_SetAttrString(o, name.as_ptr(), v) } {
+    match unsafe { ffi::PyObject_SetAttr(o, name, v) } {
         0 => Ok(()),
         _ => Err(Raised),
     }
@@ -121,7 +167,7 @@ pub fn call(callable: *mut PyObject, args: Vec<Owned>) -> PyResult<Owned> {
 }
 
 /// `o.name(*args)`.
-pub fn call_method(o: *mut PyObject, name: &CStr, args: Vec<Owned>) -> PyResult<Owned> {
+pub fn call_method(o: *mut PyObject, name: &Name, args: Vec<Owned>) -> PyResult<Owned> {
     let method = getattr(o, name)?;
     call(method.as_ptr(), args)
 }
@@ -130,6 +176,12 @@ pub fn call_method(o: *mut PyObject, name: &CStr, args: Vec<Owned>) -> PyResult<
 pub fn int(v: c_long) -> PyResult<Owned> {
     // SAFETY: plain constructor.
     Owned::new(unsafe { ffi::PyInt_FromLong(v) })
+}
+
+/// `float(v)`.
+pub fn float_of(v: f64) -> PyResult<Owned> {
+    // SAFETY: plain constructor.
+    Owned::new(unsafe { ffi::PyFloat_FromDouble(v) })
 }
 
 /// A byte string (`str`) of `bytes`.

@@ -18,7 +18,9 @@ use std::ffi::c_long;
 use std::time::Duration;
 
 use crate::ffi::{self, PyObject};
+use crate::held;
 use crate::link;
+use crate::name;
 use crate::py::{self, Owned, PyResult, Raised};
 use crate::spin;
 
@@ -57,9 +59,9 @@ pub fn serve(
     rules: *mut PyObject,
     cfg: &Config,
 ) -> PyResult<Owned> {
-    let module = py::getattr(rt, c"module")?;
-    let active = py::getattr(channel, c"_active")?;
-    let spin_state = py::getattr(channel, c"_spin")?;
+    let module = py::getattr(rt, name!(c"module"))?;
+    let active = py::getattr(channel, name!(c"_active"))?;
+    let spin_state = py::getattr(channel, name!(c"_spin"))?;
     let count = py::len(names)?;
     let mut buf = vec![0u8; READ_AT_MOST];
     loop {
@@ -148,7 +150,7 @@ fn plain_hook(
     let Ok(index) = usize::try_from(index) else {
         return Ok(None);
     };
-    if index >= count || py::truthy(py::getattr(rt, c"depth")?.as_ptr())? {
+    if index >= count || py::truthy(py::getattr(rt, name!(c"depth"))?.as_ptr())? {
         return Ok(None);
     }
     Ok(Some((py::item(event, 1)?, index, py::item(event, 3)?)))
@@ -165,8 +167,9 @@ fn run(
     cfg: &Config,
 ) -> PyResult<()> {
     let hook_obj = py::int(hook as c_long)?;
-    // SAFETY: both live; NULL means no such attribute (or it raised).
-    let func = unsafe { ffi::PyObject_GetAttrString(module.as_ptr(), name_ptr(&name)?) };
+    // SAFETY: both live (the name a `str` of the hook table); NULL means
+    // no such attribute (or it raised).
+    let func = unsafe { ffi::PyObject_GetAttr(module.as_ptr(), name.as_ptr()) };
     let func = match Owned::new(func) {
         // SAFETY: `f` is live.
         Ok(f) if unsafe { ffi::PyCallable_Check(f.as_ptr()) } != 0 => f,
@@ -184,7 +187,7 @@ fn run(
     // SAFETY: `args` is live (a list, from the frame).
     let args = Owned::new(unsafe { ffi::PySequence_Tuple(args.as_ptr()) })?;
     let one = py::int(1)?;
-    py::setattr(rt, c"depth", one.as_ptr())?;
+    py::setattr(rt, name!(c"depth"), one.as_ptr())?;
     // SAFETY: both live.
     let got = unsafe { ffi::PyObject_Call(func.as_ptr(), args.as_ptr(), std::ptr::null_mut()) };
     let result = match Owned::new(got) {
@@ -192,14 +195,18 @@ fn run(
         // SAFETY: a query of the error just set.
         Err(Raised) if unsafe { ffi::PyErr_ExceptionMatches(ffi::PyExc_Exception) } != 0 => {
             let raised = fetch()?;
-            py::setattr(rt, c"depth", py::int(0)?.as_ptr())?;
-            py::call_method(rt, c"hook_raised", vec![call_id, hook_obj, name, raised])?;
+            py::setattr(rt, name!(c"depth"), py::int(0)?.as_ptr())?;
+            py::call_method(
+                rt,
+                name!(c"hook_raised"),
+                vec![call_id, hook_obj, name, raised],
+            )?;
             return Ok(());
         }
         // `SystemExit`, `KeyboardInterrupt`: they end the main loop.
         Err(Raised) => return Err(Raised),
     };
-    py::setattr(rt, c"depth", py::int(0)?.as_ptr())?;
+    py::setattr(rt, name!(c"depth"), py::int(0)?.as_ptr())?;
     if result.is(ffi::Type::Int) {
         if awaited_direct && call_id.is(ffi::Type::Int) && innermost(active, &call_id)? {
             return answer_compact(channel, active, call_id, result, cfg);
@@ -207,24 +214,17 @@ fn run(
         let values = list_of(result)?;
         py::call_method(
             channel,
-            c"send_hook_result",
+            name!(c"send_hook_result"),
             vec![call_id, new_ref(ffi::py_false()), values],
         )?;
         return Ok(());
     }
     py::call_method(
         rt,
-        c"deliver_hook_result",
+        name!(c"deliver_hook_result"),
         vec![call_id, hook_obj, name, result],
     )?;
     Ok(())
-}
-
-/// The C string of hook name `name` (a `str` of the hook table).
-fn name_ptr(name: &Owned) -> PyResult<*const std::ffi::c_char> {
-    // The table's names are plain ASCII identifiers, NUL-terminated as
-    // every Python 2 `str` is.
-    py::as_bytes(name).map(|b| b.as_ptr().cast())
 }
 
 /// `channel.send_hook_result(call_id, True, [])`: no such function.
@@ -233,7 +233,11 @@ fn answer_no_opinion(channel: *mut PyObject, call_id: Owned) -> PyResult<()> {
     let empty = Owned::new(unsafe { ffi::PyList_New(0) })?;
     // SAFETY: a plain constructor (`True`, as Python passes it).
     let yes = Owned::new(unsafe { ffi::PyBool_FromLong(1) })?;
-    py::call_method(channel, c"send_hook_result", vec![call_id, yes, empty])?;
+    py::call_method(
+        channel,
+        name!(c"send_hook_result"),
+        vec![call_id, yes, empty],
+    )?;
     Ok(())
 }
 
@@ -314,12 +318,8 @@ fn answer_compact(
     {
         return Err(Raised);
     }
-    let held = py::getattr(channel, c"_held")?;
     let mut frame = Vec::with_capacity(4 + body.len());
-    if py::len(py::getattr(held.as_ptr(), c"_frames")?.as_ptr())? > 0 {
-        let taken = py::call_method(held.as_ptr(), c"take", vec![])?;
-        frame.extend_from_slice(py::as_bytes(&taken)?);
-    }
+    held::take_into(py::getattr(channel, name!(c"_held"))?.as_ptr(), &mut frame)?;
     frame.extend_from_slice(&(body.len() as u32 | cfg.compact).to_le_bytes());
     frame.extend_from_slice(body);
     write_direct(channel, &frame)
@@ -333,18 +333,18 @@ fn write_direct(channel: *mut PyObject, frame: &[u8]) -> PyResult<()> {
         if py::without_gil(|| link::write_all(fd, frame)).is_ok() {
             return Ok(());
         }
-        py::call_method(channel, c"_drop_direct", vec![])?;
+        py::call_method(channel, name!(c"_drop_direct"), vec![])?;
     }
-    py::call_method(channel, c"_write_direct", vec![py::bytes(frame)?])?;
+    py::call_method(channel, name!(c"_write_direct"), vec![py::bytes(frame)?])?;
     Ok(())
 }
 
 /// The direct link's descriptor (`Channel._dfd`) while it is up.
 fn direct_fd(channel: *mut PyObject) -> PyResult<Option<i32>> {
-    if py::getattr(channel, c"_direct")?.is_none() {
+    if py::getattr(channel, name!(c"_direct"))?.is_none() {
         return Ok(None);
     }
-    let fd = py::getattr(channel, c"_dfd")?;
+    let fd = py::getattr(channel, name!(c"_dfd"))?;
     // SAFETY: an int attribute.
     let fd = unsafe { ffi::PyInt_AsLong(fd.as_ptr()) };
     i32::try_from(fd)

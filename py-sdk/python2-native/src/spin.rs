@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use crate::ffi::{self, PyObject};
-use crate::py::{self, Owned, PyResult};
+use crate::ffi::PyObject;
+use crate::name;
+use crate::py::{self, PyResult};
 
 /// The budget after a wait of `took` seconds, with largest budget `max`,
 /// current budget `budget` and `worth` the class's `WORTH` (all seconds
@@ -23,16 +24,14 @@ pub fn next_budget(max: f64, budget: f64, worth: f64, took: f64) -> f64 {
 
 /// `spin.waited(took)` on a `vh._spin.Adaptive`.
 pub fn waited(spin: *mut PyObject, took: Duration) -> PyResult<()> {
-    let max = py::float(py::getattr(spin, c"_max")?.as_ptr())?;
+    let max = py::float(py::getattr(spin, name!(c"_max"))?.as_ptr())?;
     if max == 0.0 {
         return Ok(());
     }
-    let budget = py::float(py::getattr(spin, c"_budget")?.as_ptr())?;
-    let worth = py::float(py::getattr(spin, c"WORTH")?.as_ptr())?;
+    let budget = py::float(py::getattr(spin, name!(c"_budget"))?.as_ptr())?;
+    let worth = py::float(py::getattr(spin, name!(c"WORTH"))?.as_ptr())?;
     let next = next_budget(max, budget, worth, took.as_secs_f64());
-    // SAFETY: a plain constructor.
-    let next = Owned::new(unsafe { ffi::PyFloat_FromDouble(next) })?;
-    py::setattr(spin, c"_budget", next.as_ptr())
+    py::setattr(spin, name!(c"_budget"), py::float_of(next)?.as_ptr())
 }
 
 #[cfg(test)]

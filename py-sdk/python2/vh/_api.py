@@ -25,6 +25,7 @@ from . import _runtime
 from ._discard import discarded
 from ._errors import MessageTooBigError
 from ._functions import FUNCTIONS, LIST_PREFIXES, PIPELINED_CALLBACKS, RESTRICTIONS
+from ._hook_loop import send_spec
 
 try:  # pragma: no cover - Python 2 only
     from thread import get_ident
@@ -266,27 +267,30 @@ def make_classic(spec):
     # What a pipelined call returns (the hub's answer is not waited for:
     # a success), made once: one frame fewer on every send.
     sent = convert(True, [1]) if pipelined else None
-    # Its parameters as vh._native takes them (Channel.pipeline_as_is).
-    kinds = "".join(p.kind for p in spec.params)
-    required, defaults = spec.required, tuple(p.default for p in spec.params)
+    # Its parameters as vh._native takes them (Runtime.as_is).
+    send = (
+        send_spec(
+            spec.callback,
+            "".join(p.kind for p in spec.params),
+            spec.required,
+            [p.default for p in spec.params],
+        )
+        if pipelined
+        else None
+    )
 
     def classic(*args, **kwargs):
-        # The usual discarded send, its arguments as they are: vh._native
-        # takes them to the held frame (docs/protocol.md "Pipelined
-        # calls"); None: the way below decides, False: it may not be
-        # pipelined now.
-        way = as_is = None
+        # The usual discarded send, its arguments as they are: one call
+        # into vh._native (Runtime.as_is), which also tells whether the
+        # script discards the result and the thread is the main one
+        # (docs/protocol.md "Pipelined calls"); None: the way below
+        # decides, False: it may not be pipelined now.
+        way = None
         rt = _runtime._runtime
-        if pipelined and not kwargs and rt is not None:
-            as_is = getattr(rt.channel, "pipeline_as_is", None)
-        if as_is is not None:
-            if _runtime.PIPELINE_CALLS and get_ident() == rt._main_ident:
-                # False also when the script uses the result (asked there).
-                way = as_is(spec.callback, kinds, required, defaults, args)
-                if way:
-                    return sent
-            else:
-                way = False
+        if send is not None and not kwargs and rt is not None and rt.as_is is not None:
+            way = rt.as_is(send, args)
+            if way:
+                return sent
         try:
             values = convert_args(spec, args, kwargs)
         except _Refused:

@@ -100,7 +100,6 @@ class Channel(object):
             self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
             os.close(direct_fd)
             self._dfd = self._direct.fileno()  # for vh._native's reads and writes
-            self.pipeline_as_is = _hook_loop.pipeline_as_is_for(self)  # for vh._api
             self._wake_r, self._wake_w = os.pipe()
             _nonblocking(self._wake_r)
             _nonblocking(self._wake_w)

@@ -21,7 +21,7 @@ import select
 import sys
 import time
 
-from . import _link
+from . import _held, _link
 from ._discard import RULES
 from ._frames import COMPACT, HOOK, HOOK_RESULT, MAX_MESSAGE_LEN, WRITES_COMPACT, pack_len
 
@@ -56,18 +56,37 @@ def _load_native():
 _native = _load_native()
 
 
-def pipeline_as_is_for(channel):
-    """``vh._native.pipeline_as_is`` bound to ``channel`` (a C call, no
-    Python frame: ``functools.partial``), for ``vh._api``'s classic
-    functions: whether the script discards the result (``vh._discard``'s
-    test compiled, given its ``RULES``), then a discarded send's usual
-    arguments to the held frame; or ``None`` where the compiled loop did
-    not load or ``vh._discard`` does not know this interpreter."""
-    if _native is None or not RULES:
+def as_is_for(channel, main_ident):
+    """``vh._native.send_as_is`` bound to ``channel`` (a C call, no Python
+    frame: ``functools.partial``), which a classic function of ``vh._api``
+    calls with its ``send_spec`` and the arguments as the script passed
+    them: on the main thread (``main_ident``), whether the script discards
+    the result (``vh._discard``'s test compiled, given its ``RULES``),
+    then a discarded send's usual arguments to the held frame. ``None``
+    where that way is closed: the compiled loop did not load,
+    ``vh._discard`` does not know this interpreter, or the channel has no
+    direct link."""
+    if _native is None or not RULES or getattr(channel, "_direct", None) is None:
         return None
-    return functools.partial(
-        _native.pipeline_as_is, channel, DIRECT, MAX_MESSAGE_LEN, COMPACT, RULES
+    context = (
+        channel,
+        DIRECT,
+        MAX_MESSAGE_LEN,
+        COMPACT,
+        RULES,
+        main_ident,
+        float(_held.HOLD_AT_MOST),
+        _held.HOLD_BYTES,
     )
+    return functools.partial(_native.send_as_is, context)
+
+
+def send_spec(callback, kinds, required, defaults):
+    """A classic function's parameters as ``vh._native.send_as_is`` takes
+    them, made once per function: its callback's name, one ``l``, ``s``
+    or ``d`` per parameter, how many are required and each one's
+    default."""
+    return (callback, kinds, required, tuple(defaults))
 
 
 def next_event(channel, woke=None):

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::{Config, Event, Kind, direct_fd, kind_of, new_ref};
 use crate::ffi::{self, PyObject};
 use crate::link;
+use crate::name;
 use crate::py::{self, Owned, PyResult, Raised};
 
 /// The next event read the short way, with how long its wait took; `None`
@@ -19,24 +20,30 @@ pub(super) fn short_way(
     cfg: &Config,
     buf: &mut [u8],
 ) -> PyResult<Option<(Owned, Duration)>> {
-    let held = py::getattr(py::getattr(channel, c"_held")?.as_ptr(), c"_frames")?;
-    let queued = py::getattr(py::getattr(channel, c"_main")?.as_ptr(), c"queue")?;
+    let held = py::getattr(
+        py::getattr(channel, name!(c"_held"))?.as_ptr(),
+        name!(c"_frames"),
+    )?;
+    let queued = py::getattr(
+        py::getattr(channel, name!(c"_main"))?.as_ptr(),
+        name!(c"queue"),
+    )?;
     if py::len(held.as_ptr())? > 0
         || py::len(queued.as_ptr())? > 0
-        || py::len(py::getattr(channel, c"_dbuf")?.as_ptr())? > 0
+        || py::len(py::getattr(channel, name!(c"_dbuf"))?.as_ptr())? > 0
     {
         return Ok(None);
     }
     let Some(fd) = direct_fd(channel)? else {
         return Ok(None);
     };
-    let pipe = py::getattr(channel, c"_wake_r")?;
+    let pipe = py::getattr(channel, name!(c"_wake_r"))?;
     // SAFETY: an int attribute (an fd).
     let pipe = unsafe { ffi::PyInt_AsLong(pipe.as_ptr()) } as i32;
     // Budget nothing (human rates): no call to find that out, as in Python.
-    let mut budget = py::float(py::getattr(spin, c"_budget")?.as_ptr())?;
+    let mut budget = py::float(py::getattr(spin, name!(c"_budget"))?.as_ptr())?;
     if budget > 0.0 {
-        budget = py::float(py::call_method(spin, c"budget", vec![])?.as_ptr())?;
+        budget = py::float(py::call_method(spin, name!(c"budget"), vec![])?.as_ptr())?;
     }
     let spin_for = Duration::try_from_secs_f64(budget).unwrap_or(Duration::ZERO);
     let (ready, took) = match py::without_gil(|| link::wait(fd, pipe, spin_for)) {
@@ -68,15 +75,15 @@ pub(super) fn short_way(
     };
     if n == 0 {
         // The hub closed (or broke) the link: all through the runner now.
-        py::call_method(channel, c"_drop_direct", vec![])?;
+        py::call_method(channel, name!(c"_drop_direct"), vec![])?;
         return Ok(None);
     }
     let chunk = &buf[..n];
     if let Some(event) = compact_hook(chunk, cfg)? {
         return Ok(Some((event, took)));
     }
-    py::setattr(channel, c"_dbuf", py::bytes(chunk)?.as_ptr())?;
-    let event = py::call_method(channel, c"_buffered_direct", vec![])?;
+    py::setattr(channel, name!(c"_dbuf"), py::bytes(chunk)?.as_ptr())?;
+    let event = py::call_method(channel, name!(c"_buffered_direct"), vec![])?;
     Ok((!event.is_none()).then_some((event, took)))
 }
 
