@@ -39,6 +39,8 @@ channel = _channel.Channel(os.dup(worker_runner.fileno()), os.dup(worker_direct.
 rt = _runtime.Runtime(channel, 7, "t.py")
 _runtime.install(rt)
 print("sends as they are: %s" % (rt.as_is is not None))
+if _hook_loop._native is not None:
+    print("layout known: %s" % _hook_loop._native.layout_known())
 #: A pipelined call's compact frame, as the script's vh.usermc would hold it.
 body = marshal.dumps((3, 99, "SendPMToAll", ["held", "op", 1, 9]))
 PIPELINED = struct.pack("<I", len(body) | 0x80000000) + body
@@ -62,6 +64,10 @@ def OnParsedMsgChat(nick, message):
         vh.usermc("to", nick, None)
         vh.SendToActiveClass("x", 1, 3)
         vh.SendToActive("y")
+        # Interned strings (marshal's t, then R for the same one), an int
+        # past 32 bits (I).
+        vh.usermc("op", "op")
+        vh.SendToActiveClass("x", 2 ** 40, 3)
         vh.usermc(u"text", nick)
         vh.usermc(5, nick)
         vh.SendToActive("z", 5L)
@@ -169,9 +175,15 @@ def test_the_compiled_loop_answers_as_the_python_loop_byte_for_byte(
     # to 50 us first.
     compiled = _drive(python2, package, True, spin_us)
     python = _drive(python2, package, False, spin_us)
-    assert compiled.stdout.splitlines()[:2] == ["loop: compiled", "sends as they are: True"]
+    # The struct fields vh._native reads were where it expects them (its
+    # layout module): else its sends would take the slower ways.
+    assert compiled.stdout.splitlines()[:3] == [
+        "loop: compiled",
+        "sends as they are: True",
+        "layout known: True",
+    ]
     assert python.stdout.splitlines()[:2] == ["loop: python", "sends as they are: False"]
-    assert compiled.stdout.splitlines()[2:] == python.stdout.splitlines()[2:]
+    assert compiled.stdout.splitlines()[3:] == python.stdout.splitlines()[2:]
     assert compiled.stderr == python.stderr
     out = compiled.stdout
     # The rules' hook came back to the main loop, noted as the innermost
@@ -181,16 +193,19 @@ def test_the_compiled_loop_answers_as_the_python_loop_byte_for_byte(
     # An int answered as a compact result, (2, call id, False, [value]):
     # len("nick\xe9") + len("hi") for the first.
     answers = [line for line in out.splitlines() if line.startswith("answer: ")]
-    # The discarded sends: the four usual ones and the bool one (the
+    # The discarded sends: the six usual ones and the bool one (the
     # Python way) went out before the result of the hook that made them;
     # A refuses unicode, an int for text and a long (nothing sent).
     sends = answers.index(next(a for a in answers if "hi \\xe9" in a))
-    assert sum("usermc" in a for a in answers[sends : sends + 5]) == 2, out
-    assert answers[sends + 5].endswith(
+    assert sum("usermc" in a for a in answers[sends : sends + 7]) == 3, out
+    assert "t\\x06\\x00\\x00\\x00usermc[" in answers[sends], out
+    assert "t\\x02\\x00\\x00\\x00opR\\x01\\x00" in answers[sends + 4], out
+    assert "I\\x00\\x00\\x00\\x00\\x00\\x01" in answers[sends + 5], out
+    assert answers[sends + 7].endswith(
         "i\\x08\\x00\\x00\\x00F[\\x01\\x00\\x00\\x00i\\x01\\x00\\x00\\x00'"
     )
     assert "must be str or None, not unicode" in out
-    del answers[sends : sends + 6]
+    del answers[sends : sends + 8]
     assert len(answers) == 12, out
     assert answers[0] == (
         "answer: '\\x1a\\x00\\x00\\x80(\\x04\\x00\\x00\\x00i\\x02\\x00\\x00\\x00"

@@ -10,6 +10,7 @@
 use std::ffi::c_long;
 
 use crate::ffi;
+use crate::layout;
 use crate::name;
 use crate::py::{self, Owned, PyResult};
 
@@ -49,15 +50,31 @@ pub fn caller_discards(rules: *mut ffi::PyObject, nargs: usize) -> bool {
         if frame.is_null() || nargs > 255 {
             return Ok(false);
         }
-        let caller = py::getattr(frame, name!(c"f_back"))?;
-        if caller.is_none() {
-            return Ok(false);
-        }
-        let lasti = py::getattr(caller.as_ptr(), name!(c"f_lasti"))?;
-        // SAFETY: `lasti` is live (an int; -1 with an error otherwise).
-        let lasti: c_long = unsafe { ffi::PyInt_AsLong(lasti.as_ptr()) };
-        let code = py::getattr(caller.as_ptr(), name!(c"f_code"))?;
-        let code = py::getattr(code.as_ptr(), name!(c"co_code"))?;
+        let (lasti, code) = if layout::known() {
+            // SAFETY: a live frame, its fields where `layout` checked
+            // them; the caller is alive while the frame it called runs.
+            unsafe {
+                let caller = layout::frame_back(frame);
+                if caller.is_null() {
+                    return Ok(false);
+                }
+                let (lasti, code) = layout::frame_code(caller);
+                (
+                    c_long::from(lasti),
+                    Owned::borrowed(layout::code_bytes(code)),
+                )
+            }
+        } else {
+            let caller = py::getattr(frame, name!(c"f_back"))?;
+            if caller.is_none() {
+                return Ok(false);
+            }
+            let lasti = py::getattr(caller.as_ptr(), name!(c"f_lasti"))?;
+            // SAFETY: `lasti` is live (an int; -1 with an error otherwise).
+            let lasti: c_long = unsafe { ffi::PyInt_AsLong(lasti.as_ptr()) };
+            let code = py::getattr(caller.as_ptr(), name!(c"f_code"))?;
+            (lasti, py::getattr(code.as_ptr(), name!(c"co_code"))?)
+        };
         // SAFETY: a borrowed argument made ours for the call.
         let rules = unsafe { Owned::borrowed(rules) };
         let (rules, code) = (py::as_bytes(&rules)?, py::as_bytes(&code)?);

@@ -25,13 +25,18 @@
 //! - `caller_discards(rules, nargs)`: whether the calling function's
 //!   caller discards its result ([`discard`]), for
 //!   `py-sdk/tests/discard_cases.py`, which holds it to `vh._discard`;
+//! - `layout_known()`: whether the object fields [`layout`] reads were
+//!   found where its structs say (else the slower ways run), for
+//!   `py-sdk/tests/test_py2_native.py`;
 //! - `waited(spin, seconds)`: `Adaptive.waited` ([`spin`]), for
 //!   `py-sdk/tests/test_py2_native.py`, which holds it to the Python rules.
 
 mod discard;
 mod ffi;
 mod held;
+mod layout;
 mod link;
+mod marshal;
 mod pipeline;
 mod py;
 mod serve;
@@ -108,6 +113,13 @@ unsafe extern "C" fn send_as_is(_module: *mut PyObject, args: *mut PyObject) -> 
     })())
 }
 
+unsafe extern "C" fn layout_known(_module: *mut PyObject, _args: *mut PyObject) -> *mut PyObject {
+    // SAFETY: a plain constructor.
+    to_c(Owned::new(unsafe {
+        ffi::PyBool_FromLong(c_long::from(layout::known()))
+    }))
+}
+
 unsafe extern "C" fn caller_discards(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
     to_c((|| {
         // SAFETY: the argument is live.
@@ -121,7 +133,7 @@ unsafe extern "C" fn caller_discards(_module: *mut PyObject, args: *mut PyObject
 
 /// The module's functions; the interpreter keeps the pointer, so the
 /// table lives as long as the process.
-static mut METHODS: [PyMethodDef; 5] = [
+static mut METHODS: [PyMethodDef; 6] = [
     PyMethodDef {
         ml_name: c"serve_hooks".as_ptr(),
         ml_meth: Some(serve_hooks),
@@ -145,6 +157,12 @@ static mut METHODS: [PyMethodDef; 5] = [
         ml_meth: Some(caller_discards),
         ml_flags: METH_VARARGS,
         ml_doc: c"Whether the calling function's caller discards its result.".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"layout_known".as_ptr(),
+        ml_meth: Some(layout_known),
+        ml_flags: METH_VARARGS,
+        ml_doc: c"Whether the object fields it reads were found where expected.".as_ptr(),
     },
     PyMethodDef {
         ml_name: std::ptr::null::<c_char>(),
@@ -171,4 +189,5 @@ pub unsafe extern "C" fn init_native() {
             ffi::PYTHON_API_VERSION,
         );
     }
+    layout::check();
 }

@@ -19,6 +19,7 @@ use std::ffi::c_long;
 
 use crate::ffi::{self, PyObject};
 use crate::held::{self, Limits};
+use crate::marshal;
 use crate::name;
 use crate::py::{self, Owned, PyResult};
 
@@ -186,21 +187,28 @@ pub fn send_as_is(c: &Context, send: &SendSpec, args: *mut PyObject) -> PyResult
     if !call_id.is(ffi::Type::Int) {
         return answer(None);
     }
-    let list = py::list(values)?;
-    // SAFETY: borrowed `callback`, made ours for the tuple.
+    // SAFETY: borrowed `callback`, made ours for the call.
     let callback = unsafe { Owned::borrowed(send.callback) };
-    let t = py::tuple(vec![py::int(3)?, call_id, callback, list])?;
-    // SAFETY: `t` is live; the result is a new str or NULL.
-    let body = Owned::new(unsafe {
-        ffi::PyMarshal_WriteObjectToString(t.as_ptr(), ffi::MARSHAL_VERSION)
-    })?;
-    let body = py::as_bytes(&body)?;
-    let Ok(len) = u32::try_from(body.len()) else {
-        return answer(None);
+    // SAFETY: an int.
+    let id = unsafe { ffi::PyInt_AsLong(call_id.as_ptr()) };
+    let frame = match marshal::pipelined_call(id, &callback, &values, c.compact, size)? {
+        Some(frame) => frame,
+        None => {
+            let t = py::tuple(vec![py::int(3)?, call_id, callback, py::list(values)?])?;
+            // SAFETY: `t` is live; the result is a new str or NULL.
+            let body = Owned::new(unsafe {
+                ffi::PyMarshal_WriteObjectToString(t.as_ptr(), ffi::MARSHAL_VERSION)
+            })?;
+            let body = py::as_bytes(&body)?;
+            let Ok(len) = u32::try_from(body.len()) else {
+                return answer(None);
+            };
+            let mut frame = Vec::with_capacity(4 + body.len());
+            frame.extend_from_slice(&(len | c.compact).to_le_bytes());
+            frame.extend_from_slice(body);
+            frame
+        }
     };
-    let mut frame = Vec::with_capacity(4 + body.len());
-    frame.extend_from_slice(&(len | c.compact).to_le_bytes());
-    frame.extend_from_slice(body);
     let frame = py::bytes(&frame)?;
     let held = py::getattr(c.channel, name!(c"_held"))?;
     if held::push(held.as_ptr(), frame, c.limits)? {
