@@ -6,9 +6,10 @@
 //! release build of 2.7 are used: nothing of `unicode` (whose symbols
 //! depend on the build's UCS2/UCS4 choice), and reference counts through
 //! the `Py_IncRef`/`Py_DecRef` functions rather than the struct. The one
-//! field read directly is `ob_type`, the second word of every object in a
-//! build without `Py_TRACE_REFS` (debug builds, which `vh._hook_loop`
-//! never loads this module into). The symbols are resolved when the
+//! field read directly here is `ob_type`, the second word of every object
+//! in a build without `Py_TRACE_REFS` (debug builds, which `vh._hook_loop`
+//! never loads this module into); [`crate::layout`] reads a few more, each
+//! checked against the interpreter once. The symbols are resolved when the
 //! interpreter loads the module, from the interpreter itself.
 
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
