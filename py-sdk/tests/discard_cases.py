@@ -195,14 +195,18 @@ def load_extension(path):
     return module
 
 
-def run(python, discard_py, extension=None):
-    # type: (str, str, Any) -> Any
+def run(python, discard_py, extension=None, env=None):
+    # type: (str, str, Any, Any) -> Any
     """This file's JSON, run by ``python`` on ``discard_py`` (and the
-    compiled ``extension``, if given): for the tests, on Python 3."""
+    compiled ``extension``, if given; ``env`` added to the environment):
+    for the tests, on Python 3."""
+    import os
     import subprocess
 
     args = [python, "-B", __file__, str(discard_py)] + ([str(extension)] if extension else [])
-    got = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    got = subprocess.run(
+        args, capture_output=True, text=True, timeout=60, env=dict(os.environ, **(env or {}))
+    )
     assert got.returncode == 0, got.stderr
     return json.loads(got.stdout)
 

@@ -153,9 +153,14 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _drive(
-    python2: str, package: Path, native: bool, spin_us: str
+    python2: str, package: Path, native: bool, spin_us: str, layout: str = "1"
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, VH_PY2_NATIVE="1" if native else "0", VH_SPIN_US=spin_us)
+    env = dict(
+        os.environ,
+        VH_PY2_NATIVE="1" if native else "0",
+        VH_SPIN_US=spin_us,
+        VH_PY2_LAYOUT=layout,
+    )
     got = subprocess.run(
         [python2, "-B", "-c", _DRIVER, str(package)],
         capture_output=True,
@@ -176,14 +181,19 @@ def test_the_compiled_loop_answers_as_the_python_loop_byte_for_byte(
     compiled = _drive(python2, package, True, spin_us)
     python = _drive(python2, package, False, spin_us)
     # The struct fields vh._native reads were where it expects them (its
-    # layout module): else its sends would take the slower ways.
+    # layout module): else its sends would take the slower ways, which
+    # must answer alike too.
+    generic = _drive(python2, package, True, spin_us, layout="0")
     assert compiled.stdout.splitlines()[:3] == [
         "loop: compiled",
         "sends as they are: True",
         "layout known: True",
     ]
+    assert generic.stdout.splitlines()[2] == "layout known: False"
     assert python.stdout.splitlines()[:2] == ["loop: python", "sends as they are: False"]
     assert compiled.stdout.splitlines()[3:] == python.stdout.splitlines()[2:]
+    assert generic.stdout.splitlines()[3:] == python.stdout.splitlines()[2:]
+    assert compiled.stderr == generic.stderr
     assert compiled.stderr == python.stderr
     out = compiled.stdout
     # The rules' hook came back to the main loop, noted as the innermost
@@ -260,10 +270,19 @@ def test_the_compiled_loop_keeps_the_spin_budget_by_the_same_rules(
     assert "0.0" in budgets and "5e-05" in budgets and len(budgets) > 4
 
 
-def test_the_compiled_discard_test_answers_as_vh_discard(python2: str, package: Path) -> None:
+@pytest.mark.parametrize("layout", ["1", "0"], ids=["fields", "generic"])
+def test_the_compiled_discard_test_answers_as_vh_discard(
+    python2: str, package: Path, layout: str
+) -> None:
     # The cases of discard_cases.py, asked of vh._native.caller_discards
-    # (what its pipeline_as_is asks about the classic function's caller).
-    got = discard_cases.run(python2, package / "vh" / "_discard.py", package / "vh" / "_native.so")
+    # (what its send_as_is asks about the classic function's caller),
+    # reading the frames' fields or asking for them the generic way.
+    got = discard_cases.run(
+        python2,
+        package / "vh" / "_discard.py",
+        package / "vh" / "_native.so",
+        env={"VH_PY2_LAYOUT": layout},
+    )
     assert got == {
         "version": [2, 7],
         "supported": True,
@@ -286,9 +305,8 @@ hub, worker_direct = socket.socketpair()
 channel = _channel.Channel(os.dup(worker_runner.fileno()), os.dup(worker_direct.fileno()))
 rt = _runtime.Runtime(channel, 7, "t.py")
 spec = [f for f in FUNCTIONS if f.name == "usermc"][0]
-send = _hook_loop.send_spec(
-    spec.callback, "".join(p.kind for p in spec.params), spec.required,
-    [p.default for p in spec.params])
+send = (spec.callback, "".join(p.kind for p in spec.params), spec.required,
+        tuple(p.default for p in spec.params))
 # The hub waits for hook 1's answer on the direct link.
 channel._active.append((1, _hook_loop.DIRECT, True))
 

@@ -112,8 +112,14 @@ pub unsafe fn interned(s: *mut PyObject) -> bool {
 
 /// Compares every read above with what the interpreter answers for the
 /// frame running now (the module's import) and two strings, and sets
-/// [`known`]. Clears any error it meets (then not known).
+/// [`known`]. Clears any error it meets (then not known). `VH_PY2_LAYOUT=0`
+/// in the environment: not known, without looking (docs/admin.md "Python
+/// 2 scripts"; the tests run the generic ways so).
 pub fn check() {
+    if std::env::var_os("VH_PY2_LAYOUT").is_some_and(|v| v == "0") {
+        KNOWN.store(false, Ordering::Relaxed);
+        return;
+    }
     let agree = || -> PyResult<bool> {
         // SAFETY: the GIL is held (import); a borrowed frame or NULL.
         let frame = unsafe { ffi::PyEval_GetFrame() };

@@ -25,7 +25,6 @@ from . import _runtime
 from ._discard import discarded
 from ._errors import MessageTooBigError
 from ._functions import FUNCTIONS, LIST_PREFIXES, PIPELINED_CALLBACKS, RESTRICTIONS
-from ._hook_loop import send_spec
 
 try:  # pragma: no cover - Python 2 only
     from thread import get_ident
@@ -267,13 +266,15 @@ def make_classic(spec):
     # What a pipelined call returns (the hub's answer is not waited for:
     # a success), made once: one frame fewer on every send.
     sent = convert(True, [1]) if pipelined else None
-    # Its parameters as vh._native takes them (Runtime.as_is).
+    # Its parameters as vh._native.send_as_is takes them (Runtime.as_is):
+    # the callback's name, one l, s or d per parameter, how many are
+    # required, each one's default.
     send = (
-        send_spec(
+        (
             spec.callback,
             "".join(p.kind for p in spec.params),
             spec.required,
-            [p.default for p in spec.params],
+            tuple(p.default for p in spec.params),
         )
         if pipelined
         else None

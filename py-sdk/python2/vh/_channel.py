@@ -390,6 +390,12 @@ class Channel(object):
         self._write(hub_call_frame(call_id, callback, args), self._main_link())
         return call_id
 
+    def as_is_for(self, main_ident):
+        """This channel's compiled discarded send for the runtime whose
+        main thread is ``main_ident`` (``vh._hook_loop.as_is_for``), or
+        None."""
+        return _hook_loop.as_is_for(self, main_ident)
+
     def pipeline_call(self, callback, args):
         """Sends hub callback ``callback(args)`` from the main thread
         without waiting for its result, if the hub waits for this script on

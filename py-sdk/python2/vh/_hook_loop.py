@@ -59,7 +59,7 @@ _native = _load_native()
 def as_is_for(channel, main_ident):
     """``vh._native.send_as_is`` bound to ``channel`` (a C call, no Python
     frame: ``functools.partial``), which a classic function of ``vh._api``
-    calls with its ``send_spec`` and the arguments as the script passed
+    calls with its ``send`` tuple and the arguments as the script passed
     them: on the main thread (``main_ident``), whether the script discards
     the result (``vh._discard``'s test compiled, given its ``RULES``),
     then a discarded send's usual arguments to the held frame. ``None``
@@ -79,14 +79,6 @@ def as_is_for(channel, main_ident):
         _held.HOLD_BYTES,
     )
     return functools.partial(_native.send_as_is, context)
-
-
-def send_spec(callback, kinds, required, defaults):
-    """A classic function's parameters as ``vh._native.send_as_is`` takes
-    them, made once per function: its callback's name, one ``l``, ``s``
-    or ``d`` per parameter, how many are required and each one's
-    default."""
-    return (callback, kinds, required, tuple(defaults))
 
 
 def next_event(channel, woke=None):

@@ -30,7 +30,6 @@ except ImportError:
 
 from ._discard import discarded
 from ._errors import MessageTooBigError
-from ._hook_loop import as_is_for
 from ._hooks import MYINFO_HOOKS, ON_PARSED_MSG_CHAT, ON_TIMER
 from ._limits import LONG_MAX, LONG_MIN, MAX_DEPTH
 from ._main_loop import ON_SCRIPT_COMMAND, TUPLES, script_hook, update_settings, wait_result
@@ -75,8 +74,9 @@ class Runtime(object):
         self._timer_without_arg = None
         self._main_ident = get_ident()
         #: The compiled discarded send for vh._api's classic functions
-        #: (``vh._hook_loop.as_is_for``), or None.
-        self.as_is = as_is_for(channel, self._main_ident) if PIPELINE_CALLS else None
+        #: (``vh._hook_loop.as_is_for``, through the channel), or None.
+        as_is_for = getattr(channel, "as_is_for", None) if PIPELINE_CALLS else None
+        self.as_is = as_is_for(self._main_ident) if as_is_for is not None else None
         self._main_waits = []
         self._early_results = {}
 
