@@ -27,6 +27,7 @@ everything goes through the runner from then on.
 
 import errno
 import fcntl
+import functools
 import itertools
 import marshal
 import os
@@ -86,9 +87,7 @@ class Channel(object):
         #: Call ids: ``next`` on a C iterator is atomic under the GIL.
         self._call_ids = itertools.count(1)
         self._closed = None
-        #: Requests the main thread serves, innermost last: (call id, link,
-        #: whether the hub waits for the answer).
-        self._active = []
+        self._active = []  # requests served, innermost last: (call id, link, awaited)
         #: Pipelined calls not yet written (main thread only).
         self._held = _held.Held()
         #: How long the main thread checks the direct link before it sleeps.
@@ -100,6 +99,7 @@ class Channel(object):
             self._direct = socket.fromfd(direct_fd, socket.AF_UNIX, socket.SOCK_STREAM)
             os.close(direct_fd)
             self._dfd = self._direct.fileno()  # for vh._native's reads and writes
+            self.as_is_for = functools.partial(_hook_loop.as_is_for, self)  # vh._runtime's
             self._wake_r, self._wake_w = os.pipe()
             _nonblocking(self._wake_r)
             _nonblocking(self._wake_w)
@@ -389,12 +389,6 @@ class Channel(object):
         call_id = self._call_id()
         self._write(hub_call_frame(call_id, callback, args), self._main_link())
         return call_id
-
-    def as_is_for(self, main_ident):
-        """This channel's compiled discarded send for the runtime whose
-        main thread is ``main_ident`` (``vh._hook_loop.as_is_for``), or
-        None."""
-        return _hook_loop.as_is_for(self, main_ident)
 
     def pipeline_call(self, callback, args):
         """Sends hub callback ``callback(args)`` from the main thread

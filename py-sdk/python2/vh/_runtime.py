@@ -74,7 +74,7 @@ class Runtime(object):
         self._timer_without_arg = None
         self._main_ident = get_ident()
         #: The compiled discarded send for vh._api's classic functions
-        #: (``vh._hook_loop.as_is_for``, through the channel), or None.
+        #: (``vh._hook_loop.as_is_for``, bound by the channel), or None.
         as_is_for = getattr(channel, "as_is_for", None) if PIPELINE_CALLS else None
         self.as_is = as_is_for(self._main_ident) if as_is_for is not None else None
         self._main_waits = []
