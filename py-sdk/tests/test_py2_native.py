@@ -298,15 +298,14 @@ _AS_IS = r"""
 import os, socket, sys, threading
 sys.path.insert(0, sys.argv[1])
 from vh import _channel, _hook_loop, _runtime
-from vh._functions import FUNCTIONS
+from vh._functions import FUNCTIONS, send_parts
 
 runner_end, worker_runner = socket.socketpair()
 hub, worker_direct = socket.socketpair()
 channel = _channel.Channel(os.dup(worker_runner.fileno()), os.dup(worker_direct.fileno()))
 rt = _runtime.Runtime(channel, 7, "t.py")
 spec = [f for f in FUNCTIONS if f.name == "usermc"][0]
-send = (spec.callback, "".join(p.kind for p in spec.params), spec.required,
-        tuple(p.default for p in spec.params))
+send = send_parts(spec)
 # The hub waits for hook 1's answer on the direct link.
 channel._active.append((1, _hook_loop.DIRECT, True))
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from . import _core, _pipeline, _results, _runtime
 from ._errors import HubRefusedError, MessageTooBigError, NotConnectedError
-from ._functions import FUNCTIONS, FunctionSpec
+from ._functions import FUNCTIONS, FunctionSpec, send_parts
 from ._limits import LONG_MAX as _LONG_MAX
 from ._limits import LONG_MIN as _LONG_MIN
 
@@ -203,16 +203,8 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     # whose converter reads no runtime (none is installed yet).
     sent = convert(True, [1], None) if pipelined else None  # type: ignore[arg-type]
     # Its parameters as the channel converts them (Channel.send_as_is).
-    send = (
-        _core.SendSpec(
-            spec.callback,
-            "".join(p.kind for p in spec.params),
-            spec.required,
-            tuple(p.default for p in spec.params),
-        )
-        if pipelined
-        else None
-    )
+    parts = send_parts(spec)
+    send = _core.SendSpec(*parts) if parts is not None else None
 
     def classic(*args: Any, **kwargs: Any) -> Any:
         # The usual discarded send, its arguments as they are: one call

@@ -340,6 +340,21 @@ PIPELINED_CALLBACKS = frozenset(
     ]
 )  # type: frozenset[str]
 
+
+def send_parts(spec):
+    # type: (FunctionSpec) -> Optional[tuple[str, str, int, tuple[Any, ...]]]
+    """What the compiled send of a pipelined function's classic form takes
+    (``vh._core.SendSpec`` in the Python 3 worker, ``vh._native.send_as_is``'s
+    ``send`` in the Python 2 one; docs/protocol.md "Pipelined calls"), made
+    once per function: the callback's name, one ``l``, ``s`` or ``d`` per
+    parameter, how many are required and each one's default. ``None`` for a
+    function whose calls always wait."""
+    if spec.callback not in PIPELINED_CALLBACKS:
+        return None
+    kinds = "".join(p.kind for p in spec.params)
+    return (spec.callback, kinds, spec.required, tuple(p.default for p in spec.params))
+
+
 #: Per list result kind (``FunctionSpec.result``): the command generation A's
 #: callback puts before the ``$$``-separated nicks (docs/abi.md §6.3, §7.2);
 #: generation B sends a JSON array instead.

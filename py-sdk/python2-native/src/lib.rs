@@ -49,17 +49,6 @@ use std::time::Duration;
 use ffi::{METH_VARARGS, PyMethodDef, PyObject};
 use py::{Owned, PyResult};
 
-/// The `index`-th argument of `args`, borrowed for the call.
-fn arg(args: *mut PyObject, index: isize) -> PyResult<*mut PyObject> {
-    // SAFETY: `args` is the call's argument tuple.
-    let item = unsafe { ffi::PyTuple_GetItem(args, index) };
-    if item.is_null() {
-        Err(py::Raised)
-    } else {
-        Ok(item)
-    }
-}
-
 /// `NULL` for an error, the object otherwise, as C functions answer.
 fn to_c(got: PyResult<Owned>) -> *mut PyObject {
     got.map_or(null_mut(), Owned::into_ptr)
@@ -83,12 +72,12 @@ fn config(cfg: *mut PyObject) -> PyResult<serve::Config> {
 
 unsafe extern "C" fn serve_hooks(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
     to_c((|| {
-        let cfg = config(arg(args, 5)?)?;
+        let cfg = config(py::tuple_item(args, 5)?)?;
         serve::serve(
-            arg(args, 0)?,
-            arg(args, 1)?,
-            arg(args, 2)?,
-            arg(args, 3)?,
+            py::tuple_item(args, 0)?,
+            py::tuple_item(args, 1)?,
+            py::tuple_item(args, 2)?,
+            py::tuple_item(args, 3)?,
             &cfg,
         )
     })())
@@ -96,10 +85,10 @@ unsafe extern "C" fn serve_hooks(_module: *mut PyObject, args: *mut PyObject) ->
 
 unsafe extern "C" fn waited(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
     to_c((|| {
-        let took = py::float(arg(args, 1)?)?;
+        let took = py::float(py::tuple_item(args, 1)?)?;
         // A negative, NaN or endless time counts as none (no panic here).
         let took = Duration::try_from_secs_f64(took).unwrap_or(Duration::ZERO);
-        spin::waited(arg(args, 0)?, took)?;
+        spin::waited(py::tuple_item(args, 0)?, took)?;
         // SAFETY: `None`, borrowed from the interpreter.
         Ok(unsafe { Owned::borrowed(ffi::none()) })
     })())
@@ -107,9 +96,9 @@ unsafe extern "C" fn waited(_module: *mut PyObject, args: *mut PyObject) -> *mut
 
 unsafe extern "C" fn send_as_is(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
     to_c((|| {
-        let context = pipeline::Context::from_tuple(arg(args, 0)?)?;
-        let send = pipeline::SendSpec::from_tuple(arg(args, 1)?)?;
-        pipeline::send_as_is(&context, &send, arg(args, 2)?)
+        let context = pipeline::Context::from_tuple(py::tuple_item(args, 0)?)?;
+        let send = pipeline::SendSpec::from_tuple(py::tuple_item(args, 1)?)?;
+        pipeline::send_as_is(&context, &send, py::tuple_item(args, 2)?)
     })())
 }
 
@@ -123,9 +112,11 @@ unsafe extern "C" fn layout_known(_module: *mut PyObject, _args: *mut PyObject) 
 unsafe extern "C" fn caller_discards(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
     to_c((|| {
         // SAFETY: the argument is live.
-        let nargs = unsafe { ffi::PyInt_AsLong(arg(args, 1)?) };
-        let yes =
-            discard::caller_discards(arg(args, 0)?, usize::try_from(nargs).unwrap_or(usize::MAX));
+        let nargs = unsafe { ffi::PyInt_AsLong(py::tuple_item(args, 1)?) };
+        let yes = discard::caller_discards(
+            py::tuple_item(args, 0)?,
+            usize::try_from(nargs).unwrap_or(usize::MAX),
+        );
         // SAFETY: a plain constructor.
         Owned::new(unsafe { ffi::PyBool_FromLong(c_long::from(yes)) })
     })())

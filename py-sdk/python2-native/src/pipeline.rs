@@ -56,18 +56,6 @@ pub struct SendSpec {
     pub defaults: *mut PyObject,
 }
 
-/// The `index`-th item of tuple `t`, borrowed; `Err` (`IndexError`, or
-/// `SystemError` if not a tuple) past its end.
-fn field(t: *mut PyObject, index: isize) -> PyResult<*mut PyObject> {
-    // SAFETY: `t` is live; NULL with an error set otherwise.
-    let item = unsafe { ffi::PyTuple_GetItem(t, index) };
-    if item.is_null() {
-        Err(py::Raised)
-    } else {
-        Ok(item)
-    }
-}
-
 /// `int(o)` of a C long, `Err` if it is none.
 fn long(o: *mut PyObject) -> PyResult<c_long> {
     // SAFETY: `o` is live.
@@ -83,15 +71,15 @@ impl Context {
     /// Reads the tuple `as_is_for` made; the objects stay borrowed from it.
     pub fn from_tuple(t: *mut PyObject) -> PyResult<Context> {
         Ok(Context {
-            channel: field(t, 0)?,
-            direct: field(t, 1)?,
-            max_len: usize::try_from(long(field(t, 2)?)?).unwrap_or(0),
-            compact: u32::try_from(long(field(t, 3)?)?).unwrap_or(0x8000_0000),
-            rules: field(t, 4)?,
-            main_thread: long(field(t, 5)?)?,
+            channel: py::tuple_item(t, 0)?,
+            direct: py::tuple_item(t, 1)?,
+            max_len: usize::try_from(long(py::tuple_item(t, 2)?)?).unwrap_or(0),
+            compact: u32::try_from(long(py::tuple_item(t, 3)?)?).unwrap_or(0x8000_0000),
+            rules: py::tuple_item(t, 4)?,
+            main_thread: long(py::tuple_item(t, 5)?)?,
             limits: Limits {
-                at_most: py::float(field(t, 6)?)?,
-                bytes: usize::try_from(long(field(t, 7)?)?).unwrap_or(0),
+                at_most: py::float(py::tuple_item(t, 6)?)?,
+                bytes: usize::try_from(long(py::tuple_item(t, 7)?)?).unwrap_or(0),
             },
         })
     }
@@ -101,13 +89,13 @@ impl SendSpec {
     /// Reads the tuple `make_classic` made; borrowed from it.
     pub fn from_tuple(t: *mut PyObject) -> PyResult<SendSpec> {
         // SAFETY: a live item, made ours for the call.
-        let kinds = unsafe { Owned::borrowed(field(t, 1)?) };
+        let kinds = unsafe { Owned::borrowed(py::tuple_item(t, 1)?) };
         py::as_bytes(&kinds)?;
         Ok(SendSpec {
-            callback: field(t, 0)?,
+            callback: py::tuple_item(t, 0)?,
             kinds,
-            required: usize::try_from(long(field(t, 2)?)?).unwrap_or(usize::MAX),
-            defaults: field(t, 3)?,
+            required: usize::try_from(long(py::tuple_item(t, 2)?)?).unwrap_or(usize::MAX),
+            defaults: py::tuple_item(t, 3)?,
         })
     }
 }

@@ -223,6 +223,18 @@ pub fn truthy(o: *mut PyObject) -> PyResult<bool> {
     }
 }
 
+/// `t[index]` of a tuple, borrowed (the tuple keeps it); `Err` past its
+/// end (`IndexError`) or if `t` is no tuple (`SystemError`).
+pub fn tuple_item(t: *mut PyObject, index: isize) -> PyResult<*mut PyObject> {
+    // SAFETY: `t` is live; NULL with an error set otherwise.
+    let item = unsafe { ffi::PyTuple_GetItem(t, index) };
+    if item.is_null() {
+        Err(Raised)
+    } else {
+        Ok(item)
+    }
+}
+
 /// `o[i]` of a tuple or list.
 pub fn item(o: *mut PyObject, i: usize) -> PyResult<Owned> {
     // SAFETY: `o` is live.

@@ -24,7 +24,13 @@ import sys
 from . import _runtime
 from ._discard import discarded
 from ._errors import MessageTooBigError
-from ._functions import FUNCTIONS, LIST_PREFIXES, PIPELINED_CALLBACKS, RESTRICTIONS
+from ._functions import (
+    FUNCTIONS,
+    LIST_PREFIXES,
+    PIPELINED_CALLBACKS,
+    RESTRICTIONS,
+    send_parts,
+)
 
 try:  # pragma: no cover - Python 2 only
     from thread import get_ident
@@ -266,19 +272,8 @@ def make_classic(spec):
     # What a pipelined call returns (the hub's answer is not waited for:
     # a success), made once: one frame fewer on every send.
     sent = convert(True, [1]) if pipelined else None
-    # Its parameters as vh._native.send_as_is takes them (Runtime.as_is):
-    # the callback's name, one l, s or d per parameter, how many are
-    # required, each one's default.
-    send = (
-        (
-            spec.callback,
-            "".join(p.kind for p in spec.params),
-            spec.required,
-            tuple(p.default for p in spec.params),
-        )
-        if pipelined
-        else None
-    )
+    # Its parameters as vh._native.send_as_is takes them (Runtime.as_is).
+    send = send_parts(spec)
 
     def classic(*args, **kwargs):
         # The usual discarded send, its arguments as they are: one call
