@@ -90,7 +90,6 @@ impl SendSpec {
     pub fn from_tuple(t: *mut PyObject) -> PyResult<SendSpec> {
         // SAFETY: a live item, made ours for the call.
         let kinds = unsafe { Owned::borrowed(py::tuple_item(t, 1)?) };
-        py::as_bytes(&kinds)?;
         Ok(SendSpec {
             callback: py::tuple_item(t, 0)?,
             kinds,
