@@ -197,13 +197,14 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     than the callback's own (§6.3) or the call is too big to send."""
     convert = _results.CLASSIC[spec.result]
     # docs/protocol.md "Pipelined calls": a send whose result is discarded.
-    pipelined = spec.callback in _pipeline.CALLBACKS
+    # Its parameters as the channel converts them (Channel.send_as_is);
+    # None for a function whose calls always wait.
+    parts = send_parts(spec)
+    pipelined = parts is not None
     # What a pipelined call returns (the hub's answer is not waited for: a
     # success), made once. Every pipelined callback's result is a bool,
     # whose converter reads no runtime (none is installed yet).
     sent = convert(True, [1], None) if pipelined else None  # type: ignore[arg-type]
-    # Its parameters as the channel converts them (Channel.send_as_is).
-    parts = send_parts(spec)
     send = _core.SendSpec(*parts) if parts is not None else None
 
     def classic(*args: Any, **kwargs: Any) -> Any:

@@ -56,30 +56,19 @@ pub struct SendSpec {
     pub defaults: *mut PyObject,
 }
 
-/// `int(o)` of a C long, `Err` if it is none.
-fn long(o: *mut PyObject) -> PyResult<c_long> {
-    // SAFETY: `o` is live.
-    let v = unsafe { ffi::PyInt_AsLong(o) };
-    // SAFETY: plain query.
-    if v == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
-        return Err(py::Raised);
-    }
-    Ok(v)
-}
-
 impl Context {
     /// Reads the tuple `as_is_for` made; the objects stay borrowed from it.
     pub fn from_tuple(t: *mut PyObject) -> PyResult<Context> {
         Ok(Context {
             channel: py::tuple_item(t, 0)?,
             direct: py::tuple_item(t, 1)?,
-            max_len: usize::try_from(long(py::tuple_item(t, 2)?)?).unwrap_or(0),
-            compact: u32::try_from(long(py::tuple_item(t, 3)?)?).unwrap_or(0x8000_0000),
+            max_len: usize::try_from(py::long(py::tuple_item(t, 2)?)?).unwrap_or(0),
+            compact: u32::try_from(py::long(py::tuple_item(t, 3)?)?).unwrap_or(0x8000_0000),
             rules: py::tuple_item(t, 4)?,
-            main_thread: long(py::tuple_item(t, 5)?)?,
+            main_thread: py::long(py::tuple_item(t, 5)?)?,
             limits: Limits {
                 at_most: py::float(py::tuple_item(t, 6)?)?,
-                bytes: usize::try_from(long(py::tuple_item(t, 7)?)?).unwrap_or(0),
+                bytes: usize::try_from(py::long(py::tuple_item(t, 7)?)?).unwrap_or(0),
             },
         })
     }
@@ -93,7 +82,7 @@ impl SendSpec {
         Ok(SendSpec {
             callback: py::tuple_item(t, 0)?,
             kinds,
-            required: usize::try_from(long(py::tuple_item(t, 2)?)?).unwrap_or(usize::MAX),
+            required: usize::try_from(py::long(py::tuple_item(t, 2)?)?).unwrap_or(usize::MAX),
             defaults: py::tuple_item(t, 3)?,
         })
     }

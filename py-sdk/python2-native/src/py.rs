@@ -241,6 +241,17 @@ pub fn item(o: *mut PyObject, i: usize) -> PyResult<Owned> {
     Owned::new(unsafe { ffi::PySequence_GetItem(o, i as ffi::Py_ssize_t) })
 }
 
+/// `int(o)` of an `int` (a C long); `Err` if `o` has none.
+pub fn long(o: *mut PyObject) -> PyResult<c_long> {
+    // SAFETY: `o` is live.
+    let v = unsafe { ffi::PyInt_AsLong(o) };
+    // SAFETY: plain query.
+    if v == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        return Err(Raised);
+    }
+    Ok(v)
+}
+
 /// `float(o)` of a number.
 pub fn float(o: *mut PyObject) -> PyResult<f64> {
     // SAFETY: `o` is live.

@@ -142,12 +142,7 @@ fn plain_hook(
         1 => return Ok(None),
         _ => return Err(Raised),
     }
-    // SAFETY: `hook` is live; an int from the frame.
-    let index = unsafe { ffi::PyInt_AsLong(hook.as_ptr()) };
-    if index == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
-        return Err(Raised);
-    }
-    let Ok(index) = usize::try_from(index) else {
+    let Ok(index) = usize::try_from(py::long(hook.as_ptr())?) else {
         return Ok(None);
     };
     if index >= count || py::truthy(py::getattr(rt, name!(c"depth"))?.as_ptr())? {

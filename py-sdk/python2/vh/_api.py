@@ -27,7 +27,6 @@ from ._errors import MessageTooBigError
 from ._functions import (
     FUNCTIONS,
     LIST_PREFIXES,
-    PIPELINED_CALLBACKS,
     RESTRICTIONS,
     send_parts,
 )
@@ -268,12 +267,13 @@ def make_classic(spec):
     """The classic function of ``spec``: A's checks and results."""
     convert = CLASSIC[spec.result]
     # docs/protocol.md "Pipelined calls": a send whose result is discarded.
-    pipelined = spec.callback in PIPELINED_CALLBACKS
+    # Its parameters as vh._native.send_as_is takes them (Runtime.as_is);
+    # None for a function whose calls always wait.
+    send = send_parts(spec)
+    pipelined = send is not None
     # What a pipelined call returns (the hub's answer is not waited for:
     # a success), made once: one frame fewer on every send.
     sent = convert(True, [1]) if pipelined else None
-    # Its parameters as vh._native.send_as_is takes them (Runtime.as_is).
-    send = send_parts(spec)
 
     def classic(*args, **kwargs):
         # The usual discarded send, its arguments as they are: one call
