@@ -8,7 +8,6 @@
 //! call on a hook that finds its worker asleep (docs/performance.md "A
 //! pipelined call's arguments").
 
-use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -90,27 +89,16 @@ pub fn caller_discards(py: Python<'_>, rules: &[u8], nargs: usize) -> bool {
     if nargs > 255 {
         return false;
     }
-    // SAFETY: the GIL is held; the frame is borrowed (NULL: no Python
-    // frame runs), and made a new reference at once.
-    let frame = unsafe {
-        Bound::from_borrowed_ptr_or_opt(py, ffi::PyEval_GetFrame().cast::<ffi::PyObject>())
-    };
-    let Some(frame) = frame else {
+    let Some((code, lasti)) = crate::frames::caller(py) else {
         return false;
     };
-    let look = || -> PyResult<bool> {
-        let caller = frame.getattr(intern!(py, "f_back"))?;
-        if caller.is_none() {
-            return Ok(false);
-        }
-        let lasti: isize = caller.getattr(intern!(py, "f_lasti"))?.extract()?;
-        let code = caller
-            .getattr(intern!(py, "f_code"))?
-            .getattr(intern!(py, "co_code"))?;
-        let code = code.cast::<PyBytes>()?;
-        Ok(usize::try_from(lasti).is_ok_and(|at| rules.discarded(code.as_bytes(), at, nargs)))
+    let Ok(code) = code.getattr(intern!(py, "co_code")) else {
+        return false;
     };
-    look().unwrap_or(false)
+    let Ok(code) = code.cast::<PyBytes>() else {
+        return false;
+    };
+    usize::try_from(lasti).is_ok_and(|at| rules.discarded(code.as_bytes(), at, nargs))
 }
 
 /// `vh._core.caller_discards(rules, nargs)`: [`caller_discards`] for

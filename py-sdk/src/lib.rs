@@ -29,6 +29,9 @@
 //!   and pipelined calls held until the next frame on the direct link).
 //! - [`hook_loop`]: the main loop's plain hooks, from the frame to the
 //!   script's function and back (`Channel.serve_hooks`).
+//! - [`frames`]: the code and last instruction of a classic function's
+//!   caller, read from CPython's frame records where their layout is
+//!   known and checked.
 //! - [`discard`]: whether the script discards a classic function's
 //!   result, `vh._discard`'s test compiled; [`send_as_is`]: what a
 //!   classic function's usual discarded send needs made once (for
@@ -37,6 +40,7 @@
 
 mod channel;
 mod discard;
+mod frames;
 mod hook_loop;
 mod reader;
 mod send_as_is;
@@ -51,6 +55,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::Channel>()?;
     m.add_class::<send_as_is::SendSpec>()?;
     m.add_function(wrap_pyfunction!(discard::caller_discards_py, m)?)?;
+    m.add_function(wrap_pyfunction!(frames::frames_known, m)?)?;
     values::add_classes(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -6,7 +6,8 @@ cases it got wrong. ``test_pipeline.py`` runs it on every interpreter it
 finds. With ``EXTENSION`` (the path of ``vh._core``'s or ``vh._native``'s
 shared object) the cases ask that module's compiled ``caller_discards``
 instead, given the file's ``RULES`` (``test_pipeline.py`` and
-``test_py2_native.py``). Python 2.7 syntax, like the module it tests."""
+``test_py2_native.py``), and the JSON says whether ``vh._core`` read the
+frames' records directly (``frames_known``). Python 2.7 syntax, like the module it tests."""
 
 import dis
 import functools
@@ -116,6 +117,16 @@ def in_comprehension():
     [f(1) for _ in range(1)]
 
 
+def _generator():
+    f(1, 2)
+    yield 1
+
+
+def in_generator():
+    # The caller is a generator's frame (its record owned by the generator).
+    list(_generator())
+
+
 WANT = {
     "stmt": True,
     "keywords": True,
@@ -133,6 +144,7 @@ WANT = {
     "in_lambda": False,
     "bool_op": False,
     "in_comprehension": False,
+    "in_generator": True,
 }
 
 
@@ -215,10 +227,12 @@ def main():
     # type: () -> None
     global m, check
     m = load(sys.argv[1])
+    extension = None
     if len(sys.argv) > 2:
         # A C function: the innermost Python frame is f's, as it is the
         # classic function's when it calls the channel's send_as_is.
-        check = functools.partial(load_extension(sys.argv[2]).caller_discards, m.RULES)
+        extension = load_extension(sys.argv[2])
+        check = functools.partial(extension.caller_discards, m.RULES)
     wrong = {}
     for name, want in WANT.items():
         del seen[:]
@@ -232,6 +246,9 @@ def main():
                 "version": list(sys.version_info[:2]),
                 "supported": known,
                 "compiled": len(sys.argv) > 2,
+                # vh._core's: whether it read the frames' records directly
+                # (decided at its first test above); None for vh._native.
+                "frames_known": getattr(extension, "frames_known", lambda: None)(),
                 "tables": tables_match_dis() if known else [],
                 "wrong": wrong,
             }

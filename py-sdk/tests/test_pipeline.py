@@ -28,8 +28,28 @@ DISCARD = Path(_discard.__file__)
 CORE = Path(vh._core.__file__)
 
 
-def run_cases(python: str, compiled: bool = False) -> dict:
-    return discard_cases.run(python, DISCARD, CORE if compiled else None)
+#: How the cases are asked: ``vh._discard`` in Python, ``vh._core``'s
+#: compiled test reading the frames' records where it knows them (3.11 to
+#: 3.13), and the compiled test told to ask the frame objects.
+WAYS = {
+    "python": (False, {}),
+    "compiled": (True, {}),
+    "compiled-objects": (True, {"VH_PY3_LAYOUT": "0"}),
+}
+
+
+def check_cases(python: str, way: str, minor: int) -> None:
+    """Runs the cases on ``python`` (CPython 3.``minor``) the ``way`` named
+    and asserts every answer is right, and that the compiled test read
+    the records exactly where it should."""
+    compiled, env = WAYS[way]
+    got = discard_cases.run(python, DISCARD, CORE if compiled else None, env=env)
+    assert got["version"] == [3, minor]
+    assert got["supported"] and got["compiled"] == compiled, got
+    assert got["tables"] == [], got
+    assert got["wrong"] == {}, got
+    if compiled:
+        assert got["frames_known"] == (not env and 11 <= minor <= 13), got
 
 
 def pyenv_interpreter(minor: int) -> str | None:
@@ -45,27 +65,20 @@ def pyenv_interpreter(minor: int) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
-def test_detector_on_this_interpreter(compiled):
+@pytest.mark.parametrize("way", WAYS)
+def test_detector_on_this_interpreter(way):
     # Always runs: the interpreter of the test suite (3.11 by default);
     # the compiled one is what the classic functions' send_as_is asks.
-    got = run_cases(sys.executable, compiled)
-    assert got["supported"] and got["compiled"] == compiled, got
-    assert got["tables"] == [], got
-    assert got["wrong"] == {}, got
+    check_cases(sys.executable, way, sys.version_info[1])
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("minor", [9, 10, 11, 12, 13])
-def test_detector_on_every_cpython_from_3_9_to_3_13(minor, compiled):
+def test_detector_on_every_cpython_from_3_9_to_3_13(minor, way):
     python = pyenv_interpreter(minor)
     if python is None:
         pytest.skip(f"no CPython 3.{minor} under pyenv")
-    got = run_cases(python, compiled)
-    assert got["version"] == [3, minor]
-    assert got["supported"] and got["compiled"] == compiled, got
-    assert got["tables"] == [], got
-    assert got["wrong"] == {}, got
+    check_cases(python, way, minor)
 
 
 def test_unknown_versions_never_count_as_discarded():

@@ -287,6 +287,7 @@ def test_the_compiled_discard_test_answers_as_vh_discard(
         "version": [2, 7],
         "supported": True,
         "compiled": True,
+        "frames_known": None,
         "tables": [],
         "wrong": {},
     }

@@ -61,6 +61,7 @@ def test_python2_detects_discarded_results(python2: str) -> None:
         "version": [2, 7],
         "supported": True,
         "compiled": False,
+        "frames_known": None,
         "tables": [],
         "wrong": {},
     }

@@ -18,6 +18,7 @@ __all__ = [
     "SendSpec",
     "UnloadEvent",
     "caller_discards",
+    "frames_known",
     "__version__",
 ]
 
@@ -213,3 +214,9 @@ def caller_discards(rules: bytes, nargs: int) -> bool:
     Python function that calls this: whether its caller discards the
     result of the call of ``nargs`` arguments it makes. ``rules`` is
     ``vh._discard.RULES``. Never raises."""
+
+def frames_known() -> bool:
+    """True if :func:`caller_discards` reads its caller's code and last
+    instruction from CPython's frame records (3.11 to 3.13, release
+    builds, the reads checked once against the frame objects, not turned
+    off by ``VH_PY3_LAYOUT=0``); False if it asks the frame objects."""
