@@ -1,5 +1,5 @@
 //! Which code a classic `vh` function's caller runs, and where in it: what
-//! the discarded-result test ([`crate::discard`]) reads of that frame, its
+//! the discarded-result test (`discard.rs`) reads of that frame, its
 //! code object and `f_lasti`.
 //!
 //! The way every CPython gives it is the frame objects: the innermost
