@@ -15,7 +15,7 @@ use vh_proto::v1::{
 };
 
 use crate::discard::caller_discards;
-use crate::hook_loop::{self, Script};
+use crate::hook_loop::{self, Nesting, Script};
 use crate::send_as_is::{Context, SendSpec};
 use crate::transport::Transport;
 use crate::values::{Incoming, event_to_py, values_to_py};
@@ -27,6 +27,8 @@ pub struct Channel {
     transport: Transport,
     /// What `send_as_is` needs of the runtime (`set_as_is`).
     as_is: OnceLock<Context>,
+    /// The runtime's nesting counts, which `serve_hooks` reads and sets.
+    nesting: Py<Nesting>,
 }
 
 #[pymethods]
@@ -37,11 +39,20 @@ impl Channel {
     /// thread.
     #[new]
     #[pyo3(signature = (fd, direct_fd=-1))]
-    fn new(fd: i32, direct_fd: i32) -> PyResult<Self> {
+    fn new(py: Python<'_>, fd: i32, direct_fd: i32) -> PyResult<Self> {
         Ok(Channel {
             transport: Transport::open(fd, direct_fd)?,
             as_is: OnceLock::new(),
+            nesting: Py::new(py, Nesting::default())?,
         })
+    }
+
+    /// The nesting counts (`vh._core.Nesting`) the runtime keeps its
+    /// `depth` and `async_pending` in, so that `serve_hooks` reads them
+    /// without a look-up on the runtime.
+    #[getter]
+    fn nesting(&self, py: Python<'_>) -> Py<Nesting> {
+        self.nesting.clone_ref(py)
     }
 
     /// Next event for the main thread, an object with named fields whose
@@ -70,8 +81,8 @@ impl Channel {
     /// `hook_loop`: the script's function called straight from the frame),
     /// until an event Python must handle, and returns that event as
     /// `recv_main` does. `rt` is the runtime (`vh._runtime.Runtime`: its
-    /// `module`, `encoding`, `charmap`, `depth`, `_async_pending`, `finish_hook` and
-    /// `hook_raised`), `names` `vh._hooks.HOOK_NAMES`, `python_hooks` the
+    /// `module`, `encoding`, `charmap`, `finish_hook` and `hook_raised`;
+    /// its nesting counts are this channel's `nesting`), `names` `vh._hooks.HOOK_NAMES`, `python_hooks` the
     /// hook indices with rules of their own (always returned), `max_depth`
     /// `vh._limits.MAX_DEPTH`. GIL released while waiting.
     fn serve_hooks(
@@ -92,6 +103,7 @@ impl Channel {
         let script = Script {
             charmap,
             rt: rt.clone(),
+            nesting: self.nesting.get(),
             module: rt.getattr("module")?,
             encoding: std::ffi::CString::new(encoding)?,
             names: names.clone(),

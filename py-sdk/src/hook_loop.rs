@@ -22,6 +22,8 @@
 //! - any other result (`None`, `bool`, text, tuples, a coroutine) goes to
 //!   `rt.finish_hook`, an exception to `rt.hook_raised`.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use pyo3::exceptions::PyException;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -31,10 +33,60 @@ use vh_proto::v1::{HookCall, HookResult, Value, from_worker, to_worker, value::K
 use crate::transport::Transport;
 use crate::values::{Incoming, event_to_py};
 
+/// How deep the script's hooks and function calls nest now: `depth`, the
+/// hooks and function calls running on the main thread (more than one
+/// when the hub fires a hook inside a `vh.*` call that waits), and
+/// `async_pending`, the `async` ones still running on the worker's loop
+/// thread (`vh._hook_dispatch.HookDispatch._too_deep` adds them up against
+/// `vh._limits.MAX_DEPTH`). `vh._core.Nesting`, the channel's `nesting`
+/// and the runtime's: kept here rather than as the runtime's attributes so
+/// that [`serve`] reads and sets them without a Python attribute look-up,
+/// which a hook that finds its worker asleep pays for in cold cache lines
+/// (docs/performance.md).
+#[pyclass(frozen, module = "vh._core")]
+#[derive(Default)]
+pub struct Nesting {
+    depth: AtomicI64,
+    async_pending: AtomicI64,
+}
+
+#[pymethods]
+impl Nesting {
+    /// Both counts 0.
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hooks and function calls running on the main thread.
+    #[getter]
+    fn depth(&self) -> i64 {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_depth(&self, n: i64) {
+        self.depth.store(n, Ordering::Relaxed);
+    }
+
+    /// `async` hooks and function calls still running.
+    #[getter]
+    fn async_pending(&self) -> i64 {
+        self.async_pending.load(Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_async_pending(&self, n: i64) {
+        self.async_pending.store(n, Ordering::Relaxed);
+    }
+}
+
 /// What [`serve`] needs of the Python runtime, looked up once per call.
 pub struct Script<'py> {
     /// The runtime (`vh._runtime.Runtime`).
     pub rt: Bound<'py, PyAny>,
+    /// Its nesting counts (the channel's).
+    pub nesting: &'py Nesting,
     /// The script's module.
     pub module: Bound<'py, PyAny>,
     /// The hub's encoding, a Python codec name, NUL-terminated.
@@ -70,7 +122,7 @@ pub fn serve(py: Python<'_>, transport: &Transport, s: &Script<'_>) -> PyResult<
             transport.activate(kind, link);
         }
         match ev {
-            Incoming::Frame(to_worker::Kind::Hook(call)) if plain(s, &call)? => {
+            Incoming::Frame(to_worker::Kind::Hook(call)) if plain(s, &call) => {
                 run_plain(py, transport, s, call)?;
             }
             other => return event_to_py(py, other),
@@ -82,14 +134,11 @@ pub fn serve(py: Python<'_>, transport: &Transport, s: &Script<'_>) -> PyResult<
 /// table names, not one of [`Script::python_hooks`], and not at the
 /// nesting limit (the main loop is at depth 0, so only `async` hooks still
 /// running count, as `HookDispatch._too_deep` counts them).
-fn plain(s: &Script<'_>, call: &HookCall) -> PyResult<bool> {
+fn plain(s: &Script<'_>, call: &HookCall) -> bool {
     if s.python_hooks.contains(&call.hook) || call.hook as usize >= s.names.len() {
-        return Ok(false);
+        return false;
     }
-    let pending: i64 =
-        s.rt.getattr(pyo3::intern!(s.rt.py(), "_async_pending"))?
-            .extract()?;
-    Ok(pending < s.max_depth)
+    s.nesting.async_pending.load(Ordering::Relaxed) < s.max_depth
 }
 
 /// Runs one plain hook and answers it (see the module docs).
@@ -117,10 +166,9 @@ fn run_plain(
         .map(|v| hub_value(py, v, s))
         .collect::<PyResult<Vec<_>>>()?;
     let args = PyTuple::new(py, args)?;
-    let depth = pyo3::intern!(py, "depth");
-    s.rt.setattr(depth, 1)?;
+    s.nesting.depth.store(1, Ordering::Relaxed);
     let got = func.call1(args);
-    s.rt.setattr(depth, 0)?;
+    s.nesting.depth.store(0, Ordering::Relaxed);
     match got {
         Ok(result) => {
             if let Some(n) = plain_int(&result) {

@@ -54,6 +54,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::Channel>()?;
     m.add_class::<send_as_is::SendSpec>()?;
+    m.add_class::<hook_loop::Nesting>()?;
     m.add_function(wrap_pyfunction!(discard::caller_discards_py, m)?)?;
     m.add_function(wrap_pyfunction!(frames::frames_known, m)?)?;
     values::add_classes(m)?;

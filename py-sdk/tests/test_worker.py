@@ -387,7 +387,7 @@ def test_plain_hooks_run_straight_from_the_loop_with_run_hooks_rules(start: Any)
             if message == "caller":
                 return sys._getframe(1).f_code.co_name
             if message == "depth":
-                return vh._runtime._runtime.depth + 40
+                return vh._runtime._runtime.nesting.depth + 40
             if message == "raise":
                 return 1 // 0
             return {"big": 2**70, "bool": True, "none": None, "ü": 3}.get(message, 0)

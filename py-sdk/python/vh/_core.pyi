@@ -13,6 +13,7 @@ __all__ = [
     "FunctionEvent",
     "HookEvent",
     "LoadEvent",
+    "Nesting",
     "PingEvent",
     "ResultEvent",
     "SendSpec",
@@ -133,11 +134,24 @@ _Event: TypeAlias = (
 )
 
 @final
+class Nesting:
+    """How deep the script's hooks and function calls nest now: ``depth``
+    (running on the main thread) and ``async_pending`` (``async`` ones
+    still running on the loop thread). The channel's, which the runtime
+    keeps its counts in and ``serve_hooks`` reads and sets."""
+
+    depth: int
+    async_pending: int
+
+@final
 class Channel:
     """The worker's links: takes ownership of socket ``fd`` (to the runner)
     and, unless ``direct_fd`` is negative, of the direct link to the hub."""
 
     def __new__(cls, fd: int, direct_fd: int = ...) -> Channel: ...
+    @property
+    def nesting(self) -> Nesting:
+        """The runtime's nesting counts, read and set by ``serve_hooks``."""
     @overload
     def recv_main(self, timeout: None = None) -> _Event: ...
     @overload

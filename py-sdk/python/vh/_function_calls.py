@@ -44,7 +44,8 @@ class FunctionCalls(HookDispatch):
             self._send_function_failure(call_id, "nested too deep")
             return
         py_args = [self._function_arg(k, a) for k, a in zip(kinds, args)]
-        self.depth += 1
+        nesting = self.nesting
+        nesting.depth += 1
         try:
             result = fn(*py_args)
         except Exception as e:
@@ -53,10 +54,10 @@ class FunctionCalls(HookDispatch):
             self._send_function_failure(call_id, f"{fname} raised {type(e).__name__}: {e}")
             return
         finally:
-            self.depth -= 1
+            nesting.depth -= 1
         if isawaitable(result):
             with self._lock:
-                self._async_pending += 1
+                self.nesting.async_pending += 1
             future = self.loop_thread().submit(result)
             future.add_done_callback(lambda f: self._async_function_done(call_id, fname, f))
         else:
@@ -66,7 +67,7 @@ class FunctionCalls(HookDispatch):
         self, call_id: int, fname: str, future: concurrent.futures.Future[Any]
     ) -> None:
         with self._lock:
-            self._async_pending -= 1
+            self.nesting.async_pending -= 1
         try:
             if future.cancelled():
                 self._send_function_failure(call_id, f"{fname} was cancelled")

@@ -58,7 +58,8 @@ class HookDispatch(ScriptState):
         py_args = [self.from_hub(a) for a in args]
         if hook == ON_TIMER and self._timer_takes_no_arg(fn):
             py_args = []
-        self.depth += 1
+        nesting = self.nesting
+        nesting.depth += 1
         try:
             result = fn(*py_args)
         except Exception as e:
@@ -67,7 +68,7 @@ class HookDispatch(ScriptState):
             self.hook_raised(call_id, hook, name, e.with_traceback(tb and tb.tb_next))
             return
         finally:
-            self.depth -= 1
+            nesting.depth -= 1
         self.finish_hook(call_id, hook, name, result)
 
     def finish_hook(self, call_id: int, hook: int, name: str, result: Any) -> None:
@@ -94,7 +95,7 @@ class HookDispatch(ScriptState):
     def _too_deep(self, name: str) -> bool:
         """True (with a log line) if calling ``name`` now would nest deeper
         than :data:`MAX_DEPTH`."""
-        depth = self.depth + self._async_pending
+        depth = self.nesting.depth + self.nesting.async_pending
         if depth < MAX_DEPTH:
             return False
         print(
@@ -189,7 +190,7 @@ class HookDispatch(ScriptState):
 
     def _start_async_hook(self, call_id: int, hook: int, name: str, aw: Any) -> None:
         with self._lock:
-            self._async_pending += 1
+            self.nesting.async_pending += 1
         future = self.loop_thread().submit(aw)
         future.add_done_callback(lambda f: self._async_hook_done(call_id, hook, name, f))
 
@@ -197,7 +198,7 @@ class HookDispatch(ScriptState):
         self, call_id: int, hook: int, name: str, future: concurrent.futures.Future[Any]
     ) -> None:
         with self._lock:
-            self._async_pending -= 1
+            self.nesting.async_pending -= 1
         value: Any = None
         error: Optional[BaseException] = None
         if future.cancelled():

@@ -28,6 +28,19 @@ if TYPE_CHECKING:
     from ._loop import LoopThread
 
 
+class Nesting:
+    """``vh._core.Nesting`` for a channel without one (``vh.testing``'s):
+    ``depth``, the hooks and function calls running on the main thread,
+    and ``async_pending``, the ``async`` ones still running on the loop
+    thread."""
+
+    __slots__ = ("depth", "async_pending")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.async_pending = 0
+
+
 class ScriptState:
     """State of the one script this worker runs, and its link to the hub.
 
@@ -42,7 +55,11 @@ class ScriptState:
         #: default, and its kin): hub text then crosses in C (``vh._codec``).
         self.charmap = charmap_tables(encoding)
         self.module: Any = None
-        self.depth = 0
+        #: How deep hooks and function calls nest now (``depth``,
+        #: ``async_pending``): the channel's ``vh._core.Nesting``, which its
+        #: compiled hook loop reads and sets, or a :class:`Nesting`.
+        nesting = getattr(channel, "nesting", None)
+        self.nesting: Any = nesting if nesting is not None else Nesting()
         self.pending_unload = False
         self._timer_without_arg: Optional[bool] = None
         self._loop: Optional[LoopThread] = None
@@ -51,7 +68,6 @@ class ScriptState:
         #: The channel's compiled way for a discarded send, or None
         #: (``vh._pipeline.as_is_for``).
         self.as_is = as_is_for(channel, self.charmap, encoding, self._main_ident)
-        self._async_pending = 0
         self._warned_blocking = False
         #: Call ids the main thread waits for, innermost last, and answers
         #: that came for an outer one while an inner one was waited for.
