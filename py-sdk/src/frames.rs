@@ -193,8 +193,10 @@ fn decide(py: Python<'_>) -> bool {
     }
     // SAFETY: a frame object of 3.11-3.13 holds its record at
     // FRAME_OBJECT_RECORD; the thread state is this thread's, and the
-    // layout's first offsets are within its struct. The record from the
-    // thread state is only followed once it equals the frame object's.
+    // layout's offsets into it are within its struct for the versions
+    // `this_layout` accepts (3.11 and 3.12 also follow its `cframe`
+    // pointer, which those versions always set). The innermost record
+    // read that way is only followed once it equals the frame object's.
     let agrees = unsafe {
         let record = read_ptr(frame.cast(), FRAME_OBJECT_RECORD);
         let top = innermost(&layout, ffi::PyThreadState_Get().cast());
