@@ -103,6 +103,23 @@ pub fn decode<M: Message + Default>(buf: &[u8]) -> io::Result<Option<(M, usize)>
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// [`decode`] for `ToWorker`, with a hook call's frame read by
+/// [`super::hook_frame`] (the worker's usual frame), anything else by
+/// `prost`.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_to_worker(buf: &[u8]) -> io::Result<Option<(crate::v1::ToWorker, usize)>> {
+    let Some(&[a, b, c, d]) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let len = u32::from_le_bytes([a, b, c, d]) as usize;
+    match buf.get(4..4 + len).and_then(super::hook_frame::decode) {
+        Some(msg) if len <= MAX_FRAME_LEN => Ok(Some((msg, 4 + len))),
+        _ => decode(buf),
+    }
+}
+
 /// Writes `msg` as one frame.
 ///
 /// # Errors

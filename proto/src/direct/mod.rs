@@ -21,6 +21,8 @@
 //!   ([`frame::too_big`]), and their non-blocking write (SIGPIPE-free,
 //!   bounded) and buffered read; the runner <-> worker socketpair carries
 //!   the same frames and the gRPC stream the same limit;
+//! * [`hook_frame`]: a hook call's frame read without `prost`, for the
+//!   worker, where it is the usual frame;
 //! * [`wake`]: the wait for the other end (a bounded, adaptive spin, then
 //!   `poll` on the link and on an eventfd) and the eventfd.
 //!
@@ -30,6 +32,7 @@
 
 pub mod compact;
 pub mod frame;
+pub mod hook_frame;
 pub mod wake;
 
 use crate::v1::{FromWorker, ToWorker, from_worker, to_worker};

@@ -57,6 +57,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use prost::Message;
+use vh_proto::direct::frame::decode_to_worker;
 use vh_proto::direct::wake::Woke;
 use vh_proto::v1::{FromWorker, ToWorker, to_worker};
 
@@ -148,7 +149,7 @@ impl Transport {
             let mut unread = direct.unread.lock().unwrap_or_else(|e| e.into_inner());
             let got = unread
                 .bytes
-                .read_available::<ToWorker>(direct.reader.as_raw_fd());
+                .read_with(direct.reader.as_raw_fd(), decode_to_worker);
             unread.frames.extend(got.frames);
             if got.bad.is_some() || got.closed {
                 // The hub closed it (or broke it): everything goes
