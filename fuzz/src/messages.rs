@@ -1,7 +1,9 @@
 //! Every prost message of `proto/vh.proto` decoded from arbitrary bytes:
 //! a decode either fails or gives a message that encodes to a canonical
 //! form which decodes to the same thing (compared as bytes: `f64` NaNs
-//! are not equal to themselves).
+//! are not equal to themselves). And the worker's own reader of a hook
+//! call's frame (`vh_proto::direct::hook_frame`) either declines or reads
+//! what `prost` reads.
 
 use prost::Message;
 use vh_proto::v1::{
@@ -23,8 +25,17 @@ fn check<M: Message + Default>(data: &[u8]) {
     }
 }
 
+/// The hook-frame reader against `prost` on `data` (compared as bytes).
+fn check_hook_frame(data: &[u8]) {
+    if let Some(m) = vh_proto::direct::hook_frame::decode(data) {
+        let theirs = ToWorker::decode(data).expect("prost reads what the hook-frame reader reads");
+        assert_eq!(m.encode_to_vec(), theirs.encode_to_vec());
+    }
+}
+
 /// One fuzzer input, decoded as every message type.
 pub fn proto_decode(data: &[u8]) {
+    check_hook_frame(data);
     check::<ShimMessage>(data);
     check::<RunnerMessage>(data);
     check::<ToWorker>(data);
