@@ -82,9 +82,10 @@ impl Channel {
     /// until an event Python must handle, and returns that event as
     /// `recv_main` does. `rt` is the runtime (`vh._runtime.Runtime`: its
     /// `module`, `encoding`, `charmap`, `finish_hook` and `hook_raised`;
-    /// its nesting counts are this channel's `nesting`), `names` `vh._hooks.HOOK_NAMES`, `python_hooks` the
-    /// hook indices with rules of their own (always returned), `max_depth`
-    /// `vh._limits.MAX_DEPTH`. GIL released while waiting.
+    /// its nesting counts are this channel's `nesting`), `names`
+    /// `vh._hooks.HOOK_NAMES`, `python_hooks` the hook indices with rules
+    /// of their own (always returned), `max_depth` `vh._limits.MAX_DEPTH`.
+    /// GIL released while waiting.
     fn serve_hooks(
         &self,
         py: Python<'_>,

@@ -114,9 +114,13 @@ pub fn decode_to_worker(buf: &[u8]) -> io::Result<Option<(crate::v1::ToWorker, u
         return Ok(None);
     };
     let len = u32::from_le_bytes([a, b, c, d]) as usize;
-    match buf.get(4..4 + len).and_then(super::hook_frame::decode) {
-        Some(msg) if len <= MAX_FRAME_LEN => Ok(Some((msg, 4 + len))),
-        _ => decode(buf),
+    let mine = (len <= MAX_FRAME_LEN)
+        .then(|| buf.get(4..4 + len).and_then(super::hook_frame::decode))
+        .flatten();
+    match mine {
+        Some(msg) => Ok(Some((msg, 4 + len))),
+        // Not a hook call read whole here: `decode` reads it, or says why not.
+        None => decode(buf),
     }
 }
 
