@@ -129,14 +129,10 @@ static CODE_TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(std::ptr::null_m
 /// `f_back.f_code` and `f_back.f_lasti` of the innermost frame. `None` if
 /// there is no such frame or it cannot be read.
 pub fn caller(py: Python<'_>) -> Option<(Bound<'_, PyAny>, isize)> {
-    match STATE.load(Ordering::Relaxed) {
-        DIRECT => direct(py),
-        OBJECTS => by_objects(py).ok().flatten(),
-        _ => {
-            let known = decide(py);
-            STATE.store(if known { DIRECT } else { OBJECTS }, Ordering::Relaxed);
-            by_objects(py).ok().flatten()
-        }
+    if way(py) == DIRECT {
+        direct(py)
+    } else {
+        by_objects(py).ok().flatten()
     }
 }
 
@@ -144,11 +140,19 @@ pub fn caller(py: Python<'_>) -> Option<(Bound<'_, PyAny>, isize)> {
 /// (deciding it now, from the caller's frames, if no call has yet).
 #[pyfunction]
 pub fn frames_known(py: Python<'_>) -> bool {
-    if STATE.load(Ordering::Relaxed) == UNDECIDED {
-        let known = decide(py);
-        STATE.store(if known { DIRECT } else { OBJECTS }, Ordering::Relaxed);
+    way(py) == DIRECT
+}
+
+/// [`DIRECT`] or [`OBJECTS`], decided ([`decide`]) at the first call.
+fn way(py: Python<'_>) -> u8 {
+    match STATE.load(Ordering::Relaxed) {
+        UNDECIDED => {
+            let way = if decide(py) { DIRECT } else { OBJECTS };
+            STATE.store(way, Ordering::Relaxed);
+            way
+        }
+        way => way,
     }
-    STATE.load(Ordering::Relaxed) == DIRECT
 }
 
 /// The frame objects' answer (see the module docs).

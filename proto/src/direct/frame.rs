@@ -90,10 +90,9 @@ pub fn encode_all<M: Message>(msgs: &[M]) -> io::Result<Vec<u8>> {
 /// `InvalidData`: a length over [`MAX_FRAME_LEN`] ([`too_big`]'s text), or
 /// bytes that do not decode as `M`.
 pub fn decode<M: Message + Default>(buf: &[u8]) -> io::Result<Option<(M, usize)>> {
-    let Some(&[a, b, c, d]) = buf.get(..4) else {
+    let Some(len) = body_len(buf) else {
         return Ok(None);
     };
-    let len = u32::from_le_bytes([a, b, c, d]) as usize;
     check_len(len, io::ErrorKind::InvalidData)?;
     let Some(body) = buf.get(4..4 + len) else {
         return Ok(None);
@@ -103,6 +102,15 @@ pub fn decode<M: Message + Default>(buf: &[u8]) -> io::Result<Option<(M, usize)>
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// The body length a frame's 4-byte header at the start of `buf` gives,
+/// if `buf` holds the header.
+fn body_len(buf: &[u8]) -> Option<usize> {
+    let &[a, b, c, d] = buf.get(..4)? else {
+        return None;
+    };
+    Some(u32::from_le_bytes([a, b, c, d]) as usize)
+}
+
 /// [`decode`] for `ToWorker`, with a hook call's frame read by
 /// [`super::hook_frame`] (the worker's usual frame), anything else by
 /// `prost`.
@@ -110,10 +118,9 @@ pub fn decode<M: Message + Default>(buf: &[u8]) -> io::Result<Option<(M, usize)>
 /// # Errors
 /// As [`decode`].
 pub fn decode_to_worker(buf: &[u8]) -> io::Result<Option<(crate::v1::ToWorker, usize)>> {
-    let Some(&[a, b, c, d]) = buf.get(..4) else {
+    let Some(len) = body_len(buf) else {
         return Ok(None);
     };
-    let len = u32::from_le_bytes([a, b, c, d]) as usize;
     let mine = (len <= MAX_FRAME_LEN)
         .then(|| buf.get(4..4 + len).and_then(super::hook_frame::decode))
         .flatten();
