@@ -131,6 +131,17 @@ pub fn decode_to_worker(buf: &[u8]) -> io::Result<Option<(crate::v1::ToWorker, u
     }
 }
 
+/// The hook call of `buf` if `buf` is exactly one whole frame holding one
+/// that [`super::hook_frame::view`] reads (a hook's usual frame on the
+/// worker's direct link), read in place; else `None`.
+pub fn hook_view(buf: &[u8]) -> Option<super::hook_frame::HookView<'_>> {
+    let len = body_len(buf)?;
+    if len > MAX_FRAME_LEN || buf.len() != 4 + len {
+        return None;
+    }
+    super::hook_frame::view(&buf[4..])
+}
+
 /// Writes `msg` as one frame.
 ///
 /// # Errors
@@ -285,6 +296,19 @@ impl Inbox {
         self.buf.is_empty()
     }
 
+    /// The bytes kept: the start of a frame, or whole frames not taken.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Hands every byte kept to `into` (what it held is dropped) and keeps
+    /// `into`'s allocation for the next read: the bytes move without a
+    /// copy.
+    pub fn hand_over(&mut self, into: &mut Vec<u8>) {
+        std::mem::swap(&mut self.buf, into);
+        self.buf.clear();
+    }
+
     /// Reads what `fd` has now without blocking (until a read comes back
     /// short: the stream had no more) and takes every whole frame out of
     /// it (and of what earlier reads left). A peer that closed after its
@@ -301,6 +325,14 @@ impl Inbox {
         fd: RawFd,
         decode: impl Fn(&[u8]) -> io::Result<Option<(M, usize)>>,
     ) -> Received<M> {
+        let closed = self.fill(fd);
+        self.take_with(decode, closed)
+    }
+
+    /// The read of [`Inbox::read_with`] alone: what `fd` has now is added
+    /// to the bytes kept. True if the peer closed its end (or the socket
+    /// failed).
+    pub fn fill(&mut self, fd: RawFd) -> bool {
         let mut closed = false;
         loop {
             // Read straight into the buffer's spare room: a zeroed chunk on
@@ -348,6 +380,16 @@ impl Inbox {
                 },
             }
         }
+        closed
+    }
+
+    /// The decode of [`Inbox::read_with`] alone: every whole frame kept
+    /// is taken out, decoded; `closed` is what [`Inbox::fill`] said.
+    pub fn take_with<M>(
+        &mut self,
+        decode: impl Fn(&[u8]) -> io::Result<Option<(M, usize)>>,
+        closed: bool,
+    ) -> Received<M> {
         let mut frames = Vec::new();
         let mut used = 0;
         let bad = loop {
@@ -373,6 +415,39 @@ impl Inbox {
 mod tests {
     use super::*;
     use crate::v1::{HookCall, Value, value};
+
+    #[test]
+    fn a_hook_is_viewed_in_place_only_when_its_frame_is_the_whole_buffer() {
+        let msg = crate::v1::ToWorker {
+            kind: Some(crate::v1::to_worker::Kind::Hook(HookCall {
+                call_id: 9,
+                hook: 4,
+                ..HookCall::default()
+            })),
+        };
+        let mut one = Vec::new();
+        encode(&mut one, &msg).unwrap();
+        assert_eq!(hook_view(&one).map(|v| (v.call_id, v.hook)), Some((9, 4)));
+        // Cut short, followed by another frame's start, or not a hook.
+        assert!(hook_view(&one[..one.len() - 1]).is_none());
+        let mut two = one.clone();
+        two.extend_from_slice(&one[..3]);
+        assert!(hook_view(&two).is_none());
+        let mut ping = Vec::new();
+        let ping_msg = crate::v1::ToWorker {
+            kind: Some(crate::v1::to_worker::Kind::Ping(crate::v1::Ping::default())),
+        };
+        encode(&mut ping, &ping_msg).unwrap();
+        assert!(hook_view(&ping).is_none());
+        // The inbox hands its bytes over without a copy and keeps a buffer.
+        let mut inbox = Inbox::default();
+        inbox.buf.extend_from_slice(&one);
+        let at = inbox.bytes().as_ptr();
+        let mut into = vec![1, 2, 3];
+        inbox.hand_over(&mut into);
+        assert_eq!((into.as_ptr(), &into[..]), (at, &one[..]));
+        assert!(inbox.is_empty());
+    }
 
     #[test]
     fn round_trips_and_reports_clean_close() {
