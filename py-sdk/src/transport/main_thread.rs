@@ -158,7 +158,7 @@ impl Transport {
                 && let Some(hook) = hook_view(unread.bytes.bytes())
             {
                 self.hub_cpu.note(hook.hub_cpu);
-                unread.bytes.hand_over(raw);
+                unread.bytes.move_to(raw);
                 return Some(Next::Hook);
             }
             let got = unread.bytes.take_with(decode_to_worker, closed);
