@@ -14,7 +14,7 @@ use vh_proto::v1::{
     ScriptUnloaded, from_worker,
 };
 
-use crate::discard::caller_discards;
+use crate::discard::{Caller, caller_discards};
 use crate::hook_loop::{self, Nesting, Script};
 use crate::send_as_is::{Context, SendSpec};
 use crate::transport::Transport;
@@ -281,32 +281,7 @@ impl Channel {
         spec: &Bound<'_, SendSpec>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Option<bool>> {
-        let (Some(cx), spec) = (self.as_is.get(), spec.get()) else {
-            return Ok(None);
-        };
-        let Some(given) = spec.arity(args) else {
-            return Ok(None);
-        };
-        if !cx.on_main_thread()
-            || !self.transport.can_pipeline()
-            || !caller_discards(py, cx.rules(), given)
-        {
-            return Ok(Some(false));
-        }
-        let Some(values) = spec.values(py, cx, args)? else {
-            return Ok(None);
-        };
-        let call_id = self.transport.next_call_id();
-        self.transport.pipeline(FromWorker {
-            kind: Some(from_worker::Kind::HubCall(HubCall {
-                script_id: 0,
-                call_id,
-                callback: spec.callback().to_owned(),
-                args: values,
-                pipelined: true,
-            })),
-        })?;
-        Ok(Some(true))
+        self.send_as_is_for(py, spec, args, Caller::Below)
     }
 
     /// Sends a dynamic function call (`vh.CallDynamicFunction`, docs/abi.md §3.10)
@@ -392,5 +367,48 @@ impl Channel {
                 .unbind())
         })
         .transpose()
+    }
+}
+
+impl Channel {
+    /// `send_as_is` for the script's frame `which`: [`Caller::Below`] from
+    /// a classic function written in Python, [`Caller::Innermost`] from
+    /// `vh._core.Classic` (module `classic`).
+    ///
+    /// # Errors
+    /// As `send_as_is`.
+    pub(crate) fn send_as_is_for(
+        &self,
+        py: Python<'_>,
+        spec: &Bound<'_, SendSpec>,
+        args: &Bound<'_, PyTuple>,
+        which: Caller,
+    ) -> PyResult<Option<bool>> {
+        let (Some(cx), spec) = (self.as_is.get(), spec.get()) else {
+            return Ok(None);
+        };
+        let Some(given) = spec.arity(args) else {
+            return Ok(None);
+        };
+        if !cx.on_main_thread()
+            || !self.transport.can_pipeline()
+            || !caller_discards(py, cx.rules(), given, which)
+        {
+            return Ok(Some(false));
+        }
+        let Some(values) = spec.values(py, cx, args)? else {
+            return Ok(None);
+        };
+        let call_id = self.transport.next_call_id();
+        self.transport.pipeline(FromWorker {
+            kind: Some(from_worker::Kind::HubCall(HubCall {
+                script_id: 0,
+                call_id,
+                callback: spec.callback().to_owned(),
+                args: values,
+                pipelined: true,
+            })),
+        })?;
+        Ok(Some(true))
     }
 }

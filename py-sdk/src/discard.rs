@@ -10,7 +10,9 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+pub use crate::frames::Caller;
 
 /// `CACHE`, the filler of inline cache entries in `co_code` (3.11+).
 const CACHE: u8 = 0;
@@ -76,20 +78,22 @@ impl<'a> Rules<'a> {
     }
 }
 
-/// True if the caller of the Python function now running (a classic `vh`
-/// function, which calls this from C, so that the innermost frame is its
-/// own) discards the result of the call of `nargs` arguments it is making:
-/// `vh._discard.discarded(sys._getframe(1), nargs)` as seen from that
-/// function. `rules` is `vh._discard.RULES`. Never raises: anything
-/// unexpected is False, and the caller then waits for the hub's answer.
-pub fn caller_discards(py: Python<'_>, rules: &[u8], nargs: usize) -> bool {
+/// True if the script's frame, `which` ([`Caller::Below`]: the caller of
+/// the Python function now running, a classic `vh` function written in
+/// Python that calls this from C; [`Caller::Innermost`]: the innermost
+/// frame, calling a compiled classic function, `vh._core.Classic`)
+/// discards the result of the call of `nargs` arguments it is making:
+/// `vh._discard.discarded(frame, nargs)`. `rules` is
+/// `vh._discard.RULES`. Never raises: anything unexpected is False, and
+/// the caller then waits for the hub's answer.
+pub fn caller_discards(py: Python<'_>, rules: &[u8], nargs: usize, which: Caller) -> bool {
     let Some(rules) = Rules::parse(rules) else {
         return false;
     };
     if nargs > 255 {
         return false;
     }
-    let Some((code, lasti)) = crate::frames::caller(py) else {
+    let Some((code, lasti)) = crate::frames::caller(py, which) else {
         return false;
     };
     let Ok(code) = code.getattr(intern!(py, "co_code")) else {
@@ -101,13 +105,46 @@ pub fn caller_discards(py: Python<'_>, rules: &[u8], nargs: usize) -> bool {
     usize::try_from(lasti).is_ok_and(|at| rules.discarded(code.as_bytes(), at, nargs))
 }
 
-/// `vh._core.caller_discards(rules, nargs)`: [`caller_discards`] for
-/// Python, so that `py-sdk/tests/discard_cases.py` can hold it to
-/// `vh._discard.discarded` call form by call form.
+/// `vh._core.caller_discards(rules, nargs)`: [`caller_discards`] of the
+/// Python function calling it ([`Caller::Below`]), so that
+/// `py-sdk/tests/discard_cases.py` can hold it to `vh._discard.discarded`
+/// call form by call form.
 #[pyfunction]
 #[pyo3(name = "caller_discards")]
 pub fn caller_discards_py(py: Python<'_>, rules: &[u8], nargs: usize) -> bool {
-    caller_discards(py, rules, nargs)
+    caller_discards(py, rules, nargs, Caller::Below)
+}
+
+/// `vh._core.DiscardProbe(rules, seen)`: a compiled callable that, called
+/// with any arguments, appends to list `seen` whether its caller discards
+/// the result ([`caller_discards`], [`Caller::Innermost`]: as for
+/// `vh._core.Classic`) and returns True; for
+/// `py-sdk/tests/discard_cases.py`'s call forms.
+#[pyclass(frozen, module = "vh._core")]
+pub struct DiscardProbe {
+    rules: Vec<u8>,
+    seen: Py<PyList>,
+}
+
+#[pymethods]
+impl DiscardProbe {
+    #[new]
+    fn new(rules: Vec<u8>, seen: Py<PyList>) -> Self {
+        Self { rules, seen }
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<bool> {
+        let nargs = args.len() + kwargs.map_or(0, |k| k.len());
+        let discarded = caller_discards(py, &self.rules, nargs, Caller::Innermost);
+        self.seen.bind(py).append(discarded)?;
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

@@ -124,15 +124,25 @@ static LAYOUT: OnceLock<Layout> = OnceLock::new();
 /// `types.CodeType`, kept once decided (a static type: never freed).
 static CODE_TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(std::ptr::null_mut());
 
-/// The code object and `f_lasti` of the frame that called the innermost
-/// Python function (the classic function calling into `vh._core`):
-/// `f_back.f_code` and `f_back.f_lasti` of the innermost frame. `None` if
+/// Which frame [`caller`] reads: the one that calls into `vh._core`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// The innermost Python frame (the script calls a compiled classic
+    /// function, `vh._core.Classic`, with no Python frame of its own).
+    Innermost,
+    /// The frame below the innermost (a classic function written in
+    /// Python, calling into `vh._core`): the innermost's `f_back`.
+    Below,
+}
+
+/// The code object and `f_lasti` of the frame `which` names: `f_code`
+/// and `f_lasti` of the innermost frame or of its `f_back`. `None` if
 /// there is no such frame or it cannot be read.
-pub fn caller(py: Python<'_>) -> Option<(Bound<'_, PyAny>, isize)> {
-    if way(py) == DIRECT {
-        direct(py)
+pub fn caller(py: Python<'_>, which: Caller) -> Option<(Bound<'_, PyAny>, isize)> {
+    if way(py, which) == DIRECT {
+        direct(py, which)
     } else {
-        by_objects(py).ok().flatten()
+        by_objects(py, which).ok().flatten()
     }
 }
 
@@ -140,14 +150,15 @@ pub fn caller(py: Python<'_>) -> Option<(Bound<'_, PyAny>, isize)> {
 /// (deciding it now, from the caller's frames, if no call has yet).
 #[pyfunction]
 pub fn frames_known(py: Python<'_>) -> bool {
-    way(py) == DIRECT
+    way(py, Caller::Below) == DIRECT
 }
 
-/// [`DIRECT`] or [`OBJECTS`], decided ([`decide`]) at the first call.
-fn way(py: Python<'_>) -> u8 {
+/// [`DIRECT`] or [`OBJECTS`], decided ([`decide`], reading the frame
+/// `which` names) at the first call.
+fn way(py: Python<'_>, which: Caller) -> u8 {
     match STATE.load(Ordering::Relaxed) {
         UNDECIDED => {
-            let way = if decide(py) { DIRECT } else { OBJECTS };
+            let way = if decide(py, which) { DIRECT } else { OBJECTS };
             STATE.store(way, Ordering::Relaxed);
             way
         }
@@ -156,7 +167,7 @@ fn way(py: Python<'_>) -> u8 {
 }
 
 /// The frame objects' answer (see the module docs).
-fn by_objects(py: Python<'_>) -> PyResult<Option<(Bound<'_, PyAny>, isize)>> {
+fn by_objects(py: Python<'_>, which: Caller) -> PyResult<Option<(Bound<'_, PyAny>, isize)>> {
     // SAFETY: the GIL is held; the frame is borrowed (NULL: no Python
     // frame runs) and made a new reference at once.
     let frame = unsafe {
@@ -165,7 +176,10 @@ fn by_objects(py: Python<'_>) -> PyResult<Option<(Bound<'_, PyAny>, isize)>> {
     let Some(frame) = frame else {
         return Ok(None);
     };
-    let back = frame.getattr(intern!(py, "f_back"))?;
+    let back = match which {
+        Caller::Innermost => frame,
+        Caller::Below => frame.getattr(intern!(py, "f_back"))?,
+    };
     if back.is_none() {
         return Ok(None);
     }
@@ -175,7 +189,7 @@ fn by_objects(py: Python<'_>) -> PyResult<Option<(Bound<'_, PyAny>, isize)>> {
 
 /// True if this interpreter's records can be read directly here: its
 /// layout is known and every read agrees with the frame objects now.
-fn decide(py: Python<'_>) -> bool {
+fn decide(py: Python<'_>, which: Caller) -> bool {
     if std::env::var("VH_PY3_LAYOUT").is_ok_and(|v| v.trim() == "0") {
         return false;
     }
@@ -212,8 +226,8 @@ fn decide(py: Python<'_>) -> bool {
         return false;
     }
     // SAFETY: the layout's reads of the innermost record agreed above.
-    let mine = unsafe { walk(&layout) };
-    let theirs = by_objects(py).ok().flatten();
+    let mine = unsafe { walk(&layout, which) };
+    let theirs = by_objects(py, which).ok().flatten();
     let known = match (mine, theirs) {
         (None, None) => true,
         (Some((code, lasti)), Some((their_code, their_lasti))) => {
@@ -256,10 +270,10 @@ fn frame_code(py: Python<'_>, frame: *mut ffi::PyFrameObject) -> Bound<'_, PyAny
 }
 
 /// [`caller`] read from the records (decided: [`decide`] agreed).
-fn direct(py: Python<'_>) -> Option<(Bound<'_, PyAny>, isize)> {
+fn direct(py: Python<'_>, which: Caller) -> Option<(Bound<'_, PyAny>, isize)> {
     let layout = LAYOUT.get()?;
     // SAFETY: the GIL is held; the layout was checked in this process.
-    let (code, lasti) = unsafe { walk(layout)? };
+    let (code, lasti) = unsafe { walk(layout, which)? };
     // SAFETY: the code object is the running caller's, alive while it runs.
     Some((
         unsafe { Bound::from_borrowed_ptr(py, code.cast_mut().cast()) },
@@ -267,15 +281,19 @@ fn direct(py: Python<'_>) -> Option<(Bound<'_, PyAny>, isize)> {
     ))
 }
 
-/// The caller's code object (borrowed) and `f_lasti`, from the records.
+/// The code object (borrowed) and `f_lasti` of the frame `which` names,
+/// from the records.
 ///
 /// # Safety
 /// The GIL is held and `layout` is this interpreter's.
-unsafe fn walk(layout: &Layout) -> Option<(*const u8, isize)> {
+unsafe fn walk(layout: &Layout, which: Caller) -> Option<(*const u8, isize)> {
     // SAFETY: as the function's contract says.
     unsafe {
         let mine = first_complete(layout, innermost(layout, ffi::PyThreadState_Get().cast()))?;
-        let caller = first_complete(layout, read_ptr(mine, layout.previous))?;
+        let caller = match which {
+            Caller::Innermost => mine,
+            Caller::Below => first_complete(layout, read_ptr(mine, layout.previous))?,
+        };
         let code = read_ptr(caller, layout.code);
         let start = code.add(layout.code_units);
         let at = read_ptr(caller, layout.instr);

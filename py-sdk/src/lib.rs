@@ -39,6 +39,7 @@
 //! - [`channel`]: `vh._core.Channel`, the transport as a Python object.
 
 mod channel;
+mod classic;
 mod discard;
 mod frames;
 mod hook_loop;
@@ -55,6 +56,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::Channel>()?;
     m.add_class::<send_as_is::SendSpec>()?;
     m.add_class::<hook_loop::Nesting>()?;
+    m.add_class::<classic::Classic>()?;
+    m.add_class::<discard::DiscardProbe>()?;
     m.add_function(wrap_pyfunction!(discard::caller_discards_py, m)?)?;
     m.add_function(wrap_pyfunction!(frames::frames_known, m)?)?;
     values::add_classes(m)?;

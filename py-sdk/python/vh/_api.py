@@ -194,9 +194,14 @@ def _describe(fn: Callable[..., Any], spec: FunctionSpec, flavour: str) -> None:
 def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     """The classic function: generation A's results, ``False``/``None`` when
     the callback fails (docs/abi.md §7.2), also when its result has another format
-    than the callback's own (§6.3) or the call is too big to send."""
+    than the callback's own (§6.3) or the call is too big to send.
+
+    For a callback whose discarded calls are pipelined (docs/protocol.md
+    "Pipelined calls") it is a ``vh._core.Classic``: the usual call (its
+    arguments as they are, its result discarded, on the main thread) goes
+    to the link with no Python frame between the script and the channel
+    (``Channel.send_as_is``); anything else comes back to ``rest`` here."""
     convert = _results.CLASSIC[spec.result]
-    # docs/protocol.md "Pipelined calls": a send whose result is discarded.
     # Its parameters as the channel converts them (Channel.send_as_is);
     # None for a function whose calls always wait.
     parts = send_parts(spec)
@@ -205,24 +210,14 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
     # success), made once. Every pipelined callback's result is a bool,
     # whose converter reads no runtime (none is installed yet).
     sent = convert(True, [1], None) if pipelined else None  # type: ignore[arg-type]
-    send = _core.SendSpec(*parts) if parts is not None else None
 
-    def classic(*args: Any, **kwargs: Any) -> Any:
-        # The usual discarded send, its arguments as they are: one call
-        # into the channel (_pipeline.as_is_for), which also tells whether
-        # the script discards the result and the thread is the main one;
-        # else (None) the way below, which converts them in Python and has
-        # the errors.
-        way = None
-        rt = _runtime._runtime
+    def rest(way: Optional[bool], args: tuple[Any, ...], kwargs: Optional[dict[str, Any]]) -> Any:
+        # The classic function past vh._core.Classic's attempt, whose answer
+        # is `way` (None: not made, or not the usual arguments: the Python
+        # way to pipeline may still take it; False: not now).
+        kwargs = kwargs or {}
+        rt = None
         try:
-            if send is not None and not kwargs and rt is not None and rt.as_is is not None:
-                try:
-                    way = rt.as_is(send, args)
-                except ConnectionError as e:
-                    raise NotConnectedError(f"vh-runner link closed: {e}") from e
-                if way:
-                    return sent
             values = convert_args(spec, args, kwargs)
             rt = _runtime.get()
             if (
@@ -233,15 +228,35 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
                 return sent
             ok, result, _error = rt.call(spec.callback, values)
         except MessageTooBigError as e:
-            # Nothing was sent: a failed call, as if the hub had refused.
-            print(f"vh: {spec.name}(): {e}; it returns its failure value", flush=True)
-            return convert(False, [], _runtime.get())
+            return too_big(e)
         if ok and _results.malformed(spec.result, result) is not None:
             ok, result = False, []
         return convert(ok, result, rt)
 
-    _describe(classic, spec, "classic")
-    return classic
+    def too_big(e: MessageTooBigError) -> Any:
+        # Nothing was sent: a failed call, as if the hub had refused.
+        print(f"vh: {spec.name}(): {e}; it returns its failure value", flush=True)
+        return convert(False, [], _runtime.get())
+
+    if parts is None:
+
+        def classic(*args: Any, **kwargs: Any) -> Any:
+            return rest(None, args, kwargs)
+
+        _describe(classic, spec, "classic")
+        return classic
+
+    def failed(e: BaseException) -> Any:
+        # What the attempt raised: a link that is gone, a call too big.
+        if isinstance(e, MessageTooBigError):
+            return too_big(e)
+        if isinstance(e, ConnectionError):
+            raise NotConnectedError(f"vh-runner link closed: {e}") from e
+        raise e
+
+    fn = _core.Classic(_core.SendSpec(*parts), sent, rest, failed, _runtime)
+    _describe(fn, spec, "classic")
+    return fn
 
 
 def make_strict(spec: FunctionSpec) -> Callable[..., Any]:

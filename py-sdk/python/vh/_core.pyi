@@ -5,10 +5,14 @@ GIL released. Hub values are ``bytes`` (hub strings and JSON documents),
 be told from a string, a *kinds* string goes with them, one format
 character per value (``l``, ``s``, ``d``, ``D``)."""
 
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any, ClassVar, Literal, TypeAlias, final, overload
 
 __all__ = [
     "Channel",
+    "Classic",
+    "DiscardProbe",
     "ClosedEvent",
     "FunctionEvent",
     "HookEvent",
@@ -132,6 +136,38 @@ class ClosedEvent:
 _Event: TypeAlias = (
     LoadEvent | HookEvent | FunctionEvent | ResultEvent | PingEvent | UnloadEvent | ClosedEvent
 )
+
+@final
+class Classic:
+    """A classic ``vh`` function whose discarded calls are pipelined,
+    compiled: the usual call goes from the script's frame to
+    ``Channel.send_as_is`` (the installed runtime's ``as_is``); anything
+    else to ``rest(way, args, kwargs)``, an error of that attempt to
+    ``failed(error)``; a pipelined call returns ``sent``. Not bound as a
+    method; its name, docs and ``__text_signature__`` are set on it."""
+
+    __name__: str
+    __qualname__: str
+    __text_signature__: str
+    def __new__(
+        cls,
+        send: SendSpec,
+        sent: Any,
+        rest: Callable[[bool | None, tuple[Any, ...], dict[str, Any] | None], Any],
+        failed: Callable[[BaseException], Any],
+        runtime: ModuleType,
+    ) -> Classic: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __get__(self, instance: object, owner: type | None = None, /) -> Classic: ...
+
+@final
+class DiscardProbe:
+    """For the tests: called with any arguments, appends to ``seen`` whether
+    its caller discards the result (as ``Classic`` tests it: the innermost
+    frame's call) and returns True."""
+
+    def __new__(cls, rules: bytes, seen: list[bool]) -> DiscardProbe: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> bool: ...
 
 @final
 class Nesting:
