@@ -7,12 +7,7 @@ finds. With ``EXTENSION`` (the path of ``vh._core``'s or ``vh._native``'s
 shared object) the cases ask that module's compiled ``caller_discards``
 instead, given the file's ``RULES`` (``test_pipeline.py`` and
 ``test_py2_native.py``), and the JSON says whether ``vh._core`` read the
-frames' records directly (``frames_known``). With ``VH_CASES_PROBE=1`` in
-the environment as well, the function the cases call is the extension's
-probe (``vh._core.DiscardProbe``, ``vh._native.discard_probe``), compiled
-as the classic functions of pipelined callbacks are (no Python frame of
-their own: the test reads the innermost frame). Python 2.7
-syntax, like the module it tests."""
+frames' records directly (``frames_known``). Python 2.7 syntax, like the module it tests."""
 
 import dis
 import functools
@@ -230,21 +225,14 @@ def run(python, discard_py, extension=None, env=None):
 
 def main():
     # type: () -> None
-    global m, check, f
+    global m, check
     m = load(sys.argv[1])
     extension = None
-    probe = False
     if len(sys.argv) > 2:
         # A C function: the innermost Python frame is f's, as it is the
         # classic function's when it calls the channel's send_as_is.
         extension = load_extension(sys.argv[2])
         check = functools.partial(extension.caller_discards, m.RULES)
-        if os.environ.get("VH_CASES_PROBE") == "1":
-            # Or f itself compiled, called straight from the cases.
-            probe = True
-            # (vh._core's class, vh._native's built-in function.)
-            make = getattr(extension, "DiscardProbe", None) or extension.discard_probe
-            f = o.f = make(m.RULES, seen)
     wrong = {}
     for name, want in WANT.items():
         del seen[:]
@@ -258,7 +246,6 @@ def main():
                 "version": list(sys.version_info[:2]),
                 "supported": known,
                 "compiled": len(sys.argv) > 2,
-                "probe": probe,
                 # vh._core's: whether it read the frames' records directly
                 # (decided at its first test above); None for vh._native.
                 "frames_known": getattr(extension, "frames_known", lambda: None)(),

@@ -30,16 +30,11 @@ CORE = Path(vh._core.__file__)
 
 #: How the cases are asked: ``vh._discard`` in Python, ``vh._core``'s
 #: compiled test reading the frames' records where it knows them (3.11 to
-#: 3.13), and the compiled test told to ask the frame objects; each
-#: compiled way both from a Python function (the frame below the innermost,
-#: as ``Channel.send_as_is`` reads it) and from a compiled callable called
-#: by the cases (the innermost, as ``vh._core.Classic`` reads it).
+#: 3.13), and the compiled test told to ask the frame objects.
 WAYS = {
     "python": (False, {}),
     "compiled": (True, {}),
     "compiled-objects": (True, {"VH_PY3_LAYOUT": "0"}),
-    "probe": (True, {"VH_CASES_PROBE": "1"}),
-    "probe-objects": (True, {"VH_CASES_PROBE": "1", "VH_PY3_LAYOUT": "0"}),
 }
 
 
@@ -53,10 +48,8 @@ def check_cases(python: str, way: str, minor: int) -> None:
     assert got["supported"] and got["compiled"] == compiled, got
     assert got["tables"] == [], got
     assert got["wrong"] == {}, got
-    assert got["probe"] == ("VH_CASES_PROBE" in env), got
     if compiled:
-        records = "VH_PY3_LAYOUT" not in env and 11 <= minor <= 13
-        assert got["frames_known"] == records, got
+        assert got["frames_known"] == (not env and 11 <= minor <= 13), got
 
 
 def pyenv_interpreter(minor: int) -> str | None:

@@ -270,30 +270,23 @@ def test_the_compiled_loop_keeps_the_spin_budget_by_the_same_rules(
     assert "0.0" in budgets and "5e-05" in budgets and len(budgets) > 4
 
 
-@pytest.mark.parametrize("probe", [False, True], ids=["below", "innermost"])
 @pytest.mark.parametrize("layout", ["1", "0"], ids=["fields", "generic"])
 def test_the_compiled_discard_test_answers_as_vh_discard(
-    python2: str, package: Path, layout: str, probe: bool
+    python2: str, package: Path, layout: str
 ) -> None:
     # The cases of discard_cases.py, asked of vh._native.caller_discards
-    # (what its send_as_is asks about a Python classic function's caller)
-    # or of vh._native.discard_probe called by the cases themselves (what
-    # a built-in classic function asks about the innermost frame),
+    # (what its send_as_is asks about the classic function's caller),
     # reading the frames' fields or asking for them the generic way.
-    env = {"VH_PY2_LAYOUT": layout}
-    if probe:
-        env["VH_CASES_PROBE"] = "1"
     got = discard_cases.run(
         python2,
         package / "vh" / "_discard.py",
         package / "vh" / "_native.so",
-        env=env,
+        env={"VH_PY2_LAYOUT": layout},
     )
     assert got == {
         "version": [2, 7],
         "supported": True,
         "compiled": True,
-        "probe": probe,
         "frames_known": None,
         "tables": [],
         "wrong": {},

@@ -36,23 +36,14 @@ fn discarded(rules: &[u8], code: &[u8], lasti: usize, nargs: usize) -> bool {
     }
 }
 
-/// Which frame [`caller_discards`] asks about: the script's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caller {
-    /// The innermost Python frame: the script calls a built-in classic
-    /// function (`vh._native.classic`), which has no frame of its own.
-    Innermost,
-    /// The frame below the innermost (`f_back`): the script calls a
-    /// classic function written in Python, which calls into this module.
-    Below,
-}
-
-/// True if the script's frame, `which`, discards the result of the call
-/// of `nargs` arguments it is making: `vh._discard.discarded(frame,
-/// nargs)`. `rules` is `vh._discard.RULES` (a `str`). Never raises:
+/// True if the caller of the Python function now running (a classic `vh`
+/// function, which calls this from C: the innermost frame is its own)
+/// discards the result of the call of `nargs` arguments it is making:
+/// `vh._discard.discarded(sys._getframe(1), nargs)` as seen from that
+/// function. `rules` is `vh._discard.RULES` (a `str`). Never raises:
 /// anything unexpected is False (the error cleared), and the caller then
 /// waits for the hub's answer.
-pub fn caller_discards(rules: *mut ffi::PyObject, nargs: usize, which: Caller) -> bool {
+pub fn caller_discards(rules: *mut ffi::PyObject, nargs: usize) -> bool {
     let look = || -> PyResult<bool> {
         // SAFETY: the GIL is held; a borrowed frame (NULL: none runs).
         let frame = unsafe { ffi::PyEval_GetFrame() };
@@ -63,10 +54,7 @@ pub fn caller_discards(rules: *mut ffi::PyObject, nargs: usize, which: Caller) -
             // SAFETY: a live frame, its fields where `layout` checked
             // them; the caller is alive while the frame it called runs.
             unsafe {
-                let caller = match which {
-                    Caller::Innermost => frame,
-                    Caller::Below => layout::frame_back(frame),
-                };
+                let caller = layout::frame_back(frame);
                 if caller.is_null() {
                     return Ok(false);
                 }
@@ -77,11 +65,7 @@ pub fn caller_discards(rules: *mut ffi::PyObject, nargs: usize, which: Caller) -
                 )
             }
         } else {
-            let caller = match which {
-                // SAFETY: the frame is live while this runs.
-                Caller::Innermost => unsafe { Owned::borrowed(frame) },
-                Caller::Below => py::getattr(frame, name!(c"f_back"))?,
-            };
+            let caller = py::getattr(frame, name!(c"f_back"))?;
             if caller.is_none() {
                 return Ok(false);
             }

@@ -42,15 +42,6 @@ pub struct PyMethodDef {
 
 /// Positional arguments as one tuple.
 pub const METH_VARARGS: c_int = 1;
-/// With [`METH_VARARGS`]: keyword arguments as a dict (or NULL) too, the
-/// function then a [`PyCFunctionWithKeywords`].
-pub const METH_KEYWORDS: c_int = 2;
-
-/// A C function called with its `self`, the positional arguments and the
-/// keyword ones (`METH_VARARGS | METH_KEYWORDS`); stored in a method table
-/// as a [`PyCFunction`], as C does.
-pub type PyCFunctionWithKeywords =
-    unsafe extern "C" fn(*mut PyObject, *mut PyObject, *mut PyObject) -> *mut PyObject;
 /// The C API version of every 2.7 release (`PYTHON_API_VERSION`).
 pub const PYTHON_API_VERSION: c_int = 1013;
 /// The `marshal` format `marshal.dumps` writes by default in 2.7.
@@ -87,13 +78,6 @@ unsafe extern "C" {
     pub fn PyObject_RichCompareBool(a: *mut PyObject, b: *mut PyObject, op: c_int) -> c_int;
     pub fn PyIter_Next(o: *mut PyObject) -> *mut PyObject;
     pub fn PyObject_Size(o: *mut PyObject) -> Py_ssize_t;
-    /// A built-in function of `ml` bound to `self_` (`module`: its
-    /// `__module__`, or NULL).
-    pub fn PyCFunction_NewEx(
-        ml: *mut PyMethodDef,
-        self_: *mut PyObject,
-        module: *mut PyObject,
-    ) -> *mut PyObject;
     pub fn PyCallable_Check(o: *mut PyObject) -> c_int;
     pub fn PySequence_Contains(seq: *mut PyObject, o: *mut PyObject) -> c_int;
     pub fn PySequence_Tuple(o: *mut PyObject) -> *mut PyObject;

@@ -22,12 +22,6 @@
 //!   or not now, None: the Python way); `context` is the tuple
 //!   `vh._hook_loop.as_is_for` binds (the channel, its constants, the
 //!   main thread), `send` the classic function's own (`vh._api`);
-//! - `classic(send, sent, rest, runtime, name, doc)`: the classic
-//!   function of a callback whose discarded calls are pipelined, a
-//!   built-in function ([`classic`]) that makes `send_as_is`'s attempt
-//!   itself, for `vh._api.make_classic`; `discard_probe(rules, seen)`, a
-//!   built-in function noting whether its caller discards its result, for
-//!   `py-sdk/tests/discard_cases.py`;
 //! - `caller_discards(rules, nargs)`: whether the calling function's
 //!   caller discards its result ([`discard`]), for
 //!   `py-sdk/tests/discard_cases.py`, which holds it to `vh._discard`;
@@ -37,7 +31,6 @@
 //! - `waited(spin, seconds)`: `Adaptive.waited` ([`spin`]), for
 //!   `py-sdk/tests/test_py2_native.py`, which holds it to the Python rules.
 
-mod classic;
 mod discard;
 mod ffi;
 mod held;
@@ -123,36 +116,15 @@ unsafe extern "C" fn caller_discards(_module: *mut PyObject, args: *mut PyObject
         let yes = discard::caller_discards(
             py::tuple_item(args, 0)?,
             usize::try_from(nargs).unwrap_or(usize::MAX),
-            discard::Caller::Below,
         );
         // SAFETY: a plain constructor.
         Owned::new(unsafe { ffi::PyBool_FromLong(c_long::from(yes)) })
     })())
 }
 
-unsafe extern "C" fn classic(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
-    to_c(classic::make(args))
-}
-
-unsafe extern "C" fn discard_probe(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
-    to_c(classic::probe(args))
-}
-
 /// The module's functions; the interpreter keeps the pointer, so the
 /// table lives as long as the process.
-static mut METHODS: [PyMethodDef; 8] = [
-    PyMethodDef {
-        ml_name: c"classic".as_ptr(),
-        ml_meth: Some(classic),
-        ml_flags: METH_VARARGS,
-        ml_doc: c"A pipelined callback's classic function, built in.".as_ptr(),
-    },
-    PyMethodDef {
-        ml_name: c"discard_probe".as_ptr(),
-        ml_meth: Some(discard_probe),
-        ml_flags: METH_VARARGS,
-        ml_doc: c"A built-in function that notes whether its caller discards its result.".as_ptr(),
-    },
+static mut METHODS: [PyMethodDef; 6] = [
     PyMethodDef {
         ml_name: c"serve_hooks".as_ptr(),
         ml_meth: Some(serve_hooks),

@@ -17,7 +17,6 @@
 
 use std::ffi::c_long;
 
-use crate::discard::Caller;
 use crate::ffi::{self, PyObject};
 use crate::held::{self, Limits};
 use crate::marshal;
@@ -91,18 +90,6 @@ impl SendSpec {
 
 /// `True`, `False` or `None` as the module docs say.
 pub fn send_as_is(c: &Context, send: &SendSpec, args: *mut PyObject) -> PyResult<Owned> {
-    send_as_is_for(c, send, args, Caller::Below)
-}
-
-/// [`send_as_is`] for the script's frame `which`: [`Caller::Below`] from
-/// a classic function written in Python, [`Caller::Innermost`] from a
-/// built-in one ([`crate::classic`]).
-pub fn send_as_is_for(
-    c: &Context,
-    send: &SendSpec,
-    args: *mut PyObject,
-    which: Caller,
-) -> PyResult<Owned> {
     let answer = |v: Option<bool>| -> PyResult<Owned> {
         // SAFETY: plain constructors / a borrowed singleton.
         Ok(match v {
@@ -121,7 +108,7 @@ pub fn send_as_is_for(
         return answer(None);
     }
     // The script uses the result: the ordinary call.
-    if !crate::discard::caller_discards(c.rules, given, which) {
+    if !crate::discard::caller_discards(c.rules, given) {
         return answer(Some(false));
     }
     // `convert_args`' usual arguments, kept as they are.

@@ -30,7 +30,6 @@ from ._functions import (
     RESTRICTIONS,
     send_parts,
 )
-from ._hook_loop import _native
 
 try:  # pragma: no cover - Python 2 only
     from thread import get_ident
@@ -265,14 +264,7 @@ CLASSIC.update((kind, _c_list(kind)) for kind in LIST_PREFIXES)
 
 
 def make_classic(spec):
-    """The classic function of ``spec``: A's checks and results.
-
-    For a callback whose discarded calls are pipelined, where ``vh._native``
-    loaded, a built-in function (``vh._native.classic``), as python_pi's
-    own are: the usual call (its arguments as they are, its result
-    discarded, on the main thread) goes to the held frame with no Python
-    frame between the script and ``vh._native.send_as_is``; anything else
-    comes back to ``rest`` here."""
+    """The classic function of ``spec``: A's checks and results."""
     convert = CLASSIC[spec.result]
     # docs/protocol.md "Pipelined calls": a send whose result is discarded.
     # Its parameters as vh._native.send_as_is takes them (Runtime.as_is);
@@ -283,12 +275,18 @@ def make_classic(spec):
     # a success), made once: one frame fewer on every send.
     sent = convert(True, [1]) if pipelined else None
 
-    def rest(way, args, kwargs, up=1):
-        # The classic function past the compiled attempt, whose answer is
-        # `way` (None: not made, or not the usual arguments: the Python way
-        # to pipeline may still take it; False: not now). The script's
-        # frame is `up` frames below this one.
-        kwargs = kwargs or {}
+    def classic(*args, **kwargs):
+        # The usual discarded send, its arguments as they are: one call
+        # into vh._native (Runtime.as_is), which also tells whether the
+        # script discards the result and the thread is the main one
+        # (docs/protocol.md "Pipelined calls"); None: the way below
+        # decides, False: it may not be pipelined now.
+        way = None
+        rt = _runtime._runtime
+        if send is not None and not kwargs and rt is not None and rt.as_is is not None:
+            way = rt.as_is(send, args)
+            if way:
+                return sent
         try:
             values = convert_args(spec, args, kwargs)
         except _Refused:
@@ -301,7 +299,7 @@ def make_classic(spec):
                 and pipelined
                 and _runtime.PIPELINE_CALLS
                 and get_ident() == rt._main_ident
-                and discarded(sys._getframe(up), len(args) + len(kwargs))
+                and discarded(sys._getframe(1), len(args) + len(kwargs))
                 and rt.channel.pipeline_call(spec.callback, values)
             ):
                 return sent
@@ -310,14 +308,6 @@ def make_classic(spec):
             _print("vh: %s(): %s; it returns its failure value" % (spec.name, e))
             return convert(False, [])
         return convert(ok, result)
-
-    if pipelined and _native is not None:
-        return _native.classic(send, sent, rest, _runtime, spec.name, spec.doc)
-
-    def classic(*args, **kwargs):
-        # No compiled way (vh._native did not load): Runtime.as_is is None
-        # then, and the script's frame is the one below this.
-        return rest(None, args, kwargs, 2)
 
     classic.__name__ = spec.name
     classic.__doc__ = spec.doc
