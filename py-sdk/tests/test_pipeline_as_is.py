@@ -199,3 +199,39 @@ def test_another_thread_and_a_second_runtime_take_the_python_way(linked):
         _core.SendSpec("usermc", "sx", 1, (None, None))
     channel.send_hook_result(1, False, [1])
     assert len(read_frames(hub)) == 1, "nothing but the hook's result was sent"
+
+
+def test_the_compiled_classic_function_sends_from_the_scripts_own_frame(linked, capsys):
+    # vh.usermc itself (vh._core.Classic, no Python frame of its own): a
+    # statement is pipelined; so is one through a class attribute (not
+    # bound as a method, as python_pi's built-in functions are not) and
+    # one whose argument takes the Python way (`rest`, which reads the
+    # script's frame two levels up); a call too big sends nothing and says
+    # so on stdout (the worker's log), as the Python classic function did.
+    import vh
+
+    channel, rt, hub = linked
+    assert isinstance(vh.usermc, _core.Classic)
+
+    class Bot:
+        send = vh.usermc
+
+    assert Bot().send is vh.usermc
+    ns: dict[str, object] = {}
+    exec(
+        "def run(vh, Bot, Sub, big):\n"
+        "    vh.usermc('one', 'bob')\n"
+        "    Bot().send('two', 'bob')\n"
+        "    vh.usermc(Sub('three'), 'bob')\n"
+        "    vh.usermc(big, 'bob')\n",
+        ns,
+    )
+    big = "x" * (1 << 24)
+    ns["run"](vh, Bot, Sub, big)  # type: ignore[operator]
+    assert "vh: usermc(): " in capsys.readouterr().out
+    channel.send_hook_result(1, False, [1])
+    frames = read_frames(hub)
+    calls = [(f[3], f[4][0], f.get(5)) for f in frames[:-1]]
+    assert [(c, pipelined) for c, _, pipelined in calls] == [([b"usermc"], [1])] * 3
+    texts = [_decode(arg)[2][0] for _, arg, _ in calls]
+    assert texts == [b"one", b"two", b"three"]
