@@ -28,11 +28,9 @@ use pyo3::exceptions::PyException;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyString, PyTuple};
-use vh_proto::direct::frame::hook_view;
-use vh_proto::direct::hook_frame::Arg;
-use vh_proto::v1::{HookResult, Value, from_worker, to_worker, value::Kind};
+use vh_proto::v1::{HookCall, HookResult, Value, from_worker, to_worker, value::Kind};
 
-use crate::transport::{Next, Route, Transport};
+use crate::transport::Transport;
 use crate::values::{Incoming, event_to_py};
 
 /// How deep the script's hooks and function calls nest now: `depth`, the
@@ -116,71 +114,56 @@ pub struct Script<'py> {
 /// `run_hook`), and what `rt.finish_hook` / `rt.hook_raised` or sending
 /// raised (a link that is gone: `ConnectionError`).
 pub fn serve(py: Python<'_>, transport: &Transport, s: &Script<'_>) -> PyResult<Py<PyAny>> {
-    // A hook's frame, read in place (`Next::Hook`); kept for the next.
-    let mut raw = Vec::new();
     loop {
-        let got = py.detach(|| transport.next_main_or_hook(None, Some(&mut raw)));
-        match got {
-            None => {}
-            Some(Next::Hook) => {
-                let Some(hook) = hook_view(&raw) else {
-                    continue;
-                };
-                transport.activate_hook(hook.call_id, hook.hook, Route::Direct);
-                if !plain(s, hook.hook) {
-                    let call = to_worker::Kind::Hook(hook.to_call());
-                    return event_to_py(py, Incoming::Frame(call));
-                }
-                run_plain(py, transport, s, hook.call_id, hook.hook, hook.args())?;
+        let Some((ev, link)) = py.detach(|| transport.next_main(None)) else {
+            continue;
+        };
+        if let Incoming::Frame(kind) = &ev {
+            transport.activate(kind, link);
+        }
+        match ev {
+            Incoming::Frame(to_worker::Kind::Hook(call)) if plain(s, &call) => {
+                run_plain(py, transport, s, call)?;
             }
-            Some(Next::Event(ev, link)) => {
-                if let Incoming::Frame(kind) = &ev {
-                    transport.activate(kind, link);
-                }
-                match ev {
-                    Incoming::Frame(to_worker::Kind::Hook(call)) if plain(s, call.hook) => {
-                        let args = call.args.iter().map(|v| v.kind.as_ref().map(Arg::of));
-                        run_plain(py, transport, s, call.call_id, call.hook, args)?;
-                    }
-                    other => return event_to_py(py, other),
-                }
-            }
+            other => return event_to_py(py, other),
         }
     }
 }
 
-/// True if hook index `hook` takes no rule beyond the usual ones: a hook
-/// the table names, not one of [`Script::python_hooks`], and not at the
+/// True if hook `call` takes no rule beyond the usual ones: a hook the
+/// table names, not one of [`Script::python_hooks`], and not at the
 /// nesting limit (the main loop is at depth 0, so only `async` hooks still
 /// running count, as `HookDispatch._too_deep` counts them).
-fn plain(s: &Script<'_>, hook: u32) -> bool {
-    if s.python_hooks.contains(&hook) || hook as usize >= s.names.len() {
+fn plain(s: &Script<'_>, call: &HookCall) -> bool {
+    if s.python_hooks.contains(&call.hook) || call.hook as usize >= s.names.len() {
         return false;
     }
     s.nesting.async_pending.load(Ordering::Relaxed) < s.max_depth
 }
 
-/// Runs hook call `call_id` of hook index `hook` with arguments `args`
-/// (each `Value.kind`), and answers it (see the module docs).
-fn run_plain<'a>(
+/// Runs one plain hook and answers it (see the module docs).
+fn run_plain(
     py: Python<'_>,
     transport: &Transport,
     s: &Script<'_>,
-    call_id: u64,
-    hook: u32,
-    args: impl Iterator<Item = Option<Arg<'a>>>,
+    call: HookCall,
 ) -> PyResult<()> {
-    let name = s.names.get_item(hook as usize)?.cast_into::<PyString>()?;
+    let name = s
+        .names
+        .get_item(call.hook as usize)?
+        .cast_into::<PyString>()?;
     let func = match s.module.getattr(&name) {
         Ok(f) if f.is_callable() => f,
-        Ok(_) => return answer(transport, call_id, None),
+        Ok(_) => return answer(transport, call.call_id, None),
         Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
-            return answer(transport, call_id, None);
+            return answer(transport, call.call_id, None);
         }
         Err(e) => return Err(e),
     };
-    let args = args
-        .map(|a| hub_value(py, a, s))
+    let args = call
+        .args
+        .iter()
+        .map(|v| hub_value(py, v, s))
         .collect::<PyResult<Vec<_>>>()?;
     let args = PyTuple::new(py, args)?;
     s.nesting.depth.store(1, Ordering::Relaxed);
@@ -189,17 +172,17 @@ fn run_plain<'a>(
     match got {
         Ok(result) => {
             if let Some(n) = plain_int(&result) {
-                return answer(transport, call_id, Some(n));
+                return answer(transport, call.call_id, Some(n));
             }
             s.rt.call_method1(
                 pyo3::intern!(py, "finish_hook"),
-                (call_id, hook, name, result),
+                (call.call_id, call.hook, name, result),
             )?;
         }
         Err(e) if e.is_instance_of::<PyException>(py) => {
             s.rt.call_method1(
                 pyo3::intern!(py, "hook_raised"),
-                (call_id, hook, name, e.into_value(py)),
+                (call.call_id, call.hook, name, e.into_value(py)),
             )?;
         }
         Err(e) => return Err(e),
@@ -237,12 +220,9 @@ fn answer(transport: &Transport, call_id: u64, n: Option<i64>) -> PyResult<()> {
 /// A hub value as the script sees it: a string decoded with the hub's
 /// encoding and `surrogateescape` (what `ScriptState.from_hub` does), else
 /// as [`crate::values::to_py`] gives it.
-fn hub_value(py: Python<'_>, arg: Option<Arg<'_>>, s: &Script<'_>) -> PyResult<Py<PyAny>> {
-    let (Some(Arg::S(b)) | Some(Arg::Json(b))) = arg else {
-        let v = Value {
-            kind: arg.map(Arg::to_kind),
-        };
-        return crate::values::to_py(py, &v);
+fn hub_value(py: Python<'_>, v: &Value, s: &Script<'_>) -> PyResult<Py<PyAny>> {
+    let (Some(Kind::S(b)) | Some(Kind::Json(b))) = &v.kind else {
+        return crate::values::to_py(py, v);
     };
     let len = ffi::Py_ssize_t::try_from(b.len())
         .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("string too long"))?;

@@ -7,7 +7,6 @@
 //! pipelined calls held until its next frame on the direct link). Python
 //! sees none of it but through `vh._core.Channel` (module `channel`).
 
-mod hub_cpu;
 mod main_thread;
 
 use std::collections::VecDeque;
@@ -27,9 +26,7 @@ use vh_proto::v1::{CallResult, FromWorker, ToWorker, Value, from_worker, to_work
 
 use crate::reader::{Pending, reader};
 use crate::values::Incoming;
-use hub_cpu::HubCpu;
-use main_thread::{ActiveRequests, Held};
-pub use main_thread::{Next, Route};
+use main_thread::{ActiveRequests, Held, HubCpu, Route};
 use vh_proto::direct::wake::Wake;
 use vh_proto::fd::dup_above_stdio;
 
@@ -185,12 +182,6 @@ impl Transport {
     /// Notes a request handed to the main thread ([`ActiveRequests::activate`]).
     pub fn activate(&self, kind: &to_worker::Kind, link: Route) {
         self.active.activate(kind, link);
-    }
-
-    /// Notes hook call `call_id` (of hook index `hook`) handed to the main
-    /// thread ([`ActiveRequests::activate_hook`]).
-    pub fn activate_hook(&self, call_id: u64, hook: u32, link: Route) {
-        self.active.activate_hook(call_id, hook, link);
     }
 
     /// Sends to the runner.

@@ -131,17 +131,6 @@ pub fn decode_to_worker(buf: &[u8]) -> io::Result<Option<(crate::v1::ToWorker, u
     }
 }
 
-/// The hook call of `buf` if `buf` is exactly one whole frame holding one
-/// that [`super::hook_frame::view`] reads (a hook's usual frame on the
-/// worker's direct link), read in place; else `None`.
-pub fn hook_view(buf: &[u8]) -> Option<super::hook_frame::HookView<'_>> {
-    let len = body_len(buf)?;
-    if len > MAX_FRAME_LEN || buf.len() != 4 + len {
-        return None;
-    }
-    super::hook_frame::view(&buf[4..])
-}
-
 /// Writes `msg` as one frame.
 ///
 /// # Errors
@@ -296,21 +285,6 @@ impl Inbox {
         self.buf.is_empty()
     }
 
-    /// The bytes kept: the start of a frame, or whole frames not taken.
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf
-    }
-
-    /// Moves every byte kept to `into` (what it held is dropped). A copy
-    /// (a hook's frame is a few hundred bytes), so that each buffer stays
-    /// where it is: swapping them would touch two buffers' cache lines in
-    /// turn.
-    pub fn move_to(&mut self, into: &mut Vec<u8>) {
-        into.clear();
-        into.extend_from_slice(&self.buf);
-        self.buf.clear();
-    }
-
     /// Reads what `fd` has now without blocking (until a read comes back
     /// short: the stream had no more) and takes every whole frame out of
     /// it (and of what earlier reads left). A peer that closed after its
@@ -327,14 +301,6 @@ impl Inbox {
         fd: RawFd,
         decode: impl Fn(&[u8]) -> io::Result<Option<(M, usize)>>,
     ) -> Received<M> {
-        let closed = self.fill(fd);
-        self.take_with(decode, closed)
-    }
-
-    /// The read of [`Inbox::read_with`] alone: what `fd` has now is added
-    /// to the bytes kept. True if the peer closed its end (or the socket
-    /// failed).
-    pub fn fill(&mut self, fd: RawFd) -> bool {
         let mut closed = false;
         loop {
             // Read straight into the buffer's spare room: a zeroed chunk on
@@ -382,16 +348,6 @@ impl Inbox {
                 },
             }
         }
-        closed
-    }
-
-    /// The decode of [`Inbox::read_with`] alone: every whole frame kept
-    /// is taken out, decoded; `closed` is what [`Inbox::fill`] said.
-    pub fn take_with<M>(
-        &mut self,
-        decode: impl Fn(&[u8]) -> io::Result<Option<(M, usize)>>,
-        closed: bool,
-    ) -> Received<M> {
         let mut frames = Vec::new();
         let mut used = 0;
         let bad = loop {
@@ -417,41 +373,6 @@ impl Inbox {
 mod tests {
     use super::*;
     use crate::v1::{HookCall, Value, value};
-
-    #[test]
-    fn a_hook_is_viewed_in_place_only_when_its_frame_is_the_whole_buffer() {
-        let msg = crate::v1::ToWorker {
-            kind: Some(crate::v1::to_worker::Kind::Hook(HookCall {
-                call_id: 9,
-                hook: 4,
-                ..HookCall::default()
-            })),
-        };
-        let mut one = Vec::new();
-        encode(&mut one, &msg).unwrap();
-        assert_eq!(hook_view(&one).map(|v| (v.call_id, v.hook)), Some((9, 4)));
-        // Cut short, followed by another frame's start, or not a hook.
-        assert!(hook_view(&one[..one.len() - 1]).is_none());
-        let mut two = one.clone();
-        two.extend_from_slice(&one[..3]);
-        assert!(hook_view(&two).is_none());
-        let mut ping = Vec::new();
-        let ping_msg = crate::v1::ToWorker {
-            kind: Some(crate::v1::to_worker::Kind::Ping(crate::v1::Ping::default())),
-        };
-        encode(&mut ping, &ping_msg).unwrap();
-        assert!(hook_view(&ping).is_none());
-        // The inbox moves its bytes out and keeps its buffer.
-        let mut inbox = Inbox::default();
-        inbox.buf.extend_from_slice(&one);
-        let at = inbox.bytes().as_ptr();
-        let mut into = vec![1, 2, 3];
-        inbox.move_to(&mut into);
-        assert_eq!(&into[..], &one[..]);
-        assert!(inbox.is_empty());
-        inbox.buf.push(7);
-        assert_eq!(inbox.bytes().as_ptr(), at);
-    }
 
     #[test]
     fn round_trips_and_reports_clean_close() {

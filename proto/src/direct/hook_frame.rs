@@ -14,26 +14,12 @@
 //! a truncated or overlong varint) it hands to `prost`, whose answer,
 //! value or error, stands: so the two can differ only in speed, which the
 //! tests hold them to.
-//!
-//! The worker's main thread reads the usual hook in place ([`view`]): its
-//! scalar fields at once, its arguments straight from the frame's bytes
-//! ([`HookView::args`]) into the script's objects, with no owned
-//! `HookCall` (its argument vector and strings allocated) in between.
 
 use crate::v1::{HookCall, ToWorker, Value, to_worker, value};
 
 /// `ToWorker` from frame body `body`: read here if it is a hook call this
 /// reader knows whole, else `None` (the caller asks `prost`).
 pub fn decode(body: &[u8]) -> Option<ToWorker> {
-    Some(ToWorker {
-        kind: Some(to_worker::Kind::Hook(view(body)?.to_call())),
-    })
-}
-
-/// The hook call of frame body `body` (a `ToWorker` whose one field is
-/// `hook`), read in place and checked whole: `None` where [`decode`]
-/// would leave the body to `prost`.
-pub fn view(body: &[u8]) -> Option<HookView<'_>> {
     let mut r = Reader(body);
     // One field: `hook` (2), length-delimited, covering the whole body.
     if r.varint()? != (2 << 3 | 2) {
@@ -43,123 +29,28 @@ pub fn view(body: &[u8]) -> Option<HookView<'_>> {
     if !r.0.is_empty() {
         return None;
     }
-    let mut v = HookView {
-        script_id: 0,
-        call_id: 0,
-        hook: 0,
-        hub_cpu: 0,
-        body: call,
-    };
-    let mut r = Reader(call);
+    Some(ToWorker {
+        kind: Some(to_worker::Kind::Hook(hook_call(call)?)),
+    })
+}
+
+fn hook_call(body: &[u8]) -> Option<HookCall> {
+    let mut r = Reader(body);
+    let mut call = HookCall::default();
     while !r.0.is_empty() {
         match r.varint()? {
-            0x08 => v.script_id = r.varint()? as i32,
-            0x10 => v.call_id = r.varint()?,
-            0x18 => v.hook = r.varint()? as u32,
-            // Checked now, so that `args` never meets a byte it declines.
-            0x22 => _ = arg(r.bytes()?)?,
-            0x28 => v.hub_cpu = r.varint()? as u32,
+            0x08 => call.script_id = r.varint()? as i32,
+            0x10 => call.call_id = r.varint()?,
+            0x18 => call.hook = r.varint()? as u32,
+            0x22 => call.args.push(value(r.bytes()?)?),
+            0x28 => call.hub_cpu = r.varint()? as u32,
             _ => return None,
         }
     }
-    Some(v)
+    Some(call)
 }
 
-/// A hook call read in place ([`view`]): `HookCall`'s scalar fields, and
-/// its arguments still in the frame's bytes.
-#[derive(Debug, Clone, Copy)]
-pub struct HookView<'a> {
-    /// `HookCall.script_id`.
-    pub script_id: i32,
-    /// `HookCall.call_id`.
-    pub call_id: u64,
-    /// `HookCall.hook`: the hook's index (docs/abi.md §4).
-    pub hook: u32,
-    /// `HookCall.hub_cpu`: 1 + the hub thread's CPU, 0 unknown.
-    pub hub_cpu: u32,
-    /// The `HookCall` message's bytes, checked whole by [`view`].
-    body: &'a [u8],
-}
-
-/// One argument of a [`HookView`]: `Value.kind`, strings borrowed from
-/// the frame (`None`: a `Value` with no kind set).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Arg<'a> {
-    /// `Value.l`.
-    L(i64),
-    /// `Value.s`: a hub string's bytes.
-    S(&'a [u8]),
-    /// `Value.d`.
-    D(f64),
-    /// `Value.null_s`.
-    NullS(bool),
-    /// `Value.json`.
-    Json(&'a [u8]),
-}
-
-impl Arg<'_> {
-    /// The owned `Value.kind`.
-    pub fn to_kind(self) -> value::Kind {
-        match self {
-            Arg::L(n) => value::Kind::L(n),
-            Arg::S(b) => value::Kind::S(b.to_vec()),
-            Arg::D(d) => value::Kind::D(d),
-            Arg::NullS(b) => value::Kind::NullS(b),
-            Arg::Json(b) => value::Kind::Json(b.to_vec()),
-        }
-    }
-}
-
-impl<'a> Arg<'a> {
-    /// `kind` borrowed.
-    pub fn of(kind: &'a value::Kind) -> Arg<'a> {
-        match kind {
-            value::Kind::L(n) => Arg::L(*n),
-            value::Kind::S(b) => Arg::S(b),
-            value::Kind::D(d) => Arg::D(*d),
-            value::Kind::NullS(b) => Arg::NullS(*b),
-            value::Kind::Json(b) => Arg::Json(b),
-        }
-    }
-}
-
-impl<'a> HookView<'a> {
-    /// The arguments in order, as `HookCall.args` holds them.
-    pub fn args(&self) -> impl Iterator<Item = Option<Arg<'a>>> + use<'a> {
-        let mut r = Reader(self.body);
-        // `view` checked every field: nothing here is declined, and the
-        // `?`s only end the walk.
-        std::iter::from_fn(move || {
-            while !r.0.is_empty() {
-                match r.varint()? {
-                    0x22 => return arg(r.bytes()?),
-                    _ => _ = r.varint()?,
-                }
-            }
-            None
-        })
-    }
-
-    /// The owned `HookCall`, as `prost` decodes it.
-    pub fn to_call(&self) -> HookCall {
-        HookCall {
-            script_id: self.script_id,
-            call_id: self.call_id,
-            hook: self.hook,
-            hub_cpu: self.hub_cpu,
-            args: self
-                .args()
-                .map(|a| Value {
-                    kind: a.map(Arg::to_kind),
-                })
-                .collect(),
-        }
-    }
-}
-
-/// A `Value` message's kind (`Some(None)`: none set; the last field set
-/// wins, as for any `oneof`); `None` if this reader declines it.
-fn arg(body: &[u8]) -> Option<Option<Arg<'_>>> {
+fn value(body: &[u8]) -> Option<Value> {
     let mut r = Reader(body);
     let mut kind = None;
     while !r.0.is_empty() {
@@ -167,16 +58,16 @@ fn arg(body: &[u8]) -> Option<Option<Arg<'_>>> {
             0x08 => {
                 let n = r.varint()?;
                 // sint64: zigzag.
-                Arg::L((n >> 1) as i64 ^ -((n & 1) as i64))
+                value::Kind::L((n >> 1) as i64 ^ -((n & 1) as i64))
             }
-            0x12 => Arg::S(r.bytes()?),
-            0x19 => Arg::D(f64::from_le_bytes(r.take(8)?.try_into().ok()?)),
-            0x20 => Arg::NullS(r.varint()? != 0),
-            0x2a => Arg::Json(r.bytes()?),
+            0x12 => value::Kind::S(r.bytes()?.to_vec()),
+            0x19 => value::Kind::D(f64::from_le_bytes(r.take(8)?.try_into().ok()?)),
+            0x20 => value::Kind::NullS(r.varint()? != 0),
+            0x2a => value::Kind::Json(r.bytes()?.to_vec()),
             _ => return None,
         });
     }
-    Some(kind)
+    Some(Value { kind })
 }
 
 /// The bytes not yet read.
@@ -262,55 +153,6 @@ mod tests {
             let bytes = msg.encode_to_vec();
             assert_eq!(decode(&bytes), Some(msg), "{bytes:?}");
         }
-    }
-
-    #[test]
-    fn a_view_reads_the_arguments_in_place_as_prost_decodes_them() {
-        let kinds = vec![
-            value::Kind::S(b"\xcf\xf0\xe8 x".to_vec()),
-            value::Kind::L(-70),
-            value::Kind::Json(b"{}".to_vec()),
-            value::Kind::D(2.5),
-            value::Kind::NullS(false),
-        ];
-        let mut msg = hook(kinds.clone());
-        if let Some(to_worker::Kind::Hook(call)) = &mut msg.kind {
-            call.args.push(Value { kind: None });
-        }
-        let bytes = msg.encode_to_vec();
-        let Some(to_worker::Kind::Hook(call)) = &msg.kind else {
-            unreachable!()
-        };
-        let v = view(&bytes).expect("a hook call");
-        assert_eq!(
-            (v.script_id, v.call_id, v.hook, v.hub_cpu),
-            (-3, u64::MAX - 7, 41, 2)
-        );
-        let got: Vec<Option<value::Kind>> = v.args().map(|a| a.map(Arg::to_kind)).collect();
-        let want: Vec<Option<value::Kind>> = call.args.iter().map(|a| a.kind.clone()).collect();
-        assert_eq!(got, want);
-        // Borrowed strings point into the frame itself.
-        let Some(Some(Arg::S(s))) = v.args().next() else {
-            panic!("a string first")
-        };
-        assert!(bytes.as_ptr_range().contains(&s.as_ptr()));
-        // `Arg::of` is the same argument, borrowed from the owned value.
-        for k in &kinds {
-            assert_eq!(&Arg::of(k).to_kind(), k);
-        }
-        // A frame of two `Value` kinds: the last one wins, as in prost.
-        let mut two = hook(vec![value::Kind::L(1)]).encode_to_vec();
-        // ToWorker.hook's length, HookCall.args' length, then `s = "z"`.
-        two[1] += 3;
-        let at = two.iter().position(|&b| b == 0x22).unwrap();
-        two[at + 1] += 3;
-        two.splice(at + 4..at + 4, [0x12, 0x01, b'z']);
-        let prost = ToWorker::decode(&two[..]).unwrap();
-        assert_eq!(decode(&two), Some(prost));
-        assert_eq!(
-            view(&two).unwrap().args().collect::<Vec<_>>(),
-            vec![Some(Arg::S(b"z"))]
-        );
     }
 
     #[test]

@@ -8,8 +8,28 @@
 //! hooks densely (`vh_proto::direct::wake::Adaptive`), then sleeps in
 //! `poll` on it and on the reader's wake-up (`vh_proto::direct::wake`), so
 //! a hook from the hub reaches Python with no thread hop
-//! (docs/performance.md). Where it sleeps is module `hub_cpu`'s rule
-//! (`HubCpu`).
+//! (docs/performance.md).
+//!
+//! Where it sleeps ([`HubCpu`], docs/performance.md "Waiting on the hub's
+//! CPU"). A worker whose hooks come densely (its last wait for one was
+//! under [`DENSE`]) and whose main thread is about to sleep for the next
+//! (it does not spin, or spinning did not catch it: the CPUs are busy)
+//! restricts itself to the CPU the hub thread sent its last hook from
+//! (`HookCall.hub_cpu`), for the sleep only. The hub's next hook then wakes
+//! it on that CPU, which the hub thread frees as it waits for the answer:
+//! a switch on one CPU instead of a wake-up across CPUs, which costs tens
+//! of microseconds on a VM whose idle vCPUs halt, or a whole time slice
+//! when the other CPU runs something else.
+//!
+//! As soon as it wakes, the thread takes again the mask of the worker's
+//! transport reader thread, which nothing here changes: so the script's
+//! own code, and every thread it starts, run wherever the worker's other
+//! threads may run, and a mask set for the whole worker (`taskset -a -p`,
+//! systemd's `CPUAffinity=`, a cpuset) holds, even if it changes while the
+//! main thread sleeps. A mask set on the main thread alone does not: its
+//! next wake-up replaces it. A worker whose hooks come now and then sleeps
+//! anywhere: by its next hook the hub thread may well run elsewhere, and a
+//! thread tied to a busy CPU waits for it.
 //!
 //! The way out ([`Route`], [`ActiveRequests`]). A hook's or function
 //! call's answer goes back the way the request came (the runner watches
@@ -31,13 +51,13 @@
 //! for anything (the wait above).
 
 use std::os::fd::AsRawFd;
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use prost::Message;
-use vh_proto::direct::frame::{decode_to_worker, hook_view};
+use vh_proto::direct::frame::decode_to_worker;
 use vh_proto::direct::wake::Woke;
 use vh_proto::v1::{FromWorker, ToWorker, to_worker};
 
@@ -57,46 +77,25 @@ impl Transport {
     /// The next event for the main thread and the link it came on, `None`
     /// after `timeout` seconds. Writes any held pipelined calls first.
     pub fn next_main(&self, timeout: Option<f64>) -> Option<(Incoming, Route)> {
-        match self.next_main_or_hook(timeout, None)? {
-            Next::Event(ev, route) => Some((ev, route)),
-            // Not asked for.
-            Next::Hook => None,
-        }
-    }
-
-    /// [`Transport::next_main`], but a hook that comes alone on the direct
-    /// link, a frame [`hook_view`] reads (a hub's usual event), is left as
-    /// its frame's bytes in `raw` ([`Next::Hook`]; its `hub_cpu` noted,
-    /// not yet activated): the caller reads it in place, with no owned
-    /// `HookCall` made and queued. With `raw` `None`, never
-    /// [`Next::Hook`].
-    pub fn next_main_or_hook(
-        &self,
-        timeout: Option<f64>,
-        raw: Option<&mut Vec<u8>>,
-    ) -> Option<Next> {
         // Nothing stays held while the main thread waits (`Held`, below).
         if !self.held.is_empty() {
             let _ = self.write_direct(None);
         }
         let started = Instant::now();
-        let got = self.next_main_inner(timeout, raw);
+        let got = self.next_main_inner(timeout);
         let took = started.elapsed();
         self.spin.waited(took);
         self.hub_cpu.waited(took);
         got
     }
 
-    fn next_main_inner(&self, timeout: Option<f64>, mut raw: Option<&mut Vec<u8>>) -> Option<Next> {
+    fn next_main_inner(&self, timeout: Option<f64>) -> Option<(Incoming, Route)> {
         let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
         loop {
             match self.main_rx.try_recv() {
-                Ok(ev) => return Some(Next::Event(ev, Route::Relay)),
+                Ok(ev) => return Some((ev, Route::Relay)),
                 Err(TryRecvError::Disconnected) => {
-                    return Some(Next::Event(
-                        Incoming::Closed("reader stopped".into()),
-                        Route::Relay,
-                    ));
+                    return Some((Incoming::Closed("reader stopped".into()), Route::Relay));
                 }
                 Err(TryRecvError::Empty) => {}
             }
@@ -107,7 +106,7 @@ impl Transport {
             });
             if let Some(msg) = kept {
                 match self.direct_frame(msg) {
-                    Some((ev, route)) => return Some(Next::Event(ev, route)),
+                    Some(got) => return Some(got),
                     None => continue,
                 }
             }
@@ -124,12 +123,11 @@ impl Transport {
                     Some(d) => self.main_rx.recv_deadline(d),
                 };
                 return match got {
-                    Ok(ev) => Some(Next::Event(ev, Route::Relay)),
+                    Ok(ev) => Some((ev, Route::Relay)),
                     Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => Some(Next::Event(
-                        Incoming::Closed("reader stopped".into()),
-                        Route::Relay,
-                    )),
+                    Err(RecvTimeoutError::Disconnected) => {
+                        Some((Incoming::Closed("reader stopped".into()), Route::Relay))
+                    }
                 };
             };
             let woke = self.wake.wait(
@@ -137,7 +135,7 @@ impl Transport {
                 deadline,
                 self.spin.budget(),
                 || !self.main_rx.is_empty(),
-                // A sleep waits on the hub's CPU (module `hub_cpu`).
+                // A sleep waits on the hub's CPU ([`HubCpu`], below).
                 || self.hub_cpu.pin_for_sleep(),
             );
             match woke {
@@ -149,19 +147,9 @@ impl Transport {
             // whole and alone): a read of the length and then one of the
             // body was one more system call on every hook.
             let mut unread = direct.unread.lock().unwrap_or_else(|e| e.into_inner());
-            let closed = unread.bytes.fill(direct.reader.as_raw_fd());
-            // The usual read: one hook's frame, whole and alone. Nothing
-            // was kept before it (`frames` is empty: checked above; a cut
-            // frame's start would make this no single frame).
-            if let Some(raw) = raw.as_deref_mut()
-                && !closed
-                && let Some(hook) = hook_view(unread.bytes.bytes())
-            {
-                self.hub_cpu.note(hook.hub_cpu);
-                unread.bytes.move_to(raw);
-                return Some(Next::Hook);
-            }
-            let got = unread.bytes.take_with(decode_to_worker, closed);
+            let got = unread
+                .bytes
+                .read_with(direct.reader.as_raw_fd(), decode_to_worker);
             unread.frames.extend(got.frames);
             if got.bad.is_some() || got.closed {
                 // The hub closed it (or broke it): everything goes
@@ -183,16 +171,106 @@ impl Transport {
     }
 }
 
-/// What [`Transport::next_main_or_hook`] found.
-// Moved once per event, as `(Incoming, Route)` was: a box would be an
-// allocation per event.
-#[allow(clippy::large_enum_variant)]
-pub enum Next {
-    /// An event, and the link it came on.
-    Event(Incoming, Route),
-    /// A hook on the direct link, its frame's bytes in the caller's
-    /// buffer (read them with [`hook_view`]).
-    Hook,
+/// A wait for the next event up to this long counts as dense traffic: the
+/// hub thread most likely still runs where it sent the last hook from.
+pub const DENSE: Duration = Duration::from_millis(1);
+
+/// The hub's CPU as last told, whether the traffic is dense, and where the
+/// worker's own mask is kept.
+pub struct HubCpu {
+    /// `HookCall.hub_cpu` of the last hook: 1 + CPU, 0 unknown.
+    tag: AtomicU32,
+    /// The last wait for an event was under [`DENSE`].
+    dense: AtomicBool,
+    /// False with `VH_WAIT_ON_HUB_CPU=0`.
+    on: bool,
+    /// Thread id of the thread whose mask is the worker's (the transport's
+    /// reader thread); 0 until it has started.
+    reference: Arc<AtomicI32>,
+}
+
+/// Gives the thread the reference thread's mask again when dropped (see
+/// [`HubCpu::pin_for_sleep`]), or the one it had before the sleep if that
+/// cannot be read.
+pub struct Unpin {
+    reference: i32,
+    before: libc::cpu_set_t,
+}
+
+impl Drop for Unpin {
+    fn drop(&mut self) {
+        set_mask(&mask_of(self.reference).unwrap_or(self.before));
+    }
+}
+
+impl HubCpu {
+    /// On unless `VH_WAIT_ON_HUB_CPU` is `0`; `reference` is where the
+    /// reader thread stores its thread id (`gettid`) when it starts.
+    pub fn from_env(reference: Arc<AtomicI32>) -> HubCpu {
+        HubCpu {
+            tag: AtomicU32::new(0),
+            dense: AtomicBool::new(false),
+            on: !std::env::var("VH_WAIT_ON_HUB_CPU").is_ok_and(|v| v.trim() == "0"),
+            reference,
+        }
+    }
+
+    /// Notes the hub's CPU of a hook (`HookCall.hub_cpu`; 0: the hub
+    /// thread spins for its answers, so stay apart).
+    pub fn note(&self, tag: u32) {
+        self.tag.store(tag, Ordering::Relaxed);
+    }
+
+    /// Notes how long the last wait for an event took, spinning and
+    /// sleeping.
+    pub fn waited(&self, took: Duration) {
+        self.dense.store(took <= DENSE, Ordering::Relaxed);
+    }
+
+    /// Restricts the calling thread to the hub's last CPU until the
+    /// returned guard drops; `None` (and nothing done) if pinning is off,
+    /// the last wait was not dense, the CPU is not known, or the worker's
+    /// mask (the reference thread's) is one CPU or does not have it.
+    pub fn pin_for_sleep(&self) -> Option<Unpin> {
+        if !self.on || !self.dense.load(Ordering::Relaxed) {
+            return None;
+        }
+        let cpu = usize::try_from(self.tag.load(Ordering::Relaxed).checked_sub(1)?).ok()?;
+        let reference = self.reference.load(Ordering::Relaxed);
+        if reference == 0 || cpu >= libc::CPU_SETSIZE as usize {
+            return None;
+        }
+        let now = mask_of(reference)?;
+        // SAFETY: counts the bits of a valid set; `cpu` is below
+        // CPU_SETSIZE (checked above).
+        if unsafe { libc::CPU_COUNT(&now) < 2 || !libc::CPU_ISSET(cpu, &now) } {
+            return None;
+        }
+        // SAFETY: an all-zero cpu_set_t is the empty set.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `cpu` is below CPU_SETSIZE.
+        unsafe { libc::CPU_SET(cpu, &mut one) };
+        set_mask(&one).then_some(Unpin {
+            reference,
+            before: now,
+        })
+    }
+}
+
+/// The mask of thread `tid`, if it can be read.
+fn mask_of(tid: i32) -> Option<libc::cpu_set_t> {
+    // SAFETY: an all-zero cpu_set_t is valid; the kernel fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid set of the size given.
+    let rc =
+        unsafe { libc::sched_getaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    (rc == 0).then_some(set)
+}
+
+/// Sets the calling thread's mask; false if the kernel refused.
+fn set_mask(set: &libc::cpu_set_t) -> bool {
+    // SAFETY: a valid set of the size given; 0 is the calling thread.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) == 0 }
 }
 
 /// A hook or function call the main thread has been handed and not yet
@@ -244,21 +322,13 @@ impl ActiveRequests {
     /// Notes a request handed to the main thread (hooks and function
     /// calls; other messages are not answered).
     pub fn activate(&self, kind: &to_worker::Kind, route: Route) {
-        match kind {
-            to_worker::Kind::Hook(h) => self.activate_hook(h.call_id, h.hook, route),
-            to_worker::Kind::Function(f) => self.push(f.call_id, true, route),
-            _ => {}
-        }
-    }
-
-    /// [`ActiveRequests::activate`] for hook call `call_id` of hook index
-    /// `hook`.
-    pub fn activate_hook(&self, call_id: u64, hook: u32, route: Route) {
-        let awaited = !vh_proto::hooks::result_ignored(hook as usize);
-        self.push(call_id, awaited, route);
-    }
-
-    fn push(&self, call_id: u64, awaited: bool, route: Route) {
+        let (call_id, awaited) = match kind {
+            to_worker::Kind::Hook(h) => {
+                (h.call_id, !vh_proto::hooks::result_ignored(h.hook as usize))
+            }
+            to_worker::Kind::Function(f) => (f.call_id, true),
+            _ => return,
+        };
         self.stack
             .lock()
             .unwrap_or_else(|e| e.into_inner())
