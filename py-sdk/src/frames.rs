@@ -3,8 +3,10 @@
 //! code object and `f_lasti`.
 //!
 //! The way every CPython gives it is the frame objects: the innermost
-//! frame (`PyEval_GetFrame`, the classic function's), its `f_back`, that
-//! frame's `f_code` and `f_lasti`. Since 3.11 a running function has no
+//! frame (`PyEval_GetFrame`: the script's own when it calls a compiled
+//! classic function, `vh._core.Classic`; else the classic function's, and
+//! then its `f_back`), that frame's `f_code` and `f_lasti` ([`Caller`]
+//! says which). Since 3.11 a running function has no
 //! frame object, only a record on the interpreter's own frame stack, and
 //! asking for the two frames makes the interpreter build two objects: most
 //! of the test's 12-16 µs in a `vh.usermc` call on a hook that finds its
