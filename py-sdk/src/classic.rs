@@ -101,7 +101,7 @@ impl Classic {
 }
 
 impl Classic {
-    /// The installed runtime's channel's `send_as_is` for the script's
+    /// The installed runtime's channel's `send_as_is` (its `as_is`) for the script's
     /// frame, the innermost ([`Caller::Innermost`]); `None` if the runtime
     /// has no compiled way (`as_is` is None: `vh.testing`'s channel,
     /// pipelining turned off, an interpreter whose byte code is not known).
@@ -110,15 +110,9 @@ impl Classic {
         if rt.is_none() {
             return Ok(None);
         }
+        // `vh._pipeline.as_is_for`: the channel, set up, or None.
         let as_is = rt.getattr(intern!(py, "as_is"))?;
-        if as_is.is_none() {
-            return Ok(None);
-        }
-        // `vh._pipeline.as_is_for`: a `Channel`'s bound `send_as_is`.
-        let Ok(channel) = as_is.getattr(intern!(py, "__self__")) else {
-            return Ok(None);
-        };
-        let Ok(channel) = channel.cast::<Channel>() else {
+        let Ok(channel) = as_is.cast::<Channel>() else {
             return Ok(None);
         };
         channel

@@ -216,7 +216,6 @@ def make_classic(spec: FunctionSpec) -> Callable[..., Any]:
         # is `way` (None: not made, or not the usual arguments: the Python
         # way to pipeline may still take it; False: not now).
         kwargs = kwargs or {}
-        rt = None
         try:
             values = convert_args(spec, args, kwargs)
             rt = _runtime.get()

@@ -29,7 +29,7 @@ from ._errors import NotConnectedError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
+    from typing import Any
 
     from ._runtime import Runtime
 
@@ -42,22 +42,22 @@ CALLBACKS = _functions.PIPELINED_CALLBACKS
 ENABLED = os.environ.get("VH_PIPELINE_CALLS", "1").strip().lower() not in ("0", "false", "no")
 
 
-def as_is_for(
-    channel: Any, charmap: Any, encoding: str, main_ident: int
-) -> Optional[Callable[..., Optional[bool]]]:
-    """``channel.send_as_is`` (``vh._core.Channel``'s), which a classic
-    function calls with its ``vh._core.SendSpec`` and the arguments as the
-    script passed them: on the main thread (``main_ident``), it tests that
-    the script discards the result (``vh._discard``'s test compiled, given
+def as_is_for(channel: Any, charmap: Any, encoding: str, main_ident: int) -> Any:
+    """``channel`` (a ``vh._core.Channel``) with its compiled way for a
+    discarded send set up, or ``None``. A classic function of a pipelined
+    callback (``vh._core.Classic``) calls its ``send_as_is`` with its
+    ``vh._core.SendSpec`` and the arguments as the script passed them: on
+    the main thread (``main_ident``), it tests that the script discards
+    the result (``vh._discard``'s test compiled, given
     :data:`vh._discard.RULES`), converts the usual arguments with the hub
     codec (``charmap`` and ``encoding``, ``ScriptState``'s) and holds the
-    frame, with no Python frame between the classic function and the link
-    (each one costs a hook that finds the worker asleep several
-    microseconds; docs/performance.md "One call for a discarded send").
-    ``None`` where that way is closed: pipelining turned off, an
-    interpreter whose byte code ``vh._discard`` does not know, a channel
-    without it (``vh.testing``'s) or one another runtime set up already;
-    the classic function then takes :func:`sent`'s way.
+    frame, with no Python frame between the script and the link (each one
+    costs a hook that finds the worker asleep several microseconds;
+    docs/performance.md "One call for a discarded send"). ``None`` where
+    that way is closed: pipelining turned off, an interpreter whose byte
+    code ``vh._discard`` does not know, a channel without it
+    (``vh.testing``'s) or one another runtime set up already; the classic
+    function then takes :func:`sent`'s way.
     """
     setup = getattr(channel, "set_as_is", None) if ENABLED and RULES else None
     if setup is None:
@@ -66,7 +66,7 @@ def as_is_for(
         setup(charmap, encoding, RULES, main_ident)
     except RuntimeError:
         return None
-    return channel.send_as_is  # type: ignore[no-any-return]
+    return channel
 
 
 def sent(rt: Runtime, callback: str, values: list[Any], nargs: int) -> bool:

@@ -65,8 +65,8 @@ class ScriptState:
         self._loop: Optional[LoopThread] = None
         self._lock = _thread.allocate_lock()
         self._main_ident = _main_thread_ident()
-        #: The channel's compiled way for a discarded send, or None
-        #: (``vh._pipeline.as_is_for``).
+        #: The channel, its compiled way for a discarded send set up, or
+        #: None (``vh._pipeline.as_is_for``).
         self.as_is = as_is_for(channel, self.charmap, encoding, self._main_ident)
         self._warned_blocking = False
         #: Call ids the main thread waits for, innermost last, and answers
