@@ -3,6 +3,7 @@
 //! `vh.*` call with the ownership rules of §2.7 / §6.3.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vh_proto::v1::{CallResult, HubCall, Value, value::Kind};
 
@@ -18,10 +19,19 @@ const B_INSERT_AT: usize = 22;
 
 /// The table index and argument format of `name` in `generation`.
 pub fn lookup(generation: Generation, name: &str) -> Option<(usize, &'static str)> {
+    locate(generation, name, || a_position(name))
+}
+
+/// [`lookup`], with `a` giving `name`'s position in [`A_NAMES`].
+fn locate(
+    generation: Generation,
+    name: &str,
+    a: impl FnOnce() -> Option<usize>,
+) -> Option<(usize, &'static str)> {
     if generation == Generation::B && name == "GetIPCity" {
         return Some((B_INSERT_AT, "ss"));
     }
-    let a = A_NAMES.iter().position(|(n, _)| *n == name)?;
+    let a = a()?;
     let format = A_NAMES[a].1;
     let index = match generation {
         Generation::B if a >= B_INSERT_AT => a + 1,
@@ -29,6 +39,24 @@ pub fn lookup(generation: Generation, name: &str) -> Option<(usize, &'static str
     };
     Some((index, format))
 }
+
+/// Where `name` is in [`A_NAMES`].
+fn a_position(name: &str) -> Option<usize> {
+    A_NAMES.iter().position(|(n, _)| *n == name)
+}
+
+/// Most arguments a callback takes: the longest format in [`A_NAMES`].
+const MAX_ARGS: usize = {
+    let mut most = 0;
+    let mut i = 0;
+    while i < A_NAMES.len() {
+        if A_NAMES[i].1.len() > most {
+            most = A_NAMES[i].1.len();
+        }
+        i += 1;
+    }
+    most
+};
 
 /// The plugin's table as each generation's wrapper keeps it (docs/abi.md
 /// §3.2): generation A's copied the 100 entries at `w_Begin`; B's kept the
@@ -38,6 +66,12 @@ pub struct Table {
     /// The caller's table (generation B), read at every call; 0 under A.
     live: usize,
     generation: Generation,
+    /// The position in [`A_NAMES`] of the callback called last, compared
+    /// first at the next call: a script's calls are mostly the same few
+    /// sends, and the scan over the names reads some 25 cache lines, which
+    /// a hook that finds the hub's caches cold pays for
+    /// (docs/performance.md "The hub thread's side of a pipelined call").
+    last: AtomicUsize,
 }
 
 impl Table {
@@ -62,7 +96,20 @@ impl Table {
                 0
             },
             generation,
+            last: AtomicUsize::new(usize::MAX),
         }
+    }
+
+    /// Where `name` is in [`A_NAMES`], the callback called last compared
+    /// first (see `last`).
+    fn a_position(&self, name: &str) -> Option<usize> {
+        let last = self.last.load(Ordering::Relaxed);
+        if A_NAMES.get(last).is_some_and(|(n, _)| *n == name) {
+            return Some(last);
+        }
+        let a = a_position(name)?;
+        self.last.store(a, Ordering::Relaxed);
+        Some(a)
     }
 
     /// Entry `index` as the generation's wrapper would see it now.
@@ -95,7 +142,8 @@ impl Table {
             values: Vec::new(),
             error,
         };
-        let Some((index, format)) = lookup(self.generation, &call.callback) else {
+        let name = call.callback.as_str();
+        let Some((index, format)) = locate(self.generation, name, || self.a_position(name)) else {
             return fail(format!("no hub callback named {:?}", call.callback));
         };
         let Some(cb) = self.entry(index) else {
@@ -105,15 +153,30 @@ impl Table {
                 self.generation.as_str()
             ));
         };
-        let args: Vec<Arg<'_>> = call.args.iter().map(Arg::from_wire).collect();
-        let got: String = args.iter().map(|a| a.format_char() as char).collect();
-        if got != format {
+        // Checked and built with no allocation: this runs for every send.
+        let matches = call.args.len() == format.len()
+            && call
+                .args
+                .iter()
+                .zip(format.bytes())
+                .all(|(v, f)| Arg::from_wire(v).format_char() == f);
+        if !matches {
+            let got: String = call
+                .args
+                .iter()
+                .map(|v| Arg::from_wire(v).format_char() as char)
+                .collect();
             return fail(format!(
                 "{} takes arguments {format:?}, got {got:?}",
                 call.callback
             ));
         }
-        let packed = targs::build(&args);
+        let mut args = [Arg::Long(0); MAX_ARGS];
+        for (slot, v) in args.iter_mut().zip(&call.args) {
+            *slot = Arg::from_wire(v);
+        }
+        let args = &args[..format.len()];
+        let packed = targs::build(args);
         if packed.is_null() {
             return fail("out of memory".into());
         }
@@ -170,7 +233,7 @@ unsafe fn take_result(
         unsafe { libc::free(res.cast()) };
         return Err("callback result without a format".into());
     };
-    let format = format.to_vec();
+    // `format` and `elems` lie in `res`, freed last.
     let mut values = Vec::with_capacity(format.len());
     let mut error = None;
     for (i, (&c, e)) in format.iter().zip(elems).enumerate() {
@@ -179,9 +242,8 @@ unsafe fn take_result(
         unsafe {
             match c {
                 b'l' | b'd' | b's' | b'D' => {
-                    let v = targs::to_wire(&format[i..=i], std::slice::from_ref(e))
-                        .expect("l, d, s and D always convert");
-                    values.extend(v);
+                    let v = targs::element_to_wire(c, e).expect("l, d, s and D always convert");
+                    values.push(v);
                     let literal_key = name == "GetGeoIP" && generation == Generation::A && i < 8;
                     if matches!(c, b's' | b'D') && !e.value.s.is_null() && !literal_key {
                         libc::free(e.value.s.cast());

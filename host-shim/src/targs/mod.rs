@@ -262,25 +262,36 @@ pub unsafe fn to_wire(format: &[u8], elems: &[Element]) -> Result<Vec<Value>, ch
     format
         .iter()
         .zip(elems)
-        .map(|(&c, e)| {
-            // SAFETY: the union member read matches the format character.
-            let kind = unsafe {
-                match c {
-                    b'l' => Kind::L(e.value.l),
-                    b'd' => Kind::D(e.value.d),
-                    b's' if e.value.s.is_null() => Kind::NullS(true),
-                    b's' => Kind::S(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
-                    b'D' if e.value.s.is_null() => Kind::NullS(true),
-                    b'D' => Kind::Json(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
-                    // An opaque pointer reaches a script as its address, as
-                    // generation B's wrapper passes it (docs/abi.md §4.3).
-                    b'p' => Kind::L(e.value.p as c_long),
-                    other => return Err(other as char),
-                }
-            };
-            Ok(Value { kind: Some(kind) })
-        })
+        // SAFETY: per this function's contract.
+        .map(|(&c, e)| unsafe { element_to_wire(c, e) })
         .collect()
+}
+
+/// One element of format character `c` as a wire value (see [`to_wire`]).
+///
+/// # Errors
+/// `c` is not `l`, `s`, `d`, `D` or `p`.
+///
+/// # Safety
+/// `e` holds the union member `c` names; a string is NULL or a valid C
+/// string.
+pub unsafe fn element_to_wire(c: u8, e: &Element) -> Result<Value, char> {
+    // SAFETY: the union member read matches the format character.
+    let kind = unsafe {
+        match c {
+            b'l' => Kind::L(e.value.l),
+            b'd' => Kind::D(e.value.d),
+            b's' if e.value.s.is_null() => Kind::NullS(true),
+            b's' => Kind::S(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
+            b'D' if e.value.s.is_null() => Kind::NullS(true),
+            b'D' => Kind::Json(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
+            // An opaque pointer reaches a script as its address, as
+            // generation B's wrapper passes it (docs/abi.md §4.3).
+            b'p' => Kind::L(e.value.p as c_long),
+            other => return Err(other as char),
+        }
+    };
+    Ok(Value { kind: Some(kind) })
 }
 
 /// `w_free_args` (docs/abi.md §2.6): frees every `s`/`D` string, `L` array and the
