@@ -39,6 +39,7 @@
 //! - [`channel`]: `vh._core.Channel`, the transport as a Python object.
 
 mod channel;
+mod charmap;
 mod classic;
 mod discard;
 mod frames;

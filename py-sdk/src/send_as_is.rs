@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use vh_proto::v1::Value;
 
+use crate::charmap::CharTable;
 use crate::values::{from_py, usual_arg};
 
 /// One pipelined classic function's parameters, as `vh._api` describes
@@ -64,11 +65,14 @@ impl SendSpec {
 
 /// What every send of one runtime shares: the hub codec's encoding map
 /// (`ScriptState.charmap[1]`, `None` for a codec that is not a charmap
-/// one) and name, `vh._discard.RULES`, and the main thread's id
+/// one), the same as a table, and its name, `vh._discard.RULES`, and the main thread's id
 /// (`_thread.get_ident()` there): a send from another thread is never
 /// pipelined.
 pub struct Context {
     encode_map: Option<Py<PyAny>>,
+    /// The charmap codec as a table (module `charmap`); `None` for
+    /// another codec or a decoding table it could not read.
+    table: Option<CharTable>,
     encoding: CString,
     rules: Vec<u8>,
     main_thread: c_ulong,
@@ -83,12 +87,16 @@ impl Context {
         rules: &[u8],
         main_thread: c_ulong,
     ) -> PyResult<Self> {
+        let (encode_map, table) = if charmap.is_none() {
+            (None, None)
+        } else {
+            let map = charmap.get_item(1)?;
+            let table = CharTable::new(&charmap.get_item(0)?, &map).ok();
+            (Some(map.unbind()), table)
+        };
         Ok(Self {
-            encode_map: if charmap.is_none() {
-                None
-            } else {
-                Some(charmap.get_item(1)?.unbind())
-            },
+            encode_map,
+            table,
             encoding: CString::new(encoding)
                 .map_err(|_| PyValueError::new_err("an encoding name with NUL"))?,
             rules: rules.to_vec(),
@@ -135,7 +143,7 @@ impl SendSpec {
         let map = cx.encode_map.as_ref().map(|m| m.bind(py));
         let mut values = Vec::with_capacity(self.kinds.len());
         for (i, arg) in args.iter().enumerate() {
-            match usual_arg(self.kinds[i], &arg, map, &cx.encoding)? {
+            match usual_arg(self.kinds[i], &arg, cx.table.as_ref(), map, &cx.encoding)? {
                 Some(v) => values.push(v),
                 None => return Ok(None),
             }

@@ -17,6 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use vh_proto::v1::{Value, to_worker, value::Kind};
 
+use crate::charmap::CharTable;
+
 /// A wire value as Python: 'l' -> `int`, 's' and 'D' -> `bytes`, 'd' ->
 /// `float`, a NULL string -> `None`.
 pub fn to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
@@ -71,7 +73,8 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
 /// one, strictly, else with `encoding` and `surrogateescape`, as
 /// `ScriptState.to_hub`), or `bytes`, without a NUL byte, for `s`; an
 /// exact `int` within a C long for `l`; an exact `float` or such an `int`
-/// for `d`. `Ok(None)` for anything else, which the caller converts in
+/// for `d`. With a charmap codec, `table` (the same codec, `charmap`)
+/// encodes the text first; what it cannot goes to `encode_map`. `Ok(None)` for anything else, which the caller converts in
 /// Python: the rarer conversions (subclasses, text the charmap codec
 /// escapes) and every error message are there.
 ///
@@ -80,6 +83,7 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
 pub fn usual_arg(
     kind: u8,
     obj: &Bound<'_, PyAny>,
+    table: Option<&CharTable>,
     encode_map: Option<&Bound<'_, PyAny>>,
     encoding: &std::ffi::CStr,
 ) -> PyResult<Option<Value>> {
@@ -100,6 +104,14 @@ pub fn usual_arg(
             Kind::S(b.to_vec())
         }
         b's' if obj.is_exact_instance_of::<PyString>() => {
+            if let Some(b) = table.and_then(|t| t.encode(obj)) {
+                if b.contains(&0) {
+                    return Ok(None);
+                }
+                return Ok(Some(Value {
+                    kind: Some(Kind::S(b)),
+                }));
+            }
             // SAFETY: `obj` is a live str, the map a live object, the names
             // NUL-terminated; a NULL result sets the error, which
             // `from_owned_ptr_or_err` takes (and this drops).

@@ -80,13 +80,14 @@ def cases(spec: _functions.FunctionSpec) -> list[tuple[tuple[object, ...], bool]
 
 
 @pytest.fixture
-def linked(monkeypatch):
+def linked(monkeypatch, request):
     """``(channel, runtime, hub end)``: a channel whose main thread serves
-    a chat hook that came on the direct link."""
+    a chat hook that came on the direct link; the hub's encoding is
+    CP1252 unless the test names another (``indirect``)."""
     runner_here, runner_there = socket.socketpair()
     hub, worker = socket.socketpair()
     channel = _core.Channel(os.dup(runner_there.fileno()), os.dup(worker.fileno()))
-    rt = ScriptState(channel, "cp1252")
+    rt = ScriptState(channel, getattr(request, "param", "cp1252"))
     assert rt.as_is is not None, "the runtime set the channel's send_as_is up"
     monkeypatch.setattr(_runtime, "_runtime", rt)
     frame = hook_msg(1, CHAT, [b"alice", b"hello"])
@@ -146,6 +147,7 @@ def read_frames(hub: socket.socket) -> list[dict[int, list[object]]]:
             return frames
 
 
+@pytest.mark.parametrize("linked", ["cp1252", "cp1250"], indirect=True)
 def test_the_channel_converts_the_usual_arguments_as_python_does(linked):
     channel, rt, hub = linked
     made = []  # (callback, args) of each pair sent, in order
@@ -175,6 +177,35 @@ def test_the_channel_converts_the_usual_arguments_as_python_does(linked):
         del fast[2], slow[2]
         assert fast == slow, (callback, args)
         assert fast[3] == [callback.encode()]
+
+
+@pytest.mark.parametrize("linked", ["cp1250", "cp037", "koi8_r", "iso8859_2"], indirect=True)
+def test_text_goes_out_as_the_hub_codec_encodes_it(linked):
+    """Text of a usual send is encoded from a table of the charmap codec
+    made in Rust (``py-sdk/src/charmap.rs``), or by the codec itself for a
+    long string or one with a character the table lacks: the frames equal
+    the Python way's for every character the codec encodes, on codecs whose
+    ASCII is not ASCII too (CP037), and what neither encodes takes the
+    Python way."""
+    channel, rt, hub = linked
+    assert rt.charmap is not None, "a charmap codec"
+    usermc = next(f for f in _functions.FUNCTIONS if f.callback == "usermc")
+    every = "".join(c for c in rt.charmap[0] if c not in "\ufffe\0")
+    texts = ["plain ascii", every, every[::-1], "x" * 2000, every * 3]
+    made = []
+    for text in texts:
+        assert as_script(channel, rt, usermc, (text, "nick")) is True, text[:20]
+        assert channel.pipeline_call("usermc", _api.convert_args(usermc, (text, "nick"), {}))
+        made.append(text)
+    for text in ["\u4e2d" + every, every + "\udc81", "a\0b"]:
+        assert as_script(channel, rt, usermc, (text, "nick")) is None, ascii(text[:20])
+    channel.send_hook_result(1, False, [1])
+    frames = read_frames(hub)
+    assert len(frames) == 2 * len(made) + 1
+    for i, text in enumerate(made):
+        fast, slow = frames[2 * i], frames[2 * i + 1]
+        del fast[2], slow[2]
+        assert fast == slow, text[:20]
 
 
 def test_nothing_is_sent_while_the_hub_does_not_wait(linked):
