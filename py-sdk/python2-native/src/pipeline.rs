@@ -41,6 +41,18 @@ pub struct Context {
     pub main_thread: c_long,
     /// `vh._held`'s limits.
     pub limits: Limits,
+    /// The channel's `_main.queue`, `_active`, `_call_ids` and `_held`,
+    /// which stay the same objects for its life (only `_direct` and
+    /// `_dbuf` are set anew, so [`may_pipeline`] reads those each time).
+    pub queue: *mut PyObject,
+    /// See `queue`.
+    pub active: *mut PyObject,
+    /// See `queue`.
+    pub call_ids: *mut PyObject,
+    /// See `queue`.
+    pub held: *mut PyObject,
+    /// The channel's `_dfd`, its direct link's descriptor.
+    pub fd: std::ffi::c_int,
 }
 
 /// One pipelined classic function's parameters, made once by
@@ -70,6 +82,11 @@ impl Context {
                 at_most: py::float(py::tuple_item(t, 6)?)?,
                 bytes: usize::try_from(py::long(py::tuple_item(t, 7)?)?).unwrap_or(0),
             },
+            queue: py::tuple_item(t, 8)?,
+            active: py::tuple_item(t, 9)?,
+            call_ids: py::tuple_item(t, 10)?,
+            held: py::tuple_item(t, 11)?,
+            fd: std::ffi::c_int::try_from(py::long(py::tuple_item(t, 12)?)?).unwrap_or(-1),
         })
     }
 }
@@ -157,9 +174,8 @@ pub fn send_as_is(c: &Context, send: &SendSpec, args: *mut PyObject) -> PyResult
         }
     }
     // `next(self._call_ids)`: an int, as every id this worker makes.
-    let ids = py::getattr(c.channel, name!(c"_call_ids"))?;
-    // SAFETY: `ids` is a live iterator (itertools.count).
-    let call_id = Owned::new(unsafe { ffi::PyIter_Next(ids.as_ptr()) })?;
+    // SAFETY: `call_ids` is a live iterator (itertools.count).
+    let call_id = Owned::new(unsafe { ffi::PyIter_Next(c.call_ids) })?;
     if !call_id.is(ffi::Type::Int) {
         return answer(None);
     }
@@ -186,8 +202,7 @@ pub fn send_as_is(c: &Context, send: &SendSpec, args: *mut PyObject) -> PyResult
         }
     };
     let frame = py::bytes(&frame)?;
-    let held = py::getattr(c.channel, name!(c"_held"))?;
-    if held::push(held.as_ptr(), frame, c.limits)? {
+    if held::push(c.held, frame, c.limits)? {
         py::call_method(c.channel, name!(c"_write_direct"), vec![py::bytes(b"")?])?;
     }
     answer(Some(true))
@@ -201,16 +216,14 @@ fn may_pipeline(c: &Context) -> PyResult<bool> {
     if direct.is_none() || py::truthy(py::getattr(c.channel, name!(c"_dbuf"))?.as_ptr())? {
         return Ok(false);
     }
-    let main = py::getattr(c.channel, name!(c"_main"))?;
-    if py::truthy(py::getattr(main.as_ptr(), name!(c"queue"))?.as_ptr())? {
+    if py::truthy(c.queue)? {
         return Ok(false);
     }
-    let active = py::getattr(c.channel, name!(c"_active"))?;
-    let n = py::len(active.as_ptr())?;
+    let n = py::len(c.active)?;
     if n == 0 {
         return Ok(false);
     }
-    let last = py::item(active.as_ptr(), n - 1)?;
+    let last = py::item(c.active, n - 1)?;
     let link = py::item(last.as_ptr(), 1)?;
     // SAFETY: both live.
     let on_link =
@@ -221,11 +234,8 @@ fn may_pipeline(c: &Context) -> PyResult<bool> {
     if !on_link || !py::truthy(py::item(last.as_ptr(), 2)?.as_ptr())? {
         return Ok(false);
     }
-    let fd = py::getattr(c.channel, name!(c"_dfd"))?;
-    // SAFETY: `fd` is live.
-    let fd = unsafe { ffi::PyInt_AsLong(fd.as_ptr()) };
-    let Ok(fd) = std::ffi::c_int::try_from(fd) else {
+    if c.fd < 0 {
         return Ok(false);
-    };
-    Ok(!crate::link::readable(fd))
+    }
+    Ok(!crate::link::readable(c.fd))
 }
