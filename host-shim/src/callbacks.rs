@@ -17,8 +17,10 @@ pub type Callback = unsafe extern "C" fn(c_int, *mut Targs) -> *mut Targs;
 /// Index of generation A's `GetIPASN`, where B inserted `GetIPCity`.
 const B_INSERT_AT: usize = 22;
 
-/// The table index and argument format of `name` in `generation`.
-pub fn lookup(generation: Generation, name: &str) -> Option<(usize, &'static str)> {
+/// The table index and argument format of `name` in `generation`
+/// ([`Table`]'s calls look the name up with the last one first).
+#[cfg(test)]
+fn lookup(generation: Generation, name: &str) -> Option<(usize, &'static str)> {
     locate(generation, name, || a_position(name))
 }
 

@@ -50,9 +50,9 @@ impl CharTable {
             let [byte] = encoded[..] else {
                 continue;
             };
-            match usize::try_from(u32::from(c)) {
-                Ok(i) if i < low.len() => low[i] = u16::from(byte),
-                _ => high.push((u32::from(c), byte)),
+            match low.get_mut(c as usize) {
+                Some(slot) => *slot = u16::from(byte),
+                None => high.push((u32::from(c), byte)),
             }
         }
         high.sort_unstable();

@@ -104,38 +104,13 @@ pub fn usual_arg(
             Kind::S(b.to_vec())
         }
         b's' if obj.is_exact_instance_of::<PyString>() => {
-            if let Some(b) = table.and_then(|t| t.encode(obj)) {
-                if b.contains(&0) {
-                    return Ok(None);
-                }
-                return Ok(Some(Value {
-                    kind: Some(Kind::S(b)),
-                }));
+            let encoded = table
+                .and_then(|t| t.encode(obj))
+                .or_else(|| codec_encode(obj, encode_map, encoding));
+            match encoded {
+                Some(b) if !b.contains(&0) => Kind::S(b),
+                _ => return Ok(None),
             }
-            // SAFETY: `obj` is a live str, the map a live object, the names
-            // NUL-terminated; a NULL result sets the error, which
-            // `from_owned_ptr_or_err` takes (and this drops).
-            let encoded = unsafe {
-                let raw = match encode_map {
-                    Some(map) => pyo3::ffi::PyUnicode_AsCharmapString(obj.as_ptr(), map.as_ptr()),
-                    None => pyo3::ffi::PyUnicode_AsEncodedString(
-                        obj.as_ptr(),
-                        encoding.as_ptr(),
-                        c"surrogateescape".as_ptr(),
-                    ),
-                };
-                Bound::from_owned_ptr_or_err(obj.py(), raw)
-            };
-            let Ok(encoded) = encoded else {
-                return Ok(None);
-            };
-            let Ok(b) = encoded.cast::<PyBytes>() else {
-                return Ok(None);
-            };
-            if b.as_bytes().contains(&0) {
-                return Ok(None);
-            }
-            Kind::S(b.as_bytes().to_vec())
         }
         b'l' => match exact_int() {
             Some(n) => Kind::L(n),
@@ -150,6 +125,32 @@ pub fn usual_arg(
         _ => return Ok(None),
     };
     Ok(Some(Value { kind: Some(kind) }))
+}
+
+/// `obj` (a `str`) encoded by the hub codec itself: with its charmap
+/// codec's `encode_map`, strictly, else with `encoding` and
+/// `surrogateescape`; `None` if it cannot be (the caller's Python way
+/// raises what the script must see).
+fn codec_encode(
+    obj: &Bound<'_, PyAny>,
+    encode_map: Option<&Bound<'_, PyAny>>,
+    encoding: &std::ffi::CStr,
+) -> Option<Vec<u8>> {
+    // SAFETY: `obj` is a live str, the map a live object, the names
+    // NUL-terminated; a NULL result sets the error, which
+    // `from_owned_ptr_or_err` takes (and this drops).
+    let encoded = unsafe {
+        let raw = match encode_map {
+            Some(map) => pyo3::ffi::PyUnicode_AsCharmapString(obj.as_ptr(), map.as_ptr()),
+            None => pyo3::ffi::PyUnicode_AsEncodedString(
+                obj.as_ptr(),
+                encoding.as_ptr(),
+                c"surrogateescape".as_ptr(),
+            ),
+        };
+        Bound::from_owned_ptr_or_err(obj.py(), raw).ok()?
+    };
+    Some(encoded.cast::<PyBytes>().ok()?.as_bytes().to_vec())
 }
 
 /// Every item of `values` as [`from_py`] converts it.
