@@ -19,8 +19,7 @@ const B_INSERT_AT: usize = 22;
 
 /// The table index and argument format of `name` in `generation`
 /// ([`Table`]'s calls look the name up with the last one first).
-#[cfg(test)]
-fn lookup(generation: Generation, name: &str) -> Option<(usize, &'static str)> {
+pub fn lookup(generation: Generation, name: &str) -> Option<(usize, &'static str)> {
     locate(generation, name, || a_position(name))
 }
 
