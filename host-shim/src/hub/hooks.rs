@@ -207,20 +207,31 @@ impl Shim {
 /// each string on their own, released by `w_free_args`, or by a caller's
 /// `free()` of each string and then of the struct.
 fn result_struct(generation: Generation, mode: ResultMode, values: &[Value]) -> Option<*mut Targs> {
-    let args: Vec<Arg<'_>> = values.iter().map(Arg::from_wire).collect();
-    let format: String = args.iter().map(|a| a.format_char() as char).collect();
-    let allowed = match format.as_str() {
-        "l" | "sl" | "s" | "d" => true,
-        "ss" => mode == ResultMode::Chat,
-        "sssss" => mode == ResultMode::MyInfo,
+    // At most five values; checked and gathered on the stack, as every
+    // hook's answer passes here on the hub thread.
+    const MOST: usize = 5;
+    if values.len() > MOST {
+        return None;
+    }
+    let mut args = [Arg::Long(0); MOST];
+    let mut format = [0u8; MOST];
+    for (i, v) in values.iter().enumerate() {
+        args[i] = Arg::from_wire(v);
+        format[i] = args[i].format_char();
+    }
+    let (args, format) = (&args[..values.len()], &format[..values.len()]);
+    let allowed = match format {
+        b"l" | b"sl" | b"s" | b"d" => true,
+        b"ss" => mode == ResultMode::Chat,
+        b"sssss" => mode == ResultMode::MyInfo,
         _ => false,
     };
     if !allowed {
         return None;
     }
     let t = match generation {
-        Generation::A => targs::build(&args),
-        Generation::B => targs::build_owned(&args),
+        Generation::A => targs::build(args),
+        Generation::B => targs::build_owned(args),
     };
     (!t.is_null()).then_some(t)
 }
