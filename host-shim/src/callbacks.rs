@@ -9,7 +9,7 @@ use vh_proto::v1::{CallResult, HubCall, Value, value::Kind};
 
 pub use crate::callback_names::{A_NAMES, MAX_CALLBACKS};
 use crate::generation::Generation;
-use crate::targs::{self, Arg, Targs};
+use crate::targs::{self, Arg, Gathered, Targs};
 
 /// A callback entry: `w_Targs *(*)(int id, w_Targs *args)` (docs/abi.md §2.1).
 pub type Callback = unsafe extern "C" fn(c_int, *mut Targs) -> *mut Targs;
@@ -46,17 +46,13 @@ fn a_position(name: &str) -> Option<usize> {
     A_NAMES.iter().position(|(n, _)| *n == name)
 }
 
-/// Most arguments a callback takes: the longest format in [`A_NAMES`].
-const MAX_ARGS: usize = {
-    let mut most = 0;
+// Every callback's arguments fit in a [`Gathered`].
+const _: () = {
     let mut i = 0;
     while i < A_NAMES.len() {
-        if A_NAMES[i].1.len() > most {
-            most = A_NAMES[i].1.len();
-        }
+        assert!(A_NAMES[i].1.len() <= Gathered::MOST);
         i += 1;
     }
-    most
 };
 
 /// The plugin's table as each generation's wrapper keeps it (docs/abi.md
@@ -154,14 +150,8 @@ impl Table {
                 self.generation.as_str()
             ));
         };
-        // Checked and built with no allocation: this runs for every send.
-        let matches = call.args.len() == format.len()
-            && call
-                .args
-                .iter()
-                .zip(format.bytes())
-                .all(|(v, f)| Arg::from_wire(v).format_char() == f);
-        if !matches {
+        let gathered = Gathered::new(&call.args).filter(|g| g.format() == format.as_bytes());
+        let Some(gathered) = gathered else {
             let got: String = call
                 .args
                 .iter()
@@ -171,13 +161,8 @@ impl Table {
                 "{} takes arguments {format:?}, got {got:?}",
                 call.callback
             ));
-        }
-        let mut args = [Arg::Long(0); MAX_ARGS];
-        for (slot, v) in args.iter_mut().zip(&call.args) {
-            *slot = Arg::from_wire(v);
-        }
-        let args = &args[..format.len()];
-        let packed = targs::build(args);
+        };
+        let packed = targs::build(gathered.args());
         if packed.is_null() {
             return fail("out of memory".into());
         }

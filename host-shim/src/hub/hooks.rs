@@ -13,7 +13,7 @@ use super::script::Script;
 use super::waits::{Awaited, Outcome, Reply};
 use crate::generation::Generation;
 use crate::shim_log;
-use crate::targs::{self, Arg, Targs};
+use crate::targs::{self, Gathered, Targs};
 
 /// Consecutive timeouts that open a script's circuit unless the runner
 /// says otherwise.
@@ -207,20 +207,8 @@ impl Shim {
 /// each string on their own, released by `w_free_args`, or by a caller's
 /// `free()` of each string and then of the struct.
 fn result_struct(generation: Generation, mode: ResultMode, values: &[Value]) -> Option<*mut Targs> {
-    // At most five values; checked and gathered on the stack, as every
-    // hook's answer passes here on the hub thread.
-    const MOST: usize = 5;
-    if values.len() > MOST {
-        return None;
-    }
-    let mut args = [Arg::Long(0); MOST];
-    let mut format = [0u8; MOST];
-    for (i, v) in values.iter().enumerate() {
-        args[i] = Arg::from_wire(v);
-        format[i] = args[i].format_char();
-    }
-    let (args, format) = (&args[..values.len()], &format[..values.len()]);
-    let allowed = match format {
+    let gathered = Gathered::new(values)?;
+    let allowed = match gathered.format() {
         b"l" | b"sl" | b"s" | b"d" => true,
         b"ss" => mode == ResultMode::Chat,
         b"sssss" => mode == ResultMode::MyInfo,
@@ -230,8 +218,8 @@ fn result_struct(generation: Generation, mode: ResultMode, values: &[Value]) -> 
         return None;
     }
     let t = match generation {
-        Generation::A => targs::build(args),
-        Generation::B => targs::build_owned(args),
+        Generation::A => targs::build(gathered.args()),
+        Generation::B => targs::build_owned(gathered.args()),
     };
     (!t.is_null()).then_some(t)
 }

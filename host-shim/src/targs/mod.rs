@@ -101,6 +101,48 @@ impl<'a> Arg<'a> {
     }
 }
 
+/// A worker's values as arguments, with their format letters, gathered
+/// on the stack: the hub thread makes a struct of them for every hook's
+/// answer and every `vh.*` call, and allocates nothing for it.
+pub struct Gathered<'a> {
+    args: [Arg<'a>; Gathered::MOST],
+    format: [u8; Gathered::MOST],
+    n: usize,
+}
+
+impl<'a> Gathered<'a> {
+    /// Most values gathered: the longest callback format (six letters,
+    /// docs/abi.md §6.3); a hook's answer has at most five (§4.4).
+    pub const MOST: usize = 6;
+
+    /// `values` gathered, or `None` if there are more than [`Self::MOST`].
+    pub fn new(values: &'a [Value]) -> Option<Self> {
+        if values.len() > Self::MOST {
+            return None;
+        }
+        let mut g = Gathered {
+            args: [Arg::Long(0); Self::MOST],
+            format: [0; Self::MOST],
+            n: values.len(),
+        };
+        for (i, v) in values.iter().enumerate() {
+            g.args[i] = Arg::from_wire(v);
+            g.format[i] = g.args[i].format_char();
+        }
+        Some(g)
+    }
+
+    /// The arguments, in order.
+    pub fn args(&self) -> &[Arg<'a>] {
+        &self.args[..self.n]
+    }
+
+    /// Their format letters (`l`, `s`, `d`, `D`).
+    pub fn format(&self) -> &[u8] {
+        &self.format[..self.n]
+    }
+}
+
 /// Bytes up to the first NUL: C strings cannot carry more (docs/abi.md §8).
 fn c_bytes(s: &[u8]) -> &[u8] {
     s.iter().position(|&b| b == 0).map_or(s, |n| &s[..n])
