@@ -14,8 +14,10 @@
  *            unpack the result, free both structs
  *
  * Every wrapper function is called through a pointer, as the plugin calls
- * the dlsym'ed ones. Python strings are decoded as UTF-8 (generation B; A
- * passed Python 2 byte strings).
+ * the dlsym'ed ones. Built against Python 3 it is generation B's plugin
+ * (hook arguments decoded as UTF-8 `str`); built against Python 2.7 it is
+ * generation A's (python_pi 1.6: byte strings, `int` results, the GIL
+ * made by PyEval_InitThreads), the baseline of Python 2 workers.
  *
  * Usage: vh-bench-inproc CHAT_SCRIPT USERMC_SCRIPT N
  *        vh-bench-inproc --lines SCRIPT N FD...   (the hub-shaped
@@ -36,6 +38,19 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+
+/* The few calls that differ between the two generations' Pythons. */
+#if PY_MAJOR_VERSION >= 3
+#define VB_INT_CHECK(o) PyLong_Check(o)
+#define VB_INT_AS_LONG(o) PyLong_AsLong(o)
+#define VB_STR(s) PyUnicode_FromString(s)
+#define VB_FINALIZE() Py_FinalizeEx()
+#else
+#define VB_INT_CHECK(o) (PyInt_Check(o) || PyLong_Check(o))
+#define VB_INT_AS_LONG(o) PyInt_AsLong(o)
+#define VB_STR(s) PyString_FromString(s)
+#define VB_FINALIZE() Py_Finalize()
+#endif
 
 /* docs/abi.md §2.1 */
 typedef struct {
@@ -143,8 +158,8 @@ __attribute__((noinline)) static w_Targs *call_hook_impl(int id, int hook, w_Tar
 		if (!res) {
 			PyErr_Print();
 		} else {
-			if (PyLong_Check(res))
-				out = pack_impl("l", PyLong_AsLong(res));
+			if (VB_INT_CHECK(res))
+				out = pack_impl("l", VB_INT_AS_LONG(res));
 			Py_DECREF(res);
 		}
 	}
@@ -209,12 +224,29 @@ static PyMethodDef VH_METHODS[] = {
 	{NULL, NULL, 0, NULL},
 };
 
+#if PY_MAJOR_VERSION >= 3
 static struct PyModuleDef VH_MODULE = {PyModuleDef_HEAD_INIT, "vh", NULL, -1, VH_METHODS,
 				       NULL, NULL, NULL, NULL};
 
 static PyObject *init_vh(void)
 {
 	return PyModule_Create(&VH_MODULE);
+}
+#else
+static void init_vh(void)
+{
+	Py_InitModule("vh", VH_METHODS);
+}
+#endif
+
+/* The interpreter with the `vh` module, as the plugin starts it. */
+static void start_python(void)
+{
+	PyImport_AppendInittab("vh", init_vh);
+	Py_InitializeEx(0);
+#if PY_MAJOR_VERSION < 3
+	PyEval_InitThreads();
+#endif
 }
 
 /* Runs a script file as __main__ of its own namespace; returns its id. */
@@ -227,7 +259,7 @@ static int load_script(const char *path)
 	}
 	PyObject *globals = PyDict_New();
 	PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
-	PyObject *name = PyUnicode_FromString("__main__");
+	PyObject *name = VB_STR("__main__");
 	PyDict_SetItemString(globals, "__name__", name);
 	Py_DECREF(name);
 	PyObject *r = PyRun_FileEx(f, path, Py_file_input, globals, globals, 1);
@@ -340,8 +372,7 @@ static int lines_main(const char *script, size_t n, int nfds, char **fd_args)
 		nfds = 256;
 	for (int k = 0; k < nfds; k++)
 		fds[k] = atoi(fd_args[k]);
-	PyImport_AppendInittab("vh", init_vh);
-	Py_InitializeEx(0);
+	start_python();
 	int id = load_script(script);
 	main_ts = PyEval_SaveThread();
 	for (size_t i = 0; i < n / 10 + 10; i++)
@@ -353,7 +384,7 @@ static int lines_main(const char *script, size_t n, int nfds, char **fd_args)
 	printf("value lines %.2f\n", (double)(now_ns() - t0) / (double)(n ? n : 1));
 	printf("value sends %.2f\n", (double)send_ns / (double)(n ? n : 1));
 	PyEval_RestoreThread(main_ts);
-	Py_FinalizeEx();
+	VB_FINALIZE();
 	return 0;
 }
 
@@ -368,8 +399,7 @@ static int lines_main(const char *script, size_t n, int nfds, char **fd_args)
 static int paced_main(const char *chat_script, const char *usermc_script, size_t n,
 		      uint64_t interval_ns)
 {
-	PyImport_AppendInittab("vh", init_vh);
-	Py_InitializeEx(0);
+	start_python();
 	int ids[2] = {load_script(chat_script), load_script(usermc_script)};
 	main_ts = PyEval_SaveThread();
 	uint64_t *lat = calloc(2 * n + 1, sizeof *lat);
@@ -402,7 +432,7 @@ static int paced_main(const char *chat_script, const char *usermc_script, size_t
 	}
 	free(lat);
 	PyEval_RestoreThread(main_ts);
-	Py_FinalizeEx();
+	VB_FINALIZE();
 	return 0;
 }
 
@@ -420,8 +450,7 @@ int main(int argc, char **argv)
 	size_t n = strtoull(argv[3], NULL, 10);
 	if (n < 10)
 		n = 10;
-	PyImport_AppendInittab("vh", init_vh);
-	Py_InitializeEx(0);
+	start_python();
 	int chat = load_script(argv[1]);
 	int usermc = load_script(argv[2]);
 	main_ts = PyEval_SaveThread();
@@ -459,6 +488,6 @@ int main(int argc, char **argv)
 
 	free(lat);
 	PyEval_RestoreThread(main_ts);
-	Py_FinalizeEx();
+	VB_FINALIZE();
 	return 0;
 }

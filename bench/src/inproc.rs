@@ -1,9 +1,13 @@
 //! The in-process baseline: `c/inproc.c`, a small program embedding
 //! CPython that does what python_pi and the original wrapper do for one
 //! hook (see the file's header), run with the same scripts and arguments.
+//! `build.rs` builds it against Python 3 (generation B's plugin);
+//! [`build_for_python2`] builds it against the Python 2.7 the bench's
+//! Python 2 workers run (generation A's, python_pi 1.6), at run time,
+//! since only then is that interpreter known.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -37,6 +41,28 @@ pub struct InProc {
 /// The program was not built (the build's reason is given), did not run,
 /// or printed something unexpected.
 pub fn run(chat: &Path, usermc: &Path, n: usize) -> Result<InProc> {
+    let program = python3_program()?;
+    let out = Command::new(program)
+        .arg(chat)
+        .arg(usermc)
+        .arg(n.to_string())
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The baseline built against Python 3 by `build.rs`.
+///
+/// # Errors
+/// It was not built (the build's reason is given).
+pub fn python3_program() -> Result<&'static Path> {
     let program = env!("VH_BENCH_INPROC");
     if program.is_empty() {
         bail!(
@@ -44,19 +70,69 @@ pub fn run(chat: &Path, usermc: &Path, n: usize) -> Result<InProc> {
             env!("VH_BENCH_INPROC_ERROR")
         );
     }
-    let out = Command::new(program)
-        .arg(chat)
-        .arg(usermc)
-        .arg(n.to_string())
+    Ok(Path::new(program))
+}
+
+/// Builds the baseline against the Python 2.7 at `python2` (its headers
+/// and `libpython2.7`, as `python2.7-config` beside it gives them) into
+/// `dir`, with the C compiler `$CC` (default `cc`); returns the program.
+///
+/// # Errors
+/// No `python2.7-config` beside the interpreter (a Python 2.7 without its
+/// headers, as Debian's `python2.7` without `python2.7-dev`), or the
+/// compiler failed; the message says which.
+pub fn build_for_python2(python2: &Path, dir: &Path) -> Result<PathBuf> {
+    let bin = python2.parent().unwrap_or(Path::new("."));
+    let config = ["python2.7-config", "python2-config"]
+        .iter()
+        .map(|name| bin.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow!(
+                "no python2.7-config beside {} (Python 2.7's headers are needed)",
+                python2.display()
+            )
+        })?;
+    let flags = |args: &[&str]| -> Result<Vec<String>> {
+        let out = Command::new(&config)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {}", config.display()))?;
+        if !out.status.success() {
+            bail!(
+                "{} {} failed: {}",
+                config.display(),
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect())
+    };
+    let includes = flags(&["--includes"])?;
+    let ldflags = flags(&["--ldflags"])?;
+    let source = dir.join("inproc.c");
+    std::fs::write(&source, include_str!("../c/inproc.c"))?;
+    let program = dir.join("vh-bench-inproc-python2");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .args(["-std=c11", "-O2", "-D_GNU_SOURCE"])
+        .args(&includes)
+        .arg("-o")
+        .arg(&program)
+        .arg(&source)
+        .args(&ldflags)
         .output()
-        .with_context(|| format!("running {program}"))?;
+        .with_context(|| format!("running the C compiler {cc}"))?;
     if !out.status.success() {
         bail!(
-            "{program} failed: {}",
+            "compiling c/inproc.c against Python 2.7 failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    parse(&String::from_utf8_lossy(&out.stdout))
+    Ok(program)
 }
 
 fn parse(text: &str) -> Result<InProc> {

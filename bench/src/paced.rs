@@ -104,8 +104,10 @@ pub struct Paced {
     /// floor loop (its wake-up included), ns: what the hub thread's CPU
     /// per hook compares with.
     pub echo_cpu_ns: Vec<f64>,
-    /// In-process chat hook and hook with `vh.usermc` (or why missing).
-    pub inproc: Result<(Pct, Pct), String>,
+    /// In-process chat hook and hook with `vh.usermc` (or why missing),
+    /// in [`Paced::INPROC_LABELS`] order: Python 3, then Python 2.7 when
+    /// the Python 2 workers run.
+    pub inproc: Vec<Result<(Pct, Pct), String>>,
     /// vh-runner series, in [`Paced::LABELS`] order (Python 2 ones missing
     /// when no Python 2.7 was found).
     pub runner: Vec<Series>,
@@ -114,6 +116,30 @@ pub struct Paced {
 }
 
 impl Paced {
+    /// Labels of the in-process baselines.
+    pub const INPROC_LABELS: [&'static str; 2] = [
+        "in-process CPython 3 (generation B)",
+        "in-process CPython 2.7 (generation A)",
+    ];
+
+    /// The in-process hook a vh-runner series is measured against: the
+    /// plugin that runs its worker's scripts in-process (generation A's
+    /// Python 2.7 for the Python 2 worker, generation B's Python 3 for the
+    /// Python 3 one), or the Python 3 one when that is all there is; with
+    /// its label.
+    pub fn baseline(&self, s: &Series) -> Option<(&'static str, Pct)> {
+        let wanted = usize::from(s.label.starts_with("Python 2"));
+        let k = match self.inproc.get(wanted) {
+            Some(Ok(_)) => wanted,
+            _ => 0,
+        };
+        let (c, u) = self.inproc.get(k)?.as_ref().ok()?;
+        Some((
+            Self::INPROC_LABELS[k],
+            if s.label.contains("usermc") { *u } else { *c },
+        ))
+    }
+
     /// Labels of the Python floor loops.
     pub const FLOOR_LABELS: [&'static str; 2] = [
         "Python 3 loop calling the hook, paced (floor)",
@@ -163,6 +189,9 @@ impl Echo {
         Ok(mono_ns() - t)
     }
 }
+
+/// An in-process child's chat and `vh.usermc` event times, ns.
+type Samples = (Vec<u64>, Vec<u64>);
 
 /// Runs the paced scenario: `rounds` rounds of `per_round` events per
 /// series, the series taking turns event by event (module doc). The
@@ -222,7 +251,20 @@ pub fn run(
     for e in &mut echoes {
         e.at(mono_ns())?;
     }
-    let mut inproc: Result<(Vec<u64>, Vec<u64>), String> = Ok((Vec::new(), Vec::new()));
+    // The in-process baselines: Python 3 (generation B's plugin) and,
+    // with Python 2 workers, Python 2.7 (generation A's), each a child
+    // that runs its own events between the bench's.
+    let mut programs = vec![crate::inproc::python3_program().map(std::path::Path::to_path_buf)];
+    if let Some(p2) = lab.python2.as_deref() {
+        programs.push(crate::inproc::build_for_python2(p2, &dir));
+    }
+    let mut inproc: Vec<Result<Samples, String>> = programs
+        .iter()
+        .map(|p| match p {
+            Ok(_) => Ok((Vec::new(), Vec::new())),
+            Err(e) => Err(format!("{e:#}")),
+        })
+        .collect();
     let mut lat: Vec<Vec<u64>> = vec![Vec::new(); ids.len()];
     let mut counts = vec![Counts::default(); ids.len()];
     // Per series: hub CPU ns, hub switches, worker CPU ns, worker switches.
@@ -234,19 +276,28 @@ pub fn run(
             .event_at(e, start + k as u64 * interval, &mut Counts::default())?;
     }
     for _ in 0..rounds {
-        let mut child = match &inproc {
-            Ok(_) => match Inproc::start(&chat_py, &usermc_py, per_round, inproc_every) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    inproc = Err(format!("{e:#}"));
-                    None
+        let mut children: Vec<Option<Inproc>> = Vec::new();
+        for (p, state) in programs.iter().zip(inproc.iter_mut()) {
+            children.push(match (p, &state) {
+                (Ok(p), Ok(_)) => {
+                    match Inproc::start(p, &chat_py, &usermc_py, per_round, inproc_every) {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            *state = Err(format!("{e:#}"));
+                            None
+                        }
+                    }
                 }
-            },
-            Err(_) => None,
-        };
+                _ => None,
+            });
+        }
         let t0 = mono_ns() + interval;
-        if let Some(c) = &mut child {
-            c.go(t0 + interval / 2)?;
+        // The children's events fall between the bench's, evenly apart.
+        let slots = children.len() as u64 + 1;
+        for (k, c) in children.iter_mut().enumerate() {
+            if let Some(c) = c {
+                c.go(t0 + interval * (k as u64 + 1) / slots)?;
+            }
         }
         let before: Vec<ThreadStat> = workers.iter().map(|&w| main_thread(w)).collect();
         for i in 0..turn * per_round as u64 {
@@ -280,13 +331,14 @@ pub fn run(
             cpu[k].2 += after.run_ns.saturating_sub(before[k].run_ns);
             cpu[k].3 += sw(&after).saturating_sub(sw(&before[k]));
         }
-        if let Some(c) = child {
-            match (c.finish(), &mut inproc) {
+        for (c, state) in children.into_iter().zip(inproc.iter_mut()) {
+            let Some(c) = c else { continue };
+            match (c.finish(), &mut *state) {
                 (Ok((c2, u2)), Ok((c, u))) => {
                     c.extend(c2);
                     u.extend(u2);
                 }
-                (Err(e), _) => inproc = Err(format!("{e:#}")),
+                (Err(e), _) => *state = Err(format!("{e:#}")),
                 _ => {}
             }
         }
@@ -328,7 +380,10 @@ pub fn run(
             .zip(Paced::FLOOR_LABELS)
             .map(|(l, label)| (label, Pct::of(l)))
             .collect(),
-        inproc: inproc.map(|(mut c, mut u)| (Pct::of(&mut c), Pct::of(&mut u))),
+        inproc: inproc
+            .into_iter()
+            .map(|r| r.map(|(mut c, mut u)| (Pct::of(&mut c), Pct::of(&mut u))))
+            .collect(),
         runner,
         py2_missing,
     })
@@ -378,20 +433,21 @@ pub fn render(p: &Paced, short: bool) -> String {
         row(&mut o, label, l);
         echo_cpu(&mut o, k + 1);
     }
-    let inproc = p.inproc.as_ref().ok();
-    match &p.inproc {
-        Ok((c, u)) => {
-            row(&mut o, "in-process CPython: chat hook", c);
-            o.push('\n');
-            row(&mut o, "in-process CPython: chat hook + vh.usermc", u);
-            o.push('\n');
-        }
-        Err(e) => {
-            let _ = writeln!(o, "{:<52} missing: {e}", "in-process CPython");
+    for (label, r) in Paced::INPROC_LABELS.iter().zip(&p.inproc) {
+        match r {
+            Ok((c, u)) => {
+                row(&mut o, &format!("{label}: chat hook"), c);
+                o.push('\n');
+                row(&mut o, &format!("{label}: + vh.usermc"), u);
+                o.push('\n');
+            }
+            Err(e) => {
+                let _ = writeln!(o, "{label:<52} missing: {e}");
+            }
         }
     }
     for s in &p.runner {
-        let base = inproc.map(|(c, u)| if s.label.contains("usermc") { u } else { c });
+        let base = p.baseline(s).map(|(_, b)| b);
         row(&mut o, &s.label, &s.lat);
         match base {
             Some(b) => {
@@ -420,7 +476,7 @@ pub fn render(p: &Paced, short: bool) -> String {
     }
     let _ = writeln!(
         o,
-        "(added: p50/p90 minus the in-process hook's p50/p90; CPU us and context switches per hook)"
+        "(added: p50/p90 minus the p50/p90 of the in-process plugin of the worker's generation; CPU us and context switches per hook)"
     );
     // What each worker adds beyond the least a Python process does (its
     // own interpreter's floor loop): the part vh-runner's design can cut.
@@ -464,11 +520,10 @@ pub struct Target {
 /// the Python 3 worker's, for both scripts.
 pub fn targets(p: &Paced) -> Vec<Target> {
     let mut out = Vec::new();
-    let Ok((c, u)) = &p.inproc else {
-        return out;
-    };
     for s in &p.runner {
-        let b = if s.label.contains("usermc") { u } else { c };
+        let Some((_, b)) = p.baseline(s) else {
+            continue;
+        };
         for (name, added, floor) in [
             ("p50", s.lat.p50 - b.p50, p.raw.p50),
             ("p90", s.lat.p90 - b.p90, p.raw.p90),

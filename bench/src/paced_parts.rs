@@ -21,16 +21,19 @@ pub struct Inproc {
 }
 
 impl Inproc {
-    /// Starts the child for `n` events to each script, one every
-    /// `interval`, and waits until it has loaded them.
+    /// Starts `program` (a build of `c/inproc.c`, [`crate::inproc`]) for
+    /// `n` events to each script, one every `interval`, and waits until it
+    /// has loaded them.
     ///
     /// # Errors
-    /// Not built, or the child failed to start or to load the scripts.
-    pub fn start(chat: &Path, usermc: &Path, n: usize, interval: Duration) -> Result<Inproc> {
-        let program = env!("VH_BENCH_INPROC");
-        if program.is_empty() {
-            bail!("not built ({})", env!("VH_BENCH_INPROC_ERROR"));
-        }
+    /// The child failed to start or to load the scripts.
+    pub fn start(
+        program: &Path,
+        chat: &Path,
+        usermc: &Path,
+        n: usize,
+        interval: Duration,
+    ) -> Result<Inproc> {
         let mut child = Command::new(program)
             .arg("--paced")
             .arg(chat)
@@ -41,7 +44,7 @@ impl Inproc {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .with_context(|| format!("running {program} --paced"))?;
+            .with_context(|| format!("running {} --paced", program.display()))?;
         let stdout = child.stdout.take().context("the child's stdout")?;
         let mut p = Inproc {
             child,
@@ -51,7 +54,10 @@ impl Inproc {
         p.out.read_line(&mut line)?;
         if line.trim() != "ready" {
             let _ = p.child.kill();
-            bail!("{program} --paced did not load the scripts: {line:?}");
+            bail!(
+                "{} --paced did not load the scripts: {line:?}",
+                program.display()
+            );
         }
         Ok(p)
     }
