@@ -1,17 +1,21 @@
-//! The held pipelined calls, pushed and taken here on the very object
-//! `vh._held.Held` is (its `_frames`, `_bytes` and `_since`, by the same
-//! rules): the compiled send ([`crate::pipeline`]) and the compiled loop
-//! ([`crate::serve`]) share one `Held` with the channel's Python methods,
-//! which still push (`Channel.pipeline_call`) and take (`_write_direct`)
-//! on the other ways. Calling those Python methods from here cost a
-//! `vh.usermc` that finds its worker asleep ~18 µs for the push alone
-//! (docs/performance.md "Held calls and names in `vh._native`").
+//! The held pipelined calls (docs/protocol.md "Pipelined calls"), in this
+//! module's own buffer: the compiled send ([`crate::pipeline`]) appends a
+//! call's compact frame to it, the compiled loop ([`crate::serve`]) writes
+//! it before the hook's answer, and `vh._held.NativeHeld` hands the
+//! channel's Python methods the same buffer (`held_push`, `held_take`,
+//! `held_count`), by the rules of `vh._held.Held`, which holds them where
+//! this module does not load.
+//!
+//! Why not that Python object: pushing on it from here took five
+//! attribute operations and a `str` per call, and the loop's checks three
+//! more per hook, about a microsecond each when the hook finds the worker
+//! asleep (docs/performance.md "The Python 2 worker's held calls in its
+//! own buffer"). One buffer per process: a worker has one channel, and
+//! only its main thread holds calls (every caller holds the GIL; the lock
+//! is never contended).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use crate::ffi::{self, PyObject};
-use crate::name;
-use crate::py::{self, Owned, PyResult, Raised};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 /// `vh._held.HOLD_AT_MOST` (seconds) and `HOLD_BYTES`, as handed over.
 #[derive(Debug, Clone, Copy)]
@@ -20,57 +24,91 @@ pub struct Limits {
     pub bytes: usize,
 }
 
-/// `time.time()`: the clock `Held.push` stamps `_since` with.
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+/// What is held: the frames' bytes back to back (each length-prefixed,
+/// ready to write), how many, and when the oldest was pushed.
+struct Buf {
+    bytes: Vec<u8>,
+    count: usize,
+    since: Option<Instant>,
 }
 
-/// `held.push(frame)`: holds `frame` (a `str`, length-prefixed, ready to
-/// write); true if what is held should be written now (the oldest frame
-/// older than `limits.at_most`, or more than `limits.bytes` held).
-pub fn push(held: *mut PyObject, frame: Owned, limits: Limits) -> PyResult<bool> {
-    let now = now();
-    let since = py::getattr(held, name!(c"_since"))?;
-    let since = if since.is_none() {
-        py::setattr(held, name!(c"_since"), py::float_of(now)?.as_ptr())?;
-        now
-    } else {
-        py::float(since.as_ptr())?
-    };
-    let size = py::len(frame.as_ptr())?;
-    let frames = py::getattr(held, name!(c"_frames"))?;
-    // SAFETY: `_frames` is a list (`Held.__init__`, `take`).
-    if unsafe { ffi::PyList_Append(frames.as_ptr(), frame.as_ptr()) } != 0 {
-        return Err(Raised);
-    }
-    let before = py::getattr(held, name!(c"_bytes"))?;
-    // SAFETY: `_bytes` is an int.
-    let total = usize::try_from(unsafe { ffi::PyInt_AsLong(before.as_ptr()) }).unwrap_or(0) + size;
-    py::setattr(
-        held,
-        name!(c"_bytes"),
-        py::int(total as std::ffi::c_long)?.as_ptr(),
-    )?;
-    Ok(total > limits.bytes || now - since > limits.at_most)
+/// Capacity kept after a take; a burst of big calls gives the rest back.
+const KEEP: usize = 64 * 1024;
+
+static HELD: Mutex<Buf> = Mutex::new(Buf {
+    bytes: Vec::new(),
+    count: 0,
+    since: None,
+});
+
+fn held() -> MutexGuard<'static, Buf> {
+    // A panic cannot leave the buffer half-changed: every change is one
+    // statement of plain `Vec`/field operations.
+    HELD.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// `held.take()` appended to `out`: every held frame, oldest first;
-/// nothing is held after.
-pub fn take_into(held: *mut PyObject, out: &mut Vec<u8>) -> PyResult<()> {
-    let frames = py::getattr(held, name!(c"_frames"))?;
-    let n = py::len(frames.as_ptr())?;
-    if n == 0 {
-        return Ok(());
+/// Holds `frame`; true if what is held should be written now (the oldest
+/// frame older than `limits.at_most`, or more than `limits.bytes` held),
+/// as `Held.push` answers.
+pub fn push(frame: &[u8], limits: Limits) -> bool {
+    let now = Instant::now();
+    let mut b = held();
+    let since = *b.since.get_or_insert(now);
+    b.bytes.extend_from_slice(frame);
+    b.count += 1;
+    b.bytes.len() > limits.bytes || now.duration_since(since).as_secs_f64() > limits.at_most
+}
+
+/// Every held frame, oldest first, appended to `out`; nothing is held
+/// after.
+pub fn take_into(out: &mut Vec<u8>) {
+    let mut b = held();
+    if b.count == 0 {
+        return;
     }
-    for i in 0..n {
-        out.extend_from_slice(py::as_bytes(&py::item(frames.as_ptr(), i)?)?);
+    out.extend_from_slice(&b.bytes);
+    b.bytes.clear();
+    b.bytes.shrink_to(KEEP);
+    b.count = 0;
+    b.since = None;
+}
+
+/// How many frames are held.
+pub fn count() -> usize {
+    held().count
+}
+
+/// Drops whatever is held (a new channel starts with nothing).
+pub fn clear() {
+    let mut out = Vec::new();
+    take_into(&mut out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_in_order_and_says_when_to_write() {
+        clear();
+        let limits = Limits {
+            at_most: 60.0,
+            bytes: 8,
+        };
+        assert!(!push(b"abc", limits));
+        assert!(!push(b"de", limits));
+        assert_eq!(count(), 2);
+        assert!(push(b"fghi", limits), "over the byte limit");
+        let mut out = b"x".to_vec();
+        take_into(&mut out);
+        assert_eq!(out, b"xabcdefghi");
+        assert_eq!(count(), 0);
+        let at_once = Limits {
+            at_most: -1.0,
+            bytes: 1 << 20,
+        };
+        assert!(push(b"a", at_once), "older than the time limit");
+        clear();
+        assert_eq!(count(), 0);
     }
-    // SAFETY: a list of `n` items; NULL deletes the slice.
-    if unsafe { ffi::PyList_SetSlice(frames.as_ptr(), 0, n as isize, std::ptr::null_mut()) } != 0 {
-        return Err(Raised);
-    }
-    py::setattr(held, name!(c"_bytes"), py::int(0)?.as_ptr())?;
-    py::setattr(held, name!(c"_since"), ffi::none())
 }

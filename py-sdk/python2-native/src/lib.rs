@@ -29,7 +29,10 @@
 //!   found where its structs say (else the slower ways run), for
 //!   `py-sdk/tests/test_py2_native.py`;
 //! - `waited(spin, seconds)`: `Adaptive.waited` ([`spin`]), for
-//!   `py-sdk/tests/test_py2_native.py`, which holds it to the Python rules.
+//!   `py-sdk/tests/test_py2_native.py`, which holds it to the Python rules;
+//! - `held_push(frame, at_most, bytes)`, `held_take()`, `held_count()`,
+//!   `held_clear()`: the held pipelined calls ([`held`]), for
+//!   `vh._held.NativeHeld`.
 
 mod discard;
 mod ffi;
@@ -96,10 +99,42 @@ unsafe extern "C" fn waited(_module: *mut PyObject, args: *mut PyObject) -> *mut
 
 unsafe extern "C" fn send_as_is(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
     to_c((|| {
-        let context = pipeline::Context::from_tuple(py::tuple_item(args, 0)?)?;
+        let context = pipeline::Context::of(py::tuple_item(args, 0)?)?;
         let send = pipeline::SendSpec::from_tuple(py::tuple_item(args, 1)?)?;
-        pipeline::send_as_is(&context, &send, py::tuple_item(args, 2)?)
+        pipeline::send_as_is(context, &send, py::tuple_item(args, 2)?)
     })())
+}
+
+unsafe extern "C" fn held_push(_module: *mut PyObject, args: *mut PyObject) -> *mut PyObject {
+    to_c((|| {
+        // SAFETY: a live item, made ours for the call.
+        let frame = unsafe { Owned::borrowed(py::tuple_item(args, 0)?) };
+        let limits = held::Limits {
+            at_most: py::float(py::tuple_item(args, 1)?)?,
+            bytes: usize::try_from(py::long(py::tuple_item(args, 2)?)?).unwrap_or(0),
+        };
+        let now = held::push(py::as_bytes(&frame)?, limits);
+        // SAFETY: a plain constructor.
+        Owned::new(unsafe { ffi::PyBool_FromLong(c_long::from(now)) })
+    })())
+}
+
+unsafe extern "C" fn held_take(_module: *mut PyObject, _args: *mut PyObject) -> *mut PyObject {
+    let mut out = Vec::new();
+    held::take_into(&mut out);
+    to_c(py::bytes(&out))
+}
+
+unsafe extern "C" fn held_count(_module: *mut PyObject, _args: *mut PyObject) -> *mut PyObject {
+    to_c(py::int(
+        c_long::try_from(held::count()).unwrap_or(c_long::MAX),
+    ))
+}
+
+unsafe extern "C" fn held_clear(_module: *mut PyObject, _args: *mut PyObject) -> *mut PyObject {
+    held::clear();
+    // SAFETY: `None`, borrowed from the interpreter.
+    to_c(Ok(unsafe { Owned::borrowed(ffi::none()) }))
 }
 
 unsafe extern "C" fn layout_known(_module: *mut PyObject, _args: *mut PyObject) -> *mut PyObject {
@@ -124,7 +159,7 @@ unsafe extern "C" fn caller_discards(_module: *mut PyObject, args: *mut PyObject
 
 /// The module's functions; the interpreter keeps the pointer, so the
 /// table lives as long as the process.
-static mut METHODS: [PyMethodDef; 6] = [
+static mut METHODS: [PyMethodDef; 10] = [
     PyMethodDef {
         ml_name: c"serve_hooks".as_ptr(),
         ml_meth: Some(serve_hooks),
@@ -154,6 +189,31 @@ static mut METHODS: [PyMethodDef; 6] = [
         ml_meth: Some(layout_known),
         ml_flags: METH_VARARGS,
         ml_doc: c"Whether the object fields it reads were found where expected.".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"held_push".as_ptr(),
+        ml_meth: Some(held_push),
+        ml_flags: METH_VARARGS,
+        ml_doc: c"Holds a pipelined call's frame; True if what is held should be written now."
+            .as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"held_take".as_ptr(),
+        ml_meth: Some(held_take),
+        ml_flags: METH_VARARGS,
+        ml_doc: c"Every held frame, oldest first, as one str; nothing is held after.".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"held_count".as_ptr(),
+        ml_meth: Some(held_count),
+        ml_flags: METH_VARARGS,
+        ml_doc: c"How many frames are held.".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"held_clear".as_ptr(),
+        ml_meth: Some(held_clear),
+        ml_flags: METH_VARARGS,
+        ml_doc: c"Drops whatever is held.".as_ptr(),
     },
     PyMethodDef {
         ml_name: std::ptr::null::<c_char>(),

@@ -15,6 +15,7 @@
 //! too big, or a channel without the attributes it reads (a test's
 //! stand-in). `False` is `pipeline_call`'s "make the ordinary call".
 
+use std::cell::Cell;
 use std::ffi::c_long;
 
 use crate::ffi::{self, PyObject};
@@ -41,16 +42,14 @@ pub struct Context {
     pub main_thread: c_long,
     /// `vh._held`'s limits.
     pub limits: Limits,
-    /// The channel's `_main.queue`, `_active`, `_call_ids` and `_held`,
-    /// which stay the same objects for its life (only `_direct` and
-    /// `_dbuf` are set anew, so [`may_pipeline`] reads those each time).
+    /// The channel's `_main.queue`, `_active` and `_call_ids`, which stay
+    /// the same objects for its life (only `_direct` and `_dbuf` are set
+    /// anew, so [`may_pipeline`] reads those each time).
     pub queue: *mut PyObject,
     /// See `queue`.
     pub active: *mut PyObject,
     /// See `queue`.
     pub call_ids: *mut PyObject,
-    /// See `queue`.
-    pub held: *mut PyObject,
     /// The channel's `_dfd`, its direct link's descriptor.
     pub fd: std::ffi::c_int,
 }
@@ -68,9 +67,35 @@ pub struct SendSpec {
     pub defaults: *mut PyObject,
 }
 
+thread_local! {
+    /// The context tuple this thread read last, and what it read from it.
+    static LAST: Cell<Option<(*mut PyObject, &'static Context)>> = const { Cell::new(None) };
+}
+
 impl Context {
+    /// The context of the tuple `as_is_for` made, read once per thread:
+    /// the tuple is made once per channel and never changes, and reading
+    /// its thirteen items (each an object of its own) cost a send that
+    /// finds the worker asleep about 2 µs (docs/performance.md "The Python
+    /// 2 worker's held calls in its own buffer"). The tuple is kept alive
+    /// (a reference of its own, never given back, as the `Context` is
+    /// never freed: one per channel), so its address cannot be reused by
+    /// another.
+    pub fn of(t: *mut PyObject) -> PyResult<&'static Context> {
+        if let Some((last, c)) = LAST.get()
+            && last == t
+        {
+            return Ok(c);
+        }
+        let c: &'static Context = Box::leak(Box::new(Context::from_tuple(t)?));
+        // SAFETY: `t` is live; the reference taken is never dropped.
+        unsafe { ffi::Py_IncRef(t) };
+        LAST.set(Some((t, c)));
+        Ok(c)
+    }
+
     /// Reads the tuple `as_is_for` made; the objects stay borrowed from it.
-    pub fn from_tuple(t: *mut PyObject) -> PyResult<Context> {
+    fn from_tuple(t: *mut PyObject) -> PyResult<Context> {
         Ok(Context {
             channel: py::tuple_item(t, 0)?,
             direct: py::tuple_item(t, 1)?,
@@ -85,8 +110,7 @@ impl Context {
             queue: py::tuple_item(t, 8)?,
             active: py::tuple_item(t, 9)?,
             call_ids: py::tuple_item(t, 10)?,
-            held: py::tuple_item(t, 11)?,
-            fd: std::ffi::c_int::try_from(py::long(py::tuple_item(t, 12)?)?).unwrap_or(-1),
+            fd: std::ffi::c_int::try_from(py::long(py::tuple_item(t, 11)?)?).unwrap_or(-1),
         })
     }
 }
@@ -183,8 +207,8 @@ pub fn send_as_is(c: &Context, send: &SendSpec, args: *mut PyObject) -> PyResult
     let callback = unsafe { Owned::borrowed(send.callback) };
     // SAFETY: an int.
     let id = unsafe { ffi::PyInt_AsLong(call_id.as_ptr()) };
-    let frame = match marshal::pipelined_call(id, &callback, &values, c.compact, size)? {
-        Some(frame) => frame,
+    let write_now = match marshal::pipelined_call(id, &callback, &values, c.compact, size)? {
+        Some(frame) => held::push(&frame, c.limits),
         None => {
             let t = py::tuple(vec![py::int(3)?, call_id, callback, py::list(values)?])?;
             // SAFETY: `t` is live; the result is a new str or NULL.
@@ -198,11 +222,10 @@ pub fn send_as_is(c: &Context, send: &SendSpec, args: *mut PyObject) -> PyResult
             let mut frame = Vec::with_capacity(4 + body.len());
             frame.extend_from_slice(&(len | c.compact).to_le_bytes());
             frame.extend_from_slice(body);
-            frame
+            held::push(&frame, c.limits)
         }
     };
-    let frame = py::bytes(&frame)?;
-    if held::push(c.held, frame, c.limits)? {
+    if write_now {
         py::call_method(c.channel, name!(c"_write_direct"), vec![py::bytes(b"")?])?;
     }
     answer(Some(true))

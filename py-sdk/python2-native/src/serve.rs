@@ -314,7 +314,7 @@ fn answer_compact(
         return Err(Raised);
     }
     let mut frame = Vec::with_capacity(4 + body.len());
-    held::take_into(py::getattr(channel, name!(c"_held"))?.as_ptr(), &mut frame)?;
+    held::take_into(&mut frame);
     frame.extend_from_slice(&(body.len() as u32 | cfg.compact).to_le_bytes());
     frame.extend_from_slice(body);
     write_direct(channel, &frame)

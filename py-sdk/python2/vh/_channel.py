@@ -89,7 +89,7 @@ class Channel(object):
         self._closed = None
         self._active = []  # requests served, innermost last: (call id, link, awaited)
         #: Pipelined calls not yet written (main thread only).
-        self._held = _held.Held()
+        self._held = _held.for_native(_hook_loop._native)
         #: How long the main thread checks the direct link before it sleeps.
         self._spin = _spin.Adaptive(_spin.budget_from_env())
         self._give_way, self._direct = None, None  # _spin.give_way(): at the first spin
@@ -319,7 +319,7 @@ class Channel(object):
         """Writes the held pipelined calls and then ``frame`` (main thread
         only) on the direct link in one write while it is up, else (or if
         writing fails) to the runner, in the same order."""
-        if self._held._frames:
+        if self._held:
             frame = self._held.take() + frame
         direct = self._direct
         if direct is not None:

@@ -50,7 +50,45 @@ class Held(object):
         frames, self._frames, self._bytes, self._since = self._frames, [], 0, None
         return b"".join(frames)
 
+    def count(self):
+        """How many frames are held."""
+        return len(self._frames)
+
     def __bool__(self):
         return bool(self._frames)
 
     __nonzero__ = __bool__  # Python 2
+
+
+class NativeHeld(object):
+    """:class:`Held`'s methods on the buffer of ``native`` (``vh._native``,
+    the compiled loop, which pushes and takes on it itself: no Python
+    object between the compiled send and the link). One buffer per
+    process, as a worker has one channel: made, it holds nothing."""
+
+    def __init__(self, native):
+        self._native = native
+        native.held_clear()
+
+    def push(self, frame):
+        """:meth:`Held.push`."""
+        return self._native.held_push(frame, HOLD_AT_MOST, HOLD_BYTES)
+
+    def take(self):
+        """:meth:`Held.take`."""
+        return self._native.held_take()
+
+    def count(self):
+        """:meth:`Held.count`."""
+        return self._native.held_count()
+
+    def __bool__(self):
+        return self._native.held_count() > 0
+
+    __nonzero__ = __bool__  # Python 2
+
+
+def for_native(native):
+    """The held calls of a channel: in ``native``'s buffer where the
+    compiled loop loaded (``vh._hook_loop._native``), else in Python."""
+    return Held() if native is None else NativeHeld(native)

@@ -77,7 +77,6 @@ def as_is_for(channel, main_ident):
             channel._main.queue,
             channel._active,
             channel._call_ids,
-            channel._held,
             channel._dfd,
         )
     except AttributeError:
@@ -104,7 +103,7 @@ def next_event(channel, woke=None):
     answer (``Channel._active``). ``woke``: an event :func:`_quiet_event`
     already read from the direct link, only to be noted."""
     if woke is None:
-        if channel._held._frames:
+        if channel._held:
             channel._write_direct(b"")
         started = time.time()
         event, link = channel._next_main()
@@ -130,7 +129,7 @@ def _quiet_event(channel):
     wait). ``None`` in any other
     case, or if what woke it was not one whole frame: :func:`next_event`
     then finds it (the budget counts only that second, short wait)."""
-    if channel._held._frames or channel._main.queue or channel._dbuf or channel._direct is None:
+    if channel._held or channel._main.queue or channel._dbuf or channel._direct is None:
         return None
     started = time.time()
     try:

@@ -20,15 +20,11 @@ pub(super) fn short_way(
     cfg: &Config,
     buf: &mut [u8],
 ) -> PyResult<Option<(Owned, Duration)>> {
-    let held = py::getattr(
-        py::getattr(channel, name!(c"_held"))?.as_ptr(),
-        name!(c"_frames"),
-    )?;
     let queued = py::getattr(
         py::getattr(channel, name!(c"_main"))?.as_ptr(),
         name!(c"queue"),
     )?;
-    if py::len(held.as_ptr())? > 0
+    if crate::held::count() > 0
         || py::len(queued.as_ptr())? > 0
         || py::len(py::getattr(channel, name!(c"_dbuf"))?.as_ptr())? > 0
     {
