@@ -478,6 +478,15 @@ pub fn render(p: &Paced, short: bool) -> String {
         o,
         "(added: p50/p90 minus the p50/p90 of the in-process plugin of the worker's generation; CPU us and context switches per hook)"
     );
+    let py2 = p.runner.iter().find(|s| s.label.starts_with("Python 2"));
+    if let Some((label, _)) = py2.and_then(|s| p.baseline(s))
+        && label != Paced::INPROC_LABELS[1]
+    {
+        let _ = writeln!(
+            o,
+            "(the Python 2 worker's added latency is over the {label} hook: generation A's is missing)"
+        );
+    }
     // What each worker adds beyond the least a Python process does (its
     // own interpreter's floor loop): the part vh-runner's design can cut.
     for s in &p.runner {
