@@ -13,10 +13,17 @@
 
 use std::env;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+#[path = "src/inproc_build.rs"]
+mod inproc_build;
 
 fn main() {
-    for path in ["c/driver.c", "c/inproc.c", "build.rs"] {
+    for path in [
+        "c/driver.c",
+        "c/inproc.c",
+        "build.rs",
+        "src/inproc_build.rs",
+    ] {
         println!("cargo:rerun-if-changed={path}");
     }
     println!("cargo:rerun-if-env-changed=PYTHON3_CONFIG");
@@ -48,47 +55,24 @@ fn main() {
     }
 }
 
-/// Runs `python3-config` with `args` and splits its output into flags.
-fn python_config(args: &[&str]) -> Result<Vec<String>, String> {
-    let tool = env::var("PYTHON3_CONFIG").unwrap_or_else(|_| "python3-config".into());
-    let out = Command::new(&tool)
-        .args(args)
-        .output()
-        .map_err(|e| format!("running {tool}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{tool} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(String::from)
-        .collect())
+/// `python3-config`, or the one `PYTHON3_CONFIG` names.
+fn python3_config() -> PathBuf {
+    env::var_os("PYTHON3_CONFIG").map_or_else(|| PathBuf::from("python3-config"), PathBuf::from)
 }
 
 /// Compiles and links `c/inproc.c` against libpython; returns the program.
 fn build_inproc(out_dir: &Path) -> Result<PathBuf, String> {
-    let includes = python_config(&["--includes"])?;
-    let ldflags = python_config(&["--ldflags", "--embed"])?;
+    let tool = python3_config();
+    let includes = inproc_build::config_flags(&tool, &["--includes"])?;
+    let ldflags = inproc_build::config_flags(&tool, &["--ldflags", "--embed"])?;
     let program = out_dir.join("vh-bench-inproc");
-    let compiler = cc::Build::new().get_compiler();
-    let mut cmd = compiler.to_command();
-    cmd.args(["-std=c11", "-O2", "-Wall", "-Wextra", "-D_GNU_SOURCE"])
-        .args(&includes)
-        .arg("-o")
-        .arg(&program)
-        .arg("c/inproc.c")
-        .args(&ldflags);
-    let out = cmd
-        .output()
-        .map_err(|e| format!("running the C compiler: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "compiling c/inproc.c failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
+    let compiler = cc::Build::new().get_compiler().to_command();
+    inproc_build::compile(
+        compiler,
+        Path::new("c/inproc.c"),
+        &program,
+        &includes,
+        &ldflags,
+    )?;
     Ok(program)
 }

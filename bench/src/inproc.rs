@@ -93,45 +93,16 @@ pub fn build_for_python2(python2: &Path, dir: &Path) -> Result<PathBuf> {
                 python2.display()
             )
         })?;
-    let flags = |args: &[&str]| -> Result<Vec<String>> {
-        let out = Command::new(&config)
-            .args(args)
-            .output()
-            .with_context(|| format!("running {}", config.display()))?;
-        if !out.status.success() {
-            bail!(
-                "{} {} failed: {}",
-                config.display(),
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(String::from)
-            .collect())
-    };
+    let flags =
+        |args: &[&str]| crate::inproc_build::config_flags(&config, args).map_err(|e| anyhow!(e));
     let includes = flags(&["--includes"])?;
     let ldflags = flags(&["--ldflags"])?;
     let source = dir.join("inproc.c");
     std::fs::write(&source, include_str!("../c/inproc.c"))?;
     let program = dir.join("vh-bench-inproc-python2");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = Command::new(&cc)
-        .args(["-std=c11", "-O2", "-D_GNU_SOURCE"])
-        .args(&includes)
-        .arg("-o")
-        .arg(&program)
-        .arg(&source)
-        .args(&ldflags)
-        .output()
-        .with_context(|| format!("running the C compiler {cc}"))?;
-    if !out.status.success() {
-        bail!(
-            "compiling c/inproc.c against Python 2.7 failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+    crate::inproc_build::compile(Command::new(cc), &source, &program, &includes, &ldflags)
+        .map_err(|e| anyhow!("against Python 2.7: {e}"))?;
     Ok(program)
 }
 

@@ -11,7 +11,8 @@
 //!
 //! Parts:
 //! * [`baseline`]: ping-pong baselines (and their child processes);
-//! * [`inproc`]: the in-process CPython baseline;
+//! * [`inproc`], [`inproc_build`]: the in-process CPython baseline, built
+//!   against Python 3 (generation B) and Python 2.7 (generation A);
 //! * [`lab`], [`driver`], [`runner`]: the runner, the hub and the shim;
 //! * [`scenarios`]: the measurements through vh-runner;
 //! * [`py2`]: a Python 2.7 worker's figures ([`py2_setup`]: finding the
@@ -33,6 +34,7 @@ mod cli;
 mod driver;
 mod hubshaped;
 mod inproc;
+mod inproc_build;
 mod lab;
 mod paced;
 mod paced_parts;
