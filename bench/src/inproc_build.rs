@@ -1,5 +1,5 @@
 //! Building `c/inproc.c` against an embedded CPython, shared by
-//! `build.rs` (Python 3, when the bench is built) and [`crate::inproc`]
+//! `build.rs` (Python 3, when the bench is built) and the `inproc` module
 //! (Python 2.7, when the bench runs and knows its interpreter): the flags
 //! come from that Python's own `python-config` script.
 
