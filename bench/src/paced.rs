@@ -8,15 +8,19 @@
 //!   end that calls a chat hook function for each message
 //!   (`baseline::python_floor_pair`): the floor of any design that runs
 //!   scripts in a Python process of their own;
-//! * the in-process CPython plugin (`c/inproc.c --paced`,
-//!   [`crate::paced_parts`]): chat hook and chat hook + `vh.usermc`;
+//! * the in-process CPython plugin of each generation (`c/inproc.c
+//!   --paced`, [`crate::paced_parts`]; B's built against Python 3, A's
+//!   against the Python 2.7 of the Python 2 workers): chat hook and chat
+//!   hook + `vh.usermc`; each worker's added latency is read against its
+//!   own generation's ([`Paced::baseline`]);
 //! * vh-runner with a Python 3 worker and with a Python 2.7 worker
 //!   (`python = python2.7`), the same two scripts, on direct links.
 //!
 //! The series take turns event by event (the raw ping-pong, the Python
 //! floor loops and each vh-runner series, in an order that shifts by one
-//! each turn), and the in-process child runs its own
-//! events at the same time, half an interval off the bench's: a paced
+//! each turn), and the in-process children run their own events at the
+//! same time, between the bench's (half an interval off them with one
+//! child, a third with two): a paced
 //! hook's cost is mostly its cold cache lines, whose price changes several
 //! times over from one second of a shared machine to the next
 //! (docs/performance.md "Hooks at human rates"), so series measured one
