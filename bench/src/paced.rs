@@ -262,11 +262,12 @@ pub fn run(
     if let Some(p2) = lab.python2.as_deref() {
         programs.push(crate::inproc::build_for_python2(p2, &dir));
     }
-    let mut inproc: Vec<Result<Samples, String>> = programs
-        .iter()
-        .map(|p| match p {
-            Ok(_) => Ok((Vec::new(), Vec::new())),
-            Err(e) => Err(format!("{e:#}")),
+    // Each baseline's program and samples, or why it is missing.
+    let mut inproc: Vec<Result<(std::path::PathBuf, Samples), String>> = programs
+        .into_iter()
+        .map(|p| {
+            p.map(|p| (p, (Vec::new(), Vec::new())))
+                .map_err(|e| format!("{e:#}"))
         })
         .collect();
     let mut lat: Vec<Vec<u64>> = vec![Vec::new(); ids.len()];
@@ -281,19 +282,18 @@ pub fn run(
     }
     for _ in 0..rounds {
         let mut children: Vec<Option<Inproc>> = Vec::new();
-        for (p, state) in programs.iter().zip(inproc.iter_mut()) {
-            children.push(match (p, &state) {
-                (Ok(p), Ok(_)) => {
-                    match Inproc::start(p, &chat_py, &usermc_py, per_round, inproc_every) {
-                        Ok(c) => Some(c),
-                        Err(e) => {
-                            *state = Err(format!("{e:#}"));
-                            None
-                        }
-                    }
+        for state in &mut inproc {
+            let Ok((p, _)) = state else {
+                children.push(None);
+                continue;
+            };
+            match Inproc::start(p, &chat_py, &usermc_py, per_round, inproc_every) {
+                Ok(c) => children.push(Some(c)),
+                Err(e) => {
+                    *state = Err(format!("{e:#}"));
+                    children.push(None);
                 }
-                _ => None,
-            });
+            }
         }
         let t0 = mono_ns() + interval;
         // The children's events fall between the bench's, evenly apart.
@@ -338,7 +338,7 @@ pub fn run(
         for (c, state) in children.into_iter().zip(inproc.iter_mut()) {
             let Some(c) = c else { continue };
             match (c.finish(), &mut *state) {
-                (Ok((c2, u2)), Ok((c, u))) => {
+                (Ok((c2, u2)), Ok((_, (c, u)))) => {
                     c.extend(c2);
                     u.extend(u2);
                 }
@@ -386,7 +386,7 @@ pub fn run(
             .collect(),
         inproc: inproc
             .into_iter()
-            .map(|r| r.map(|(mut c, mut u)| (Pct::of(&mut c), Pct::of(&mut u))))
+            .map(|r| r.map(|(_, (mut c, mut u))| (Pct::of(&mut c), Pct::of(&mut u))))
             .collect(),
         runner,
         py2_missing,

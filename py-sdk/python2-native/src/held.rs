@@ -67,10 +67,7 @@ pub fn take_into(out: &mut Vec<u8>) {
         return;
     }
     out.extend_from_slice(&b.bytes);
-    b.bytes.clear();
-    b.bytes.shrink_to(KEEP);
-    b.count = 0;
-    b.since = None;
+    reset(&mut b);
 }
 
 /// How many frames are held.
@@ -80,8 +77,15 @@ pub fn count() -> usize {
 
 /// Drops whatever is held (a new channel starts with nothing).
 pub fn clear() {
-    let mut out = Vec::new();
-    take_into(&mut out);
+    reset(&mut held());
+}
+
+/// Nothing held, and at most [`KEEP`] bytes of capacity kept.
+fn reset(b: &mut Buf) {
+    b.bytes.clear();
+    b.bytes.shrink_to(KEEP);
+    b.count = 0;
+    b.since = None;
 }
 
 #[cfg(test)]
