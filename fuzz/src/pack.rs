@@ -424,10 +424,10 @@ fn build_case(u: &mut Unstructured<'_>) -> Result<()> {
     let mut args = Vec::with_capacity(n);
     for _ in 0..n {
         args.push(match u.int_in_range(0..=4u8)? {
-            0 => Arg::Long(u.arbitrary()?),
-            1 => Arg::Str(None),
-            2 => Arg::Str(Some(u.arbitrary::<&[u8]>()?)),
-            3 => Arg::Double(u.arbitrary()?),
+            0 => Arg::L(u.arbitrary()?),
+            1 => Arg::NullS,
+            2 => Arg::S(u.arbitrary::<&[u8]>()?),
+            3 => Arg::D(u.arbitrary()?),
             _ => Arg::Json(u.arbitrary::<&[u8]>()?),
         });
     }
@@ -444,10 +444,10 @@ fn build_case(u: &mut Unstructured<'_>) -> Result<()> {
     let cut = |s: &[u8]| s.split(|&b| b == 0).next().unwrap_or_default().to_vec();
     for (a, w) in args.iter().zip(&wire) {
         let want = match a {
-            Arg::Long(l) => Kind::L(*l),
-            Arg::Str(None) => Kind::NullS(true),
-            Arg::Str(Some(s)) => Kind::S(cut(s)),
-            Arg::Double(d) => Kind::D(*d),
+            Arg::L(l) => Kind::L(*l),
+            Arg::NullS => Kind::NullS(true),
+            Arg::S(s) => Kind::S(cut(s)),
+            Arg::D(d) => Kind::D(*d),
             Arg::Json(s) => Kind::Json(cut(s)),
         };
         match (&w.kind, &want) {

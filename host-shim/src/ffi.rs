@@ -10,7 +10,6 @@ use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::OnceLock;
-use std::sync::atomic::Ordering;
 
 use vh_proto::hooks::HOOKS;
 
@@ -109,8 +108,7 @@ pub extern "C" fn w_Unload(id: c_int) -> c_int {
 pub extern "C" fn w_HasHook(id: c_int, hook: c_int) -> c_int {
     guard(0, || {
         // The hot path (every script, before every hook): two atomic loads.
-        if (hooktable::PENDING.load(Ordering::Acquire) | hooktable::OWING.load(Ordering::Acquire))
-            != 0
+        if hooktable::due()
             && let Some(s) = hub::current()
         {
             s.pump();

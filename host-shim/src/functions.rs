@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn params_convert_by_format_and_refuse_python_objects() {
         let list = [c"x".as_ptr(), ptr::null()];
-        let t = targs::build(&[Arg::Long(7), Arg::Str(Some(b"n\xe9")), Arg::Double(0.5)]);
+        let t = targs::build(&[Arg::L(7), Arg::S(b"n\xe9"), Arg::D(0.5)]);
         // SAFETY: fresh struct; elements read as their characters.
         unsafe {
             let (format, elems) = targs::view(t).unwrap();

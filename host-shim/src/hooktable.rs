@@ -16,8 +16,10 @@ const PRESENT: u64 = 1 << 63;
 static TABLE: [AtomicU64; FAST_IDS] = [const { AtomicU64::new(0) }; FAST_IDS];
 
 /// Events the IPC thread has queued for the hub thread and the hub thread
-/// has not taken yet (each holds a [`Counted`] of it, `ipc::Queued`):
-/// `w_HasHook` runs the queue only when this is not 0.
+/// has not taken yet (each holds a [`Counted`] of it, `ipc::Queued`), and
+/// one more while messages are left over from a direct link read
+/// (`hub::waits`): hub entries run the queue only when this (or
+/// [`OWING`]) is not 0.
 pub static PENDING: AtomicUsize = AtomicUsize::new(0);
 
 /// Direct links that owe answers to calls the hub stopped waiting for
@@ -25,6 +27,13 @@ pub static PENDING: AtomicUsize = AtomicUsize::new(0);
 /// `w_HasHook` also runs the queue while this is not 0, so that such a
 /// script's late `vh.*` calls are served.
 pub static OWING: AtomicUsize = AtomicUsize::new(0);
+
+/// True while the hub thread has work at its next entry: events queued or
+/// left over ([`PENDING`]), or links owing answers ([`OWING`]). Two atomic
+/// loads.
+pub fn due() -> bool {
+    PENDING.load(Ordering::Acquire) | OWING.load(Ordering::Acquire) != 0
+}
 
 /// One unit of a counter ([`PENDING`], [`OWING`]): the counter counts it
 /// from [`Counted::new`] until it is dropped, so no count is ever

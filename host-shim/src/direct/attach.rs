@@ -122,6 +122,7 @@ fn adopt(id: i32, fd: OwnedFd, compact: bool, links: &Links) {
         broken: AtomicBool::new(false),
         compact,
         inbox: Mutex::new(vh_proto::direct::frame::Inbox::default()),
+        out: Mutex::default(),
         owed: Mutex::default(),
     }));
 }

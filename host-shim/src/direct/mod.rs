@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use vh_proto::direct::compact;
 use vh_proto::direct::frame::{self, Inbox};
+use vh_proto::direct::hook_frame::{Arg, Head};
 use vh_proto::v1::{FromWorker, ToWorker, from_worker};
 
 use crate::shim_log;
@@ -50,6 +51,8 @@ pub struct DirectLink {
     compact: bool,
     /// Bytes read but not yet a whole frame.
     inbox: Mutex<Inbox>,
+    /// The hook call frame being written (`send_hook`), kept for the next.
+    out: Mutex<Vec<u8>>,
     /// Calls the hub thread stopped waiting for (deadline passed) whose
     /// answers have not come yet.
     owed: Mutex<Owed>,
@@ -96,8 +99,12 @@ impl DirectLink {
         owed.recount();
     }
 
-    /// Notes the answer to call `call_id`.
+    /// Notes the answer to call `call_id` (nothing to do, and no lock
+    /// taken, while no link owes anything: the usual answer).
     pub fn paid(&self, call_id: u64) {
+        if crate::hooktable::OWING.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let mut owed = self.owed.lock().unwrap_or_else(|e| e.into_inner());
         owed.calls.retain(|&c| c != call_id);
         owed.recount();
@@ -165,7 +172,7 @@ pub enum SendError {
 
 impl DirectLink {
     /// Writes `msg` as one frame from the hub thread
-    /// (`vh_proto::direct::frame::send_frame_nonblocking`: never SIGPIPE, never
+    /// (`vh_proto::direct::frame::send_nonblocking`: never SIGPIPE, never
     /// a wait if the socket buffer is full when the frame would begin, at
     /// most `WRITE_STALL` (100 ms) to finish a frame it began).
     ///
@@ -175,18 +182,57 @@ impl DirectLink {
         if self.broken.load(Ordering::Acquire) {
             return Err(SendError::NotSent("the link is closed".into()));
         }
-        let sent = match self
+        let buf = match self
             .compact
             .then(|| compact::to_worker_frame(msg))
             .flatten()
         {
             Some(buf) => {
                 count_compact(false);
-                frame::send_nonblocking(self.fd.as_raw_fd(), &buf, WRITE_STALL)
+                buf
             }
-            None => frame::send_frame_nonblocking(self.fd.as_raw_fd(), msg, WRITE_STALL),
+            None => {
+                let mut buf = Vec::new();
+                frame::encode(&mut buf, msg).map_err(|e| SendError::NotSent(e.to_string()))?;
+                buf
+            }
         };
-        match sent {
+        self.write(&buf)
+    }
+
+    /// Writes hook call `head` with arguments `args` as one frame, as
+    /// [`Self::send`] writes the `HookCall` they make, but straight from
+    /// the plugin's struct into a buffer the link keeps (docs/performance.md
+    /// "One straight hook path"): a compact frame on a Python 2 worker's
+    /// link when every argument has a marshal form
+    /// (`compact::write_hook`), else protobuf (`frame::write_hook`).
+    ///
+    /// # Errors
+    /// As [`Self::send`].
+    pub fn send_hook<'a>(
+        &self,
+        head: Head,
+        args: impl ExactSizeIterator<Item = Arg<'a>> + Clone,
+    ) -> Result<(), SendError> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(SendError::NotSent("the link is closed".into()));
+        }
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        out.clear();
+        if self.compact && compact::write_hook(&mut out, head.call_id, head.hook, args.clone()) {
+            count_compact(false);
+        } else {
+            frame::write_hook(&mut out, head, args)
+                .map_err(|e| SendError::NotSent(e.to_string()))?;
+        }
+        self.write(&out)
+    }
+
+    /// Writes whole frames `buf` (`frame::send_nonblocking`: never
+    /// SIGPIPE, never a wait if the socket buffer is full when the first
+    /// byte would go, at most `WRITE_STALL` to finish what began).
+    fn write(&self, buf: &[u8]) -> Result<(), SendError> {
+        match frame::send_nonblocking(self.fd.as_raw_fd(), buf, WRITE_STALL) {
             Ok(()) => Ok(()),
             Err(e) if e.written == 0 => Err(SendError::NotSent(e.why)),
             Err(e) => {

@@ -5,8 +5,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use vh_proto::direct::hook_frame::Head;
 use vh_proto::hooks::{self, ResultMode};
-use vh_proto::v1::{HookCall, HookStuck, Value, from_worker, shim_message, to_worker};
+use vh_proto::v1::{HookStuck, Value, from_worker, shim_message};
 
 use super::Shim;
 use super::script::Script;
@@ -59,22 +60,20 @@ impl Shim {
             );
             return std::ptr::null_mut();
         }
-        // SAFETY: strings of a hook struct are valid C strings or NULL.
-        let Ok(args) = (unsafe { targs::to_wire(format, elems) }) else {
+        // SAFETY: strings of a hook struct are valid C strings or NULL,
+        // and outlive this call.
+        let Some(args) = (unsafe { targs::args(format, elems) }) else {
             return std::ptr::null_mut();
         };
         let call = self.next_call.fetch_add(1, Ordering::Relaxed);
         let sent_at = Instant::now();
-        let route = self.send_to_worker(
-            id,
-            to_worker::Kind::Hook(HookCall {
-                script_id: id,
-                call_id: call,
-                hook: hook as u32,
-                args,
-                hub_cpu: self.hub_cpu_for_worker(),
-            }),
-        );
+        let head = Head {
+            script_id: id,
+            call_id: call,
+            hook: hook as u32,
+            hub_cpu: self.hub_cpu_for_worker(),
+        };
+        let route = self.send_hook(head, args);
         let Some(route) = route else {
             return std::ptr::null_mut();
         };

@@ -1,117 +1,31 @@
-//! The hub thread's traffic with a worker: sending it a message and
-//! waiting for the answer. [`Shim::send_to_worker`] picks each message's
-//! route: the worker's direct link when it has a usable one, else (or if
-//! the link fails) the runner (docs/protocol.md "Direct links"); a
-//! worker's `vh.*` call is answered the way it came
-//! ([`Shim::send_result`]); a script with an open circuit gets health
-//! pings ([`Shim::ping`]).
-//!
-//! [`Shim::wait`] waits for one answer and meanwhile serves everything else
-//! that comes, from the runner and from direct links (docs/abi.md §9.2),
-//! keeping the books in `waits`; the sleep on a direct link, the nesting
-//! guard, and the reads of direct links. Then what it does with each
-//! message it reads: a worker's message ([`Shim::worker_message`], one
-//! path whether it came on the direct link or through the runner: the same
-//! `FromWorker` envelope either way): run a `vh.*` call (or a dynamic
-//! function) and answer it the way it came, end the current wait, keep a
-//! reply for an outer one, or act on an unsolicited message (a script back
-//! after a restart, a health ping's answer, a late hook result); and the
-//! runner's own ([`Shim::handle`]): a worker that went down, a lost stream.
+//! The hub thread's wait for a worker's answer (how the message went out
+//! is `send`). [`Shim::wait`] waits for one answer and meanwhile serves
+//! everything else that comes, from the runner and from direct links
+//! (docs/abi.md §9.2), keeping the books in `waits`; the sleep on a direct
+//! link, the nesting guard, and the reads of direct links. Then what it
+//! does with each message it reads: a worker's message
+//! ([`Shim::worker_message`], one path whether it came on the direct link
+//! or through the runner: the same `FromWorker` envelope either way): run
+//! a `vh.*` call (or a dynamic function) and answer it the way it came,
+//! end the current wait, keep a reply for an outer one, or act on an
+//! unsolicited message (a script back after a restart, a health ping's
+//! answer, a late hook result); and the runner's own ([`Shim::handle`]): a
+//! worker that went down, a lost stream.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use vh_proto::direct::wake::Woke;
-use vh_proto::v1::{CallResult, Ping, ScriptDown, ToWorker, from_worker, shim_message, to_worker};
+use vh_proto::v1::{ScriptDown, from_worker};
 
 use super::Shim;
 use super::script::Script;
 use super::waits::{Awaited, MAX_NESTED_WAITS, Nesting, Outcome, Reply, Routed};
-use crate::direct::{DirectLink, SendError};
+use crate::direct::DirectLink;
+use crate::hooktable;
 use crate::ipc::Event;
 use crate::shim_log;
-
-/// Least time between two health pings to a script with an open circuit.
-const PING_EVERY: Duration = Duration::from_secs(1);
-
-/// Which way a message for a worker went, or a worker's message came.
-#[derive(Clone)]
-pub(super) enum Route {
-    /// On the worker's direct link (docs/protocol.md "Direct links").
-    Direct(Arc<DirectLink>),
-    /// Through the runner.
-    Relay,
-}
-
-impl Route {
-    /// The direct link, if it went that way.
-    pub(super) fn link(&self) -> Option<&Arc<DirectLink>> {
-        match self {
-            Route::Direct(l) => Some(l),
-            Route::Relay => None,
-        }
-    }
-}
-
-impl Shim {
-    /// Sends `kind` to script `id`'s worker: on its direct link if it has a
-    /// usable one, else (or if the link fails) through the runner. `None`
-    /// if it could not be sent at all.
-    pub(super) fn send_to_worker(&self, id: i32, kind: to_worker::Kind) -> Option<Route> {
-        let msg = ToWorker { kind: Some(kind) };
-        if let Some(link) = self.links.get(id) {
-            match link.send(&msg) {
-                Ok(()) => return Some(Route::Direct(link)),
-                Err(SendError::NotSent(why)) => {
-                    shim_log!(
-                        2,
-                        "script #{id}: direct link: {why}; sending through the runner"
-                    );
-                }
-                Err(SendError::Broken(why)) => {
-                    self.links.remove(&link);
-                    shim_log!(
-                        0,
-                        "script #{id}: direct link broken ({why}); its hooks go through the runner"
-                    );
-                }
-            }
-        }
-        // The same envelope through the runner, which passes it on as is.
-        self.ipc
-            .send(shim_message::Kind::ToWorker(msg))
-            .ok()
-            .map(|()| Route::Relay)
-    }
-
-    /// Answers a worker's `vh.*` call the way it came: a call on the direct
-    /// link is its main thread's, which reads that link; one through the
-    /// runner may be another thread's, which only the runner link reaches.
-    pub(super) fn send_result(&self, result: CallResult, via: Option<&Arc<DirectLink>>) {
-        if via.is_some() {
-            let id = result.script_id;
-            self.send_to_worker(id, to_worker::Kind::CallResult(result));
-        } else {
-            let _ = self.ipc.relay(to_worker::Kind::CallResult(result));
-        }
-    }
-
-    /// Sends a health ping to a script whose circuit is open, at most once
-    /// per [`PING_EVERY`]; its `Pong` closes the circuit.
-    pub(super) fn ping(&self, id: i32, script: &Script) {
-        let now = self.epoch.elapsed().as_millis() as u64 + 1;
-        let last = script.last_ping_ms.load(Ordering::Relaxed);
-        if last != 0 && now.saturating_sub(last) < PING_EVERY.as_millis() as u64 {
-            return;
-        }
-        script.last_ping_ms.store(now, Ordering::Relaxed);
-        let _ = self.ipc.relay(to_worker::Kind::Ping(Ping {
-            script_id: id,
-            seq: now,
-        }));
-    }
-}
 
 /// What reading a direct link gave.
 pub(super) enum LinkRead {
@@ -146,7 +60,11 @@ impl Shim {
             if let Some(reply) = stashed {
                 break Outcome::Reply(reply);
             }
-            if let Some(o) = self.run_leftovers(Some(what)) {
+            // Leftovers and queued events count in `PENDING`: while there
+            // are none (the usual hook), two atomic loads instead of a
+            // lock and a queue read on every round.
+            let due = hooktable::due();
+            if due && let Some(o) = self.run_leftovers(Some(what)) {
                 break o;
             }
             if self.ipc.disconnects() != disconnects {
@@ -163,7 +81,7 @@ impl Shim {
                     Err(_) => break Outcome::TimedOut,
                 }
             };
-            if let Ok(ev) = self.ipc.events().try_recv() {
+            if due && let Ok(ev) = self.ipc.events().try_recv() {
                 if let Some(o) = self.handle(ev.take(), Some(what)) {
                     break o;
                 }
@@ -261,8 +179,10 @@ impl Shim {
                 link.paid(call);
             }
             if let Some(o) = self.worker_message(msg, current, Some(link)) {
-                self.waits()
-                    .keep_leftovers(msgs.map(|m| (m, Arc::clone(link))));
+                if msgs.len() > 0 {
+                    self.waits()
+                        .keep_leftovers(msgs.map(|m| (m, Arc::clone(link))));
+                }
                 return LinkRead::Answer(o);
             }
         }

@@ -19,6 +19,8 @@ use std::collections::{HashMap, VecDeque};
 
 use vh_proto::v1::{ScriptDown, from_worker};
 
+use crate::hooktable::{self, Counted};
+
 /// Most hook and function waits the hub thread stacks up (hooks fired by
 /// `vh.*` calls inside hooks, docs/abi.md §9.2). A worker refuses to nest deeper
 /// than 32 hooks itself (`vh._runtime.MAX_DEPTH`); this bound is above it,
@@ -127,6 +129,10 @@ pub(super) struct Waits<L, S> {
     /// Messages read from a direct link after the one that ended a wait,
     /// handled before anything else next time.
     leftovers: VecDeque<(from_worker::Kind, L)>,
+    /// One unit of `hooktable::PENDING` while there are leftovers, so that
+    /// the next hub entry runs them (`Shim::pump` returns at once while
+    /// nothing is pending).
+    leftovers_pending: Option<Counted>,
     /// Scripts the hub unloaded while one of their hooks (or function
     /// calls) was on the stack: their workers stop when the outermost of
     /// those returns (docs/abi.md §9.2, §12).
@@ -142,6 +148,7 @@ impl<L, S> Default for Waits<L, S> {
             stack: Vec::new(),
             stash: Vec::new(),
             leftovers: VecDeque::new(),
+            leftovers_pending: None,
             deferred_unloads: HashMap::new(),
             nesting_logged: false,
         }
@@ -179,11 +186,23 @@ impl<L, S> Waits<L, S> {
         msgs: impl IntoIterator<Item = (from_worker::Kind, L)>,
     ) {
         self.leftovers.extend(msgs);
+        self.recount_leftovers();
     }
 
     /// The oldest kept leftover, with the link it came on.
     pub(super) fn next_leftover(&mut self) -> Option<(from_worker::Kind, L)> {
-        self.leftovers.pop_front()
+        let next = self.leftovers.pop_front();
+        self.recount_leftovers();
+        next
+    }
+
+    /// Counts the leftovers in `PENDING` exactly while there are any.
+    fn recount_leftovers(&mut self) {
+        if self.leftovers.is_empty() {
+            self.leftovers_pending = None;
+        } else if self.leftovers_pending.is_none() {
+            self.leftovers_pending = Some(Counted::new(&hooktable::PENDING));
+        }
     }
 
     /// The wait `what` ended: it leaves the stack. Returns the script whose

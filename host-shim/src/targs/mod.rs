@@ -27,7 +27,7 @@ pub use print::packprint;
 use std::ffi::{CStr, c_char, c_long, c_void};
 use std::ptr;
 
-use vh_proto::v1::{Value, value::Kind};
+use vh_proto::v1::Value;
 
 /// One 16-byte element (docs/abi.md §2.1): the format character, then the value.
 #[repr(C)]
@@ -65,41 +65,10 @@ const HEADER: usize = size_of::<Targs>();
 const ELEM: usize = size_of::<Element>();
 const _: () = assert!(HEADER == 8 && ELEM == 16, "docs/abi.md §2.1 layout (LP64)");
 
-/// A value to put into a struct the shim builds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Arg<'a> {
-    /// `l`.
-    Long(i64),
-    /// `s`; `None` is a NULL pointer.
-    Str(Option<&'a [u8]>),
-    /// `d`.
-    Double(f64),
-    /// `D`: a JSON document.
-    Json(&'a [u8]),
-}
-
-impl<'a> Arg<'a> {
-    /// The wire value as an argument (strings borrowed from it).
-    pub fn from_wire(v: &'a Value) -> Arg<'a> {
-        match &v.kind {
-            Some(Kind::L(l)) => Arg::Long(*l),
-            Some(Kind::S(s)) => Arg::Str(Some(s)),
-            Some(Kind::D(d)) => Arg::Double(*d),
-            Some(Kind::Json(j)) => Arg::Json(j),
-            Some(Kind::NullS(_)) | None => Arg::Str(None),
-        }
-    }
-
-    /// The format character of this argument.
-    pub fn format_char(&self) -> u8 {
-        match self {
-            Arg::Long(_) => b'l',
-            Arg::Str(_) => b's',
-            Arg::Double(_) => b'd',
-            Arg::Json(_) => b'D',
-        }
-    }
-}
+/// A value to put into a struct the shim builds, or read from one the
+/// plugin handed over: the one borrowed form of a wire value
+/// (`vh_proto::direct::hook_frame::Arg`; `NullS` is a NULL `s`).
+pub use vh_proto::direct::hook_frame::Arg;
 
 /// A worker's values as arguments, with their format letters, gathered
 /// on the stack: the hub thread makes a struct of them for every hook's
@@ -121,7 +90,7 @@ impl<'a> Gathered<'a> {
             return None;
         }
         let mut g = Gathered {
-            args: [Arg::Long(0); Self::MOST],
+            args: [Arg::L(0); Self::MOST],
             format: [0; Self::MOST],
             n: values.len(),
         };
@@ -156,7 +125,7 @@ pub fn build(args: &[Arg<'_>]) -> *mut Targs {
     let strings: usize = args
         .iter()
         .map(|a| match a {
-            Arg::Str(Some(s)) | Arg::Json(s) => c_bytes(s).len() + 1,
+            Arg::S(s) | Arg::Json(s) => c_bytes(s).len() + 1,
             _ => 0,
         })
         .sum();
@@ -197,10 +166,10 @@ pub fn build(args: &[Arg<'_>]) -> *mut Targs {
 /// `malloc` each).
 fn element(a: &Arg<'_>, place: impl FnOnce(&[u8]) -> *mut c_char) -> Element {
     let value = match a {
-        Arg::Long(l) => ElemValue { l: *l as c_long },
-        Arg::Double(d) => ElemValue { d: *d },
-        Arg::Str(None) => ElemValue { s: ptr::null_mut() },
-        Arg::Str(Some(s)) | Arg::Json(s) => ElemValue {
+        Arg::L(l) => ElemValue { l: *l as c_long },
+        Arg::D(d) => ElemValue { d: *d },
+        Arg::NullS => ElemValue { s: ptr::null_mut() },
+        Arg::S(s) | Arg::Json(s) => ElemValue {
             s: place(c_bytes(s)),
         },
     };
@@ -257,7 +226,7 @@ pub fn build_owned(args: &[Arg<'_>]) -> *mut Targs {
         if failed {
             if fmt.is_null() {
                 for (i, a) in args.iter().enumerate() {
-                    if matches!(a, Arg::Str(Some(_)) | Arg::Json(_)) {
+                    if matches!(a, Arg::S(_) | Arg::Json(_)) {
                         libc::free((*elems.add(i)).value.s.cast());
                     }
                 }
@@ -315,25 +284,55 @@ pub unsafe fn to_wire(format: &[u8], elems: &[Element]) -> Result<Vec<Value>, ch
 /// `c` is not `l`, `s`, `d`, `D` or `p`.
 ///
 /// # Safety
-/// `e` holds the union member `c` names; a string is NULL or a valid C
-/// string.
+/// As [`arg`].
 pub unsafe fn element_to_wire(c: u8, e: &Element) -> Result<Value, char> {
+    // SAFETY: per this function's contract.
+    Ok(unsafe { arg(c, e) }.ok_or(c as char)?.to_value())
+}
+
+/// One element of format character `c` as the wire value it stands for,
+/// borrowed (`vh_proto::direct::hook_frame::Arg`); `None` if `c` is not
+/// `l`, `s`, `d`, `D` or `p`. The one place these rules live: an opaque
+/// pointer (`p`) reaches a script as its address, as generation B's
+/// wrapper passes it (docs/abi.md §4.3); a NULL `s` or `D` is `null_s`.
+///
+/// # Safety
+/// `e` holds the union member `c` names; a string is NULL or a valid C
+/// string that outlives the result.
+pub unsafe fn arg<'a>(c: u8, e: &'a Element) -> Option<Arg<'a>> {
     // SAFETY: the union member read matches the format character.
-    let kind = unsafe {
-        match c {
-            b'l' => Kind::L(e.value.l),
-            b'd' => Kind::D(e.value.d),
-            b's' if e.value.s.is_null() => Kind::NullS(true),
-            b's' => Kind::S(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
-            b'D' if e.value.s.is_null() => Kind::NullS(true),
-            b'D' => Kind::Json(CStr::from_ptr(e.value.s).to_bytes().to_vec()),
-            // An opaque pointer reaches a script as its address, as
-            // generation B's wrapper passes it (docs/abi.md §4.3).
-            b'p' => Kind::L(e.value.p as c_long),
-            other => return Err(other as char),
-        }
-    };
-    Ok(Value { kind: Some(kind) })
+    unsafe {
+        Some(match c {
+            b'l' => Arg::L(e.value.l),
+            b'd' => Arg::D(e.value.d),
+            b's' | b'D' if e.value.s.is_null() => Arg::NullS,
+            b's' => Arg::S(CStr::from_ptr(e.value.s).to_bytes()),
+            b'D' => Arg::Json(CStr::from_ptr(e.value.s).to_bytes()),
+            b'p' => Arg::L(e.value.p as c_long),
+            _ => return None,
+        })
+    }
+}
+
+/// The elements of a struct as borrowed wire values, in order, if every
+/// format character is one [`arg`] reads; `None` (nothing read) otherwise.
+/// Cheap to clone (a writer walks it twice: lengths, then bytes).
+///
+/// # Safety
+/// As [`view`]; string elements are NULL or valid C strings that outlive
+/// the iterator.
+pub unsafe fn args<'a>(
+    format: &'a [u8],
+    elems: &'a [Element],
+) -> Option<impl ExactSizeIterator<Item = Arg<'a>> + Clone> {
+    if !format.iter().all(|c| b"lsdDp".contains(c)) {
+        return None;
+    }
+    Some(format.iter().zip(elems).map(|(&c, e)| {
+        // SAFETY: per this function's contract; every `c` was checked
+        // above, so `arg` gives a value (`null_s` would only mask a bug).
+        unsafe { arg(c, e) }.unwrap_or(Arg::NullS)
+    }))
 }
 
 /// `w_free_args` (docs/abi.md §2.6): frees every `s`/`D` string, `L` array and the
@@ -384,16 +383,12 @@ pub unsafe fn free_args(a: *mut Targs) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vh_proto::v1::value::Kind;
 
     #[test]
     fn build_is_one_block_with_copies() {
         let nick = b"\xcf\xee\xeb\xfc\xe7".to_vec();
-        let t = build(&[
-            Arg::Str(Some(&nick)),
-            Arg::Long(-2),
-            Arg::Str(None),
-            Arg::Double(1.5),
-        ]);
+        let t = build(&[Arg::S(&nick), Arg::L(-2), Arg::NullS, Arg::D(1.5)]);
         // SAFETY: fresh struct from build.
         unsafe {
             let (format, elems) = view(t).unwrap();
@@ -409,7 +404,7 @@ mod tests {
 
     #[test]
     fn build_owned_allocates_each_string_on_its_own() {
-        let t = build_owned(&[Arg::Str(Some(b"abc")), Arg::Long(3), Arg::Str(None)]);
+        let t = build_owned(&[Arg::S(b"abc"), Arg::L(3), Arg::NullS]);
         // SAFETY: fresh struct from build_owned; its strings are malloc'ed.
         unsafe {
             let (format, elems) = view(t).unwrap();
@@ -423,7 +418,7 @@ mod tests {
             libc::free(s.cast());
             libc::free((*t).format as *mut c_void);
             libc::free(t.cast());
-            let t = build_owned(&[Arg::Json(b"[1]"), Arg::Double(0.5)]);
+            let t = build_owned(&[Arg::Json(b"[1]"), Arg::D(0.5)]);
             free_args(t);
         }
     }

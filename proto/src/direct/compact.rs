@@ -28,6 +28,7 @@
 use std::io;
 
 use super::frame::{self, MAX_FRAME_LEN};
+use super::hook_frame::Arg;
 use crate::v1::{FromWorker, HookResult, HubCall, ToWorker};
 use crate::v1::{Value, from_worker, to_worker, value};
 
@@ -46,37 +47,60 @@ pub fn to_worker_frame(msg: &ToWorker) -> Option<Vec<u8>> {
     let Some(to_worker::Kind::Hook(h)) = &msg.kind else {
         return None;
     };
+    let args: Option<Vec<Arg<'_>>> = h.args.iter().map(Arg::of).collect();
     let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(&[0; 4]);
-    out.push(b'(');
-    out.extend_from_slice(&4i32.to_le_bytes());
-    put_int(&mut out, HOOK);
-    put_int(&mut out, i64::try_from(h.call_id).ok()?);
-    put_int(&mut out, i64::from(h.hook));
-    out.push(b'[');
-    out.extend_from_slice(&i32::try_from(h.args.len()).ok()?.to_le_bytes());
-    for a in &h.args {
-        match &a.kind {
-            Some(value::Kind::S(s)) => {
-                out.push(b's');
-                out.extend_from_slice(&i32::try_from(s.len()).ok()?.to_le_bytes());
-                out.extend_from_slice(s);
+    write_hook(&mut out, h.call_id, h.hook, args?.into_iter()).then_some(out)
+}
+
+/// Appends hook call `(1, call_id, hook, [args])` to `out` as a compact
+/// frame (length included) and returns true, if every argument has a
+/// marshal form and the frame is within the limit; else appends nothing
+/// and returns false (the caller writes the protobuf frame,
+/// `frame::write_hook`). `HookCall.script_id` is the link's and
+/// `hub_cpu` is 0 on a compact link (docs/protocol.md "Compact frames").
+pub fn write_hook<'a>(
+    out: &mut Vec<u8>,
+    call_id: u64,
+    hook: u32,
+    args: impl ExactSizeIterator<Item = Arg<'a>>,
+) -> bool {
+    let start = out.len();
+    let written = (|| {
+        out.extend_from_slice(&[0; 4]);
+        out.push(b'(');
+        out.extend_from_slice(&4i32.to_le_bytes());
+        put_int(out, HOOK);
+        put_int(out, i64::try_from(call_id).ok()?);
+        put_int(out, i64::from(hook));
+        out.push(b'[');
+        out.extend_from_slice(&i32::try_from(args.len()).ok()?.to_le_bytes());
+        for a in args {
+            match a {
+                Arg::S(s) => {
+                    out.push(b's');
+                    out.extend_from_slice(&i32::try_from(s.len()).ok()?.to_le_bytes());
+                    out.extend_from_slice(s);
+                }
+                Arg::L(l) => put_int(out, l),
+                Arg::D(d) => {
+                    out.push(b'g');
+                    out.extend_from_slice(&d.to_le_bytes());
+                }
+                Arg::NullS => out.push(b'N'),
+                Arg::Json(_) => return None,
             }
-            Some(value::Kind::L(l)) => put_int(&mut out, *l),
-            Some(value::Kind::D(d)) => {
-                out.push(b'g');
-                out.extend_from_slice(&d.to_le_bytes());
-            }
-            Some(value::Kind::NullS(_)) => out.push(b'N'),
-            Some(value::Kind::Json(_)) | None => return None,
         }
+        let len = u32::try_from(out.len() - start - 4).ok()?;
+        if len as usize > frame::MAX_MESSAGE_LEN {
+            return None; // protobuf then reports it as too big
+        }
+        out[start..start + 4].copy_from_slice(&(len | COMPACT).to_le_bytes());
+        Some(())
+    })();
+    if written.is_none() {
+        out.truncate(start);
     }
-    let len = u32::try_from(out.len() - 4).ok()?;
-    if len as usize > frame::MAX_MESSAGE_LEN {
-        return None; // protobuf then reports it as too big
-    }
-    out[..4].copy_from_slice(&(len | COMPACT).to_le_bytes());
-    Some(out)
+    written.is_some()
 }
 
 fn put_int(out: &mut Vec<u8>, n: i64) {

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 
+use super::hook_frame::{self, Arg, Head};
+
 /// Largest frame either side accepts, in bytes (16 MiB). A hub message is at
 /// most a few MiB; anything larger is a broken or hostile peer. The gRPC
 /// stream between the shim and the runner uses the same limit for one
@@ -68,6 +70,24 @@ pub fn encode<M: Message>(buf: &mut Vec<u8>, msg: &M) -> io::Result<()> {
     buf.extend_from_slice(&(len as u32).to_le_bytes());
     msg.encode(buf)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+/// Appends the frame of hook call `head` with `args` to `out`: the frame
+/// [`encode`] appends for the `ToWorker` they make, written straight from
+/// the borrowed arguments ([`super::hook_frame::encode`]).
+///
+/// # Errors
+/// As [`encode`]; nothing is appended then.
+pub fn write_hook<'a, I>(out: &mut Vec<u8>, head: Head, args: I) -> io::Result<()>
+where
+    I: Iterator<Item = Arg<'a>> + Clone,
+{
+    let len = hook_frame::encoded_len(head, args.clone());
+    check_len(len, io::ErrorKind::InvalidInput)?;
+    out.reserve(4 + len);
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    hook_frame::encode(out, head, args);
+    Ok(())
 }
 
 /// `msgs` as one buffer of frames, to be written with one system call.
@@ -122,7 +142,7 @@ pub fn decode_to_worker(buf: &[u8]) -> io::Result<Option<(crate::v1::ToWorker, u
         return Ok(None);
     };
     let mine = (len <= MAX_FRAME_LEN)
-        .then(|| buf.get(4..4 + len).and_then(super::hook_frame::decode))
+        .then(|| buf.get(4..4 + len).and_then(hook_frame::decode))
         .flatten();
     match mine {
         Some(msg) => Ok(Some((msg, 4 + len))),
@@ -237,24 +257,6 @@ pub fn send_nonblocking(fd: RawFd, buf: &[u8], stall: Duration) -> Result<(), Un
         }
     }
     Ok(())
-}
-
-/// Writes `msg` as one frame with [`send_nonblocking`].
-///
-/// # Errors
-/// [`Unsent`]: nothing written if the message is over [`MAX_FRAME_LEN`]
-/// ([`too_big`]'s text), else as [`send_nonblocking`].
-pub fn send_frame_nonblocking<M: Message>(
-    fd: RawFd,
-    msg: &M,
-    stall: Duration,
-) -> Result<(), Unsent> {
-    let mut buf = Vec::new();
-    encode(&mut buf, msg).map_err(|e| Unsent {
-        written: 0,
-        why: e.to_string(),
-    })?;
-    send_nonblocking(fd, &buf, stall)
 }
 
 /// The most one `recv` of [`Inbox::read_with`] takes.
@@ -372,7 +374,19 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::v1::{HookCall, Value, value};
+    use crate::v1::{HookCall, ToWorker, Value, to_worker, value};
+
+    fn hook(args: Vec<value::Kind>) -> ToWorker {
+        ToWorker {
+            kind: Some(to_worker::Kind::Hook(HookCall {
+                script_id: -3,
+                call_id: u64::MAX - 7,
+                hook: 41,
+                args: args.into_iter().map(|k| Value { kind: Some(k) }).collect(),
+                hub_cpu: 2,
+            })),
+        }
+    }
 
     #[test]
     fn round_trips_and_reports_clean_close() {
@@ -462,5 +476,100 @@ mod tests {
         assert_eq!(err.written, 0, "{}", err.why);
         // SAFETY: closing our own descriptor.
         unsafe { libc::close(fds[1]) };
+    }
+
+    /// The frame `write_hook` gives for `msg`'s hook call.
+    fn written(msg: &ToWorker) -> Vec<u8> {
+        let Some(to_worker::Kind::Hook(h)) = &msg.kind else {
+            unreachable!()
+        };
+        let head = Head {
+            script_id: h.script_id,
+            call_id: h.call_id,
+            hook: h.hook,
+            hub_cpu: h.hub_cpu,
+        };
+        let args: Vec<Arg<'_>> = h.args.iter().map(|v| Arg::of(v).unwrap()).collect();
+        let mut out = vec![0xee]; // appends: what was there stays
+        write_hook(&mut out, head, args.into_iter()).unwrap();
+        assert_eq!(out.remove(0), 0xee);
+        out
+    }
+
+    fn prost_frame(msg: &ToWorker) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(&mut out, msg).unwrap();
+        out
+    }
+
+    #[test]
+    fn writes_every_hook_call_as_prost_does() {
+        let mut cases = vec![
+            hook(vec![]),
+            hook(vec![
+                value::Kind::S(b"nick\xe9".to_vec()),
+                value::Kind::S(vec![]),
+                value::Kind::NullS(true),
+                value::Kind::Json(b"[1]".to_vec()),
+                value::Kind::D(-0.0),
+                value::Kind::D(f64::NEG_INFINITY),
+                value::Kind::S(vec![b'x'; 20_000]),
+            ]),
+            ToWorker {
+                kind: Some(to_worker::Kind::Hook(HookCall::default())),
+            },
+        ];
+        // Every varint length of every scalar field and of the zigzagged
+        // `l`, from a small deterministic generator.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for bits in 0..=64u32 {
+            let n = next().checked_shr(bits).unwrap_or(0);
+            cases.push(ToWorker {
+                kind: Some(to_worker::Kind::Hook(HookCall {
+                    script_id: n as i32,
+                    call_id: n,
+                    hook: (n >> 32) as u32,
+                    args: vec![
+                        Value {
+                            kind: Some(value::Kind::L(n as i64)),
+                        },
+                        Value {
+                            kind: Some(value::Kind::L(-(n as i64))),
+                        },
+                        Value {
+                            kind: Some(value::Kind::S(vec![b'a'; (n % 300) as usize])),
+                        },
+                    ],
+                    hub_cpu: n as u32,
+                })),
+            });
+        }
+        for msg in &cases {
+            let bytes = written(msg);
+            assert_eq!(bytes, prost_frame(msg), "{msg:?}");
+            assert_eq!(hook_frame::decode(&bytes[4..]).as_ref(), Some(msg));
+        }
+    }
+
+    #[test]
+    fn a_hook_call_over_the_limit_is_refused_and_nothing_written() {
+        let big = vec![0u8; MAX_FRAME_LEN];
+        let head = Head {
+            script_id: 1,
+            call_id: 2,
+            hook: 3,
+            hub_cpu: 0,
+        };
+        let mut out = vec![7];
+        let err = write_hook(&mut out, head, [Arg::S(&big)].into_iter()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
+        assert_eq!(out, [7]);
     }
 }

@@ -1,19 +1,27 @@
-//! A hook call's frame (`ToWorker.hook`) decoded by a reader of its own,
-//! for the worker's main thread, where it is the frame of nearly every
-//! event.
+//! A hook call's frame (`ToWorker.hook`), read and written without
+//! `prost`: the frame of nearly every event, on the two threads a hook
+//! that finds everything asleep pays for cold.
 //!
-//! Why: a hook that finds its worker asleep pays for every cache line it
-//! touches, and in-worker clock stamps put `prost`'s decode of the hook's
-//! frame (its generic merge code and its context, all cold) at 5-8 µs of
-//! a paced chat hook (docs/performance.md "Frame records and the read
-//! buffer"). This reader knows the one message: the fields of `HookCall`
-//! and `Value` (proto/vh.proto), the wire types they are written with,
-//! and `prost`'s rules for them (a later scalar wins, `args` append, the
-//! last field of a `oneof` wins). Anything else it does not read (another
-//! `ToWorker` kind, an unknown field, a wire type that does not match,
-//! a truncated or overlong varint) it hands to `prost`, whose answer,
-//! value or error, stands: so the two can differ only in speed, which the
-//! tests hold them to.
+//! Read, for the worker's main thread ([`decode`]). Why: a hook that finds
+//! its worker asleep pays for every cache line it touches, and in-worker
+//! clock stamps put `prost`'s decode of the hook's frame (its generic
+//! merge code and its context, all cold) at 5-8 µs of a paced chat hook
+//! (docs/performance.md "Frame records and the read buffer"). This reader
+//! knows the one message: the fields of `HookCall` and `Value`
+//! (proto/vh.proto), the wire types they are written with, and `prost`'s
+//! rules for them (a later scalar wins, `args` append, the last field of a
+//! `oneof` wins). Anything else it does not read (another `ToWorker`
+//! kind, an unknown field, a wire type that does not match, a truncated or
+//! overlong varint) it hands to `prost`, whose answer, value or error,
+//! stands: so the two can differ only in speed, which the tests hold them
+//! to.
+//!
+//! Written, for the shim's hub thread ([`encode`], framed by
+//! `frame::write_hook`): straight from the
+//! arguments the plugin handed over ([`Arg`], borrowed) into one reused
+//! buffer, the same bytes `prost` writes for the `HookCall` they would
+//! make (the tests hold them to that), without building that message's
+//! owned values first (docs/performance.md "One straight hook path").
 
 use crate::v1::{HookCall, ToWorker, Value, to_worker, value};
 
@@ -32,6 +40,173 @@ pub fn decode(body: &[u8]) -> Option<ToWorker> {
     Some(ToWorker {
         kind: Some(to_worker::Kind::Hook(hook_call(call)?)),
     })
+}
+
+/// One hook argument as the shim reads it from the plugin's struct,
+/// borrowed for the write: the `Value` it stands for (proto/vh.proto).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Arg<'a> {
+    /// `Value.l`.
+    L(i64),
+    /// `Value.d`.
+    D(f64),
+    /// `Value.s`: the string's bytes, as the hub gave them.
+    S(&'a [u8]),
+    /// `Value.null_s`: a NULL string.
+    NullS,
+    /// `Value.json`.
+    Json(&'a [u8]),
+}
+
+impl<'a> Arg<'a> {
+    /// `value` borrowed; `None` for a `Value` without a kind (which no
+    /// hook argument is).
+    pub fn of(value: &'a Value) -> Option<Arg<'a>> {
+        Some(match value.kind.as_ref()? {
+            value::Kind::L(l) => Arg::L(*l),
+            value::Kind::D(d) => Arg::D(*d),
+            value::Kind::S(s) => Arg::S(s),
+            value::Kind::NullS(_) => Arg::NullS,
+            value::Kind::Json(j) => Arg::Json(j),
+        })
+    }
+
+    /// `value` borrowed, a `Value` without a kind as a NULL string (what
+    /// a struct the shim builds holds for it).
+    pub fn from_wire(value: &'a Value) -> Arg<'a> {
+        Arg::of(value).unwrap_or(Arg::NullS)
+    }
+
+    /// The owned `Value` this argument stands for.
+    pub fn to_value(self) -> Value {
+        Value {
+            kind: Some(match self {
+                Arg::L(l) => value::Kind::L(l),
+                Arg::D(d) => value::Kind::D(d),
+                Arg::S(s) => value::Kind::S(s.to_vec()),
+                Arg::NullS => value::Kind::NullS(true),
+                Arg::Json(j) => value::Kind::Json(j.to_vec()),
+            }),
+        }
+    }
+
+    /// The struct format character of this argument (docs/abi.md §2.1).
+    pub fn format_char(&self) -> u8 {
+        match self {
+            Arg::L(_) => b'l',
+            Arg::S(_) | Arg::NullS => b's',
+            Arg::D(_) => b'd',
+            Arg::Json(_) => b'D',
+        }
+    }
+
+    /// Bytes of the `Value` message this argument is.
+    fn value_len(self) -> usize {
+        match self {
+            Arg::L(l) => 1 + varint_len(zigzag(l)),
+            Arg::D(_) => 9,
+            Arg::S(b) | Arg::Json(b) => 1 + varint_len(b.len() as u64) + b.len(),
+            Arg::NullS => 2,
+        }
+    }
+
+    fn put_value(self, out: &mut Vec<u8>) {
+        match self {
+            Arg::L(l) => {
+                out.push(0x08);
+                put_varint(out, zigzag(l));
+            }
+            Arg::D(d) => {
+                out.push(0x19);
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+            Arg::S(b) => put_bytes(out, 0x12, b),
+            Arg::NullS => out.extend_from_slice(&[0x20, 1]),
+            Arg::Json(b) => put_bytes(out, 0x2a, b),
+        }
+    }
+}
+
+/// The fields of a `HookCall` other than its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub script_id: i32,
+    pub call_id: u64,
+    pub hook: u32,
+    pub hub_cpu: u32,
+}
+
+/// Bytes of `ToWorker { hook: HookCall { head, args } }` as `prost`
+/// writes it (the body of its frame, `frame::write_hook`).
+pub fn encoded_len<'a>(head: Head, args: impl Iterator<Item = Arg<'a>>) -> usize {
+    let call_len = call_len(head, args);
+    1 + varint_len(call_len as u64) + call_len
+}
+
+/// Appends `ToWorker { hook: HookCall { head, args } }` to `out`: the
+/// bytes `prost` writes for it (every field in number order, scalars at
+/// 0 left out as proto3 does). `args` is walked twice (lengths first).
+pub fn encode<'a, I>(out: &mut Vec<u8>, head: Head, args: I)
+where
+    I: Iterator<Item = Arg<'a>> + Clone,
+{
+    out.push(0x12);
+    put_varint(out, call_len(head, args.clone()) as u64);
+    let scalar = |out: &mut Vec<u8>, tag: u8, v: u64| {
+        if v != 0 {
+            out.push(tag);
+            put_varint(out, v);
+        }
+    };
+    // `int32` negatives are written sign-extended to 64 bits, as prost does.
+    scalar(out, 0x08, head.script_id as i64 as u64);
+    scalar(out, 0x10, head.call_id);
+    scalar(out, 0x18, u64::from(head.hook));
+    for a in args {
+        out.push(0x22);
+        put_varint(out, a.value_len() as u64);
+        a.put_value(out);
+    }
+    scalar(out, 0x28, u64::from(head.hub_cpu));
+}
+
+/// Bytes of the `HookCall` itself.
+fn call_len<'a>(head: Head, args: impl Iterator<Item = Arg<'a>>) -> usize {
+    // A scalar field: absent when 0, as proto3 writes it.
+    let field_len = |v: u64| if v == 0 { 0 } else { 1 + varint_len(v) };
+    field_len(head.script_id as i64 as u64)
+        + field_len(head.call_id)
+        + field_len(u64::from(head.hook))
+        + field_len(u64::from(head.hub_cpu))
+        + args
+            .map(|a| {
+                let n = a.value_len();
+                1 + varint_len(n as u64) + n
+            })
+            .sum::<usize>()
+}
+
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+fn varint_len(v: u64) -> usize {
+    // 1 byte per 7 bits, at least one.
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_bytes(out: &mut Vec<u8>, tag: u8, b: &[u8]) {
+    out.push(tag);
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
 }
 
 fn hook_call(body: &[u8]) -> Option<HookCall> {

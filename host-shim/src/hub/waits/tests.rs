@@ -204,6 +204,30 @@ fn leftovers_come_back_in_order_with_their_link() {
 }
 
 #[test]
+fn leftovers_count_as_pending_exactly_while_there_are_any() {
+    // The hub's entries skip `pump` while nothing is pending, so kept
+    // leftovers must count; this is the only test of the binary that
+    // counts in `PENDING` (the IPC thread's events are not made here).
+    let pending = || crate::hooktable::PENDING.load(std::sync::atomic::Ordering::Acquire);
+    let before = pending();
+    let mut waits = TestWaits::default();
+    waits.keep_leftovers([(result_of(1, 1), "a"), (result_of(1, 2), "a")]);
+    assert_eq!(pending(), before + 1);
+    assert!(crate::hooktable::due());
+    waits.keep_leftovers([(result_of(2, 3), "b")]);
+    assert_eq!(pending(), before + 1);
+    waits.next_leftover();
+    waits.next_leftover();
+    assert_eq!(pending(), before + 1);
+    waits.next_leftover();
+    assert_eq!(pending(), before);
+    // Kept and dropped with the stack (a hub that ends): no count left.
+    waits.keep_leftovers([(result_of(1, 4), "a")]);
+    drop(waits);
+    assert_eq!(pending(), before);
+}
+
+#[test]
 fn finishing_removes_the_innermost_copy_of_a_wait() {
     let mut waits = TestWaits::default();
     waits.push(Awaited::Unload(2));
