@@ -68,6 +68,12 @@ unsafe extern "C" {
     pub fn Py_DecRef(o: *mut PyObject);
 
     pub fn PyObject_GetAttr(o: *mut PyObject, name: *mut PyObject) -> *mut PyObject;
+    /// The address of `o`'s `__dict__` slot (NULL if its type has none; the
+    /// slot itself NULL until the dict is made).
+    pub fn _PyObject_GetDictPtr(o: *mut PyObject) -> *mut *mut PyObject;
+    /// A borrowed reference, or NULL (no error set) if `key` is absent.
+    pub fn PyDict_GetItem(d: *mut PyObject, key: *mut PyObject) -> *mut PyObject;
+    pub fn PyDict_SetItem(d: *mut PyObject, key: *mut PyObject, v: *mut PyObject) -> c_int;
     pub fn PyObject_SetAttr(o: *mut PyObject, name: *mut PyObject, v: *mut PyObject) -> c_int;
     pub fn PyObject_Call(
         callable: *mut PyObject,

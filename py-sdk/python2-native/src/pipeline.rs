@@ -235,8 +235,8 @@ pub fn send_as_is(c: &Context, send: &SendSpec, args: *mut PyObject) -> PyResult
 /// taken, nothing queued for the main thread, and the innermost request
 /// came on the link and the hub waits for it; nothing unread on the link.
 fn may_pipeline(c: &Context) -> PyResult<bool> {
-    let direct = py::getattr(c.channel, name!(c"_direct"))?;
-    if direct.is_none() || py::truthy(py::getattr(c.channel, name!(c"_dbuf"))?.as_ptr())? {
+    let direct = py::own_attr(c.channel, name!(c"_direct"))?;
+    if direct.is_none() || py::truthy(py::own_attr(c.channel, name!(c"_dbuf"))?.as_ptr())? {
         return Ok(false);
     }
     if py::truthy(c.queue)? {

@@ -116,6 +116,53 @@ pub fn getattr(o: *mut PyObject, name: &Name) -> PyResult<Owned> {
     Owned::new(unsafe { ffi::PyObject_GetAttr(o, name) })
 }
 
+/// `o.name` for an attribute the object holds itself (one set on the
+/// instance, as `vh`'s classes set theirs in `__init__`), read straight
+/// from its `__dict__`; anything else (a class attribute, a missing one)
+/// as [`getattr`]. The same value as `getattr` while no class on `o`'s
+/// MRO has a data descriptor (`property`, `__slots__`) of that name,
+/// which the callers' names never are. Why: `PyObject_GetAttr` looks the
+/// name up on the type's MRO first, for descriptors, and a hook that
+/// finds the worker asleep pays for those cold lines on each of its
+/// dozen such reads (docs/performance.md "One straight hook path").
+pub fn own_attr(o: *mut PyObject, name: &Name) -> PyResult<Owned> {
+    own_attr_of(o, name.get()?)
+}
+
+/// [`own_attr`] for a name given as a `str` object (`key`, live).
+pub fn own_attr_of(o: *mut PyObject, key: *mut PyObject) -> PyResult<Owned> {
+    // SAFETY: `o` and `key` are live; the dict slot, when there is one,
+    // holds NULL or a live dict; `PyDict_GetItem` sets no error and
+    // borrows.
+    unsafe {
+        let slot = ffi::_PyObject_GetDictPtr(o);
+        if !slot.is_null() && !(*slot).is_null() {
+            let v = ffi::PyDict_GetItem(*slot, key);
+            if !v.is_null() {
+                return Ok(Owned::borrowed(v));
+            }
+        }
+        Owned::new(ffi::PyObject_GetAttr(o, key))
+    }
+}
+
+/// `o.name = v` for an attribute the object holds itself, written straight
+/// into its `__dict__` (see [`own_attr`]); as [`setattr`] if it has none.
+pub fn set_own_attr(o: *mut PyObject, name: &Name, v: *mut PyObject) -> PyResult<()> {
+    let key = name.get()?;
+    // SAFETY: as in `own_attr`; `v` is live.
+    unsafe {
+        let slot = ffi::_PyObject_GetDictPtr(o);
+        if !slot.is_null() && !(*slot).is_null() {
+            return match ffi::PyDict_SetItem(*slot, key, v) {
+                0 => Ok(()),
+                _ => Err(Raised),
+            };
+        }
+    }
+    setattr(o, name, v)
+}
+
 /// `setattr(o, name, v)`.
 pub fn setattr(o: *mut PyObject, name: &Name, v: *mut PyObject) -> PyResult<()> {
     let name = name.get()?;

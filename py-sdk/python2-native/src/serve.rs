@@ -145,7 +145,7 @@ fn plain_hook(
     let Ok(index) = usize::try_from(py::long(hook.as_ptr())?) else {
         return Ok(None);
     };
-    if index >= count || py::truthy(py::getattr(rt, name!(c"depth"))?.as_ptr())? {
+    if index >= count || py::truthy(py::own_attr(rt, name!(c"depth"))?.as_ptr())? {
         return Ok(None);
     }
     Ok(Some((py::item(event, 1)?, index, py::item(event, 3)?)))
@@ -162,10 +162,9 @@ fn run(
     cfg: &Config,
 ) -> PyResult<()> {
     let hook_obj = py::int(hook as c_long)?;
-    // SAFETY: both live (the name a `str` of the hook table); NULL means
-    // no such attribute (or it raised).
-    let func = unsafe { ffi::PyObject_GetAttr(module.as_ptr(), name.as_ptr()) };
-    let func = match Owned::new(func) {
+    // Err: no such attribute (or it raised). The name is a `str` of the
+    // hook table, none of a module's own descriptors.
+    let func = match py::own_attr_of(module.as_ptr(), name.as_ptr()) {
         // SAFETY: `f` is live.
         Ok(f) if unsafe { ffi::PyCallable_Check(f.as_ptr()) } != 0 => f,
         Ok(_) => return answer_no_opinion(channel, call_id),
@@ -182,7 +181,7 @@ fn run(
     // SAFETY: `args` is live (a list, from the frame).
     let args = Owned::new(unsafe { ffi::PySequence_Tuple(args.as_ptr()) })?;
     let one = py::int(1)?;
-    py::setattr(rt, name!(c"depth"), one.as_ptr())?;
+    py::set_own_attr(rt, name!(c"depth"), one.as_ptr())?;
     // SAFETY: both live.
     let got = unsafe { ffi::PyObject_Call(func.as_ptr(), args.as_ptr(), std::ptr::null_mut()) };
     let result = match Owned::new(got) {
@@ -190,7 +189,7 @@ fn run(
         // SAFETY: a query of the error just set.
         Err(Raised) if unsafe { ffi::PyErr_ExceptionMatches(ffi::PyExc_Exception) } != 0 => {
             let raised = fetch()?;
-            py::setattr(rt, name!(c"depth"), py::int(0)?.as_ptr())?;
+            py::set_own_attr(rt, name!(c"depth"), py::int(0)?.as_ptr())?;
             py::call_method(
                 rt,
                 name!(c"hook_raised"),
@@ -201,7 +200,7 @@ fn run(
         // `SystemExit`, `KeyboardInterrupt`: they end the main loop.
         Err(Raised) => return Err(Raised),
     };
-    py::setattr(rt, name!(c"depth"), py::int(0)?.as_ptr())?;
+    py::set_own_attr(rt, name!(c"depth"), py::int(0)?.as_ptr())?;
     if result.is(ffi::Type::Int) {
         if awaited_direct && call_id.is(ffi::Type::Int) && innermost(active, &call_id)? {
             return answer_compact(channel, active, call_id, result, cfg);
@@ -336,10 +335,10 @@ fn write_direct(channel: *mut PyObject, frame: &[u8]) -> PyResult<()> {
 
 /// The direct link's descriptor (`Channel._dfd`) while it is up.
 fn direct_fd(channel: *mut PyObject) -> PyResult<Option<i32>> {
-    if py::getattr(channel, name!(c"_direct"))?.is_none() {
+    if py::own_attr(channel, name!(c"_direct"))?.is_none() {
         return Ok(None);
     }
-    let fd = py::getattr(channel, name!(c"_dfd"))?;
+    let fd = py::own_attr(channel, name!(c"_dfd"))?;
     // SAFETY: an int attribute.
     let fd = unsafe { ffi::PyInt_AsLong(fd.as_ptr()) };
     i32::try_from(fd)

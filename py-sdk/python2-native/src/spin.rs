@@ -24,14 +24,14 @@ pub fn next_budget(max: f64, budget: f64, worth: f64, took: f64) -> f64 {
 
 /// `spin.waited(took)` on a `vh._spin.Adaptive`.
 pub fn waited(spin: *mut PyObject, took: Duration) -> PyResult<()> {
-    let max = py::float(py::getattr(spin, name!(c"_max"))?.as_ptr())?;
+    let max = py::float(py::own_attr(spin, name!(c"_max"))?.as_ptr())?;
     if max == 0.0 {
         return Ok(());
     }
-    let budget = py::float(py::getattr(spin, name!(c"_budget"))?.as_ptr())?;
+    let budget = py::float(py::own_attr(spin, name!(c"_budget"))?.as_ptr())?;
     let worth = py::float(py::getattr(spin, name!(c"WORTH"))?.as_ptr())?;
     let next = next_budget(max, budget, worth, took.as_secs_f64());
-    py::setattr(spin, name!(c"_budget"), py::float_of(next)?.as_ptr())
+    py::set_own_attr(spin, name!(c"_budget"), py::float_of(next)?.as_ptr())
 }
 
 #[cfg(test)]

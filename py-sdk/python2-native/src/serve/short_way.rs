@@ -20,24 +20,24 @@ pub(super) fn short_way(
     cfg: &Config,
     buf: &mut [u8],
 ) -> PyResult<Option<(Owned, Duration)>> {
-    let queued = py::getattr(
-        py::getattr(channel, name!(c"_main"))?.as_ptr(),
+    let queued = py::own_attr(
+        py::own_attr(channel, name!(c"_main"))?.as_ptr(),
         name!(c"queue"),
     )?;
     if crate::held::count() > 0
         || py::len(queued.as_ptr())? > 0
-        || py::len(py::getattr(channel, name!(c"_dbuf"))?.as_ptr())? > 0
+        || py::len(py::own_attr(channel, name!(c"_dbuf"))?.as_ptr())? > 0
     {
         return Ok(None);
     }
     let Some(fd) = direct_fd(channel)? else {
         return Ok(None);
     };
-    let pipe = py::getattr(channel, name!(c"_wake_r"))?;
+    let pipe = py::own_attr(channel, name!(c"_wake_r"))?;
     // SAFETY: an int attribute (an fd).
     let pipe = unsafe { ffi::PyInt_AsLong(pipe.as_ptr()) } as i32;
     // Budget nothing (human rates): no call to find that out, as in Python.
-    let mut budget = py::float(py::getattr(spin, name!(c"_budget"))?.as_ptr())?;
+    let mut budget = py::float(py::own_attr(spin, name!(c"_budget"))?.as_ptr())?;
     if budget > 0.0 {
         budget = py::float(py::call_method(spin, name!(c"budget"), vec![])?.as_ptr())?;
     }
