@@ -46,6 +46,9 @@ body = marshal.dumps((3, 99, "SendPMToAll", ["held", "op", 1, 9]))
 PIPELINED = struct.pack("<I", len(body) | 0x80000000) + body
 
 def OnParsedMsgChat(nick, message):
+    # The arguments as the loop decoded them (the compiled loop reads the
+    # hook frame itself, the Python loop with marshal.loads): alike.
+    print("args: %r %r %r %r" % (type(nick), nick, type(message), message))
     if message == "raise":
         return 1 // 0
     if message == "none":

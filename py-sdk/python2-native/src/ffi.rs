@@ -94,7 +94,6 @@ unsafe extern "C" {
     pub fn PyTuple_SetItem(t: *mut PyObject, i: Py_ssize_t, o: *mut PyObject) -> c_int;
     /// A borrowed reference.
     pub fn PyTuple_GetItem(t: *mut PyObject, i: Py_ssize_t) -> *mut PyObject;
-    pub fn PyTuple_Size(t: *mut PyObject) -> Py_ssize_t;
     pub fn PyList_New(n: Py_ssize_t) -> *mut PyObject;
     /// Steals the reference to `o`.
     pub fn PyList_SetItem(l: *mut PyObject, i: Py_ssize_t, o: *mut PyObject) -> c_int;
@@ -119,7 +118,6 @@ unsafe extern "C" {
         n: *mut Py_ssize_t,
     ) -> c_int;
 
-    pub fn PyMarshal_ReadObjectFromString(s: *const c_char, n: Py_ssize_t) -> *mut PyObject;
     pub fn PyMarshal_WriteObjectToString(o: *mut PyObject, version: c_int) -> *mut PyObject;
 
     pub fn PyErr_Occurred() -> *mut PyObject;
@@ -146,8 +144,6 @@ unsafe extern "C" {
     pub static PyInt_Type: Opaque;
     pub static PyString_Type: Opaque;
     pub static PyFloat_Type: Opaque;
-    pub static PyTuple_Type: Opaque;
-    pub static PyList_Type: Opaque;
     pub static _Py_NoneStruct: Opaque;
     pub static _Py_ZeroStruct: Opaque;
 }
@@ -168,8 +164,6 @@ pub enum Type {
     Int,
     Str,
     Float,
-    Tuple,
-    List,
 }
 
 impl Type {
@@ -178,8 +172,6 @@ impl Type {
             Type::Int => &raw const PyInt_Type,
             Type::Str => &raw const PyString_Type,
             Type::Float => &raw const PyFloat_Type,
-            Type::Tuple => &raw const PyTuple_Type,
-            Type::List => &raw const PyList_Type,
         }
     }
 }

@@ -1,4 +1,14 @@
-//! A pipelined call's compact tuple `(3, call_id, callback, [values])`
+//! The compact frames `vh._native` reads and writes, without `marshal`'s
+//! own reader and writer.
+//!
+//! Read: a hook call's compact tuple `(1, call_id, hook, [args])` as the
+//! shim writes it, straight into the event tuple the loop runs
+//! ([`hook_event`]): `marshal.loads` took 13 µs of a paced hook that
+//! finds its worker asleep, most of the worker's time between the read
+//! and the script (docs/performance.md "The Python 2 worker's hook frame
+//! read without `marshal`").
+//!
+//! Written: a pipelined call's compact tuple `(3, call_id, callback, [values])`
 //! written as `marshal.dumps` writes it on CPython 2.7 (format 2), byte
 //! for byte, straight into the frame: building the tuple and the list and
 //! running `marshal`'s writer (which makes a dictionary for interned
@@ -16,7 +26,111 @@ use std::ffi::c_long;
 
 use crate::ffi::{self, PyObject};
 use crate::layout;
+use crate::name;
 use crate::py::{self, Owned, PyResult};
+
+/// `("hook", call_id, hook, [args])` from `body`, the body of a compact
+/// hook frame `(tag, call_id, hook, [args])` whose `tag` is `hook_tag`,
+/// written as the shim writes it (`vh_proto::direct::compact::write_hook`:
+/// a tuple of four, `i` and `I` ints, a list of `s`, `i`, `I`, `g` and
+/// `N`), with the objects `marshal.loads` makes of those codes (`str`,
+/// `int`, `float`, `None`; an `I` that fits a C long is an `int` on
+/// 64-bit CPython 2.7). `None` for any other body, which the caller leaves
+/// to the Python way (`marshal.loads` reads every code).
+pub fn hook_event(body: &[u8], hook_tag: c_long) -> PyResult<Option<Owned>> {
+    let mut r = Reader(body);
+    if r.byte() != Some(b'(') || r.count() != Some(4) || r.int() != Some(hook_tag) {
+        return Ok(None);
+    }
+    let (Some(call_id), Some(hook)) = (r.int(), r.int()) else {
+        return Ok(None);
+    };
+    if r.byte() != Some(b'[') {
+        return Ok(None);
+    }
+    // Each item takes a byte at least: a longer count is not this frame.
+    let Some(n) = r.count().filter(|&n| n <= r.0.len()) else {
+        return Ok(None);
+    };
+    // SAFETY: a new list of `n` empty slots, each filled below (the
+    // reference stolen) before it is used; a list left short on the way
+    // out is released whole, its empty slots skipped.
+    let args = Owned::new(unsafe { ffi::PyList_New(n as ffi::Py_ssize_t) })?;
+    for i in 0..n {
+        let item = match r.byte() {
+            Some(b's') => match r.count().and_then(|len| r.take(len)) {
+                Some(text) => py::bytes(text)?,
+                None => return Ok(None),
+            },
+            Some(b'g') => match r.take(8) {
+                Some(b) => py::float_of(f64::from_le_bytes(b.try_into().expect("8 bytes")))?,
+                None => return Ok(None),
+            },
+            // SAFETY: `None` is immortal in practice; a new reference.
+            Some(b'N') => unsafe { Owned::borrowed(ffi::none()) },
+            Some(code) => match r.int_of(code) {
+                Some(v) => py::int(v)?,
+                None => return Ok(None),
+            },
+            None => return Ok(None),
+        };
+        // SAFETY: `i` < `n`, the slot empty; the reference is stolen.
+        unsafe { ffi::PyList_SetItem(args.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr()) };
+    }
+    if !r.0.is_empty() {
+        return Ok(None);
+    }
+    let tag = py::interned(name!(c"hook"))?;
+    py::tuple(vec![
+        tag,
+        py::int(call_id as c_long)?,
+        py::int(hook as c_long)?,
+        args,
+    ])
+    .map(Some)
+}
+
+/// The bytes of a compact body not yet read.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    /// A little-endian `i32` item count or length, if not negative.
+    fn count(&mut self) -> Option<usize> {
+        let n = i32::from_le_bytes(self.take(4)?.try_into().ok()?);
+        usize::try_from(n).ok()
+    }
+
+    /// An int: `i` (32 bits) or `I` (64; a C long of the 64-bit builds
+    /// this module is for).
+    fn int(&mut self) -> Option<c_long> {
+        let code = self.byte()?;
+        self.int_of(code)
+    }
+
+    /// The int after code `code` (`i` or `I`); `None` for another code.
+    fn int_of(&mut self, code: u8) -> Option<i64> {
+        match code {
+            b'i' => Some(i64::from(i32::from_le_bytes(
+                self.take(4)?.try_into().ok()?,
+            ))),
+            b'I' => Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?)),
+            _ => None,
+        }
+    }
+}
 
 /// The body of a compact frame being written.
 pub struct Writer {
@@ -51,6 +165,11 @@ impl Writer {
     pub fn sequence(&mut self, code: u8, n: usize) -> Option<()> {
         self.code_and_i32(code, i32::try_from(n).ok()?);
         Some(())
+    }
+
+    /// `True` or `False`.
+    pub fn boolean(&mut self, v: bool) {
+        self.out.push(if v { b'T' } else { b'F' });
     }
 
     /// An `int`.

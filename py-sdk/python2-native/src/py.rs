@@ -100,6 +100,12 @@ impl Name {
     }
 }
 
+/// A new reference to `name`'s interned `str`.
+pub fn interned(name: &Name) -> PyResult<Owned> {
+    // SAFETY: the `Name` keeps its object alive.
+    Ok(unsafe { Owned::borrowed(name.get()?) })
+}
+
 /// A [`Name`] of its own for this call site: `name!(c"_held")`.
 #[macro_export]
 macro_rules! name {

@@ -20,6 +20,7 @@ use std::time::Duration;
 use crate::ffi::{self, PyObject};
 use crate::held;
 use crate::link;
+use crate::marshal;
 use crate::name;
 use crate::py::{self, Owned, PyResult, Raised};
 use crate::spin;
@@ -288,17 +289,19 @@ fn answer_compact(
     result: Owned,
     cfg: &Config,
 ) -> PyResult<()> {
-    let message = py::tuple(vec![
-        py::int(cfg.result_tag)?,
-        call_id,
-        new_ref(ffi::py_false()),
-        list_of(result)?,
-    ])?;
-    // SAFETY: `message` is live; 2 is `marshal.dumps`' format.
-    let body = Owned::new(unsafe {
-        ffi::PyMarshal_WriteObjectToString(message.as_ptr(), ffi::MARSHAL_VERSION)
-    })?;
-    let body = py::as_bytes(&body)?;
+    // The body `marshal.dumps` writes for the tuple, written straight
+    // (`marshal::Writer`): both ints are exact `int`s (checked by the
+    // caller).
+    let mut body = marshal::Writer::new(0, 32);
+    body.sequence(b'(', 4);
+    body.int(cfg.result_tag);
+    // SAFETY: both live ints.
+    body.int(unsafe { ffi::PyInt_AsLong(call_id.as_ptr()) });
+    body.boolean(false);
+    body.sequence(b'[', 1);
+    // SAFETY: as above.
+    body.int(unsafe { ffi::PyInt_AsLong(result.as_ptr()) });
+    let body = body.into_bytes();
     let n = py::len(active.as_ptr())?;
     // SAFETY: `active` is a list of at least one item (checked by the caller).
     if unsafe {
@@ -315,7 +318,7 @@ fn answer_compact(
     let mut frame = Vec::with_capacity(4 + body.len());
     held::take_into(&mut frame);
     frame.extend_from_slice(&(body.len() as u32 | cfg.compact).to_le_bytes());
-    frame.extend_from_slice(body);
+    frame.extend_from_slice(&body);
     write_direct(channel, &frame)
 }
 

@@ -92,35 +92,7 @@ fn compact_hook(chunk: &[u8], cfg: &Config) -> PyResult<Option<Owned>> {
     if body.is_empty() || u32::from_le_bytes(*word) != body.len() as u32 | cfg.compact {
         return Ok(None);
     }
-    // SAFETY: `body` is valid for its length.
-    let t =
-        unsafe { ffi::PyMarshal_ReadObjectFromString(body.as_ptr().cast(), body.len() as isize) };
-    let Ok(t) = Owned::new(t) else {
-        // Not marshal data: the buffered way says what is wrong with it.
-        // SAFETY: clears the error just set.
-        unsafe { ffi::PyErr_Clear() };
-        return Ok(None);
-    };
-    // SAFETY: `t` is live.
-    if !t.is(ffi::Type::Tuple) || unsafe { ffi::PyTuple_Size(t.as_ptr()) } != 4 {
-        return Ok(None);
-    }
-    let tag = py::item(t.as_ptr(), 0)?;
-    // SAFETY: `tag` is live and an int.
-    if !tag.is(ffi::Type::Int) || unsafe { ffi::PyInt_AsLong(tag.as_ptr()) } != cfg.hook_tag {
-        return Ok(None);
-    }
-    let args = py::item(t.as_ptr(), 3)?;
-    if !args.is(ffi::Type::List) {
-        return Ok(None);
-    }
-    py::tuple(vec![
-        py::bytes(b"hook")?,
-        py::item(t.as_ptr(), 1)?,
-        py::item(t.as_ptr(), 2)?,
-        args,
-    ])
-    .map(Some)
+    crate::marshal::hook_event(body, cfg.hook_tag)
 }
 
 /// Notes `event`, read on the direct link, as `next_event` does: a hook
