@@ -374,19 +374,8 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::direct::hook_frame::tests::hook;
     use crate::v1::{HookCall, ToWorker, Value, to_worker, value};
-
-    fn hook(args: Vec<value::Kind>) -> ToWorker {
-        ToWorker {
-            kind: Some(to_worker::Kind::Hook(HookCall {
-                script_id: -3,
-                call_id: u64::MAX - 7,
-                hook: 41,
-                args: args.into_iter().map(|k| Value { kind: Some(k) }).collect(),
-                hub_cpu: 2,
-            })),
-        }
-    }
 
     #[test]
     fn round_trips_and_reports_clean_close() {

@@ -285,12 +285,14 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use prost::Message;
 
     use super::*;
 
-    fn hook(args: Vec<value::Kind>) -> ToWorker {
+    /// A hook call with every scalar field set (`frame`'s tests use it
+    /// too).
+    pub(in crate::direct) fn hook(args: Vec<value::Kind>) -> ToWorker {
         ToWorker {
             kind: Some(to_worker::Kind::Hook(HookCall {
                 script_id: -3,
