@@ -157,6 +157,10 @@ pub fn compact_counters() -> (u64, u64) {
     )
 }
 
+/// Largest hook call frame buffer a link keeps between hooks (bytes); a
+/// chat hook's is a few hundred.
+const KEEP_OUT: usize = 64 * 1024;
+
 /// Longest the hub thread waits for room in a link's socket buffer to
 /// finish a frame it began, before it gives up on the link.
 const WRITE_STALL: Duration = Duration::from_millis(100);
@@ -225,7 +229,12 @@ impl DirectLink {
             frame::write_hook(&mut out, head, args)
                 .map_err(|e| SendError::NotSent(e.to_string()))?;
         }
-        self.write(&out)
+        let sent = self.write(&out);
+        // A rare big hook's buffer is not kept for the link's whole life.
+        if out.capacity() > KEEP_OUT {
+            *out = Vec::new();
+        }
+        sent
     }
 
     /// Writes whole frames `buf` (`frame::send_nonblocking`: never
