@@ -186,21 +186,10 @@ impl DirectLink {
         if self.broken.load(Ordering::Acquire) {
             return Err(SendError::NotSent("the link is closed".into()));
         }
-        let buf = match self
-            .compact
-            .then(|| compact::to_worker_frame(msg))
-            .flatten()
-        {
-            Some(buf) => {
-                count_compact(false);
-                buf
-            }
-            None => {
-                let mut buf = Vec::new();
-                frame::encode(&mut buf, msg).map_err(|e| SendError::NotSent(e.to_string()))?;
-                buf
-            }
-        };
+        // Protobuf on every link: a hook call, the one message with a
+        // compact form, goes through `send_hook`.
+        let mut buf = Vec::new();
+        frame::encode(&mut buf, msg).map_err(|e| SendError::NotSent(e.to_string()))?;
         self.write(&buf)
     }
 
