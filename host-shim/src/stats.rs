@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use vh_proto::v1::{CallResult, HubCall, shim_message};
 
-use crate::ipc::Ipc;
+use crate::ipc::{Ipc, NO_ROUND_TRIP};
 use crate::shim_log;
 
 /// Hooks (and generation B function calls) the hub thread sent and waited
@@ -116,8 +116,39 @@ const STATS_BATCH: usize = 1024;
 impl Ipc {
     /// Notes one direct-link hook's round trip for `vh-runner status`; the
     /// IPC thread reports them every `STATS_EVERY` (250 ms, `HookStats`).
+    ///
+    /// On the hub thread's way back to the hub this is one atomic swap: the
+    /// round trip waits in a one-entry slot, and goes into the batches
+    /// (a lock and a map look-up, cold when hooks come at human rates)
+    /// when the hub thread next sleeps for an answer
+    /// ([`Ipc::settle_round_trip`]), when another round trip takes the
+    /// slot, or at the IPC thread's next report.
     pub fn record_round_trip(&self, id: i32, took: Duration) {
         let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        // Ids are never negative, so no round trip packs to the empty
+        // slot's value.
+        let packed = (u64::from(id as u32) << 32) | u64::from(us);
+        let older = self.latest_round_trip.swap(packed, Ordering::Relaxed);
+        self.add_round_trip(older);
+    }
+
+    /// Moves the round trip waiting in the slot, if any, into the
+    /// batches (see [`Ipc::record_round_trip`]).
+    pub fn settle_round_trip(&self) {
+        let older = self
+            .latest_round_trip
+            .swap(NO_ROUND_TRIP, Ordering::Relaxed);
+        self.add_round_trip(older);
+    }
+
+    /// Adds round trip `packed` (script id in the high half, µs in the
+    /// low one) to its script's batch, sending the batch once it is full;
+    /// nothing for [`NO_ROUND_TRIP`].
+    fn add_round_trip(&self, packed: u64) {
+        if packed == NO_ROUND_TRIP {
+            return;
+        }
+        let (id, us) = ((packed >> 32) as u32 as i32, packed as u32);
         let mut all = self.round_trips.lock().unwrap_or_else(|e| e.into_inner());
         let batch = all.entry(id).or_default();
         batch.push(us);
@@ -133,6 +164,7 @@ impl Ipc {
 
     /// Sends every round trip collected so far.
     pub(crate) fn flush_round_trips(&self) {
+        self.settle_round_trip();
         let all = std::mem::take(&mut *self.round_trips.lock().unwrap_or_else(|e| e.into_inner()));
         for (script_id, latency_us) in all {
             if !latency_us.is_empty() {

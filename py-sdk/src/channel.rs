@@ -101,8 +101,20 @@ impl Channel {
         } else {
             Some(charmap.get_item(0)?.cast_into::<PyString>()?)
         };
+        // A table that maps every ASCII byte to itself (CP1252 and its
+        // kin) lets ASCII strings take the UTF-8 decoder instead.
+        let ascii_as_is = match &charmap {
+            Some(table) => table
+                .to_cow()?
+                .chars()
+                .take(128)
+                .enumerate()
+                .all(|(i, c)| c as usize == i),
+            None => false,
+        };
         let script = Script {
             charmap,
+            ascii_as_is,
             rt: rt.clone(),
             nesting: self.nesting.get(),
             module: rt.getattr("module")?,

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use pyo3::exceptions::PyException;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyString, PyTuple};
+use pyo3::types::{PyDictMethods, PyInt, PyModule, PyModuleMethods, PyString, PyTuple};
 use vh_proto::v1::{HookCall, HookResult, Value, from_worker, to_worker, value::Kind};
 
 use crate::transport::Transport;
@@ -96,6 +96,11 @@ pub struct Script<'py> {
     /// codec's own Python method calls, without the registry and that
     /// method (about 40 µs of a paced chat hook's two strings).
     pub charmap: Option<Bound<'py, PyString>>,
+    /// True if that table maps each ASCII byte to the same code point:
+    /// an all-ASCII string (most chat) then decodes as UTF-8 does, through
+    /// the decoder every Python process uses most, whose code is the
+    /// likeliest to be in cache when a hook finds the worker asleep.
+    pub ascii_as_is: bool,
     /// `vh._hooks.HOOK_NAMES`, by hook index.
     pub names: Bound<'py, PyTuple>,
     /// Hook indices that always take the Python way (`OnScriptCommand`,
@@ -152,27 +157,18 @@ fn run_plain(
         .names
         .get_item(call.hook as usize)?
         .cast_into::<PyString>()?;
-    let func = match s.module.getattr(&name) {
-        Ok(f) if f.is_callable() => f,
-        Ok(_) => return answer(transport, call.call_id, None),
-        Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
-            return answer(transport, call.call_id, None);
-        }
-        Err(e) => return Err(e),
+    let Some(func) = script_function(py, &s.module, &name)? else {
+        return answer(transport, call.call_id, None);
     };
-    let args = call
-        .args
-        .iter()
-        .map(|v| hub_value(py, v, s))
-        .collect::<PyResult<Vec<_>>>()?;
-    let args = PyTuple::new(py, args)?;
+    let args = hub_args(py, &call.args, s)?;
     s.nesting.depth.store(1, Ordering::Relaxed);
     let got = func.call1(args);
     s.nesting.depth.store(0, Ordering::Relaxed);
     match got {
         Ok(result) => {
             if let Some(n) = plain_int(&result) {
-                return answer(transport, call.call_id, Some(n));
+                let r = answer(transport, call.call_id, Some(n));
+                return r;
             }
             s.rt.call_method1(
                 pyo3::intern!(py, "finish_hook"),
@@ -188,6 +184,65 @@ fn run_plain(
         Err(e) => return Err(e),
     }
     Ok(())
+}
+
+/// The script's callable `name`, `None` if it has no such attribute or
+/// it is not callable: what `getattr(module, name)` and `callable` give
+/// (docs/abi.md §7.5). A plain module's own dict is read first: for a
+/// hook's name (no attribute of the module type has one) that is the
+/// object `getattr` finds, without its generic path through the type,
+/// which a hook that finds its worker asleep pays for in cold cache lines
+/// (docs/performance.md). A name the dict lacks, or any other module
+/// object, takes `getattr` (a module-level `__getattr__` then runs).
+///
+/// # Errors
+/// What the look-up raised other than `AttributeError`.
+fn script_function<'py>(
+    py: Python<'py>,
+    module: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let own = match module.cast_exact::<PyModule>() {
+        Ok(m) => m.dict().get_item(name)?,
+        Err(_) => None,
+    };
+    let found = match own {
+        Some(f) => f,
+        None => match module.getattr(name) {
+            Ok(f) => f,
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    Ok(found.is_callable().then_some(found))
+}
+
+/// The hook's arguments as the script gets them ([`hub_value`] each), in
+/// a tuple built in place (no vector in between).
+///
+/// # Errors
+/// What converting an argument raised.
+fn hub_args<'py>(
+    py: Python<'py>,
+    args: &[Value],
+    s: &Script<'py>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let n = ffi::Py_ssize_t::try_from(args.len())
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("too many arguments"))?;
+    // SAFETY: a new tuple of `n` empty slots, owned here; a NULL result
+    // sets the Python error.
+    let tuple = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(n))? };
+    for (i, v) in (0..n).zip(args) {
+        let item = hub_value(py, v, s)?;
+        // SAFETY: `i` is within the new tuple, whose slot is still empty;
+        // `PyTuple_SetItem` takes the item's reference.
+        if unsafe { ffi::PyTuple_SetItem(tuple.as_ptr(), i, item.into_ptr()) } != 0 {
+            return Err(PyErr::fetch(py));
+        }
+    }
+    Ok(tuple.cast_into::<PyTuple>()?)
 }
 
 /// `result` if it is an `int` (not a `bool`) within a C long: what most
@@ -231,6 +286,9 @@ fn hub_value(py: Python<'_>, v: &Value, s: &Script<'_>) -> PyResult<Py<PyAny>> {
     // names are NUL-terminated; a NULL result sets the Python error.
     unsafe {
         let obj = match &s.charmap {
+            Some(_) if s.ascii_as_is && b.is_ascii() => {
+                ffi::PyUnicode_DecodeUTF8(b.as_ptr().cast(), len, errors)
+            }
             Some(table) => {
                 ffi::PyUnicode_DecodeCharmap(b.as_ptr().cast(), len, table.as_ptr(), errors)
             }

@@ -56,6 +56,59 @@ def test_a_script_whose_attribute_lookup_raises_still_loads(start: Any) -> None:
     assert runner.until("hook_result", ack, call_id=1)["values"] == [0]
 
 
+def test_hook_functions_are_looked_up_at_each_hook_dict_or_module_getattr(
+    start: Any,
+) -> None:
+    # The compiled loop reads a plain module's dict first; what is not
+    # there still comes from the module's own __getattr__, and a function
+    # the script rebinds is the one the next hook calls (as the plugin's
+    # getattr at each hook gives).
+    runner = start(
+        """
+        def __getattr__(name):
+            if name == "OnUserLogin":
+                return lambda nick: 7
+            raise AttributeError(name)
+
+        def second(nick, message):
+            return 3
+
+        def OnParsedMsgChat(nick, message):
+            global OnParsedMsgChat
+            OnParsedMsgChat = second
+            return 2
+        """
+    )
+    runner.send(hook_msg(1, LOGIN, [b"bob"]))
+    assert runner.until("hook_result", ack, call_id=1)["values"] == [7]
+    runner.send(hook_msg(2, CHAT, [b"a", b"m"]))
+    assert runner.until("hook_result", ack, call_id=2)["values"] == [2]
+    runner.send(hook_msg(3, CHAT, [b"a", b"m"]))
+    assert runner.until("hook_result", ack, call_id=3)["values"] == [3]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "line"),
+    [("cp1252", b"plain ascii"), ("cp1252", b"caf\xe9"), ("cp037", b"\x41\xc1")],
+)
+def test_hub_strings_decode_as_their_codec_ascii_or_not(
+    start: Any, encoding: str, line: bytes
+) -> None:
+    # An all-ASCII string takes the UTF-8 decoder only where the hub's
+    # charmap maps ASCII to itself (CP1252); EBCDIC's cp037 does not
+    # (0x41 is U+00A0 there), so it keeps the table.
+    runner = start(
+        """
+        def OnParsedMsgChat(nick, message):
+            return " ".join(str(ord(c)) for c in message)
+        """,
+        encoding=encoding,
+    )
+    runner.send(hook_msg(1, CHAT, [b"a", line]))
+    want = " ".join(str(ord(c)) for c in line.decode(encoding)).encode(encoding)
+    assert runner.until("hook_result", ack, call_id=1)["values"] == [None, want]
+
+
 def test_async_hook_results_map_like_plain_ones(start: Any) -> None:
     runner = start(
         """

@@ -125,6 +125,8 @@ impl Shim {
     /// sleeps in `poll`, and tells the spinner how long it waited. False
     /// on timeout.
     fn sleep_on(&self, link: &DirectLink, deadline: Instant, budget: Duration) -> bool {
+        // The worker is on its way: the last hook's books meanwhile.
+        self.ipc.settle_round_trip();
         let started = Instant::now();
         let woke = self.wake.wait(
             link.raw_fd(),

@@ -112,7 +112,13 @@ pub struct Ipc {
     /// Round trips of direct-link hooks not yet reported, µs, by script
     /// (kept and sent by the shim's `stats` module).
     pub(crate) round_trips: Mutex<std::collections::HashMap<i32, Vec<u32>>>,
+    /// The latest round trip, not yet in `round_trips` (the shim's
+    /// `stats` module: `Ipc::record_round_trip`).
+    pub(crate) latest_round_trip: AtomicU64,
 }
+
+/// The empty `Ipc::latest_round_trip` slot.
+pub(crate) const NO_ROUND_TRIP: u64 = u64::MAX;
 
 impl Ipc {
     /// Starts the IPC thread, which connects to `socket` at once and again
@@ -142,6 +148,7 @@ impl Ipc {
             links,
             hub_wake,
             round_trips: Mutex::default(),
+            latest_round_trip: AtomicU64::new(NO_ROUND_TRIP),
         });
         let me = Arc::clone(&ipc);
         // Built here, on the hub thread, with the hub's closed fds 0..2
