@@ -9,11 +9,12 @@
 //! the result's mapping) were the largest part of it.
 //!
 //! What runs here is what `vh._hook_dispatch.HookDispatch.run_hook` does
-//! for the usual hook, in the same order and with the same Python calls:
-//! the function looked up on the script's module at each hook
-//! (`getattr`, then `callable`, docs/abi.md §7.5), hub strings decoded
-//! with the hub's encoding and `surrogateescape` (`bytes.decode` is the
-//! same C function), the call with `depth` raised, and an `int` result
+//! for the usual hook, in the same order and with the same results: the
+//! function looked up on the script's module at each hook (what `getattr`
+//! and then `callable` give, docs/abi.md §7.5; [`script_function`]), hub
+//! strings decoded with the hub's encoding and `surrogateescape` (the C
+//! functions `bytes.decode` ends in; [`hub_value`]), the call with
+//! `depth` raised, and an `int` result
 //! within a C long answered as it is (docs/abi.md §4.4). Everything else
 //! goes back to Python, which has the rules:
 //! - events other than hooks, and the hooks with extra rules
