@@ -168,8 +168,7 @@ fn run_plain(
     match got {
         Ok(result) => {
             if let Some(n) = plain_int(&result) {
-                let r = answer(transport, call.call_id, Some(n));
-                return r;
+                return answer(transport, call.call_id, Some(n));
             }
             s.rt.call_method1(
                 pyo3::intern!(py, "finish_hook"),
