@@ -42,7 +42,18 @@ pub(super) fn short_way(
         budget = py::float(py::call_method(spin, name!(c"budget"), vec![])?.as_ptr())?;
     }
     let spin_for = Duration::try_from_secs_f64(budget).unwrap_or(Duration::ZERO);
-    let (ready, took) = match py::without_gil(|| link::wait(fd, pipe, spin_for)) {
+    // The wait and the read that follows it in one stretch without the
+    // GIL, as the Python 3 worker's: the read never blocks
+    // (`MSG_DONTWAIT`), and taking the GIL back between the two was one
+    // more cold hand-over on the way from the wake-up to the script
+    // (docs/performance.md "The Python 3 worker's cold steps").
+    let waited = py::without_gil(|| {
+        link::wait(fd, pipe, spin_for).map(|(ready, took)| {
+            let read = (ready.link && !ready.pipe).then(|| link::read(fd, buf));
+            (took, read)
+        })
+    });
+    let (took, read) = match waited {
         Ok(got) => got,
         Err(_) => {
             // EINTR: the signal's Python handler runs now, as it would
@@ -54,10 +65,11 @@ pub(super) fn short_way(
             return Ok(None);
         }
     };
-    if !ready.link || ready.pipe {
+    // Nothing read: the pipe woke it (the reader queued an event).
+    let Some(read) = read else {
         return Ok(None);
-    }
-    let n = match py::without_gil(|| link::read(fd, buf)) {
+    };
+    let n = match read {
         Ok(n) => n,
         Err(e)
             if matches!(
